@@ -1,0 +1,89 @@
+// attnscope-cli: compute attention without a display, list devices, measure speed.
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "attnscope/attention.hpp"
+#include "attnscope/backend.hpp"
+#include "attnscope/error.hpp"
+#include "support/atomic_file.hpp"
+#include "support/compute_options.hpp"
+#include "support/result_format.hpp"
+
+namespace {
+
+using namespace attnscope;
+
+struct OutputOptions {
+  std::string format = "json";
+  std::optional<std::string> output;
+};
+
+int run_compute(const cli::ComputeOptions& options, const OutputOptions& output) {
+  const cli::PreparedInput input = cli::prepare_input(options);
+  const auto backend = make_backend(parse_device(options.device));
+  const CancelToken never_cancelled;
+  const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
+  const std::string text = output.format == "csv"
+                               ? cli::result_to_csv(input.tokens, result)
+                               : cli::result_to_json(input.tokens, input.config, result).dump() + "\n";
+  if (output.output)
+    cli::write_file_atomically(*output.output, text);
+  else
+    std::cout << text;
+  return 0;
+}
+
+int run_devices() {
+  for (const BackendInfo& backend : list_backends())
+    std::cout << backend.name << "\t" << (backend.available ? "available" : "unavailable") << "\t"
+              << backend.description << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A write beyond the file-size limit must fail with EFBIG and a message, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
+
+  CLI::App app{
+      "attnscope-cli: the attention mechanisms of chapter 3 of Build a Large Language Model (From "
+      "Scratch), computed exactly as PyTorch does",
+      "attnscope-cli"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "attnscope-cli 0.1.0");
+
+  cli::ComputeOptions compute_options;
+  OutputOptions output_options;
+  CLI::App* compute = app.add_subcommand("compute", "Compute one mechanism and print every intermediate");
+  cli::add_compute_options(*compute, compute_options, true);
+  compute->add_option("--format", output_options.format, "json or csv")
+      ->check(CLI::IsMember({"json", "csv"}));
+  compute->add_option("--output", output_options.output, "Write to FILE instead of standard output");
+
+  CLI::App* devices = app.add_subcommand("devices", "List the compute backends and why one is unavailable");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    std::cerr << "attnscope-cli: error: " << error.what() << " (see attnscope-cli --help)\n";
+    return 2;
+  }
+
+  try {
+    if (*compute) return run_compute(compute_options, output_options);
+    if (*devices) return run_devices();
+  } catch (const Error& error) {
+    std::cerr << "attnscope-cli: error: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

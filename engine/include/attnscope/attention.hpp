@@ -1,0 +1,31 @@
+#pragma once
+// The mechanisms of chapter 3: draws their parameters as PyTorch would, runs them on a backend.
+
+#include <vector>
+
+#include "attnscope/backend.hpp"
+#include "attnscope/config.hpp"
+#include "attnscope/matrix.hpp"
+#include "attnscope/result.hpp"
+#include "attnscope/torch_random.hpp"
+
+namespace attnscope {
+
+// The module's trainable parameters as torch.manual_seed(config.seed) + the book's constructor draws them.
+struct ModuleParameters {
+  std::vector<HeadProjection> heads;
+  std::optional<LinearLayer> out_proj;  // multihead only
+};
+
+ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator);
+
+// Builds the problem (parameters, mask, dropout noise) for `input` (n × d_in). Throws Error.
+AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input,
+                              ModuleParameters* parameters_out = nullptr);
+
+// Validates, draws and computes on `backend`; the result's output is the module's forward output.
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input, Backend& backend,
+                                  const CancelToken& cancel);
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input);  // on the CPU backend
+
+}  // namespace attnscope

@@ -1,0 +1,70 @@
+#pragma once
+// Backends compute attention heads from fully drawn parameters; the registry says which exist here.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attnscope/config.hpp"
+#include "attnscope/matrix.hpp"
+#include "attnscope/result.hpp"
+
+namespace attnscope {
+
+enum class Device { cpu, cuda, automatic };
+std::string_view to_string(Device device);
+Device parse_device(std::string_view name);  // cpu | cuda | auto; throws Error
+
+// Set by another thread to abandon a computation; backends check it between heads and throw Cancelled.
+class CancelToken {
+ public:
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  void throw_if_cancelled() const;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// One head's projections, applied as x · w + b (w is d_in × head_dim: a Linear's weight transposed).
+struct HeadProjection {
+  Matrix w_query, w_key, w_value;
+  std::optional<Vector> b_query, b_key, b_value;
+};
+
+// Everything a backend needs, already drawn from the generator, so every backend computes the same numbers.
+struct AttentionProblem {
+  Matrix input;                       // n × d_in
+  std::vector<HeadProjection> heads;  // in head order
+  // Scaled score = score / scale_divisor: PyTorch divides by √head_dim rather than multiplying by its
+  // inverse.
+  float scale_divisor = 1.0f;
+  MaskMatrix mask;  // n × n
+  Normalization normalization = Normalization::softmax;
+  std::vector<std::vector<float>> dropout_noise;  // per head n·n multipliers (row-major), empty: no dropout
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  // Fills heads, mask and empty_rows of the result; the output projection is the caller's.
+  virtual AttentionResult compute(const AttentionProblem& problem, const CancelToken& cancel) = 0;
+};
+
+struct BackendInfo {
+  Device device = Device::cpu;
+  std::string name;  // "cpu", "cuda"
+  bool available = false;
+  std::string description;  // device name, memory, versions when available; the reason when not
+};
+
+std::vector<BackendInfo> list_backends();
+// cpu, cuda or automatic (CUDA when a device is present, else CPU). Throws Error with the reason when the
+// requested backend is unavailable.
+std::unique_ptr<Backend> make_backend(Device device);
+
+}  // namespace attnscope

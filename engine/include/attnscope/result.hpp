@@ -1,0 +1,35 @@
+#pragma once
+// What a computation returns: per head every intermediate a viewer shows, plus the module's output.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attnscope/config.hpp"
+#include "attnscope/matrix.hpp"
+
+namespace attnscope {
+
+struct HeadResult {
+  Matrix queries;      // n × head_dim
+  Matrix keys;         // n × head_dim
+  Matrix values;       // n × head_dim
+  float scale = 1.0f;  // 1/√head_dim (1 for simplified); scaled score = score · scale
+  Matrix scores;   // n × n raw q·k for every cell, masked ones included (the mask says which are hidden)
+  Matrix weights;  // n × n normalised (softmax or sum) masked, scaled scores; hidden cells exactly 0
+  std::optional<Matrix> dropout_weights;  // n × n, only when dropout > 0
+  Matrix context;                         // n × head_dim: (dropout_)weights · values
+};
+
+struct AttentionResult {
+  std::vector<HeadResult> heads;
+  MaskMatrix mask;  // n × n, shared by every head
+  // Queries whose every key is hidden: their weights row is all zero (PyTorch would give NaN) and their
+  // context is the zero vector.
+  std::vector<Eigen::Index> empty_rows;
+  Matrix output;  // context (single head), concatenation (wrapper) or out_proj(concatenation) (multihead)
+  std::string device;  // the backend that computed it, e.g. "cpu"
+  double compute_ms = 0.0;
+};
+
+}  // namespace attnscope

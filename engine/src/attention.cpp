@@ -1,0 +1,155 @@
+#include "attnscope/attention.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "attnscope/error.hpp"
+#include "attnscope/mask.hpp"
+
+namespace attnscope {
+namespace {
+
+HeadProjection identity_projection(int d_in) {
+  HeadProjection projection;
+  projection.w_query = projection.w_key = projection.w_value = Matrix::Identity(d_in, d_in);
+  return projection;
+}
+
+// Columns [first, first + count) of a Linear layer, as x · Wᵀ + b restricted to those outputs.
+void take_columns(const LinearLayer& layer, Eigen::Index first, Eigen::Index count, Matrix& w,
+                  std::optional<Vector>& b) {
+  w = layer.weight.transpose().middleCols(first, count);
+  if (layer.bias) b = layer.bias->middleCols(first, count);
+}
+
+HeadProjection split_head(const LinearLayer& query, const LinearLayer& key, const LinearLayer& value,
+                          Eigen::Index first, Eigen::Index count) {
+  HeadProjection head;
+  take_columns(query, first, count, head.w_query, head.b_query);
+  take_columns(key, first, count, head.w_key, head.b_key);
+  take_columns(value, first, count, head.w_value, head.b_value);
+  return head;
+}
+
+bool all_finite(const Matrix& matrix) {
+  return matrix.allFinite();
+}
+
+void require_finite_result(const AttentionResult& result) {
+  bool finite = all_finite(result.output);
+  for (const auto& head : result.heads) {
+    finite = finite && all_finite(head.queries) && all_finite(head.keys) && all_finite(head.values) &&
+             all_finite(head.weights) && all_finite(head.context);
+    if (head.dropout_weights) finite = finite && all_finite(*head.dropout_weights);
+  }
+  if (!finite)
+    throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
+}
+
+}  // namespace
+
+ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator) {
+  const int d_out = config.effective_d_out(d_in);
+  ModuleParameters parameters;
+  generator.manual_seed(config.seed);
+  switch (config.mechanism) {
+    case Mechanism::simplified:
+      parameters.heads.push_back(identity_projection(d_in));
+      break;
+    case Mechanism::self_attention_v1: {
+      HeadProjection head;
+      head.w_query = generator.rand(d_in, d_out);
+      head.w_key = generator.rand(d_in, d_out);
+      head.w_value = generator.rand(d_in, d_out);
+      parameters.heads.push_back(std::move(head));
+      break;
+    }
+    case Mechanism::self_attention:
+    case Mechanism::causal:
+    case Mechanism::multihead_wrapper:
+      for (int h = 0; h < config.head_count(); ++h) {
+        const LinearLayer query = generator.linear(d_in, d_out, config.qkv_bias);
+        const LinearLayer key = generator.linear(d_in, d_out, config.qkv_bias);
+        const LinearLayer value = generator.linear(d_in, d_out, config.qkv_bias);
+        parameters.heads.push_back(split_head(query, key, value, 0, d_out));
+      }
+      break;
+    case Mechanism::multihead: {
+      const LinearLayer query = generator.linear(d_in, d_out, config.qkv_bias);
+      const LinearLayer key = generator.linear(d_in, d_out, config.qkv_bias);
+      const LinearLayer value = generator.linear(d_in, d_out, config.qkv_bias);
+      parameters.out_proj = generator.linear(d_out, d_out, true);
+      const int head_dim = d_out / config.heads;
+      for (int h = 0; h < config.heads; ++h)
+        parameters.heads.push_back(split_head(query, key, value, h * head_dim, head_dim));
+      break;
+    }
+  }
+  return parameters;
+}
+
+AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input,
+                              ModuleParameters* parameters_out) {
+  if (input.rows() < 1) throw Error("there are no tokens to attend over: the text is empty");
+  const int d_in = static_cast<int>(input.cols());
+  config.validate(d_in);
+
+  TorchGenerator generator;
+  ModuleParameters parameters = draw_parameters(config, d_in, generator);
+
+  AttentionProblem problem;
+  problem.input = input;
+  problem.heads = parameters.heads;
+  if (config.mechanism != Mechanism::simplified)
+    problem.scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(d_in))));
+  problem.mask = build_mask(config.effective_mask(), input.rows());
+  problem.normalization = config.normalization;
+
+  if (config.dropout > 0.0) {
+    if (config.dropout_seed) generator.manual_seed(*config.dropout_seed);
+    const auto cells = static_cast<std::size_t>(input.rows() * input.rows());
+    for (int h = 0; h < config.head_count(); ++h)
+      problem.dropout_noise.push_back(generator.dropout_noise(cells, config.dropout));
+  }
+  if (parameters_out) *parameters_out = std::move(parameters);
+  return problem;
+}
+
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input, Backend& backend,
+                                  const CancelToken& cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  ModuleParameters parameters;
+  const AttentionProblem problem = make_problem(config, input, &parameters);
+  AttentionResult result = backend.compute(problem, cancel);
+
+  if (result.heads.size() == 1) {
+    result.output = result.heads.front().context;
+  } else {
+    Eigen::Index width = 0;
+    for (const auto& head : result.heads) width += head.context.cols();
+    result.output.resize(input.rows(), width);
+    Eigen::Index column = 0;
+    for (const auto& head : result.heads) {
+      result.output.middleCols(column, head.context.cols()) = head.context;
+      column += head.context.cols();
+    }
+  }
+  if (parameters.out_proj) {
+    Matrix projected = result.output * parameters.out_proj->weight.transpose();
+    projected.rowwise() += *parameters.out_proj->bias;
+    result.output = std::move(projected);
+  }
+  require_finite_result(result);
+  result.compute_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input) {
+  const auto backend = make_backend(Device::cpu);
+  const CancelToken never_cancelled;
+  return compute_attention(config, input, *backend, never_cancelled);
+}
+
+}  // namespace attnscope

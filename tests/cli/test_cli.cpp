@@ -1,0 +1,335 @@
+// attnscope-cli as outside scripts use it: the compute contract (JSON and CSV), devices, and one-line errors
+// with a non-zero exit for every bad input.
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "../support/test_support.hpp"
+#include "attnscope/attention.hpp"
+#include "attnscope/embeddings.hpp"
+
+using namespace attnscope::testing;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  QByteArray out, err;
+};
+
+Run run_cli(const QStringList& arguments, const QString& ulimit_file_blocks = {}) {
+  QProcess process;
+  if (ulimit_file_blocks.isEmpty()) {
+    process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
+  } else {
+    QStringList shell_arguments{"-c", "ulimit -f " + ulimit_file_blocks + " && exec \"$0\" \"$@\"",
+                                QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli")};
+    process.start("/bin/sh", shell_arguments + arguments);
+  }
+  if (!process.waitForFinished(30000)) qFatal("attnscope-cli did not finish");
+  Run run;
+  run.exit_code = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+  run.out = process.readAllStandardOutput();
+  run.err = process.readAllStandardError();
+  return run;
+}
+
+QJsonObject compute_json(const QStringList& arguments) {
+  const Run run = run_cli(QStringList{"compute"} + arguments);
+  if (run.exit_code != 0) qWarning("%s", run.err.constData());
+  return QJsonDocument::fromJson(run.out).object();
+}
+
+QString write_file(const QTemporaryDir& directory, const QString& name, const QByteArray& contents) {
+  QFile file(directory.filePath(name));
+  if (!file.open(QIODevice::WriteOnly)) qFatal("cannot write %s", qPrintable(file.fileName()));
+  file.write(contents);
+  return file.fileName();
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void bookPresetPrintsTheContract() {
+    const Run defaults = run_cli({"compute", "--preset", "book"});
+    QCOMPARE(defaults.exit_code, 0);
+    QVERIFY(defaults.err.isEmpty());
+    const QJsonObject simplified = QJsonDocument::fromJson(defaults.out).object();
+    QCOMPARE(simplified["mechanism"].toString(), QString("simplified"));  // the chapter's first example
+    QCOMPARE(simplified["mask"].toString(), QString("none"));
+    QCOMPARE(simplified["heads"].toArray().size(), 1);
+
+    const Run run = run_cli({"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4"});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    QCOMPARE(json["tokens"].toArray().size(), 6);
+    QCOMPARE(json["tokens"].toArray()[1].toString(), QString("journey"));
+    QCOMPARE(json["mechanism"].toString(), QString("multihead"));
+    QCOMPARE(json["mask"].toString(), QString("causal"));
+    QCOMPARE(json["device"].toString(), QString("cpu"));
+    const QJsonArray heads = json["heads"].toArray();
+    QCOMPARE(heads.size(), 2);
+    for (const auto& value : heads) {
+      const QJsonObject head = value.toObject();
+      for (const char* key : {"queries", "keys", "values", "scale", "scores", "weights", "context"})
+        QVERIFY2(head.contains(key), key);
+      QVERIFY(!head.contains("dropout_weights"));
+      const QJsonArray scores = head["scores"].toArray();
+      QVERIFY(scores[0].toArray()[1].isNull());  // masked by the causal mask
+      QVERIFY(!scores[1].toArray()[0].isNull());
+      QCOMPARE(head["weights"].toArray()[0].toArray()[1].toDouble(), 0.0);
+    }
+    QCOMPARE(json["output"].toArray().size(), 6);
+    QCOMPARE(json["output"].toArray()[0].toArray().size(), 4);
+    QCOMPARE(simplified["output"].toArray()[0].toArray().size(), 3);  // d_out defaults to d_in
+  }
+
+  void simplifiedMatchesTheBook() {
+    const QJsonObject book = read_json_object(golden_path("book-chapter3.json"));
+    const QJsonObject json = compute_json({"--preset", "book", "--mechanism", "simplified"});
+    const QJsonObject head = json["heads"].toArray()[0].toObject();
+    QCOMPARE(head["scale"].toDouble(), 1.0);
+    QCOMPARE(head["queries"], book["inputs"]);  // queries = keys = values = the embeddings, printed exactly
+    ATTNSCOPE_COMPARE_DECIMALS(to_matrix(head["weights"]), to_matrix(book["simplified"]["weights"]), 5.01e-5,
+                               "weights");
+    ATTNSCOPE_COMPARE_DECIMALS(to_matrix(json["output"]), to_matrix(book["simplified"]["context"]), 5.01e-5,
+                               "context");
+  }
+
+  void numbersRoundTripFloat32() {
+    // Every printed number reads back as exactly the float32 the engine computed.
+    const Run run = run_cli({"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4"});
+    QCOMPARE(run.exit_code, 0);
+    QVERIFY(run.out.contains("\"scale\":0.70710677,"));  // shortest text for (float)1/√2
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    attnscope::AttentionConfig config;
+    config.d_out = 4;
+    const attnscope::AttentionResult result =
+        attnscope::compute_attention(config, attnscope::book_preset().embeddings);
+    const QJsonArray heads = json["heads"].toArray();
+    for (int h = 0; h < 2; ++h) {
+      const QJsonObject head = heads[h].toObject();
+      const auto& expected = result.heads[std::size_t(h)];
+      const auto read_back = [](const QJsonValue& value) {
+        return to_matrix(value).cast<double>().cast<float>().eval();
+      };
+      QCOMPARE(read_back(head["weights"]), expected.weights);
+      QCOMPARE(read_back(head["queries"]), expected.queries);
+      QCOMPARE(read_back(head["context"]), expected.context);
+    }
+    QCOMPARE(to_matrix(json["output"]), result.output);
+  }
+
+  void dropoutAndSeedsReachTheEngine() {
+    const QJsonObject json = compute_json({"--preset", "book", "--mechanism", "causal", "--d-out", "2",
+                                           "--dropout", "0.5", "--dropout-seed", "123"});
+    const QJsonArray dropped = json["heads"].toArray()[0].toObject()["dropout_weights"].toArray();
+    QCOMPARE(dropped.size(), 6);
+    const QJsonObject again = compute_json({"--preset", "book", "--mechanism", "causal", "--d-out", "2",
+                                            "--dropout", "0.5", "--dropout-seed", "123"});
+    QCOMPARE(again, json);
+    const QJsonObject other_seed = compute_json({"--preset", "book", "--mechanism", "causal", "--d-out", "2",
+                                                 "--dropout", "0.5", "--dropout-seed", "7"});
+    QVERIFY(other_seed["heads"] != json["heads"]);
+  }
+
+  void textWithSeededEmbeddings() {
+    const QJsonObject json =
+        compute_json({"--text", "the cat saw the dog", "--mechanism", "multihead-wrapper", "--heads", "3",
+                      "--d-in", "4", "--d-out", "2", "--seed", "7"});
+    QCOMPARE(json["tokens"].toArray().size(), 5);
+    QCOMPARE(json["heads"].toArray().size(), 3);
+    QCOMPARE(json["output"].toArray()[0].toArray().size(), 6);  // H·d_out wide
+    const QJsonArray queries = json["heads"].toArray()[0].toObject()["queries"].toArray();
+    QCOMPARE(queries[0], queries[3]);  // "the" twice shares an embedding row
+  }
+
+  void tokenizersAndUnicode() {
+    const QJsonObject words =
+        compute_json({"--text", "Hello, world!", "--tokenizer", "words", "--mechanism", "simplified"});
+    QCOMPARE(words["tokens"].toArray().size(), 4);
+    const QJsonObject chars =
+        compute_json({"--text", "né👍🏽", "--tokenizer", "chars", "--mechanism", "simplified"});
+    QCOMPARE(chars["tokens"].toArray().size(), 3);
+    QCOMPARE(chars["tokens"].toArray()[2].toString(), QString::fromUtf8("👍🏽"));
+  }
+
+  void embeddingsFileWithoutText() {
+    QTemporaryDir directory;
+    const QString csv = write_file(directory, "emb.csv", "1,0\n0,1\n1,1\n");
+    const QJsonObject json = compute_json({"--embeddings", csv, "--mechanism", "simplified"});
+    QCOMPARE(json["tokens"].toArray(), QJsonArray({"t0", "t1", "t2"}));
+    QCOMPARE(json["heads"].toArray()[0].toObject()["scores"].toArray()[2], QJsonArray({1, 1, 2}));
+  }
+
+  void masksAndNormalization() {
+    const QJsonObject window =
+        compute_json({"--preset", "book", "--mechanism", "self-attention", "--mask", "window:2"});
+    QCOMPARE(window["mask"].toString(), QString("window:2"));
+    const QJsonArray row = window["heads"].toArray()[0].toObject()["scores"].toArray()[3].toArray();
+    QVERIFY(row[0].isNull() && row[1].isNull() && !row[2].isNull() && !row[3].isNull() && row[4].isNull());
+    const QJsonObject sum =
+        compute_json({"--preset", "book", "--mechanism", "simplified", "--normalize", "sum"});
+    const double expected = read_json_object(golden_path("book-chapter3.json"))["simplified"]
+                                .toObject()["sum_normalized_row_2"]
+                                .toArray()[0]
+                                .toDouble();
+    QVERIFY(std::abs(sum["heads"].toArray()[0].toObject()["weights"].toArray()[1].toArray()[0].toDouble() -
+                     expected) < 5.01e-5);
+  }
+
+  void csvFormatAndOutputFile() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath("out.csv");
+    const Run run = run_cli({"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4",
+                             "--format", "csv", "--output", path});
+    QCOMPARE(run.exit_code, 0);
+    QVERIFY(run.out.isEmpty());
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = file.readAll().split('\n');
+    QCOMPARE(lines[0], QByteArray("head,query,query_token,key,key_token,masked,score,scaled_score,weight"));
+    QCOMPARE(lines.size(), 1 + 2 * 36 + 1);  // header, 2 heads × 36 cells, final newline
+    QVERIFY(lines[2].startsWith("0,0,Your,1,journey,1,"));
+  }
+
+  void devicesListsEveryBackend() {
+    const Run run = run_cli({"devices"});
+    QCOMPARE(run.exit_code, 0);
+    QVERIFY(run.out.contains("cpu\tavailable\tEigen 3.4"));
+    QVERIFY(run.out.contains("cuda\t"));
+  }
+
+  void badInputsFailWithOneLine_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("message");
+    const QString book = "--preset=book";
+    QTest::newRow("unknown flag") << QStringList{"compute", book, "--bogus"} << "--bogus";
+    QTest::newRow("no subcommand") << QStringList{} << "subcommand";
+    QTest::newRow("unknown mechanism")
+        << QStringList{"compute", book, "--mechanism", "lstm"} << "unknown mechanism 'lstm'";
+    QTest::newRow("heads not dividing")
+        << QStringList{"compute", book, "--mechanism", "multihead", "--heads", "2", "--d-out", "3"}
+        << "must divide d_out";
+    QTest::newRow("zero heads") << QStringList{"compute", book, "--mechanism", "multihead", "--heads", "0"}
+                                << "heads must be at least 1";
+    QTest::newRow("negative heads") << QStringList{"compute",           book,      "--mechanism",
+                                                   "multihead-wrapper", "--heads", "-1"}
+                                    << "heads must be at least 1";
+    QTest::newRow("zero d-out") << QStringList{"compute", book, "--d-out", "0"}
+                                << "--d-out must be at least 1";
+    QTest::newRow("zero d-in") << QStringList{"compute", "--text", "a b", "--d-in", "0"}
+                               << "--d-in must be at least 1";
+    QTest::newRow("d-in not a number") << QStringList{"compute", "--text", "a b", "--d-in", "x"} << "--d-in";
+    QTest::newRow("dropout 1") << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "1"}
+                               << "dropout must be in [0, 1)";
+    QTest::newRow("dropout negative")
+        << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "-0.5"}
+        << "dropout must be in [0, 1)";
+    QTest::newRow("dropout nan") << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "nan"}
+                                 << "dropout";
+    QTest::newRow("empty text") << QStringList{"compute", "--text", ""} << "the text is empty";
+    QTest::newRow("whitespace text") << QStringList{"compute", "--text", " \t\n "} << "the text is empty";
+    QTest::newRow("nothing") << QStringList{"compute"} << "--text TEXT, --preset book or --embeddings FILE";
+    QTest::newRow("preset and text") << QStringList{"compute", book, "--text", "a"} << "--preset book brings";
+    QTest::newRow("missing embeddings")
+        << QStringList{"compute", "--embeddings", "/nonexistent/e.npy"} << "e.npy";
+    QTest::newRow("bad mask") << QStringList{"compute", book, "--mask", "window:0"} << "W >= 1";
+    QTest::newRow("unknown mask") << QStringList{"compute", book, "--mask", "upper"} << "unknown mask";
+    QTest::newRow("missing mask file")
+        << QStringList{"compute", book, "--mask", "file:/nonexistent/m.csv"} << "m.csv";
+    QTest::newRow("unwritable output")
+        << QStringList{"compute", book, "--output", "/nonexistent/dir/out.json"}
+        << "cannot write /nonexistent/dir/out.json";
+    QTest::newRow("cuda without device") << QStringList{"compute", book, "--device", "cuda"} << "CUDA";
+    QTest::newRow("unknown device") << QStringList{"compute", book, "--device", "tpu"} << "--device";
+    QTest::newRow("unknown format") << QStringList{"compute", book, "--format", "xml"} << "--format";
+    QTest::newRow("unknown tokenizer")
+        << QStringList{"compute", "--text", "a", "--tokenizer", "bpe"} << "--tokenizer";
+    QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << "does not match";
+  }
+  void badInputsFailWithOneLine() {
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, message);
+    if (QTest::currentDataTag() == QByteArray("cuda without device")) {
+      const Run devices = run_cli({"devices"});
+      if (devices.out.contains("cuda\tavailable"))
+        QSKIP("a CUDA device is present here, so --device cuda succeeds");
+    }
+    const Run run = run_cli(arguments);
+    QVERIFY2(run.exit_code > 0, run.err.constData());
+    QVERIFY(run.out.isEmpty());
+    const QString error = QString::fromUtf8(run.err);
+    QVERIFY2(error.startsWith("attnscope-cli: error: "), qPrintable(error));
+    QVERIFY2(error.count('\n') == 1 && error.endsWith('\n'), qPrintable(error));
+    QVERIFY2(error.contains(message), qPrintable(error));
+  }
+
+  void invalidUtf8TextIsRefused() {
+    // QProcess passes QString arguments as UTF-8, so the raw byte 0xE9 goes through the shell.
+    QProcess process;
+    process.start("/bin/sh", {"-c", "exec \"$0\" compute --text \"$(printf 'caf\\351 au lait')\"",
+                              QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli")});
+    QVERIFY(process.waitForFinished(30000));
+    QCOMPARE(process.exitCode(), 1);
+    const QByteArray error = process.readAllStandardError();
+    QVERIFY2(error.contains("not valid UTF-8 at byte 3"), error.constData());
+    QCOMPARE(error.count('\n'), 1);
+  }
+
+  void badEmbeddingsFiles_data() {
+    QTest::addColumn<QByteArray>("contents");
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("nan") << QByteArray("1,2\nnan,3\n") << "e.csv"
+                         << "NaN";
+    QTest::newRow("inf") << QByteArray("1,2\ninf,3\n") << "e.csv"
+                         << "Inf";
+    QTest::newRow("ragged") << QByteArray("1,2\n3\n") << "e.csv"
+                            << "line 2";
+    QTest::newRow("not numbers") << QByteArray("1,2\nx,y\n") << "e.csv"
+                                 << "not a number";
+    QTest::newRow("truncated npy") << QByteArray("\x93NUMPY\x01\x00") << "e.npy"
+                                   << "e.npy";
+    QTest::newRow("rows mismatch") << QByteArray("1,2\n3,4\n") << "rows.csv"
+                                   << "one row per token";
+  }
+  void badEmbeddingsFiles() {
+    QFETCH(QByteArray, contents);
+    QFETCH(QString, name);
+    QFETCH(QString, message);
+    QTemporaryDir directory;
+    const QString path = write_file(directory, name, contents);
+    QStringList arguments{"compute", "--embeddings", path, "--mechanism", "simplified"};
+    if (name == "rows.csv")
+      arguments << "--text"
+                << "three tokens here";
+    const Run run = run_cli(arguments);
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY2(QString::fromUtf8(run.err).contains(message), run.err.constData());
+    QCOMPARE(QString::fromUtf8(run.err).count('\n'), 1);
+  }
+
+  void failedWriteKeepsThePreviousFile() {
+    QTemporaryDir directory;
+    const QString path = write_file(directory, "out.json", "previous contents\n");
+    // 1 block of 512 bytes: the JSON for 6 tokens and 2 heads is larger, so the write fails part-way.
+    const Run run = run_cli({"compute", "--preset", "book", "--output", path}, "1");
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY2(run.err.contains("cannot write") && run.err.contains("File too large"), run.err.constData());
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), QByteArray("previous contents\n"));
+    QCOMPARE(QDir(directory.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);  // no temporary left
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

@@ -1,0 +1,215 @@
+// Properties every result must have, whatever the configuration, and every configuration error.
+
+#include <QTemporaryDir>
+#include <QTest>
+#include <random>
+
+#include "attnscope/attention.hpp"
+#include "attnscope/embeddings.hpp"
+#include "attnscope/error.hpp"
+
+using namespace attnscope;
+
+namespace {
+
+Matrix random_input(int n, int d_in, unsigned seed) {
+  std::mt19937 engine(seed);
+  std::normal_distribution<float> normal;
+  Matrix input(n, d_in);
+  for (Eigen::Index i = 0; i < input.size(); ++i) input.data()[i] = normal(engine);
+  return input;
+}
+
+AttentionConfig multihead(int heads, int d_out, const char* mask, double dropout = 0.0) {
+  AttentionConfig config;
+  config.mechanism = Mechanism::multihead;
+  config.heads = heads;
+  config.d_out = d_out;
+  config.mask = MaskSpec::parse(mask);
+  config.dropout = dropout;
+  return config;
+}
+
+void expect_error(const AttentionConfig& config, const Matrix& input, const QString& message) {
+  try {
+    compute_attention(config, input);
+    QFAIL("no error");
+  } catch (const Error& error) {
+    QVERIFY2(QString(error.what()).contains(message), error.what());
+  }
+}
+
+}  // namespace
+
+class TestProperties : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void rowsSumToOneAndMaskedCellsAreZero_data() {
+    QTest::addColumn<QString>("mechanism");
+    QTest::addColumn<QString>("mask");
+    for (const auto mechanism : mechanism_names())
+      for (const char* mask : {"none", "causal", "window:2", "prefix:3"})
+        QTest::newRow(qPrintable(
+            QString("%1 %2").arg(QString::fromUtf8(mechanism.data(), int(mechanism.size())), mask)))
+            << QString::fromUtf8(mechanism.data(), int(mechanism.size())) << QString(mask);
+  }
+  void rowsSumToOneAndMaskedCellsAreZero() {
+    QFETCH(QString, mechanism);
+    QFETCH(QString, mask);
+    AttentionConfig config;
+    config.mechanism = parse_mechanism(mechanism.toStdString());
+    config.mask = MaskSpec::parse(mask.toStdString());
+    config.heads = 3;
+    config.d_out = 6;
+    const AttentionResult result = compute_attention(config, random_input(9, 5, 1));
+    QVERIFY(result.empty_rows.empty());
+    for (const HeadResult& head : result.heads)
+      for (Eigen::Index i = 0; i < 9; ++i) {
+        QVERIFY(std::abs(head.weights.row(i).sum() - 1.0f) < 1e-5f);
+        for (Eigen::Index j = 0; j < 9; ++j) {
+          if (result.mask(i, j))
+            QCOMPARE(head.weights(i, j), 0.0f);
+          else
+            QVERIFY(head.weights(i, j) > 0.0f);
+        }
+      }
+  }
+
+  void dropoutScalesKeptCellsAndZeroesTheRest() {
+    const AttentionResult result = compute_attention(multihead(2, 4, "causal", 0.25), random_input(12, 3, 2));
+    for (const HeadResult& head : result.heads) {
+      QVERIFY(head.dropout_weights);
+      int kept = 0, dropped = 0;
+      for (Eigen::Index i = 0; i < head.weights.size(); ++i) {
+        const float after = head.dropout_weights->data()[i];
+        if (after == 0.0f)
+          ++dropped;
+        else {
+          ++kept;
+          QCOMPARE(after, head.weights.data()[i] * (1.0f / 0.75f));
+        }
+      }
+      QVERIFY(kept > 0 && dropped > 0);
+    }
+  }
+
+  void sameInputsGiveBitIdenticalResults() {
+    const AttentionConfig config = multihead(4, 8, "window:3", 0.1);
+    const Matrix input = random_input(40, 6, 3);
+    const AttentionResult first = compute_attention(config, input);
+    const AttentionResult second = compute_attention(config, input);
+    QCOMPARE(first.output, second.output);
+    for (std::size_t h = 0; h < first.heads.size(); ++h) {
+      QCOMPARE(first.heads[h].weights, second.heads[h].weights);
+      QCOMPARE(*first.heads[h].dropout_weights, *second.heads[h].dropout_weights);
+      QCOMPARE(first.heads[h].context, second.heads[h].context);
+    }
+  }
+
+  void queryWithEveryKeyMaskedIsZeroAndFlagged() {
+    QTemporaryDir directory;
+    QFile file(directory.filePath("mask.csv"));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("0,1,1\n1,1,1\n0,0,0\n");
+    file.close();
+    AttentionConfig config = multihead(1, 2, "none");
+    config.mask = MaskSpec{MaskKind::file, 0, file.fileName().toStdString()};
+    const AttentionResult result = compute_attention(config, random_input(3, 2, 4));
+    QCOMPARE(result.empty_rows, std::vector<Eigen::Index>{1});
+    QCOMPARE(Matrix(result.heads[0].weights.row(1)), Matrix::Zero(1, 3).eval());
+    QCOMPARE(Matrix(result.heads[0].context.row(1)), Matrix::Zero(1, 2).eval());
+    QVERIFY(result.output.allFinite());
+  }
+
+  void simplifiedIsTheBookFormula() {
+    AttentionConfig config;
+    config.mechanism = Mechanism::simplified;
+    const Matrix x = book_preset().embeddings;
+    const AttentionResult result = compute_attention(config, x);
+    QCOMPARE(result.heads[0].queries, x);
+    QCOMPARE(result.heads[0].keys, x);
+    QCOMPARE(result.heads[0].values, x);
+    QCOMPARE(result.heads[0].scale, 1.0f);
+  }
+
+  void cancelledComputationThrows() {
+    CancelToken token;
+    token.cancel();
+    const auto backend = make_backend(Device::cpu);
+    QVERIFY_THROWS_EXCEPTION(
+        Cancelled, compute_attention(multihead(2, 4, "causal"), random_input(5, 3, 5), *backend, token));
+  }
+
+  void configurationErrors_data() {
+    QTest::addColumn<QString>("mechanism");
+    QTest::addColumn<int>("heads");
+    QTest::addColumn<int>("dOut");
+    QTest::addColumn<double>("dropout");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("heads not dividing") << "multihead" << 3 << 4 << 0.0 << "must divide d_out";
+    QTest::newRow("zero heads") << "multihead" << 0 << 4 << 0.0 << "heads must be at least 1";
+    QTest::newRow("negative heads") << "multihead-wrapper" << -2 << 4 << 0.0 << "heads must be at least 1";
+    QTest::newRow("negative d_out") << "causal" << 1 << -1 << 0.0 << "d_out must be at least 1";
+    QTest::newRow("dropout 1") << "causal" << 1 << 2 << 1.0 << "dropout must be in [0, 1)";
+    QTest::newRow("dropout negative") << "causal" << 1 << 2 << -0.1 << "dropout must be in [0, 1)";
+    QTest::newRow("dropout NaN") << "causal" << 1 << 2 << std::nan("") << "dropout must be in [0, 1)";
+    QTest::newRow("dropout without dropout layer") << "self-attention" << 1 << 2 << 0.5 << "has no dropout";
+  }
+  void configurationErrors() {
+    QFETCH(QString, mechanism);
+    QFETCH(int, heads);
+    QFETCH(int, dOut);
+    QFETCH(double, dropout);
+    QFETCH(QString, message);
+    AttentionConfig config;
+    config.mechanism = parse_mechanism(mechanism.toStdString());
+    config.heads = heads;
+    config.d_out = dOut;
+    config.dropout = dropout;
+    expect_error(config, random_input(3, 2, 6), message);
+  }
+
+  void emptyInputIsAnError() { expect_error(multihead(2, 4, "causal"), Matrix(0, 3), "no tokens"); }
+
+  void sumNormalizationOfZeroScoresIsAnError() {
+    AttentionConfig config;
+    config.mechanism = Mechanism::simplified;
+    config.normalization = Normalization::sum;
+    Matrix input(2, 2);
+    input << 1, 0, 0, 0;  // the second token's scores are all 0
+    expect_error(config, input, "add up to 0");
+  }
+
+  void overflowIsAnErrorNotNaN() {
+    AttentionConfig config;
+    config.mechanism = Mechanism::simplified;
+    Matrix input(2, 2);
+    input << 3e38f, 3e38f, 1, 1;
+    expect_error(config, input, "overflowed");
+  }
+
+  void unknownNamesAreErrors() {
+    QVERIFY_THROWS_EXCEPTION(Error, parse_mechanism("transformer"));
+    QVERIFY_THROWS_EXCEPTION(Error, parse_normalization("max"));
+    QVERIFY_THROWS_EXCEPTION(Error, parse_device("tpu"));
+  }
+
+  void cudaUnavailableSaysWhy() {
+    for (const BackendInfo& info : list_backends()) {
+      QVERIFY(!info.description.empty());
+      if (info.device == Device::cuda && !info.available) {
+        try {
+          make_backend(Device::cuda);
+          QFAIL("no error");
+        } catch (const Error& error) {
+          QVERIFY2(QString(error.what()).contains("CUDA"), error.what());
+        }
+      }
+    }
+    QCOMPARE(make_backend(Device::cpu)->name(), std::string_view("cpu"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestProperties)
+#include "test_properties.moc"
