@@ -81,8 +81,9 @@ std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResul
       for (Eigen::Index j = 0; j < head.weights.cols(); ++j) {
         const bool masked = result.mask(i, j) != 0;
         csv << h << ',' << i << ',' << csv_field(tokens[i].text) << ',' << j << ','
-            << csv_field(tokens[j].text) << ',' << (masked ? 1 : 0) << ',' << format_float(head.scores(i, j))
-            << ',' << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
+            << csv_field(tokens[j].text) << ',' << (masked ? 1 : 0) << ','
+            << (masked ? std::string() : format_float(head.scores(i, j))) << ','
+            << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
             << format_float(head.weights(i, j));
         if (dropout) csv << ',' << format_float((*head.dropout_weights)(i, j));
         csv << '\n';

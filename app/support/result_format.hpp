@@ -17,7 +17,8 @@ using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::strin
 
 Json result_to_json(const std::vector<Token>& tokens, const AttentionConfig& config,
                     const AttentionResult& result);
-// Columns: head,query,query_token,key,key_token,masked,score,scaled_score,weight[,dropout_weight].
+// Columns: head,query,query_token,key,key_token,masked,score,scaled_score,weight[,dropout_weight]; the
+// scores of masked cells are empty.
 std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResult& result);
 
 }  // namespace attnscope::cli

@@ -92,6 +92,10 @@ ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchG
 AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input,
                               ModuleParameters* parameters_out) {
   if (input.rows() < 1) throw Error("there are no tokens to attend over: the text is empty");
+  if (input.rows() > config.max_tokens)
+    throw Error(std::to_string(input.rows()) + " tokens is more than the limit of " +
+                std::to_string(config.max_tokens) +
+                " (each head keeps several n × n matrices); shorten the text or raise the limit");
   const int d_in = static_cast<int>(input.cols());
   config.validate(d_in);
 
@@ -105,6 +109,7 @@ AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input
     problem.scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(d_in))));
   problem.mask = build_mask(config.effective_mask(), input.rows());
   problem.normalization = config.normalization;
+  problem.keep_scores = config.keep_scores;
 
   if (config.dropout > 0.0) {
     if (config.dropout_seed) generator.manual_seed(*config.dropout_seed);

@@ -195,8 +195,12 @@ class TestMechanisms : public QObject {
       ATTNSCOPE_COMPARE_MATRIX(actual.keys, keys, kTorchTolerance, floor_of(keys), label + "keys");
       ATTNSCOPE_COMPARE_MATRIX(actual.values, values, kTorchTolerance, floor_of(values), label + "values");
       QVERIFY(std::abs(actual.scale - head["scale"].toDouble()) <= 1e-7);
-      const Matrix scores = to_matrix(head["scores"]);
-      ATTNSCOPE_COMPARE_MATRIX(actual.scores, scores, kTorchTolerance, floor_of(scores), label + "scores");
+      const Matrix scores = to_matrix(head["scores_masked"]);  // masked cells null → skipped
+      ATTNSCOPE_COMPARE_MATRIX(actual.scores, scores, kTorchTolerance, floor_of(to_matrix(head["scores"])),
+                               label + "scores");
+      for (Eigen::Index i = 0; i < scores.size(); ++i)
+        if (std::isnan(scores.data()[i]))
+          QCOMPARE(actual.scores.data()[i], -std::numeric_limits<float>::infinity());
       ATTNSCOPE_COMPARE_MATRIX(actual.weights, to_matrix(head["weights"]), kTorchTolerance, 1e-4,
                                label + "weights");
       QCOMPARE(actual.dropout_weights.has_value(), !head["dropout_weights"].isNull());

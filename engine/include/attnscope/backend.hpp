@@ -45,6 +45,7 @@ struct AttentionProblem {
   MaskMatrix mask;  // n × n
   Normalization normalization = Normalization::softmax;
   std::vector<std::vector<float>> dropout_noise;  // per head n·n multipliers (row-major), empty: no dropout
+  bool keep_scores = true;  // false: HeadResult::scores stays empty (saves n² floats per head)
 };
 
 class Backend {
@@ -59,12 +60,14 @@ struct BackendInfo {
   Device device = Device::cpu;
   std::string name;  // "cpu", "cuda"
   bool available = false;
+  std::string device_name;  // e.g. "CPU", "NVIDIA H100 80GB HBM3"; empty when unavailable
   std::string description;  // device name, memory, versions when available; the reason when not
 };
 
 std::vector<BackendInfo> list_backends();
 // cpu, cuda or automatic (CUDA when a device is present, else CPU). Throws Error with the reason when the
-// requested backend is unavailable.
+// requested backend is unavailable. A CUDA backend whose device fails during compute (out of memory, a failed
+// launch) computes on the CPU instead and says why in AttentionResult::fallback_reason.
 std::unique_ptr<Backend> make_backend(Device device);
 
 }  // namespace attnscope

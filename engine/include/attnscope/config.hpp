@@ -49,6 +49,10 @@ struct AttentionConfig {
   std::optional<std::uint64_t> dropout_seed;  // torch.manual_seed right before the first dropout draw
   std::optional<MaskSpec> mask;               // default: causal for causal and multihead*, else none
   Normalization normalization = Normalization::softmax;
+  // What the result keeps: raw scores are n² floats per head that a viewer can recompute from Q and K.
+  bool keep_scores = true;
+  // More tokens than this is an error (the result holds several n × n matrices per head).
+  int max_tokens = 16384;
 
   // Throws Error naming the first invalid field for an input of `d_in` columns.
   void validate(int d_in) const;

@@ -15,7 +15,8 @@ struct HeadResult {
   Matrix keys;         // n × head_dim
   Matrix values;       // n × head_dim
   float scale = 1.0f;  // 1/√head_dim (1 for simplified); scaled score = score · scale
-  Matrix scores;   // n × n raw q·k for every cell, masked ones included (the mask says which are hidden)
+  // n × n raw q·k, hidden cells −∞ as PyTorch's masked_fill leaves them; empty when keep_scores is false.
+  Matrix scores;
   Matrix weights;  // n × n normalised (softmax or sum) masked, scaled scores; hidden cells exactly 0
   std::optional<Matrix> dropout_weights;  // n × n, only when dropout > 0
   Matrix context;                         // n × head_dim: (dropout_)weights · values
@@ -29,6 +30,9 @@ struct AttentionResult {
   std::vector<Eigen::Index> empty_rows;
   Matrix output;  // context (single head), concatenation (wrapper) or out_proj(concatenation) (multihead)
   std::string device;  // the backend that computed it, e.g. "cpu"
+  // Why the requested device did not compute it (e.g. the GPU ran out of memory), in one line; empty when it
+  // did. The CPU then computed it and `device` says "cpu".
+  std::string fallback_reason;
   double compute_ms = 0.0;
 };
 

@@ -1,0 +1,128 @@
+#include "cpu/attention_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "attnscope/error.hpp"
+
+namespace attnscope::cpu {
+namespace {
+
+constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+
+// Scales the raw scores of one row in place and hides masked cells (−∞), within [begin, end).
+void scale_and_mask(float* row, const std::uint8_t* hidden, Eigen::Index begin, Eigen::Index end,
+                    float divisor) {
+  for (Eigen::Index j = begin; j < end; ++j) row[j] = hidden[j] ? kMinusInfinity : row[j] / divisor;
+}
+
+// Normalises [begin, end) of one row of scaled, masked scores in place, as PyTorch's softmax does: subtract
+// the max, exponentiate, multiply by 1/sum. Hidden cells (−∞) end exactly 0.
+void softmax(float* row, Eigen::Index begin, Eigen::Index end) {
+  Eigen::Map<Eigen::ArrayXf> segment(row + begin, end - begin);
+  const float max_score = segment.maxCoeff();
+  segment = (segment - max_score).exp();
+  segment *= 1.0f / segment.sum();
+}
+
+void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
+  Eigen::Map<Eigen::ArrayXf> segment(row + begin, end - begin);
+  segment = (segment == kMinusInfinity).select(0.0f, segment);
+  const float sum = segment.sum();
+  if (sum == 0.0f || !std::isfinite(sum))
+    throw Error("sum normalization: the visible scores of token " + std::to_string(query + 1) +
+                " add up to 0, so they cannot be divided by their sum; use softmax");
+  segment *= 1.0f / sum;
+}
+
+}  // namespace
+
+std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
+  std::vector<VisibleRange> ranges(static_cast<std::size_t>(mask.rows()));
+  const Eigen::Index n = mask.cols();
+  for (Eigen::Index i = 0; i < mask.rows(); ++i) {
+    const std::uint8_t* row = mask.row(i).data();
+    Eigen::Index begin = 0;
+    while (begin < n && row[begin]) ++begin;
+    Eigen::Index end = n;
+    while (end > begin && row[end - 1]) --end;
+    ranges[static_cast<std::size_t>(i)] = {begin, end};
+  }
+  return ranges;
+}
+
+void allocate_head(const StepInput& input, HeadResult& head) {
+  const Eigen::Index n = input.queries->rows();
+  head.scale = 1.0f / input.scale_divisor;
+  if (input.keep_scores) head.scores.resize(n, n);
+  head.weights.resize(n, n);
+  if (input.dropout_noise) head.dropout_weights.emplace(n, n);
+  head.context.resize(n, input.values->cols());
+}
+
+void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, HeadResult& head) {
+  const Eigen::Index n = input.queries->rows();
+  const Eigen::Index rows = row_end - row_begin;
+  Eigen::Index lo = n, hi = 0;
+  for (Eigen::Index i = row_begin; i < row_end; ++i) {
+    const VisibleRange range = ranges[static_cast<std::size_t>(i)];
+    if (range.begin < range.end) {
+      lo = std::min(lo, range.begin);
+      hi = std::max(hi, range.end);
+    }
+  }
+  if (lo >= hi) lo = hi = 0;  // every query of the block sees nothing
+  const Eigen::Index width = hi - lo;
+
+  auto weights = head.weights.middleRows(row_begin, rows);
+  if (width > 0)
+    weights.middleCols(lo, width).noalias() =
+        input.queries->middleRows(row_begin, rows) * input.keys->middleRows(lo, width).transpose();
+  weights.leftCols(lo).setZero();
+  weights.rightCols(n - hi).setZero();
+  if (input.keep_scores) {
+    auto scores = head.scores.middleRows(row_begin, rows);
+    scores.leftCols(lo).setConstant(kMinusInfinity);
+    scores.rightCols(n - hi).setConstant(kMinusInfinity);
+    scores.middleCols(lo, width) = weights.middleCols(lo, width);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      const std::uint8_t* hidden = input.mask->row(row_begin + r).data();
+      float* row = scores.row(r).data();
+      for (Eigen::Index j = lo; j < hi; ++j)
+        if (hidden[j]) row[j] = kMinusInfinity;
+    }
+  }
+
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const Eigen::Index query = row_begin + r;
+    float* row = weights.row(r).data();
+    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
+    if (range.begin >= range.end) {
+      std::fill(row + lo, row + hi, 0.0f);
+      continue;
+    }
+    scale_and_mask(row, input.mask->row(query).data(), lo, hi, input.scale_divisor);
+    if (input.normalization == Normalization::softmax)
+      softmax(row, lo, hi);
+    else
+      sum_normalize(row, lo, hi, query);
+  }
+
+  const Matrix* applied = &head.weights;
+  if (input.dropout_noise) {
+    const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
+    head.dropout_weights->middleRows(row_begin, rows) =
+        weights.cwiseProduct(noise.middleRows(row_begin, rows));
+    applied = &*head.dropout_weights;
+  }
+  auto context = head.context.middleRows(row_begin, rows);
+  if (width > 0)
+    context.noalias() = applied->block(row_begin, lo, rows, width) * input.values->middleRows(lo, width);
+  else
+    context.setZero();
+}
+
+}  // namespace attnscope::cpu

@@ -1,0 +1,37 @@
+#pragma once
+// The part of attention a viewer needs after the projections: scores, scale, mask, normalisation, dropout and
+// context, computed block by block so that blocks of keys hidden from a whole block of queries are skipped.
+
+#include <vector>
+
+#include "attnscope/backend.hpp"
+#include "attnscope/result.hpp"
+
+namespace attnscope::cpu {
+
+struct StepInput {
+  const Matrix* queries = nullptr;  // n × d
+  const Matrix* keys = nullptr;     // n × d
+  const Matrix* values = nullptr;   // n × d
+  float scale_divisor = 1.0f;
+  const MaskMatrix* mask = nullptr;  // n × n, 1 = hidden
+  Normalization normalization = Normalization::softmax;
+  const std::vector<float>* dropout_noise = nullptr;  // n·n multipliers, or null
+  bool keep_scores = true;
+};
+
+// For each query row, the half-open range of keys that are visible to it ([0, 0) when none is).
+struct VisibleRange {
+  Eigen::Index begin = 0, end = 0;
+};
+std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
+
+// Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
+// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask).
+void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, HeadResult& head);
+
+// Sizes head's matrices for n queries (no initialisation; attention_rows writes every cell).
+void allocate_head(const StepInput& input, HeadResult& head);
+
+}  // namespace attnscope::cpu
