@@ -35,6 +35,7 @@ AttentionConfig config_from(const ComputeOptions& options) {
   config.dropout_seed = options.dropout_seed;
   if (options.mask) config.mask = MaskSpec::parse(*options.mask);
   config.normalization = parse_normalization(options.normalization);
+  config.max_tokens = options.max_tokens;
   return config;
 }
 
@@ -67,6 +68,8 @@ void add_compute_options(CLI::App& app, ComputeOptions& options, bool with_mask)
                    "none, causal, window:W, prefix:P or file:PATH (default: per mechanism)");
   app.add_option("--normalize", options.normalization, "softmax or sum")
       ->check(CLI::IsMember({"softmax", "sum"}));
+  app.add_option("--max-tokens", options.max_tokens, "Refuse texts longer than this (default 16384)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--device", options.device, "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
 }

@@ -29,6 +29,7 @@ struct ComputeOptions {
   std::optional<std::string> mask;
   std::string normalization = "softmax";
   std::string device = "cpu";
+  int max_tokens = AttentionConfig{}.max_tokens;
 };
 
 // What the flags describe: the tokens (with their spans when they come from text) and their embeddings.

@@ -253,6 +253,8 @@ class TestCli : public QObject {
     QTest::newRow("unknown format") << QStringList{"compute", book, "--format", "xml"} << "--format";
     QTest::newRow("unknown tokenizer")
         << QStringList{"compute", "--text", "a", "--tokenizer", "bpe"} << "--tokenizer";
+    QTest::newRow("token limit") << QStringList{"compute", book, "--max-tokens", "5"}
+                                 << "6 tokens is more than the limit of 5";
     QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << "does not match";
   }
   void badInputsFailWithOneLine() {

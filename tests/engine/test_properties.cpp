@@ -170,6 +170,25 @@ class TestProperties : public QObject {
     expect_error(config, random_input(3, 2, 6), message);
   }
 
+  void tokenLimitIsAClearError() {
+    AttentionConfig config = multihead(2, 4, "causal");
+    config.max_tokens = 8;
+    expect_error(config, random_input(9, 3, 7), "9 tokens is more than the limit of 8");
+    QCOMPARE(compute_attention(config, random_input(8, 3, 7)).heads.size(), std::size_t{2});
+    QVERIFY(AttentionConfig{}.max_tokens >= 8192);  // the performance goal's size fits by default
+  }
+
+  void scoresCanBeLeftOut() {
+    AttentionConfig config = multihead(2, 4, "causal");
+    config.keep_scores = false;
+    const AttentionResult lean = compute_attention(config, random_input(6, 3, 8));
+    config.keep_scores = true;
+    const AttentionResult full = compute_attention(config, random_input(6, 3, 8));
+    QCOMPARE(lean.heads[0].scores.size(), Eigen::Index{0});
+    QCOMPARE(lean.heads[1].weights, full.heads[1].weights);
+    QCOMPARE(lean.output, full.output);
+  }
+
   void emptyInputIsAnError() { expect_error(multihead(2, 4, "causal"), Matrix(0, 3), "no tokens"); }
 
   void sumNormalizationOfZeroScoresIsAnError() {
