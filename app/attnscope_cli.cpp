@@ -7,6 +7,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
+#include "bench/bench.hpp"
 #include "support/atomic_file.hpp"
 #include "support/compute_options.hpp"
 #include "support/result_format.hpp"
@@ -25,6 +26,8 @@ int run_compute(const cli::ComputeOptions& options, const OutputOptions& output)
   const auto backend = make_backend(parse_device(options.device));
   const CancelToken never_cancelled;
   const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
+  if (!result.fallback_reason.empty())
+    std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
   const std::string text = output.format == "csv"
                                ? cli::result_to_csv(input.tokens, result)
                                : cli::result_to_json(input.tokens, input.config, result).dump() + "\n";
@@ -35,6 +38,8 @@ int run_compute(const cli::ComputeOptions& options, const OutputOptions& output)
   return 0;
 }
 
+// One line per backend: name, available or unavailable, then the device, its memory and the driver and
+// runtime versions, or the reason it cannot be used.
 int run_devices() {
   for (const BackendInfo& backend : list_backends())
     std::cout << backend.name << "\t" << (backend.available ? "available" : "unavailable") << "\t"
@@ -65,6 +70,12 @@ int main(int argc, char** argv) {
 
   CLI::App* devices = app.add_subcommand("devices", "List the compute backends and why one is unavailable");
 
+  cli::BenchOptions bench_options;
+  CLI::App* bench = app.add_subcommand(
+      "bench",
+      "Time the attention step (scores, mask, softmax, weights kept, context; no projections) per device");
+  cli::add_bench_options(*bench, bench_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -81,6 +92,7 @@ int main(int argc, char** argv) {
   try {
     if (*compute) return run_compute(compute_options, output_options);
     if (*devices) return run_devices();
+    if (*bench) return cli::run_bench(bench_options, std::cout, std::cerr);
   } catch (const Error& error) {
     std::cerr << "attnscope-cli: error: " << error.what() << "\n";
     return 1;

@@ -3,6 +3,9 @@
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
 #include "cpu/cpu_backend.hpp"
+#if ATTNSCOPE_HAVE_CUDA
+#include "cuda/cuda_backend.hpp"
+#endif
 
 namespace attnscope {
 
@@ -31,27 +34,81 @@ void CancelToken::throw_if_cancelled() const {
 
 namespace {
 
+BackendInfo cpu_info() {
+  BackendInfo cpu = cpu::info();
+  if (cpu.device_name.empty()) cpu.device_name = "CPU";
+  return cpu;
+}
+
 BackendInfo cuda_info() {
+#if ATTNSCOPE_HAVE_CUDA
+  return cuda::info();
+#else
   BackendInfo cuda;
   cuda.device = Device::cuda;
   cuda.name = "cuda";
   cuda.available = false;
   cuda.description = "not built: no CUDA toolkit was found when AttnScope was configured";
   return cuda;
+#endif
 }
+
+#if ATTNSCOPE_HAVE_CUDA
+// The CUDA backend, and the CPU when the device fails: the result then says why in fallback_reason. Errors in
+// the input (an attnscope::Error that is not a DeviceError) and cancellation pass through. Without `cuda`
+// (it could not be set up) every result comes from the CPU with `broken` as the reason.
+class CudaWithFallback final : public Backend {
+ public:
+  CudaWithFallback(std::unique_ptr<Backend> cuda, std::string broken)
+      : cuda_(std::move(cuda)), broken_(std::move(broken)) {}
+
+  std::string_view name() const override { return cuda_ ? "cuda" : "cpu"; }
+
+  AttentionResult compute(const AttentionProblem& problem, const CancelToken& cancel) override {
+    std::string reason = broken_;
+    if (cuda_) {
+      try {
+        return cuda_->compute(problem, cancel);
+      } catch (const cuda::DeviceError& error) {
+        reason = error.what();
+      }
+    }
+    if (!cpu_) cpu_ = cpu::make_backend();
+    AttentionResult result = cpu_->compute(problem, cancel);
+    result.fallback_reason = reason + "; computed on the CPU instead";
+    return result;
+  }
+
+ private:
+  std::unique_ptr<Backend> cuda_;
+  std::string broken_;
+  std::unique_ptr<Backend> cpu_;
+};
+#endif
 
 }  // namespace
 
 std::vector<BackendInfo> list_backends() {
-  return {cpu::info(), cuda_info()};
+  return {cpu_info(), cuda_info()};
 }
 
 std::unique_ptr<Backend> make_backend(Device device) {
-  if (device == Device::cuda) {
-    const BackendInfo cuda = cuda_info();
+  if (device == Device::cpu) return cpu::make_backend();
+  const BackendInfo cuda = cuda_info();
+  if (!cuda.available) {
+    if (device == Device::automatic) return cpu::make_backend();
     throw Error("CUDA is not available: " + cuda.description);
   }
-  return cpu::make_backend();
+#if ATTNSCOPE_HAVE_CUDA
+  try {
+    return std::make_unique<CudaWithFallback>(cuda::make_backend(), std::string());
+  } catch (const cuda::DeviceError& error) {
+    if (device == Device::cuda) throw Error("CUDA is not available: " + std::string(error.what()));
+    return std::make_unique<CudaWithFallback>(nullptr, error.what());
+  }
+#else
+  return cpu::make_backend();  // unreachable: without the toolkit CUDA is never available
+#endif
 }
 
 }  // namespace attnscope

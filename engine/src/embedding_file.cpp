@@ -18,8 +18,7 @@ Matrix load_embeddings(const std::filesystem::path& path) {
   } else if (extension == ".csv" || extension == ".tsv" || extension == ".txt") {
     embeddings = detail::read_csv(path);
   } else {
-    const auto name = path.filename().empty() ? path.string() : path.filename().string();
-    throw Error(name + ": unsupported embeddings format (expected .npy or .csv)");
+    throw Error(detail::display_name(path) + ": unsupported embeddings format (expected .npy or .csv)");
   }
   detail::require_finite(embeddings, path);
   return embeddings;

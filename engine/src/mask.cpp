@@ -1,5 +1,7 @@
 #include "attnscope/mask.hpp"
 
+#include <array>
+#include <charconv>
 #include <string>
 
 #include "attnscope/error.hpp"
@@ -8,26 +10,40 @@
 namespace attnscope {
 namespace {
 
-MaskMatrix read_mask_file(const std::string& path, Eigen::Index n) {
-  const Matrix values = detail::read_csv(path);
+// The shortest text that reads back as `value` (1e-07, not std::to_string's 0.000000).
+std::string format_value(float value) {
+  std::array<char, 32> buffer{};
+  const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return std::string(buffer.data(), error == std::errc() ? end : buffer.data());
+}
+
+MaskMatrix mask_from_values(const Matrix& values, Eigen::Index n, const std::string& path) {
+  const auto file = "mask file " + detail::printable(path);
   if (values.rows() < n || values.cols() < n)
-    throw Error("mask file " + path + " is " + std::to_string(values.rows()) + "×" +
-                std::to_string(values.cols()) + " but the text has " + std::to_string(n) +
-                " tokens (it must be at least " + std::to_string(n) + "×" + std::to_string(n) + ")");
+    throw Error(file + " is " + std::to_string(values.rows()) + "×" + std::to_string(values.cols()) +
+                " but the text has " + std::to_string(n) + " tokens (it must be at least " +
+                std::to_string(n) + "×" + std::to_string(n) + ")");
   MaskMatrix mask(n, n);
   for (Eigen::Index i = 0; i < n; ++i)
     for (Eigen::Index j = 0; j < n; ++j) {
       const float value = values(i, j);
       if (value != 0.0f && value != 1.0f)
-        throw Error("mask file " + path + ": row " + std::to_string(i + 1) + ", column " +
-                    std::to_string(j + 1) + " is " + std::to_string(value) +
-                    " (expected 0 = visible or 1 = masked)");
+        throw Error(file + ": row " + std::to_string(i + 1) + ", column " + std::to_string(j + 1) + " is " +
+                    format_value(value) + " (expected 0 = visible or 1 = masked)");
       mask(i, j) = value == 1.0f ? 1 : 0;
     }
   return mask;
 }
 
 }  // namespace
+
+namespace detail {
+
+MaskMatrix parse_mask(std::string_view csv_bytes, Eigen::Index n, const std::string& path) {
+  return mask_from_values(parse_csv(csv_bytes, display_name(path)), n, path);
+}
+
+}  // namespace detail
 
 MaskMatrix build_mask(const MaskSpec& spec, Eigen::Index n) {
   MaskMatrix mask = MaskMatrix::Zero(n, n);
@@ -49,7 +65,7 @@ MaskMatrix build_mask(const MaskSpec& spec, Eigen::Index n) {
         for (Eigen::Index j = 0; j < n; ++j) mask(i, j) = (j >= spec.size && j > i) ? 1 : 0;
       break;
     case MaskKind::file:
-      mask = read_mask_file(spec.path, n);
+      mask = mask_from_values(detail::read_csv(spec.path), n, spec.path);
       break;
   }
   return mask;

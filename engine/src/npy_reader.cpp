@@ -6,7 +6,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <string>
@@ -24,21 +23,15 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-
-std::string display_name(const fs::path& path) {
-  auto name = path.filename().string();
-  return name.empty() ? path.string() : name;
-}
-
-std::ifstream open_regular_file(const fs::path& path, const std::string& name) {
-  std::error_code ignored;
-  const auto status = fs::status(path, ignored);
-  if (!fs::exists(status)) throw Error(name + ": no such file");
-  if (!fs::is_regular_file(status)) throw Error(name + ": not a regular file");
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) throw Error(name + ": cannot be opened");
-  return stream;
-}
+// The magic, the version, a header length of up to 4 bytes and the longest header accepted: the most a file
+// has to be read before its layout is known.
+constexpr std::size_t kMaxPrefixBytes = kMagic.size() + 2 + 4 + kMaxHeaderBytes;
+// Data is read and converted this many bytes at a time (a multiple of every item size).
+constexpr std::size_t kChunkBytes = 64 * 1024;
+// numpy 2 allows 64 dimensions (numpy 1: 32); a longer 'shape' is a malformed header.
+constexpr std::size_t kMaxDimensions = 64;
+// Error messages list at most this many dimensions of a shape.
+constexpr std::size_t kShapeDimensionsShown = 8;
 
 template <typename Unsigned>
 Unsigned load_little_endian(const unsigned char* bytes) {
@@ -53,10 +46,15 @@ struct Header {
   std::vector<std::uint64_t> shape;
 };
 
+// As Python prints a tuple; a header can hold thousands of dimensions, so only the first few are listed.
 std::string format_shape(const std::vector<std::uint64_t>& shape) {
   std::string text = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (i > 0) text += ", ";
+    if (i == kShapeDimensionsShown) {
+      text += "... " + std::to_string(shape.size() - i) + " more";
+      break;
+    }
     text += std::to_string(shape[i]);
   }
   return text + (shape.size() == 1 ? ",)" : ")");
@@ -86,7 +84,7 @@ class HeaderParser {
         mark_seen(has_shape, key);
         header.shape = parse_shape();
       } else {
-        fail("unexpected key '" + key + "'");
+        fail("unexpected key " + quote(key));
       }
       if (!try_consume(',')) {
         expect('}');
@@ -166,6 +164,8 @@ class HeaderParser {
       if (error == std::errc::result_out_of_range) fail("a dimension of 'shape' is too large");
       if (error != std::errc()) fail("'shape' must be a tuple of non-negative integers");
       position_ += static_cast<std::size_t>(end - begin);
+      if (shape.size() == kMaxDimensions)
+        fail("'shape' has more than " + std::to_string(kMaxDimensions) + " dimensions");
       shape.push_back(dimension);
       if (!try_consume(',')) {
         expect(')');
@@ -183,8 +183,8 @@ class HeaderParser {
 std::size_t item_size(const Header& header, const std::string& name) {
   if (header.descr == "<f4") return 4;
   if (header.descr == "<f8") return 8;
-  throw Error(name + ": dtype '" + header.descr +
-              "' is not supported (expected little-endian float32 '<f4' or float64 '<f8')");
+  throw Error(name + ": dtype " + quote(header.descr) +
+              " is not supported (expected little-endian float32 '<f4' or float64 '<f8')");
 }
 
 // Product of the dimensions times the item size, or nothing when it would not fit in memory anyway.
@@ -202,62 +202,36 @@ std::string format_number(double value) {
   return std::string(buffer.data(), error == std::errc() ? end : buffer.data());
 }
 
-Matrix convert(const std::vector<unsigned char>& data, Eigen::Index rows, Eigen::Index cols,
-               std::size_t item_size, const std::string& name) {
-  Matrix matrix(rows, cols);
-  float* values = matrix.data();
-  const auto count = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
-  for (std::size_t i = 0; i < count; ++i) {
-    const unsigned char* bytes = data.data() + i * item_size;
-    if (item_size == 4) {
-      values[i] = std::bit_cast<float>(load_little_endian<std::uint32_t>(bytes));
-      continue;
-    }
-    const auto wide = std::bit_cast<double>(load_little_endian<std::uint64_t>(bytes));
-    values[i] = static_cast<float>(wide);
-    // NaN and Inf pass through for require_finite to report; a finite value must stay finite.
-    if (std::isinf(values[i]) && std::isfinite(wide)) {
-      const auto row = i / static_cast<std::size_t>(cols), col = i % static_cast<std::size_t>(cols);
-      throw Error(name + ": row " + std::to_string(row + 1) + ", column " + std::to_string(col + 1) +
-                  " holds " + format_number(wide) + ", beyond the float32 range");
-    }
-  }
-  return matrix;
-}
+struct Layout {
+  std::uint64_t rows = 0, cols = 0;
+  std::size_t item_size = 0;
+  std::uint64_t data_offset = 0;  // the data runs from here to the end of the file
+};
 
-}  // namespace
-
-Matrix read_npy(const fs::path& path) {
-  const auto name = display_name(path);
-  auto stream = open_regular_file(path, name);
-  const auto file_size = fs::file_size(path);
-
+// Checks everything but the values: `prefix` is the start of a file of `file_size` bytes and holds at least
+// its first kMaxPrefixBytes (all of it when shorter).
+Layout parse_layout(std::string_view prefix, std::uint64_t file_size, const std::string& name) {
+  // A shorter prefix means that the file shrank while it was being read.
+  if (prefix.size() < std::min<std::uint64_t>(file_size, kMaxPrefixBytes))
+    throw Error(name + ": read failed");
+  const auto* bytes = reinterpret_cast<const unsigned char*>(prefix.data());
   // Magic, major and minor version, then a 2-byte (version 1) or 4-byte (versions 2 and 3) header length.
-  std::array<unsigned char, 12> preamble{};
-  stream.read(reinterpret_cast<char*>(preamble.data()),
-              static_cast<std::streamsize>(std::min<std::uintmax_t>(preamble.size(), file_size)));
-  if (file_size < kMagic.size() ||
-      std::string_view(reinterpret_cast<const char*>(preamble.data()), kMagic.size()) != kMagic)
+  if (file_size < kMagic.size() || !prefix.starts_with(kMagic))
     throw Error(name + ": not a .npy file (no \\x93NUMPY magic)");
   if (file_size < kMagic.size() + 2) throw Error(name + ": truncated .npy header");
-  const unsigned major = preamble[6], minor = preamble[7];
+  const unsigned major = bytes[6], minor = bytes[7];
   if (major < 1 || major > 3 || minor != 0)
     throw Error(name + ": unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor));
   const std::size_t length_bytes = major == 1 ? 2 : 4;
-  const std::uintmax_t header_begin = kMagic.size() + 2 + length_bytes;
+  const std::uint64_t header_begin = kMagic.size() + 2 + length_bytes;
   if (file_size < header_begin) throw Error(name + ": truncated .npy header");
-  const std::uint64_t header_size = major == 1 ? load_little_endian<std::uint16_t>(preamble.data() + 8)
-                                               : load_little_endian<std::uint32_t>(preamble.data() + 8);
+  const std::uint64_t header_size = major == 1 ? load_little_endian<std::uint16_t>(bytes + 8)
+                                               : load_little_endian<std::uint32_t>(bytes + 8);
   if (header_size > kMaxHeaderBytes)
     throw Error(name + ": .npy header of " + std::to_string(header_size) + " bytes is too long");
   const auto data_begin = header_begin + header_size;
   if (file_size < data_begin) throw Error(name + ": truncated .npy header");
-
-  std::string header_text(header_size, '\0');
-  stream.seekg(static_cast<std::streamoff>(header_begin));
-  stream.read(header_text.data(), static_cast<std::streamsize>(header_size));
-  if (!stream) throw Error(name + ": read failed");
-  const auto header = HeaderParser(header_text, name).parse();
+  const auto header = HeaderParser(prefix.substr(header_begin, header_size), name).parse();
 
   const auto size_of_item = item_size(header, name);
   if (header.fortran_order)
@@ -277,20 +251,81 @@ Matrix read_npy(const fs::path& path) {
   if (actual_data > *expected_data)
     throw Error(name + ": " + std::to_string(actual_data - *expected_data) +
                 " unexpected bytes after the data");
+  // The data fits in the file, so the matrix fits in memory as well as the file does.
+  return {rows, cols, size_of_item, data_begin};
+}
 
-  std::vector<unsigned char> data(*expected_data);
-  stream.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  if (!stream) throw Error(name + ": read failed");
-  return convert(data, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols), size_of_item, name);
+// Converts `count` items starting with item number `first` (for error messages) from `bytes` into `values`.
+void convert(const unsigned char* bytes, std::size_t first, std::size_t count, const Layout& layout,
+             float* values, const std::string& name) {
+  for (std::size_t i = 0; i < count; ++i, bytes += layout.item_size) {
+    if (layout.item_size == 4) {
+      values[i] = std::bit_cast<float>(load_little_endian<std::uint32_t>(bytes));
+      continue;
+    }
+    const auto wide = std::bit_cast<double>(load_little_endian<std::uint64_t>(bytes));
+    values[i] = static_cast<float>(wide);
+    // NaN and Inf pass through for require_finite to report; a finite value must stay finite.
+    if (std::isinf(values[i]) && std::isfinite(wide)) {
+      const auto index = first + i;
+      const auto row = index / layout.cols, col = index % layout.cols;
+      throw Error(name + ": row " + std::to_string(row + 1) + ", column " + std::to_string(col + 1) +
+                  " holds " + format_number(wide) + ", beyond the float32 range");
+    }
+  }
+}
+
+}  // namespace
+
+Matrix parse_npy(std::string_view bytes, std::string_view name_view) {
+  const std::string name(name_view);
+  const auto layout = parse_layout(bytes, bytes.size(), name);
+  Matrix matrix(static_cast<Eigen::Index>(layout.rows), static_cast<Eigen::Index>(layout.cols));
+  convert(reinterpret_cast<const unsigned char*>(bytes.data()) + layout.data_offset, 0,
+          static_cast<std::size_t>(matrix.size()), layout, matrix.data(), name);
+  return matrix;
+}
+
+Matrix read_npy(const fs::path& path) {
+  const auto name = display_name(path);
+  auto stream = open_regular_file(path, name);
+  std::error_code error;
+  const std::uint64_t file_size = fs::file_size(path, error);
+  if (error) throw Error(name + ": read failed");
+
+  std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, kMaxPrefixBytes)), '\0');
+  stream.read(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+  prefix.resize(static_cast<std::size_t>(stream.gcount()));
+  const auto layout = parse_layout(prefix, file_size, name);
+
+  // Straight into the matrix, a chunk at a time: no copy of the whole file.
+  Matrix matrix(static_cast<Eigen::Index>(layout.rows), static_cast<Eigen::Index>(layout.cols));
+  const auto count = static_cast<std::size_t>(matrix.size());
+  const auto chunk_items = kChunkBytes / layout.item_size;
+  std::vector<unsigned char> chunk(std::min(count, chunk_items) * layout.item_size);
+  stream.clear();
+  stream.seekg(static_cast<std::streamoff>(layout.data_offset));
+  for (std::size_t first = 0; first < count; first += chunk_items) {
+    const auto items = std::min(chunk_items, count - first);
+    stream.read(reinterpret_cast<char*>(chunk.data()),
+                static_cast<std::streamsize>(items * layout.item_size));
+    if (!stream) throw Error(name + ": read failed");
+    convert(chunk.data(), first, items, layout, matrix.data() + first, name);
+  }
+  return matrix;
 }
 
 void require_finite(const Matrix& matrix, const fs::path& path) {
+  require_finite_named(matrix, display_name(path));
+}
+
+void require_finite_named(const Matrix& matrix, std::string_view name) {
   for (Eigen::Index row = 0; row < matrix.rows(); ++row) {
     for (Eigen::Index col = 0; col < matrix.cols(); ++col) {
       const float value = matrix(row, col);
       if (std::isfinite(value)) continue;
       const char* what = std::isnan(value) ? "NaN" : value > 0 ? "Inf" : "-Inf";
-      throw Error(display_name(path) + ": row " + std::to_string(row + 1) + ", column " +
+      throw Error(std::string(name) + ": row " + std::to_string(row + 1) + ", column " +
                   std::to_string(col + 1) + " is " + what);
     }
   }

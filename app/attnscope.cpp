@@ -1,0 +1,98 @@
+// attnscope: the desktop app. Without --export it opens the window (with the engine flags applied when given);
+// with --export it renders the heatmap grid to a PNG, SVG or PDF and exits, needing no display.
+
+#include <CLI/CLI.hpp>
+#include <QApplication>
+#include <QIcon>
+#include <csignal>
+#include <iostream>
+#include <string>
+
+#include "attnscope/error.hpp"
+#include "command_line.hpp"
+#include "main_window.hpp"
+#include "resources.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+void printError(const std::string& message) {
+  std::string line = message;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::cerr << "attnscope: error: " << line << "\n";
+}
+
+// A headless export reports in one line; Qt's notes about the environment (no XDG_RUNTIME_DIR, fonts) would
+// bury it.
+void quietMessages(QtMsgType type, const QMessageLogContext&, const QString& message) {
+  if (type == QtCriticalMsg || type == QtFatalMsg) std::cerr << "attnscope: " << message.toStdString() << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A write beyond the file-size limit must fail with EFBIG and a message, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
+
+  CLI::App app{
+      "attnscope: type a sentence and watch the attention mechanisms of chapter 3 of Build a Large Language Model "
+      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmaps and exits.",
+      "attnscope"};
+  app.set_version_flag("--version", std::string("attnscope ") + kVersion);
+  attnscope::ui::CommandLine commandLine;
+  commandLine.addOptions(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    printError(std::string(error.what()) + " (see attnscope --help)");
+    return 2;
+  }
+  commandLine.noteGiven(app);
+
+  // Without a display (or for a headless export) render offscreen, unless the user chose a platform.
+  const bool noDisplay = qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+  const bool platformChosen = qEnvironmentVariableIsSet("QT_QPA_PLATFORM");
+  if ((commandLine.wantsExport() || noDisplay) && !platformChosen) {
+    if (!commandLine.wantsExport()) {
+      printError("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                 "render without one with --export FILE.png|.svg|.pdf");
+      return 1;
+    }
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  }
+  if (commandLine.wantsExport()) qInstallMessageHandler(quietMessages);
+
+  // Qt sees only the program name: every flag is ours, and a text like "-reverse" must not reach Qt.
+  int qtArgc = 1;
+  char* qtArgv[] = {argv[0], nullptr};
+  QApplication application(qtArgc, qtArgv);
+  QApplication::setOrganizationName(QString::fromLatin1(attnscope::ui::MainWindow::kOrganization));
+  QApplication::setApplicationName(QString::fromLatin1(attnscope::ui::MainWindow::kApplication));
+  QApplication::setApplicationVersion(QString::fromLatin1(kVersion));
+  QApplication::setDesktopFileName(QStringLiteral("attnscope"));
+  attnscope::ui::initResources();
+  QApplication::setWindowIcon(QIcon(QStringLiteral(":/attnscope/icons/attnscope.svg")));
+
+  try {
+    if (commandLine.wantsExport()) {
+      commandLine.exportImage();
+      return 0;
+    }
+    std::optional<attnscope::ui::ViewSettings> initial;
+    if (commandLine.anyGiven()) initial = commandLine.settings();
+    attnscope::ui::MainWindow window(initial);
+    window.show();
+    return application.exec();
+  } catch (const attnscope::Error& error) {
+    printError(error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,185 @@
+#include "bench/bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "attnscope/backend.hpp"
+#include "attnscope/bench.hpp"
+#include "attnscope/error.hpp"
+#include "attnscope/mask.hpp"
+#include "attnscope/torch_random.hpp"
+
+namespace attnscope::cli {
+namespace {
+
+struct Row {
+  std::string device;
+  int tokens = 0, heads = 0, head_dim = 0;
+  std::string mask;
+  double median_ms = 0, gflops = 0, sgemm_gflops = 0;
+  std::optional<double> max_abs_diff_vs_cpu;  // GPU rows
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2.0;
+}
+
+// Queries, keys and values uniform in [−1, 1) from torch.manual_seed(123), the same for every device.
+StepProblem make_step_problem(int tokens, int heads, int head_dim, const MaskSpec& mask) {
+  StepProblem problem;
+  problem.heads = heads;
+  problem.tokens = tokens;
+  problem.head_dim = head_dim;
+  TorchGenerator generator(123);
+  const Eigen::Index rows = static_cast<Eigen::Index>(heads) * tokens;
+  for (std::vector<float>* data : {&problem.queries, &problem.keys, &problem.values}) {
+    const Matrix values = (generator.rand(rows, head_dim).array() * 2.0f - 1.0f).matrix();
+    data->assign(values.data(), values.data() + values.size());
+  }
+  problem.mask = build_mask(mask, tokens);
+  problem.scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(head_dim)));
+  return problem;
+}
+
+double max_abs_diff(const std::vector<float>& actual, const std::vector<float>& expected) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const double difference = std::abs(static_cast<double>(actual[i]) - expected[i]);
+    if (!(difference <= worst)) worst = difference;  // NaN wins
+  }
+  return worst;
+}
+
+std::vector<Device> pick_devices(const BenchOptions& options, std::ostream& err) {
+  const std::vector<BackendInfo> backends = list_backends();
+  const auto info = [&](Device device) {
+    return *std::find_if(backends.begin(), backends.end(),
+                         [&](const BackendInfo& b) { return b.device == device; });
+  };
+  std::vector<Device> devices;
+  if (options.devices.empty()) {
+    devices.push_back(Device::cpu);
+    const BackendInfo cuda = info(Device::cuda);
+    if (cuda.available)
+      devices.push_back(Device::cuda);
+    else
+      err << "attnscope-cli: note: bench runs on the CPU only; CUDA is not available: " << cuda.description
+          << "\n";
+    return devices;
+  }
+  for (const std::string& name : options.devices) {
+    const Device device = parse_device(name);
+    if (device == Device::automatic) throw Error("bench: --device takes cpu and cuda, not auto");
+    const BackendInfo backend = info(device);
+    if (!backend.available) throw Error("CUDA is not available: " + backend.description);
+    if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
+  }
+  return devices;
+}
+
+void print_header(std::ostream& out) {
+  out << "device  tokens  heads  head_dim  mask        median_ms      gflops  sgemm_gflops  "
+         "max_abs_diff_vs_cpu\n";
+}
+
+void print_row(std::ostream& out, const Row& row) {
+  char diff[32] = "-";
+  if (row.max_abs_diff_vs_cpu) std::snprintf(diff, sizeof diff, "%.3g", *row.max_abs_diff_vs_cpu);
+  char line[256];
+  std::snprintf(line, sizeof line, "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %19s\n",
+                row.device.c_str(), row.tokens, row.heads, row.head_dim, row.mask.c_str(), row.median_ms,
+                row.gflops, row.sgemm_gflops, diff);
+  out << line << std::flush;
+}
+
+nlohmann::ordered_json to_json(const Row& row) {
+  nlohmann::ordered_json json;
+  json["device"] = row.device;
+  json["tokens"] = row.tokens;
+  json["heads"] = row.heads;
+  json["head_dim"] = row.head_dim;
+  json["mask"] = row.mask;
+  json["median_ms"] = row.median_ms;
+  json["gflops"] = row.gflops;
+  json["sgemm_gflops"] = row.sgemm_gflops;
+  json["max_abs_diff_vs_cpu"] = row.max_abs_diff_vs_cpu ? nlohmann::ordered_json(*row.max_abs_diff_vs_cpu)
+                                                        : nlohmann::ordered_json(nullptr);
+  return json;
+}
+
+}  // namespace
+
+void add_bench_options(CLI::App& app, BenchOptions& options) {
+  app.add_option("--device", options.devices,
+                 "Devices, comma-separated: cpu, cuda (default: cpu and cuda when present)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--tokens", options.tokens, "Token counts, comma-separated (default 512,2048)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--heads", options.heads, "Heads (default 12)")->check(CLI::Range(1, 4096));
+  app.add_option("--head-dim", options.head_dim, "Width of each head (default 64)")
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--mask", options.masks,
+                 "Masks, comma-separated: none, causal, window:W, prefix:P (default none,causal)")
+      ->delimiter(',');
+  app.add_option("--repeat", options.repeat, "Timed runs per device and shape, after one warm-up (default 5)")
+      ->check(CLI::Range(1, 100000));
+  app.add_flag(
+      "--json", options.json,
+      "Print a JSON array, one object per run: device, tokens, heads, head_dim, mask, median_ms, gflops, "
+      "sgemm_gflops, max_abs_diff_vs_cpu (null on the CPU)");
+}
+
+int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+  std::vector<MaskSpec> masks;
+  for (const std::string& text : options.masks) {
+    MaskSpec mask = MaskSpec::parse(text);
+    if (mask.kind == MaskKind::file) throw Error("bench: --mask takes none, causal, window:W and prefix:P");
+    masks.push_back(std::move(mask));
+  }
+  const std::vector<Device> devices = pick_devices(options, err);
+
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  if (!options.json) print_header(out);
+  for (const int tokens : options.tokens)
+    for (const MaskSpec& mask : masks) {
+      const StepProblem problem = make_step_problem(tokens, options.heads, options.head_dim, mask);
+      const double flops = step_flops(problem);
+      std::optional<std::vector<float>> cpu_context;
+      std::vector<std::pair<Row, std::vector<float>>> runs;
+      for (const Device device : devices) {
+        StepTiming timing = time_attention_step(device, problem, options.repeat);
+        Row row;
+        row.device = std::string(to_string(device));
+        row.tokens = tokens;
+        row.heads = options.heads;
+        row.head_dim = options.head_dim;
+        row.mask = mask.to_string();
+        row.median_ms = median(timing.step_ms);
+        row.gflops = flops / (row.median_ms * 1e6);
+        row.sgemm_gflops = flops / (median(timing.sgemm_ms) * 1e6);
+        if (device == Device::cpu) cpu_context = timing.context;
+        runs.emplace_back(std::move(row), std::move(timing.context));
+      }
+      for (auto& [row, context] : runs) {
+        if (row.device != "cpu") {
+          if (!cpu_context) cpu_context = cpu_step_context(problem);
+          row.max_abs_diff_vs_cpu = max_abs_diff(context, *cpu_context);
+        }
+        if (options.json)
+          json.push_back(to_json(row));
+        else
+          print_row(out, row);
+      }
+    }
+  if (options.json) out << json.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace attnscope::cli

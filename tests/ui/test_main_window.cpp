@@ -1,0 +1,356 @@
+// The window as a person uses it: the launch view, typing, reshaping the grid from the settings, hover and
+// selection, bad and long input, and what QSettings restores.
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QLabel>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "attention_color_map.hpp"
+#include "attnscope/embeddings.hpp"
+#include "detail_panel.hpp"
+#include "heatmap_grid.hpp"
+#include "main_window.hpp"
+#include "query_steps_model.hpp"
+#include "sentence_editor.hpp"
+#include "settings_panel.hpp"
+#include "token_chip_view.hpp"
+#include "token_strip.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+
+class TestMainWindow : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+
+  static void typeText(MainWindow& window, const QString& text) {
+    window.editor()->setFocus();
+    window.editor()->selectAll();
+    QTest::keyClick(window.editor(), Qt::Key_Delete);
+    QTest::keyClicks(window.editor(), text);
+  }
+
+  template <typename Widget>
+  static Widget* field(MainWindow& window, const char* name) {
+    auto* widget = window.settingsPanel()->findChild<Widget*>(QString::fromLatin1(name));
+    if (!widget) qFatal("no settings field %s", name);
+    return widget;
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDirectory.isValid());
+    isolateSettings(m_settingsDirectory);
+  }
+
+  void init() { QSettings(QStringLiteral("AttnScope"), QStringLiteral("AttnScope")).clear(); }
+
+  void launchShowsTheBookSentence() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    const ViewSettings& settings = window.model()->settings();
+    QCOMPARE(settings.text, QStringLiteral("Your journey starts with one step"));
+    QVERIFY(settings.mechanism == Mechanism::multihead);
+    QCOMPARE(settings.heads, 2);
+    QCOMPARE(settings.dOut, 4);
+    QVERIFY(settings.embeddingSource == EmbeddingSource::book);
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 4);  // masks none and causal, 2 heads
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 none"));
+    QCOMPARE(plot->mapTitle(1), QStringLiteral("head 2 \u00b7 none"));
+    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 1 \u00b7 causal"));
+    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 2 \u00b7 causal"));
+    QVERIFY(!window.grid()->isShowingHint());
+    compareWithEngine(*plot, settings);
+    QVERIFY(window.settingsPanel()->embeddingsNote().contains(QStringLiteral("book")));
+    QVERIFY(window.statusSummary().contains(QStringLiteral("6 tokens")));
+    QVERIFY(window.statusSummary().contains(QStringLiteral("2 heads")));
+    QVERIFY(window.statusSummary().contains(QStringLiteral("cpu")));
+    QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
+    // The detail panel explains "journey" (query 2) at launch, as the seed notebook does.
+    QVERIFY(window.detailPanel()->heading().contains(QStringLiteral("journey")));
+  }
+
+  void typingUpdatesTheHeatmaps() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    typeText(window, QStringLiteral("The cat sat on the mat"));
+    QCOMPARE(window.editor()->text(), QStringLiteral("The cat sat on the mat"));
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 4);
+    QCOMPARE(plot->rowLabels(0), QStringList({"The", "cat", "sat", "on", "the", "mat"}));
+    compareWithEngine(*plot, window.model()->settings());
+    // The book's embeddings do not cover this text: a seeded table stands in, and the panel says so.
+    QVERIFY(window.settingsPanel()->embeddingsNote().contains(QStringLiteral("seeded")));
+    QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
+    QCOMPARE(window.tokenStrip()->chips()->chipText(5), QStringLiteral("mat"));
+  }
+
+  void changingHeadsAndMasksReshapesTheGrid() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+
+    field<QSpinBox>(window, "heads")->setValue(4);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(plot->mapCount(), 8);
+    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 4 \u00b7 none"));
+    compareWithEngine(*plot, window.model()->settings());
+
+    field<QSpinBox>(window, "heads")->setValue(1);
+    field<QCheckBox>(window, "maskWindow")->setChecked(true);
+    field<QSpinBox>(window, "windowSize")->setValue(2);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(plot->mapCount(), 3);
+    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 1 \u00b7 window:2"));
+    compareWithEngine(*plot, window.model()->settings());
+
+    field<QCheckBox>(window, "maskNone")->setChecked(false);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(plot->mapCount(), 2);
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 causal"));
+
+    // Two quantities: a block of rows each, with a colour bar each.
+    field<QCheckBox>(window, "show-scores")->setChecked(true);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(plot->mapCount(), 4);
+    QVERIFY(plot->mapKey(0).quantity == Quantity::rawScores);
+    QCOMPARE(plot->colorScaleCount(), 2);
+    // Scores are drawn symmetric around 0, so white means 0.
+    const QCPRange scores = plot->colorRange(0);
+    QCOMPARE(scores.lower, -scores.upper);
+    compareWithEngine(*plot, window.model()->settings());
+
+    // Per-map ranges: one colour bar per map.
+    auto* range = window.settingsPanel()->findChild<QComboBox*>(QStringLiteral("colorRange"));
+    range->setCurrentIndex(1);
+    QCOMPARE(plot->colorScaleCount(), 4);
+  }
+
+  void invalidSettingsAreExplainedAndTheLastMapsStay() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    const double before = plot->colorMap(0)->cellValue(1, 1);
+
+    field<QSpinBox>(window, "heads")->setValue(3);  // 3 does not divide d_out 4
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.settingsPanel()->fieldError(SettingsField::heads).contains(QStringLiteral("do not divide")));
+    QVERIFY(window.grid()->problem().contains(QStringLiteral("do not divide")));
+    QCOMPARE(plot->mapCount(), 4);
+    QCOMPARE(plot->colorMap(0)->cellValue(1, 1), before);
+    QVERIFY(!QApplication::activeModalWidget());
+
+    field<QSpinBox>(window, "heads")->setValue(2);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.settingsPanel()->fieldError(SettingsField::heads).isEmpty());
+    QVERIFY(window.grid()->problem().isEmpty());
+  }
+
+  void hoverHighlightsRowColumnAndText() {
+    MainWindow window;
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    plot->replot();
+    // Query 3 ("starts"), key 2 ("journey") in the causal map of head 2.
+    const QPoint cell = plot->cellCentre(3, 2, 1).toPoint();
+    QTest::mouseMove(plot, cell);
+    QTRY_COMPARE(window.model()->hoveredQuery(), 2);
+    QCOMPARE(window.model()->hoveredKey(), 1);
+    const auto span = window.editor()->highlightedSpan();
+    QCOMPARE(window.editor()->text().mid(span.first, span.second - span.first), QStringLiteral("starts"));
+    const QString tip = window.grid()->toolTipFor(3, 2, 1);
+    QVERIFY(tip.contains(QStringLiteral("starts")));
+    QVERIFY(tip.contains(QStringLiteral("journey")));
+    QVERIFY(tip.contains(QStringLiteral("raw score")));
+    QVERIFY(tip.contains(QStringLiteral("scaled score")));
+    const HeadResult& head = window.model()->snapshot()->rows[1].result.heads[1];
+    QVERIFY(tip.contains(QString::number(head.weights(2, 1), 'f', 4)));
+    QVERIFY(window.grid()->toolTipFor(3, 1, 4).contains(QStringLiteral("masked")));
+
+    // Hovering a chip hovers its row and column.
+    TokenChipView* chips = window.tokenStrip()->chips();
+    QTest::mouseMove(chips->viewport(), chips->chipRect(4).center());
+    QTRY_COMPARE(window.model()->hoveredQuery(), 4);
+    QCOMPARE(window.model()->hoveredKey(), 4);
+  }
+
+  void clickSelectsTheQueryInEveryMap() {
+    MainWindow window;
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    plot->replot();
+    QTest::mouseClick(plot, Qt::LeftButton, {}, plot->cellCentre(2, 4, 0).toPoint());
+    const QuerySelection selection = window.model()->selection();
+    QCOMPARE(selection.query, 4);
+    QCOMPARE(selection.maskRow, 1);
+    QCOMPARE(selection.head, 0);
+    QVERIFY(window.detailPanel()->heading().contains(QStringLiteral("one")));
+    // The steps table has the engine's numbers for that query.
+    QueryStepsModel* steps = window.detailPanel()->stepsModel();
+    QCOMPARE(steps->rowCount(), 6);
+    const HeadResult& head = window.model()->snapshot()->rows[1].result.heads[0];
+    QCOMPARE(steps->data(steps->index(2, QueryStepsModel::weightColumn)).toString(),
+             QString::number(head.weights(4, 2), 'f', 4));
+    QCOMPARE(steps->data(steps->index(5, QueryStepsModel::maskedColumn)).toString(), QStringLiteral("\u2212\u221e"));
+    QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
+    // Arrow keys move the selection.
+    plot->setFocus();
+    QTest::keyClick(plot, Qt::Key_Up);
+    QCOMPARE(window.model()->selection().query, 3);
+    // A chip click selects too.
+    TokenChipView* chips = window.tokenStrip()->chips();
+    QTest::mouseClick(chips->viewport(), Qt::LeftButton, {}, chips->chipRect(0).center());
+    QCOMPARE(window.model()->selection().query, 0);
+  }
+
+  void emptyTextShowsAHint() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    window.editor()->clear();
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.grid()->isShowingHint());
+    QVERIFY(window.grid()->hint().contains(QStringLiteral("Type a sentence")));
+    QVERIFY(window.grid()->problem().isEmpty());
+    QVERIFY(!QApplication::activeModalWidget());
+    QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 0);
+    typeText(window, QStringLiteral("Hello"));
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(!window.grid()->isShowingHint());
+  }
+
+  void unicodeTokensReachChipsAndLabels() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    const QString text = QStringLiteral("caf\u00e9 \U0001F600 \u05E9\u05DC\u05D5\u05DD na\u00efve");
+    window.editor()->setText(text);
+    QVERIFY(waitForIdle(window.controller()));
+    const QStringList expected{QStringLiteral("caf\u00e9"), QStringLiteral("\U0001F600"),
+                               QStringLiteral("\u05E9\u05DC\u05D5\u05DD"), QStringLiteral("na\u00efve")};
+    QCOMPARE(window.grid()->plot()->rowLabels(0), expected);
+    QCOMPARE(window.tokenStrip()->chips()->chipText(1), expected[1]);
+    // The span of the emoji (a surrogate pair) is found in UTF-16.
+    window.model()->setHover(1, 1);
+    const auto span = window.editor()->highlightedSpan();
+    QCOMPARE(text.mid(span.first, span.second - span.first), expected[1]);
+    window.model()->setHover(2, 2);
+    const auto hebrew = window.editor()->highlightedSpan();
+    QCOMPARE(text.mid(hebrew.first, hebrew.second - hebrew.first), expected[2]);
+  }
+
+  void longPastesStayResponsiveAndCancellable() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QStringList words;
+    for (int i = 0; i < 2000; ++i) words << QStringLiteral("w%1").arg(i % 397);
+    const QString text = words.join(QLatin1Char(' '));
+
+    QElapsedTimer timer;
+    timer.start();
+    window.editor()->setText(text);
+    QVERIFY2(timer.elapsed() < 500, "an edit must not compute on the GUI thread");
+    // The previous heatmaps stay until the new ones are ready.
+    QCOMPARE(window.model()->snapshot()->tokenCount(), 6);
+    QVERIFY(window.controller()->isBusy());
+    QVERIFY(waitForIdle(window.controller(), 120000));
+    QCOMPARE(window.model()->snapshot()->tokenCount(), 2000);
+    QCOMPARE(window.grid()->plot()->mapCount(), 4);
+
+    // A newer edit during a long computation: cancel it, keep the last heatmaps.
+    window.editor()->setText(text + QStringLiteral(" more"));
+    QTest::qWait(80);  // past the debounce: the computation has started
+    QSignalSpy cancelled(window.controller(), &ComputeController::cancelled);
+    window.controller()->cancel();
+    QCOMPARE(cancelled.count(), 1);
+    QVERIFY(!window.controller()->isBusy());
+    QTest::qWait(200);
+    QCOMPARE(window.model()->snapshot()->tokenCount(), 2000);
+  }
+
+  void staleResultsAreDropped() {
+    ComputeController controller;
+    controller.setDebounceInterval(0);
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    ViewSettings first = ViewSettings::defaults();
+    ViewSettings second = first;
+    second.text = QStringLiteral("a newer edit");
+    controller.requestNow(first);
+    controller.request(second);
+    QVERIFY(waitForIdle(&controller));
+    QCOMPARE(ready.count(), 1);
+    const auto snapshot = ready.at(0).at(0).value<SnapshotPointer>();
+    QCOMPARE(snapshot->text, second.text);
+
+    // Only the drawing changed: nothing to compute.
+    ViewSettings redrawn = second;
+    redrawn.colorMap = ColorMapId::magma;
+    controller.request(redrawn);
+    QVERIFY(!controller.isBusy());
+  }
+
+  void settingsAreRestoredOnTheNextLaunch() {
+    {
+      MainWindow window;
+      window.show();
+      QVERIFY(waitForIdle(window.controller()));
+      typeText(window, QStringLiteral("Remember me"));
+      field<QSpinBox>(window, "heads")->setValue(1);
+      QVERIFY(waitForIdle(window.controller()));
+      window.resize(1400, 850);
+      window.close();
+    }
+    MainWindow again;
+    QCOMPARE(again.model()->settings().text, QStringLiteral("Remember me"));
+    QCOMPARE(again.model()->settings().heads, 1);
+    QCOMPARE(again.editor()->text(), QStringLiteral("Remember me"));
+    QCOMPARE(again.size(), QSize(1400, 850));
+  }
+
+  void aCorruptSettingsFileFallsBackToDefaults() {
+    {
+      QSettings store(QStringLiteral("AttnScope"), QStringLiteral("AttnScope"));
+      store.setValue(QStringLiteral("session/settings"), QStringLiteral("{\"heads\": \"many\""));
+      store.setValue(QStringLiteral("window/geometry"), QByteArray("garbage"));
+    }
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->settings(), ViewSettings::defaults());
+    QVERIFY(window.lastStatusMessage().contains(QStringLiteral("could not be read")));
+    QCOMPARE(window.grid()->plot()->mapCount(), 4);
+  }
+
+  void aBadFieldInSavedSettingsFallsBackToDefaults() {
+    {
+      QSettings store(QStringLiteral("AttnScope"), QStringLiteral("AttnScope"));
+      store.setValue(QStringLiteral("session/settings"), QStringLiteral("{\"mechanism\": \"transformer\"}"));
+    }
+    MainWindow window;
+    QCOMPARE(window.model()->settings(), ViewSettings::defaults());
+    QVERIFY(window.lastStatusMessage().contains(QStringLiteral("mechanism")));
+  }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"

@@ -1,0 +1,128 @@
+#pragma once
+// Helpers shared by the ui suites: isolated QSettings, waiting for the worker, and the engine's own numbers to
+// compare the views with.
+
+#include <QDir>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "attnscope/attention.hpp"
+#include "attnscope/embeddings.hpp"
+#include "attnscope/tokenizer.hpp"
+#include "attention_color_map.hpp"
+#include "compute_controller.hpp"
+#include "heatmap_plot.hpp"
+#include "view_settings.hpp"
+
+namespace attnscope::ui::testing {
+
+// Points QSettings (user scope, every format) at `directory`, so the suites never read or write a real profile.
+inline void isolateSettings(const QTemporaryDir& directory) {
+  QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, directory.path());
+  QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, directory.path());
+  QSettings(QStringLiteral("AttnScope"), QStringLiteral("AttnScope")).clear();
+}
+
+// Waits until the controller has delivered (or dropped) everything asked of it.
+inline bool waitForIdle(ComputeController* controller, int timeoutMs = 20000) {
+  QElapsedTimer timer;
+  timer.start();
+  while (controller->isBusy() && timer.elapsed() < timeoutMs) QTest::qWait(5);
+  QCoreApplication::processEvents();
+  return !controller->isBusy();
+}
+
+inline std::vector<std::string> textsOf(const std::vector<Token>& tokens) {
+  std::vector<std::string> texts;
+  for (const Token& token : tokens) texts.push_back(token.text);
+  return texts;
+}
+
+inline QStringList qtTokens(const std::vector<Token>& tokens) {
+  QStringList texts;
+  for (const Token& token : tokens) texts << QString::fromStdString(token.text);
+  return texts;
+}
+
+// The engine's result for `settings` and one mask, computed here without any of the ui's code.
+struct Reference {
+  std::vector<Token> tokens;
+  AttentionResult result;
+};
+
+inline Reference reference(const ViewSettings& settings, const MaskSpec& mask) {
+  Reference reference;
+  reference.tokens = tokenize(settings.text.toStdString(), settings.tokenizer);
+  const auto texts = textsOf(reference.tokens);
+  const std::uint64_t seed = settings.embeddingSeed.value_or(settings.seed);
+  Matrix embeddings;
+  if (settings.embeddingSource == EmbeddingSource::book && texts == book_preset().tokens)
+    embeddings = book_preset().embeddings;
+  else if (settings.embeddingSource == EmbeddingSource::book)
+    embeddings = seeded_embeddings(texts, 3, seed);
+  else
+    embeddings = seeded_embeddings(texts, settings.dIn, seed);
+  AttentionConfig config;
+  config.mechanism = settings.mechanism;
+  config.d_out = settings.dOut;
+  config.heads = settings.heads;
+  config.qkv_bias = settings.qkvBias;
+  config.dropout = settings.dropout;
+  config.seed = settings.seed;
+  config.dropout_seed = settings.dropoutSeed;
+  config.normalization = settings.normalization;
+  config.mask = mask;
+  reference.result = compute_attention(config, embeddings);
+  return reference;
+}
+
+// Every map of `plot` against the engine: cells (NaN where masked), row and column labels.
+inline void compareWithEngine(const HeatmapPlot& plot, const ViewSettings& settings) {
+  QVERIFY(plot.snapshot());
+  for (int map = 0; map < plot.mapCount(); ++map) {
+    const MapKey key = plot.mapKey(map);
+    const Reference expected = reference(settings, settings.masks.at(key.maskRow));
+    const int n = static_cast<int>(expected.tokens.size());
+    QCOMPARE(plot.rowLabels(map), qtTokens(expected.tokens));
+    QCOMPARE(plot.columnLabels(map), qtTokens(expected.tokens));
+    const HeadResult& head = expected.result.heads.at(key.head);
+    for (int query = 0; query < n; ++query)
+      for (int key_index = 0; key_index < n; ++key_index) {
+        const double cell = plot.colorMap(map)->cellValue(query, key_index);
+        if (expected.result.mask(query, key_index)) {
+          QVERIFY2(std::isnan(cell), "a masked cell must be drawn as masked, not as a number");
+          continue;
+        }
+        double value = 0.0;
+        switch (key.quantity) {
+          case Quantity::rawScores:
+            value = head.scores(query, key_index);
+            break;
+          case Quantity::scaledScores:
+            value = head.scores(query, key_index) * head.scale;
+            break;
+          case Quantity::weights:
+            value = head.weights(query, key_index);
+            break;
+          case Quantity::dropoutWeights:
+            value = (*head.dropout_weights)(query, key_index);
+            break;
+        }
+        if (cell != value)
+          QFAIL(qPrintable(QStringLiteral("map %1 (%2) cell (%3, %4): %5, the engine says %6")
+                               .arg(map)
+                               .arg(plot.mapTitle(map))
+                               .arg(query)
+                               .arg(key_index)
+                               .arg(cell, 0, 'g', 9)
+                               .arg(value, 0, 'g', 9)));
+      }
+  }
+}
+
+}  // namespace attnscope::ui::testing

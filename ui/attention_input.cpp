@@ -1,0 +1,150 @@
+#include "attention_input.hpp"
+
+#include <QFileInfo>
+#include <algorithm>
+#include <string>
+
+#include "attnscope/embeddings.hpp"
+#include "attnscope/mask.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+namespace {
+
+std::vector<std::string> textsOf(const std::vector<Token>& tokens) {
+  std::vector<std::string> texts;
+  texts.reserve(tokens.size());
+  for (const Token& token : tokens) texts.push_back(token.text);
+  return texts;
+}
+
+bool isMultihead(Mechanism mechanism) {
+  return mechanism == Mechanism::multihead || mechanism == Mechanism::multihead_wrapper;
+}
+
+QString divisorsOf(int number) {
+  QStringList divisors;
+  for (int d = 1; d <= number && divisors.size() < 6; ++d)
+    if (number % d == 0) divisors << QString::number(d);
+  return divisors.join(QStringLiteral(", "));
+}
+
+Matrix embeddingsFor(const ViewSettings& settings, const std::vector<Token>& tokens, QString& note) {
+  const std::uint64_t seed = settings.embeddingSeed.value_or(settings.seed);
+  switch (settings.embeddingSource) {
+    case EmbeddingSource::book: {
+      const Preset& book = book_preset();
+      if (textsOf(tokens) == book.tokens) {
+        note = QStringLiteral("The book's 6 × 3 embeddings.");
+        return book.embeddings;
+      }
+      note = QStringLiteral(
+                 "The book's embeddings cover only \u201c%1\u201d. This text gets a seeded table instead "
+                 "(nn.Embedding, d_in 3, seed %2); type the book's sentence to get them back.")
+                 .arg(toQString(book.text))
+                 .arg(seed);
+      return seeded_embeddings(textsOf(tokens), 3, seed);
+    }
+    case EmbeddingSource::seeded: {
+      if (settings.dIn < 1) throw FieldError(SettingsField::dIn, QStringLiteral("d_in must be at least 1."));
+      std::vector<std::string> distinct = textsOf(tokens);
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      note = QStringLiteral("A seeded table: torch.manual_seed(%1); nn.Embedding(%2, %3) for the %2 distinct tokens.")
+                 .arg(seed)
+                 .arg(distinct.size())
+                 .arg(settings.dIn);
+      return seeded_embeddings(textsOf(tokens), settings.dIn, seed);
+    }
+    case EmbeddingSource::file: {
+      if (settings.embeddingsFile.isEmpty())
+        throw FieldError(SettingsField::embeddings,
+                         QStringLiteral("Choose an embeddings file (.npy or .csv, one row per token)."));
+      Matrix embeddings;
+      try {
+        embeddings = load_embeddings(settings.embeddingsFile.toStdString());
+      } catch (const Error& error) {
+        throw FieldError(SettingsField::embeddings, toQString(error.what()));
+      }
+      if (embeddings.rows() != static_cast<Eigen::Index>(tokens.size()))
+        throw FieldError(SettingsField::embeddings,
+                         QStringLiteral("%1 has %2 rows but the text has %3 tokens: there must be one row per "
+                                        "token.")
+                             .arg(QFileInfo(settings.embeddingsFile).fileName())
+                             .arg(embeddings.rows())
+                             .arg(tokens.size()));
+      note = QStringLiteral("%1: %2 × %3.")
+                 .arg(QFileInfo(settings.embeddingsFile).fileName())
+                 .arg(embeddings.rows())
+                 .arg(embeddings.cols());
+      return embeddings;
+    }
+  }
+  return {};
+}
+
+AttentionConfig configFor(const ViewSettings& settings, int dIn) {
+  AttentionConfig config;
+  config.mechanism = settings.mechanism;
+  config.d_out = settings.dOut;
+  config.heads = settings.heads;
+  config.qkv_bias = settings.qkvBias;
+  // The panel disables dropout for mechanisms without it; the value is kept for when one is chosen again.
+  config.dropout = has_dropout(settings.mechanism) ? settings.dropout : 0.0;
+  config.seed = settings.seed;
+  config.dropout_seed = settings.dropoutSeed;
+  config.normalization = settings.normalization;
+
+  if (config.d_out < 0) throw FieldError(SettingsField::dOut, QStringLiteral("d_out must be at least 1."));
+  if (isMultihead(config.mechanism) && config.heads < 1)
+    throw FieldError(SettingsField::heads, QStringLiteral("There must be at least one head."));
+  const int dOut = config.effective_d_out(dIn);
+  if (config.mechanism == Mechanism::multihead && dOut % config.heads != 0)
+    throw FieldError(SettingsField::heads,
+                     QStringLiteral("%1 heads do not divide d_out = %2: multihead gives each head d_out / heads "
+                                    "columns. Choose %3 heads, or a d_out that %1 divides.")
+                         .arg(config.heads)
+                         .arg(dOut)
+                         .arg(divisorsOf(dOut)));
+  if (!(config.dropout >= 0.0 && config.dropout < 1.0))
+    throw FieldError(SettingsField::dropout, QStringLiteral("Dropout must be at least 0 and below 1."));
+  try {
+    config.validate(dIn);
+  } catch (const Error& error) {
+    throw FieldError(SettingsField::general, toQString(error.what()));
+  }
+  return config;
+}
+
+}  // namespace
+
+AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
+  AttentionInput input;
+  input.text = settings.text;
+  input.tokenizer = settings.tokenizer;
+  try {
+    input.tokens = tokenize(settings.text.toStdString(), settings.tokenizer);
+  } catch (const Error& error) {
+    throw FieldError(SettingsField::text, toQString(error.what()));
+  }
+  if (settings.masks.empty())
+    throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
+  input.masks = settings.masks;
+  if (input.tokens.empty()) return input;
+
+  input.embeddings = embeddingsFor(settings, input.tokens, input.embeddingsNote);
+  input.config = configFor(settings, static_cast<int>(input.embeddings.cols()));
+  // A mask file is read here, so that a bad file is reported next to the masks rather than as a failure of
+  // the computation.
+  for (const MaskSpec& mask : input.masks) {
+    if (mask.kind != MaskKind::file) continue;
+    try {
+      build_mask(mask, static_cast<Eigen::Index>(input.tokens.size()));
+    } catch (const Error& error) {
+      throw FieldError(SettingsField::masks, toQString(error.what()));
+    }
+  }
+  return input;
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,152 @@
+#include "attention_snapshot.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <qcustomplot.h>
+
+#include "attnscope/attention.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+namespace {
+
+// QCPColorMapData offers only per-cell setters (a call and a bounds check each); a subclass reaches the
+// row-major buffer, so a 2,000-token map fills in a tight loop.
+class CellBuffer : public QCPColorMapData {
+ public:
+  CellBuffer(int n, const QCPRange& range) : QCPColorMapData(n, n, range, range) {}
+  double* cells() { return mData; }
+  void setBounds(double minimum, double maximum) {
+    mDataBounds = QCPRange(minimum, maximum);
+    mDataModified = true;
+  }
+};
+
+// Token spans are in code points; QString indexes UTF-16 units.
+std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens) {
+  std::vector<int> offsetOfCodePoint;
+  offsetOfCodePoint.reserve(static_cast<std::size_t>(text.size()) + 1);
+  for (int i = 0; i < text.size(); ++i) {
+    offsetOfCodePoint.push_back(i);
+    if (text.at(i).isHighSurrogate() && i + 1 < text.size() && text.at(i + 1).isLowSurrogate()) ++i;
+  }
+  offsetOfCodePoint.push_back(static_cast<int>(text.size()));
+  const auto toUtf16 = [&offsetOfCodePoint](std::size_t codePoint) {
+    return offsetOfCodePoint[std::min(codePoint, offsetOfCodePoint.size() - 1)];
+  };
+  std::vector<std::pair<int, int>> spans;
+  spans.reserve(tokens.size());
+  for (const Token& token : tokens) spans.emplace_back(toUtf16(token.char_begin), toUtf16(token.char_end));
+  return spans;
+}
+
+}  // namespace
+
+bool AttentionSnapshot::hasDropout() const {
+  return !rows.empty() && !rows.front().result.heads.empty() &&
+         rows.front().result.heads.front().dropout_weights.has_value();
+}
+
+float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, int key) const {
+  const HeadResult& result = rows[row].result.heads[head];
+  switch (quantity) {
+    case Quantity::rawScores:
+      return result.scores(query, key);
+    case Quantity::scaledScores:
+      return result.scores(query, key) * result.scale;
+    case Quantity::weights:
+      return result.weights(query, key);
+    case Quantity::dropoutWeights:
+      return result.dropout_weights ? (*result.dropout_weights)(query, key) : result.weights(query, key);
+  }
+  return 0.0f;
+}
+
+const MapCells* AttentionSnapshot::preparedCells(int row, int head, Quantity quantity) const {
+  for (const MapCells& map : prepared)
+    if (map.maskRow == row && map.head == head && map.quantity == quantity) return &map;
+  return nullptr;
+}
+
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
+  const int n = snapshot.tokenCount();
+  // Cell centres at 0 … n-1; a single cell needs an explicit width (QCustomPlot derives it from neighbours).
+  const QCPRange range = n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5);
+  auto buffer = std::make_shared<CellBuffer>(n, range);
+  const HeadResult& result = snapshot.rows[maskRow].result.heads[head];
+  const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
+  const Matrix& source = quantity == Quantity::weights ? result.weights
+                         : quantity == Quantity::dropoutWeights && result.dropout_weights ? *result.dropout_weights
+                         : quantity == Quantity::dropoutWeights                           ? result.weights
+                                                                                          : result.scores;
+  const float factor = quantity == Quantity::scaledScores ? result.scale : 1.0f;
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+  double* cells = buffer->cells();
+  // Both are row-major n × n with the query as the row: data index = query · n + key, as QCustomPlot's.
+  const float* values = source.data();
+  const std::uint8_t* hidden = mask.data();
+  const std::size_t count = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (hidden[i]) {
+      cells[i] = nan;
+      continue;
+    }
+    const double value = factor == 1.0f ? values[i] : values[i] * factor;  // the CSV's scaled score, in float
+    cells[i] = value;
+    minimum = std::min(minimum, value);
+    maximum = std::max(maximum, value);
+  }
+  const bool any = minimum <= maximum;
+  buffer->setBounds(any ? minimum : 0.0, any ? maximum : 0.0);
+  MapCells map;
+  map.maskRow = maskRow;
+  map.head = head;
+  map.quantity = quantity;
+  map.cells = std::move(buffer);
+  map.minimum = any ? minimum : nan;
+  map.maximum = any ? maximum : nan;
+  return map;
+}
+
+SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
+                                const std::vector<Quantity>& prepare) {
+  auto snapshot = std::make_shared<AttentionSnapshot>();
+  snapshot->text = input.text;
+  snapshot->tokenizer = input.tokenizer;
+  snapshot->tokens = input.tokens;
+  snapshot->tokenTexts.reserve(static_cast<qsizetype>(input.tokens.size()));
+  for (const Token& token : input.tokens) snapshot->tokenTexts << toQString(token.text);
+  snapshot->spans = utf16Spans(input.text, input.tokens);
+  snapshot->embeddings = input.embeddings;
+  snapshot->embeddingsNote = input.embeddingsNote;
+  const std::vector<MaskSpec> masks =
+      input.masks.empty() ? std::vector<MaskSpec>{input.config.effective_mask()} : input.masks;
+  for (const MaskSpec& mask : masks) {
+    cancel.throw_if_cancelled();
+    MaskedResult row;
+    row.mask = mask;
+    row.config = input.config;
+    row.config.mask = mask;
+    try {
+      row.result = compute_attention(row.config, input.embeddings, backend, cancel);
+    } catch (const Error& error) {
+      throw FieldError(mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general,
+                       toQString(error.what()));
+    }
+    snapshot->computeMs += row.result.compute_ms;
+    snapshot->device = QString::fromStdString(row.result.device);
+    snapshot->rows.push_back(std::move(row));
+  }
+  for (const Quantity quantity : prepare) {
+    if (!snapshot->hasQuantity(quantity)) continue;
+    for (int row = 0; row < snapshot->maskCount(); ++row)
+      for (int head = 0; head < snapshot->headCount(); ++head) {
+        cancel.throw_if_cancelled();
+        snapshot->prepared.push_back(buildMapCells(*snapshot, row, head, quantity));
+      }
+  }
+  return snapshot;
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,72 @@
+#pragma once
+// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built, so
+// the worker thread, the views and the exporters share it through std::shared_ptr<const AttentionSnapshot>.
+
+#include <QString>
+#include <QStringList>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "attention_input.hpp"
+#include "attnscope/backend.hpp"
+#include "attnscope/result.hpp"
+#include "view_settings.hpp"
+
+class QCPColorMapData;
+
+namespace attnscope::ui {
+
+// One map's cells as QCustomPlot draws them (key = key token, value = query token, masked cells NaN), with the
+// extremes of the unmasked cells. Built on the worker thread, so the GUI thread only copies them.
+struct MapCells {
+  int maskRow = 0;
+  int head = 0;
+  Quantity quantity = Quantity::weights;
+  std::shared_ptr<const QCPColorMapData> cells;
+  double minimum = 0.0, maximum = 0.0;  // NaN when every cell is masked
+};
+
+struct MaskedResult {
+  MaskSpec mask;
+  AttentionConfig config;  // the input's config with this mask set
+  AttentionResult result;
+};
+
+struct AttentionSnapshot {
+  QString text;
+  TokenizerKind tokenizer = TokenizerKind::whitespace;
+  std::vector<Token> tokens;
+  QStringList tokenTexts;                    // tokens[i].text as QString
+  std::vector<std::pair<int, int>> spans;    // UTF-16 [begin, end) of each token in `text`
+  Matrix embeddings;
+  QString embeddingsNote;
+  std::vector<MaskedResult> rows;  // one per mask, in grid order
+  QString device;
+  double computeMs = 0.0;
+  std::vector<MapCells> prepared;  // the maps of the quantities on screen when it was computed
+
+  int tokenCount() const { return static_cast<int>(tokens.size()); }
+  int maskCount() const { return static_cast<int>(rows.size()); }
+  int headCount() const { return rows.empty() ? 0 : static_cast<int>(rows.front().result.heads.size()); }
+  bool hasDropout() const;
+  bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
+  bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }
+  // The cell's value; a masked cell still has its raw and scaled score (weights are 0 there).
+  float value(int row, int head, Quantity quantity, int query, int key) const;
+  QString maskLabel(int row) const { return QString::fromStdString(rows[row].mask.to_string()); }
+  const MapCells* preparedCells(int row, int head, Quantity quantity) const;
+};
+
+// Builds a map's cells (any thread).
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity);
+
+using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;
+
+// Computes one result per mask of `input` on `backend`, and prepares the maps of `prepare`; checks `cancel`
+// between masks and maps (the backend checks it between heads) and throws attnscope::Cancelled. Engine errors
+// become FieldError(general).
+SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
+                                const std::vector<Quantity>& prepare = {});
+
+}  // namespace attnscope::ui

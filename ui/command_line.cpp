@@ -1,0 +1,108 @@
+#include "command_line.hpp"
+
+#include <QRegularExpression>
+#include <QStringList>
+
+#include "attention_input.hpp"
+#include "attention_snapshot.hpp"
+#include "attnscope/embeddings.hpp"
+#include "exporter.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+
+void CommandLine::addOptions(CLI::App& app) {
+  cli::add_compute_options(app, m_options, /*with_mask=*/false);
+  app.add_option("--masks", m_masks,
+                 "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
+                 "(default none,causal)");
+  app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
+      ->check(CLI::IsMember({"weights", "scores", "both"}));
+  app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
+  app.add_option("--size", m_size, "Image size WIDTHxHEIGHT in pixels (PDF: points), e.g. 1600x1000");
+}
+
+void CommandLine::noteGiven(const CLI::App& app) {
+  m_given.clear();
+  for (const CLI::Option* option : app.get_options())
+    if (option->count() > 0) m_given.insert(option->get_name());
+}
+
+std::optional<QSize> CommandLine::size() const {
+  if (!given("--size")) return std::nullopt;
+  static const QRegularExpression pattern(QStringLiteral("^(\\d{1,5})[xX](\\d{1,5})$"));
+  const QRegularExpressionMatch match = pattern.match(QString::fromStdString(m_size));
+  const int width = match.hasMatch() ? match.captured(1).toInt() : 0;
+  const int height = match.hasMatch() ? match.captured(2).toInt() : 0;
+  if (width < 16 || height < 16 || width > 16384 || height > 16384)
+    throw Error("--size '" + m_size + "' must be WIDTHxHEIGHT, each from 16 to 16384, e.g. 1600x1000");
+  return QSize(width, height);
+}
+
+ViewSettings CommandLine::settings() const {
+  ViewSettings settings = ViewSettings::defaults();
+  const cli::ComputeOptions& o = m_options;
+  if (o.preset && (o.text || o.embeddings_file))
+    throw Error("--preset book brings its own text and embeddings: drop --text and --embeddings");
+  if (o.text) {
+    settings.text = toQString(*o.text);
+    settings.embeddingSource = o.embeddings_file ? EmbeddingSource::file : EmbeddingSource::seeded;
+  } else if (o.embeddings_file) {
+    // Without a text the rows are tokens t0, t1, … as attnscope-cli names them.
+    const Matrix embeddings = load_embeddings(*o.embeddings_file);
+    QStringList names;
+    for (Eigen::Index i = 0; i < embeddings.rows(); ++i) names << QStringLiteral("t%1").arg(i);
+    settings.text = names.join(QLatin1Char(' '));
+    settings.embeddingSource = EmbeddingSource::file;
+  }
+  if (o.embeddings_file) settings.embeddingsFile = toQString(*o.embeddings_file);
+  if (given("--tokenizer")) settings.tokenizer = parse_tokenizer(o.tokenizer);
+  if (o.d_in) {
+    if (*o.d_in < 1) throw Error("--d-in must be at least 1 (got " + std::to_string(*o.d_in) + ")");
+    settings.dIn = *o.d_in;
+    if (settings.embeddingSource == EmbeddingSource::book) settings.embeddingSource = EmbeddingSource::seeded;
+  }
+  if (o.embedding_seed) settings.embeddingSeed = o.embedding_seed;
+  if (given("--mechanism")) settings.mechanism = parse_mechanism(o.mechanism);
+  if (o.d_out) {
+    if (*o.d_out < 1) throw Error("--d-out must be at least 1 (got " + std::to_string(*o.d_out) + ")");
+    settings.dOut = *o.d_out;
+  }
+  if (o.heads) settings.heads = *o.heads;
+  if (given("--qkv-bias")) settings.qkvBias = o.qkv_bias;
+  if (given("--dropout")) settings.dropout = o.dropout;
+  if (given("--seed")) settings.seed = o.seed;
+  if (o.dropout_seed) settings.dropoutSeed = o.dropout_seed;
+  if (given("--normalize")) settings.normalization = parse_normalization(o.normalization);
+  if (given("--device")) settings.device = parse_device(o.device);
+
+  if (given("--masks")) {
+    settings.masks.clear();
+    for (const QString& mask : QString::fromStdString(m_masks).split(QLatin1Char(','), Qt::SkipEmptyParts))
+      settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
+    if (settings.masks.empty()) throw Error("--masks needs at least one mask, e.g. --masks none,causal");
+  }
+  if (m_show == "scores")
+    settings.quantities = {Quantity::rawScores};
+  else if (m_show == "both")
+    settings.quantities = {Quantity::rawScores, Quantity::weights};
+  else
+    settings.quantities = {Quantity::weights};
+  return settings;
+}
+
+void CommandLine::exportImage() const {
+  const ViewSettings viewSettings = settings();
+  const QString path = exportPath();
+  ImageRequest request;
+  request.format = Exporter::formatFor(path);
+  request.size = size().value_or(QSize());
+  const AttentionInput input = AttentionInput::fromSettings(viewSettings);
+  if (input.tokens.empty()) throw Error("the text is empty: give --text with at least one word");
+  const auto backend = make_backend(viewSettings.device);
+  const CancelToken never;
+  const SnapshotPointer snapshot = computeSnapshot(input, *backend, never);
+  Exporter::exportImage(snapshot, DisplayOptions::from(viewSettings), std::nullopt, request, path);
+}
+
+}  // namespace attnscope::ui

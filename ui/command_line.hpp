@@ -1,0 +1,44 @@
+#pragma once
+// attnscope's command line: attnscope-cli compute's engine flags plus --masks, --show, --export and --size.
+// Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2 heads,
+// d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window first shows.
+
+#include <CLI/CLI.hpp>
+#include <QSize>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "support/compute_options.hpp"
+#include "view_settings.hpp"
+
+namespace attnscope::ui {
+
+class CommandLine {
+ public:
+  void addOptions(CLI::App& app);
+  // Call after a successful parse: remembers which flags were given.
+  void noteGiven(const CLI::App& app);
+
+  bool wantsExport() const { return m_export.has_value(); }
+  bool anyGiven() const { return !m_given.empty(); }
+  QString exportPath() const { return QString::fromStdString(m_export.value_or(std::string())); }
+
+  // Throw attnscope::Error with a one-line reason.
+  ViewSettings settings() const;
+  std::optional<QSize> size() const;
+  // Renders the grid to --export (format from its suffix) and returns; throws attnscope::Error.
+  void exportImage() const;
+
+ private:
+  bool given(const char* flag) const { return m_given.count(flag) > 0; }
+
+  cli::ComputeOptions m_options;
+  std::string m_masks;
+  std::string m_show = "weights";
+  std::optional<std::string> m_export;
+  std::string m_size;
+  std::set<std::string> m_given;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,428 @@
+#include <QElapsedTimer>
+#include "heatmap_plot.hpp"
+
+#include <QApplication>
+#include <QFontMetrics>
+#include <QPicture>
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "attention_color_map.hpp"
+#include "color_maps.hpp"
+#include "map_overlay.hpp"
+#include "masked_legend.hpp"
+#include "token_axis_ticker.hpp"
+
+namespace attnscope::ui {
+namespace {
+
+const QString kHighlightLayer = QStringLiteral("highlight");
+constexpr double kRotatedLabels = -90.0;
+constexpr int kMaxSettlePasses = 3;
+
+QString scaleLabel(Quantity quantity) {
+  switch (quantity) {
+    case Quantity::rawScores:
+      return QStringLiteral("score q\u00b7k");
+    case Quantity::scaledScores:
+      return QStringLiteral("scaled score");
+    case Quantity::weights:
+      return QStringLiteral("weight");
+    case Quantity::dropoutWeights:
+      return QStringLiteral("weight after dropout");
+  }
+  return {};
+}
+
+QString maskSlug(const MaskSpec& mask) {
+  switch (mask.kind) {
+    case MaskKind::none:
+      return QStringLiteral("none");
+    case MaskKind::causal:
+      return QStringLiteral("causal");
+    case MaskKind::window:
+      return QStringLiteral("window%1").arg(mask.size);
+    case MaskKind::prefix:
+      return QStringLiteral("prefix%1").arg(mask.size);
+    case MaskKind::file:
+      return QStringLiteral("file");
+  }
+  return QStringLiteral("mask");
+}
+
+QFont pixelFont(int pixels, bool bold = false) {
+  // Pixel sizes, so a PDF (72 dpi), an SVG and the screen all draw text at the same size relative to the maps.
+  QFont font = QApplication::font();
+  font.setPixelSize(pixels);
+  font.setBold(bold);
+  return font;
+}
+
+}  // namespace
+
+DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
+  DisplayOptions options;
+  options.quantities = settings.quantities;
+  options.colorMap = settings.colorMap;
+  options.sharedRange = settings.sharedRange;
+  return options;
+}
+
+HeatmapPlot::HeatmapPlot(QWidget* parent)
+    : QCustomPlot(parent), m_tickFont(pixelFont(12)), m_titleFont(pixelFont(13, true)), m_noteFont(pixelFont(12)) {
+  setBackground(QBrush(Qt::white));
+  plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
+  addLayer(kHighlightLayer, layer(QStringLiteral("main")), QCustomPlot::limAbove);
+  layer(kHighlightLayer)->setMode(QCPLayer::lmBuffered);
+  // The layout sizes each axis after its ticks were generated; a second pass thins or rotates the labels for
+  // the final size.
+  connect(this, &QCustomPlot::afterReplot, this, [this] {
+    if (settleLabels() && m_settlePasses++ < kMaxSettlePasses)
+      replot(QCustomPlot::rpQueuedReplot);
+    else
+      m_settlePasses = 0;
+  });
+}
+
+HeatmapPlot::~HeatmapPlot() {
+  clearMaps();
+}
+
+std::vector<Quantity> HeatmapPlot::shownQuantities() const {
+  std::vector<Quantity> quantities;
+  if (!m_snapshot) return quantities;
+  for (const Quantity quantity : m_options.quantities)
+    if (m_snapshot->hasQuantity(quantity)) quantities.push_back(quantity);
+  return quantities;
+}
+
+std::vector<MapKey> HeatmapPlot::layoutKeys() const {
+  if (!m_snapshot || m_snapshot->tokenCount() == 0) return {};
+  if (m_only) return {*m_only};
+  std::vector<MapKey> keys;
+  for (const Quantity quantity : shownQuantities())
+    for (int row = 0; row < m_snapshot->maskCount(); ++row)
+      for (int head = 0; head < m_snapshot->headCount(); ++head) keys.push_back(MapKey{row, head, quantity});
+  return keys;
+}
+
+void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& options, std::optional<MapKey> only) {
+  const bool sharedChanged = options.sharedRange != m_options.sharedRange;
+  m_snapshot = std::move(snapshot);
+  m_options = options;
+  m_only = only;
+  const std::vector<MapKey> keys = layoutKeys();
+  bool sameShape = !sharedChanged && keys.size() == m_maps.size();
+  for (std::size_t i = 0; sameShape && i < keys.size(); ++i) sameShape = keys[i] == m_maps[i].key;
+  // The masked-cell key appears or disappears with the masks, which changes the layout too.
+  if (!sameShape || m_maps.empty())
+    rebuild(keys);
+  else if (m_snapshot && plotLayout()->rowCount() > 0) {
+    const bool legendShown = qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
+    bool anyMasked = false;
+    for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
+    if (legendShown != anyMasked) rebuild(keys);
+  }
+  QElapsedTimer T; T.start();
+  fill();
+  qWarning("TIMING fill %lld", T.restart());
+  updateRanges();
+  qWarning("TIMING ranges %lld", T.restart());
+  replot();
+  qWarning("TIMING replot %lld", T.restart());
+}
+
+void HeatmapPlot::clearMaps() {
+  for (Map& map : m_maps) delete map.overlay;
+  m_maps.clear();
+  m_sharedScales.clear();
+  m_mapScales.clear();
+  clearPlottables();
+  plotLayout()->clear();
+  delete m_marginGroup;
+  m_marginGroup = nullptr;
+}
+
+void HeatmapPlot::setupScale(QCPColorScale* scale, Quantity quantity) {
+  scale->setType(QCPAxis::atRight);
+  scale->setBarWidth(12);
+  scale->setRangeDrag(false);
+  scale->setRangeZoom(false);
+  scale->setLabel(scaleLabel(quantity));
+  scale->axis()->setLabelFont(m_tickFont);
+  scale->axis()->setTickLabelFont(m_tickFont);
+  scale->axis()->setNumberFormat(QStringLiteral("g"));
+  scale->axis()->setNumberPrecision(3);
+  scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
+  scale->setMarginGroup(QCP::msTop | QCP::msBottom, m_marginGroup);
+}
+
+void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
+  clearMaps();
+  if (keys.empty()) return;
+  m_marginGroup = new QCPMarginGroup(this);
+  QCPLayoutGrid* top = plotLayout();
+  top->setRowSpacing(16);
+  top->setMargins(QMargins(6, 6, 6, 6));
+
+  // Grid rows and columns of each key within its quantity block.
+  std::map<int, int> rowOf, columnOf;
+  for (const MapKey& key : keys) {
+    rowOf.emplace(key.maskRow, 0);
+    columnOf.emplace(key.head, 0);
+  }
+  int index = 0;
+  for (auto& [row, position] : rowOf) position = index++;
+  index = 0;
+  for (auto& [head, position] : columnOf) position = index++;
+
+  int blockRow = 0;
+  QCPLayoutGrid* grid = nullptr;
+  QCPLayoutGrid* block = nullptr;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const MapKey& key = keys[i];
+    if (i == 0 || keys[i - 1].quantity != key.quantity) {
+      block = new QCPLayoutGrid;
+      top->addElement(blockRow++, 0, block);
+      block->setColumnSpacing(14);
+      grid = new QCPLayoutGrid;
+      block->addElement(0, 0, grid);
+      grid->setRowSpacing(14);
+      grid->setColumnSpacing(22);
+      if (m_options.sharedRange) {
+        auto* scale = new QCPColorScale(this);
+        block->addElement(0, 1, scale);
+        block->setColumnStretchFactor(1, 0.001);
+        setupScale(scale, key.quantity);
+        m_sharedScales.emplace_back(key.quantity, scale);
+      }
+    }
+    Map map;
+    map.key = key;
+    auto* cell = new QCPLayoutGrid;
+    grid->addElement(rowOf[key.maskRow], columnOf[key.head], cell);
+    cell->setRowSpacing(2);
+    map.title = new QCPTextElement(this, QString(), m_titleFont);
+    map.title->setTextColor(QColor(0x20, 0x20, 0x20));
+    cell->addElement(0, 0, map.title);
+    map.axisRect = new QCPAxisRect(this, true);
+    if (m_options.sharedRange) {
+      cell->addElement(1, 0, map.axisRect);
+    } else {
+      auto* row = new QCPLayoutGrid;
+      row->setColumnSpacing(6);
+      row->addElement(0, 0, map.axisRect);
+      auto* scale = new QCPColorScale(this);
+      row->addElement(0, 1, scale);
+      row->setColumnStretchFactor(1, 0.001);
+      setupScale(scale, key.quantity);
+      m_mapScales.push_back(scale);
+      cell->addElement(1, 0, row);
+    }
+    map.axisRect->setMarginGroup(QCP::msAll, m_marginGroup);
+    setupAxes(map);
+    m_maps.push_back(map);
+  }
+
+  bool anyMasked = false;
+  for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
+  if (anyMasked) top->addElement(blockRow, 0, new MaskedLegend(this, m_noteFont));
+}
+
+void HeatmapPlot::setupAxes(Map& map) {
+  QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
+  QCPAxis* queries = map.axisRect->axis(QCPAxis::atLeft);
+  for (QCPAxis* axis : {keys, queries}) {
+    axis->setTickLength(0, 0);
+    axis->setSubTicks(false);
+    axis->setBasePen(Qt::NoPen);
+    axis->grid()->setVisible(false);
+    axis->setTickLabelFont(m_tickFont);
+    axis->setTickLabelColor(QColor(0x20, 0x20, 0x20));
+    axis->setTickLabelPadding(4);
+  }
+  for (QCPAxis* hidden : {map.axisRect->axis(QCPAxis::atTop), map.axisRect->axis(QCPAxis::atRight)}) {
+    hidden->setVisible(false);
+    hidden->grid()->setVisible(false);
+  }
+  queries->setRangeReversed(true);  // the first token on top, in text order
+  auto columnTicker = QSharedPointer<TokenAxisTicker>::create(keys, QStringList());
+  auto rowTicker = QSharedPointer<TokenAxisTicker>::create(queries, QStringList());
+  keys->setTicker(columnTicker);
+  queries->setTicker(rowTicker);
+  map.columns = columnTicker.data();
+  map.rows = rowTicker.data();
+
+  map.colorMap = new AttentionColorMap(keys, queries);
+  map.overlay = new MapOverlay(map.axisRect, kHighlightLayer);
+}
+
+void HeatmapPlot::fill() {
+  if (!m_snapshot) return;
+  const int n = m_snapshot->tokenCount();
+  const bool severalQuantities = shownQuantities().size() > 1 || m_only.has_value();
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    Map& map = m_maps[i];
+    const MapKey& key = map.key;
+    QString title = QStringLiteral("head %1 \u00b7 %2").arg(key.head + 1).arg(m_snapshot->maskLabel(key.maskRow));
+    if (severalQuantities || key.quantity != Quantity::weights) title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
+    map.title->setText(title);
+    map.rows->setTokens(m_snapshot->tokenTexts);
+    map.columns->setTokens(m_snapshot->tokenTexts);
+    map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
+    map.axisRect->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    map.colorMap->setGradient(ColorMaps::forQuantity(key.quantity, m_options.colorMap));
+    map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity);
+  }
+  settleLabels();
+}
+
+void HeatmapPlot::updateRanges() {
+  if (m_options.sharedRange) {
+    for (const auto& [quantity, scale] : m_sharedScales) {
+      double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+      for (const Map& map : m_maps) {
+        if (map.key.quantity != quantity || std::isnan(map.colorMap->minimum())) continue;
+        minimum = std::min(minimum, map.colorMap->minimum());
+        maximum = std::max(maximum, map.colorMap->maximum());
+      }
+      scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
+      scale->setDataRange(ColorMaps::rangeFor(quantity, minimum, maximum));
+      for (const Map& map : m_maps)
+        if (map.key.quantity == quantity) map.colorMap->setColorScale(scale);
+    }
+  } else {
+    for (std::size_t i = 0; i < m_maps.size() && i < m_mapScales.size(); ++i) {
+      const Map& map = m_maps[i];
+      QCPColorScale* scale = m_mapScales[i];
+      scale->setGradient(ColorMaps::forQuantity(map.key.quantity, m_options.colorMap));
+      scale->setDataRange(ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
+      map.colorMap->setColorScale(scale);
+    }
+  }
+}
+
+bool HeatmapPlot::settleLabels() {
+  bool changed = false;
+  for (Map& map : m_maps) {
+    QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
+    const int n = std::max(1, map.colorMap->tokenCount());
+    const double cellWidth = map.axisRect->width() / static_cast<double>(n);
+    if (map.axisRect->width() > 0) {
+      // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
+      const QFontMetrics metrics(keys->tickLabelFont());
+      int widest = 0;
+      for (const QString& label : map.columns->labels()) widest = std::max(widest, metrics.horizontalAdvance(label));
+      const double rotation = widest + 6 > cellWidth ? kRotatedLabels : 0.0;
+      if (rotation != keys->tickLabelRotation()) {
+        keys->setTickLabelRotation(rotation);
+        changed = true;
+      }
+    }
+    changed = changed || map.rows->isStale() || map.columns->isStale();
+  }
+  return changed;
+}
+
+QString HeatmapPlot::mapTitle(int index) const {
+  return m_maps[index].title->text();
+}
+
+QStringList HeatmapPlot::rowLabels(int index) const {
+  return m_maps[index].rows->labels();
+}
+
+QStringList HeatmapPlot::columnLabels(int index) const {
+  return m_maps[index].columns->labels();
+}
+
+QCPRange HeatmapPlot::colorRange(int index) const {
+  return m_maps[index].colorMap->dataRange();
+}
+
+int HeatmapPlot::colorScaleCount() const {
+  return static_cast<int>(m_sharedScales.size() + m_mapScales.size());
+}
+
+QString HeatmapPlot::fileStem(const AttentionSnapshot& snapshot, const MapKey& key) {
+  return QStringLiteral("head%1-%2-%3")
+      .arg(key.head + 1)
+      .arg(maskSlug(snapshot.rows[key.maskRow].mask))
+      .arg(slugOf(key.quantity));
+}
+
+QString HeatmapPlot::mapFileStem(int index) const {
+  return fileStem(*m_snapshot, m_maps[index].key);
+}
+
+bool HeatmapPlot::cellAt(const QPointF& position, int* map, int* query, int* key) const {
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const QCPAxisRect* rect = m_maps[i].axisRect;
+    if (!rect->rect().contains(position.toPoint())) continue;
+    const int n = m_maps[i].colorMap->tokenCount();
+    if (n == 0) return false;
+    const int k = static_cast<int>(std::lround(rect->axis(QCPAxis::atBottom)->pixelToCoord(position.x())));
+    const int q = static_cast<int>(std::lround(rect->axis(QCPAxis::atLeft)->pixelToCoord(position.y())));
+    if (k < 0 || k >= n || q < 0 || q >= n) return false;
+    *map = static_cast<int>(i);
+    *query = q;
+    *key = k;
+    return true;
+  }
+  return false;
+}
+
+QPointF HeatmapPlot::cellCentre(int map, int query, int key) const {
+  const QCPAxisRect* rect = m_maps[map].axisRect;
+  return QPointF(rect->axis(QCPAxis::atBottom)->coordToPixel(key), rect->axis(QCPAxis::atLeft)->coordToPixel(query));
+}
+
+void HeatmapPlot::setHover(int query, int key) {
+  for (Map& map : m_maps) map.overlay->setHover(query, key);
+  layer(kHighlightLayer)->replot();
+}
+
+void HeatmapPlot::setSelection(int query, std::optional<MapKey> explained) {
+  for (Map& map : m_maps) {
+    const bool isExplained =
+        explained && explained->maskRow == map.key.maskRow && explained->head == map.key.head;
+    map.overlay->setSelectedQuery(query, isExplained);
+  }
+  layer(kHighlightLayer)->replot();
+}
+
+QSize HeatmapPlot::naturalSize() const {
+  if (m_maps.empty()) return QSize(800, 600);
+  int rows = 0, columns = 0;
+  {
+    std::map<std::pair<int, int>, int> blockRows;
+    std::map<int, int> heads;
+    for (const Map& map : m_maps) {
+      blockRows[{static_cast<int>(map.key.quantity), map.key.maskRow}] = 0;
+      heads[map.key.head] = 0;
+    }
+    rows = static_cast<int>(blockRows.size());
+    columns = static_cast<int>(heads.size());
+  }
+  const int n = m_snapshot ? m_snapshot->tokenCount() : 1;
+  const int side = std::clamp(n * 42, 260, 560);
+  const int labels = 110;  // token labels (elided) and the title
+  const int scales = m_options.sharedRange ? 90 : columns * 80;
+  const int width = columns * (side + labels) + scales + 24;
+  const int height = rows * (side + labels) + 40;
+  return QSize(std::clamp(width, 320, 8000), std::clamp(height, 240, 8000));
+}
+
+void HeatmapPlot::render(QCPPainter* painter, const QSize& size) {
+  for (int pass = 0; pass < kMaxSettlePasses + 1; ++pass) {
+    QPicture scratch;
+    QCPPainter scratchPainter(&scratch);
+    toPainter(&scratchPainter, size.width(), size.height());
+    scratchPainter.end();
+    if (!settleLabels()) break;
+  }
+  toPainter(painter, size.width(), size.height());
+}
+
+}  // namespace attnscope::ui

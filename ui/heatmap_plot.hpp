@@ -1,0 +1,111 @@
+#pragma once
+// The heatmaps of a snapshot laid out in one QCustomPlot: a block of rows per quantity (one row per mask, one
+// column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per map)
+// and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+
+#include <QSize>
+#include <optional>
+#include <qcustomplot.h>
+#include <vector>
+
+#include "attention_snapshot.hpp"
+#include "view_settings.hpp"
+
+namespace attnscope::ui {
+
+class AttentionColorMap;
+class MapOverlay;
+class TokenAxisTicker;
+
+// How the maps are drawn; the part of ViewSettings that needs no computation.
+struct DisplayOptions {
+  std::vector<Quantity> quantities{Quantity::weights};
+  ColorMapId colorMap = ColorMapId::viridis;
+  bool sharedRange = true;
+
+  static DisplayOptions from(const ViewSettings& settings);
+  friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
+};
+
+// Which map: a mask row of the snapshot, a head and a quantity.
+struct MapKey {
+  int maskRow = 0;
+  int head = 0;
+  Quantity quantity = Quantity::weights;
+  friend bool operator==(const MapKey&, const MapKey&) = default;
+};
+
+class HeatmapPlot : public QCustomPlot {
+  Q_OBJECT
+
+ public:
+  explicit HeatmapPlot(QWidget* parent = nullptr);
+  ~HeatmapPlot() override;
+
+  // Shows `snapshot` (or nothing when null). With `only`, just that map. Reuses the existing maps when the grid
+  // keeps its shape, so an edit that changes only values rebuilds no layout.
+  void setContent(SnapshotPointer snapshot, const DisplayOptions& options, std::optional<MapKey> only = {});
+  const SnapshotPointer& snapshot() const { return m_snapshot; }
+  const DisplayOptions& displayOptions() const { return m_options; }
+
+  // The maps in grid order (quantity blocks, then mask rows, then heads).
+  int mapCount() const { return static_cast<int>(m_maps.size()); }
+  MapKey mapKey(int index) const { return m_maps[index].key; }
+  QString mapTitle(int index) const;
+  AttentionColorMap* colorMap(int index) const { return m_maps[index].colorMap; }
+  QCPAxisRect* mapRect(int index) const { return m_maps[index].axisRect; }
+  QStringList rowLabels(int index) const;     // query tokens, top to bottom
+  QStringList columnLabels(int index) const;  // key tokens, left to right
+  QCPRange colorRange(int index) const;
+  int colorScaleCount() const;
+  // File-name stem of a map: head1-causal-weights.
+  QString mapFileStem(int index) const;
+  static QString fileStem(const AttentionSnapshot& snapshot, const MapKey& key);
+
+  // The map under a widget position, and the cell (query, key) there; false outside every map.
+  bool cellAt(const QPointF& position, int* map, int* query, int* key) const;
+  // The centre of a cell in widget coordinates (tests, tooltips).
+  QPointF cellCentre(int map, int query, int key) const;
+
+  void setHover(int query, int key);
+  void setSelection(int query, std::optional<MapKey> explained);
+
+  // A size at which every map is comfortably readable: used for exports when no size is given.
+  QSize naturalSize() const;
+  // Lays the plot out at `size` until the token labels settle (how many fit, whether they are rotated),
+  // then paints it with `painter` (whose device is at least that size). For exports.
+  void render(QCPPainter* painter, const QSize& size);
+
+ private:
+  struct Map {
+    MapKey key;
+    QCPAxisRect* axisRect = nullptr;
+    QCPTextElement* title = nullptr;
+    AttentionColorMap* colorMap = nullptr;
+    MapOverlay* overlay = nullptr;
+    TokenAxisTicker* rows = nullptr;
+    TokenAxisTicker* columns = nullptr;
+  };
+
+  std::vector<Quantity> shownQuantities() const;
+  std::vector<MapKey> layoutKeys() const;
+  void rebuild(const std::vector<MapKey>& keys);
+  void clearMaps();
+  void setupAxes(Map& map);
+  void fill();
+  void updateRanges();
+  bool settleLabels();  // true when labels changed and another layout pass is needed
+  void setupScale(QCPColorScale* scale, Quantity quantity);
+
+  SnapshotPointer m_snapshot;
+  DisplayOptions m_options;
+  std::optional<MapKey> m_only;
+  std::vector<Map> m_maps;
+  std::vector<std::pair<Quantity, QCPColorScale*>> m_sharedScales;
+  std::vector<QCPColorScale*> m_mapScales;  // per-map mode: one per map, in map order
+  QCPMarginGroup* m_marginGroup = nullptr;
+  QFont m_tickFont, m_titleFont, m_noteFont;
+  int m_settlePasses = 0;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,36 @@
+#pragma once
+// What the pointer and the selection add on top of one heatmap: the hovered row and column, the hovered cell
+// and the selected query row. It lives on its own buffered layer, so hovering repaints only the overlays.
+
+#include <qcustomplot.h>
+
+namespace attnscope::ui {
+
+class MapOverlay : public QCPLayerable {
+  Q_OBJECT
+
+ public:
+  // Draws over `axisRect`, whose bottom axis holds the keys and left axis the queries, on `layerName`.
+  MapOverlay(QCPAxisRect* axisRect, const QString& layerName);
+
+  void setHover(int query, int key);
+  void setSelectedQuery(int query, bool explained);
+
+ protected:
+  QRect clipRect() const override;
+  void applyDefaultAntialiasingHint(QCPPainter* painter) const override;
+  void draw(QCPPainter* painter) override;
+
+ private:
+  QRectF cellRect(int query, int key) const;
+  QRectF rowRect(int query) const;
+  QRectF columnRect(int key) const;
+
+  QPointer<QCPAxisRect> m_axisRect;
+  int m_hoveredQuery = -1;
+  int m_hoveredKey = -1;
+  int m_selectedQuery = -1;
+  bool m_explained = false;
+};
+
+}  // namespace attnscope::ui

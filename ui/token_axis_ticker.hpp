@@ -1,0 +1,36 @@
+#pragma once
+// Labels a heatmap axis with tokens: one tick per cell centre, thinned to every k-th token when the axis is too
+// short for all of them (long texts), so labels never overlap.
+
+#include <QFont>
+#include <QStringList>
+#include <qcustomplot.h>
+
+namespace attnscope::ui {
+
+class TokenAxisTicker : public QCPAxisTicker {
+ public:
+  // `axis` is the axis this ticker is set on (it owns the ticker); labels are elided to `maxCharacters`.
+  TokenAxisTicker(QCPAxis* axis, const QStringList& tokens, int maxCharacters = 14);
+
+  const QStringList& labels() const { return m_labels; }
+  void setTokens(const QStringList& tokens);
+  // Pixels needed per label along the axis: the font height when labels are stacked or rotated, else the
+  // widest label.
+  int labelExtent() const;
+  int step() const;  // every step-th token is labelled at the axis' current length
+  // True when the axis changed length since the ticks were generated and they would now be thinned
+  // differently (the layout sizes the axis after generating its ticks, so a replot may need a second pass).
+  bool isStale() const { return step() != m_generatedStep; }
+
+  void generate(const QCPRange& range, const QLocale& locale, QChar formatChar, int precision,
+                QVector<double>& ticks, QVector<double>* subTicks, QVector<QString>* tickLabels) override;
+
+ private:
+  QCPAxis* m_axis;
+  QStringList m_labels;
+  int m_maxCharacters;
+  int m_generatedStep = 0;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,72 @@
+#pragma once
+// Everything the window shows is described by one ViewSettings value: the text, how it becomes a matrix of
+// embeddings, the mechanism and its seeds, the masks to compare, and how the maps are drawn. Sessions and
+// QSettings store it as JSON.
+
+#include <QJsonObject>
+#include <QString>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "attnscope/backend.hpp"
+#include "attnscope/config.hpp"
+#include "attnscope/tokenizer.hpp"
+
+namespace attnscope::ui {
+
+enum class EmbeddingSource {
+  book,    // the book's 6 × 3 embeddings while the text is the book's sentence, else a seeded table
+  seeded,  // torch.manual_seed(seed); nn.Embedding(V, d_in)
+  file,    // a .npy or .csv with one row per token
+};
+
+// What a heatmap shows, in the order the grid stacks them.
+enum class Quantity { rawScores, scaledScores, weights, dropoutWeights };
+
+enum class ColorMapId { viridis, magma, cividis };
+
+struct ViewSettings {
+  QString text;
+  TokenizerKind tokenizer = TokenizerKind::whitespace;
+  EmbeddingSource embeddingSource = EmbeddingSource::book;
+  int dIn = 3;                                // seeded tables only
+  std::optional<std::uint64_t> embeddingSeed;  // default: seed
+  QString embeddingsFile;
+
+  Mechanism mechanism = Mechanism::multihead;
+  int dOut = 4;  // 0: the same as d_in
+  int heads = 2;
+  std::uint64_t seed = 123;
+  double dropout = 0.0;
+  std::optional<std::uint64_t> dropoutSeed;
+  bool qkvBias = false;
+  Normalization normalization = Normalization::softmax;
+  std::vector<MaskSpec> masks;  // one grid row (per quantity) each, in this order
+
+  std::vector<Quantity> quantities;  // in Quantity order, no duplicates
+  ColorMapId colorMap = ColorMapId::viridis;
+  bool sharedRange = true;  // one colour range per quantity across all maps, else one per map
+  Device device = Device::cpu;
+
+  // The first-launch view: the book's sentence, multihead, 2 heads, d_out 4, masks none and causal, weights.
+  static ViewSettings defaults();
+
+  // True when `other` needs no new computation (only how the maps are drawn differs).
+  bool sameComputation(const ViewSettings& other) const;
+  friend bool operator==(const ViewSettings&, const ViewSettings&) = default;
+
+  QJsonObject toJson() const;
+  // Reads what toJson wrote; throws attnscope::Error naming the first bad field. Missing fields keep their
+  // defaults, so a session written before a field existed still opens.
+  static ViewSettings fromJson(const QJsonObject& json);
+};
+
+QString toString(EmbeddingSource source);
+QString toString(Quantity quantity);   // "raw scores", "scaled scores", "weights", "dropout weights"
+QString slugOf(Quantity quantity);     // "scores", "scaled-scores", "weights", "dropout-weights"
+QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
+bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
+const std::vector<Quantity>& allQuantities();
+
+}  // namespace attnscope::ui
