@@ -1,9 +1,10 @@
-// attnscope: the desktop app. Without --export it opens the window (with the engine flags applied when given);
-// with --export it renders the heatmap grid to a PNG, SVG or PDF and exits, needing no display.
+// attnscope: the desktop app. Without --export it opens the window (with the engine flags applied when
+// given); with --export it renders the heatmap grid to a PNG, SVG or PDF and exits, needing no display.
 
 #include <CLI/CLI.hpp>
 #include <QApplication>
 #include <QIcon>
+#include <QMessageBox>
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -27,7 +28,8 @@ void printError(const std::string& message) {
 // A headless export reports in one line; Qt's notes about the environment (no XDG_RUNTIME_DIR, fonts) would
 // bury it.
 void quietMessages(QtMsgType type, const QMessageLogContext&, const QString& message) {
-  if (type == QtCriticalMsg || type == QtFatalMsg) std::cerr << "attnscope: " << message.toStdString() << "\n";
+  if (type == QtCriticalMsg || type == QtFatalMsg)
+    std::cerr << "attnscope: " << message.toStdString() << "\n";
 }
 
 }  // namespace
@@ -37,8 +39,10 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
 
   CLI::App app{
-      "attnscope: type a sentence and watch the attention mechanisms of chapter 3 of Build a Large Language Model "
-      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmaps and exits.",
+      "attnscope: type a sentence and watch the attention mechanisms of chapter 3 of Build a Large Language "
+      "Model "
+      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmaps and "
+      "exits.",
       "attnscope"};
   app.set_version_flag("--version", std::string("attnscope ") + kVersion);
   attnscope::ui::CommandLine commandLine;
@@ -58,12 +62,14 @@ int main(int argc, char** argv) {
   commandLine.noteGiven(app);
 
   // Without a display (or for a headless export) render offscreen, unless the user chose a platform.
-  const bool noDisplay = qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+  const bool noDisplay =
+      qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
   const bool platformChosen = qEnvironmentVariableIsSet("QT_QPA_PLATFORM");
   if ((commandLine.wantsExport() || noDisplay) && !platformChosen) {
     if (!commandLine.wantsExport()) {
-      printError("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
-                 "render without one with --export FILE.png|.svg|.pdf");
+      printError(
+          "there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+          "render without one with --export FILE.png|.svg|.pdf");
       return 1;
     }
     qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -87,9 +93,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::optional<attnscope::ui::ViewSettings> initial;
-    if (commandLine.anyGiven()) initial = commandLine.settings();
+    if (commandLine.anyGiven() && !commandLine.onlySession()) initial = commandLine.settings();
     attnscope::ui::MainWindow window(initial);
     window.show();
+    if (commandLine.onlySession()) {
+      QString error;
+      if (!window.openSession(commandLine.sessionPath(), &error))
+        QMessageBox::warning(&window, QObject::tr("Cannot Open Session"), error);
+    }
     return application.exec();
   } catch (const attnscope::Error& error) {
     printError(error.what());

@@ -7,6 +7,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/gpt2.hpp"
 #include "bench/bench.hpp"
 #include "support/atomic_file.hpp"
 #include "support/compute_options.hpp"
@@ -21,20 +22,37 @@ struct OutputOptions {
   std::optional<std::string> output;
 };
 
+void write_output(const std::string& text, const OutputOptions& output) {
+  if (output.output)
+    cli::write_file_atomically(*output.output, text);
+  else
+    std::cout << text;
+}
+
+// --model: the text through a GPT-2 folder's tokenizer and every layer.
+int run_model(const cli::ComputeOptions& options, const OutputOptions& output) {
+  const cli::PreparedModelInput input = cli::prepare_model_input(options);
+  const Gpt2Result result = input.model.run(input.ids, input.run);
+  write_output(output.format == "csv" ? cli::model_result_to_csv(input.tokens, result)
+                                      : cli::model_result_to_json(input.tokens, input.model.config(), input.mask,
+                                                                  result)
+                                                .dump() +
+                                            "\n",
+               output);
+  return 0;
+}
+
 int run_compute(const cli::ComputeOptions& options, const OutputOptions& output) {
+  if (options.model) return run_model(options, output);
   const cli::PreparedInput input = cli::prepare_input(options);
   const auto backend = make_backend(parse_device(options.device));
   const CancelToken never_cancelled;
   const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
   if (!result.fallback_reason.empty())
     std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
-  const std::string text = output.format == "csv"
-                               ? cli::result_to_csv(input.tokens, result)
-                               : cli::result_to_json(input.tokens, input.config, result).dump() + "\n";
-  if (output.output)
-    cli::write_file_atomically(*output.output, text);
-  else
-    std::cout << text;
+  write_output(output.format == "csv" ? cli::result_to_csv(input.tokens, result)
+                                      : cli::result_to_json(input.tokens, input.config, result).dump() + "\n",
+               output);
   return 0;
 }
 
@@ -64,6 +82,7 @@ int main(int argc, char** argv) {
   OutputOptions output_options;
   CLI::App* compute = app.add_subcommand("compute", "Compute one mechanism and print every intermediate");
   cli::add_compute_options(*compute, compute_options, true);
+  cli::add_model_options(*compute, compute_options);
   compute->add_option("--format", output_options.format, "json or csv")
       ->check(CLI::IsMember({"json", "csv"}));
   compute->add_option("--output", output_options.output, "Write to FILE instead of standard output");

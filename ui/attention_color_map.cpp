@@ -16,16 +16,13 @@ AttentionColorMap::AttentionColorMap(QCPAxis* keyAxis, QCPAxis* valueAxis) : QCP
 
 void AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
   m_tokens = snapshot.tokenCount();
-  const MapCells* prepared = snapshot.preparedCells(maskRow, head, quantity);
-  MapCells built;
-  if (!prepared) {
-    // A quantity that was not on screen when the snapshot was computed: build its cells here.
-    built = buildMapCells(snapshot, maskRow, head, quantity);
-    prepared = &built;
-  }
-  *data() = *prepared->cells;  // one memcpy
-  m_minimum = prepared->minimum;
-  m_maximum = prepared->maximum;
+  // Cells prepared on the worker thread, or, for a quantity that was not on screen then (or a second plot of
+  // the same snapshot, like an export), built here.
+  std::optional<MapCells> cells = snapshot.takePreparedCells(maskRow, head, quantity);
+  if (!cells) cells = buildMapCells(snapshot, maskRow, head, quantity);
+  setData(cells->cells.release(), /*copy=*/false);
+  m_minimum = cells->minimum;
+  m_maximum = cells->maximum;
 }
 
 double AttentionColorMap::cellValue(int query, int key) const {

@@ -50,7 +50,8 @@ Matrix embeddingsFor(const ViewSettings& settings, const std::vector<Token>& tok
       std::vector<std::string> distinct = textsOf(tokens);
       std::sort(distinct.begin(), distinct.end());
       distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-      note = QStringLiteral("A seeded table: torch.manual_seed(%1); nn.Embedding(%2, %3) for the %2 distinct tokens.")
+      note = QStringLiteral(
+                 "A seeded table: torch.manual_seed(%1); nn.Embedding(%2, %3) for the %2 distinct tokens.")
                  .arg(seed)
                  .arg(distinct.size())
                  .arg(settings.dIn);
@@ -67,12 +68,13 @@ Matrix embeddingsFor(const ViewSettings& settings, const std::vector<Token>& tok
         throw FieldError(SettingsField::embeddings, toQString(error.what()));
       }
       if (embeddings.rows() != static_cast<Eigen::Index>(tokens.size()))
-        throw FieldError(SettingsField::embeddings,
-                         QStringLiteral("%1 has %2 rows but the text has %3 tokens: there must be one row per "
-                                        "token.")
-                             .arg(QFileInfo(settings.embeddingsFile).fileName())
-                             .arg(embeddings.rows())
-                             .arg(tokens.size()));
+        throw FieldError(
+            SettingsField::embeddings,
+            QStringLiteral("%1 has %2 rows but the text has %3 tokens: there must be one row per "
+                           "token.")
+                .arg(QFileInfo(settings.embeddingsFile).fileName())
+                .arg(embeddings.rows())
+                .arg(tokens.size()));
       note = QStringLiteral("%1: %2 × %3.")
                  .arg(QFileInfo(settings.embeddingsFile).fileName())
                  .arg(embeddings.rows())
@@ -100,12 +102,13 @@ AttentionConfig configFor(const ViewSettings& settings, int dIn) {
     throw FieldError(SettingsField::heads, QStringLiteral("There must be at least one head."));
   const int dOut = config.effective_d_out(dIn);
   if (config.mechanism == Mechanism::multihead && dOut % config.heads != 0)
-    throw FieldError(SettingsField::heads,
-                     QStringLiteral("%1 heads do not divide d_out = %2: multihead gives each head d_out / heads "
-                                    "columns. Choose %3 heads, or a d_out that %1 divides.")
-                         .arg(config.heads)
-                         .arg(dOut)
-                         .arg(divisorsOf(dOut)));
+    throw FieldError(
+        SettingsField::heads,
+        QStringLiteral("%1 heads do not divide d_out = %2: multihead gives each head d_out / heads "
+                       "columns. Choose %3 heads, or a d_out that %1 divides.")
+            .arg(config.heads)
+            .arg(dOut)
+            .arg(divisorsOf(dOut)));
   if (!(config.dropout >= 0.0 && config.dropout < 1.0))
     throw FieldError(SettingsField::dropout, QStringLiteral("Dropout must be at least 0 and below 1."));
   try {
@@ -131,6 +134,14 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
   input.masks = settings.masks;
   if (input.tokens.empty()) return input;
+  const int limit = AttentionConfig{}.max_tokens;
+  if (input.tokens.size() > static_cast<std::size_t>(limit))
+    throw FieldError(
+        SettingsField::text,
+        QStringLiteral("The text has %1 tokens; AttnScope computes at most %2 (each head keeps several "
+                       "n \u00d7 n matrices). Shorten it, or choose a coarser tokenizer.")
+            .arg(input.tokens.size())
+            .arg(limit));
 
   input.embeddings = embeddingsFor(settings, input.tokens, input.embeddingsNote);
   input.config = configFor(settings, static_cast<int>(input.embeddings.cols()));

@@ -1,8 +1,9 @@
 #include "attention_snapshot.hpp"
 
+#include <qcustomplot.h>
+
 #include <algorithm>
 #include <limits>
-#include <qcustomplot.h>
 
 #include "attnscope/attention.hpp"
 #include "text.hpp"
@@ -49,11 +50,16 @@ bool AttentionSnapshot::hasDropout() const {
 
 float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, int key) const {
   const HeadResult& result = rows[row].result.heads[head];
+  const auto score = [&] {
+    if (isMasked(row, query, key) || result.scores.size() == 0)
+      return result.queries.row(query).dot(result.keys.row(key));
+    return result.scores(query, key);
+  };
   switch (quantity) {
     case Quantity::rawScores:
-      return result.scores(query, key);
+      return score();
     case Quantity::scaledScores:
-      return result.scores(query, key) * result.scale;
+      return score() * result.scale;
     case Quantity::weights:
       return result.weights(query, key);
     case Quantity::dropoutWeights:
@@ -62,23 +68,24 @@ float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, 
   return 0.0f;
 }
 
-const MapCells* AttentionSnapshot::preparedCells(int row, int head, Quantity quantity) const {
-  for (const MapCells& map : prepared)
-    if (map.maskRow == row && map.head == head && map.quantity == quantity) return &map;
-  return nullptr;
+std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
+  for (MapCells& map : prepared)
+    if (map.cells && map.maskRow == row && map.head == head && map.quantity == quantity) return std::move(map);
+  return std::nullopt;
 }
 
 MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
   const int n = snapshot.tokenCount();
   // Cell centres at 0 … n-1; a single cell needs an explicit width (QCustomPlot derives it from neighbours).
   const QCPRange range = n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5);
-  auto buffer = std::make_shared<CellBuffer>(n, range);
+  auto buffer = std::make_unique<CellBuffer>(n, range);
   const HeadResult& result = snapshot.rows[maskRow].result.heads[head];
   const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
   const Matrix& source = quantity == Quantity::weights ? result.weights
-                         : quantity == Quantity::dropoutWeights && result.dropout_weights ? *result.dropout_weights
-                         : quantity == Quantity::dropoutWeights                           ? result.weights
-                                                                                          : result.scores;
+                         : quantity == Quantity::dropoutWeights && result.dropout_weights
+                             ? *result.dropout_weights
+                         : quantity == Quantity::dropoutWeights ? result.weights
+                                                                : result.scores;
   const float factor = quantity == Quantity::scaledScores ? result.scale : 1.0f;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
@@ -103,7 +110,8 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   map.maskRow = maskRow;
   map.head = head;
   map.quantity = quantity;
-  map.cells = std::move(buffer);
+  // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that type.
+  map.cells = std::make_unique<QCPColorMapData>(*buffer);
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;
   return map;
@@ -136,6 +144,8 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     }
     snapshot->computeMs += row.result.compute_ms;
     snapshot->device = QString::fromStdString(row.result.device);
+    if (!row.result.fallback_reason.empty())
+      snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->rows.push_back(std::move(row));
   }
   for (const Quantity quantity : prepare) {

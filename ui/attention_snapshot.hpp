@@ -1,10 +1,13 @@
 #pragma once
-// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built, so
-// the worker thread, the views and the exporters share it through std::shared_ptr<const AttentionSnapshot>.
+// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built,
+// so the worker thread, the views and the exporters share it through std::shared_ptr<const
+// AttentionSnapshot>.
 
 #include <QString>
 #include <QStringList>
 #include <memory>
+#include <optional>
+#include <qcustomplot.h>
 #include <utility>
 #include <vector>
 
@@ -17,8 +20,8 @@ class QCPColorMapData;
 
 namespace attnscope::ui {
 
-// One map's cells as QCustomPlot draws them (key = key token, value = query token, masked cells NaN), with the
-// extremes of the unmasked cells. Built on the worker thread, so the GUI thread only copies them.
+// One map's cells as QCustomPlot draws them (key = key token, value = query token, masked cells NaN), with
+// the extremes of the unmasked cells. Built on the worker thread, so the GUI thread only copies them.
 struct MapCells {
   int maskRow = 0;
   int head = 0;
@@ -37,14 +40,18 @@ struct AttentionSnapshot {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
   std::vector<Token> tokens;
-  QStringList tokenTexts;                    // tokens[i].text as QString
-  std::vector<std::pair<int, int>> spans;    // UTF-16 [begin, end) of each token in `text`
+  QStringList tokenTexts;                  // tokens[i].text as QString
+  std::vector<std::pair<int, int>> spans;  // UTF-16 [begin, end) of each token in `text`
   Matrix embeddings;
   QString embeddingsNote;
   std::vector<MaskedResult> rows;  // one per mask, in grid order
   QString device;
+  QString fallbackReason;  // why the chosen device did not compute it (the CPU did); empty when it did
   double computeMs = 0.0;
-  std::vector<MapCells> prepared;  // the maps of the quantities on screen when it was computed
+  // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception to
+  // the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on the
+  // GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
+  mutable std::vector<MapCells> prepared;
 
   int tokenCount() const { return static_cast<int>(tokens.size()); }
   int maskCount() const { return static_cast<int>(rows.size()); }
@@ -52,10 +59,11 @@ struct AttentionSnapshot {
   bool hasDropout() const;
   bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
   bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }
-  // The cell's value; a masked cell still has its raw and scaled score (weights are 0 there).
+  // The cell's value. A masked cell still has its raw and scaled score (q·k before masked_fill; the engine
+  // keeps −∞ there, so it is recomputed from q and k), and a weight of exactly 0.
   float value(int row, int head, Quantity quantity, int query, int key) const;
   QString maskLabel(int row) const { return QString::fromStdString(rows[row].mask.to_string()); }
-  const MapCells* preparedCells(int row, int head, Quantity quantity) const;
+  std::optional<MapCells> takePreparedCells(int row, int head, Quantity quantity) const;
 };
 
 // Builds a map's cells (any thread).

@@ -29,14 +29,14 @@ QCPColorGradient fromStops(std::initializer_list<const char*> colors) {
 QCPColorGradient ColorMaps::sequential(ColorMapId id) {
   switch (id) {
     case ColorMapId::viridis:
-      return fromStops({"#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70",
-                        "#7ad151", "#bddf26", "#fde725"});
+      return fromStops({"#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
+                        "#44bf70", "#7ad151", "#bddf26", "#fde725"});
     case ColorMapId::magma:
-      return fromStops({"#000004", "#140e36", "#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968", "#f7705c",
-                        "#fe9f6d", "#fecf92", "#fcfdbf"});
+      return fromStops({"#000004", "#140e36", "#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968",
+                        "#f7705c", "#fe9f6d", "#fecf92", "#fcfdbf"});
     case ColorMapId::cividis:
-      return fromStops({"#00224e", "#083370", "#35456c", "#4f576c", "#666970", "#7d7c78", "#948e77", "#aea371",
-                        "#c8b866", "#e5cf52", "#fee838"});
+      return fromStops({"#00224e", "#083370", "#35456c", "#4f576c", "#666970", "#7d7c78", "#948e77",
+                        "#aea371", "#c8b866", "#e5cf52", "#fee838"});
   }
   return sequential(ColorMapId::viridis);
 }
@@ -100,8 +100,8 @@ void ColorMaps::paintHatch(QPainter* painter, const QRectF& rect) {
 QColor ColorMaps::textOn(const QColor& background) {
   // Relative luminance (sRGB, approximated with gamma 2.2): dark text on light cells, white on dark ones.
   const auto channel = [](int value) { return std::pow(value / 255.0, 2.2); };
-  const double luminance =
-      0.2126 * channel(background.red()) + 0.7152 * channel(background.green()) + 0.0722 * channel(background.blue());
+  const double luminance = 0.2126 * channel(background.red()) + 0.7152 * channel(background.green()) +
+                           0.0722 * channel(background.blue());
   return luminance > 0.28 ? QColor(0x1a, 0x1a, 0x1a) : QColor(Qt::white);
 }
 

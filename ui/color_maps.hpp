@@ -1,13 +1,14 @@
 #pragma once
-// The colour maps of the heatmaps. QCustomPlot 2.1 has no perceptual maps, so they are defined here from their
-// published control points: viridis, magma and cividis (matplotlib) for weights, and ColorBrewer's RdBu,
-// blue for negative and red for positive, for scores. Masked cells are drawn transparent over a grey hatch that
-// no map contains, so a hidden cell can never be read as a weight of 0.
+// The colour maps of the heatmaps. QCustomPlot 2.1 has no perceptual maps, so they are defined here from
+// their published control points: viridis, magma and cividis (matplotlib) for weights, and ColorBrewer's
+// RdBu, blue for negative and red for positive, for scores. Masked cells are drawn transparent over a grey
+// hatch that no map contains, so a hidden cell can never be read as a weight of 0.
+
+#include <qcustomplot.h>
 
 #include <QBrush>
 #include <QColor>
 #include <QPainter>
-#include <qcustomplot.h>
 
 #include "view_settings.hpp"
 

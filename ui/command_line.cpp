@@ -7,15 +7,18 @@
 #include "attention_snapshot.hpp"
 #include "attnscope/embeddings.hpp"
 #include "exporter.hpp"
+#include "session_file.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
 
 void CommandLine::addOptions(CLI::App& app) {
+  app.add_option("session", m_session, "A .attnscope session to open (flags given as well change it)");
   cli::add_compute_options(app, m_options, /*with_mask=*/false);
-  app.add_option("--masks", m_masks,
-                 "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
-                 "(default none,causal)");
+  app.add_option(
+      "--masks", m_masks,
+      "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
+      "(default none,causal)");
   app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
       ->check(CLI::IsMember({"weights", "scores", "both"}));
   app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
@@ -40,7 +43,7 @@ std::optional<QSize> CommandLine::size() const {
 }
 
 ViewSettings CommandLine::settings() const {
-  ViewSettings settings = ViewSettings::defaults();
+  ViewSettings settings = given("session") ? SessionFile::load(sessionPath()) : ViewSettings::defaults();
   const cli::ComputeOptions& o = m_options;
   if (o.preset && (o.text || o.embeddings_file))
     throw Error("--preset book brings its own text and embeddings: drop --text and --embeddings");
@@ -82,12 +85,14 @@ ViewSettings CommandLine::settings() const {
       settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
     if (settings.masks.empty()) throw Error("--masks needs at least one mask, e.g. --masks none,causal");
   }
-  if (m_show == "scores")
-    settings.quantities = {Quantity::rawScores};
-  else if (m_show == "both")
-    settings.quantities = {Quantity::rawScores, Quantity::weights};
-  else
-    settings.quantities = {Quantity::weights};
+  if (given("--show")) {
+    if (m_show == "scores")
+      settings.quantities = {Quantity::rawScores};
+    else if (m_show == "both")
+      settings.quantities = {Quantity::rawScores, Quantity::weights};
+    else
+      settings.quantities = {Quantity::weights};
+  }
   return settings;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // attnscope's command line: attnscope-cli compute's engine flags plus --masks, --show, --export and --size.
-// Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2 heads,
-// d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window first shows.
+// Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2
+// heads, d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window
+// first shows.
 
 #include <CLI/CLI.hpp>
 #include <QSize>
@@ -22,6 +23,9 @@ class CommandLine {
 
   bool wantsExport() const { return m_export.has_value(); }
   bool anyGiven() const { return !m_given.empty(); }
+  // Only a session file was given (`attnscope FILE.attnscope`, as a file manager opens one).
+  bool onlySession() const { return m_given.size() == 1 && given("session"); }
+  QString sessionPath() const { return QString::fromStdString(m_session); }
   QString exportPath() const { return QString::fromStdString(m_export.value_or(std::string())); }
 
   // Throw attnscope::Error with a one-line reason.
@@ -38,6 +42,7 @@ class CommandLine {
   std::string m_show = "weights";
   std::optional<std::string> m_export;
   std::string m_size;
+  std::string m_session;
   std::set<std::string> m_given;
 };
 

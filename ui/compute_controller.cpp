@@ -41,7 +41,8 @@ constexpr int kDefaultDebounceMs = 50;
 
 }  // namespace
 
-ComputeController::ComputeController(QObject* parent) : QObject(parent), m_worker(std::make_shared<Worker>()) {
+ComputeController::ComputeController(QObject* parent)
+    : QObject(parent), m_worker(std::make_shared<Worker>()) {
   m_pool.setMaxThreadCount(1);
   m_pool.setExpiryTimeout(-1);  // keep the one thread (and the backend's state on it) alive
   m_debounce.setSingleShot(true);
@@ -98,32 +99,30 @@ void ComputeController::start() {
   setBusy(true);
 
   auto worker = m_worker;
-  QtConcurrent::run(&m_pool,
-                    [worker, token, settings, generation]() -> Outcome {
-                      Outcome outcome;
-                      outcome.generation = generation;
-                      try {
-                        token->throw_if_cancelled();
-                        const AttentionInput input = AttentionInput::fromSettings(settings);
-                        if (input.tokens.empty()) {
-                          outcome.empty = true;
-                          return outcome;
-                        }
-                        Backend& backend = worker->backendFor(settings.device);
-                        outcome.snapshot = computeSnapshot(input, backend, *token, settings.quantities);
-                      } catch (const Cancelled&) {
-                        outcome.cancelled = true;
-                      } catch (const FieldError& error) {
-                        outcome.field = error.field();
-                        outcome.message = toQString(error.what());
-                      } catch (const std::bad_alloc&) {
-                        outcome.message = QStringLiteral("Out of memory: the text is too long for these settings.");
-                      } catch (const std::exception& error) {
-                        outcome.message = toQString(error.what());
-                      }
-                      return outcome;
-                    })
-      .then(this, [this](const Outcome& outcome) { finish(outcome); });
+  QtConcurrent::run(&m_pool, [worker, token, settings, generation]() -> Outcome {
+    Outcome outcome;
+    outcome.generation = generation;
+    try {
+      token->throw_if_cancelled();
+      const AttentionInput input = AttentionInput::fromSettings(settings);
+      if (input.tokens.empty()) {
+        outcome.empty = true;
+        return outcome;
+      }
+      Backend& backend = worker->backendFor(settings.device);
+      outcome.snapshot = computeSnapshot(input, backend, *token, settings.quantities);
+    } catch (const Cancelled&) {
+      outcome.cancelled = true;
+    } catch (const FieldError& error) {
+      outcome.field = error.field();
+      outcome.message = toQString(error.what());
+    } catch (const std::bad_alloc&) {
+      outcome.message = QStringLiteral("Out of memory: the text is too long for these settings.");
+    } catch (const std::exception& error) {
+      outcome.message = toQString(error.what());
+    }
+    return outcome;
+  }).then(this, [this](const Outcome& outcome) { finish(outcome); });
 }
 
 void ComputeController::finish(const Outcome& outcome) {

@@ -1,7 +1,7 @@
 #pragma once
-// Computes snapshots off the GUI thread. One serial worker thread owns the backend (so CUDA state stays on one
-// thread); requests are debounced; a newer request cancels the one in flight through its CancelToken, and a
-// generation counter drops any result that arrives after a newer request was made.
+// Computes snapshots off the GUI thread. One serial worker thread owns the backend (so CUDA state stays on
+// one thread); requests are debounced; a newer request cancels the one in flight through its CancelToken, and
+// a generation counter drops any result that arrives after a newer request was made.
 
 #include <QObject>
 #include <QThreadPool>

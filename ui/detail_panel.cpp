@@ -1,11 +1,13 @@
 #include "detail_panel.hpp"
 
+#include <qcustomplot.h>
+
 #include <QHeaderView>
 #include <QStackedWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
-#include <qcustomplot.h>
 
 #include "color_maps.hpp"
 #include "text.hpp"
@@ -22,7 +24,7 @@ QLabel* sectionTitle(const QString& text) {
   return label;
 }
 
-constexpr int kLabelledBars = 24;  // print each weight above its bar up to this many keys
+constexpr int kLabelledBars = 12;  // print each weight above its bar up to this many keys
 
 }  // namespace
 
@@ -47,6 +49,7 @@ DetailPanel::DetailPanel(QWidget* parent)
   m_formula->setStyleSheet(QStringLiteral("color: palette(dark);"));
 
   m_bars->setMinimumHeight(190);
+  m_bars->installEventFilter(this);
   m_bars->setBackground(QBrush(Qt::white));
   m_bars->xAxis->grid()->setVisible(false);
   m_bars->xAxis->setTickLength(0, 0);
@@ -70,9 +73,10 @@ DetailPanel::DetailPanel(QWidget* parent)
 
   m_vectors->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_vectors->setSelectionMode(QAbstractItemView::NoSelection);
-  m_vectors->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  m_vectors->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  m_vectors->setMaximumHeight(130);
+  m_vectors->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_vectors->verticalHeader()->setDefaultSectionSize(m_vectors->fontMetrics().height() + 6);
+  m_vectors->setAlternatingRowColors(true);
+  m_vectors->setMaximumHeight(190);
 
   auto* details = new QWidget;
   auto* layout = new QVBoxLayout(details);
@@ -84,7 +88,7 @@ DetailPanel::DetailPanel(QWidget* parent)
   layout->addWidget(sectionTitle(tr("Step by step")));
   layout->addWidget(m_formula);
   layout->addWidget(m_stepsView, 3);
-  layout->addWidget(sectionTitle(tr("Vectors")));
+  layout->addWidget(sectionTitle(tr("Vectors of this query")));
   layout->addWidget(m_vectors);
 
   m_stack->addWidget(m_placeholder);
@@ -117,12 +121,12 @@ void DetailPanel::setContent(const SnapshotPointer& snapshot, const QuerySelecti
                          .arg(snapshot->maskLabel(selection.maskRow).toHtmlEscaped())
                          .arg(toQString(to_string(row.config.mechanism))));
   const int headDim = static_cast<int>(head.queries.cols());
-  QString formula = head.scale == 1.0f
-                        ? tr("score = q\u00b7k (no scaling)")
-                        : tr("score = q\u00b7k, scaled = score / \u221a%1 = score \u00d7 %2").arg(headDim).arg(
-                              QString::number(head.scale, 'g', 4));
+  QString formula = head.scale == 1.0f ? tr("score = q\u00b7k (no scaling)")
+                                       : tr("score = q\u00b7k, scaled = score / \u221a%1 = score \u00d7 %2")
+                                             .arg(headDim)
+                                             .arg(QString::number(head.scale, 'g', 4));
   formula += row.config.normalization == Normalization::sum ? tr(", masked \u2192 \u2212\u221e, \u00f7 sum")
-                                                             : tr(", masked \u2192 \u2212\u221e, softmax");
+                                                            : tr(", masked \u2192 \u2212\u221e, softmax");
   if (head.dropout_weights)
     formula += tr(", dropout p = %1 (kept \u00d7 %2)")
                    .arg(row.config.dropout)
@@ -150,7 +154,6 @@ void DetailPanel::showBars() {
   m_bars->yAxis->setRange(0, top);
   m_bars->xAxis->setRange(-0.6, n - 0.4);
   m_barTicker->setTokens(m_snapshot->tokenTexts);
-  m_bars->xAxis->setTickLabelRotation(n > 8 ? 90 : 0);
   for (int key = 0; key < n; ++key) {
     if (m_snapshot->isMasked(m_selection.maskRow, query, key)) {
       auto* hidden = new QCPItemRect(m_bars);
@@ -163,49 +166,60 @@ void DetailPanel::showBars() {
       auto* label = new QCPItemText(m_bars);
       label->position->setCoords(key, values[key]);
       label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
-      label->setText(QString::number(values[key], 'f', n <= 8 ? 3 : 2));
+      label->setText(QString::number(values[key], 'f', n <= 6 ? 3 : 2));
       QFont font = m_bars->font();
       font.setPointSizeF(font.pointSizeF() * 0.85);
       label->setFont(font);
       label->setPadding(QMargins(0, 0, 0, 2));
     }
   }
+  fitBarLabels();
+}
+
+void DetailPanel::fitBarLabels() {
+  // Horizontal key labels while each fits its bar, else rotated (the ticker then thins them by font height).
+  const int n = std::max(1, static_cast<int>(m_barTicker->labels().size()));
+  const double barWidth = m_bars->axisRect()->width() / static_cast<double>(n);
+  const double rotation = m_barTicker->widestLabel() + 6 > barWidth ? -90.0 : 0.0;
+  if (rotation != m_bars->xAxis->tickLabelRotation()) m_bars->xAxis->setTickLabelRotation(rotation);
   m_bars->replot();
+}
+
+bool DetailPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_bars && event->type() == QEvent::Resize && m_snapshot)
+    QTimer::singleShot(0, this, [this] { fitBarLabels(); });
+  return QWidget::eventFilter(watched, event);
 }
 
 void DetailPanel::showVectors() {
   const MaskedResult& row = m_snapshot->rows[m_selection.maskRow];
   const HeadResult& head = row.result.heads[m_selection.head];
   const int query = m_selection.query;
-  struct Line {
-    QString name;
-    Vector values;
+  // One column per vector, one row per dimension: the dock is narrow and d_out can be large.
+  const std::vector<std::pair<QString, Vector>> columns{
+      {tr("q"), head.queries.row(query)},
+      {tr("context z"), head.context.row(query)},
+      {tr("output"), row.result.output.row(query)},
   };
-  const std::vector<Line> lines{
-      {tr("query q (head %1)").arg(m_selection.head + 1), head.queries.row(query)},
-      {tr("context z (head %1)").arg(m_selection.head + 1), head.context.row(query)},
-      {tr("output (module)"), row.result.output.row(query)},
-  };
-  int columns = 0;
-  for (const Line& line : lines) columns = std::max(columns, static_cast<int>(line.values.cols()));
-  // Wide outputs (long d_out) are cut for the table; the exports carry every number.
-  columns = std::min(columns, 64);
+  int rows = 0;
+  for (const auto& column : columns) rows = std::max(rows, static_cast<int>(column.second.cols()));
   m_vectors->clear();
-  m_vectors->setRowCount(static_cast<int>(lines.size()));
-  m_vectors->setColumnCount(columns);
+  m_vectors->setColumnCount(static_cast<int>(columns.size()));
+  m_vectors->setRowCount(rows);
   QStringList header;
-  for (int c = 0; c < columns; ++c) header << QString::number(c);
+  for (const auto& column : columns) header << column.first;
   m_vectors->setHorizontalHeaderLabels(header);
-  QStringList names;
-  for (int r = 0; r < static_cast<int>(lines.size()); ++r) {
-    names << lines[r].name;
-    for (int c = 0; c < columns && c < lines[r].values.cols(); ++c) {
-      auto* item = new QTableWidgetItem(QString::number(lines[r].values(c), 'f', 4));
+  m_vectors->horizontalHeaderItem(0)->setToolTip(tr("The query vector of head %1").arg(m_selection.head + 1));
+  m_vectors->horizontalHeaderItem(1)->setToolTip(
+      tr("Head %1's context vector: the weights times the values").arg(m_selection.head + 1));
+  m_vectors->horizontalHeaderItem(2)->setToolTip(
+      tr("The module's output for this token (heads concatenated, then out_proj for multi-head)"));
+  for (int c = 0; c < static_cast<int>(columns.size()); ++c)
+    for (int r = 0; r < columns[c].second.cols(); ++r) {
+      auto* item = new QTableWidgetItem(QString::number(columns[c].second(r), 'f', 4));
       item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       m_vectors->setItem(r, c, item);
     }
-  }
-  m_vectors->setVerticalHeaderLabels(names);
 }
 
 }  // namespace attnscope::ui

@@ -31,8 +31,12 @@ class DetailPanel : public QWidget {
   QueryStepsModel* stepsModel() const { return m_steps; }
   QTableWidget* vectorsTable() const { return m_vectors; }
 
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
  private:
   void showBars();
+  void fitBarLabels();
   void showVectors();
 
   SnapshotPointer m_snapshot;

@@ -15,7 +15,8 @@
 
 namespace attnscope::ui {
 
-ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory, QWidget* parent)
+ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory,
+                           QWidget* parent)
     : QDialog(parent),
       m_grid(grid),
       m_windowSize(windowSize),
@@ -30,7 +31,8 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
   setWindowTitle(tr("Export Image"));
   m_target->setObjectName(QStringLiteral("target"));
   m_target->addItem(tr("The whole grid"), -1);
-  for (int map = 0; map < grid.mapCount(); ++map) m_target->addItem(tr("One map: %1").arg(grid.mapTitle(map)), map);
+  for (int map = 0; map < grid.mapCount(); ++map)
+    m_target->addItem(tr("One map: %1").arg(grid.mapTitle(map)), map);
   m_target->addItem(tr("Each map to a folder"), -2);
 
   m_format->setObjectName(QStringLiteral("format"));
@@ -62,7 +64,8 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
   m_scale->setSingleStep(0.5);
   m_scale->setValue(1.0);
   m_scale->setSuffix(QStringLiteral("\u00d7"));
-  m_scale->setToolTip(tr("Pixels per logical pixel: 2\u00d7 doubles the resolution, text and lines included"));
+  m_scale->setToolTip(
+      tr("Pixels per logical pixel: 2\u00d7 doubles the resolution, text and lines included"));
   m_pixels->setStyleSheet(QStringLiteral("color: palette(dark);"));
   auto* scaleRow = new QWidget;
   auto* scaleLayout = new QHBoxLayout(scaleRow);
@@ -153,7 +156,10 @@ void ExportDialog::setPath(const QString& path) {
 void ExportDialog::useNaturalSize() {
   SnapshotPointer snapshot = m_grid.snapshot();
   if (!snapshot) return;
-  setPixelSize(Exporter::naturalSize(snapshot, m_grid.displayOptions(), map()));
+  // Each map to a folder: every file is one map, sized like the first.
+  const std::optional<MapKey> one =
+      target() == Target::folder && m_grid.mapCount() > 0 ? std::optional<MapKey>(m_grid.mapKey(0)) : map();
+  setPixelSize(Exporter::naturalSize(snapshot, m_grid.displayOptions(), one));
 }
 
 void ExportDialog::onTargetChanged() {
@@ -163,7 +169,8 @@ void ExportDialog::onTargetChanged() {
     const QFileInfo info(current);
     if (!info.suffix().isEmpty()) m_path->setText(info.absolutePath());
   } else if (QFileInfo(current).suffix().isEmpty()) {
-    m_path->setText(QDir(current).filePath(QStringLiteral("attention.") + Exporter::suffix(request().format)));
+    m_path->setText(
+        QDir(current).filePath(QStringLiteral("attention.") + Exporter::suffix(request().format)));
   }
   if (target() != Target::grid) useNaturalSize();
   onFormatChanged();
@@ -173,20 +180,18 @@ void ExportDialog::onFormatChanged() {
   const ImageRequest wanted = request();
   m_scale->setEnabled(wanted.format == ImageFormat::png);
   const QSize pixels = (QSizeF(wanted.size) * wanted.scale).toSize();
-  m_pixels->setText(wanted.format == ImageFormat::png
-                        ? tr("%1 \u00d7 %2 pixels").arg(pixels.width()).arg(pixels.height())
-                        : wanted.format == ImageFormat::pdf ? tr("page of %1 \u00d7 %2 pt")
-                                                                  .arg(wanted.size.width())
-                                                                  .arg(wanted.size.height())
-                                                            : tr("vector, %1 \u00d7 %2 view box")
-                                                                  .arg(wanted.size.width())
-                                                                  .arg(wanted.size.height()));
+  m_pixels->setText(
+      wanted.format == ImageFormat::png ? tr("%1 \u00d7 %2 pixels").arg(pixels.width()).arg(pixels.height())
+      : wanted.format == ImageFormat::pdf
+          ? tr("page of %1 \u00d7 %2 pt").arg(wanted.size.width()).arg(wanted.size.height())
+          : tr("vector, %1 \u00d7 %2 view box").arg(wanted.size.width()).arg(wanted.size.height()));
   if (target() != Target::folder) {
     // Keep the file name's suffix in step with the format.
     const QFileInfo info(path());
     if (!info.fileName().isEmpty() && info.suffix().toLower() != Exporter::suffix(wanted.format))
-      m_path->setText(QDir(info.path()).filePath(info.completeBaseName() + QLatin1Char('.') +
-                                                 Exporter::suffix(wanted.format)));
+      m_path->setText(
+          QDir(info.path())
+              .filePath(info.completeBaseName() + QLatin1Char('.') + Exporter::suffix(wanted.format)));
   }
 }
 

@@ -23,7 +23,8 @@ class ExportDialog : public QDialog {
   enum class Target { grid, map, folder };
 
   // Lists the maps `grid` shows; `windowSize` is the grid's size on screen; `directory` where to save.
-  ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory, QWidget* parent = nullptr);
+  ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory,
+               QWidget* parent = nullptr);
 
   Target target() const;
   std::optional<MapKey> map() const;  // for Target::map

@@ -35,7 +35,8 @@ QSize checkedSize(const HeatmapPlot& plot, QSize size, double scale) {
   if (size.isEmpty()) size = plot.naturalSize();
   if (!(scale > 0.0) || scale > 8.0) throw Error("the scale must be above 0 and at most 8");
   const QSize pixels = (QSizeF(size) * scale).toSize();
-  if (size.width() < 16 || size.height() < 16 || pixels.width() > kMaximumSide || pixels.height() > kMaximumSide)
+  if (size.width() < 16 || size.height() < 16 || pixels.width() > kMaximumSide ||
+      pixels.height() > kMaximumSide)
     throw Error(QStringLiteral("the image size %1x%2 is out of range (16 to %3 pixels a side)")
                     .arg(pixels.width())
                     .arg(pixels.height())
@@ -114,8 +115,8 @@ QByteArray renderPdf(HeatmapPlot& plot, QSize size) {
 }
 
 QString csvField(const QString& text) {
-  if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n')) &&
-      !text.contains(QLatin1Char('\r')))
+  if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) &&
+      !text.contains(QLatin1Char('\n')) && !text.contains(QLatin1Char('\r')))
     return text;
   QString quoted = text;
   quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
@@ -184,7 +185,8 @@ QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const Displ
   const auto grid = plotFor(snapshot, options, std::nullopt);
   QStringList written;
   for (int map = 0; map < grid->mapCount(); ++map) {
-    const QString path = QDir(folder).filePath(grid->mapFileStem(map) + QLatin1Char('.') + suffix(request.format));
+    const QString path =
+        QDir(folder).filePath(grid->mapFileStem(map) + QLatin1Char('.') + suffix(request.format));
     exportImage(snapshot, options, grid->mapKey(map), request, path);
     written << path;
   }
@@ -234,8 +236,9 @@ void Exporter::exportCsv(const AttentionSnapshot& snapshot, const QString& path)
 }
 
 void Exporter::writeFile(const QString& path, const QByteArray& contents) {
-  cli::write_file_atomically(QFile::encodeName(path).toStdString(),
-                             std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
+  cli::write_file_atomically(
+      QFile::encodeName(path).toStdString(),
+      std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
 }
 
 }  // namespace attnscope::ui

@@ -16,13 +16,18 @@ QString number(float value) {
 }  // namespace
 
 HeatmapGrid::HeatmapGrid(QWidget* parent)
-    : QWidget(parent), m_plot(new HeatmapPlot), m_banner(new QLabel), m_hint(new QLabel), m_stack(new QStackedWidget) {
+    : QWidget(parent),
+      m_plot(new HeatmapPlot),
+      m_banner(new QLabel),
+      m_hint(new QLabel),
+      m_stack(new QStackedWidget) {
   m_banner->setObjectName(QStringLiteral("problemBanner"));
   m_banner->setWordWrap(true);
   m_banner->setTextFormat(Qt::PlainText);
-  m_banner->setStyleSheet(QStringLiteral(
-      "QLabel#problemBanner { background: #fff4e5; color: #663c00; border: 1px solid #ffb74d; border-radius: 4px;"
-      " padding: 6px 10px; }"));
+  m_banner->setStyleSheet(
+      QStringLiteral("QLabel#problemBanner { background: #fff4e5; color: #663c00; border: 1px solid #ffb74d; "
+                     "border-radius: 4px;"
+                     " padding: 6px 10px; }"));
   m_banner->hide();
 
   m_hint->setAlignment(Qt::AlignCenter);
@@ -51,7 +56,8 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
   if (!snapshot)
     showHint(tr("Type a sentence above to see its attention heatmaps.\n\nEvery edit recomputes them."));
   else if (m_plot->mapCount() == 0)
-    showHint(tr("Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
+    showHint(tr(
+        "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
   else
     m_stack->setCurrentWidget(m_plot);
 }
@@ -78,7 +84,12 @@ void HeatmapGrid::setSelection(const QuerySelection& selection) {
 }
 
 void HeatmapGrid::showProblem(const QString& message) {
-  m_banner->setText(tr("%1\nThe heatmaps below are from the last valid settings.").arg(message));
+  if (m_plot->snapshot()) {
+    m_banner->setText(tr("%1\nThe heatmaps below are from the last valid settings.").arg(message));
+  } else {
+    m_banner->setText(message);
+    showHint(tr("No heatmaps yet: fix the setting marked in red."));
+  }
   m_banner->show();
 }
 
@@ -101,8 +112,9 @@ QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
   const auto value = [&](Quantity quantity) {
     return number(snapshot->value(mapKey.maskRow, mapKey.head, quantity, query, key));
   };
-  QString text = QStringLiteral("<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "
-                                "head %5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
+  QString text = QStringLiteral(
+                     "<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "
+                     "head %5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
                      .arg(token(query), token(key))
                      .arg(query + 1)
                      .arg(key + 1)
@@ -127,7 +139,8 @@ void HeatmapGrid::onMouseMove(QMouseEvent* event) {
   int map = -1, query = -1, key = -1;
   if (m_plot->cellAt(event->position(), &map, &query, &key)) {
     emit cellHovered(query, key);
-    QToolTip::showText(event->globalPosition().toPoint() + QPoint(14, 10), toolTipFor(map, query, key), m_plot);
+    QToolTip::showText(event->globalPosition().toPoint() + QPoint(14, 10), toolTipFor(map, query, key),
+                       m_plot);
   } else {
     emit cellHovered(-1, -1);
     QToolTip::hideText();

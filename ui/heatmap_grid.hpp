@@ -28,7 +28,8 @@ class HeatmapGrid : public QWidget {
   bool isShowingHint() const;
   QString hint() const;
 
-  // What the tooltip says for a cell: query and key tokens, raw and scaled score, weight (and dropout weight).
+  // What the tooltip says for a cell: query and key tokens, raw and scaled score, weight (and dropout
+  // weight).
   QString toolTipFor(int map, int query, int key) const;
 
  signals:

@@ -1,4 +1,3 @@
-#include <QElapsedTimer>
 #include "heatmap_plot.hpp"
 
 #include <QApplication>
@@ -52,7 +51,8 @@ QString maskSlug(const MaskSpec& mask) {
 }
 
 QFont pixelFont(int pixels, bool bold = false) {
-  // Pixel sizes, so a PDF (72 dpi), an SVG and the screen all draw text at the same size relative to the maps.
+  // Pixel sizes, so a PDF (72 dpi), an SVG and the screen all draw text at the same size relative to the
+  // maps.
   QFont font = QApplication::font();
   font.setPixelSize(pixels);
   font.setBold(bold);
@@ -70,7 +70,10 @@ DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
 }
 
 HeatmapPlot::HeatmapPlot(QWidget* parent)
-    : QCustomPlot(parent), m_tickFont(pixelFont(12)), m_titleFont(pixelFont(13, true)), m_noteFont(pixelFont(12)) {
+    : QCustomPlot(parent),
+      m_tickFont(pixelFont(12)),
+      m_titleFont(pixelFont(13, true)),
+      m_noteFont(pixelFont(12)) {
   setBackground(QBrush(Qt::white));
   plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
   addLayer(kHighlightLayer, layer(QStringLiteral("main")), QCustomPlot::limAbove);
@@ -107,7 +110,8 @@ std::vector<MapKey> HeatmapPlot::layoutKeys() const {
   return keys;
 }
 
-void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& options, std::optional<MapKey> only) {
+void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& options,
+                             std::optional<MapKey> only) {
   const bool sharedChanged = options.sharedRange != m_options.sharedRange;
   m_snapshot = std::move(snapshot);
   m_options = options;
@@ -119,18 +123,15 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
   if (!sameShape || m_maps.empty())
     rebuild(keys);
   else if (m_snapshot && plotLayout()->rowCount() > 0) {
-    const bool legendShown = qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
+    const bool legendShown =
+        qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
     bool anyMasked = false;
     for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
     if (legendShown != anyMasked) rebuild(keys);
   }
-  QElapsedTimer T; T.start();
   fill();
-  qWarning("TIMING fill %lld", T.restart());
   updateRanges();
-  qWarning("TIMING ranges %lld", T.restart());
   replot();
-  qWarning("TIMING replot %lld", T.restart());
 }
 
 void HeatmapPlot::clearMaps() {
@@ -265,8 +266,10 @@ void HeatmapPlot::fill() {
   for (std::size_t i = 0; i < m_maps.size(); ++i) {
     Map& map = m_maps[i];
     const MapKey& key = map.key;
-    QString title = QStringLiteral("head %1 \u00b7 %2").arg(key.head + 1).arg(m_snapshot->maskLabel(key.maskRow));
-    if (severalQuantities || key.quantity != Quantity::weights) title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
+    QString title =
+        QStringLiteral("head %1 \u00b7 %2").arg(key.head + 1).arg(m_snapshot->maskLabel(key.maskRow));
+    if (severalQuantities || key.quantity != Quantity::weights)
+      title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
     map.title->setText(title);
     map.rows->setTokens(m_snapshot->tokenTexts);
     map.columns->setTokens(m_snapshot->tokenTexts);
@@ -297,7 +300,8 @@ void HeatmapPlot::updateRanges() {
       const Map& map = m_maps[i];
       QCPColorScale* scale = m_mapScales[i];
       scale->setGradient(ColorMaps::forQuantity(map.key.quantity, m_options.colorMap));
-      scale->setDataRange(ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
+      scale->setDataRange(
+          ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
       map.colorMap->setColorScale(scale);
     }
   }
@@ -311,10 +315,7 @@ bool HeatmapPlot::settleLabels() {
     const double cellWidth = map.axisRect->width() / static_cast<double>(n);
     if (map.axisRect->width() > 0) {
       // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
-      const QFontMetrics metrics(keys->tickLabelFont());
-      int widest = 0;
-      for (const QString& label : map.columns->labels()) widest = std::max(widest, metrics.horizontalAdvance(label));
-      const double rotation = widest + 6 > cellWidth ? kRotatedLabels : 0.0;
+      const double rotation = map.columns->widestLabel() + 6 > cellWidth ? kRotatedLabels : 0.0;
       if (rotation != keys->tickLabelRotation()) {
         keys->setTickLabelRotation(rotation);
         changed = true;
@@ -375,7 +376,8 @@ bool HeatmapPlot::cellAt(const QPointF& position, int* map, int* query, int* key
 
 QPointF HeatmapPlot::cellCentre(int map, int query, int key) const {
   const QCPAxisRect* rect = m_maps[map].axisRect;
-  return QPointF(rect->axis(QCPAxis::atBottom)->coordToPixel(key), rect->axis(QCPAxis::atLeft)->coordToPixel(query));
+  return QPointF(rect->axis(QCPAxis::atBottom)->coordToPixel(key),
+                 rect->axis(QCPAxis::atLeft)->coordToPixel(query));
 }
 
 void HeatmapPlot::setHover(int query, int key) {

@@ -1,11 +1,12 @@
 #pragma once
 // The heatmaps of a snapshot laid out in one QCustomPlot: a block of rows per quantity (one row per mask, one
-// column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per map)
-// and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+// column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per
+// map) and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+
+#include <qcustomplot.h>
 
 #include <QSize>
 #include <optional>
-#include <qcustomplot.h>
 #include <vector>
 
 #include "attention_snapshot.hpp"
@@ -42,8 +43,8 @@ class HeatmapPlot : public QCustomPlot {
   explicit HeatmapPlot(QWidget* parent = nullptr);
   ~HeatmapPlot() override;
 
-  // Shows `snapshot` (or nothing when null). With `only`, just that map. Reuses the existing maps when the grid
-  // keeps its shape, so an edit that changes only values rebuilds no layout.
+  // Shows `snapshot` (or nothing when null). With `only`, just that map. Reuses the existing maps when the
+  // grid keeps its shape, so an edit that changes only values rebuilds no layout.
   void setContent(SnapshotPointer snapshot, const DisplayOptions& options, std::optional<MapKey> only = {});
   const SnapshotPointer& snapshot() const { return m_snapshot; }
   const DisplayOptions& displayOptions() const { return m_options; }

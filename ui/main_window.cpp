@@ -1,14 +1,15 @@
-#include <QElapsedTimer>
 #include "main_window.hpp"
 
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QDirIterator>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -83,7 +84,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_detailDock->setWidget(m_detail);
   m_detailDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
   addDockWidget(Qt::RightDockWidgetArea, m_detailDock);
-  resizeDocks({m_settingsDock, m_detailDock}, {340, 380}, Qt::Horizontal);
+  resizeDocks({m_settingsDock, m_detailDock}, {300, 370}, Qt::Horizontal);
   m_defaultState = saveState();
 
   buildActions();
@@ -91,9 +92,10 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   buildStatusBar();
   connectModel();
 
-  const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry()
-                                                          : QRect(0, 0, 1600, 1000);
-  resize(std::min(1500, screen.width() - 40), std::min(940, screen.height() - 40));
+  const QRect screen = QGuiApplication::primaryScreen()
+                           ? QGuiApplication::primaryScreen()->availableGeometry()
+                           : QRect(0, 0, 1600, 1000);
+  resize(std::min(1800, screen.width() * 96 / 100), std::min(1120, screen.height() * 94 / 100));
 
   const std::optional<ViewSettings> saved = readSettings();
   const ViewSettings settings = initial.value_or(saved.value_or(ViewSettings::defaults()));
@@ -132,7 +134,8 @@ void MainWindow::buildActions() {
   connect(m_exportCsvAction, &QAction::triggered, this, [this] { exportDataDialog(QStringLiteral("csv")); });
 
   m_exportJsonAction = new QAction(tr("Export Matrices as &JSON\u2026"), this);
-  connect(m_exportJsonAction, &QAction::triggered, this, [this] { exportDataDialog(QStringLiteral("json")); });
+  connect(m_exportJsonAction, &QAction::triggered, this,
+          [this] { exportDataDialog(QStringLiteral("json")); });
 
   m_copyAction = new QAction(tr("&Copy Image"), this);
   m_copyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
@@ -155,6 +158,7 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(m_openAction);
   m_recentMenu = file->addMenu(tr("Open &Recent"));
+  buildPresetMenu(file->addMenu(tr("Open &Example")));
   file->addAction(m_saveAction);
   file->addAction(m_saveAsAction);
   file->addSeparator();
@@ -274,16 +278,20 @@ void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
   m_settingsPanel->clearFieldErrors();
   m_settingsPanel->setEmbeddingsNote(snapshot->embeddingsNote);
   m_grid->clearProblem();
+  if (!snapshot->fallbackReason.isEmpty()) {
+    const QString message = tr("Computed on the CPU: %1").arg(snapshot->fallbackReason);
+    m_settingsPanel->setFieldError(SettingsField::device, message);
+    showStatus(message);
+  }
   m_model->setSnapshot(snapshot);
 }
 
 void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
-  QElapsedTimer T; T.start();
   m_grid->setContent(snapshot, m_display);
-  qWarning("TIMING grid %lld", T.restart());
   m_strip->setSnapshot(snapshot);
-  qWarning("TIMING strip %lld", T.restart());
   m_summary->setText(statusSummary());
+  m_summary->setToolTip(snapshot && !snapshot->fallbackReason.isEmpty() ? snapshot->fallbackReason
+                                                                        : QString());
   if (!snapshot) m_settingsPanel->setEmbeddingsNote(QString());
 }
 
@@ -301,9 +309,7 @@ void MainWindow::onHoverChanged(int query, int key) {
 void MainWindow::onSelectionChanged(const QuerySelection& selection) {
   m_grid->setSelection(selection);
   m_strip->setSelected(selection.query);
-  QElapsedTimer T; T.start();
   m_detail->setContent(m_model->snapshot(), selection);
-  qWarning("TIMING detail %lld", T.restart());
 }
 
 void MainWindow::onComputeFailed(SettingsField field, const QString& message) {
@@ -333,8 +339,9 @@ QString MainWindow::statusSummary() const {
   if (!snapshot) return tr("no tokens");
   return counted(snapshot->tokenCount(), tr("token"), tr("tokens")) + QStringLiteral("  \u00b7  ") +
          counted(snapshot->headCount(), tr("head"), tr("heads")) + QStringLiteral("  \u00b7  ") +
-         counted(snapshot->maskCount(), tr("mask"), tr("masks")) + QStringLiteral("  \u00b7  ") + snapshot->device +
-         QStringLiteral("  \u00b7  ") + tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
+         counted(snapshot->maskCount(), tr("mask"), tr("masks")) + QStringLiteral("  \u00b7  ") +
+         snapshot->device + QStringLiteral("  \u00b7  ") +
+         tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
 }
 
 void MainWindow::showStatus(const QString& message, int milliseconds) {
@@ -342,7 +349,8 @@ void MainWindow::showStatus(const QString& message, int milliseconds) {
   statusBar()->showMessage(message, milliseconds);
 }
 
-// Sessions ---------------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------------
 
 bool MainWindow::openSession(const QString& path, QString* error) {
   ViewSettings settings;
@@ -377,9 +385,47 @@ bool MainWindow::saveSession(const QString& path, QString* error) {
   return true;
 }
 
+bool MainWindow::openPreset(const QString& path, QString* error) {
+  ViewSettings settings;
+  try {
+    settings = SessionFile::load(path);
+  } catch (const Error& problem) {
+    setError(error, toQString(problem.what()));
+    return false;
+  }
+  m_sessionPath.clear();
+  m_model->setSettings(settings);
+  m_controller->requestNow(settings);
+  updateTitle();
+  return true;
+}
+
+void MainWindow::buildPresetMenu(QMenu* menu) {
+  QStringList paths;
+  QDirIterator presets(QStringLiteral(":/attnscope/presets"));
+  while (presets.hasNext()) paths << presets.next();
+  paths.sort();
+  for (const QString& path : paths) {
+    QFile file(path);
+    QString title = QFileInfo(path).completeBaseName();
+    if (file.open(QIODevice::ReadOnly)) {
+      const QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
+      title = json.value(QStringLiteral("title")).toString(title);
+    }
+    QAction* action = menu->addAction(title);
+    connect(action, &QAction::triggered, this, [this, path, title] {
+      QString error;
+      if (openPreset(path, &error))
+        showStatus(tr("Example: %1.").arg(title));
+      else
+        QMessageBox::warning(this, tr("Cannot Open Example"), error);
+    });
+  }
+}
+
 void MainWindow::openSessionDialog() {
-  const QString path =
-      QFileDialog::getOpenFileName(this, tr("Open Session"), QFileInfo(m_sessionPath).path(), sessionFilter());
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QFileInfo(m_sessionPath).path(),
+                                                    sessionFilter());
   if (path.isEmpty()) return;
   QString error;
   if (!openSession(path, &error)) QMessageBox::warning(this, tr("Cannot Open Session"), error);
@@ -388,8 +434,8 @@ void MainWindow::openSessionDialog() {
 void MainWindow::saveSessionDialog(bool choosePath) {
   QString path = m_sessionPath;
   if (choosePath || path.isEmpty()) {
-    const QString suggested = path.isEmpty() ? QDir(exportDirectory()).filePath(QStringLiteral("session.attnscope"))
-                                             : path;
+    const QString suggested =
+        path.isEmpty() ? QDir(exportDirectory()).filePath(QStringLiteral("session.attnscope")) : path;
     path = QFileDialog::getSaveFileName(this, tr("Save Session"), suggested, sessionFilter());
     if (path.isEmpty()) return;
     if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".attnscope");
@@ -411,7 +457,8 @@ void MainWindow::updateRecentMenu() {
   m_recentMenu->clear();
   for (int i = 0; i < m_recentFiles.size(); ++i) {
     const QString path = m_recentFiles.at(i);
-    QAction* action = m_recentMenu->addAction(QStringLiteral("&%1  %2").arg(i + 1).arg(QFileInfo(path).fileName()));
+    QAction* action =
+        m_recentMenu->addAction(QStringLiteral("&%1  %2").arg(i + 1).arg(QFileInfo(path).fileName()));
     action->setToolTip(path);
     connect(action, &QAction::triggered, this, [this, path] {
       QString error;
@@ -437,7 +484,8 @@ void MainWindow::updateTitle() {
   setWindowTitle(QStringLiteral("%1[*] \u2014 AttnScope").arg(name));
 }
 
-// Exports ----------------------------------------------------------------------------------------------------
+// Exports
+// ----------------------------------------------------------------------------------------------------
 
 QString MainWindow::exportDirectory() const {
   if (!m_lastExportDirectory.isEmpty()) return m_lastExportDirectory;
@@ -513,10 +561,12 @@ void MainWindow::exportImageDialog(bool eachMap) {
   QString error;
   bool ok = false;
   const QString path = dialog.path();
+  QGuiApplication::setOverrideCursor(Qt::WaitCursor);
   if (dialog.target() == ExportDialog::Target::folder)
     ok = exportEachMap(path, dialog.request(), &error);
   else
     ok = exportImage(path, dialog.request(), dialog.map(), &error);
+  QGuiApplication::restoreOverrideCursor();
   if (!ok) {
     QMessageBox::warning(this, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(error));
     return;
@@ -530,9 +580,9 @@ void MainWindow::exportDataDialog(const QString& suffix) {
     return;
   }
   const QString filter = suffix == QLatin1String("csv") ? tr("CSV (*.csv)") : tr("JSON (*.json)");
-  QString path = QFileDialog::getSaveFileName(this, tr("Export Matrices"),
-                                              QDir(exportDirectory()).filePath(QStringLiteral("attention.") + suffix),
-                                              filter);
+  QString path = QFileDialog::getSaveFileName(
+      this, tr("Export Matrices"), QDir(exportDirectory()).filePath(QStringLiteral("attention.") + suffix),
+      filter);
   if (path.isEmpty()) return;
   if (QFileInfo(path).suffix().isEmpty()) path += QLatin1Char('.') + suffix;
   QString error;
@@ -543,17 +593,20 @@ void MainWindow::exportDataDialog(const QString& suffix) {
   m_lastExportDirectory = QFileInfo(path).path();
 }
 
-// Help -------------------------------------------------------------------------------------------------------
+// Help
+// -------------------------------------------------------------------------------------------------------
 
 void MainWindow::showShortcuts() {
   QMessageBox::information(
       this, tr("Keyboard and Mouse"),
       tr("<table cellspacing='6'>"
          "<tr><td><b>Type</b></td><td>every edit recomputes the heatmaps</td></tr>"
-         "<tr><td><b>Hover a cell</b></td><td>its query and key tokens, raw and scaled score, weight; the row and "
+         "<tr><td><b>Hover a cell</b></td><td>its query and key tokens, raw and scaled score, weight; the "
+         "row and "
          "column light up in every map and the query is highlighted in the sentence</td></tr>"
          "<tr><td><b>Hover a token</b></td><td>its row and column in every map</td></tr>"
-         "<tr><td><b>Click a cell or token</b></td><td>select that query: the panel on the right explains it</td></tr>"
+         "<tr><td><b>Click a cell or token</b></td><td>select that query: the panel on the right explains "
+         "it</td></tr>"
          "<tr><td><b>\u2191 / \u2193</b></td><td>previous / next query (click the grid first)</td></tr>"
          "<tr><td><b>Ctrl+L</b></td><td>edit the sentence</td></tr>"
          "<tr><td><b>Esc</b></td><td>cancel a long computation</td></tr>"
@@ -564,14 +617,16 @@ void MainWindow::showShortcuts() {
 }
 
 void MainWindow::showAbout() {
-  QMessageBox::about(this, tr("About AttnScope"),
-                     tr("<h3>AttnScope %1</h3><p>Type a sentence and watch the attention mechanisms of chapter 3 of "
-                        "<i>Build a Large Language Model (From Scratch)</i> work, with exactly the numbers PyTorch "
-                        "prints for the same seed.</p>")
-                         .arg(QApplication::applicationVersion()));
+  QMessageBox::about(
+      this, tr("About AttnScope"),
+      tr("<h3>AttnScope %1</h3><p>Type a sentence and watch the attention mechanisms of chapter 3 of "
+         "<i>Build a Large Language Model (From Scratch)</i> work, with exactly the numbers PyTorch "
+         "prints for the same seed.</p>")
+          .arg(QApplication::applicationVersion()));
 }
 
-// QSettings --------------------------------------------------------------------------------------------------
+// QSettings
+// --------------------------------------------------------------------------------------------------
 
 std::optional<ViewSettings> MainWindow::readSettings() {
   QSettings store(QString::fromLatin1(kOrganization), QString::fromLatin1(kApplication));
@@ -613,8 +668,9 @@ void MainWindow::writeSettings() {
   store.setValue(QStringLiteral("window/state"), saveState());
   store.setValue(QStringLiteral("recentFiles"), m_recentFiles);
   store.setValue(QStringLiteral("export/directory"), m_lastExportDirectory);
-  store.setValue(QStringLiteral("session/settings"),
-                 QString::fromUtf8(QJsonDocument(m_model->settings().toJson()).toJson(QJsonDocument::Compact)));
+  store.setValue(
+      QStringLiteral("session/settings"),
+      QString::fromUtf8(QJsonDocument(m_model->settings().toJson()).toJson(QJsonDocument::Compact)));
   store.sync();
 }
 

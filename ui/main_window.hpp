@@ -1,6 +1,6 @@
 #pragma once
-// The AttnScope window: the sentence and its tokens on top, the heatmap grid in the middle, the settings on the
-// left, the selected query's details on the right. It wires the views to the model and the model to the
+// The AttnScope window: the sentence and its tokens on top, the heatmap grid in the middle, the settings on
+// the left, the selected query's details on the right. It wires the views to the model and the model to the
 // compute controller, and keeps sessions, exports and QSettings.
 
 #include <QMainWindow>
@@ -50,8 +50,10 @@ class MainWindow : public QMainWindow {
   // The menu actions without their dialogs (tests, scripting); false with the reason in `error`.
   bool openSession(const QString& path, QString* error = nullptr);
   bool saveSession(const QString& path, QString* error = nullptr);
-  bool exportImage(const QString& path, const ImageRequest& request, std::optional<MapKey> only = std::nullopt,
-                   QString* error = nullptr);
+  // A built-in example (":/attnscope/presets/…"): its settings, in an untitled session.
+  bool openPreset(const QString& path, QString* error = nullptr);
+  bool exportImage(const QString& path, const ImageRequest& request,
+                   std::optional<MapKey> only = std::nullopt, QString* error = nullptr);
   bool exportEachMap(const QString& folder, const ImageRequest& request, QString* error = nullptr);
   bool exportData(const QString& path, QString* error = nullptr);  // .csv or .json by suffix
   bool copyImage();
@@ -71,6 +73,7 @@ class MainWindow : public QMainWindow {
   void writeSettings();
   void rememberRecent(const QString& path);
   void updateRecentMenu();
+  void buildPresetMenu(QMenu* menu);
   void updateTitle();
   void showStatus(const QString& message, int milliseconds = 8000);
 

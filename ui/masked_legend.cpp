@@ -8,7 +8,8 @@ namespace attnscope::ui {
 
 MaskedLegend::MaskedLegend(QCustomPlot* plot, const QFont& font)
     : QCPLayoutElement(plot),
-      m_text(QStringLiteral("masked: the key is hidden from the query (score \u2192 \u2212\u221e, weight exactly 0)")),
+      m_text(QStringLiteral(
+          "masked: the key is hidden from the query (score \u2192 \u2212\u221e, weight exactly 0)")),
       m_font(font) {
   setMargins(QMargins(0, 2, 0, 2));
   setAutoMargins(QCP::msNone);
@@ -37,8 +38,8 @@ void MaskedLegend::draw(QCPPainter* painter) {
   painter->drawRect(box);
   painter->setFont(m_font);
   painter->setPen(QColor(0x33, 0x33, 0x33));
-  painter->drawText(QRect(box.right() + 6, area.top(), width, area.height()), Qt::AlignVCenter | Qt::AlignLeft,
-                    m_text);
+  painter->drawText(QRect(box.right() + 6, area.top(), width, area.height()),
+                    Qt::AlignVCenter | Qt::AlignLeft, m_text);
 }
 
 }  // namespace attnscope::ui

@@ -48,7 +48,7 @@ QVariant QueryStepsModel::data(const QModelIndex& index, int role) const {
   if (role == Qt::DisplayRole) {
     switch (index.column()) {
       case keyColumn:
-        return QStringLiteral("%1  %2").arg(key + 1).arg(displayToken(m_snapshot->tokenTexts.at(key), 20));
+        return QStringLiteral("%1 %2").arg(key + 1).arg(displayToken(m_snapshot->tokenTexts.at(key), 12));
       case scoreColumn:
         return number(value(Quantity::rawScores));
       case scaledColumn:
@@ -61,9 +61,11 @@ QVariant QueryStepsModel::data(const QModelIndex& index, int role) const {
         return number(value(Quantity::dropoutWeights));
     }
   } else if (role == Qt::TextAlignmentRole) {
-    return index.column() == keyColumn ? int(Qt::AlignLeft | Qt::AlignVCenter) : int(Qt::AlignRight | Qt::AlignVCenter);
+    return index.column() == keyColumn ? int(Qt::AlignLeft | Qt::AlignVCenter)
+                                       : int(Qt::AlignRight | Qt::AlignVCenter);
   } else if (role == Qt::ForegroundRole) {
-    if (masked && index.column() != scoreColumn && index.column() != scaledColumn) return QColor(0x8a, 0x8a, 0x8a);
+    if (masked && index.column() != scoreColumn && index.column() != scaledColumn)
+      return QColor(0x8a, 0x8a, 0x8a);
   } else if (role == Qt::ToolTipRole && masked) {
     return tr("Key %1 is hidden from query %2 by the %3 mask: its score becomes \u2212\u221e, its weight 0.")
         .arg(key + 1)
@@ -82,7 +84,7 @@ QVariant QueryStepsModel::headerData(int section, Qt::Orientation orientation, i
       case keyColumn:
         return tr("key");
       case scoreColumn:
-        return tr("score q\u00b7k");
+        return tr("q\u00b7k");
       case scaledColumn: {
         if (!valid()) return tr("scaled");
         const float scale = m_snapshot->rows[m_selection.maskRow].result.heads[m_selection.head].scale;
@@ -100,8 +102,10 @@ QVariant QueryStepsModel::headerData(int section, Qt::Orientation orientation, i
       case scoreColumn:
         return tr("The raw attention score: the query's vector dotted with the key's");
       case scaledColumn:
-        return tr("The score times 1/\u221ahead_dim (PyTorch divides by \u221ahead_dim); simplified attention does not "
-                  "scale");
+        return tr(
+            "The score times 1/\u221ahead_dim (PyTorch divides by \u221ahead_dim); simplified attention does "
+            "not "
+            "scale");
       case maskedColumn:
         return tr("\u2212\u221e where the mask hides the key, so that its weight becomes exactly 0");
       case weightColumn:

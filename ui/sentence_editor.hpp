@@ -1,6 +1,6 @@
 #pragma once
-// The text being explained. Every edit is reported (the controller debounces); the span of the token under the
-// pointer, in the heatmaps or the chips, is highlighted in place.
+// The text being explained. Every edit is reported (the controller debounces); the span of the token under
+// the pointer, in the heatmaps or the chips, is highlighted in place.
 
 #include <QPlainTextEdit>
 

@@ -32,7 +32,9 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
   QJsonParseError error;
   const QJsonDocument document = QJsonDocument::fromJson(bytes, &error);
   if (error.error != QJsonParseError::NoError)
-    fail(name, QStringLiteral("not a session file (JSON error at byte %1: %2)").arg(error.offset).arg(error.errorString()));
+    fail(name, QStringLiteral("not a session file (JSON error at byte %1: %2)")
+                   .arg(error.offset)
+                   .arg(error.errorString()));
   const QJsonObject json = document.object();
   if (!document.isObject() || json.value(QStringLiteral("format")).toString() != kFormatName)
     fail(name, QStringLiteral("not an AttnScope session file"));
@@ -40,10 +42,11 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
   if (!version.isDouble() || version.toDouble() < 1 || version.toDouble() != std::floor(version.toDouble()))
     fail(name, QStringLiteral("the session has no valid format version"));
   if (version.toDouble() > kFormatVersion)
-    fail(name, QStringLiteral("this session was saved by a newer AttnScope (format version %1; this version reads "
-                              "up to %2). Nothing was loaded: open it with a newer AttnScope.")
-                   .arg(version.toInt())
-                   .arg(kFormatVersion));
+    fail(name,
+         QStringLiteral("this session was saved by a newer AttnScope (format version %1; this version reads "
+                        "up to %2). Nothing was loaded: open it with a newer AttnScope.")
+             .arg(version.toInt())
+             .arg(kFormatVersion));
   const QJsonValue settings = json.value(QStringLiteral("settings"));
   if (!settings.isObject()) fail(name, QStringLiteral("the session has no settings"));
   try {

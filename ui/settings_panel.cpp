@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QRegularExpressionValidator>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -26,8 +27,10 @@ struct MechanismEntry {
 };
 
 const MechanismEntry kMechanisms[] = {
-    {Mechanism::simplified, "simplified", "Section 3.3: scores = x\u00b7x\u1d40, no trainable weights, no scaling"},
-    {Mechanism::self_attention_v1, "self-attention v1", "SelfAttention_v1: W_q, W_k, W_v = torch.rand(d_in, d_out)"},
+    {Mechanism::simplified, "simplified",
+     "Section 3.3: scores = x\u00b7x\u1d40, no trainable weights, no scaling"},
+    {Mechanism::self_attention_v1, "self-attention v1",
+     "SelfAttention_v1: W_q, W_k, W_v = torch.rand(d_in, d_out)"},
     {Mechanism::self_attention, "self-attention v2", "SelfAttention_v2: three nn.Linear(d_in, d_out)"},
     {Mechanism::causal, "causal", "CausalAttention: v2 with a causal mask and dropout"},
     {Mechanism::multihead_wrapper, "multi-head wrapper",
@@ -79,8 +82,7 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QScrollArea(parent), m_settings(
   setWidgetResizable(true);
   setFrameShape(QFrame::NoFrame);
   setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  content->setMinimumWidth(300);
-  setMinimumWidth(content->minimumSizeHint().width() + 16);
+  setMinimumWidth(content->minimumSizeHint().width() + verticalScrollBar()->sizeHint().width());
   showSettings();
 }
 
@@ -117,10 +119,12 @@ QWidget* SettingsPanel::buildInputGroup() {
   m_source = new QComboBox;
   m_source->setObjectName(QStringLiteral("embeddingSource"));
   m_source->addItem(tr("Book preset"), int(EmbeddingSource::book));
-  m_source->setItemData(0, tr("The book's 6 \u00d7 3 embeddings for \u201cYour journey starts with one step\u201d"),
-                        Qt::ToolTipRole);
+  m_source->setItemData(
+      0, tr("The book's 6 \u00d7 3 embeddings for \u201cYour journey starts with one step\u201d"),
+      Qt::ToolTipRole);
   m_source->addItem(tr("Seeded table"), int(EmbeddingSource::seeded));
-  m_source->setItemData(1, tr("torch.manual_seed(seed); nn.Embedding(distinct tokens, d_in)"), Qt::ToolTipRole);
+  m_source->setItemData(1, tr("torch.manual_seed(seed); nn.Embedding(distinct tokens, d_in)"),
+                        Qt::ToolTipRole);
   m_source->addItem(tr("File\u2026"), int(EmbeddingSource::file));
   m_source->setItemData(2, tr("A .npy or .csv with one row per token"), Qt::ToolTipRole);
   form->addRow(tr("&Embeddings"), m_source);
@@ -318,7 +322,7 @@ QWidget* SettingsPanel::buildDisplayGroup() {
     auto* box = new QCheckBox(name);
     box->setObjectName(QStringLiteral("show-") + slugOf(quantity));
     m_show[quantity] = box;
-    grid->addWidget(box, index / 2, index % 2);
+    grid->addWidget(box, index, 0);
     ++index;
     connect(box, &QCheckBox::toggled, this, &SettingsPanel::onEdited);
   }
@@ -330,7 +334,8 @@ QWidget* SettingsPanel::buildDisplayGroup() {
   m_colorMap->setObjectName(QStringLiteral("colorMap"));
   for (const ColorMapId id : {ColorMapId::viridis, ColorMapId::magma, ColorMapId::cividis})
     m_colorMap->addItem(toString(id), int(id));
-  m_colorMap->setToolTip(tr("Colour map of the weights; scores always use blue\u2013white\u2013red centred on 0"));
+  m_colorMap->setToolTip(
+      tr("Colour map of the weights; scores always use blue\u2013white\u2013red centred on 0"));
   form->addRow(tr("&Colour map"), m_colorMap);
 
   m_range = new QComboBox;
@@ -432,16 +437,17 @@ void SettingsPanel::updateEnabledFields() {
   m_embeddingSeed->setEnabled(source != EmbeddingSource::file);
   const bool multihead = mechanism == Mechanism::multihead || mechanism == Mechanism::multihead_wrapper;
   m_heads->setEnabled(multihead);
-  m_heads->setToolTip(multihead ? tr("Number of heads") : tr("Only the multi-head mechanisms have several heads"));
+  m_heads->setToolTip(multihead ? tr("Number of heads")
+                                : tr("Only the multi-head mechanisms have several heads"));
   m_dOut->setEnabled(mechanism != Mechanism::simplified);
   m_qkvBias->setEnabled(mechanism != Mechanism::simplified && mechanism != Mechanism::self_attention_v1);
   const bool dropout = has_dropout(mechanism);
   m_dropout->setEnabled(dropout);
   m_dropoutSeed->setEnabled(dropout);
   m_show[Quantity::dropoutWeights]->setEnabled(dropout && m_dropout->value() > 0.0);
-  m_show[Quantity::dropoutWeights]->setToolTip(dropout && m_dropout->value() > 0.0
-                                                   ? QString()
-                                                   : tr("Set a dropout above 0 (causal or multi-head) first"));
+  m_show[Quantity::dropoutWeights]->setToolTip(
+      dropout && m_dropout->value() > 0.0 ? QString()
+                                          : tr("Set a dropout above 0 (causal or multi-head) first"));
   m_windowSize->setEnabled(m_maskWindow->isChecked());
   m_prefixSize->setEnabled(m_maskPrefix->isChecked());
   m_maskPath->setEnabled(m_maskFile->isChecked());
@@ -469,9 +475,9 @@ bool SettingsPanel::readWidgets(ViewSettings& s) {
     bool ok = false;
     const std::uint64_t seed = text.toULongLong(&ok);
     if (!ok) {
-      setFieldError(SettingsField::seed, text.isEmpty() ? tr("Enter a seed (a whole number).")
-                                                        : tr("%1 is not a seed: use a whole number below 2^64.")
-                                                              .arg(text));
+      setFieldError(SettingsField::seed,
+                    text.isEmpty() ? tr("Enter a seed (a whole number).")
+                                   : tr("%1 is not a seed: use a whole number below 2^64.").arg(text));
       valid = false;
       return;
     }
@@ -539,7 +545,8 @@ void SettingsPanel::setFieldError(SettingsField field, const QString& message) {
 
 void SettingsPanel::clearFieldErrors() {
   for (auto& [field, label] : m_errors) {
-    if (field == SettingsField::seed || field == SettingsField::quantities) continue;  // the panel's own checks
+    if (field == SettingsField::seed || field == SettingsField::quantities)
+      continue;  // the panel's own checks
     label->clear();
     label->hide();
   }

@@ -14,24 +14,34 @@ TokenAxisTicker::TokenAxisTicker(QCPAxis* axis, const QStringList& tokens, int m
 }
 
 void TokenAxisTicker::setTokens(const QStringList& tokens) {
+  if (tokens == m_tokens && m_labels.size() == tokens.size()) return;
+  m_tokens = tokens;
+  m_widest = -1;
   m_labels.clear();
   m_labels.reserve(tokens.size());
   for (const QString& token : tokens) m_labels << displayToken(token, m_maxCharacters);
 }
 
+int TokenAxisTicker::widestLabel() const {
+  if (m_widest < 0 || m_widestFont != m_axis->tickLabelFont()) {
+    m_widestFont = m_axis->tickLabelFont();
+    const QFontMetrics metrics(m_widestFont);
+    m_widest = 0;
+    for (const QString& label : m_labels) m_widest = std::max(m_widest, metrics.horizontalAdvance(label));
+  }
+  return m_widest;
+}
+
 int TokenAxisTicker::labelExtent() const {
-  const QFontMetrics metrics(m_axis->tickLabelFont());
   const bool across = m_axis->orientation() == Qt::Vertical || std::abs(m_axis->tickLabelRotation()) > 45.0;
-  if (across) return metrics.height() + 2;
-  int widest = 0;
-  for (const QString& label : m_labels) widest = std::max(widest, metrics.horizontalAdvance(label));
-  return widest + 8;
+  if (across) return QFontMetrics(m_axis->tickLabelFont()).height() + 2;
+  return widestLabel() + 8;
 }
 
 int TokenAxisTicker::step() const {
   const int count = static_cast<int>(m_labels.size());
-  const int pixels = m_axis->orientation() == Qt::Horizontal ? m_axis->axisRect()->width()
-                                                              : m_axis->axisRect()->height();
+  const int pixels =
+      m_axis->orientation() == Qt::Horizontal ? m_axis->axisRect()->width() : m_axis->axisRect()->height();
   if (count == 0 || pixels <= 0) return 1;
   const int fitting = std::max(1, pixels / std::max(1, labelExtent()));
   return std::max(1, (count + fitting - 1) / fitting);

@@ -1,10 +1,11 @@
 #pragma once
-// Labels a heatmap axis with tokens: one tick per cell centre, thinned to every k-th token when the axis is too
-// short for all of them (long texts), so labels never overlap.
+// Labels a heatmap axis with tokens: one tick per cell centre, thinned to every k-th token when the axis is
+// too short for all of them (long texts), so labels never overlap.
+
+#include <qcustomplot.h>
 
 #include <QFont>
 #include <QStringList>
-#include <qcustomplot.h>
 
 namespace attnscope::ui {
 
@@ -15,6 +16,7 @@ class TokenAxisTicker : public QCPAxisTicker {
 
   const QStringList& labels() const { return m_labels; }
   void setTokens(const QStringList& tokens);
+  int widestLabel() const;  // pixels, in the axis' tick label font (cached)
   // Pixels needed per label along the axis: the font height when labels are stacked or rotated, else the
   // widest label.
   int labelExtent() const;
@@ -28,7 +30,10 @@ class TokenAxisTicker : public QCPAxisTicker {
 
  private:
   QCPAxis* m_axis;
+  QStringList m_tokens;
   QStringList m_labels;
+  mutable int m_widest = -1;
+  mutable QFont m_widestFont;
   int m_maxCharacters;
   int m_generatedStep = 0;
 };

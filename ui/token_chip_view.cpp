@@ -164,7 +164,8 @@ void TokenChipView::mouseMoveEvent(QMouseEvent* event) {
     viewport()->update();
     emit chipHovered(index);
   }
-  if (index >= 0) setToolTip(tr("Token %1 of %2: %3").arg(index + 1).arg(tokenCount()).arg(m_chips[index].text));
+  if (index >= 0)
+    setToolTip(tr("Token %1 of %2: %3").arg(index + 1).arg(tokenCount()).arg(m_chips[index].text));
   QAbstractScrollArea::mouseMoveEvent(event);
 }
 

@@ -9,7 +9,8 @@ namespace attnscope::ui {
 TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent), m_summary(new QLabel), m_chips(new TokenChipView) {
   m_summary->setTextFormat(Qt::RichText);
   m_summary->setMinimumWidth(m_summary->fontMetrics().horizontalAdvance(QStringLiteral("whitespace")) + 16);
-  m_summary->setToolTip(tr("The tokenizer that cut the text (Settings \u25b8 Tokenizer) and the token count"));
+  m_summary->setToolTip(
+      tr("The tokenizer that cut the text (Settings \u25b8 Tokenizer) and the token count"));
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->setSpacing(8);

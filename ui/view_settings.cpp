@@ -96,8 +96,8 @@ ColorMapId parseColorMap(const std::string& name) {
 }  // namespace
 
 const std::vector<Quantity>& allQuantities() {
-  static const std::vector<Quantity> quantities{Quantity::rawScores, Quantity::scaledScores, Quantity::weights,
-                                                Quantity::dropoutWeights};
+  static const std::vector<Quantity> quantities{Quantity::rawScores, Quantity::scaledScores,
+                                                Quantity::weights, Quantity::dropoutWeights};
   return quantities;
 }
 
@@ -192,8 +192,7 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("dropout")] = dropout;
   json[QStringLiteral("dropout_seed")] = optionalSeedToJson(dropoutSeed);
   json[QStringLiteral("qkv_bias")] = qkvBias;
-  json[QStringLiteral("normalize")] =
-      toQString(to_string(normalization));
+  json[QStringLiteral("normalize")] = toQString(to_string(normalization));
   QJsonArray maskArray;
   for (const MaskSpec& mask : masks) maskArray.append(QString::fromStdString(mask.to_string()));
   json[QStringLiteral("masks")] = maskArray;
@@ -221,18 +220,22 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
       settings.embeddingSource =
           parseField(embeddings[QStringLiteral("source")], QStringLiteral("embeddings.source"), parseSource);
     if (embeddings.contains(QLatin1String("d_in")))
-      settings.dIn = intFromJson(embeddings[QStringLiteral("d_in")], QStringLiteral("embeddings.d_in"), 1, 4096);
+      settings.dIn =
+          intFromJson(embeddings[QStringLiteral("d_in")], QStringLiteral("embeddings.d_in"), 1, 4096);
     if (embeddings.contains(QLatin1String("seed")))
       settings.embeddingSeed =
           optionalSeedFromJson(embeddings[QStringLiteral("seed")], QStringLiteral("embeddings.seed"));
     if (embeddings.contains(QLatin1String("file")))
-      settings.embeddingsFile = stringFromJson(embeddings[QStringLiteral("file")], QStringLiteral("embeddings.file"));
+      settings.embeddingsFile =
+          stringFromJson(embeddings[QStringLiteral("file")], QStringLiteral("embeddings.file"));
   }
   if (has("mechanism"))
     settings.mechanism = parseField(json[QStringLiteral("mechanism")], QStringLiteral("mechanism"),
                                     [](const std::string& s) { return parse_mechanism(s); });
-  if (has("d_out")) settings.dOut = intFromJson(json[QStringLiteral("d_out")], QStringLiteral("d_out"), 0, 4096);
-  if (has("heads")) settings.heads = intFromJson(json[QStringLiteral("heads")], QStringLiteral("heads"), 1, 256);
+  if (has("d_out"))
+    settings.dOut = intFromJson(json[QStringLiteral("d_out")], QStringLiteral("d_out"), 0, 4096);
+  if (has("heads"))
+    settings.heads = intFromJson(json[QStringLiteral("heads")], QStringLiteral("heads"), 1, 256);
   if (has("seed")) settings.seed = seedFromJson(json[QStringLiteral("seed")], QStringLiteral("seed"));
   if (has("dropout")) {
     const QJsonValue value = json[QStringLiteral("dropout")];
@@ -241,8 +244,10 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
     settings.dropout = value.toDouble();
   }
   if (has("dropout_seed"))
-    settings.dropoutSeed = optionalSeedFromJson(json[QStringLiteral("dropout_seed")], QStringLiteral("dropout_seed"));
-  if (has("qkv_bias")) settings.qkvBias = boolFromJson(json[QStringLiteral("qkv_bias")], QStringLiteral("qkv_bias"));
+    settings.dropoutSeed =
+        optionalSeedFromJson(json[QStringLiteral("dropout_seed")], QStringLiteral("dropout_seed"));
+  if (has("qkv_bias"))
+    settings.qkvBias = boolFromJson(json[QStringLiteral("qkv_bias")], QStringLiteral("qkv_bias"));
   if (has("normalize"))
     settings.normalization = parseField(json[QStringLiteral("normalize")], QStringLiteral("normalize"),
                                         [](const std::string& s) { return parse_normalization(s); });
@@ -251,8 +256,8 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
     if (!value.isArray()) fail(QStringLiteral("masks"), QStringLiteral("must be a list of masks"));
     settings.masks.clear();
     for (const QJsonValue mask : value.toArray())
-      settings.masks.push_back(parseField(mask, QStringLiteral("masks"),
-                                          [](const std::string& s) { return MaskSpec::parse(s); }));
+      settings.masks.push_back(
+          parseField(mask, QStringLiteral("masks"), [](const std::string& s) { return MaskSpec::parse(s); }));
   }
   if (has("show")) {
     const QJsonValue value = json[QStringLiteral("show")];
@@ -265,7 +270,8 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
       if (wanted[static_cast<std::size_t>(quantity)]) settings.quantities.push_back(quantity);
   }
   if (has("color_map"))
-    settings.colorMap = parseField(json[QStringLiteral("color_map")], QStringLiteral("color_map"), parseColorMap);
+    settings.colorMap =
+        parseField(json[QStringLiteral("color_map")], QStringLiteral("color_map"), parseColorMap);
   if (has("color_range")) {
     const QString range = stringFromJson(json[QStringLiteral("color_range")], QStringLiteral("color_range"));
     if (range != QLatin1String("shared") && range != QLatin1String("per-map"))

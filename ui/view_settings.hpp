@@ -30,7 +30,7 @@ struct ViewSettings {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
   EmbeddingSource embeddingSource = EmbeddingSource::book;
-  int dIn = 3;                                // seeded tables only
+  int dIn = 3;                                 // seeded tables only
   std::optional<std::uint64_t> embeddingSeed;  // default: seed
   QString embeddingsFile;
 
@@ -63,8 +63,8 @@ struct ViewSettings {
 };
 
 QString toString(EmbeddingSource source);
-QString toString(Quantity quantity);   // "raw scores", "scaled scores", "weights", "dropout weights"
-QString slugOf(Quantity quantity);     // "scores", "scaled-scores", "weights", "dropout-weights"
+QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weights", "dropout weights"
+QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
 QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
 bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();

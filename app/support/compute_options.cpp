@@ -1,7 +1,10 @@
 #include "compute_options.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <set>
 
+#include "attnscope/backend.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
 
@@ -109,6 +112,83 @@ PreparedInput prepare_input(const ComputeOptions& options) {
     throw Error("--d-in " + std::to_string(*options.d_in) + " does not match the embeddings, which are " +
                 std::to_string(input.embeddings.cols()) + " wide");
   input.config.validate(static_cast<int>(input.embeddings.cols()));
+  return input;
+}
+
+void add_model_options(CLI::App& app, ComputeOptions& options) {
+  CLI::Option* model = app.add_option(
+      "--model", options.model,
+      "A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt): run --text through it and show "
+      "every layer's attention heads");
+  CLI::Option* layers = app.add_option("--layers", options.layers,
+                                       "With --model: the layers to show, e.g. 0,3,5-7 (0-based; default all)");
+  layers->needs(model);
+  for (const char* flag : {"--preset", "--embeddings", "--tokenizer", "--d-in", "--embedding-seed", "--mechanism",
+                           "--d-out", "--heads", "--qkv-bias", "--dropout", "--seed", "--dropout-seed",
+                           "--normalize"})
+    if (CLI::Option* other = app.get_option_no_throw(flag)) model->excludes(other);
+}
+
+std::vector<int> parse_layers(std::string_view text, int layer_count) {
+  const auto fail = [&](const std::string& problem) -> void {
+    throw Error("--layers " + std::string(text) + ": " + problem);
+  };
+  std::set<int> layers;
+  if (text == "all") {
+    for (int l = 0; l < layer_count; ++l) layers.insert(l);
+    return {layers.begin(), layers.end()};
+  }
+  const auto number = [&](std::string_view part) {
+    int value = -1;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || error != std::errc() || end != part.data() + part.size() || value < 0)
+      fail("'" + std::string(part) + "' is not a layer number (0-based) or a range like 5-7");
+    if (value >= layer_count)
+      fail("layer " + std::to_string(value) + " does not exist: the model's layers are 0 to " +
+           std::to_string(layer_count - 1));
+    return value;
+  };
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view part = rest.substr(0, comma);
+    const auto dash = part.find('-');
+    const int first = number(part.substr(0, dash));
+    const int last = dash == std::string_view::npos ? first : number(part.substr(dash + 1));
+    if (last < first) fail("the range " + std::string(part) + " runs backwards");
+    for (int l = first; l <= last; ++l)
+      if (!layers.insert(l).second) fail("layer " + std::to_string(l) + " is listed twice");
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return {layers.begin(), layers.end()};
+}
+
+PreparedModelInput prepare_model_input(const ComputeOptions& options) {
+  if (!options.text) throw Error("--model needs --text: the text to run through the model");
+  if (parse_device(options.device) == Device::cuda)
+    throw Error("--model computes on the CPU: drop --device cuda");
+  PreparedModelInput input{Gpt2Model::open(*options.model), {}, {}, {}, "causal"};
+  if (options.layers) input.run.layers = parse_layers(*options.layers, input.model.config().n_layer);
+  input.run.keep_scores = true;
+  if (options.mask) {
+    const MaskSpec extra = MaskSpec::parse(*options.mask);
+    if (extra.kind != MaskKind::none && extra.kind != MaskKind::causal) {
+      input.run.extra_mask = extra;
+      input.mask = "causal+" + extra.to_string();
+    }
+  }
+  input.tokens = input.model.tokenizer().tokenize(*options.text);
+  if (input.tokens.empty()) throw Error("the text is empty: type at least one word");
+  const auto count = input.tokens.size();
+  if (count > static_cast<std::size_t>(options.max_tokens))
+    throw Error(std::to_string(count) + " tokens is more than the limit of " + std::to_string(options.max_tokens) +
+                " (each head keeps several n × n matrices); shorten the text or raise the limit");
+  const int positions = input.model.config().n_positions;
+  if (count > static_cast<std::size_t>(positions))
+    throw Error("the text is " + std::to_string(count) + " tokens, more than the model's " +
+                std::to_string(positions) + " positions (n_positions): shorten it");
+  for (const BpeToken& token : input.tokens) input.ids.push_back(token.id);
   return input;
 }
 

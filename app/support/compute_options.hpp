@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/config.hpp"
+#include "attnscope/gpt2.hpp"
 #include "attnscope/matrix.hpp"
 #include "attnscope/tokenizer.hpp"
 
@@ -30,6 +32,8 @@ struct ComputeOptions {
   std::string normalization = "softmax";
   std::string device = "cpu";
   int max_tokens = AttentionConfig{}.max_tokens;
+  std::optional<std::string> model;   // --model DIR: a GPT-2 folder; the text goes through its tokenizer
+  std::optional<std::string> layers;  // --layers LIST: which of its layers to show (default all)
 };
 
 // What the flags describe: the tokens (with their spans when they come from text) and their embeddings.
@@ -45,5 +49,27 @@ void add_compute_options(CLI::App& app, ComputeOptions& options, bool with_mask)
 
 // Validates the combination and builds the input. Throws Error with a one-line reason.
 PreparedInput prepare_input(const ComputeOptions& options);
+
+// Registers --model and --layers; call after add_compute_options. --model excludes the flags that describe a
+// chapter 3 mechanism and its input (--preset, --embeddings, --tokenizer, --d-in, --embedding-seed,
+// --mechanism, --d-out, --heads, --qkv-bias, --dropout, --seed, --dropout-seed, --normalize), --layers needs
+// --model.
+void add_model_options(CLI::App& app, ComputeOptions& options);
+
+// What --model and --text describe: the model, the text's BPE tokens and how to run it.
+struct PreparedModelInput {
+  Gpt2Model model;
+  std::vector<BpeToken> tokens;
+  std::vector<int> ids;
+  Gpt2RunOptions run;  // keep_scores on, the --layers selection, --mask on top of the causal mask
+  std::string mask;    // as the JSON names it: "causal", or "causal+window:3"
+};
+
+// Opens --model, tokenizes --text and checks --layers, --mask, --device and --max-tokens. Throws Error.
+PreparedModelInput prepare_model_input(const ComputeOptions& options);
+
+// "all", or layer numbers and ranges separated by commas, e.g. "0,3,5-7" (0-based, each in [0, layer_count)),
+// in ascending order without repeats. Throws Error naming --layers.
+std::vector<int> parse_layers(std::string_view text, int layer_count);
 
 }  // namespace attnscope::cli

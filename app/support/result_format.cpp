@@ -40,6 +40,37 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+// Everything of one head; `entry` may already hold keys that go first ("layer", "head").
+Json head_to_json(const HeadResult& head, const MaskMatrix& mask, Json entry = Json::object()) {
+  entry["queries"] = matrix_to_json(head.queries);
+  entry["keys"] = matrix_to_json(head.keys);
+  entry["values"] = matrix_to_json(head.values);
+  entry["scale"] = head.scale;
+  entry["scores"] = masked_scores_to_json(head.scores, mask);
+  entry["weights"] = matrix_to_json(head.weights);
+  if (head.dropout_weights) entry["dropout_weights"] = matrix_to_json(*head.dropout_weights);
+  entry["context"] = matrix_to_json(head.context);
+  return entry;
+}
+
+// One line per head, query and key, each starting with `prefix` (the layer and a comma, or nothing).
+void append_csv_cells(std::ostringstream& csv, const std::string& prefix, const std::vector<std::string>& texts,
+                      const AttentionResult& result, bool dropout) {
+  for (std::size_t h = 0; h < result.heads.size(); ++h) {
+    const HeadResult& head = result.heads[h];
+    for (Eigen::Index i = 0; i < head.weights.rows(); ++i)
+      for (Eigen::Index j = 0; j < head.weights.cols(); ++j) {
+        const bool masked = result.mask(i, j) != 0;
+        csv << prefix << h << ',' << i << ',' << csv_field(texts[i]) << ',' << j << ',' << csv_field(texts[j])
+            << ',' << (masked ? 1 : 0) << ',' << (masked ? std::string() : format_float(head.scores(i, j))) << ','
+            << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
+            << format_float(head.weights(i, j));
+        if (dropout) csv << ',' << format_float((*head.dropout_weights)(i, j));
+        csv << '\n';
+      }
+  }
+}
+
 }  // namespace
 
 Json result_to_json(const std::vector<Token>& tokens, const AttentionConfig& config,
@@ -52,18 +83,7 @@ Json result_to_json(const std::vector<Token>& tokens, const AttentionConfig& con
   json["mask"] = config.effective_mask().to_string();
   json["device"] = result.device;
   Json heads = Json::array();
-  for (const auto& head : result.heads) {
-    Json entry;
-    entry["queries"] = matrix_to_json(head.queries);
-    entry["keys"] = matrix_to_json(head.keys);
-    entry["values"] = matrix_to_json(head.values);
-    entry["scale"] = head.scale;
-    entry["scores"] = masked_scores_to_json(head.scores, result.mask);
-    entry["weights"] = matrix_to_json(head.weights);
-    if (head.dropout_weights) entry["dropout_weights"] = matrix_to_json(*head.dropout_weights);
-    entry["context"] = matrix_to_json(head.context);
-    heads.push_back(std::move(entry));
-  }
+  for (const auto& head : result.heads) heads.push_back(head_to_json(head, result.mask));
   json["heads"] = std::move(heads);
   json["output"] = matrix_to_json(result.output);
   json["empty_rows"] = result.empty_rows;
@@ -75,20 +95,50 @@ std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResul
   const bool dropout = !result.heads.empty() && result.heads.front().dropout_weights.has_value();
   csv << "head,query,query_token,key,key_token,masked,score,scaled_score,weight"
       << (dropout ? ",dropout_weight" : "") << "\n";
-  for (std::size_t h = 0; h < result.heads.size(); ++h) {
-    const HeadResult& head = result.heads[h];
-    for (Eigen::Index i = 0; i < head.weights.rows(); ++i)
-      for (Eigen::Index j = 0; j < head.weights.cols(); ++j) {
-        const bool masked = result.mask(i, j) != 0;
-        csv << h << ',' << i << ',' << csv_field(tokens[i].text) << ',' << j << ','
-            << csv_field(tokens[j].text) << ',' << (masked ? 1 : 0) << ','
-            << (masked ? std::string() : format_float(head.scores(i, j))) << ','
-            << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
-            << format_float(head.weights(i, j));
-        if (dropout) csv << ',' << format_float((*head.dropout_weights)(i, j));
-        csv << '\n';
-      }
+  std::vector<std::string> texts;
+  for (const auto& token : tokens) texts.push_back(token.text);
+  append_csv_cells(csv, "", texts, result, dropout);
+  return csv.str();
+}
+
+Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config, const std::string& mask,
+                          const Gpt2Result& result) {
+  Json json;
+  Json texts = Json::array(), ids = Json::array(), pieces = Json::array();
+  for (const auto& token : tokens) {
+    texts.push_back(token.token.text);
+    ids.push_back(token.id);
+    pieces.push_back(token.display);
   }
+  json["tokens"] = std::move(texts);
+  json["token_ids"] = std::move(ids);
+  json["token_pieces"] = std::move(pieces);
+  json["mechanism"] = "gpt2";
+  json["model"] = Json{{"n_layer", config.n_layer},     {"n_head", config.n_head},
+                       {"n_embd", config.n_embd},       {"n_positions", config.n_positions},
+                       {"vocab_size", config.vocab_size}};
+  json["mask"] = mask;
+  json["device"] = "cpu";
+  Json heads = Json::array();
+  for (std::size_t l = 0; l < result.layers.size(); ++l) {
+    const AttentionResult& layer = result.layers[l];
+    for (std::size_t h = 0; h < layer.heads.size(); ++h)
+      heads.push_back(head_to_json(layer.heads[h], layer.mask,
+                                   Json{{"layer", result.layer_indices[l]}, {"head", static_cast<int>(h)}}));
+  }
+  json["heads"] = std::move(heads);
+  json["output"] = matrix_to_json(result.final_hidden);
+  json["empty_rows"] = result.layers.empty() ? std::vector<Eigen::Index>() : result.layers.front().empty_rows;
+  return json;
+}
+
+std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2Result& result) {
+  std::ostringstream csv;
+  csv << "layer,head,query,query_token,key,key_token,masked,score,scaled_score,weight\n";
+  std::vector<std::string> texts;
+  for (const auto& token : tokens) texts.push_back(token.token.text);
+  for (std::size_t l = 0; l < result.layers.size(); ++l)
+    append_csv_cells(csv, std::to_string(result.layer_indices[l]) + ",", texts, result.layers[l], false);
   return csv.str();
 }
 

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/config.hpp"
+#include "attnscope/gpt2.hpp"
 #include "attnscope/result.hpp"
 #include "attnscope/tokenizer.hpp"
 
@@ -20,5 +22,14 @@ Json result_to_json(const std::vector<Token>& tokens, const AttentionConfig& con
 // Columns: head,query,query_token,key,key_token,masked,score,scaled_score,weight[,dropout_weight]; the
 // scores of masked cells are empty.
 std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResult& result);
+
+// A GPT-2 run in the same schema: "tokens" (the text each BPE token covers), "token_ids", "token_pieces" (the
+// vocabulary pieces made readable, e.g. "·world"), "mechanism": "gpt2", "model" (its sizes), "mask"
+// (`mask`), "device", "heads" layer by layer — each head object with "layer" and "head" added —, "output" =
+// the final hidden state (after ln_f) and "empty_rows".
+Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config, const std::string& mask,
+                          const Gpt2Result& result);
+// As result_to_csv with a first column "layer".
+std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2Result& result);
 
 }  // namespace attnscope::cli

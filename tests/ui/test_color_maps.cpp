@@ -1,5 +1,5 @@
-// The colour maps: viridis and the diverging map from their published control points, scores centred on 0, and a
-// masked-cell style that no colour of any map can be mistaken for.
+// The colour maps: viridis and the diverging map from their published control points, scores centred on 0,
+// and a masked-cell style that no colour of any map can be mistaken for.
 
 #include <QTest>
 #include <cmath>
@@ -52,7 +52,8 @@ class TestColorMaps : public QObject {
       QCOMPARE(qAlpha(pixel), 0);  // drawn over the hatch, never as a colour of the map
       // The hatch's grey is far from every colour of the map that a weight of 0 (or any) could take.
       for (int i = 0; i <= 100; ++i)
-        QVERIFY(distance(gradient.color(i / 100.0, QCPRange(0, 1)), ColorMaps::maskedBackground().rgb()) > 40);
+        QVERIFY(distance(gradient.color(i / 100.0, QCPRange(0, 1)), ColorMaps::maskedBackground().rgb()) >
+                40);
     }
     QCPColorGradient diverging = ColorMaps::diverging();
     const double nan = std::numeric_limits<double>::quiet_NaN();

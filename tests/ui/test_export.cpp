@@ -40,7 +40,8 @@ QByteArray readAll(const QString& path) {
 
 // The page size a PDF declares: "/MediaBox [0 0 W H]".
 QSizeF pdfPageSize(const QByteArray& pdf) {
-  static const QRegularExpression mediaBox(QStringLiteral("/MediaBox\\s*\\[\\s*0\\s+0\\s+([\\d.]+)\\s+([\\d.]+)\\s*\\]"));
+  static const QRegularExpression mediaBox(
+      QStringLiteral("/MediaBox\\s*\\[\\s*0\\s+0\\s+([\\d.]+)\\s+([\\d.]+)\\s*\\]"));
   const QRegularExpressionMatch match = mediaBox.match(QString::fromLatin1(pdf));
   return match.hasMatch() ? QSizeF(match.captured(1).toDouble(), match.captured(2).toDouble()) : QSizeF();
 }
@@ -72,7 +73,8 @@ class TestExport : public QObject {
     QFETCH(double, scale);
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("grid.png"));
-    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt, {ImageFormat::png, size, scale}, path);
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt, {ImageFormat::png, size, scale},
+                          path);
     QImage image(path);
     QVERIFY(!image.isNull());
     QCOMPARE(image.size(), (QSizeF(size) * scale).toSize());
@@ -90,8 +92,8 @@ class TestExport : public QObject {
   void svgHasTheRequestedSize() {
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("grid.svg"));
-    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt, {ImageFormat::svg, QSize(1200, 800), 1.0},
-                          path);
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                          {ImageFormat::svg, QSize(1200, 800), 1.0}, path);
     QSvgRenderer renderer(path);
     QVERIFY(renderer.isValid());
     QCOMPARE(renderer.defaultSize(), QSize(1200, 800));
@@ -104,8 +106,8 @@ class TestExport : public QObject {
   void pdfHasTheRequestedSize() {
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("grid.pdf"));
-    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt, {ImageFormat::pdf, QSize(1000, 700), 1.0},
-                          path);
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                          {ImageFormat::pdf, QSize(1000, 700), 1.0}, path);
     const QByteArray pdf = readAll(path);
     QVERIFY(pdf.startsWith("%PDF-"));
     QVERIFY(pdf.trimmed().endsWith("%%EOF"));
@@ -123,8 +125,8 @@ class TestExport : public QObject {
     QCOMPARE(QImage(single).size(), QSize(500, 480));
 
     QTemporaryDir folder;
-    const QStringList written =
-        Exporter::exportEachMap(snapshot, DisplayOptions{}, {ImageFormat::png, QSize(400, 380), 1.0}, folder.path());
+    const QStringList written = Exporter::exportEachMap(
+        snapshot, DisplayOptions{}, {ImageFormat::png, QSize(400, 380), 1.0}, folder.path());
     QCOMPARE(filesIn(folder.path()), QStringList({"head1-causal-weights.png", "head1-none-weights.png",
                                                   "head2-causal-weights.png", "head2-none-weights.png"}));
     QCOMPARE(written.size(), 4);
@@ -143,8 +145,8 @@ class TestExport : public QObject {
     settings.masks = {MaskSpec::parse("window:3"), MaskSpec::parse("prefix:2")};
     settings.heads = 1;
     QTemporaryDir folder;
-    Exporter::exportEachMap(bookSnapshot(settings), DisplayOptions{}, {ImageFormat::pdf, QSize(300, 300), 1.0},
-                            folder.path());
+    Exporter::exportEachMap(bookSnapshot(settings), DisplayOptions{},
+                            {ImageFormat::pdf, QSize(300, 300), 1.0}, folder.path());
     QCOMPARE(filesIn(folder.path()), QStringList({"head1-prefix2-weights.pdf", "head1-window3-weights.pdf"}));
   }
 
@@ -186,11 +188,14 @@ class TestExport : public QObject {
       QCOMPARE(QJsonDocument(json.array().at(row).toObject()).toJson(QJsonDocument::Compact),
                QJsonDocument::fromJson(cli).toJson(QJsonDocument::Compact));
     }
-    QCOMPARE(json.array().at(1).toObject().value(QStringLiteral("mask")).toString(), QStringLiteral("causal"));
+    QCOMPARE(json.array().at(1).toObject().value(QStringLiteral("mask")).toString(),
+             QStringLiteral("causal"));
 
     const QList<QByteArray> lines = Exporter::toCsv(*snapshot).trimmed().split('\n');
-    QCOMPARE(lines.first(),
-             QByteArray("mask,head,query,query_token,key,key_token,masked,score,scaled_score,weight,dropout_weight"));
+    QCOMPARE(
+        lines.first(),
+        QByteArray(
+            "mask,head,query,query_token,key,key_token,masked,score,scaled_score,weight,dropout_weight"));
     QCOMPARE(lines.size(), 1 + 2 * 2 * 6 * 6);
     QVERIFY(lines.at(1).startsWith("none,0,0,Your,0,Your,0,"));
     QVERIFY(lines.last().startsWith("causal,1,5,step,5,step,0,"));
@@ -218,8 +223,8 @@ class TestExport : public QObject {
     QCOMPARE(QImage(path).size(), QSize(2000, 1400));
     QVERIFY(window.exportEachMap(directory.path(), {ImageFormat::svg, QSize(500, 500), 1.0}, &error));
     QVERIFY(QFileInfo::exists(directory.filePath(QStringLiteral("head2-causal-weights.svg"))));
-    QVERIFY(!window.exportImage(QStringLiteral("/nonexistent-dir/x.png"), {ImageFormat::png, QSize(300, 300), 1.0},
-                                std::nullopt, &error));
+    QVERIFY(!window.exportImage(QStringLiteral("/nonexistent-dir/x.png"),
+                                {ImageFormat::png, QSize(300, 300), 1.0}, std::nullopt, &error));
     QVERIFY(error.contains(QStringLiteral("/nonexistent-dir/x.png")));
 
     QVERIFY(window.copyImage());

@@ -1,5 +1,5 @@
-// attnscope --export as scripts use it: no display needed, the file has the requested size, and every bad flag or
-// unwritable path ends with one line on stderr and a non-zero exit.
+// attnscope --export as scripts use it: no display needed, the file has the requested size, and every bad
+// flag or unwritable path ends with one line on stderr and a non-zero exit.
 
 #include <QImage>
 #include <QProcess>
@@ -27,7 +27,8 @@ Run runApp(const QStringList& arguments, const QString& fileSizeLimitBlocks = {}
     process.start(program, arguments);
   } else {
     process.start(QStringLiteral("/bin/sh"),
-                  QStringList{"-c", "ulimit -f " + fileSizeLimitBlocks + " && exec \"$0\" \"$@\"", program} + arguments);
+                  QStringList{"-c", "ulimit -f " + fileSizeLimitBlocks + " && exec \"$0\" \"$@\"", program} +
+                      arguments);
   }
   if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
   Run run;
@@ -55,17 +56,22 @@ class TestHeadless : public QObject {
   void everyFormat_data() {
     QTest::addColumn<QString>("name");
     QTest::addColumn<QStringList>("flags");
-    QTest::newRow("png, three masks") << QStringLiteral("a.png")
-                                      << QStringList{"--masks", "none,causal,window:3", "--show", "weights"};
+    QTest::newRow("png, three masks")
+        << QStringLiteral("a.png") << QStringList{"--masks", "none,causal,window:3", "--show", "weights"};
     QTest::newRow("svg, both") << QStringLiteral("b.svg")
                                << QStringList{"--text", "The cat sat on the mat", "--show", "both"};
     QTest::newRow("pdf, simplified scores")
-        << QStringLiteral("c.pdf")
-        << QStringList{"--preset", "book", "--mechanism", "simplified", "--masks", "none", "--show", "scores"};
-    QTest::newRow("png, engine flags") << QStringLiteral("d.png")
-                                       << QStringList{"--text", "one two three four", "--d-in", "6", "--heads", "3",
-                                                      "--d-out", "6", "--dropout", "0.2", "--dropout-seed", "1",
-                                                      "--tokenizer", "words", "--seed", "7"};
+        << QStringLiteral("c.pdf") << QStringList{"--preset", "book", "--mechanism", "simplified",
+                                                  "--masks",  "none", "--show",      "scores"};
+    QTest::newRow("png, engine flags")
+        << QStringLiteral("d.png") << QStringList{"--text",         "one two three four",
+                                                  "--d-in",         "6",
+                                                  "--heads",        "3",
+                                                  "--d-out",        "6",
+                                                  "--dropout",      "0.2",
+                                                  "--dropout-seed", "1",
+                                                  "--tokenizer",    "words",
+                                                  "--seed",         "7"};
   }
 
   void everyFormat() {
@@ -104,15 +110,21 @@ class TestHeadless : public QObject {
     QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("says");
     const QString out = QStringLiteral("OUT");
-    QTest::newRow("unknown flag") << QStringList{"--bogus", "--export", out} << 2 << QStringLiteral("--bogus");
-    QTest::newRow("bad show") << QStringList{"--show", "everything", "--export", out} << 2 << QStringLiteral("--show");
-    QTest::newRow("bad mask") << QStringList{"--masks", "window:0", "--export", out} << 1 << QStringLiteral("window");
-    QTest::newRow("bad size") << QStringList{"--size", "10x10", "--export", out} << 1 << QStringLiteral("--size");
-    QTest::newRow("bad format") << QStringList{"--export", "grid.jpg"} << 1 << QStringLiteral(".png, .svg or .pdf");
+    QTest::newRow("unknown flag") << QStringList{"--bogus", "--export", out} << 2
+                                  << QStringLiteral("--bogus");
+    QTest::newRow("bad show") << QStringList{"--show", "everything", "--export", out} << 2
+                              << QStringLiteral("--show");
+    QTest::newRow("bad mask") << QStringList{"--masks", "window:0", "--export", out} << 1
+                              << QStringLiteral("window");
+    QTest::newRow("bad size") << QStringList{"--size", "10x10", "--export", out} << 1
+                              << QStringLiteral("--size");
+    QTest::newRow("bad format") << QStringList{"--export", "grid.jpg"} << 1
+                                << QStringLiteral(".png, .svg or .pdf");
     QTest::newRow("unwritable") << QStringList{"--export", "/nonexistent-dir/grid.png"} << 1
                                 << QStringLiteral("/nonexistent-dir/grid.png");
     QTest::newRow("heads") << QStringList{"--heads", "3", "--export", out} << 1 << QStringLiteral("heads");
-    QTest::newRow("empty text") << QStringList{"--text", "  ", "--export", out} << 1 << QStringLiteral("empty");
+    QTest::newRow("empty text") << QStringList{"--text", "  ", "--export", out} << 1
+                                << QStringLiteral("empty");
     QTest::newRow("preset and text") << QStringList{"--preset", "book", "--text", "x", "--export", out} << 1
                                      << QStringLiteral("--preset");
     QTest::newRow("no display") << QStringList{"--text", "x"} << 1 << QStringLiteral("display");

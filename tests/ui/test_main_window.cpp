@@ -147,7 +147,8 @@ class TestMainWindow : public QObject {
 
     field<QSpinBox>(window, "heads")->setValue(3);  // 3 does not divide d_out 4
     QVERIFY(waitForIdle(window.controller()));
-    QVERIFY(window.settingsPanel()->fieldError(SettingsField::heads).contains(QStringLiteral("do not divide")));
+    QVERIFY(
+        window.settingsPanel()->fieldError(SettingsField::heads).contains(QStringLiteral("do not divide")));
     QVERIFY(window.grid()->problem().contains(QStringLiteral("do not divide")));
     QCOMPARE(plot->mapCount(), 4);
     QCOMPARE(plot->colorMap(0)->cellValue(1, 1), before);
@@ -210,7 +211,8 @@ class TestMainWindow : public QObject {
     const HeadResult& head = window.model()->snapshot()->rows[1].result.heads[0];
     QCOMPARE(steps->data(steps->index(2, QueryStepsModel::weightColumn)).toString(),
              QString::number(head.weights(4, 2), 'f', 4));
-    QCOMPARE(steps->data(steps->index(5, QueryStepsModel::maskedColumn)).toString(), QStringLiteral("\u2212\u221e"));
+    QCOMPARE(steps->data(steps->index(5, QueryStepsModel::maskedColumn)).toString(),
+             QStringLiteral("\u2212\u221e"));
     QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
     // Arrow keys move the selection.
     plot->setFocus();

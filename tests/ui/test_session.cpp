@@ -7,6 +7,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "command_line.hpp"
 #include "heatmap_grid.hpp"
 #include "main_window.hpp"
 #include "resources.hpp"
@@ -156,7 +157,43 @@ class TestSession : public QObject {
     } catch (const Error& error) {
       QVERIFY2(QString::fromStdString(error.what()).contains(reason), error.what());
     }
-    QVERIFY_THROWS_EXCEPTION(Error, SessionFile::load(directory.filePath(QStringLiteral("missing.attnscope"))));
+    QVERIFY_THROWS_EXCEPTION(Error,
+                             SessionFile::load(directory.filePath(QStringLiteral("missing.attnscope"))));
+  }
+
+  void theCommandLineStartsFromASession() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("cli.attnscope"));
+    ViewSettings saved = ViewSettings::defaults();
+    saved.text = QStringLiteral("From a session");
+    saved.masks = {MaskSpec::parse("window:2")};
+    saved.quantities = {Quantity::rawScores};
+    SessionFile::save(path, saved);
+
+    const auto parse = [](const QStringList& arguments) {
+      CLI::App app;
+      auto commandLine = std::make_unique<CommandLine>();
+      commandLine->addOptions(app);
+      std::vector<std::string> reversed;
+      for (auto it = arguments.rbegin(); it != arguments.rend(); ++it) reversed.push_back(it->toStdString());
+      app.parse(reversed);
+      commandLine->noteGiven(app);
+      return commandLine;
+    };
+    const auto only = parse({path});
+    QVERIFY(only->onlySession());
+    QCOMPARE(only->settings(), saved);
+
+    const auto flags = parse({path, QStringLiteral("--heads"), QStringLiteral("1"), QStringLiteral("--show"),
+                              QStringLiteral("both")});
+    QVERIFY(!flags->onlySession());
+    ViewSettings expected = saved;
+    expected.heads = 1;
+    expected.quantities = {Quantity::rawScores, Quantity::weights};
+    QCOMPARE(flags->settings(), expected);
+
+    const auto missing = parse({directory.filePath(QStringLiteral("missing.attnscope"))});
+    QVERIFY_THROWS_EXCEPTION(Error, missing->settings());
   }
 
   void everyPresetOpens() {
@@ -171,6 +208,18 @@ class TestSession : public QObject {
       ++count;
     }
     QVERIFY(count >= 4);
+
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    QString error;
+    QVERIFY2(window.openPreset(QStringLiteral(":/attnscope/presets/book-causal-dropout.attnscope"), &error),
+             qPrintable(error));
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->settings().mechanism == Mechanism::causal);
+    QVERIFY(window.model()->snapshot()->hasDropout());
+    QCOMPARE(window.grid()->plot()->mapCount(), 2);  // weights and weights after dropout, one head, causal
+    compareWithEngine(*window.grid()->plot(), window.model()->settings());
+    QVERIFY(window.sessionPath().isEmpty());  // an example opens untitled: saving asks for a name
   }
 };
 

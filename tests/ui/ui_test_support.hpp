@@ -1,6 +1,6 @@
 #pragma once
-// Helpers shared by the ui suites: isolated QSettings, waiting for the worker, and the engine's own numbers to
-// compare the views with.
+// Helpers shared by the ui suites: isolated QSettings, waiting for the worker, and the engine's own numbers
+// to compare the views with.
 
 #include <QDir>
 #include <QSettings>
@@ -11,17 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "attention_color_map.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/tokenizer.hpp"
-#include "attention_color_map.hpp"
 #include "compute_controller.hpp"
 #include "heatmap_plot.hpp"
 #include "view_settings.hpp"
 
 namespace attnscope::ui::testing {
 
-// Points QSettings (user scope, every format) at `directory`, so the suites never read or write a real profile.
+// Points QSettings (user scope, every format) at `directory`, so the suites never read or write a real
+// profile.
 inline void isolateSettings(const QTemporaryDir& directory) {
   QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, directory.path());
   QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, directory.path());

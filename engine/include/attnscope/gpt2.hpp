@@ -1,0 +1,94 @@
+#pragma once
+// GPT-2 from a Hugging Face GPT-2-family folder (gpt2, distilgpt2, gpt2-medium/large/xl and fine-tunes with
+// the same layout): config.json, model.safetensors, vocab.json and merges.txt. The forward pass runs as far
+// as the final layer norm — every layer's attention, per head, is what it is for; no logits are computed.
+//
+// Per block, as Hugging Face's GPT2Model computes it (eval mode, no dropout):
+//   h = ln_1(x); q|k|v = h·c_attn.weight + c_attn.bias (Conv1D: weight stored in × out), split into heads;
+//   weights = softmax((q·kᵀ / √d_head) with hidden keys at −∞); context = weights·v, heads concatenated;
+//   a = context·attn.c_proj.weight + bias; x += a;
+//   x += gelu_tanh(ln_2(x)·mlp.c_fc.weight + bias)·mlp.c_proj.weight + bias,
+//   gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)));
+// with x = wte[ids] + wpe[0..n) before the first block and ln_f after the last.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "attnscope/backend.hpp"
+#include "attnscope/bpe_tokenizer.hpp"
+#include "attnscope/config.hpp"
+#include "attnscope/matrix.hpp"
+#include "attnscope/result.hpp"
+
+namespace attnscope {
+
+struct Gpt2Config {
+  int vocab_size = 50257;
+  int n_positions = 1024;
+  int n_embd = 768;
+  int n_layer = 12;
+  int n_head = 12;
+  int n_inner = 0;  // the MLP's width; 0 (config.json's null or absent) means 4·n_embd
+  double layer_norm_epsilon = 1e-5;
+
+  int head_dim() const { return n_embd / n_head; }
+  int inner_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
+
+  // Reads config.json's GPT-2 fields: vocab_size, n_positions (or n_ctx), n_embd, n_layer, n_head,
+  // layer_norm_epsilon (default 1e-5), n_inner (null or absent: 4·n_embd); activation_function must be
+  // gelu_new (the tanh GELU, also spelled gelu_pytorch_tanh) or absent, model_type gpt2 or absent. Other
+  // fields are ignored. Throws Error "NAME: problem" (`name` starts the message).
+  static Gpt2Config parse(std::string_view json, std::string_view name = "config.json");
+  static Gpt2Config load(const std::filesystem::path& config_json, std::string_view name = {});  // name: file's
+  // Throws Error naming the first field out of range (sizes from 1 up to limits no real model nears).
+  void validate(std::string_view name = "config.json") const;
+};
+
+struct Gpt2RunOptions {
+  // Applied on top of the causal mask (a key is hidden when either hides it), e.g. window:W.
+  std::optional<MaskSpec> extra_mask;
+  bool keep_scores = false;  // raw q·k per head (n² floats each); weights and context are always kept
+  // Which layers' attention Gpt2Result::layers keeps (0-based, any order, no repeats); empty: every layer.
+  // Every layer is computed either way, the final hidden state needs them all.
+  std::vector<int> layers;
+};
+
+struct Gpt2Result {
+  // The kept layers in ascending order, and their indices. Each holds its heads (queries, keys, values, scale
+  // 1/√d_head, scores when kept, weights, context), the mask (causal and the extra mask), the queries whose
+  // every key is hidden (only possible with an extra mask), output = the attention's c_proj output (n × n_embd)
+  // and device "cpu".
+  std::vector<AttentionResult> layers;
+  std::vector<int> layer_indices;
+  Matrix final_hidden;  // n × n_embd, after ln_f
+  double compute_ms = 0.0;
+};
+
+class Gpt2Model {
+ public:
+  // Opens DIR/config.json, DIR/model.safetensors (memory-mapped; tensor names with or without the
+  // "transformer." prefix; lm_head.weight absent or tied and unused), DIR/vocab.json and DIR/merges.txt.
+  // F32 tensors stay in the mapping where aligned; F16 and BF16 ones are converted to float32 once, here.
+  // Throws Error naming the file and the problem: a missing tensor, a shape that disagrees with the
+  // configuration, a malformed file.
+  static Gpt2Model open(const std::filesystem::path& directory);
+
+  const Gpt2Config& config() const;
+  const BpeTokenizer& tokenizer() const;
+
+  // The forward pass for `ids` (1 to n_positions of them, each in [0, vocab_size)). Throws Error for bad ids
+  // or options, Cancelled when `cancel` is set (checked between layers and between heads). Uses
+  // worker_threads() threads (ATTNSCOPE_THREADS). The model may run on several threads at once.
+  Gpt2Result run(const std::vector<int>& ids, const Gpt2RunOptions& options, const CancelToken& cancel) const;
+  Gpt2Result run(const std::vector<int>& ids, const Gpt2RunOptions& options = {}) const;
+
+ private:
+  struct Impl;
+  explicit Gpt2Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace attnscope

@@ -1,0 +1,390 @@
+// GPT-2's forward pass on the CPU: the big matrix products split across worker threads by output columns,
+// each layer's heads through the CPU backend's blocked attention (causal blocks of keys skipped).
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "attnscope/error.hpp"
+#include "attnscope/gpt2.hpp"
+#include "attnscope/mask.hpp"
+#include "attnscope/safetensors.hpp"
+#include "cpu/attention_step.hpp"
+#include "cpu/parallel.hpp"
+#include "readers.hpp"
+
+namespace attnscope {
+
+struct Gpt2LayerWeights {
+  FloatTensor ln_1_weight, ln_1_bias;
+  FloatTensor c_attn_weight, c_attn_bias;  // n_embd × 3·n_embd (Conv1D: in × out), 3·n_embd
+  FloatTensor attn_proj_weight, attn_proj_bias;
+  FloatTensor ln_2_weight, ln_2_bias;
+  FloatTensor c_fc_weight, c_fc_bias;  // n_embd × n_inner
+  FloatTensor mlp_proj_weight, mlp_proj_bias;
+};
+
+struct Gpt2Model::Impl {
+  Gpt2Config config;
+  BpeTokenizer tokenizer;
+  FloatTensor wte, wpe;  // vocab_size × n_embd, n_positions × n_embd
+  std::vector<Gpt2LayerWeights> layers;
+  FloatTensor ln_f_weight, ln_f_bias;
+};
+
+namespace {
+
+using cpu::parallel_for;
+using detail::quote;
+using Index = Eigen::Index;
+
+// Rows per attention task, as in the CPU backend: an efficient product, and fine enough that a causal mask
+// skips most hidden blocks of keys.
+constexpr Index kRowBlock = 64;
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+// Finds the tensors of model.safetensors, checks their shapes against the configuration and converts them.
+class WeightReader {
+ public:
+  WeightReader(const SafetensorsFile& file, const Gpt2Config& config, std::string config_name)
+      : file_(file), config_(config), config_name_(std::move(config_name)) {
+    if (file.find("wte.weight"))
+      prefix_.clear();
+    else if (file.find("transformer.wte.weight"))
+      prefix_ = "transformer.";
+    else
+      fail("no tensor 'wte.weight' (nor 'transformer.wte.weight'): not a GPT-2 checkpoint");
+    const std::string beyond = prefix_ + "h." + std::to_string(config.n_layer) + ".ln_1.weight";
+    if (file.find(beyond))
+      fail("holds " + quote(beyond) + ", a layer beyond the " + std::to_string(config.n_layer) + " that " +
+           config_name_ + "'s n_layer gives");
+  }
+
+  [[noreturn]] void fail(const std::string& problem) const { throw Error(file_.name() + ": " + problem); }
+
+  // The tensor `name` (without the prefix), which must have `shape`; `why` says which sizes make it so.
+  FloatTensor get(const std::string& name, std::vector<std::uint64_t> shape, const std::string& why) const {
+    const std::string full = prefix_ + name;
+    const SafetensorsFile::Tensor* tensor = file_.find(full);
+    if (!tensor) fail("no tensor " + quote(full) + ", which a GPT-2 model of " + config_name_ + "'s sizes has");
+    if (tensor->shape != shape)
+      fail("tensor " + quote(full) + " has shape " + shape_text(tensor->shape) + " but " + config_name_ + " (" +
+           why + ") makes it " + shape_text(shape));
+    return file_.to_float(*tensor);
+  }
+
+  void check_lm_head() const {
+    // Unused (no logits are computed), but a head of the wrong shape means the checkpoint is another model's.
+    const auto* head = file_.find("lm_head.weight");
+    const std::vector<std::uint64_t> expected{static_cast<std::uint64_t>(config_.vocab_size),
+                                              static_cast<std::uint64_t>(config_.n_embd)};
+    if (head && head->shape != expected)
+      fail("tensor 'lm_head.weight' has shape " + shape_text(head->shape) + " but " + config_name_ +
+           " (vocab_size, n_embd) makes it " + shape_text(expected));
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  const Gpt2Config& config_;
+  std::string config_name_;
+  std::string prefix_;
+};
+
+namespace packet = Eigen::internal;
+using Packet = packet::packet_traits<float>::type;
+constexpr Index kLanes = packet::packet_traits<float>::size;
+// The register tile of product_rows: 8 rows × 3 packets of accumulators with AVX-512's 32 registers, 4 × 2
+// with 16.
+constexpr int kTileRows = kLanes >= 16 ? 8 : 4;
+constexpr int kTilePackets = kLanes >= 16 ? 3 : 2;
+constexpr Index kTileColumns = kTilePackets * kLanes;
+// Up to this many rows product_rows is faster than Eigen's product, which packs (copies) the whole weight
+// matrix on every call: as long as the product itself for a short text. Above, the two are on a par.
+constexpr Index kProductRowsLimit = 256;
+
+// out[r][0, V·kLanes) = Σ_k x[r][k] · w[k][0, V·kLanes) for R rows, the sums in registers.
+template <int R, int V>
+void product_tile(const float* x, Index x_stride, const float* w, Index w_stride, Index depth, float* out,
+                  Index out_stride) {
+  Packet sum[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) sum[r][v] = packet::pset1<Packet>(0.0f);
+  for (Index k = 0; k < depth; ++k) {
+    const float* w_row = w + k * w_stride;
+    Packet w_packets[V];
+    for (int v = 0; v < V; ++v) w_packets[v] = packet::ploadu<Packet>(w_row + v * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const Packet x_value = packet::pset1<Packet>(x[r * x_stride + k]);
+      for (int v = 0; v < V; ++v) sum[r][v] = packet::pmadd(x_value, w_packets[v], sum[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) packet::pstoreu(out + r * out_stride + v * kLanes, sum[r][v]);
+}
+
+// product_tile for the last `rows` (< kTileRows) rows.
+template <int V, int R = 1>
+void product_last_rows(int rows, const float* x, Index x_stride, const float* w, Index w_stride, Index depth,
+                       float* out, Index out_stride) {
+  if constexpr (R < kTileRows) {
+    if (rows == R) return product_tile<R, V>(x, x_stride, w, w_stride, depth, out, out_stride);
+    product_last_rows<V, R + 1>(rows, x, x_stride, w, w_stride, depth, out, out_stride);
+  }
+}
+
+// Every row of out for the V·kLanes columns starting at `column`.
+template <int V>
+void product_columns(const Matrix& x, const Eigen::Map<const Matrix>& w, Index column, Matrix& out) {
+  const Index n = x.rows(), depth = x.cols(), w_stride = w.cols(), out_stride = out.cols();
+  const float* w_column = w.data() + column;
+  Index r = 0;
+  for (; r + kTileRows <= n; r += kTileRows)
+    product_tile<kTileRows, V>(x.row(r).data(), depth, w_column, w_stride, depth, out.row(r).data() + column,
+                               out_stride);
+  if (r < n)
+    product_last_rows<V>(static_cast<int>(n - r), x.row(r).data(), depth, w_column, w_stride, depth,
+                         out.row(r).data() + column, out_stride);
+}
+
+// out[:, begin, end) = x · w[:, begin, end), streaming that slice of the weights once per kTileRows rows of x
+// without copying it.
+void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Matrix& out) {
+  Index column = begin;
+  for (; column + kTileColumns <= end; column += kTileColumns) product_columns<kTilePackets>(x, w, column, out);
+  for (; column + kLanes <= end; column += kLanes) product_columns<1>(x, w, column, out);
+  if (column < end) out.middleCols(column, end - column).noalias() = x * w.middleCols(column, end - column);
+}
+
+// out = x · weight + bias (a Conv1D: weight is in × out), then GELU (tanh) when `gelu`. The output columns
+// are split into tasks across the threads, so each thread reads only its share of the weights: what bounds a
+// short text, whose product is one pass over them.
+void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, Matrix& out, bool gelu,
+            int threads) {
+  const auto w = weight.matrix();
+  const auto b = bias.vector();
+  const Index n = x.rows(), columns = w.cols();
+  out.resize(n, columns);
+  const Index quanta = (columns + kTileColumns - 1) / kTileColumns;
+  const Index tasks = std::max<Index>(1, std::min<Index>(quanta, 2 * static_cast<Index>(threads)));
+  parallel_for(static_cast<std::size_t>(tasks), threads, [&](std::size_t task) {
+    const Index begin = std::min(columns, quanta * static_cast<Index>(task) / tasks * kTileColumns);
+    const Index end = std::min(columns, quanta * static_cast<Index>(task + 1) / tasks * kTileColumns);
+    if (begin >= end) return;
+    auto block = out.middleCols(begin, end - begin);
+    if (n <= kProductRowsLimit)
+      product_rows(x, w, begin, end, out);
+    else
+      block.noalias() = x * w.middleCols(begin, end - begin);
+    block.rowwise() += b.segment(begin, end - begin);
+    if (gelu) {
+      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Hugging Face's NewGELUActivation.
+      constexpr float kSqrt2OverPi = 0.7978845608028654f;
+      for (Index i = 0; i < n; ++i) {
+        auto a = block.row(i).array();
+        a = 0.5f * a * (1.0f + (kSqrt2OverPi * (a + 0.044715f * a.cube())).tanh());
+      }
+    }
+  });
+}
+
+// PyTorch's LayerNorm over each row: (x − mean) / √(var + ε) · weight + bias, var biased.
+void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, double epsilon, Matrix& out,
+                int threads) {
+  const auto w = weight.vector().array();
+  const auto b = bias.vector().array();
+  const Index n = x.rows();
+  out.resize(n, x.cols());
+  const Index blocks = (n + kRowBlock - 1) / kRowBlock;
+  parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t block) {
+    const Index end = std::min(n, (static_cast<Index>(block) + 1) * kRowBlock);
+    for (Index i = static_cast<Index>(block) * kRowBlock; i < end; ++i) {
+      const auto row = x.row(i).array();
+      const double mean = row.cast<double>().mean();
+      const double variance = (row.cast<double>() - mean).square().mean();
+      const auto inverse_deviation = static_cast<float>(1.0 / std::sqrt(variance + epsilon));
+      out.row(i).array() = (row - static_cast<float>(mean)) * inverse_deviation * w + b;
+    }
+  });
+}
+
+std::vector<bool> kept_layers(const std::vector<int>& selection, int layer_count) {
+  std::vector<bool> kept(static_cast<std::size_t>(layer_count), selection.empty());
+  for (const int layer : selection) {
+    if (layer < 0 || layer >= layer_count)
+      throw Error("layer " + std::to_string(layer) + " does not exist: the model's layers are 0 to " +
+                  std::to_string(layer_count - 1));
+    if (kept[static_cast<std::size_t>(layer)]) throw Error("layer " + std::to_string(layer) + " is listed twice");
+    kept[static_cast<std::size_t>(layer)] = true;
+  }
+  return kept;
+}
+
+}  // namespace
+
+Gpt2Model Gpt2Model::open(const std::filesystem::path& directory) {
+  const std::string folder = detail::display_name(directory);
+  std::error_code ignored;
+  if (!std::filesystem::exists(directory, ignored)) throw Error(folder + ": no such folder");
+  if (!std::filesystem::is_directory(directory, ignored))
+    throw Error(folder + ": not a folder (a GPT-2 model is a folder holding config.json, model.safetensors, "
+                         "vocab.json and merges.txt)");
+  const std::string config_name = folder + "/config.json";
+  const Gpt2Config config = Gpt2Config::load(directory / "config.json", config_name);
+  const SafetensorsFile file =
+      SafetensorsFile::open(directory / "model.safetensors", folder + "/model.safetensors");
+
+  const WeightReader reader(file, config, config_name);
+  const auto vocab = static_cast<std::uint64_t>(config.vocab_size);
+  const auto positions = static_cast<std::uint64_t>(config.n_positions);
+  const auto width = static_cast<std::uint64_t>(config.n_embd);
+  const auto inner = static_cast<std::uint64_t>(config.inner_dim());
+  const std::string inner_why = config.n_inner > 0 ? "n_embd, n_inner" : "n_embd, 4·n_embd";
+
+  FloatTensor wte = reader.get("wte.weight", {vocab, width}, "vocab_size, n_embd");
+  FloatTensor wpe = reader.get("wpe.weight", {positions, width}, "n_positions, n_embd");
+  std::vector<Gpt2LayerWeights> layers;
+  layers.reserve(static_cast<std::size_t>(config.n_layer));
+  for (int l = 0; l < config.n_layer; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    Gpt2LayerWeights layer;
+    layer.ln_1_weight = reader.get(h + "ln_1.weight", {width}, "n_embd");
+    layer.ln_1_bias = reader.get(h + "ln_1.bias", {width}, "n_embd");
+    layer.c_attn_weight = reader.get(h + "attn.c_attn.weight", {width, 3 * width}, "n_embd, 3·n_embd");
+    layer.c_attn_bias = reader.get(h + "attn.c_attn.bias", {3 * width}, "3·n_embd");
+    layer.attn_proj_weight = reader.get(h + "attn.c_proj.weight", {width, width}, "n_embd, n_embd");
+    layer.attn_proj_bias = reader.get(h + "attn.c_proj.bias", {width}, "n_embd");
+    layer.ln_2_weight = reader.get(h + "ln_2.weight", {width}, "n_embd");
+    layer.ln_2_bias = reader.get(h + "ln_2.bias", {width}, "n_embd");
+    layer.c_fc_weight = reader.get(h + "mlp.c_fc.weight", {width, inner}, inner_why);
+    layer.c_fc_bias = reader.get(h + "mlp.c_fc.bias", {inner}, config.n_inner > 0 ? "n_inner" : "4·n_embd");
+    layer.mlp_proj_weight = reader.get(h + "mlp.c_proj.weight", {inner, width},
+                                       config.n_inner > 0 ? "n_inner, n_embd" : "4·n_embd, n_embd");
+    layer.mlp_proj_bias = reader.get(h + "mlp.c_proj.bias", {width}, "n_embd");
+    layers.push_back(std::move(layer));
+  }
+  FloatTensor ln_f_weight = reader.get("ln_f.weight", {width}, "n_embd");
+  FloatTensor ln_f_bias = reader.get("ln_f.bias", {width}, "n_embd");
+  reader.check_lm_head();
+
+  BpeTokenizer tokenizer = BpeTokenizer::load(directory / "vocab.json", directory / "merges.txt");
+  if (tokenizer.vocab_size() > config.vocab_size)
+    throw Error(folder + "/vocab.json: holds " + std::to_string(tokenizer.vocab_size()) + " tokens, more than " +
+                config_name + "'s vocab_size " + std::to_string(config.vocab_size));
+
+  auto impl = std::make_shared<Impl>(Impl{config, std::move(tokenizer), std::move(wte), std::move(wpe),
+                                          std::move(layers), std::move(ln_f_weight), std::move(ln_f_bias)});
+  return Gpt2Model(std::move(impl));
+}
+
+const Gpt2Config& Gpt2Model::config() const {
+  return impl_->config;
+}
+
+const BpeTokenizer& Gpt2Model::tokenizer() const {
+  return impl_->tokenizer;
+}
+
+Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& options) const {
+  const CancelToken never;
+  return run(ids, options, never);
+}
+
+Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& options,
+                          const CancelToken& cancel) const {
+  const auto start = std::chrono::steady_clock::now();
+  const Impl& model = *impl_;
+  const Gpt2Config& config = model.config;
+  if (ids.empty()) throw Error("no tokens: the text must give at least one");
+  if (ids.size() > static_cast<std::size_t>(config.n_positions))
+    throw Error(std::to_string(ids.size()) + " tokens are more than the model's " +
+                std::to_string(config.n_positions) + " positions (n_positions)");
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= config.vocab_size)
+      throw Error("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                  " is outside the vocabulary (0 to " + std::to_string(config.vocab_size - 1) + ")");
+  const std::vector<bool> kept = kept_layers(options.layers, config.n_layer);
+
+  const auto n = static_cast<Index>(ids.size());
+  const Index width = config.n_embd, head_dim = config.head_dim();
+  const auto head_count = static_cast<std::size_t>(config.n_head);
+  MaskMatrix mask = build_mask(MaskSpec{MaskKind::causal, 0, {}}, n);
+  if (options.extra_mask) mask = mask.cwiseMax(build_mask(*options.extra_mask, n));
+  const std::vector<cpu::VisibleRange> ranges = cpu::visible_ranges(mask);
+  std::vector<Index> empty_rows;
+  for (Index i = 0; i < n; ++i)
+    if (ranges[static_cast<std::size_t>(i)].begin >= ranges[static_cast<std::size_t>(i)].end)
+      empty_rows.push_back(i);
+  // As Hugging Face: scores / torch.full([], head_dim ** 0.5), a float32 divisor.
+  const auto scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(head_dim)));
+  const int threads = cpu::worker_threads();
+
+  Matrix x(n, width);
+  const auto wte = model.wte.matrix();
+  const auto wpe = model.wpe.matrix();
+  for (Index i = 0; i < n; ++i) x.row(i) = wte.row(ids[static_cast<std::size_t>(i)]) + wpe.row(i);
+
+  Gpt2Result result;
+  Matrix normed, qkv, merged(n, width), attention_output, hidden, mlp_output;
+  const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
+  for (int l = 0; l < config.n_layer; ++l) {
+    cancel.throw_if_cancelled();
+    const auto layer_start = std::chrono::steady_clock::now();
+    const Gpt2LayerWeights& weights = model.layers[static_cast<std::size_t>(l)];
+    layer_norm(x, weights.ln_1_weight, weights.ln_1_bias, config.layer_norm_epsilon, normed, threads);
+    conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads);
+
+    AttentionResult layer;
+    layer.device = "cpu";
+    layer.heads.resize(head_count);
+    std::vector<cpu::StepInput> inputs(head_count);
+    parallel_for(head_count, threads, [&](std::size_t h) {
+      HeadResult& head = layer.heads[h];
+      const Index column = static_cast<Index>(h) * head_dim;
+      head.queries = qkv.middleCols(column, head_dim);
+      head.keys = qkv.middleCols(width + column, head_dim);
+      head.values = qkv.middleCols(2 * width + column, head_dim);
+      inputs[h] = cpu::StepInput{&head.queries, &head.keys,          &head.values, scale_divisor,
+                                 &mask,         Normalization::softmax, nullptr,      options.keep_scores};
+      cpu::allocate_head(inputs[h], head);
+    });
+    parallel_for(head_count * blocks, threads, [&](std::size_t task) {
+      cancel.throw_if_cancelled();
+      const std::size_t h = task / blocks;
+      const Index row_begin = static_cast<Index>(task % blocks) * kRowBlock;
+      cpu::attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), layer.heads[h]);
+    });
+    for (std::size_t h = 0; h < head_count; ++h)
+      merged.middleCols(static_cast<Index>(h) * head_dim, head_dim) = layer.heads[h].context;
+
+    conv1d(merged, weights.attn_proj_weight, weights.attn_proj_bias, attention_output, false, threads);
+    x += attention_output;
+    layer_norm(x, weights.ln_2_weight, weights.ln_2_bias, config.layer_norm_epsilon, normed, threads);
+    conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads);
+    conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads);
+    x += mlp_output;
+
+    if (kept[static_cast<std::size_t>(l)]) {
+      layer.mask = mask;
+      layer.empty_rows = empty_rows;
+      layer.output = std::move(attention_output);
+      layer.compute_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
+      result.layers.push_back(std::move(layer));
+      result.layer_indices.push_back(l);
+    }
+  }
+  layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden, threads);
+  result.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace attnscope

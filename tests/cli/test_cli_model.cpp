@@ -1,0 +1,217 @@
+// attnscope-cli compute --model DIR: a GPT-2 folder written by the test (small random weights, a byte-level
+// vocabulary with a few merges), the text through its BPE, every layer's heads in the JSON and CSV, and the
+// flags that do not go with --model.
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <algorithm>
+
+#include "../support/gpt2_checkpoint.hpp"
+#include "../support/test_support.hpp"
+#include "attnscope/gpt2.hpp"
+
+using namespace attnscope;
+using namespace attnscope::testing;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  QByteArray out, err;
+};
+
+Run run_cli(const QStringList& arguments) {
+  QProcess process;
+  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
+  if (!process.waitForFinished(60000)) qFatal("attnscope-cli did not finish");
+  Run run;
+  run.exit_code = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+  run.out = process.readAllStandardOutput();
+  run.err = process.readAllStandardError();
+  return run;
+}
+
+const QString kText = QStringLiteral("hello the world, héllo 🙂");
+
+}  // namespace
+
+class TestCliModel : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_directory;
+  QString m_model;
+  Gpt2Config m_config;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_directory.isValid());
+    m_model = m_directory.filePath("gpt2-tiny");
+    m_config = write_small_gpt2(m_model.toStdString(), /*layers=*/2, /*heads=*/3, /*width=*/12, /*positions=*/40);
+  }
+
+  void printsEveryLayersHeads() {
+    const Run run = run_cli({"compute", "--model", m_model, "--text", kText});
+    QVERIFY2(run.exit_code == 0, run.err.constData());
+    QVERIFY(run.err.isEmpty());
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    QCOMPARE(json["mechanism"].toString(), QString("gpt2"));
+    QCOMPARE(json["mask"].toString(), QString("causal"));
+    QCOMPARE(json["device"].toString(), QString("cpu"));
+    QCOMPARE(json["model"].toObject()["n_layer"].toInt(), 2);
+    QCOMPARE(json["model"].toObject()["n_head"].toInt(), 3);
+
+    // The same tokens as the engine's tokenizer, covering the text.
+    const Gpt2Model model = Gpt2Model::open(m_model.toStdString());
+    const std::vector<BpeToken> tokens = model.tokenizer().tokenize(kText.toStdString());
+    const QJsonArray texts = json["tokens"].toArray(), ids = json["token_ids"].toArray();
+    QCOMPARE(texts.size(), qsizetype(tokens.size()));
+    QCOMPARE(ids.size(), qsizetype(tokens.size()));
+    std::vector<int> expected_ids;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      QCOMPARE(ids[qsizetype(i)].toInt(), tokens[i].id);
+      QCOMPARE(texts[qsizetype(i)].toString().toStdString(), tokens[i].token.text);
+      QCOMPARE(json["token_pieces"].toArray()[qsizetype(i)].toString().toStdString(), tokens[i].display);
+      expected_ids.push_back(tokens[i].id);
+    }
+    const auto world = std::find(texts.begin(), texts.end(), QJsonValue(" world"));  // merged into one token
+    QVERIFY(world != texts.end());
+    QCOMPARE(json["token_pieces"].toArray()[world - texts.begin()].toString(), QString("·world"));
+
+    // Heads layer by layer, each numbers as the engine computes them.
+    Gpt2RunOptions options;
+    options.keep_scores = true;
+    const Gpt2Result expected = model.run(expected_ids, options);
+    const QJsonArray heads = json["heads"].toArray();
+    QCOMPARE(heads.size(), 6);
+    for (int i = 0; i < heads.size(); ++i) {
+      const QJsonObject head = heads[i].toObject();
+      QCOMPARE(head["layer"].toInt(), i / 3);
+      QCOMPARE(head["head"].toInt(), i % 3);
+      const QStringList keys = head.keys();
+      for (const char* key : {"queries", "keys", "values", "scale", "scores", "weights", "context"})
+        QVERIFY2(keys.contains(key), key);
+      const HeadResult& engine = expected.layers[std::size_t(i / 3)].heads[std::size_t(i % 3)];
+      QCOMPARE(float(head["scale"].toDouble()), engine.scale);
+      QCOMPARE(to_matrix(head["weights"]), engine.weights);
+      QCOMPARE(to_matrix(head["context"]), engine.context);
+      QVERIFY(head["scores"].toArray()[0].toArray()[1].isNull());  // causal
+      QCOMPARE(float(head["scores"].toArray()[1].toArray()[0].toDouble()), engine.scores(1, 0));
+    }
+    QCOMPARE(to_matrix(json["output"]), expected.final_hidden);
+    QCOMPARE(json["empty_rows"].toArray().size(), 0);
+  }
+
+  void layersSelectsLayers() {
+    const QJsonObject one =
+        QJsonDocument::fromJson(run_cli({"compute", "--model", m_model, "--text", "the", "--layers", "1"}).out).object();
+    const QJsonArray heads = one["heads"].toArray();
+    QCOMPARE(heads.size(), 3);
+    for (const auto& head : heads) QCOMPARE(head.toObject()["layer"].toInt(), 1);
+    for (const QString& all : {QString("all"), QString("0-1"), QString("1,0")}) {
+      const Run run = run_cli({"compute", "--model", m_model, "--text", "the", "--layers", all});
+      QCOMPARE(QJsonDocument::fromJson(run.out).object()["heads"].toArray().size(), 6);
+    }
+  }
+
+  void maskGoesOnTopOfCausal() {
+    const Run run = run_cli({"compute", "--model", m_model, "--text", "a b c d", "--mask", "window:2"});
+    QVERIFY2(run.exit_code == 0, run.err.constData());
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    QCOMPARE(json["mask"].toString(), QString("causal+window:2"));
+    const QJsonArray weights = json["heads"].toArray()[0].toObject()["weights"].toArray();
+    QCOMPARE(weights[3].toArray()[0].toDouble(), 0.0);  // outside the window
+    QCOMPARE(weights[2].toArray()[3].toDouble(), 0.0);  // in the future
+    QVERIFY(weights[3].toArray()[3].toDouble() > 0.0);
+    const Run plain = run_cli({"compute", "--model", m_model, "--text", "a b", "--mask", "none"});
+    QCOMPARE(QJsonDocument::fromJson(plain.out).object()["mask"].toString(), QString("causal"));
+  }
+
+  void csvHasALayerColumn() {
+    const Run run = run_cli({"compute", "--model", m_model, "--text", " the world", "--format", "csv"});
+    QVERIFY2(run.exit_code == 0, run.err.constData());
+    const QList<QByteArray> lines = run.out.trimmed().split('\n');
+    QCOMPARE(lines[0], QByteArray("layer,head,query,query_token,key,key_token,masked,score,scaled_score,weight"));
+    QCOMPARE(lines.size(), 1 + 2 * 3 * 2 * 2);  // layers × heads × 2 tokens × 2 tokens
+    QVERIFY2(lines[1].startsWith("0,0,0, the,0, the,0,"), lines[1].constData());
+    QVERIFY2(lines[2].startsWith("0,0,0, the,1, world,1,,,0"), lines[2].constData());
+    QVERIFY(lines.last().startsWith("1,2,1, world,1, world,0,"));
+  }
+
+  void writesToAFile() {
+    const QString path = m_directory.filePath("out.json");
+    const Run run = run_cli({"compute", "--model", m_model, "--text", "the", "--output", path});
+    QCOMPARE(run.exit_code, 0);
+    QVERIFY(run.out.isEmpty());
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(QJsonDocument::fromJson(file.readAll()).object()["mechanism"].toString(), QString("gpt2"));
+  }
+
+  void refusesFlagsThatDoNotApply_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<int>("exit_code");
+    QTest::addColumn<QString>("message");
+    const QString model = m_directory.filePath("gpt2-tiny");
+    const QStringList base{"compute", "--model", model, "--text", "the"};
+    QTest::newRow("mechanism") << base + QStringList{"--mechanism", "multihead"} << 2
+                               << "attnscope-cli: error: --mechanism excludes --model";
+    QTest::newRow("preset") << QStringList{"compute", "--model", model, "--preset", "book"} << 2
+                            << "--preset excludes --model";
+    QTest::newRow("embeddings") << base + QStringList{"--embeddings", "x.npy"} << 2 << "--embeddings excludes --model";
+    QTest::newRow("heads") << base + QStringList{"--heads", "4"} << 2 << "--heads excludes --model";
+    QTest::newRow("seed") << base + QStringList{"--seed", "4"} << 2 << "--seed excludes --model";
+    QTest::newRow("tokenizer") << base + QStringList{"--tokenizer", "chars"} << 2 << "--tokenizer excludes --model";
+    QTest::newRow("layers without model") << QStringList{"compute", "--preset", "book", "--layers", "1"} << 2
+                                          << "--layers requires --model";
+    QTest::newRow("no text") << QStringList{"compute", "--model", model} << 1
+                             << "attnscope-cli: error: --model needs --text";
+    QTest::newRow("empty text") << QStringList{"compute", "--model", model, "--text", ""} << 1
+                                << "attnscope-cli: error: the text is empty";
+    QTest::newRow("layer out of range") << base + QStringList{"--layers", "2"} << 1
+                                        << "attnscope-cli: error: --layers 2: layer 2 does not exist: the model's "
+                                           "layers are 0 to 1";
+    QTest::newRow("layer twice") << base + QStringList{"--layers", "0,0-1"} << 1 << "layer 0 is listed twice";
+    QTest::newRow("layer garbage") << base + QStringList{"--layers", "1,x"} << 1
+                                   << "--layers 1,x: 'x' is not a layer number";
+    QTest::newRow("backwards range") << base + QStringList{"--layers", "1-0"} << 1 << "the range 1-0 runs backwards";
+    QTest::newRow("cuda") << base + QStringList{"--device", "cuda"} << 1
+                          << "attnscope-cli: error: --model computes on the CPU: drop --device cuda";
+    QTest::newRow("max tokens") << QStringList{"compute", "--model", model, "--text", " the the the", "--max-tokens", "2"}
+                                << 1 << "3 tokens is more than the limit of 2";
+    QTest::newRow("past n_positions") << QStringList{"compute", "--model", model, "--text", QString(" the").repeated(41)}
+                                      << 1 << "the text is 41 tokens, more than the model's 40 positions";
+    QTest::newRow("no such folder") << QStringList{"compute", "--model", m_directory.filePath("nope"), "--text", "a"}
+                                    << 1 << "attnscope-cli: error: nope: no such folder";
+    QTest::newRow("bad mask") << base + QStringList{"--mask", "window:0"} << 1 << "attnscope-cli: error: ";
+  }
+
+  void refusesFlagsThatDoNotApply() {
+    QFETCH(QStringList, arguments);
+    QFETCH(int, exit_code);
+    QFETCH(QString, message);
+    const Run run = run_cli(arguments);
+    QCOMPARE(run.exit_code, exit_code);
+    QVERIFY(run.out.isEmpty());
+    QVERIFY2(QString::fromUtf8(run.err).contains(message), run.err.constData());
+    QCOMPARE(run.err.count('\n'), 1);
+  }
+
+  void brokenModelsAreOneLineErrors() {
+    QTemporaryDir directory;
+    const std::filesystem::path dir = directory.filePath("m").toStdString();
+    write_small_gpt2(dir, 1, 1, 4, 8);
+    write_file(dir / "model.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\":[1, 2, 3]} ", 24));
+    const Run run = run_cli({"compute", "--model", QString::fromStdString(dir.string()), "--text", "a"});
+    QCOMPARE(run.exit_code, 1);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QString("attnscope-cli: error: m/model.safetensors: tensor 'a' is an array, not an object with dtype, "
+                     "shape and data_offsets\n"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCliModel)
+#include "test_cli_model.moc"

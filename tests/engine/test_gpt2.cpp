@@ -1,0 +1,447 @@
+// GPT-2's forward pass against tests/golden/gpt2_tiny.json (tests/golden/make_gpt2_golden.py: GPT-2 written
+// from its equations in PyTorch): the test draws the same weights with TorchGenerator, writes the
+// checkpoint itself (F32, F16, BF16; names with and without "transformer."), opens it with Gpt2Model and
+// compares every layer's per-head scores, weights and context, each layer's attention output and the final
+// hidden state. Then config.json and checkpoint errors, and what run() refuses.
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+#include <thread>
+
+#include "../support/gpt2_checkpoint.hpp"
+#include "../support/test_support.hpp"
+#include "attnscope/error.hpp"
+#include "attnscope/gpt2.hpp"
+
+using namespace attnscope;
+using namespace attnscope::testing;
+
+namespace {
+
+// Relative error as test_support measures it: |actual − expected| / (|expected| + floor), the floor 1% of the
+// matrix's largest magnitude: a cell near zero is a sum of terms of the matrix's size that cancel, and float32
+// (PyTorch's as well as ours) holds it only to about 10⁻⁷ of their size.
+constexpr double kTolerance = 1e-4;
+constexpr double kFloorFraction = 1e-2;
+
+double floor_of(const Matrix& expected) {
+  double largest = 0.0;
+  for (Eigen::Index i = 0; i < expected.size(); ++i)
+    if (!std::isnan(expected.data()[i])) largest = std::max(largest, double(std::abs(expected.data()[i])));
+  return std::max(kFloorFraction * largest, 1e-30);
+}
+
+struct Worst {
+  double weights = 0, context = 0, scores = 0, output = 0, final_hidden = 0;
+};
+Worst worst_overall;
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return {};
+}
+
+std::filesystem::path path_of(const QTemporaryDir& directory) {
+  return directory.path().toStdString();
+}
+
+Gpt2Config config_of(const QJsonObject& json) {
+  Gpt2Config config;
+  config.vocab_size = json["vocab_size"].toInt();
+  config.n_positions = json["n_positions"].toInt();
+  config.n_embd = json["n_embd"].toInt();
+  config.n_layer = json["n_layer"].toInt();
+  config.n_head = json["n_head"].toInt();
+  config.n_inner = json["n_inner"].isNull() ? 0 : json["n_inner"].toInt();
+  config.layer_norm_epsilon = json["layer_norm_epsilon"].toDouble();
+  return config;
+}
+
+}  // namespace
+
+class TestGpt2 : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void matchesPyTorch_data() {
+    QTest::addColumn<int>("index");
+    const QJsonArray cases = read_json_object(golden_path("gpt2_tiny.json"))["cases"].toArray();
+    QVERIFY(cases.size() >= 6);
+    for (int i = 0; i < cases.size(); ++i)
+      QTest::newRow(qPrintable(cases[i].toObject()["name"].toString())) << i;
+  }
+
+  void matchesPyTorch() {
+    QFETCH(int, index);
+    const QJsonObject golden = read_json_object(golden_path("gpt2_tiny.json"))["cases"].toArray()[index].toObject();
+    const Gpt2Config config = config_of(golden["config"].toObject());
+    const std::string dtype = golden["dtype"].toString().toStdString();
+
+    // The weights, drawn as the script draws them; its first values prove the draws bit for bit.
+    std::vector<TensorRule> rules;
+    for (const auto& value : golden["tensors"].toArray()) {
+      const QJsonObject tensor = value.toObject();
+      TensorRule rule{tensor["name"].toString().toStdString(), {}, float(tensor["scale"].toDouble()),
+                      float(tensor["offset"].toDouble())};
+      for (const auto& d : tensor["shape"].toArray()) rule.shape.push_back(std::uint64_t(d.toInt()));
+      rules.push_back(std::move(rule));
+    }
+    std::map<std::string, std::vector<float>> stored;
+    const auto tensors = draw_tensors(rules, std::uint64_t(golden["seed"].toInt()), dtype, "",
+                                      golden["lm_head"].toBool(), &stored);
+    for (const auto& value : golden["tensors"].toArray()) {
+      const QJsonObject tensor = value.toObject();
+      const auto& drawn = stored.at(tensor["name"].toString().toStdString());
+      const QJsonArray first = tensor["first"].toArray();
+      for (int i = 0; i < first.size(); ++i)
+        QCOMPARE(drawn[std::size_t(i)], float(first[i].toDouble()));
+    }
+
+    QTemporaryDir directory;
+    write_gpt2_folder(path_of(directory), config, tensors);
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    QCOMPARE(model.config().n_inner, config.n_inner);
+    QCOMPARE(model.config().layer_norm_epsilon, config.layer_norm_epsilon);
+
+    for (const auto& run_value : golden["runs"].toArray()) {
+      const QJsonObject run = run_value.toObject();
+      std::vector<int> ids;
+      for (const auto& id : run["ids"].toArray()) ids.push_back(id.toInt());
+      Gpt2RunOptions options;
+      options.keep_scores = true;
+      if (!run["extra_mask"].isNull()) options.extra_mask = MaskSpec::parse(run["extra_mask"].toString().toStdString());
+      const Gpt2Result result = model.run(ids, options);
+      const QJsonArray layers = run["layers"].toArray();
+      QCOMPARE(result.layers.size(), std::size_t(layers.size()));
+      const QString where = QStringLiteral("%1 tokens").arg(ids.size());
+      for (int l = 0; l < layers.size(); ++l) {
+        QCOMPARE(result.layer_indices[std::size_t(l)], l);
+        const AttentionResult& layer = result.layers[std::size_t(l)];
+        const QJsonObject expected_layer = layers[l].toObject();
+        const QJsonArray heads = expected_layer["heads"].toArray();
+        QCOMPARE(layer.heads.size(), std::size_t(heads.size()));
+        QCOMPARE(layer.device, std::string("cpu"));
+        for (int h = 0; h < heads.size(); ++h) {
+          const HeadResult& head = layer.heads[std::size_t(h)];
+          const QJsonObject expected = heads[h].toObject();
+          const QString what = QStringLiteral("%1, layer %2, head %3").arg(where).arg(l).arg(h);
+          const Matrix weights = to_matrix(expected["weights"]);
+          const Matrix context = to_matrix(expected["context"]);
+          const Matrix scores = to_matrix(expected["scores"]);  // hidden cells NaN: skipped
+          QCOMPARE(head.scale, 1.0f / std::sqrt(float(config.head_dim())));
+          const auto check = [&](const Matrix& actual, const Matrix& want, double& worst, const QString& name) {
+            const Comparison comparison = compare(actual, want, floor_of(want));
+            worst = std::max(worst, comparison.worst);
+            ATTNSCOPE_CHECK_COMPARISON(comparison, actual, want, kTolerance, what + " " + name);
+          };
+          check(head.weights, weights, worst_overall.weights, "weights");
+          check(head.context, context, worst_overall.context, "context");
+          check(head.scores, scores, worst_overall.scores, "scores");
+          for (Eigen::Index i = 0; i < weights.rows(); ++i)
+            for (Eigen::Index j = 0; j < weights.cols(); ++j)
+              if (std::isnan(scores(i, j))) {
+                QCOMPARE(head.weights(i, j), 0.0f);  // hidden keys: exactly 0
+                QVERIFY(layer.mask(i, j) != 0);
+              }
+        }
+        const Matrix output = to_matrix(expected_layer["output"]);
+        const Comparison comparison = compare(layer.output, output, floor_of(output));
+        worst_overall.output = std::max(worst_overall.output, comparison.worst);
+        ATTNSCOPE_CHECK_COMPARISON(comparison, layer.output, output, kTolerance,
+                                   QStringLiteral("%1, layer %2 output").arg(where).arg(l));
+      }
+      const Matrix final_hidden = to_matrix(run["final_hidden"]);
+      const Comparison comparison = compare(result.final_hidden, final_hidden, floor_of(final_hidden));
+      worst_overall.final_hidden = std::max(worst_overall.final_hidden, comparison.worst);
+      ATTNSCOPE_CHECK_COMPARISON(comparison, result.final_hidden, final_hidden, kTolerance,
+                                 where + " final_hidden");
+    }
+  }
+
+  void reportWorstErrors() {
+    qInfo("worst relative error against PyTorch: weights %.3g, context %.3g, scores %.3g, layer output %.3g, "
+          "final_hidden %.3g",
+          worst_overall.weights, worst_overall.context, worst_overall.scores, worst_overall.output,
+          worst_overall.final_hidden);
+  }
+
+  void resultsDoNotDependOnThreadsOrSelection() {
+    const QByteArray threads_before = qgetenv("ATTNSCOPE_THREADS");
+    QTemporaryDir directory;
+    const Gpt2Config config = write_small_gpt2(path_of(directory), 3, 4, 32, 200);
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    std::vector<int> ids;
+    for (int i = 0; i < 150; ++i) ids.push_back((i * 37) % config.vocab_size);
+    const Gpt2Result all = model.run(ids);
+    QCOMPARE(all.layers.size(), std::size_t(3));
+    QVERIFY(all.layers[0].heads[0].scores.size() == 0);  // keep_scores is off by default
+    QVERIFY(all.final_hidden.allFinite());
+
+    Gpt2RunOptions options;
+    options.layers = {2, 0};
+    const Gpt2Result some = model.run(ids, options);
+    QCOMPARE(some.layer_indices, (std::vector<int>{0, 2}));
+    QCOMPARE(some.layers[1].heads[3].weights, all.layers[2].heads[3].weights);
+    QCOMPARE(some.final_hidden, all.final_hidden);
+
+    // Several runs at once on one model.
+    std::vector<Gpt2Result> parallel(3);
+    {
+      std::vector<std::jthread> threads;
+      for (auto& result : parallel) threads.emplace_back([&] { result = model.run(ids); });
+    }
+    for (const auto& result : parallel) QCOMPARE(result.final_hidden, all.final_hidden);
+
+    qputenv("ATTNSCOPE_THREADS", "1");
+    const Gpt2Result one_thread = model.run(ids);
+    qputenv("ATTNSCOPE_THREADS", "3");
+    const Gpt2Result three_threads = model.run(ids);
+    if (threads_before.isNull())
+      qunsetenv("ATTNSCOPE_THREADS");
+    else
+      qputenv("ATTNSCOPE_THREADS", threads_before);
+    for (const Gpt2Result* other : {&one_thread, &three_threads}) {
+      const Comparison hidden = compare(other->final_hidden, all.final_hidden, floor_of(all.final_hidden));
+      QVERIFY2(hidden.worst < 1e-5, qPrintable(QString::number(hidden.worst)));
+      const Comparison weights = compare(other->layers[2].heads[1].weights, all.layers[2].heads[1].weights, 1e-3);
+      QVERIFY2(weights.worst < 1e-5, qPrintable(QString::number(weights.worst)));
+    }
+
+    // Every layer's prefix: a causal model's first k rows do not depend on later tokens.
+    const std::vector<int> prefix(ids.begin(), ids.begin() + 70);
+    const Gpt2Result shorter = model.run(prefix);
+    const Comparison comparison =
+        compare(shorter.final_hidden, Matrix(all.final_hidden.topRows(70)), floor_of(shorter.final_hidden));
+    QVERIFY2(comparison.worst < 1e-5, qPrintable(QString::number(comparison.worst)));
+  }
+
+  void extraMaskCanEmptyRows() {
+    QTemporaryDir directory;
+    write_small_gpt2(path_of(directory), 1, 2, 8, 8);
+    const std::filesystem::path mask_file = path_of(directory) / "mask.csv";
+    // Row 2 hides key 0..2 — with the causal mask, all it could see.
+    write_file(mask_file, "0,0,0,0\n0,0,0,0\n1,1,1,0\n0,0,0,0\n");
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    Gpt2RunOptions options;
+    options.extra_mask = MaskSpec::parse("file:" + mask_file.string());
+    const Gpt2Result result = model.run({1, 2, 3, 4}, options);
+    QCOMPARE(result.layers[0].empty_rows, (std::vector<Eigen::Index>{2}));
+    QCOMPARE(result.layers[0].heads[1].weights.row(2).sum(), 0.0f);
+    QCOMPARE(result.layers[0].heads[1].context.row(2).squaredNorm(), 0.0f);
+    QVERIFY(result.final_hidden.allFinite());
+  }
+
+  void runRefusesBadInput() {
+    QTemporaryDir directory;
+    const Gpt2Config config = write_small_gpt2(path_of(directory), 2, 2, 8, 6);
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    QCOMPARE(error_of([&] { model.run({}); }), std::string("no tokens: the text must give at least one"));
+    QCOMPARE(error_of([&] { model.run({1, 2, 3, 4, 5, 6, 7}); }),
+             std::string("7 tokens are more than the model's 6 positions (n_positions)"));
+    QCOMPARE(error_of([&] { model.run({1, config.vocab_size}); }),
+             "token id " + std::to_string(config.vocab_size) + " at position 1 is outside the vocabulary (0 to " +
+                 std::to_string(config.vocab_size - 1) + ")");
+    QCOMPARE(error_of([&] { model.run({-1}); }).substr(0, 26), std::string("token id -1 at position 0 "));
+    Gpt2RunOptions options;
+    options.layers = {2};
+    QCOMPARE(error_of([&] { model.run({1}, options); }),
+             std::string("layer 2 does not exist: the model's layers are 0 to 1"));
+    options.layers = {1, 1};
+    QCOMPARE(error_of([&] { model.run({1}, options); }), std::string("layer 1 is listed twice"));
+    QCOMPARE(model.run({1, 2, 3, 4, 5, 6}).final_hidden.rows(), Eigen::Index(6));  // n_positions is fine
+
+    CancelToken cancel;
+    cancel.cancel();
+    QVERIFY_THROWS_EXCEPTION(Cancelled, model.run({1, 2}, {}, cancel));
+  }
+
+  void tokenizerComesWithTheModel() {
+    QTemporaryDir directory;
+    write_small_gpt2(path_of(directory));
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    const std::vector<int> ids = model.tokenizer().encode("hello the world");
+    QCOMPARE(model.tokenizer().decode(ids), std::string("hello the world"));
+    QVERIFY(ids.size() < 15);  // merges applied
+    QCOMPARE(model.run(ids).final_hidden.rows(), Eigen::Index(ids.size()));
+  }
+
+  void rejectsBadConfigs_data() {
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("message");
+    const auto row = [](const char* name, const char* json, const char* message) {
+      QTest::newRow(name) << QByteArray(json) << QString::fromUtf8(message);
+    };
+    row("not JSON", "{", "config.json: not valid JSON");
+    row("array", "[]", "config.json: holds an array, not a JSON object");
+    row("no vocab_size", R"({"n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2})",
+        "config.json: no vocab_size (a GPT-2 config.json has it)");
+    row("no n_positions", R"({"vocab_size": 300, "n_embd": 16, "n_layer": 2, "n_head": 2})",
+        "config.json: no n_positions");
+    row("n_layer fraction", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2.5, "n_head": 2})",
+        "config.json: n_layer is a fraction, not an integer");
+    row("n_layer string", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": "2", "n_head": 2})",
+        "config.json: n_layer is a string, not an integer");
+    row("n_layer bool", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": true, "n_head": 2})",
+        "config.json: n_layer is a boolean, not an integer");
+    row("n_layer zero", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 0, "n_head": 2})",
+        "config.json: n_layer is 0, outside 1 to 10000");
+    row("n_head negative", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": -2})",
+        "config.json: n_head is -2, outside 1 to 1000000");
+    row("vocab huge",
+        R"({"vocab_size": 18446744073709551615, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2})",
+        "config.json: vocab_size is 18446744073709551615, outside 1 to 10000000");
+    row("indivisible", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 3})",
+        "config.json: n_embd 16 is not divisible by n_head 3");
+    row("epsilon zero",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "layer_norm_epsilon": 0})",
+        "config.json: layer_norm_epsilon must be a number in (0, 1]");
+    row("epsilon string",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "layer_norm_epsilon": "1e-5"})",
+        "config.json: layer_norm_epsilon is a string, not a number");
+    row("relu",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "activation_function": "relu"})",
+        "config.json: activation_function 'relu' is not supported: AttnScope computes GPT-2's tanh GELU (gelu_new)");
+    row("exact gelu",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "activation_function": "gelu"})",
+        "config.json: activation_function 'gelu' is not supported");
+    row("model type",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "model_type": "gpt_neo"})",
+        "config.json: model_type is 'gpt_neo', not 'gpt2': only GPT-2-family models can be opened");
+    row("n_inner zero",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 0})",
+        "config.json: n_inner is 0, outside 1 to 4000000");
+    row("inverse layer scaling",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "scale_attn_by_inverse_layer_idx": true})",
+        "config.json: scale_attn_by_inverse_layer_idx other than false is not supported");
+    row("unscaled attention",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "scale_attn_weights": false})",
+        "config.json: scale_attn_weights other than true is not supported");
+  }
+
+  void rejectsBadConfigs() {
+    QFETCH(QByteArray, json);
+    QFETCH(QString, message);
+    const std::string error = error_of([&] { Gpt2Config::parse(json.toStdString()); });
+    QVERIFY2(QString::fromStdString(error).startsWith(message), error.c_str());
+  }
+
+  void readsRealConfigs() {
+    // distilgpt2's config.json (abridged: the task_specific_params and such are ignored).
+    const Gpt2Config distil = Gpt2Config::parse(R"({
+      "_num_labels": 1, "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+      "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256, "id2label": {"0": "LABEL_0"},
+      "initializer_range": 0.02, "label2id": {"LABEL_0": 0}, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+      "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 6, "n_positions": 1024, "resid_pdrop": 0.1,
+      "summary_activation": null, "summary_first_dropout": 0.1, "summary_proj_to_labels": true,
+      "summary_type": "cls_index", "summary_use_proj": true,
+      "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}}, "vocab_size": 50257})");
+    QCOMPARE(distil.n_layer, 6);
+    QCOMPARE(distil.n_positions, 1024);
+    QCOMPARE(distil.inner_dim(), 3072);
+    QCOMPARE(distil.head_dim(), 64);
+    // An old config with n_ctx only and no activation_function or epsilon.
+    const Gpt2Config old =
+        Gpt2Config::parse(R"({"vocab_size": 50257, "n_ctx": 512, "n_embd": 64, "n_layer": 1, "n_head": 4, "n_inner": null})");
+    QCOMPARE(old.n_positions, 512);
+    QCOMPARE(old.layer_norm_epsilon, 1e-5);
+    QCOMPARE(old.n_inner, 0);
+  }
+
+  void rejectsBadCheckpoints() {
+    QTemporaryDir directory;
+    const std::filesystem::path dir = path_of(directory);
+    const Gpt2Config config = write_small_gpt2(dir, 2, 2, 8, 6);
+    const std::string folder = dir.filename().string();
+    const auto open_error = [&] { return error_of([&] { Gpt2Model::open(dir); }); };
+    const auto rules = gpt2_tensor_rules(config);
+    const auto tensors = draw_tensors(rules, 1, "F32");
+    const auto write_tensors = [&](const std::vector<TensorBytes>& list) {
+      write_file(dir / "model.safetensors", safetensors_file(list));
+    };
+    QCOMPARE(open_error(), std::string());
+
+    auto missing = tensors;
+    missing.erase(missing.begin() + 14);  // h.1.ln_1.weight
+    write_tensors(missing);
+    QCOMPARE(open_error(), folder + "/model.safetensors: no tensor 'h.1.ln_1.weight', which a GPT-2 model of " +
+                               folder + "/config.json's sizes has");
+
+    auto wrong_shape = tensors;
+    wrong_shape[4].shape = {24, 8};  // h.0.attn.c_attn.weight stored (out, in) as a Linear would
+    write_tensors(wrong_shape);
+    QCOMPARE(open_error(), folder + "/model.safetensors: tensor 'h.0.attn.c_attn.weight' has shape [24, 8] but " +
+                               folder + "/config.json (n_embd, 3·n_embd) makes it [8, 24]");
+
+    auto extra_layer = tensors;
+    extra_layer.push_back({"h.2.ln_1.weight", "F32", {8}, std::string(32, '\0')});
+    write_tensors(extra_layer);
+    QVERIFY2(open_error().find("holds 'h.2.ln_1.weight', a layer beyond the 2") != std::string::npos,
+             open_error().c_str());
+
+    auto not_gpt2 = tensors;
+    not_gpt2.erase(not_gpt2.begin());
+    write_tensors(not_gpt2);
+    QCOMPARE(open_error(), folder + "/model.safetensors: no tensor 'wte.weight' (nor 'transformer.wte.weight'): "
+                                    "not a GPT-2 checkpoint");
+
+    auto integer_weights = tensors;
+    integer_weights[1].dtype = "I32";
+    write_tensors(integer_weights);
+    QCOMPARE(open_error(), folder + "/model.safetensors: tensor 'wpe.weight' is I32; only F32, F16 and BF16 tensors "
+                                    "can be read as floats");
+
+    auto bad_head = tensors;
+    bad_head.push_back({"lm_head.weight", "F32", {8, 3}, std::string(96, '\0')});
+    write_tensors(bad_head);
+    QVERIFY2(open_error().find("tensor 'lm_head.weight' has shape [8, 3]") != std::string::npos, open_error().c_str());
+
+    write_tensors(tensors);
+    Gpt2Config small = config;
+    small.vocab_size = 100;  // fewer than the tokenizer's 264
+    write_file(dir / "config.json", config_json(small));
+    QVERIFY2(open_error().find("/model.safetensors: tensor 'wte.weight' has shape [268, 8] but") != std::string::npos,
+             open_error().c_str());
+    auto small_tensors = draw_tensors(gpt2_tensor_rules(small), 1, "F32");
+    write_tensors(small_tensors);
+    QCOMPARE(open_error(), folder + "/vocab.json: holds 264 tokens, more than " + folder +
+                               "/config.json's vocab_size 100");
+
+    write_file(dir / "config.json", "{\"vocab_size\": 268}");
+    QCOMPARE(open_error(), folder + "/config.json: no n_positions (a GPT-2 config.json has it)");
+    std::filesystem::remove(dir / "config.json");
+    QCOMPARE(open_error(), folder + "/config.json: no such file");
+    write_file(dir / "config.json", config_json(config));
+    write_tensors(tensors);
+    QCOMPARE(open_error(), std::string());
+    std::filesystem::remove(dir / "merges.txt");
+    QVERIFY2(open_error().find("merges.txt") != std::string::npos, open_error().c_str());
+    std::filesystem::remove(dir / "model.safetensors");
+    QCOMPARE(open_error(), folder + "/model.safetensors: no such file");
+    QCOMPARE(error_of([&] { Gpt2Model::open(dir / "nope"); }), std::string("nope: no such folder"));
+    QVERIFY(error_of([&] { Gpt2Model::open(dir / "config.json"); }).starts_with("config.json: not a folder"));
+  }
+
+  void opensF32ZeroCopyAndHalfConverted() {
+    QTemporaryDir directory;
+    const std::filesystem::path dir = path_of(directory);
+    write_small_gpt2(dir, 1, 2, 16, 8, "F32");
+    const SafetensorsFile file = SafetensorsFile::open(dir / "model.safetensors");
+    QVERIFY(file.to_float(*file.find("h.0.mlp.c_fc.weight")).zero_copy());
+    QCOMPARE(file.metadata().at("format"), std::string("pt"));
+    const Gpt2Result f32 = Gpt2Model::open(dir).run({5, 6, 7});
+    write_small_gpt2(dir, 1, 2, 16, 8, "BF16");
+    const Gpt2Result bf16 = Gpt2Model::open(dir).run({5, 6, 7});
+    // Same draws, rounded to 8 bits of mantissa: close, not equal.
+    QVERIFY(bf16.final_hidden != f32.final_hidden);
+    QVERIFY((bf16.final_hidden - f32.final_hidden).cwiseAbs().maxCoeff() < 0.1f);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestGpt2)
+#include "test_gpt2.moc"
