@@ -41,8 +41,12 @@ int main(int argc, char** argv) {
   CLI::App app{
       "attnscope: type a sentence and watch the attention mechanisms of chapter 3 of Build a Large Language "
       "Model "
-      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmaps and "
-      "exits.",
+      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmap grid "
+      "and "
+      "exits, without a display. The engine flags are attnscope-cli compute's; those not given keep the "
+      "session's "
+      "settings or the launch view's: the book's sentence and embeddings, multihead, 2 heads, d_out 4, masks "
+      "none,causal, weights.",
       "attnscope"};
   app.set_version_flag("--version", std::string("attnscope ") + kVersion);
   attnscope::ui::CommandLine commandLine;

@@ -33,12 +33,11 @@ void write_output(const std::string& text, const OutputOptions& output) {
 int run_model(const cli::ComputeOptions& options, const OutputOptions& output) {
   const cli::PreparedModelInput input = cli::prepare_model_input(options);
   const Gpt2Result result = input.model.run(input.ids, input.run);
-  write_output(output.format == "csv" ? cli::model_result_to_csv(input.tokens, result)
-                                      : cli::model_result_to_json(input.tokens, input.model.config(), input.mask,
-                                                                  result)
-                                                .dump() +
-                                            "\n",
-               output);
+  write_output(
+      output.format == "csv"
+          ? cli::model_result_to_csv(input.tokens, result)
+          : cli::model_result_to_json(input.tokens, input.model.config(), input.mask, result).dump() + "\n",
+      output);
   return 0;
 }
 

@@ -14,7 +14,8 @@ AttentionColorMap::AttentionColorMap(QCPAxis* keyAxis, QCPAxis* valueAxis) : QCP
   setTightBoundary(false);
 }
 
-void AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
+void AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow, int head,
+                                  Quantity quantity) {
   m_tokens = snapshot.tokenCount();
   // Cells prepared on the worker thread, or, for a quantity that was not on screen then (or a second plot of
   // the same snapshot, like an export), built here.

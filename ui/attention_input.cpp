@@ -145,6 +145,21 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
 
   input.embeddings = embeddingsFor(settings, input.tokens, input.embeddingsNote);
   input.config = configFor(settings, static_cast<int>(input.embeddings.cols()));
+  // Each map holds n² doubles on screen besides the engine's n² floats per matrix: bound what a window draws.
+  constexpr double kMaxShownCells = 80e6;
+  const double n = static_cast<double>(input.tokens.size());
+  const double maps = static_cast<double>(input.config.head_count()) *
+                      static_cast<double>(input.masks.size()) *
+                      static_cast<double>(std::max<std::size_t>(1, settings.quantities.size()));
+  if (n * n * maps > kMaxShownCells)
+    throw FieldError(
+        SettingsField::text,
+        QStringLiteral("%1 tokens in %2 maps would be %3 million cells, more than AttnScope draws (%4 "
+                       "million). Shorten the text, or show fewer heads, masks or quantities.")
+            .arg(input.tokens.size())
+            .arg(maps)
+            .arg(qRound(n * n * maps / 1e6))
+            .arg(qRound(kMaxShownCells / 1e6)));
   // A mask file is read here, so that a bad file is reported next to the masks rather than as a failure of
   // the computation.
   for (const MaskSpec& mask : input.masks) {

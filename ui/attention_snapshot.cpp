@@ -70,7 +70,8 @@ float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, 
 
 std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
   for (MapCells& map : prepared)
-    if (map.cells && map.maskRow == row && map.head == head && map.quantity == quantity) return std::move(map);
+    if (map.cells && map.maskRow == row && map.head == head && map.quantity == quantity)
+      return std::move(map);
   return std::nullopt;
 }
 
@@ -110,7 +111,8 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   map.maskRow = maskRow;
   map.head = head;
   map.quantity = quantity;
-  // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that type.
+  // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that
+  // type.
   map.cells = std::make_unique<QCPColorMapData>(*buffer);
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;

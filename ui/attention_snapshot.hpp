@@ -1,13 +1,14 @@
 #pragma once
-// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built,
-// so the worker thread, the views and the exporters share it through std::shared_ptr<const
-// AttentionSnapshot>.
+// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built
+// (but for the prepared map cells, see below), so the worker thread, the views and the exporters share it
+// through std::shared_ptr<const AttentionSnapshot>.
+
+#include <qcustomplot.h>
 
 #include <QString>
 #include <QStringList>
 #include <memory>
 #include <optional>
-#include <qcustomplot.h>
 #include <utility>
 #include <vector>
 
@@ -16,17 +17,16 @@
 #include "attnscope/result.hpp"
 #include "view_settings.hpp"
 
-class QCPColorMapData;
-
 namespace attnscope::ui {
 
 // One map's cells as QCustomPlot draws them (key = key token, value = query token, masked cells NaN), with
-// the extremes of the unmasked cells. Built on the worker thread, so the GUI thread only copies them.
+// the extremes of the unmasked cells. A plain QCPColorMapData, so a QCPColorMap can take it over without a
+// copy.
 struct MapCells {
   int maskRow = 0;
   int head = 0;
   Quantity quantity = Quantity::weights;
-  std::shared_ptr<const QCPColorMapData> cells;
+  std::unique_ptr<QCPColorMapData> cells;
   double minimum = 0.0, maximum = 0.0;  // NaN when every cell is masked
 };
 
@@ -48,9 +48,9 @@ struct AttentionSnapshot {
   QString device;
   QString fallbackReason;  // why the chosen device did not compute it (the CPU did); empty when it did
   double computeMs = 0.0;
-  // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception to
-  // the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on the
-  // GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
+  // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception
+  // to the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on
+  // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
   mutable std::vector<MapCells> prepared;
 
   int tokenCount() const { return static_cast<int>(tokens.size()); }

@@ -15,6 +15,11 @@ namespace attnscope::ui {
 void CommandLine::addOptions(CLI::App& app) {
   app.add_option("session", m_session, "A .attnscope session to open (flags given as well change it)");
   cli::add_compute_options(app, m_options, /*with_mask=*/false);
+  // The app's defaults are the launch view's, not attnscope-cli's.
+  app.get_option("--mechanism")
+      ->description(
+          "multihead (default), multihead-wrapper, causal, self-attention, self-attention-v1 or simplified");
+  app.get_option("--d-out")->description("Output width (per head for multihead-wrapper; default 4)");
   app.add_option(
       "--masks", m_masks,
       "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
@@ -42,7 +47,25 @@ std::optional<QSize> CommandLine::size() const {
   return QSize(width, height);
 }
 
+namespace {
+
+// The flags settings() maps; a compute flag added to attnscope-cli later is refused until the app maps it,
+// rather than silently ignored.
+const std::set<std::string>& handledFlags() {
+  static const std::set<std::string> flags{
+      "session",          "--text",         "--preset",    "--embeddings", "--tokenizer", "--d-in",
+      "--embedding-seed", "--mechanism",    "--d-out",     "--heads",      "--qkv-bias",  "--dropout",
+      "--seed",           "--dropout-seed", "--normalize", "--max-tokens", "--device",    "--masks",
+      "--show",           "--export",       "--size",      "--help",       "--version"};
+  return flags;
+}
+
+}  // namespace
+
 ViewSettings CommandLine::settings() const {
+  for (const std::string& flag : m_given)
+    if (!handledFlags().count(flag))
+      throw Error(flag + " is not supported by the attnscope app yet; use attnscope-cli compute " + flag);
   ViewSettings settings = given("session") ? SessionFile::load(sessionPath()) : ViewSettings::defaults();
   const cli::ComputeOptions& o = m_options;
   if (o.preset && (o.text || o.embeddings_file))
@@ -84,6 +107,12 @@ ViewSettings CommandLine::settings() const {
     for (const QString& mask : QString::fromStdString(m_masks).split(QLatin1Char(','), Qt::SkipEmptyParts))
       settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
     if (settings.masks.empty()) throw Error("--masks needs at least one mask, e.g. --masks none,causal");
+  }
+  if (given("--max-tokens")) {
+    const std::size_t tokens = tokenize(settings.text.toStdString(), settings.tokenizer).size();
+    if (tokens > static_cast<std::size_t>(o.max_tokens))
+      throw Error(std::to_string(tokens) + " tokens is more than --max-tokens " +
+                  std::to_string(o.max_tokens) + "; shorten the text or raise the limit");
   }
   if (given("--show")) {
     if (m_show == "scores")

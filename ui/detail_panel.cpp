@@ -216,7 +216,7 @@ void DetailPanel::showVectors() {
       tr("The module's output for this token (heads concatenated, then out_proj for multi-head)"));
   for (int c = 0; c < static_cast<int>(columns.size()); ++c)
     for (int r = 0; r < columns[c].second.cols(); ++r) {
-      auto* item = new QTableWidgetItem(QString::number(columns[c].second(r), 'f', 4));
+      auto* item = new QTableWidgetItem(formatValue(columns[c].second(r)));
       item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       m_vectors->setItem(r, c, item);
     }

@@ -7,14 +7,6 @@
 #include "text.hpp"
 
 namespace attnscope::ui {
-namespace {
-
-QString number(float value) {
-  return QString::number(value, 'f', 4);
-}
-
-}  // namespace
-
 HeatmapGrid::HeatmapGrid(QWidget* parent)
     : QWidget(parent),
       m_plot(new HeatmapPlot),
@@ -48,7 +40,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   layout->setSpacing(4);
   layout->addWidget(m_banner);
   layout->addWidget(m_stack, 1);
-  showHint(tr("Type a sentence above to see its attention heatmaps."));
+  showHint(tr("Computing the heatmaps\u2026"));
 }
 
 void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptions& options) {
@@ -110,7 +102,7 @@ QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
     return displayToken(snapshot->tokenTexts.at(index), 24).toHtmlEscaped();
   };
   const auto value = [&](Quantity quantity) {
-    return number(snapshot->value(mapKey.maskRow, mapKey.head, quantity, query, key));
+    return formatValue(snapshot->value(mapKey.maskRow, mapKey.head, quantity, query, key));
   };
   QString text = QStringLiteral(
                      "<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "

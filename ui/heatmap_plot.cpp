@@ -81,7 +81,7 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
   // The layout sizes each axis after its ticks were generated; a second pass thins or rotates the labels for
   // the final size.
   connect(this, &QCustomPlot::afterReplot, this, [this] {
-    if (settleLabels() && m_settlePasses++ < kMaxSettlePasses)
+    if (settle() && m_settlePasses++ < kMaxSettlePasses)
       replot(QCustomPlot::rpQueuedReplot);
     else
       m_settlePasses = 0;
@@ -113,6 +113,8 @@ std::vector<MapKey> HeatmapPlot::layoutKeys() const {
 void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& options,
                              std::optional<MapKey> only) {
   const bool sharedChanged = options.sharedRange != m_options.sharedRange;
+  // Only the drawing changed (a colour map, say): the cells stay, no n² refill.
+  bool refill = snapshot != m_snapshot;
   m_snapshot = std::move(snapshot);
   m_options = options;
   m_only = only;
@@ -120,16 +122,19 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
   bool sameShape = !sharedChanged && keys.size() == m_maps.size();
   for (std::size_t i = 0; sameShape && i < keys.size(); ++i) sameShape = keys[i] == m_maps[i].key;
   // The masked-cell key appears or disappears with the masks, which changes the layout too.
-  if (!sameShape || m_maps.empty())
-    rebuild(keys);
-  else if (m_snapshot && plotLayout()->rowCount() > 0) {
+  bool rebuildNeeded = !sameShape || m_maps.empty();
+  if (!rebuildNeeded && m_snapshot && plotLayout()->rowCount() > 0) {
     const bool legendShown =
         qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
     bool anyMasked = false;
     for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
-    if (legendShown != anyMasked) rebuild(keys);
+    rebuildNeeded = legendShown != anyMasked;
   }
-  fill();
+  if (rebuildNeeded) {
+    rebuild(keys);
+    refill = true;
+  }
+  fill(refill);
   updateRanges();
   replot();
 }
@@ -259,7 +264,7 @@ void HeatmapPlot::setupAxes(Map& map) {
   map.overlay = new MapOverlay(map.axisRect, kHighlightLayer);
 }
 
-void HeatmapPlot::fill() {
+void HeatmapPlot::fill(bool values) {
   if (!m_snapshot) return;
   const int n = m_snapshot->tokenCount();
   const bool severalQuantities = shownQuantities().size() > 1 || m_only.has_value();
@@ -276,9 +281,9 @@ void HeatmapPlot::fill() {
     map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
     map.axisRect->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
     map.colorMap->setGradient(ColorMaps::forQuantity(key.quantity, m_options.colorMap));
-    map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity);
+    if (values) map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity);
   }
-  settleLabels();
+  settle();
 }
 
 void HeatmapPlot::updateRanges() {
@@ -307,7 +312,7 @@ void HeatmapPlot::updateRanges() {
   }
 }
 
-bool HeatmapPlot::settleLabels() {
+bool HeatmapPlot::settle() {
   bool changed = false;
   for (Map& map : m_maps) {
     QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
@@ -422,7 +427,7 @@ void HeatmapPlot::render(QCPPainter* painter, const QSize& size) {
     QCPPainter scratchPainter(&scratch);
     toPainter(&scratchPainter, size.width(), size.height());
     scratchPainter.end();
-    if (!settleLabels()) break;
+    if (!settle()) break;
   }
   toPainter(painter, size.width(), size.height());
 }

@@ -93,9 +93,11 @@ class HeatmapPlot : public QCustomPlot {
   void rebuild(const std::vector<MapKey>& keys);
   void clearMaps();
   void setupAxes(Map& map);
-  void fill();
+  void fill(bool values);  // titles, labels and gradients; the cells too when `values`
   void updateRanges();
-  bool settleLabels();  // true when labels changed and another layout pass is needed
+  // After a layout pass: rotates or thins the token labels that do not fit; true when another layout pass is
+  // needed (the layout sizes each axis after generating its ticks).
+  bool settle();
   void setupScale(QCPColorScale* scale, Quantity quantity);
 
   SnapshotPointer m_snapshot;

@@ -5,14 +5,6 @@
 #include "text.hpp"
 
 namespace attnscope::ui {
-namespace {
-
-QString number(float value) {
-  return QString::number(value, 'f', 4);
-}
-
-}  // namespace
-
 QueryStepsModel::QueryStepsModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void QueryStepsModel::setContent(const SnapshotPointer& snapshot, const QuerySelection& selection) {
@@ -50,15 +42,15 @@ QVariant QueryStepsModel::data(const QModelIndex& index, int role) const {
       case keyColumn:
         return QStringLiteral("%1 %2").arg(key + 1).arg(displayToken(m_snapshot->tokenTexts.at(key), 12));
       case scoreColumn:
-        return number(value(Quantity::rawScores));
+        return formatValue(value(Quantity::rawScores));
       case scaledColumn:
-        return number(value(Quantity::scaledScores));
+        return formatValue(value(Quantity::scaledScores));
       case maskedColumn:
-        return masked ? QStringLiteral("\u2212\u221e") : number(value(Quantity::scaledScores));
+        return masked ? QStringLiteral("\u2212\u221e") : formatValue(value(Quantity::scaledScores));
       case weightColumn:
-        return number(value(Quantity::weights));
+        return formatValue(value(Quantity::weights));
       case dropoutColumn:
-        return number(value(Quantity::dropoutWeights));
+        return formatValue(value(Quantity::dropoutWeights));
     }
   } else if (role == Qt::TextAlignmentRole) {
     return index.column() == keyColumn ? int(Qt::AlignLeft | Qt::AlignVCenter)

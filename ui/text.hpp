@@ -15,6 +15,11 @@ inline QString counted(qsizetype count, const QString& singular, const QString& 
   return QStringLiteral("%1 %2").arg(count).arg(count == 1 ? singular : plural);
 }
 
+// A score or weight as the tables and tooltips print it: 4 decimals, as the book prints tensors.
+inline QString formatValue(float value) {
+  return QString::number(value, 'f', 4);
+}
+
 // A token as a label: white space made visible (the chars tokenizer keeps it), long tokens elided.
 QString displayToken(const QString& token, int maxCharacters = 0);
 

@@ -116,16 +116,16 @@ PreparedInput prepare_input(const ComputeOptions& options) {
 }
 
 void add_model_options(CLI::App& app, ComputeOptions& options) {
-  CLI::Option* model = app.add_option(
-      "--model", options.model,
-      "A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt): run --text through it and show "
-      "every layer's attention heads");
-  CLI::Option* layers = app.add_option("--layers", options.layers,
-                                       "With --model: the layers to show, e.g. 0,3,5-7 (0-based; default all)");
+  CLI::Option* model = app.add_option("--model", options.model,
+                                      "A GPT-2 folder (config.json, model.safetensors, vocab.json, "
+                                      "merges.txt): run --text through it and show "
+                                      "every layer's attention heads");
+  CLI::Option* layers = app.add_option(
+      "--layers", options.layers, "With --model: the layers to show, e.g. 0,3,5-7 (0-based; default all)");
   layers->needs(model);
-  for (const char* flag : {"--preset", "--embeddings", "--tokenizer", "--d-in", "--embedding-seed", "--mechanism",
-                           "--d-out", "--heads", "--qkv-bias", "--dropout", "--seed", "--dropout-seed",
-                           "--normalize"})
+  for (const char* flag :
+       {"--preset", "--embeddings", "--tokenizer", "--d-in", "--embedding-seed", "--mechanism", "--d-out",
+        "--heads", "--qkv-bias", "--dropout", "--seed", "--dropout-seed", "--normalize"})
     if (CLI::Option* other = app.get_option_no_throw(flag)) model->excludes(other);
 }
 
@@ -182,7 +182,8 @@ PreparedModelInput prepare_model_input(const ComputeOptions& options) {
   if (input.tokens.empty()) throw Error("the text is empty: type at least one word");
   const auto count = input.tokens.size();
   if (count > static_cast<std::size_t>(options.max_tokens))
-    throw Error(std::to_string(count) + " tokens is more than the limit of " + std::to_string(options.max_tokens) +
+    throw Error(std::to_string(count) + " tokens is more than the limit of " +
+                std::to_string(options.max_tokens) +
                 " (each head keeps several n × n matrices); shorten the text or raise the limit");
   const int positions = input.model.config().n_positions;
   if (count > static_cast<std::size_t>(positions))

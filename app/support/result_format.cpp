@@ -54,16 +54,16 @@ Json head_to_json(const HeadResult& head, const MaskMatrix& mask, Json entry = J
 }
 
 // One line per head, query and key, each starting with `prefix` (the layer and a comma, or nothing).
-void append_csv_cells(std::ostringstream& csv, const std::string& prefix, const std::vector<std::string>& texts,
-                      const AttentionResult& result, bool dropout) {
+void append_csv_cells(std::ostringstream& csv, const std::string& prefix,
+                      const std::vector<std::string>& texts, const AttentionResult& result, bool dropout) {
   for (std::size_t h = 0; h < result.heads.size(); ++h) {
     const HeadResult& head = result.heads[h];
     for (Eigen::Index i = 0; i < head.weights.rows(); ++i)
       for (Eigen::Index j = 0; j < head.weights.cols(); ++j) {
         const bool masked = result.mask(i, j) != 0;
         csv << prefix << h << ',' << i << ',' << csv_field(texts[i]) << ',' << j << ',' << csv_field(texts[j])
-            << ',' << (masked ? 1 : 0) << ',' << (masked ? std::string() : format_float(head.scores(i, j))) << ','
-            << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
+            << ',' << (masked ? 1 : 0) << ',' << (masked ? std::string() : format_float(head.scores(i, j)))
+            << ',' << (masked ? std::string() : format_float(head.scores(i, j) * head.scale)) << ','
             << format_float(head.weights(i, j));
         if (dropout) csv << ',' << format_float((*head.dropout_weights)(i, j));
         csv << '\n';
@@ -101,8 +101,8 @@ std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResul
   return csv.str();
 }
 
-Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config, const std::string& mask,
-                          const Gpt2Result& result) {
+Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config,
+                          const std::string& mask, const Gpt2Result& result) {
   Json json;
   Json texts = Json::array(), ids = Json::array(), pieces = Json::array();
   for (const auto& token : tokens) {
@@ -114,8 +114,10 @@ Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config&
   json["token_ids"] = std::move(ids);
   json["token_pieces"] = std::move(pieces);
   json["mechanism"] = "gpt2";
-  json["model"] = Json{{"n_layer", config.n_layer},     {"n_head", config.n_head},
-                       {"n_embd", config.n_embd},       {"n_positions", config.n_positions},
+  json["model"] = Json{{"n_layer", config.n_layer},
+                       {"n_head", config.n_head},
+                       {"n_embd", config.n_embd},
+                       {"n_positions", config.n_positions},
                        {"vocab_size", config.vocab_size}};
   json["mask"] = mask;
   json["device"] = "cpu";

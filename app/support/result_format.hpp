@@ -27,8 +27,8 @@ std::string result_to_csv(const std::vector<Token>& tokens, const AttentionResul
 // vocabulary pieces made readable, e.g. "·world"), "mechanism": "gpt2", "model" (its sizes), "mask"
 // (`mask`), "device", "heads" layer by layer — each head object with "layer" and "head" added —, "output" =
 // the final hidden state (after ln_f) and "empty_rows".
-Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config, const std::string& mask,
-                          const Gpt2Result& result);
+Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config& config,
+                          const std::string& mask, const Gpt2Result& result);
 // As result_to_csv with a first column "layer".
 std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2Result& result);
 

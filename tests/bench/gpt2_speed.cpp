@@ -6,8 +6,11 @@
 //   cmake --build BUILD --target gpt2_speed && BUILD/bin/gpt2_speed [--dtype F32|F16|BF16] [--tokens 20,1024]
 //                                                                  [--repeat N] [--dir DIR] [--keep]
 //
-// Opening is timed with the file in the page cache (it was just written): opening maps it and reads the
-// header, and the first forward pass then faults the weights in.
+// Opening is timed with the file in the page cache (it was just written): opening maps it, reads the header
+// and maps in the pages of every weight a forward pass reads (all but wte, of which it reads a row per
+// token).
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,8 +22,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "../support/gpt2_checkpoint.hpp"
 #include "attnscope/gpt2.hpp"
@@ -62,8 +63,8 @@ Memory memory() {
 
 std::string describe(const Memory& m) {
   char text[160];
-  std::snprintf(text, sizeof text, "RSS %.0f MB (anonymous %.0f, file-backed %.0f), peak %.0f MB", m.rss_kb / 1024.0,
-                m.anon_kb / 1024.0, m.file_kb / 1024.0, m.peak_kb / 1024.0);
+  std::snprintf(text, sizeof text, "RSS %.0f MB (anonymous %.0f, file-backed %.0f), peak %.0f MB",
+                m.rss_kb / 1024.0, m.anon_kb / 1024.0, m.file_kb / 1024.0, m.peak_kb / 1024.0);
   return text;
 }
 
@@ -85,7 +86,9 @@ void write_checkpoint(const std::filesystem::path& path, const Gpt2Config& confi
   // The causal-mask buffers Hugging Face's gpt2 file holds (F32 [1, 1, 1024, 1024] per layer), unused.
   for (int l = 0; l < config.n_layer; ++l)
     entries.push_back({{"h." + std::to_string(l) + ".attn.bias",
-                        {1, 1, std::uint64_t(config.n_positions), std::uint64_t(config.n_positions)}, 0.0f, 1.0f},
+                        {1, 1, std::uint64_t(config.n_positions), std::uint64_t(config.n_positions)},
+                        0.0f,
+                        1.0f},
                        "F32"});
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::uint64_t offset = 0;
@@ -113,7 +116,8 @@ void write_checkpoint(const std::filesystem::path& path, const Gpt2Config& confi
       const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 20));
       chunk.resize(count);
       for (float& value : chunk)
-        value = (static_cast<float>(splitmix(state) >> 40) * 0x1.0p-24f - 0.5f) * entry.rule.scale + entry.rule.offset;
+        value = (static_cast<float>(splitmix(state) >> 40) * 0x1.0p-24f - 0.5f) * entry.rule.scale +
+                entry.rule.offset;
       const std::string bytes = testing::encode_floats(chunk.data(), count, entry.dtype);
       out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
       left -= count;
@@ -181,7 +185,9 @@ int main(int argc, char** argv) {
     } else if (argument == "--keep") {
       keep = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--dtype F32|F16|BF16] [--tokens 20,1024] [--repeat N] [--dir DIR] [--keep]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--dtype F32|F16|BF16] [--tokens 20,1024] [--repeat N] [--dir DIR] [--keep]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -189,7 +195,8 @@ int main(int argc, char** argv) {
     Gpt2Config config;  // gpt2's
     const bool temporary = directory.empty();
     if (temporary)
-      directory = std::filesystem::temp_directory_path() / ("attnscope-gpt2-speed-" + std::to_string(::getpid()));
+      directory =
+          std::filesystem::temp_directory_path() / ("attnscope-gpt2-speed-" + std::to_string(::getpid()));
     std::filesystem::create_directories(directory);
     if (!std::filesystem::exists(directory / "model.safetensors")) {
       const auto start = Clock::now();
@@ -230,10 +237,11 @@ int main(int argc, char** argv) {
       for (const auto& layer : result.layers) heads += layer.heads.size();
       const std::vector<double> warm(times.begin() + 1, times.end());
       const std::vector<double> warm_cpu(cpu_times.begin() + 1, cpu_times.end());
-      std::printf("%4d tokens: first run %.0f ms (weights faulted in), then median %.0f ms, best %.0f ms over %zu "
-                  "(CPU time: median %.0f ms over the threads); %zu layers, %zu heads kept; %s\n",
-                  tokens, times.front(), median(warm), *std::min_element(warm.begin(), warm.end()), warm.size(),
-                  median(warm_cpu), result.layers.size(), heads, describe(memory()).c_str());
+      std::printf(
+          "%4d tokens: first run %.0f ms, then median %.0f ms, best %.0f ms over %zu "
+          "(CPU time: median %.0f ms over the threads); %zu layers, %zu heads kept; %s\n",
+          tokens, times.front(), median(warm), *std::min_element(warm.begin(), warm.end()), warm.size(),
+          median(warm_cpu), result.layers.size(), heads, describe(memory()).c_str());
     }
     const std::vector<int> text_ids = model.tokenizer().encode("Your journey starts with one step");
     std::printf("tokenizer: %d pieces; 'Your journey starts with one step' is %zu tokens\n",

@@ -50,7 +50,8 @@ class TestCliModel : public QObject {
   void initTestCase() {
     QVERIFY(m_directory.isValid());
     m_model = m_directory.filePath("gpt2-tiny");
-    m_config = write_small_gpt2(m_model.toStdString(), /*layers=*/2, /*heads=*/3, /*width=*/12, /*positions=*/40);
+    m_config =
+        write_small_gpt2(m_model.toStdString(), /*layers=*/2, /*heads=*/3, /*width=*/12, /*positions=*/40);
   }
 
   void printsEveryLayersHeads() {
@@ -107,7 +108,9 @@ class TestCliModel : public QObject {
 
   void layersSelectsLayers() {
     const QJsonObject one =
-        QJsonDocument::fromJson(run_cli({"compute", "--model", m_model, "--text", "the", "--layers", "1"}).out).object();
+        QJsonDocument::fromJson(
+            run_cli({"compute", "--model", m_model, "--text", "the", "--layers", "1"}).out)
+            .object();
     const QJsonArray heads = one["heads"].toArray();
     QCOMPARE(heads.size(), 3);
     for (const auto& head : heads) QCOMPARE(head.toObject()["layer"].toInt(), 1);
@@ -134,7 +137,8 @@ class TestCliModel : public QObject {
     const Run run = run_cli({"compute", "--model", m_model, "--text", " the world", "--format", "csv"});
     QVERIFY2(run.exit_code == 0, run.err.constData());
     const QList<QByteArray> lines = run.out.trimmed().split('\n');
-    QCOMPARE(lines[0], QByteArray("layer,head,query,query_token,key,key_token,masked,score,scaled_score,weight"));
+    QCOMPARE(lines[0],
+             QByteArray("layer,head,query,query_token,key,key_token,masked,score,scaled_score,weight"));
     QCOMPARE(lines.size(), 1 + 2 * 3 * 2 * 2);  // layers × heads × 2 tokens × 2 tokens
     QVERIFY2(lines[1].startsWith("0,0,0, the,0, the,0,"), lines[1].constData());
     QVERIFY2(lines[2].startsWith("0,0,0, the,1, world,1,,,0"), lines[2].constData());
@@ -161,30 +165,37 @@ class TestCliModel : public QObject {
                                << "attnscope-cli: error: --mechanism excludes --model";
     QTest::newRow("preset") << QStringList{"compute", "--model", model, "--preset", "book"} << 2
                             << "--preset excludes --model";
-    QTest::newRow("embeddings") << base + QStringList{"--embeddings", "x.npy"} << 2 << "--embeddings excludes --model";
+    QTest::newRow("embeddings") << base + QStringList{"--embeddings", "x.npy"} << 2
+                                << "--embeddings excludes --model";
     QTest::newRow("heads") << base + QStringList{"--heads", "4"} << 2 << "--heads excludes --model";
     QTest::newRow("seed") << base + QStringList{"--seed", "4"} << 2 << "--seed excludes --model";
-    QTest::newRow("tokenizer") << base + QStringList{"--tokenizer", "chars"} << 2 << "--tokenizer excludes --model";
-    QTest::newRow("layers without model") << QStringList{"compute", "--preset", "book", "--layers", "1"} << 2
-                                          << "--layers requires --model";
+    QTest::newRow("tokenizer") << base + QStringList{"--tokenizer", "chars"} << 2
+                               << "--tokenizer excludes --model";
+    QTest::newRow("layers without model")
+        << QStringList{"compute", "--preset", "book", "--layers", "1"} << 2 << "--layers requires --model";
     QTest::newRow("no text") << QStringList{"compute", "--model", model} << 1
                              << "attnscope-cli: error: --model needs --text";
     QTest::newRow("empty text") << QStringList{"compute", "--model", model, "--text", ""} << 1
                                 << "attnscope-cli: error: the text is empty";
-    QTest::newRow("layer out of range") << base + QStringList{"--layers", "2"} << 1
-                                        << "attnscope-cli: error: --layers 2: layer 2 does not exist: the model's "
-                                           "layers are 0 to 1";
+    QTest::newRow("layer out of range")
+        << base + QStringList{"--layers", "2"} << 1
+        << "attnscope-cli: error: --layers 2: layer 2 does not exist: the model's "
+           "layers are 0 to 1";
     QTest::newRow("layer twice") << base + QStringList{"--layers", "0,0-1"} << 1 << "layer 0 is listed twice";
     QTest::newRow("layer garbage") << base + QStringList{"--layers", "1,x"} << 1
                                    << "--layers 1,x: 'x' is not a layer number";
-    QTest::newRow("backwards range") << base + QStringList{"--layers", "1-0"} << 1 << "the range 1-0 runs backwards";
+    QTest::newRow("backwards range") << base + QStringList{"--layers", "1-0"} << 1
+                                     << "the range 1-0 runs backwards";
     QTest::newRow("cuda") << base + QStringList{"--device", "cuda"} << 1
                           << "attnscope-cli: error: --model computes on the CPU: drop --device cuda";
-    QTest::newRow("max tokens") << QStringList{"compute", "--model", model, "--text", " the the the", "--max-tokens", "2"}
+    QTest::newRow("max tokens") << QStringList{"compute",      "--model",      model, "--text",
+                                               " the the the", "--max-tokens", "2"}
                                 << 1 << "3 tokens is more than the limit of 2";
-    QTest::newRow("past n_positions") << QStringList{"compute", "--model", model, "--text", QString(" the").repeated(41)}
-                                      << 1 << "the text is 41 tokens, more than the model's 40 positions";
-    QTest::newRow("no such folder") << QStringList{"compute", "--model", m_directory.filePath("nope"), "--text", "a"}
+    QTest::newRow("past n_positions")
+        << QStringList{"compute", "--model", model, "--text", QString(" the").repeated(41)} << 1
+        << "the text is 41 tokens, more than the model's 40 positions";
+    QTest::newRow("no such folder") << QStringList{"compute", "--model", m_directory.filePath("nope"),
+                                                   "--text", "a"}
                                     << 1 << "attnscope-cli: error: nope: no such folder";
     QTest::newRow("bad mask") << base + QStringList{"--mask", "window:0"} << 1 << "attnscope-cli: error: ";
   }
@@ -207,9 +218,11 @@ class TestCliModel : public QObject {
     write_file(dir / "model.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\":[1, 2, 3]} ", 24));
     const Run run = run_cli({"compute", "--model", QString::fromStdString(dir.string()), "--text", "a"});
     QCOMPARE(run.exit_code, 1);
-    QCOMPARE(QString::fromUtf8(run.err),
-             QString("attnscope-cli: error: m/model.safetensors: tensor 'a' is an array, not an object with dtype, "
-                     "shape and data_offsets\n"));
+    QCOMPARE(
+        QString::fromUtf8(run.err),
+        QString(
+            "attnscope-cli: error: m/model.safetensors: tensor 'a' is an array, not an object with dtype, "
+            "shape and data_offsets\n"));
   }
 };
 

@@ -21,8 +21,8 @@ using namespace attnscope::testing;
 namespace {
 
 // Relative error as test_support measures it: |actual − expected| / (|expected| + floor), the floor 1% of the
-// matrix's largest magnitude: a cell near zero is a sum of terms of the matrix's size that cancel, and float32
-// (PyTorch's as well as ours) holds it only to about 10⁻⁷ of their size.
+// matrix's largest magnitude: a cell near zero is a sum of terms of the matrix's size that cancel, and
+// float32 (PyTorch's as well as ours) holds it only to about 10⁻⁷ of their size.
 constexpr double kTolerance = 1e-4;
 constexpr double kFloorFraction = 1e-2;
 
@@ -79,7 +79,8 @@ class TestGpt2 : public QObject {
 
   void matchesPyTorch() {
     QFETCH(int, index);
-    const QJsonObject golden = read_json_object(golden_path("gpt2_tiny.json"))["cases"].toArray()[index].toObject();
+    const QJsonObject golden =
+        read_json_object(golden_path("gpt2_tiny.json"))["cases"].toArray()[index].toObject();
     const Gpt2Config config = config_of(golden["config"].toObject());
     const std::string dtype = golden["dtype"].toString().toStdString();
 
@@ -87,7 +88,9 @@ class TestGpt2 : public QObject {
     std::vector<TensorRule> rules;
     for (const auto& value : golden["tensors"].toArray()) {
       const QJsonObject tensor = value.toObject();
-      TensorRule rule{tensor["name"].toString().toStdString(), {}, float(tensor["scale"].toDouble()),
+      TensorRule rule{tensor["name"].toString().toStdString(),
+                      {},
+                      float(tensor["scale"].toDouble()),
                       float(tensor["offset"].toDouble())};
       for (const auto& d : tensor["shape"].toArray()) rule.shape.push_back(std::uint64_t(d.toInt()));
       rules.push_back(std::move(rule));
@@ -99,8 +102,7 @@ class TestGpt2 : public QObject {
       const QJsonObject tensor = value.toObject();
       const auto& drawn = stored.at(tensor["name"].toString().toStdString());
       const QJsonArray first = tensor["first"].toArray();
-      for (int i = 0; i < first.size(); ++i)
-        QCOMPARE(drawn[std::size_t(i)], float(first[i].toDouble()));
+      for (int i = 0; i < first.size(); ++i) QCOMPARE(drawn[std::size_t(i)], float(first[i].toDouble()));
     }
 
     QTemporaryDir directory;
@@ -115,7 +117,8 @@ class TestGpt2 : public QObject {
       for (const auto& id : run["ids"].toArray()) ids.push_back(id.toInt());
       Gpt2RunOptions options;
       options.keep_scores = true;
-      if (!run["extra_mask"].isNull()) options.extra_mask = MaskSpec::parse(run["extra_mask"].toString().toStdString());
+      if (!run["extra_mask"].isNull())
+        options.extra_mask = MaskSpec::parse(run["extra_mask"].toString().toStdString());
       const Gpt2Result result = model.run(ids, options);
       const QJsonArray layers = run["layers"].toArray();
       QCOMPARE(result.layers.size(), std::size_t(layers.size()));
@@ -135,7 +138,8 @@ class TestGpt2 : public QObject {
           const Matrix context = to_matrix(expected["context"]);
           const Matrix scores = to_matrix(expected["scores"]);  // hidden cells NaN: skipped
           QCOMPARE(head.scale, 1.0f / std::sqrt(float(config.head_dim())));
-          const auto check = [&](const Matrix& actual, const Matrix& want, double& worst, const QString& name) {
+          const auto check = [&](const Matrix& actual, const Matrix& want, double& worst,
+                                 const QString& name) {
             const Comparison comparison = compare(actual, want, floor_of(want));
             worst = std::max(worst, comparison.worst);
             ATTNSCOPE_CHECK_COMPARISON(comparison, actual, want, kTolerance, what + " " + name);
@@ -165,19 +169,20 @@ class TestGpt2 : public QObject {
   }
 
   void reportWorstErrors() {
-    qInfo("worst relative error against PyTorch: weights %.3g, context %.3g, scores %.3g, layer output %.3g, "
-          "final_hidden %.3g",
-          worst_overall.weights, worst_overall.context, worst_overall.scores, worst_overall.output,
-          worst_overall.final_hidden);
+    qInfo(
+        "worst relative error against PyTorch: weights %.3g, context %.3g, scores %.3g, layer output %.3g, "
+        "final_hidden %.3g",
+        worst_overall.weights, worst_overall.context, worst_overall.scores, worst_overall.output,
+        worst_overall.final_hidden);
   }
 
   void resultsDoNotDependOnThreadsOrSelection() {
     const QByteArray threads_before = qgetenv("ATTNSCOPE_THREADS");
     QTemporaryDir directory;
-    const Gpt2Config config = write_small_gpt2(path_of(directory), 3, 4, 32, 200);
+    const Gpt2Config config = write_small_gpt2(path_of(directory), 3, 4, 32, 320);
     const Gpt2Model model = Gpt2Model::open(path_of(directory));
     std::vector<int> ids;
-    for (int i = 0; i < 150; ++i) ids.push_back((i * 37) % config.vocab_size);
+    for (int i = 0; i < 300; ++i) ids.push_back((i * 37) % config.vocab_size);
     const Gpt2Result all = model.run(ids);
     QCOMPARE(all.layers.size(), std::size_t(3));
     QVERIFY(all.layers[0].heads[0].scores.size() == 0);  // keep_scores is off by default
@@ -208,17 +213,23 @@ class TestGpt2 : public QObject {
       qputenv("ATTNSCOPE_THREADS", threads_before);
     for (const Gpt2Result* other : {&one_thread, &three_threads}) {
       const Comparison hidden = compare(other->final_hidden, all.final_hidden, floor_of(all.final_hidden));
-      QVERIFY2(hidden.worst < 1e-5, qPrintable(QString::number(hidden.worst)));
-      const Comparison weights = compare(other->layers[2].heads[1].weights, all.layers[2].heads[1].weights, 1e-3);
-      QVERIFY2(weights.worst < 1e-5, qPrintable(QString::number(weights.worst)));
+      QVERIFY2(hidden.worst < kTolerance, qPrintable(QString::number(hidden.worst)));
+      const Comparison weights =
+          compare(other->layers[2].heads[1].weights, all.layers[2].heads[1].weights, 1e-3);
+      QVERIFY2(weights.worst < kTolerance, qPrintable(QString::number(weights.worst)));
     }
 
-    // Every layer's prefix: a causal model's first k rows do not depend on later tokens.
+    // A causal model's first rows do not depend on later tokens (and 70 rows take the engine's own product,
+    // 300 Eigen's: the two agree).
     const std::vector<int> prefix(ids.begin(), ids.begin() + 70);
     const Gpt2Result shorter = model.run(prefix);
     const Comparison comparison =
         compare(shorter.final_hidden, Matrix(all.final_hidden.topRows(70)), floor_of(shorter.final_hidden));
-    QVERIFY2(comparison.worst < 1e-5, qPrintable(QString::number(comparison.worst)));
+    QVERIFY2(comparison.worst < kTolerance, qPrintable(QString::number(comparison.worst)));
+    const Matrix& weights = shorter.layers[2].heads[1].weights;
+    const Comparison prefix_weights =
+        compare(weights, Matrix(all.layers[2].heads[1].weights.topLeftCorner(70, 70)), floor_of(weights));
+    QVERIFY2(prefix_weights.worst < kTolerance, qPrintable(QString::number(prefix_weights.worst)));
   }
 
   void extraMaskCanEmptyRows() {
@@ -242,11 +253,16 @@ class TestGpt2 : public QObject {
     const Gpt2Config config = write_small_gpt2(path_of(directory), 2, 2, 8, 6);
     const Gpt2Model model = Gpt2Model::open(path_of(directory));
     QCOMPARE(error_of([&] { model.run({}); }), std::string("no tokens: the text must give at least one"));
-    QCOMPARE(error_of([&] { model.run({1, 2, 3, 4, 5, 6, 7}); }),
+    QCOMPARE(error_of([&] {
+               model.run({1, 2, 3, 4, 5, 6, 7});
+             }),
              std::string("7 tokens are more than the model's 6 positions (n_positions)"));
-    QCOMPARE(error_of([&] { model.run({1, config.vocab_size}); }),
-             "token id " + std::to_string(config.vocab_size) + " at position 1 is outside the vocabulary (0 to " +
-                 std::to_string(config.vocab_size - 1) + ")");
+    QCOMPARE(error_of([&] {
+               model.run({1, config.vocab_size});
+             }),
+             "token id " + std::to_string(config.vocab_size) +
+                 " at position 1 is outside the vocabulary (0 to " + std::to_string(config.vocab_size - 1) +
+                 ")");
     QCOMPARE(error_of([&] { model.run({-1}); }).substr(0, 26), std::string("token id -1 at position 0 "));
     Gpt2RunOptions options;
     options.layers = {2};
@@ -283,15 +299,19 @@ class TestGpt2 : public QObject {
         "config.json: no vocab_size (a GPT-2 config.json has it)");
     row("no n_positions", R"({"vocab_size": 300, "n_embd": 16, "n_layer": 2, "n_head": 2})",
         "config.json: no n_positions");
-    row("n_layer fraction", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2.5, "n_head": 2})",
-        "config.json: n_layer is a fraction, not an integer");
-    row("n_layer string", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": "2", "n_head": 2})",
+    row("n_layer fraction",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2.5, "n_head": 2})",
+        "config.json: n_layer is 2.5, not an integer");
+    row("n_layer string",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": "2", "n_head": 2})",
         "config.json: n_layer is a string, not an integer");
-    row("n_layer bool", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": true, "n_head": 2})",
+    row("n_layer bool",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": true, "n_head": 2})",
         "config.json: n_layer is a boolean, not an integer");
     row("n_layer zero", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 0, "n_head": 2})",
         "config.json: n_layer is 0, outside 1 to 10000");
-    row("n_head negative", R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": -2})",
+    row("n_head negative",
+        R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": -2})",
         "config.json: n_head is -2, outside 1 to 1000000");
     row("vocab huge",
         R"({"vocab_size": 18446744073709551615, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2})",
@@ -306,7 +326,8 @@ class TestGpt2 : public QObject {
         "config.json: layer_norm_epsilon is a string, not a number");
     row("relu",
         R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "activation_function": "relu"})",
-        "config.json: activation_function 'relu' is not supported: AttnScope computes GPT-2's tanh GELU (gelu_new)");
+        "config.json: activation_function 'relu' is not supported: AttnScope computes GPT-2's tanh GELU "
+        "(gelu_new)");
     row("exact gelu",
         R"({"vocab_size": 300, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "activation_function": "gelu"})",
         "config.json: activation_function 'gelu' is not supported");
@@ -346,8 +367,8 @@ class TestGpt2 : public QObject {
     QCOMPARE(distil.inner_dim(), 3072);
     QCOMPARE(distil.head_dim(), 64);
     // An old config with n_ctx only and no activation_function or epsilon.
-    const Gpt2Config old =
-        Gpt2Config::parse(R"({"vocab_size": 50257, "n_ctx": 512, "n_embd": 64, "n_layer": 1, "n_head": 4, "n_inner": null})");
+    const Gpt2Config old = Gpt2Config::parse(
+        R"({"vocab_size": 50257, "n_ctx": 512, "n_embd": 64, "n_layer": 1, "n_head": 4, "n_inner": null})");
     QCOMPARE(old.n_positions, 512);
     QCOMPARE(old.layer_norm_epsilon, 1e-5);
     QCOMPARE(old.n_inner, 0);
@@ -369,13 +390,15 @@ class TestGpt2 : public QObject {
     auto missing = tensors;
     missing.erase(missing.begin() + 14);  // h.1.ln_1.weight
     write_tensors(missing);
-    QCOMPARE(open_error(), folder + "/model.safetensors: no tensor 'h.1.ln_1.weight', which a GPT-2 model of " +
+    QCOMPARE(open_error(), folder +
+                               "/model.safetensors: no tensor 'h.1.ln_1.weight', which a GPT-2 model of " +
                                folder + "/config.json's sizes has");
 
     auto wrong_shape = tensors;
     wrong_shape[4].shape = {24, 8};  // h.0.attn.c_attn.weight stored (out, in) as a Linear would
     write_tensors(wrong_shape);
-    QCOMPARE(open_error(), folder + "/model.safetensors: tensor 'h.0.attn.c_attn.weight' has shape [24, 8] but " +
+    QCOMPARE(open_error(), folder +
+                               "/model.safetensors: tensor 'h.0.attn.c_attn.weight' has shape [24, 8] but " +
                                folder + "/config.json (n_embd, 3·n_embd) makes it [8, 24]");
 
     auto extra_layer = tensors;
@@ -387,30 +410,35 @@ class TestGpt2 : public QObject {
     auto not_gpt2 = tensors;
     not_gpt2.erase(not_gpt2.begin());
     write_tensors(not_gpt2);
-    QCOMPARE(open_error(), folder + "/model.safetensors: no tensor 'wte.weight' (nor 'transformer.wte.weight'): "
-                                    "not a GPT-2 checkpoint");
+    QCOMPARE(open_error(), folder +
+                               "/model.safetensors: no tensor 'wte.weight' (nor 'transformer.wte.weight'): "
+                               "not a GPT-2 checkpoint");
 
     auto integer_weights = tensors;
     integer_weights[1].dtype = "I32";
     write_tensors(integer_weights);
-    QCOMPARE(open_error(), folder + "/model.safetensors: tensor 'wpe.weight' is I32; only F32, F16 and BF16 tensors "
-                                    "can be read as floats");
+    QCOMPARE(open_error(),
+             folder +
+                 "/model.safetensors: tensor 'wpe.weight' is I32; only F32, F16 and BF16 tensors "
+                 "can be read as floats");
 
     auto bad_head = tensors;
     bad_head.push_back({"lm_head.weight", "F32", {8, 3}, std::string(96, '\0')});
     write_tensors(bad_head);
-    QVERIFY2(open_error().find("tensor 'lm_head.weight' has shape [8, 3]") != std::string::npos, open_error().c_str());
+    QVERIFY2(open_error().find("tensor 'lm_head.weight' has shape [8, 3]") != std::string::npos,
+             open_error().c_str());
 
     write_tensors(tensors);
     Gpt2Config small = config;
     small.vocab_size = 100;  // fewer than the tokenizer's 264
     write_file(dir / "config.json", config_json(small));
-    QVERIFY2(open_error().find("/model.safetensors: tensor 'wte.weight' has shape [268, 8] but") != std::string::npos,
+    QVERIFY2(open_error().find("/model.safetensors: tensor 'wte.weight' has shape [268, 8] but") !=
+                 std::string::npos,
              open_error().c_str());
     auto small_tensors = draw_tensors(gpt2_tensor_rules(small), 1, "F32");
     write_tensors(small_tensors);
-    QCOMPARE(open_error(), folder + "/vocab.json: holds 264 tokens, more than " + folder +
-                               "/config.json's vocab_size 100");
+    QCOMPARE(open_error(),
+             folder + "/vocab.json: holds 264 tokens, more than " + folder + "/config.json's vocab_size 100");
 
     write_file(dir / "config.json", "{\"vocab_size\": 268}");
     QCOMPARE(open_error(), folder + "/config.json: no n_positions (a GPT-2 config.json has it)");

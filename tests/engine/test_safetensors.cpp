@@ -44,7 +44,6 @@ std::string parse_error(const std::string& file) {
   return {};
 }
 
-
 }  // namespace
 
 class TestSafetensors : public QObject {
@@ -76,7 +75,8 @@ class TestSafetensors : public QObject {
     QVERIFY(fa.zero_copy());  // the header is padded to 8 bytes, so the data is aligned
     QCOMPARE(fa.matrix().rows(), Eigen::Index(2));
     QCOMPARE(fa.matrix()(1, 0), 65504.0f);
-    for (std::size_t i = 0; i < 6; ++i) QCOMPARE(std::bit_cast<std::uint32_t>(fa.data()[i]), std::bit_cast<std::uint32_t>(values[i]));
+    for (std::size_t i = 0; i < 6; ++i)
+      QCOMPARE(std::bit_cast<std::uint32_t>(fa.data()[i]), std::bit_cast<std::uint32_t>(values[i]));
 
     const attnscope::FloatTensor fb = st.to_float(*st.find("b.f16"));
     QVERIFY(!fb.zero_copy());
@@ -93,9 +93,10 @@ class TestSafetensors : public QObject {
       st.to_float(*st.find("d.ids"));
       QFAIL("an I64 tensor read as floats");
     } catch (const Error& error) {
-      QCOMPARE(std::string(error.what()),
-               std::string("x.safetensors: tensor 'd.ids' is I64; only F32, F16 and BF16 tensors can be read as "
-                           "floats"));
+      QCOMPARE(
+          std::string(error.what()),
+          std::string("x.safetensors: tensor 'd.ids' is I64; only F32, F16 and BF16 tensors can be read as "
+                      "floats"));
     }
   }
 
@@ -148,7 +149,8 @@ class TestSafetensors : public QObject {
     QCOMPARE(parse_error(raw_file("{}")), std::string());
     QCOMPARE(parse_error(raw_file("{}      ")), std::string());
     QCOMPARE(parse_error(raw_file("{\"__metadata__\":{}}")), std::string());
-    QCOMPARE(parse_error(raw_file(one_tensor(R"("dtype":"U8","shape":[0],"data_offsets":[0,0])"))), std::string());
+    QCOMPARE(parse_error(raw_file(one_tensor(R"("dtype":"U8","shape":[0],"data_offsets":[0,0])"))),
+             std::string());
     QCOMPARE(parse_error(raw_file(one_tensor(R"("dtype":"F64","shape":[],"data_offsets":[0,8])"), 8)),
              std::string());
   }
@@ -161,9 +163,12 @@ class TestSafetensors : public QObject {
     };
     row("empty", "", "0 bytes is too short for a safetensors file");
     row("seven bytes", std::string(7, '\0'), "7 bytes is too short");
-    row("header too long", raw_file("{}", 0, 100'000'001), "the header length 100000001 is more than the 100000000");
-    row("header length 2^64-1", raw_file("{}", 0, ~std::uint64_t{0}), "is more than the 100000000 bytes allowed");
-    row("truncated header", raw_file("{}", 0, 50), "truncated: the header length is 50 bytes but only 2 follow");
+    row("header too long", raw_file("{}", 0, 100'000'001),
+        "the header length 100000001 is more than the 100000000");
+    row("header length 2^64-1", raw_file("{}", 0, ~std::uint64_t{0}),
+        "is more than the 100000000 bytes allowed");
+    row("truncated header", raw_file("{}", 0, 50),
+        "truncated: the header length is 50 bytes but only 2 follow");
     row("truncated data", raw_file(one_tensor(R"("dtype":"F32","shape":[4],"data_offsets":[0,16])"), 12),
         "data_offsets [0, 16] reach past the end of the data (12 bytes)");
     row("not JSON", raw_file("{nope}"), "the header is not valid JSON (byte ");
@@ -180,7 +185,8 @@ class TestSafetensors : public QObject {
         "tensor 't': dtype is a number, not a string");
     row("negative dimension", raw_file(one_tensor(R"("dtype":"F32","shape":[-1],"data_offsets":[0,4])"), 4),
         "tensor 't': shape holds -1, which is negative");
-    row("fractional dimension", raw_file(one_tensor(R"("dtype":"F32","shape":[1.5],"data_offsets":[0,4])"), 4),
+    row("fractional dimension",
+        raw_file(one_tensor(R"("dtype":"F32","shape":[1.5],"data_offsets":[0,4])"), 4),
         "tensor 't': shape holds '1.5', which is not an integer below 2^64");
     row("dimension past 2^64",
         raw_file(one_tensor(R"("dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,4])"), 4),
@@ -190,8 +196,10 @@ class TestSafetensors : public QObject {
     row("shape not array", raw_file(one_tensor(R"("dtype":"F32","shape":1,"data_offsets":[0,4])"), 4),
         "tensor 't': shape is a number, not an array of integers");
     row("33 dimensions",
-        raw_file(one_tensor(R"("dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data_offsets":[0,4])"),
-                 4),
+        raw_file(
+            one_tensor(
+                R"("dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data_offsets":[0,4])"),
+            4),
         "tensor 't': shape has more than 32 dimensions");
     row("one offset", raw_file(one_tensor(R"("dtype":"F32","shape":[1],"data_offsets":[0])"), 4),
         "tensor 't': data_offsets must be [begin, end]: 2 numbers");
@@ -212,27 +220,33 @@ class TestSafetensors : public QObject {
         raw_file(one_tensor(R"("dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0])")),
         "tensor 't': shape [4611686018427387904] of F32 needs more than 2^64 bytes");
     row("2^64 - 1 bytes",
-        raw_file(one_tensor(R"("dtype":"U8","shape":[4294967295,4294967297],"data_offsets":[0,18446744073709551615])")),
+        raw_file(one_tensor(
+            R"("dtype":"U8","shape":[4294967295,4294967297],"data_offsets":[0,18446744073709551615])")),
         "data_offsets [0, 18446744073709551615] reach past the end of the data (0 bytes)");
     row("out of bounds",
-        raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                 4),
+        raw_file(
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            4),
         "tensor 'b': data_offsets [4, 8] reach past the end of the data (4 bytes)");
     row("overlap",
-        raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                 12),
+        raw_file(
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+            12),
         "tensor 'b' overlaps tensor 'a'");
     row("same span twice",
-        raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
-                 4),
+        raw_file(
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
+            4),
         "overlaps");
     row("empty tensor inside another",
-        raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})",
-                 8),
+        raw_file(
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})",
+            8),
         "tensor 'b' overlaps tensor 'a'");
     row("gap",
-        raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                 12),
+        raw_file(
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+            12),
         "bytes 4 to 8 of the data belong to no tensor (a gap before tensor 'b')");
     row("leading gap", raw_file(one_tensor(R"("dtype":"F32","shape":[1],"data_offsets":[4,8])"), 8),
         "bytes 0 to 4 of the data belong to no tensor");
@@ -240,9 +254,11 @@ class TestSafetensors : public QObject {
         "bytes 4 to 9 at the end of the data belong to no tensor");
     row("data without tensors", raw_file("{}", 3), "bytes 0 to 3 at the end of the data belong to no tensor");
     row("duplicate tensor",
-        raw_file(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})"),
+        raw_file(
+            R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})"),
         "tensor 'a' appears twice");
-    row("duplicate field", raw_file(one_tensor(R"("dtype":"U8","dtype":"U8","shape":[0],"data_offsets":[0,0])")),
+    row("duplicate field",
+        raw_file(one_tensor(R"("dtype":"U8","dtype":"U8","shape":[0],"data_offsets":[0,0])")),
         "tensor 't': field 'dtype' appears twice");
     row("unknown field", raw_file(one_tensor(R"("dtype":"U8","shape":[0],"data_offsets":[0,0],"x":1)")),
         "tensor 't': unknown field 'x'");
@@ -255,7 +271,8 @@ class TestSafetensors : public QObject {
         "'__metadata__' maps 'format' to a number, not a string");
     row("metadata nested", raw_file(R"({"__metadata__":{"format":{}}})"),
         "'__metadata__' maps 'format' to an object, not a string");
-    row("metadata twice", raw_file(R"({"__metadata__":{},"__metadata__":{}})"), "'__metadata__' appears twice");
+    row("metadata twice", raw_file(R"({"__metadata__":{},"__metadata__":{}})"),
+        "'__metadata__' appears twice");
     row("metadata key twice", raw_file(R"({"__metadata__":{"a":"1","a":"2"}})"),
         "'__metadata__' has the key 'a' twice");
     row("control characters named safely", raw_file("{\"t\\u001b[2J\":{\"dtype\":\"F99\"}}"),
@@ -276,7 +293,8 @@ class TestSafetensors : public QObject {
     QTemporaryDir directory;
     const std::filesystem::path dir = directory.path().toStdString();
     const std::vector<float> values{1.0f, 2.0f, 3.0f, 4.0f};
-    write_file(dir / "ok.safetensors", safetensors_file({{"w", "F32", {2, 2}, encode_floats(values.data(), 4, "F32")}}));
+    write_file(dir / "ok.safetensors",
+               safetensors_file({{"w", "F32", {2, 2}, encode_floats(values.data(), 4, "F32")}}));
     attnscope::FloatTensor tensor;
     {
       const SafetensorsFile file = SafetensorsFile::open(dir / "ok.safetensors");
@@ -285,6 +303,26 @@ class TestSafetensors : public QObject {
       QVERIFY(tensor.zero_copy());
     }
     QCOMPARE(tensor.matrix()(1, 1), 4.0f);  // the tensor keeps the mapping alive
+
+    // Converted tensors let their pages go from the mapping; reading them again, and their zero-copy
+    // neighbours sharing a page, still gives the file's values.
+    std::vector<float> many(5000);
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<float>(i % 1000) / 8.0f;
+    std::vector<float> as_half;
+    write_file(dir / "mixed.safetensors",
+               safetensors_file({{"a", "F32", {3}, encode_floats(many.data(), 3, "F32")},
+                                 {"h", "F16", {5000}, encode_floats(many.data(), 5000, "F16", &as_half)},
+                                 {"z", "F32", {2000}, encode_floats(many.data(), 2000, "F32")}}));
+    const SafetensorsFile mixed = SafetensorsFile::open(dir / "mixed.safetensors");
+    for (const auto& t : mixed.tensors()) mixed.prefault(t);
+    for (int pass = 0; pass < 2; ++pass) {
+      const attnscope::FloatTensor h = mixed.to_float(*mixed.find("h"));
+      for (std::size_t i = 0; i < as_half.size(); ++i) QCOMPARE(h.data()[i], as_half[i]);
+    }
+    const attnscope::FloatTensor z = mixed.to_float(*mixed.find("z"));
+    QVERIFY(z.zero_copy());
+    for (std::size_t i = 0; i < 2000; ++i) QCOMPARE(z.data()[i], many[i]);
+    QCOMPARE(mixed.to_float(*mixed.find("a")).data()[2], many[2]);
 
     const auto open_error = [&](const std::filesystem::path& path) -> std::string {
       try {
@@ -295,12 +333,15 @@ class TestSafetensors : public QObject {
       return {};
     };
     QCOMPARE(open_error(dir / "missing.safetensors"), std::string("missing.safetensors: no such file"));
-    QCOMPARE(open_error(dir), std::string(std::filesystem::path(dir).filename().string() + ": not a regular file"));
+    QCOMPARE(open_error(dir),
+             std::string(std::filesystem::path(dir).filename().string() + ": not a regular file"));
     write_file(dir / "empty.safetensors", "");
     QVERIFY(open_error(dir / "empty.safetensors").starts_with("empty.safetensors: 0 bytes is too short"));
-    const std::string whole = safetensors_file({{"w", "F32", {2, 2}, encode_floats(values.data(), 4, "F32")}});
+    const std::string whole =
+        safetensors_file({{"w", "F32", {2, 2}, encode_floats(values.data(), 4, "F32")}});
     write_file(dir / "cut.safetensors", whole.substr(0, whole.size() - 3));
-    QVERIFY2(open_error(dir / "cut.safetensors").starts_with("cut.safetensors: tensor 'w': data_offsets [0, 16] reach past"),
+    QVERIFY2(open_error(dir / "cut.safetensors")
+                 .starts_with("cut.safetensors: tensor 'w': data_offsets [0, 16] reach past"),
              open_error(dir / "cut.safetensors").c_str());
     write_file(dir / "cut-header.safetensors", whole.substr(0, 20));
     QVERIFY(open_error(dir / "cut-header.safetensors").starts_with("cut-header.safetensors: truncated"));

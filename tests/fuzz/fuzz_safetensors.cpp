@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,7 +35,8 @@ float reference_half(std::uint16_t bits) {
 }
 
 bool same_value(float a, float b) {
-  return (std::isnan(a) && std::isnan(b)) || std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+  return (std::isnan(a) && std::isnan(b)) ||
+         std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
 }
 
 std::string json_string(std::string_view text) {
@@ -65,8 +68,11 @@ std::string rewrite(const SafetensorsFile& file) {
   header += "}";
   std::string data;
   for (const auto& tensor : file.tensors()) {
-    header += "," + json_string(tensor.name) + ":{\"dtype\":\"" + std::string(attnscope::to_string(tensor.dtype)) +
-              "\",\"shape\":[";
+    header += ',';
+    header += json_string(tensor.name);
+    header += ":{\"dtype\":\"";
+    header += attnscope::to_string(tensor.dtype);
+    header += "\",\"shape\":[";
     for (std::size_t d = 0; d < tensor.shape.size(); ++d) {
       if (d) header += ',';
       header += std::to_string(tensor.shape[d]);
@@ -77,7 +83,8 @@ std::string rewrite(const SafetensorsFile& file) {
   }
   header += "}";
   std::string out;
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xFF);
+  for (int i = 0; i < 8; ++i)
+    out += static_cast<char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xFF);
   return out + header + data;
 }
 
@@ -106,13 +113,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint64_t expected_begin = 0;
   for (const auto& tensor : file.tensors()) {
     FUZZ_CHECK(tensor.begin == expected_begin, "the tensors do not tile the data: " + tensor.name);
-    FUZZ_CHECK(tensor.end >= tensor.begin && tensor.end <= data_size, "span outside the data: " + tensor.name);
+    FUZZ_CHECK(tensor.end >= tensor.begin && tensor.end <= data_size,
+               "span outside the data: " + tensor.name);
     FUZZ_CHECK(tensor.shape.size() <= SafetensorsFile::kMaxDimensions, "too many dimensions");
     // The element count without overflow, here in long double with the exact check below.
     long double count = 1;
     for (const auto d : tensor.shape) count *= static_cast<long double>(d);
-    FUZZ_CHECK(count * attnscope::dtype_size(tensor.dtype) == static_cast<long double>(tensor.end - tensor.begin),
-               "span length differs from dtype × shape: " + tensor.name);
+    FUZZ_CHECK(
+        count * attnscope::dtype_size(tensor.dtype) == static_cast<long double>(tensor.end - tensor.begin),
+        "span length differs from dtype × shape: " + tensor.name);
     FUZZ_CHECK(tensor.element_count() * attnscope::dtype_size(tensor.dtype) == tensor.end - tensor.begin,
                "element_count: " + tensor.name);
     FUZZ_CHECK(file.find(tensor.name) == &tensor, "find does not return the tensor: " + tensor.name);
@@ -137,7 +146,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           expected = tensor.dtype == SafetensorsDtype::F16 ? reference_half(bits)
                                                            : std::bit_cast<float>(std::uint32_t{bits} << 16);
         }
-        FUZZ_CHECK(same_value(values.data()[i], expected), "value " + std::to_string(i) + " of " + tensor.name);
+        FUZZ_CHECK(same_value(values.data()[i], expected),
+                   "value " + std::to_string(i) + " of " + tensor.name);
       }
     } catch (const attnscope::Error& error) {
       FUZZ_CHECK(!floating, error.what());
@@ -157,7 +167,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < file.tensors().size(); ++i) {
       const auto& a = file.tensors()[i];
       const auto& b = reread.tensors()[i];
-      FUZZ_CHECK(a.name == b.name && a.dtype == b.dtype && a.shape == b.shape && a.begin == b.begin && a.end == b.end,
+      FUZZ_CHECK(a.name == b.name && a.dtype == b.dtype && a.shape == b.shape && a.begin == b.begin &&
+                     a.end == b.end,
                  "tensor differs when written again: " + a.name);
     }
   } catch (const attnscope::Error& error) {

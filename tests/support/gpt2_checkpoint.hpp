@@ -1,6 +1,6 @@
 #pragma once
-// Writes GPT-2 folders for tests and benchmarks (no Qt): safetensors files built byte by byte, config.json and
-// a byte-level BPE vocabulary (the 256 byte pieces plus a few merges).
+// Writes GPT-2 folders for tests and benchmarks (no Qt): safetensors files built byte by byte, config.json
+// and a byte-level BPE vocabulary (the 256 byte pieces plus a few merges).
 
 #include <bit>
 #include <cmath>
@@ -25,7 +25,7 @@ inline std::uint16_t float_to_half(float value) {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
   const std::uint32_t sign = (bits >> 16) & 0x8000u;
   const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
-  if (magnitude > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);  // NaN
+  if (magnitude > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);   // NaN
   if (magnitude >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to Inf
   if (magnitude < 0x38800000u) {
     // Subnormal half (or zero): add the magic number that puts the half's last bit at float's last bit.
@@ -147,9 +147,11 @@ inline void write_file(const std::filesystem::path& path, const std::string& con
 inline std::string config_json(const Gpt2Config& config) {
   char epsilon[32];
   std::snprintf(epsilon, sizeof epsilon, "%.17g", config.layer_norm_epsilon);
-  return std::string("{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\"GPT2LMHeadModel\"],\n") +
-         "  \"layer_norm_epsilon\": " + epsilon + ",\n  \"model_type\": \"gpt2\",\n  \"n_embd\": " +
-         std::to_string(config.n_embd) + ",\n  \"n_head\": " + std::to_string(config.n_head) +
+  return std::string(
+             "{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\"GPT2LMHeadModel\"],\n") +
+         "  \"layer_norm_epsilon\": " + epsilon +
+         ",\n  \"model_type\": \"gpt2\",\n  \"n_embd\": " + std::to_string(config.n_embd) +
+         ",\n  \"n_head\": " + std::to_string(config.n_head) +
          ",\n  \"n_inner\": " + (config.n_inner > 0 ? std::to_string(config.n_inner) : std::string("null")) +
          ",\n  \"n_layer\": " + std::to_string(config.n_layer) +
          ",\n  \"n_positions\": " + std::to_string(config.n_positions) +
@@ -190,10 +192,15 @@ struct TinyVocabulary {
   int size = 0;
 };
 
-inline TinyVocabulary tiny_vocabulary(
-    const std::vector<std::pair<std::string, std::string>>& merges = {
-        {"h", "e"}, {"\xC4\xA0", "t"}, {"\xC4\xA0t", "he"}, {"o", "r"}, {"\xC4\xA0", "w"}, {"\xC4\xA0w", "or"},
-        {"\xC4\xA0wor", "l"}, {"\xC4\xA0worl", "d"}}) {
+inline TinyVocabulary tiny_vocabulary(const std::vector<std::pair<std::string, std::string>>& merges = {
+                                          {"h", "e"},
+                                          {"\xC4\xA0", "t"},
+                                          {"\xC4\xA0t", "he"},
+                                          {"o", "r"},
+                                          {"\xC4\xA0", "w"},
+                                          {"\xC4\xA0w", "or"},
+                                          {"\xC4\xA0wor", "l"},
+                                          {"\xC4\xA0worl", "d"}}) {
   TinyVocabulary vocabulary;
   std::vector<std::string> pieces;
   for (const auto& [byte, piece] : byte_pieces()) pieces.push_back(piece);
@@ -221,8 +228,10 @@ struct TensorRule {
 };
 
 inline std::vector<TensorRule> gpt2_tensor_rules(const Gpt2Config& config) {
-  const auto V = static_cast<std::uint64_t>(config.vocab_size), P = static_cast<std::uint64_t>(config.n_positions),
-             E = static_cast<std::uint64_t>(config.n_embd), I = static_cast<std::uint64_t>(config.inner_dim());
+  const auto V = static_cast<std::uint64_t>(config.vocab_size),
+             P = static_cast<std::uint64_t>(config.n_positions),
+             E = static_cast<std::uint64_t>(config.n_embd),
+             I = static_cast<std::uint64_t>(config.inner_dim());
   const auto matrix = [](std::uint64_t fan_in) {
     return static_cast<float>(3.0 * std::sqrt(3.0 / static_cast<double>(fan_in)));
   };

@@ -127,6 +127,8 @@ class TestHeadless : public QObject {
                                 << QStringLiteral("empty");
     QTest::newRow("preset and text") << QStringList{"--preset", "book", "--text", "x", "--export", out} << 1
                                      << QStringLiteral("--preset");
+    QTest::newRow("max tokens") << QStringList{"--text", "a b c", "--max-tokens", "2", "--export", out} << 1
+                                << QStringLiteral("--max-tokens 2");
     QTest::newRow("no display") << QStringList{"--text", "x"} << 1 << QStringLiteral("display");
   }
 

@@ -290,6 +290,23 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.model()->snapshot()->tokenCount(), 2000);
   }
 
+  void textsTooLargeToDrawAreExplained() {
+    QStringList words;
+    for (int i = 0; i < 5000; ++i) words << QStringLiteral("w");
+    ViewSettings settings = ViewSettings::defaults();
+    settings.text = words.join(QLatin1Char(' '));
+    try {
+      AttentionInput::fromSettings(settings);
+      QFAIL("5,000 tokens in 4 maps were accepted");
+    } catch (const FieldError& error) {
+      QVERIFY(error.field() == SettingsField::text);
+      QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("fewer heads")));
+    }
+    settings.heads = 1;
+    settings.masks = {MaskSpec::parse("causal")};
+    QCOMPARE(AttentionInput::fromSettings(settings).tokens.size(), std::size_t{5000});
+  }
+
   void staleResultsAreDropped() {
     ComputeController controller;
     controller.setDebounceInterval(0);

@@ -7,7 +7,8 @@
 // (PCRE2; \s is Unicode's White_Space, as in Python's `regex` module that GPT-2 used), each piece's UTF-8
 // bytes are written in GPT-2's byte-to-Unicode alphabet ("Ġ" for a space, "Ċ" for a newline, ...) and merged
 // pair by pair, lowest merge rank first, every occurrence of a pair left to right, as GPT-2's encoder.py
-// does.
+// does. \p{L} and \p{N} follow PCRE2's Unicode tables (Unicode 14 in Debian 12's PCRE2 10.42): a letter
+// assigned later counts as unassigned.
 //
 // Copies are cheap and share the vocabulary; every const method may be called from several threads at once.
 

@@ -42,7 +42,8 @@ struct Gpt2Config {
   // gelu_new (the tanh GELU, also spelled gelu_pytorch_tanh) or absent, model_type gpt2 or absent. Other
   // fields are ignored. Throws Error "NAME: problem" (`name` starts the message).
   static Gpt2Config parse(std::string_view json, std::string_view name = "config.json");
-  static Gpt2Config load(const std::filesystem::path& config_json, std::string_view name = {});  // name: file's
+  static Gpt2Config load(const std::filesystem::path& config_json,
+                         std::string_view name = {});  // name: file's
   // Throws Error naming the first field out of range (sizes from 1 up to limits no real model nears).
   void validate(std::string_view name = "config.json") const;
 };
@@ -59,8 +60,8 @@ struct Gpt2RunOptions {
 struct Gpt2Result {
   // The kept layers in ascending order, and their indices. Each holds its heads (queries, keys, values, scale
   // 1/√d_head, scores when kept, weights, context), the mask (causal and the extra mask), the queries whose
-  // every key is hidden (only possible with an extra mask), output = the attention's c_proj output (n × n_embd)
-  // and device "cpu".
+  // every key is hidden (only possible with an extra mask), output = the attention's c_proj output (n ×
+  // n_embd) and device "cpu".
   std::vector<AttentionResult> layers;
   std::vector<int> layer_indices;
   Matrix final_hidden;  // n × n_embd, after ln_f

@@ -4,9 +4,9 @@
 //
 // A file is memory-mapped, never read whole: opening a 500 MB checkpoint touches only its header, and a
 // float32 tensor whose data is 4-byte aligned is handed out in place (zero-copy). The header is validated
-// completely before anything is handed out, so that a malformed or hostile file fails with an Error naming the
-// file and the problem rather than reading outside the file, overflowing or allocating what it does not hold.
-// The data must not change while it is mapped: a file truncated by another process under a live mapping
+// completely before anything is handed out, so that a malformed or hostile file fails with an Error naming
+// the file and the problem rather than reading outside the file, overflowing or allocating what it does not
+// hold. The data must not change while it is mapped: a file truncated by another process under a live mapping
 // makes reading it fault (SIGBUS), as with any mmap.
 
 #include <cstddef>
@@ -23,7 +23,23 @@
 
 namespace attnscope {
 
-enum class SafetensorsDtype { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+enum class SafetensorsDtype {
+  BOOL,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  F64,
+  I64,
+  U64
+};
 
 std::string_view to_string(SafetensorsDtype dtype);
 std::size_t dtype_size(SafetensorsDtype dtype);  // bytes per element
@@ -80,8 +96,12 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
   std::span<const std::byte> bytes(const Tensor& tensor) const;
-  // F32, F16 or BF16 as float32; Error naming the tensor for other dtypes.
+  // F32, F16 or BF16 as float32; Error naming the tensor for other dtypes. A converted tensor's source
+  // pages are let go from the mapping (they stay in the page cache), so that they do not count twice.
   FloatTensor to_float(const Tensor& tensor) const;
+  // Maps the tensor's pages in now (from the page cache, or reading the file), so that the first pass over
+  // a zero-copy tensor does not take a page fault per page. No effect on a file parse()d from memory.
+  void prefault(const Tensor& tensor) const;
 
  private:
   SafetensorsFile() = default;

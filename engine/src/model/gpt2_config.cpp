@@ -1,9 +1,8 @@
 // config.json of a Hugging Face GPT-2 folder: GPT2Config's fields that shape the forward pass.
 
+#include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
-#include <limits>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -15,8 +14,8 @@
 namespace attnscope {
 namespace {
 
-using nlohmann::json;
 using detail::quote;
+using nlohmann::json;
 
 // config.json is a few hundred bytes; fine-tunes with label maps stay far below this.
 constexpr std::size_t kMaxConfigBytes = std::size_t{4} << 20;
@@ -39,8 +38,6 @@ const char* kind_of(const json& value) {
       return "an array";
     case json::value_t::object:
       return "an object";
-    case json::value_t::number_float:
-      return "a fraction";
     default:
       return "a number";
   }
@@ -50,28 +47,26 @@ class ConfigReader {
  public:
   ConfigReader(const json& object, std::string_view name) : object_(object), name_(name) {}
 
-  [[noreturn]] void fail(const std::string& problem) const { throw Error(std::string(name_) + ": " + problem); }
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw Error(std::string(name_) + ": " + problem);
+  }
 
   const json* find(const char* key) const {
     const auto found = object_.find(key);
     return found == object_.end() ? nullptr : &*found;
   }
 
-  // An integer field in [minimum, maximum]; `fallback` when absent (or required when there is none).
-  int integer(const char* key, int minimum, int maximum, std::optional<int> fallback = std::nullopt) const {
+  // The integer field `key`, which must be there and in [minimum, maximum].
+  int integer(const char* key, int minimum, int maximum) const {
     const json* value = find(key);
-    if (!value) {
-      if (fallback) return *fallback;
-      fail(std::string("no ") + key + " (a GPT-2 config.json has it)");
-    }
-    if (!value->is_number_integer())
-      fail(std::string(key) + " is " + kind_of(*value) + ", not an integer");
+    if (!value) fail(std::string("no ") + key + " (a GPT-2 config.json has it)");
+    if (value->is_number_float()) fail(std::string(key) + " is " + value->dump() + ", not an integer");
+    if (!value->is_number_integer()) fail(std::string(key) + " is " + kind_of(*value) + ", not an integer");
     // Unsigned past `maximum` is clamped to maximum + 1 before the range check, so nothing overflows.
-    const long long number =
-        value->is_number_unsigned()
-            ? static_cast<long long>(std::min<std::uint64_t>(value->get<std::uint64_t>(),
-                                                             static_cast<std::uint64_t>(maximum) + 1))
-            : static_cast<long long>(value->get<std::int64_t>());
+    const long long number = value->is_number_unsigned()
+                                 ? static_cast<long long>(std::min<std::uint64_t>(
+                                       value->get<std::uint64_t>(), static_cast<std::uint64_t>(maximum) + 1))
+                                 : static_cast<long long>(value->get<std::int64_t>());
     if (number < minimum || number > maximum)
       fail(std::string(key) + " is " + value->dump() + ", outside " + std::to_string(minimum) + " to " +
            std::to_string(maximum));
@@ -86,7 +81,9 @@ class ConfigReader {
 }  // namespace
 
 Gpt2Config Gpt2Config::parse(std::string_view text, std::string_view name) {
-  const auto fail = [&](const std::string& problem) -> void { throw Error(std::string(name) + ": " + problem); };
+  const auto fail = [&](const std::string& problem) -> void {
+    throw Error(std::string(name) + ": " + problem);
+  };
   if (text.size() > kMaxConfigBytes)
     fail("is " + std::to_string(text.size()) + " bytes, more than the " + std::to_string(kMaxConfigBytes) +
          " a config.json may be");
@@ -96,7 +93,8 @@ Gpt2Config Gpt2Config::parse(std::string_view text, std::string_view name) {
   const ConfigReader reader(document, name);
 
   if (const json* type = reader.find("model_type"); type && (!type->is_string() || *type != "gpt2"))
-    fail("model_type is " + (type->is_string() ? quote(type->get<std::string>()) : std::string(kind_of(*type))) +
+    fail("model_type is " +
+         (type->is_string() ? quote(type->get<std::string>()) : std::string(kind_of(*type))) +
          ", not 'gpt2': only GPT-2-family models can be opened");
   if (const json* activation = reader.find("activation_function"); activation) {
     if (!activation->is_string())
@@ -106,7 +104,8 @@ Gpt2Config Gpt2Config::parse(std::string_view text, std::string_view name) {
       fail("activation_function " + quote(function) +
            " is not supported: AttnScope computes GPT-2's tanh GELU (gelu_new)");
   }
-  if (const json* scale = reader.find("scale_attn_weights"); scale && !(scale->is_boolean() && scale->get<bool>()))
+  if (const json* scale = reader.find("scale_attn_weights");
+      scale && !(scale->is_boolean() && scale->get<bool>()))
     fail("scale_attn_weights other than true is not supported");
   if (const json* inverse = reader.find("scale_attn_by_inverse_layer_idx");
       inverse && !(inverse->is_boolean() && !inverse->get<bool>()))
@@ -124,7 +123,8 @@ Gpt2Config Gpt2Config::parse(std::string_view text, std::string_view name) {
   if (const json* inner = reader.find("n_inner"); inner && !inner->is_null())
     config.n_inner = reader.integer("n_inner", 1, 4 * kMaxWidth);
   if (const json* epsilon = reader.find("layer_norm_epsilon")) {
-    if (!epsilon->is_number()) fail(std::string("layer_norm_epsilon is ") + kind_of(*epsilon) + ", not a number");
+    if (!epsilon->is_number())
+      fail(std::string("layer_norm_epsilon is ") + kind_of(*epsilon) + ", not a number");
     config.layer_norm_epsilon = epsilon->get<double>();
   }
   config.validate(name);

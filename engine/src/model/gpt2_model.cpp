@@ -75,11 +75,16 @@ class WeightReader {
   FloatTensor get(const std::string& name, std::vector<std::uint64_t> shape, const std::string& why) const {
     const std::string full = prefix_ + name;
     const SafetensorsFile::Tensor* tensor = file_.find(full);
-    if (!tensor) fail("no tensor " + quote(full) + ", which a GPT-2 model of " + config_name_ + "'s sizes has");
+    if (!tensor)
+      fail("no tensor " + quote(full) + ", which a GPT-2 model of " + config_name_ + "'s sizes has");
     if (tensor->shape != shape)
-      fail("tensor " + quote(full) + " has shape " + shape_text(tensor->shape) + " but " + config_name_ + " (" +
-           why + ") makes it " + shape_text(shape));
-    return file_.to_float(*tensor);
+      fail("tensor " + quote(full) + " has shape " + shape_text(tensor->shape) + " but " + config_name_ +
+           " (" + why + ") makes it " + shape_text(shape));
+    FloatTensor values = file_.to_float(*tensor);
+    // Every forward pass reads all of it: map it in now rather than a page fault at a time in the first pass.
+    // (Of wte, a pass reads one row per token.)
+    if (values.zero_copy() && name != "wte.weight") file_.prefault(*tensor);
+    return values;
   }
 
   void check_lm_head() const {
@@ -159,7 +164,8 @@ void product_columns(const Matrix& x, const Eigen::Map<const Matrix>& w, Index c
 // without copying it.
 void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Matrix& out) {
   Index column = begin;
-  for (; column + kTileColumns <= end; column += kTileColumns) product_columns<kTilePackets>(x, w, column, out);
+  for (; column + kTileColumns <= end; column += kTileColumns)
+    product_columns<kTilePackets>(x, w, column, out);
   for (; column + kLanes <= end; column += kLanes) product_columns<1>(x, w, column, out);
   if (column < end) out.middleCols(column, end - column).noalias() = x * w.middleCols(column, end - column);
 }
@@ -197,8 +203,8 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
 }
 
 // PyTorch's LayerNorm over each row: (x − mean) / √(var + ε) · weight + bias, var biased.
-void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, double epsilon, Matrix& out,
-                int threads) {
+void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, double epsilon,
+                Matrix& out, int threads) {
   const auto w = weight.vector().array();
   const auto b = bias.vector().array();
   const Index n = x.rows();
@@ -222,7 +228,8 @@ std::vector<bool> kept_layers(const std::vector<int>& selection, int layer_count
     if (layer < 0 || layer >= layer_count)
       throw Error("layer " + std::to_string(layer) + " does not exist: the model's layers are 0 to " +
                   std::to_string(layer_count - 1));
-    if (kept[static_cast<std::size_t>(layer)]) throw Error("layer " + std::to_string(layer) + " is listed twice");
+    if (kept[static_cast<std::size_t>(layer)])
+      throw Error("layer " + std::to_string(layer) + " is listed twice");
     kept[static_cast<std::size_t>(layer)] = true;
   }
   return kept;
@@ -235,8 +242,9 @@ Gpt2Model Gpt2Model::open(const std::filesystem::path& directory) {
   std::error_code ignored;
   if (!std::filesystem::exists(directory, ignored)) throw Error(folder + ": no such folder");
   if (!std::filesystem::is_directory(directory, ignored))
-    throw Error(folder + ": not a folder (a GPT-2 model is a folder holding config.json, model.safetensors, "
-                         "vocab.json and merges.txt)");
+    throw Error(folder +
+                ": not a folder (a GPT-2 model is a folder holding config.json, model.safetensors, "
+                "vocab.json and merges.txt)");
   const std::string config_name = folder + "/config.json";
   const Gpt2Config config = Gpt2Config::load(directory / "config.json", config_name);
   const SafetensorsFile file =
@@ -277,8 +285,8 @@ Gpt2Model Gpt2Model::open(const std::filesystem::path& directory) {
 
   BpeTokenizer tokenizer = BpeTokenizer::load(directory / "vocab.json", directory / "merges.txt");
   if (tokenizer.vocab_size() > config.vocab_size)
-    throw Error(folder + "/vocab.json: holds " + std::to_string(tokenizer.vocab_size()) + " tokens, more than " +
-                config_name + "'s vocab_size " + std::to_string(config.vocab_size));
+    throw Error(folder + "/vocab.json: holds " + std::to_string(tokenizer.vocab_size()) +
+                " tokens, more than " + config_name + "'s vocab_size " + std::to_string(config.vocab_size));
 
   auto impl = std::make_shared<Impl>(Impl{config, std::move(tokenizer), std::move(wte), std::move(wpe),
                                           std::move(layers), std::move(ln_f_weight), std::move(ln_f_bias)});
@@ -352,8 +360,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       head.queries = qkv.middleCols(column, head_dim);
       head.keys = qkv.middleCols(width + column, head_dim);
       head.values = qkv.middleCols(2 * width + column, head_dim);
-      inputs[h] = cpu::StepInput{&head.queries, &head.keys,          &head.values, scale_divisor,
-                                 &mask,         Normalization::softmax, nullptr,      options.keep_scores};
+      inputs[h] = cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &mask,
+                                 Normalization::softmax, nullptr,    options.keep_scores};
       cpu::allocate_head(inputs[h], head);
     });
     parallel_for(head_count * blocks, threads, [&](std::size_t task) {
@@ -383,7 +391,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     }
   }
   layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden, threads);
-  result.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  result.compute_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

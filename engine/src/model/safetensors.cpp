@@ -71,7 +71,8 @@ std::string format_shape(const std::vector<std::uint64_t>& shape) {
 std::string json_reason(const std::string& what) {
   std::string_view reason = what;
   if (const auto colon = reason.find(": "); colon != std::string_view::npos) reason.remove_prefix(colon + 2);
-  if (const auto echo = reason.find("; last read"); echo != std::string_view::npos) reason = reason.substr(0, echo);
+  if (const auto echo = reason.find("; last read"); echo != std::string_view::npos)
+    reason = reason.substr(0, echo);
   return detail::quote(reason, 120);
 }
 
@@ -125,9 +126,10 @@ class HeaderReader {
         const auto found = std::find_if(kDtypes.begin(), kDtypes.end(),
                                         [&](const auto& entry) { return entry.first == value; });
         if (found == kDtypes.end())
-          return fail(tensor_prefix() + "unknown dtype " + quote(value, 24) +
-                      " (expected BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64 "
-                      "or U64)");
+          return fail(
+              tensor_prefix() + "unknown dtype " + quote(value, 24) +
+              " (expected BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64 "
+              "or U64)");
         current().dtype = found->second;
         state_ = State::tensor_key;
         return true;
@@ -191,7 +193,8 @@ class HeaderReader {
         state_ = State::tensor_key;
         return true;
       case State::offsets_item:
-        if (offsets_count_ != 2) return fail(tensor_prefix() + "data_offsets must be [begin, end]: 2 numbers");
+        if (offsets_count_ != 2)
+          return fail(tensor_prefix() + "data_offsets must be [begin, end]: 2 numbers");
         current().begin = offsets_[0];
         current().end = offsets_[1];
         state_ = State::tensor_key;
@@ -240,8 +243,8 @@ class HeaderReader {
   }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& error) {
     if (problem.empty())
-      problem = "the header is not valid JSON (byte " + std::to_string(position) + " of the header: " +
-                json_reason(error.what()) + ")";
+      problem = "the header is not valid JSON (byte " + std::to_string(position) +
+                " of the header: " + json_reason(error.what()) + ")";
     return false;
   }
 
@@ -442,7 +445,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path, std::st
     throw Error(name + ": cannot be opened (" + std::strerror(error) + ")");
   }
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) throw Error(name + ": cannot be opened (" + std::strerror(errno) + ")");
+  if (::fstat(fd.get(), &status) != 0)
+    throw Error(name + ": cannot be opened (" + std::strerror(errno) + ")");
   if (!S_ISREG(status.st_mode)) throw Error(name + ": not a regular file");
   const auto size = static_cast<std::uint64_t>(status.st_size);
   if (size < 8)
@@ -499,19 +503,20 @@ void SafetensorsFile::parse_header(std::span<const std::byte> bytes) {
         throw Error(prefix + "shape " + format_shape(tensor.shape) + " has more than 2^64 elements");
     std::uint64_t size = 0;
     if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(dtype_size(tensor.dtype)), &size))
-      throw Error(prefix + "shape " + format_shape(tensor.shape) + " of " + std::string(to_string(tensor.dtype)) +
-                  " needs more than 2^64 bytes");
+      throw Error(prefix + "shape " + format_shape(tensor.shape) + " of " +
+                  std::string(to_string(tensor.dtype)) + " needs more than 2^64 bytes");
     if (tensor.end < tensor.begin)
-      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " + std::to_string(tensor.end) +
-                  "] end before they begin");
+      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " +
+                  std::to_string(tensor.end) + "] end before they begin");
     if (tensor.end - tensor.begin != size)
-      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " + std::to_string(tensor.end) +
-                  "] span " + std::to_string(tensor.end - tensor.begin) + " bytes, but " +
-                  std::string(to_string(tensor.dtype)) + " of shape " + format_shape(tensor.shape) + " takes " +
-                  std::to_string(size));
+      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " +
+                  std::to_string(tensor.end) + "] span " + std::to_string(tensor.end - tensor.begin) +
+                  " bytes, but " + std::string(to_string(tensor.dtype)) + " of shape " +
+                  format_shape(tensor.shape) + " takes " + std::to_string(size));
     if (tensor.end > data_size_)
-      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " + std::to_string(tensor.end) +
-                  "] reach past the end of the data (" + std::to_string(data_size_) + " bytes)");
+      throw Error(prefix + "data_offsets [" + std::to_string(tensor.begin) + ", " +
+                  std::to_string(tensor.end) + "] reach past the end of the data (" +
+                  std::to_string(data_size_) + " bytes)");
   }
 
   // The spans must tile the data area: sorted by offset, each begins where the previous ended.
@@ -544,6 +549,34 @@ const SafetensorsFile::Tensor* SafetensorsFile::find(std::string_view tensor_nam
 
 std::span<const std::byte> SafetensorsFile::bytes(const Tensor& tensor) const {
   return {data_ + tensor.begin, static_cast<std::size_t>(tensor.end - tensor.begin)};
+}
+
+namespace {
+
+// The whole pages inside [begin, end) of a mapping, or an empty range.
+std::pair<std::byte*, std::size_t> pages_within(const std::byte* begin, const std::byte* end, bool outward) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto first = reinterpret_cast<std::uintptr_t>(begin), last = reinterpret_cast<std::uintptr_t>(end);
+  if (outward) {
+    first -= first % page;
+    last += (page - last % page) % page;
+  } else {
+    first += (page - first % page) % page;
+    last -= last % page;
+  }
+  if (last <= first) return {nullptr, 0};
+  return {reinterpret_cast<std::byte*>(first), last - first};
+}
+
+}  // namespace
+
+void SafetensorsFile::prefault(const Tensor& tensor) const {
+  if (!mapping_ || tensor.end == tensor.begin) return;
+  const auto [address, length] = pages_within(data_ + tensor.begin, data_ + tensor.end, /*outward=*/true);
+#ifdef MADV_POPULATE_READ
+  if (length > 0 && ::madvise(address, length, MADV_POPULATE_READ) == 0) return;
+#endif
+  if (length > 0) ::madvise(address, length, MADV_WILLNEED);  // older kernels: read ahead at least
 }
 
 FloatTensor SafetensorsFile::to_float(const Tensor& tensor) const {
@@ -582,6 +615,11 @@ FloatTensor SafetensorsFile::to_float(const Tensor& tensor) const {
     default:
       throw Error(name_ + ": tensor " + quote(tensor.name) + " is " + std::string(to_string(tensor.dtype)) +
                   "; only F32, F16 and BF16 tensors can be read as floats");
+  }
+  if (mapping_ && !result.zero_copy_) {
+    // Read once; a later read faults the pages in again from the file.
+    const auto [address, length] = pages_within(source, data_ + tensor.end, /*outward=*/false);
+    if (length > 0) ::madvise(address, length, MADV_DONTNEED);
   }
   return result;
 }
