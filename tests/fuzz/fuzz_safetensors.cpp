@@ -15,11 +15,14 @@
 #include <string>
 #include <string_view>
 
+#include "../support/json_text.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/safetensors.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
+
+using attnscope::testing::json_string;
 
 using attnscope::SafetensorsDtype;
 using attnscope::SafetensorsFile;
@@ -37,23 +40,6 @@ float reference_half(std::uint16_t bits) {
 bool same_value(float a, float b) {
   return (std::isnan(a) && std::isnan(b)) ||
          std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
-}
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // The table and the data written out as a plain writer would.

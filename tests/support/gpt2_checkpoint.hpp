@@ -17,6 +17,7 @@
 #include "attnscope/gpt2.hpp"
 #include "attnscope/safetensors.hpp"
 #include "attnscope/torch_random.hpp"
+#include "json_text.hpp"
 
 namespace attnscope::testing {
 
@@ -80,23 +81,6 @@ inline std::string encode_floats(const float* values, std::size_t count, const s
     if (rounded) (*rounded)[i] = value;
   }
   return out;
-}
-
-inline std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // A whole .safetensors file: the tensors' data in the given order, the header padded with spaces to a
