@@ -13,16 +13,14 @@
 #include "command_line.hpp"
 #include "main_window.hpp"
 #include "resources.hpp"
+#include "support/parse_arguments.hpp"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
 void printError(const std::string& message) {
-  std::string line = message;
-  for (char& c : line)
-    if (c == '\n' || c == '\r') c = ' ';
-  std::cerr << "attnscope: error: " << line << "\n";
+  attnscope::cli::print_error("attnscope", message);
 }
 
 // A headless export reports in one line; Qt's notes about the environment (no XDG_RUNTIME_DIR, fonts) would
@@ -51,18 +49,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("attnscope ") + kVersion);
   attnscope::ui::CommandLine commandLine;
   commandLine.addOptions(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForAllHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForVersion& version) {
-    return app.exit(version);
-  } catch (const CLI::ParseError& error) {
-    printError(std::string(error.what()) + " (see attnscope --help)");
-    return 2;
-  }
+  if (const auto exitStatus = attnscope::cli::parse_command_line(app, argc, argv, "attnscope"))
+    return *exitStatus;
   commandLine.noteGiven(app);
 
   // Without a display (or for a headless export) render offscreen, unless the user chose a platform.

@@ -11,6 +11,7 @@
 #include "bench/bench.hpp"
 #include "support/atomic_file.hpp"
 #include "support/compute_options.hpp"
+#include "support/parse_arguments.hpp"
 #include "support/result_format.hpp"
 
 namespace {
@@ -94,25 +95,14 @@ int main(int argc, char** argv) {
       "Time the attention step (scores, mask, softmax, weights kept, context; no projections) per device");
   cli::add_bench_options(*bench, bench_options);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForAllHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForVersion& version) {
-    return app.exit(version);
-  } catch (const CLI::ParseError& error) {
-    std::cerr << "attnscope-cli: error: " << error.what() << " (see attnscope-cli --help)\n";
-    return 2;
-  }
+  if (const auto exit_status = cli::parse_command_line(app, argc, argv, "attnscope-cli")) return *exit_status;
 
   try {
     if (*compute) return run_compute(compute_options, output_options);
     if (*devices) return run_devices();
     if (*bench) return cli::run_bench(bench_options, std::cout, std::cerr);
   } catch (const Error& error) {
-    std::cerr << "attnscope-cli: error: " << error.what() << "\n";
+    cli::print_error("attnscope-cli", error.what());
     return 1;
   }
   return 0;

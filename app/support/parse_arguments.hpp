@@ -1,0 +1,17 @@
+#pragma once
+// Parsing and error reporting shared by attnscope and attnscope-cli: every error is one line on stderr.
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string_view>
+
+namespace attnscope::cli {
+
+// Prints "PROGRAM: error: MESSAGE" to stderr, with any line breaks in MESSAGE turned into spaces.
+void print_error(std::string_view program, std::string_view message);
+
+// Parses the command line. --help and --version print and give exit status 0; a parse error prints one
+// line and gives 2; std::nullopt means the program goes on.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::string_view program);
+
+}  // namespace attnscope::cli
