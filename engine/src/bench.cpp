@@ -19,8 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Rows per task, as CpuBackend blocks them.
-constexpr Eigen::Index kRowBlock = 64;
+using cpu::kRowBlock;  // the SGEMM baseline splits its work as the step does
 
 double elapsed_ms(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -57,12 +56,7 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
     return std::pair{begin, std::min(n, begin + kRowBlock) - begin};
   };
 
-  const auto step = [&] {
-    cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
-      const auto [begin, rows] = block_rows(task);
-      cpu::attention_rows(inputs[task / blocks], ranges, begin, begin + rows, results[task / blocks]);
-    });
-  };
+  const auto step = [&] { cpu::attention_heads(inputs, ranges, results, threads, nullptr); };
   const auto sgemm = [&] {  // results' weights and context serve as the products' outputs
     cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
       const std::size_t h = task / blocks;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attnscope/error.hpp"
+#include "cpu/parallel.hpp"
 
 namespace attnscope::cpu {
 namespace {
@@ -123,6 +124,19 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     context.noalias() = applied->block(row_begin, lo, rows, width) * input.values->middleRows(lo, width);
   else
     context.setZero();
+}
+
+void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
+                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel) {
+  if (inputs.empty()) return;
+  const Eigen::Index n = inputs.front().queries->rows();
+  const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
+  parallel_for(inputs.size() * blocks, threads, [&](std::size_t task) {
+    if (cancel) cancel->throw_if_cancelled();
+    const std::size_t h = task / blocks;
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(task % blocks) * kRowBlock;
+    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h]);
+  });
 }
 
 }  // namespace attnscope::cpu

@@ -31,6 +31,15 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
                     Eigen::Index row_end, HeadResult& head);
 
+// Queries per task: large enough for an efficient GEMM, small enough that causal masks skip most hidden
+// blocks.
+constexpr Eigen::Index kRowBlock = 64;
+
+// attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over
+// `threads` threads as (head, block of kRowBlock queries) tasks; `cancel`, when given, is checked per task.
+void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
+                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel);
+
 // Sizes head's matrices for n queries (no initialisation; attention_rows writes every cell).
 void allocate_head(const StepInput& input, HeadResult& head);
 

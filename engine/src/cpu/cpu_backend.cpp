@@ -9,9 +9,6 @@
 namespace attnscope::cpu {
 namespace {
 
-// Rows per task: large enough for an efficient GEMM, small enough that causal masks skip most hidden blocks.
-constexpr Eigen::Index kRowBlock = 64;
-
 Matrix project(const Matrix& input, const Matrix& weight, const std::optional<Vector>& bias) {
   Matrix result = input * weight;
   if (bias) result.rowwise() += *bias;
@@ -54,13 +51,7 @@ class CpuBackend final : public Backend {
       allocate_head(inputs[h], head);
     });
 
-    const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
-    parallel_for(head_count * blocks, threads, [&](std::size_t task) {
-      cancel.throw_if_cancelled();
-      const std::size_t h = task / blocks;
-      const Eigen::Index row_begin = static_cast<Eigen::Index>(task % blocks) * kRowBlock;
-      attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), result.heads[h]);
-    });
+    attention_heads(inputs, ranges, result.heads, threads, &cancel);
     return result;
   }
 };

@@ -342,7 +342,6 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
 
   Gpt2Result result;
   Matrix normed, qkv, merged(n, width), attention_output, hidden, mlp_output;
-  const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
   for (int l = 0; l < config.n_layer; ++l) {
     cancel.throw_if_cancelled();
     const auto layer_start = std::chrono::steady_clock::now();
@@ -364,12 +363,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
                                  Normalization::softmax, nullptr,    options.keep_scores};
       cpu::allocate_head(inputs[h], head);
     });
-    parallel_for(head_count * blocks, threads, [&](std::size_t task) {
-      cancel.throw_if_cancelled();
-      const std::size_t h = task / blocks;
-      const Index row_begin = static_cast<Index>(task % blocks) * kRowBlock;
-      cpu::attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), layer.heads[h]);
-    });
+    cpu::attention_heads(inputs, ranges, layer.heads, threads, &cancel);
     for (std::size_t h = 0; h < head_count; ++h)
       merged.middleCols(static_cast<Index>(h) * head_dim, head_dim) = layer.heads[h].context;
 
