@@ -93,6 +93,12 @@ ColorMapId parseColorMap(const std::string& name) {
   throw Error("unknown colour map '" + name + "' (expected viridis, magma or cividis)");
 }
 
+HeadSummary parseHeadSummary(const std::string& name) {
+  for (const HeadSummary summary : {HeadSummary::none, HeadSummary::mean, HeadSummary::max})
+    if (toString(summary).toStdString() == name) return summary;
+  throw Error("unknown head summary '" + name + "' (expected none, mean or max)");
+}
+
 }  // namespace
 
 const std::vector<Quantity>& allQuantities() {
@@ -153,6 +159,18 @@ QString toString(ColorMapId colorMap) {
   return QStringLiteral("viridis");
 }
 
+QString toString(HeadSummary summary) {
+  switch (summary) {
+    case HeadSummary::none:
+      return QStringLiteral("none");
+    case HeadSummary::mean:
+      return QStringLiteral("mean");
+    case HeadSummary::max:
+      return QStringLiteral("max");
+  }
+  return QStringLiteral("none");
+}
+
 bool isScore(Quantity quantity) {
   return quantity == Quantity::rawScores || quantity == Quantity::scaledScores;
 }
@@ -202,6 +220,9 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("color_map")] = toString(colorMap);
   json[QStringLiteral("color_range")] = sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
   json[QStringLiteral("device")] = toQString(to_string(device));
+  json[QStringLiteral("model")] = modelFolder;
+  json[QStringLiteral("layer")] = layer;
+  json[QStringLiteral("head_summary")] = toString(headSummary);
   return json;
 }
 
@@ -281,6 +302,13 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("device"))
     settings.device = parseField(json[QStringLiteral("device")], QStringLiteral("device"),
                                  [](const std::string& s) { return parse_device(s); });
+  if (has("model"))
+    settings.modelFolder = stringFromJson(json[QStringLiteral("model")], QStringLiteral("model"));
+  if (has("layer"))
+    settings.layer = intFromJson(json[QStringLiteral("layer")], QStringLiteral("layer"), 0, 4096);
+  if (has("head_summary"))
+    settings.headSummary =
+        parseField(json[QStringLiteral("head_summary")], QStringLiteral("head_summary"), parseHeadSummary);
   return settings;
 }
 

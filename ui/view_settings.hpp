@@ -26,6 +26,9 @@ enum class Quantity { rawScores, scaledScores, weights, dropoutWeights };
 
 enum class ColorMapId { viridis, magma, cividis };
 
+// An extra map per mask row that sums up its heads cell by cell.
+enum class HeadSummary { none, mean, max };
+
 struct ViewSettings {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
@@ -49,6 +52,13 @@ struct ViewSettings {
   bool sharedRange = true;  // one colour range per quantity across all maps, else one per map
   Device device = Device::cpu;
 
+  // A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt); empty: the book's mechanisms.
+  // With a model the text goes through its BPE, the grid shows `layer` (0-based), and the mechanism, sizes,
+  // seeds, dropout, embeddings, tokenizer and device do not apply.
+  QString modelFolder;
+  int layer = 0;
+  HeadSummary headSummary = HeadSummary::none;
+
   // The first-launch view: the book's sentence, multihead, 2 heads, d_out 4, masks none and causal, weights.
   static ViewSettings defaults();
 
@@ -66,6 +76,7 @@ QString toString(EmbeddingSource source);
 QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weights", "dropout weights"
 QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
 QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
+QString toString(HeadSummary summary);  // "none", "mean", "max"
 bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 
