@@ -23,7 +23,8 @@ class CellBuffer : public QCPColorMapData {
   }
 };
 
-// Token spans are in code points; QString indexes UTF-16 units.
+}  // namespace
+
 std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens) {
   std::vector<int> offsetOfCodePoint;
   offsetOfCodePoint.reserve(static_cast<std::size_t>(text.size()) + 1);
@@ -41,16 +42,39 @@ std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vect
   return spans;
 }
 
-}  // namespace
-
 bool AttentionSnapshot::hasDropout() const {
   return !rows.empty() && !rows.front().result.heads.empty() &&
          rows.front().result.heads.front().dropout_weights.has_value();
 }
 
+QString AttentionSnapshot::headLabel(int head) const {
+  if (isSummary(head))
+    return headSummary == HeadSummary::max ? QStringLiteral("max of heads") : QStringLiteral("mean of heads");
+  return QStringLiteral("head %1").arg(head + 1);
+}
+
+QString AttentionSnapshot::mechanismLabel(int row) const {
+  if (model) return QStringLiteral("gpt2 layer %1").arg(model->layer);
+  return toQString(to_string(rows[row].config.mechanism));
+}
+
+QString AttentionSnapshot::maskLabel(int row) const {
+  const MaskSpec& mask = rows[row].mask;
+  if (!model) return QString::fromStdString(mask.to_string());
+  if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return QStringLiteral("causal");
+  return QStringLiteral("causal + ") + QString::fromStdString(mask.to_string());
+}
+
+const OverviewMap& AttentionSnapshot::overviewMap(int row, int layer, int head) const {
+  const int heads = model->config.n_head;
+  return overview[static_cast<std::size_t>((row * model->config.n_layer + layer) * heads + head)];
+}
+
 float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, int key) const {
-  const HeadResult& result = rows[row].result.heads[head];
+  const HeadResult& result = this->head(row, head);
   const auto score = [&] {
+    // A summary keeps its masked cells' scores (it has no q and k to recompute them from).
+    if (isSummary(head)) return result.scores(query, key);
     if (isMasked(row, query, key) || result.scores.size() == 0)
       return result.queries.row(query).dot(result.keys.row(key));
     return result.scores(query, key);
@@ -80,7 +104,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   // Cell centres at 0 … n-1; a single cell needs an explicit width (QCustomPlot derives it from neighbours).
   const QCPRange range = n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5);
   auto buffer = std::make_unique<CellBuffer>(n, range);
-  const HeadResult& result = snapshot.rows[maskRow].result.heads[head];
+  const HeadResult& result = snapshot.head(maskRow, head);
   const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
   const Matrix& source = quantity == Quantity::weights ? result.weights
                          : quantity == Quantity::dropoutWeights && result.dropout_weights
@@ -150,15 +174,61 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->rows.push_back(std::move(row));
   }
-  for (const Quantity quantity : prepare) {
-    if (!snapshot->hasQuantity(quantity)) continue;
-    for (int row = 0; row < snapshot->maskCount(); ++row)
-      for (int head = 0; head < snapshot->headCount(); ++head) {
+  addHeadSummaries(*snapshot, input.headSummary);
+  prepareMaps(*snapshot, prepare, cancel);
+  return snapshot;
+}
+
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary) {
+  snapshot.headSummary = summary;
+  snapshot.summaries.clear();
+  const int heads = snapshot.mechanismHeadCount();
+  if (summary == HeadSummary::none || heads < 2) return;
+  const bool mean = summary == HeadSummary::mean;
+  const Eigen::Index n = snapshot.tokenCount();
+  for (int row = 0; row < snapshot.maskCount(); ++row) {
+    const AttentionResult& result = snapshot.rows[row].result;
+    HeadResult combined;
+    combined.scale = result.heads.front().scale;
+    combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+    // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
+    combined.scores = Matrix(n, n);
+    for (Eigen::Index query = 0; query < n; ++query)
+      for (Eigen::Index key = 0; key < n; ++key) {
+        float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
+        for (int head = 0; head < heads; ++head) {
+          const float score =
+              snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
+          total += score;
+          largest = std::max(largest, score);
+        }
+        combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
+      }
+    const auto reduce = [&](auto pick) {
+      Matrix out = pick(result.heads.front());
+      for (int head = 1; head < heads; ++head)
+        out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
+      if (mean) out /= static_cast<float>(heads);
+      return out;
+    };
+    combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
+    if (result.heads.front().dropout_weights)
+      combined.dropout_weights =
+          reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
+    snapshot.summaries.push_back(std::move(combined));
+  }
+}
+
+void prepareMaps(AttentionSnapshot& snapshot, const std::vector<Quantity>& quantities,
+                 const CancelToken& cancel) {
+  for (const Quantity quantity : quantities) {
+    if (!snapshot.hasQuantity(quantity)) continue;
+    for (int row = 0; row < snapshot.maskCount(); ++row)
+      for (int head = 0; head < snapshot.headCount(); ++head) {
         cancel.throw_if_cancelled();
-        snapshot->prepared.push_back(buildMapCells(*snapshot, row, head, quantity));
+        snapshot.prepared.push_back(buildMapCells(snapshot, row, head, quantity));
       }
   }
-  return snapshot;
 }
 
 }  // namespace attnscope::ui

@@ -1,6 +1,7 @@
 #include "heatmap_grid.hpp"
 
 #include <QKeyEvent>
+#include <QScrollArea>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -12,6 +13,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       m_plot(new HeatmapPlot),
       m_banner(new QLabel),
       m_hint(new QLabel),
+      m_scroll(new QScrollArea),
       m_stack(new QStackedWidget) {
   m_banner->setObjectName(QStringLiteral("problemBanner"));
   m_banner->setWordWrap(true);
@@ -33,7 +35,12 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapGrid::onMouseMove);
   connect(m_plot, &QCustomPlot::mousePress, this, &HeatmapGrid::onMousePress);
 
-  m_stack->addWidget(m_plot);
+  // Many heads (GPT-2 has 12, 13 with a summary) need more width than the window has: the maps keep a
+  // readable size and scroll instead of widening the window past the screen.
+  m_scroll->setWidget(m_plot);
+  m_scroll->setWidgetResizable(true);
+  m_scroll->setFrameShape(QFrame::NoFrame);
+  m_stack->addWidget(m_scroll);
   m_stack->addWidget(m_hint);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -51,7 +58,7 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
     showHint(tr(
         "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
   else
-    m_stack->setCurrentWidget(m_plot);
+    m_stack->setCurrentWidget(m_scroll);
 }
 
 void HeatmapGrid::showHint(const QString& text) {
@@ -73,6 +80,17 @@ void HeatmapGrid::setHover(int query, int key) {
 
 void HeatmapGrid::setSelection(const QuerySelection& selection) {
   m_plot->setSelection(selection.query, MapKey{selection.maskRow, selection.head, Quantity::weights});
+}
+
+void HeatmapGrid::ensureMapVisible(int maskRow, int head) {
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    if (key.maskRow != maskRow || key.head != head) continue;
+    const QRect rect = m_plot->mapRect(map)->outerRect();
+    m_scroll->ensureVisible(rect.center().x(), rect.center().y(), rect.width() / 2 + 8,
+                            rect.height() / 2 + 8);
+    return;
+  }
 }
 
 void HeatmapGrid::showProblem(const QString& message) {
@@ -106,11 +124,11 @@ QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
   };
   QString text = QStringLiteral(
                      "<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "
-                     "head %5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
+                     "%5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
                      .arg(token(query), token(key))
                      .arg(query + 1)
                      .arg(key + 1)
-                     .arg(mapKey.head + 1)
+                     .arg(snapshot->headLabel(mapKey.head))
                      .arg(snapshot->maskLabel(mapKey.maskRow).toHtmlEscaped());
   const auto row = [&text](const QString& name, const QString& shown) {
     text += QStringLiteral("<tr><td>%1</td><td align='right'>&nbsp;&nbsp;%2</td></tr>").arg(name, shown);
