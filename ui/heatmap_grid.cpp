@@ -4,6 +4,8 @@
 #include <QScrollArea>
 #include <QToolTip>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <set>
 
 #include "text.hpp"
 
@@ -40,6 +42,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   m_scroll->setWidget(m_plot);
   m_scroll->setWidgetResizable(true);
   m_scroll->setFrameShape(QFrame::NoFrame);
+  m_scroll->viewport()->installEventFilter(this);
   m_stack->addWidget(m_scroll);
   m_stack->addWidget(m_hint);
   auto* layout = new QVBoxLayout(this);
@@ -59,6 +62,28 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
         "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
   else
     m_stack->setCurrentWidget(m_scroll);
+  fitPlotWidth();
+}
+
+void HeatmapGrid::fitPlotWidth() {
+  // Each map at least 3/5 as wide as its row is tall; when the heads do not fit side by side that way, the
+  // plot grows wider than the view and scrolls, rather than squeezing every map into a tall strip.
+  std::set<int> heads;
+  std::set<std::pair<int, int>> rows;
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    heads.insert(key.head);
+    rows.insert({static_cast<int>(key.quantity), key.maskRow});
+  }
+  if (heads.empty()) {
+    m_plot->setMinimumWidth(0);
+    return;
+  }
+  constexpr int kLabels = 110;  // token labels and the title around each map
+  constexpr int kScales = 100;  // colour bars and margins
+  const int rowHeight = m_scroll->viewport()->height() / static_cast<int>(rows.size());
+  const int side = std::clamp((rowHeight - kLabels) * 3 / 5, 120, 220);
+  m_plot->setMinimumWidth(static_cast<int>(heads.size()) * (side + kLabels) + kScales);
 }
 
 void HeatmapGrid::showHint(const QString& text) {
@@ -164,6 +189,7 @@ void HeatmapGrid::onMousePress(QMouseEvent* event) {
 }
 
 bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) fitPlotWidth();
   if (watched == m_plot) {
     if (event->type() == QEvent::Leave) {
       emit cellHovered(-1, -1);

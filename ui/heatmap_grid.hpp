@@ -47,6 +47,7 @@ class HeatmapGrid : public QWidget {
   void onMouseMove(QMouseEvent* event);
   void onMousePress(QMouseEvent* event);
   void showHint(const QString& text);
+  void fitPlotWidth();
 
   HeatmapPlot* m_plot;
   QLabel* m_banner;

@@ -258,6 +258,24 @@ class TestModelView : public QObject {
     compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
   }
 
+  void manyHeadsScrollInsteadOfWideningTheWindow() {
+    // GPT-2's 12 heads (and a summary) side by side: the window keeps its size, the grid scrolls, and each
+    // map keeps a readable width.
+    MainWindow window;
+    window.resize(1300, 850);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    field<QSpinBox>(window, "dOut")->setValue(12);
+    field<QSpinBox>(window, "heads")->setValue(12);
+    QVERIFY(waitForIdle(window.controller()));
+    QCoreApplication::processEvents();
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 24);
+    QVERIFY(window.width() <= 1300);
+    QVERIFY2(plot->width() > window.grid()->width(), "the maps scroll");
+    QVERIFY(plot->mapRect(0)->width() >= 100);
+  }
+
   void theOverviewReducesLongTexts() {
     // 40 tokens → 32 × 32 block means of the visible weights.
     Matrix weights = Matrix::Constant(40, 40, 0.5f);
