@@ -132,7 +132,8 @@ void ModelOverview::paintEvent(QPaintEvent*) {
       painter.drawImage(mapRect(layer, head), m_images[static_cast<std::size_t>(layer * m_heads + head)]);
   }
   if (m_currentLayer >= 0 && m_currentHead >= 0 && m_currentHead < m_heads) {
-    painter.setPen(QPen(palette().color(QPalette::Highlight), 2));
+    // Darker than the layer's band behind it, so the head stands out from its row.
+    painter.setPen(QPen(palette().color(QPalette::Highlight).darker(160), 3));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(mapRect(m_currentLayer, m_currentHead).adjusted(-2, -2, 1, 1));
   }
