@@ -149,6 +149,15 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     }
     Gpt2RunOptions options;
     options.extra_mask = extra;
+    options.layers = {settings.layer};
+    // Every layer reaches the overview reduced as soon as it is computed, so only the layer on screen is
+    // held at n² per head.
+    options.on_layer = [&](int, const AttentionResult& layer) {
+      for (const HeadResult& head : layer.heads) {
+        cancel.throw_if_cancelled();
+        snapshot->overview.push_back(reduceForOverview(head.weights, layer.mask));
+      }
+    };
     Gpt2Result result;
     try {
       result = model.run(ids, options, cancel);
@@ -156,12 +165,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       throw FieldError(mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general,
                        toQString(error.what()));
     }
-    for (const AttentionResult& layer : result.layers)
-      for (const HeadResult& head : layer.heads) {
-        cancel.throw_if_cancelled();
-        snapshot->overview.push_back(reduceForOverview(head.weights, layer.mask));
-      }
-    row.result = std::move(result.layers[static_cast<std::size_t>(settings.layer)]);
+    row.result = std::move(result.layers.front());
     // Raw scores only for the layer on screen (every layer's would be n_layer · n_head · n² floats more):
     // q·k, hidden cells −∞ as the engine keeps them.
     for (HeadResult& head : row.result.heads) {
