@@ -7,6 +7,7 @@
 
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -78,19 +79,20 @@ EmbeddingSource parseSource(const std::string& name) {
   if (name == "book") return EmbeddingSource::book;
   if (name == "seeded") return EmbeddingSource::seeded;
   if (name == "file") return EmbeddingSource::file;
-  throw Error("unknown embedding source '" + name + "' (expected book, seeded or file)");
+  throw Error("unknown embedding source " + quote(name) + " (expected book, seeded or file)");
 }
 
 Quantity parseQuantity(const std::string& name) {
   for (const Quantity quantity : allQuantities())
     if (slugOf(quantity).toStdString() == name) return quantity;
-  throw Error("unknown quantity '" + name + "' (expected scores, scaled-scores, weights or dropout-weights)");
+  throw Error("unknown quantity " + quote(name) +
+              " (expected scores, scaled-scores, weights or dropout-weights)");
 }
 
 ColorMapId parseColorMap(const std::string& name) {
   for (const ColorMapId id : {ColorMapId::viridis, ColorMapId::magma, ColorMapId::cividis})
     if (toString(id).toStdString() == name) return id;
-  throw Error("unknown colour map '" + name + "' (expected viridis, magma or cividis)");
+  throw Error("unknown colour map " + quote(name) + " (expected viridis, magma or cividis)");
 }
 
 HeadSummary parseHeadSummary(const std::string& name) {
