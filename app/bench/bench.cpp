@@ -142,13 +142,18 @@ void add_bench_options(CLI::App& app, BenchOptions& options) {
       "a GPU), max_abs_diff_vs_cpu (null on the CPU)");
 }
 
-int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+std::vector<MaskSpec> bench_masks(const BenchOptions& options) {
   std::vector<MaskSpec> masks;
   for (const std::string& text : options.masks) {
     MaskSpec mask = MaskSpec::parse(text);
     if (mask.kind == MaskKind::file) throw Error("bench: --mask takes none, causal, window:W and prefix:P");
     masks.push_back(std::move(mask));
   }
+  return masks;
+}
+
+int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+  const std::vector<MaskSpec> masks = bench_masks(options);
   const std::vector<Device> devices = pick_devices(options, err);
 
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
