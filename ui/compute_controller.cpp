@@ -11,6 +11,7 @@ namespace attnscope::ui {
 struct ComputeController::Worker {
   std::unique_ptr<Backend> backend;
   Device device = Device::cpu;
+  ParameterCache parameters;
 
   Backend& backendFor(Device wanted) {
     if (!backend || device != wanted) {
@@ -63,6 +64,11 @@ void ComputeController::request(const ViewSettings& settings) {
   if (m_lastRequested && m_lastRequested->sameComputation(settings)) return;
   m_lastRequested = settings;
   m_pending = settings;
+  // Nothing in flight or waiting: no reason to wait, the first keystroke computes at once.
+  if (!m_busy) {
+    start();
+    return;
+  }
   // Whatever is in flight now describes an older text: stop it and make sure its result is dropped.
   if (m_cancel) m_cancel->cancel();
   ++m_generation;
@@ -98,8 +104,16 @@ void ComputeController::start() {
   const quint64 generation = ++m_generation;
   setBusy(true);
 
+  PreparedMaps prepare;
+  prepare.quantities = settings.quantities;
+  prepare.reduction = settings.reduction;
+  if (m_mapPixels) {
+    const QSize pixels = m_mapPixels(settings);
+    prepare.keyPixels = pixels.width();
+    prepare.queryPixels = pixels.height();
+  }
   auto worker = m_worker;
-  QtConcurrent::run(&m_pool, [worker, token, settings, generation]() -> Outcome {
+  QtConcurrent::run(&m_pool, [worker, token, settings, generation, prepare]() -> Outcome {
     Outcome outcome;
     outcome.generation = generation;
     try {
@@ -110,7 +124,7 @@ void ComputeController::start() {
         return outcome;
       }
       Backend& backend = worker->backendFor(settings.device);
-      outcome.snapshot = computeSnapshot(input, backend, *token, settings.quantities);
+      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters);
     } catch (const Cancelled&) {
       outcome.cancelled = true;
     } catch (const FieldError& error) {

@@ -9,6 +9,7 @@
 #include <QRegularExpression>
 #include <QSvgGenerator>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string_view>
 
@@ -54,7 +55,7 @@ QImage rasterize(HeatmapPlot& plot, QSize size, double scale) {
   image.setDotsPerMeterY(dotsPerMeter);
   QCPPainter painter(&image);
   painter.scale(scale, scale);
-  plot.render(&painter, size);
+  plot.render(&painter, size, scale);
   painter.end();
   return image;
 }
@@ -112,6 +113,27 @@ QByteArray renderPdf(HeatmapPlot& plot, QSize size) {
     painter.end();
   }
   return bytes;
+}
+
+void checkMatricesKept(const AttentionSnapshot& snapshot) {
+  if (!snapshot.keepsMatrices())
+    throw Error(
+        QStringLiteral("the matrices of these %1 tokens are not kept in memory (the window keeps only "
+                       "what it draws of a text this long); export them with attnscope-cli")
+            .arg(snapshot.tokenCount())
+            .toStdString());
+}
+
+// The CLI's formats carry the raw scores, which a long text's snapshot keeps only while a score map is shown:
+// recomputed here as the engine computes them (q·k, −∞ where masked).
+const AttentionResult& withScores(const AttentionResult& result, AttentionResult& scratch) {
+  if (result.heads.empty() || result.heads.front().scores.size() != 0) return result;
+  scratch = result;
+  for (HeadResult& head : scratch.heads) {
+    head.scores.noalias() = head.queries * head.keys.transpose();
+    head.scores = (result.mask.array() != 0).select(-std::numeric_limits<float>::infinity(), head.scores);
+  }
+  return scratch;
 }
 
 QString csvField(const QString& text) {
@@ -194,18 +216,23 @@ QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const Displ
 }
 
 QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
+  checkMatricesKept(snapshot);
   cli::Json rows = cli::Json::array();
-  for (const MaskedResult& row : snapshot.rows)
-    rows.push_back(cli::result_to_json(snapshot.tokens, row.config, row.result));
+  for (const MaskedResult& row : snapshot.rows) {
+    AttentionResult scratch;
+    rows.push_back(cli::result_to_json(snapshot.tokens, row.config, withScores(row.result, scratch)));
+  }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
 
 QByteArray Exporter::toCsv(const AttentionSnapshot& snapshot) {
+  checkMatricesKept(snapshot);
   QByteArray csv;
   bool header = true;
   for (const MaskedResult& row : snapshot.rows) {
     const QByteArray prefix = csvField(QString::fromStdString(row.mask.to_string())).toUtf8() + ',';
-    const std::string text = cli::result_to_csv(snapshot.tokens, row.result);
+    AttentionResult scratch;
+    const std::string text = cli::result_to_csv(snapshot.tokens, withScores(row.result, scratch));
     std::string_view rest(text);
     bool first = true;
     while (!rest.empty()) {

@@ -93,6 +93,12 @@ ColorMapId parseColorMap(const std::string& name) {
   throw Error("unknown colour map '" + name + "' (expected viridis, magma or cividis)");
 }
 
+Reduction parseReduction(const std::string& name) {
+  for (const Reduction reduction : {Reduction::max, Reduction::mean})
+    if (toString(reduction).toStdString() == name) return reduction;
+  throw Error("unknown reduction '" + name + "' (expected max or mean)");
+}
+
 }  // namespace
 
 const std::vector<Quantity>& allQuantities() {
@@ -153,6 +159,10 @@ QString toString(ColorMapId colorMap) {
   return QStringLiteral("viridis");
 }
 
+QString toString(Reduction reduction) {
+  return reduction == Reduction::mean ? QStringLiteral("mean") : QStringLiteral("max");
+}
+
 bool isScore(Quantity quantity) {
   return quantity == Quantity::rawScores || quantity == Quantity::scaledScores;
 }
@@ -172,7 +182,12 @@ bool ViewSettings::sameComputation(const ViewSettings& other) const {
   a.quantities = b.quantities;
   a.colorMap = b.colorMap;
   a.sharedRange = b.sharedRange;
-  return a == b;
+  a.reduction = b.reduction;
+  return a == b && showsScores() == other.showsScores();
+}
+
+bool ViewSettings::showsScores() const {
+  return std::any_of(quantities.begin(), quantities.end(), isScore);
 }
 
 QJsonObject ViewSettings::toJson() const {
@@ -202,6 +217,7 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("color_map")] = toString(colorMap);
   json[QStringLiteral("color_range")] = sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
   json[QStringLiteral("device")] = toQString(to_string(device));
+  json[QStringLiteral("reduction")] = toString(reduction);
   return json;
 }
 
@@ -281,6 +297,9 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("device"))
     settings.device = parseField(json[QStringLiteral("device")], QStringLiteral("device"),
                                  [](const std::string& s) { return parse_device(s); });
+  if (has("reduction"))
+    settings.reduction =
+        parseField(json[QStringLiteral("reduction")], QStringLiteral("reduction"), parseReduction);
   return settings;
 }
 

@@ -26,6 +26,9 @@ enum class Quantity { rawScores, scaledScores, weights, dropoutWeights };
 
 enum class ColorMapId { viridis, magma, cividis };
 
+// How a map with more tokens than pixels shows each block of cells: its largest or its mean unmasked value.
+enum class Reduction { max, mean };
+
 struct ViewSettings {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
@@ -47,6 +50,7 @@ struct ViewSettings {
   std::vector<Quantity> quantities;  // in Quantity order, no duplicates
   ColorMapId colorMap = ColorMapId::viridis;
   bool sharedRange = true;  // one colour range per quantity across all maps, else one per map
+  Reduction reduction = Reduction::max;
   Device device = Device::cpu;
 
   // The first-launch view: the book's sentence, multihead, 2 heads, d_out 4, masks none and causal, weights.
@@ -54,6 +58,8 @@ struct ViewSettings {
 
   // True when `other` needs no new computation (only how the maps are drawn differs).
   bool sameComputation(const ViewSettings& other) const;
+  // Whether a score map is shown: the engine keeps the n² scores per head only then.
+  bool showsScores() const;
   friend bool operator==(const ViewSettings&, const ViewSettings&) = default;
 
   QJsonObject toJson() const;
@@ -66,6 +72,7 @@ QString toString(EmbeddingSource source);
 QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weights", "dropout weights"
 QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
 QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
+QString toString(Reduction reduction);  // "max", "mean"
 bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 
