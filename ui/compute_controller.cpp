@@ -46,6 +46,7 @@ ComputeController::ComputeController(QObject* parent)
     : QObject(parent), m_worker(std::make_shared<Worker>()) {
   m_pool.setMaxThreadCount(1);
   m_pool.setExpiryTimeout(-1);  // keep the one thread (and the backend's state on it) alive
+  m_debounce.setObjectName(QStringLiteral("debounce"));
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(kDefaultDebounceMs);
   connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);

@@ -12,6 +12,7 @@
 #include "color_maps.hpp"
 #include "map_overlay.hpp"
 #include "masked_legend.hpp"
+#include "text.hpp"
 #include "token_axis_ticker.hpp"
 
 namespace attnscope::ui {
@@ -97,6 +98,7 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
     if (cellAt(event->position(), &map, &query, &key)) resetZoom(map);
   });
   m_refinePool.setMaxThreadCount(1);
+  m_refineTimer.setObjectName(QStringLiteral("refineTimer"));
   m_refineTimer.setSingleShot(true);
   m_refineTimer.setInterval(kRefineDelayMs);
   connect(&m_refineTimer, &QTimer::timeout, this, &HeatmapPlot::refine);
@@ -317,6 +319,17 @@ void HeatmapPlot::fill(bool values) {
     rows[map.key.maskRow * 8 + static_cast<int>(map.key.quantity)] = 0;
   }
   const QSize estimate = pixelsPerMap(static_cast<int>(heads.size()), static_cast<int>(rows.size()));
+  if (m_snapshot->tokenTexts != m_tokenTexts) {
+    m_tokenTexts = m_snapshot->tokenTexts;
+    m_tokenLabels.clear();
+    m_tokenLabels.reserve(m_tokenTexts.size());
+    const QFontMetrics metrics(m_tickFont);
+    m_widestTokenLabel = 0;
+    for (const QString& token : m_tokenTexts) {
+      m_tokenLabels << displayToken(token, TokenAxisTicker::kDefaultMaxCharacters);
+      m_widestTokenLabel = std::max(m_widestTokenLabel, metrics.horizontalAdvance(m_tokenLabels.back()));
+    }
+  }
   bool pending = false;
   for (std::size_t i = 0; i < m_maps.size(); ++i) {
     Map& map = m_maps[i];
@@ -326,8 +339,8 @@ void HeatmapPlot::fill(bool values) {
     if (severalQuantities || key.quantity != Quantity::weights)
       title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
     map.title->setText(title);
-    map.rows->setTokens(m_snapshot->tokenTexts);
-    map.columns->setTokens(m_snapshot->tokenTexts);
+    map.rows->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
+    map.columns->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
     // A zoom survives an edit that keeps the token count.
     if (map.colorMap->tokenCount() != n) {
       map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);

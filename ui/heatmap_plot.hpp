@@ -138,6 +138,9 @@ class HeatmapPlot : public QCustomPlot {
   std::vector<QCPColorScale*> m_mapScales;  // per-map mode: one per map, in map order
   QCPMarginGroup* m_marginGroup = nullptr;
   QCPTextElement* m_note = nullptr;  // only for texts long enough to be reduced
+  // The tick labels of the snapshot's tokens, elided and measured once for every axis.
+  QStringList m_tokenTexts, m_tokenLabels;
+  int m_widestTokenLabel = 0;
   QFont m_tickFont, m_titleFont, m_noteFont;
   int m_settlePasses = 0;
   // Zoom and resize refinements: one worker thread, newest request wins.
