@@ -73,6 +73,39 @@ class BlockMeter : public QObject {
   double worst = 0.0;
 };
 
+// Times every event the GUI thread dispatches from its event loop (not the ones sent from inside another):
+// the slowest says what blocked it.
+class TimedApplication : public QApplication {
+ public:
+  using QApplication::QApplication;
+  bool notify(QObject* receiver, QEvent* event) override {
+    if (m_depth++ > 0) {
+      const bool handled = QApplication::notify(receiver, event);
+      --m_depth;
+      return handled;
+    }
+    const Clock::time_point start = Clock::now();
+    const bool handled = QApplication::notify(receiver, event);
+    const double ms = msBetween(start, Clock::now());
+    --m_depth;
+    if (ms > slowest) {
+      slowest = ms;
+      const QObject* parent = receiver->parent();
+      slowestWhat =
+          QStringLiteral("%1 to %2 '%3' (child of %4)")
+              .arg(int(event->type()))
+              .arg(QString::fromLatin1(receiver->metaObject()->className()), receiver->objectName(),
+                   parent ? QString::fromLatin1(parent->metaObject()->className()) : QStringLiteral("none"));
+    }
+    return handled;
+  }
+  double slowest = 0.0;
+  QString slowestWhat;
+
+ private:
+  int m_depth = 0;
+};
+
 class Watchdog {
  public:
   explicit Watchdog(BlockMeter* meter)
@@ -129,7 +162,8 @@ QString textOf(int n) {
 struct Result {
   int tokens = 0;
   std::vector<double> latencies, computes;
-  double engine = 0.0;  // compute_attention over every mask, ms; 0 when not measured
+  double engine = 0.0;   // compute_attention over every mask, ms; 0 when not measured
+  QString slowestEvent;  // the longest event the GUI thread dispatched, and to what
   double worstBlock = 0.0;
   long peakKb = 0;
   QSize mapPixels;
@@ -139,7 +173,8 @@ struct Result {
 
 class Bench {
  public:
-  Bench(MainWindow& window, BlockMeter& meter) : m_window(window), m_meter(meter) {
+  Bench(MainWindow& window, BlockMeter& meter, TimedApplication& app)
+      : m_window(window), m_meter(meter), m_app(app) {
     HeatmapPlot* plot = window.grid()->plot();
     QObject::connect(plot, &QCustomPlot::afterReplot, plot, [this, plot] {
       if (m_done || m_expected.isEmpty() || !plot->snapshot() || plot->snapshot()->text != m_expected) return;
@@ -224,7 +259,11 @@ class Bench {
     m_window.model()->setSettings(settings);
     if (!settle(600000)) qFatal("the first computation at n = %d did not finish", n);
     for (int i = 0; i < warmup + edits; ++i) {
-      if (i == warmup) m_meter.worst = 0.0;
+      if (i == warmup) {
+        m_meter.worst = 0.0;
+        m_app.slowest = 0.0;
+        m_app.slowestWhat.clear();
+      }
       double latency = 0.0, compute = 0.0;
       if (!edit(i, n, &latency, &compute)) {
         ++result.timeouts;
@@ -235,6 +274,8 @@ class Bench {
       settle(600000);
     }
     result.worstBlock = m_meter.worst;
+    result.slowestEvent =
+        QStringLiteral("%1 ms: event %2").arg(m_app.slowest, 0, 'f', 1).arg(m_app.slowestWhat);
     result.peakKb = peakResidentKb();
     HeatmapPlot* plot = m_window.grid()->plot();
     if (plot->mapCount() > 0) {
@@ -248,6 +289,7 @@ class Bench {
  private:
   MainWindow& m_window;
   BlockMeter& m_meter;
+  TimedApplication& m_app;
   QString m_expected;
   bool m_done = false;
   Clock::time_point m_end;
@@ -303,7 +345,7 @@ int main(int argc, char** argv) {
 
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
   int qtArgc = 1;
-  QApplication app(qtArgc, argv);
+  TimedApplication app(qtArgc, argv);
   QStandardPaths::setTestModeEnabled(true);  // QSettings of a test profile, not the user's
 
   BlockMeter meter;
@@ -311,7 +353,7 @@ int main(int argc, char** argv) {
   window.resize(windowWidth, windowHeight);
   window.show();
   Watchdog watchdog(&meter);
-  Bench bench(window, meter);
+  Bench bench(window, meter, app);
 
   std::printf(
       "AttnScope GUI latency: %d heads x head_dim 64, masks %s, weights, window %dx%d, %s, %d edits "
@@ -336,6 +378,7 @@ int main(int argc, char** argv) {
                 result.engine > 0 ? p50 / result.engine : 0.0, result.worstBlock, pixels.toUtf8().constData(),
                 result.peakKb / 1024.0, result.note.isEmpty() ? "none" : result.note.toUtf8().constData(),
                 result.timeouts ? qPrintable(QStringLiteral(" (%1 timed out)").arg(result.timeouts)) : "");
+    std::printf("        slowest GUI event: %s\n", qPrintable(result.slowestEvent));
     std::fflush(stdout);
     QJsonObject row;
     row[QStringLiteral("tokens")] = n;
@@ -347,6 +390,7 @@ int main(int argc, char** argv) {
     row[QStringLiteral("engine_compute_attention_ms")] = result.engine;
     row[QStringLiteral("latency_over_engine")] = result.engine > 0 ? p50 / result.engine : 0.0;
     row[QStringLiteral("gui_block_max_ms")] = result.worstBlock;
+    row[QStringLiteral("slowest_gui_event")] = result.slowestEvent;
     row[QStringLiteral("peak_rss_mib")] = result.peakKb / 1024.0;
     row[QStringLiteral("map_pixels")] = pixels;
     row[QStringLiteral("reduction")] = result.note;
