@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "attention_color_map.hpp"
 #include "color_maps.hpp"
@@ -313,10 +314,11 @@ void HeatmapPlot::fill(bool values) {
   if (!m_snapshot) return;
   const int n = m_snapshot->tokenCount();
   const bool severalQuantities = shownQuantities().size() > 1 || m_only.has_value();
-  std::map<int, int> heads, rows;
+  std::set<int> heads;
+  std::set<std::pair<int, Quantity>> rows;
   for (const Map& map : m_maps) {
-    heads[map.key.head] = 0;
-    rows[map.key.maskRow * 8 + static_cast<int>(map.key.quantity)] = 0;
+    heads.insert(map.key.head);
+    rows.emplace(map.key.maskRow, map.key.quantity);
   }
   const QSize estimate = pixelsPerMap(static_cast<int>(heads.size()), static_cast<int>(rows.size()));
   if (m_snapshot->tokenTexts != m_tokenTexts) {
