@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "attnscope: type a sentence and watch the attention mechanisms of chapter 3 of Build a Large Language "
       "Model "
-      "(From Scratch) work. Without --export it opens the window; with --export it renders the heatmap grid "
+      "(From Scratch) work, or a GPT-2 folder's attention (--model DIR). Without --export it opens the "
+      "window; "
+      "with --export it renders the heatmap grid "
       "and "
       "exits, without a display. The engine flags are attnscope-cli compute's; those not given keep the "
       "session's "

@@ -3,13 +3,14 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
+#include <memory>
 
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
-#include "bench/bench.hpp"
 #include "support/atomic_file.hpp"
+#include "support/cli_command_line.hpp"
 #include "support/compute_options.hpp"
 #include "support/parse_arguments.hpp"
 #include "support/result_format.hpp"
@@ -18,12 +19,7 @@ namespace {
 
 using namespace attnscope;
 
-struct OutputOptions {
-  std::string format = "json";
-  std::optional<std::string> output;
-};
-
-void write_output(const std::string& text, const OutputOptions& output) {
+void write_output(const std::string& text, const cli::OutputOptions& output) {
   if (output.output)
     cli::write_file_atomically(*output.output, text);
   else
@@ -31,7 +27,7 @@ void write_output(const std::string& text, const OutputOptions& output) {
 }
 
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
-int run_model(const cli::ComputeOptions& options, const OutputOptions& output) {
+int run_model(const cli::ComputeOptions& options, const cli::OutputOptions& output) {
   const cli::PreparedModelInput input = cli::prepare_model_input(options);
   const Gpt2Result result = input.model.run(input.ids, input.run);
   write_output(
@@ -42,7 +38,7 @@ int run_model(const cli::ComputeOptions& options, const OutputOptions& output) {
   return 0;
 }
 
-int run_compute(const cli::ComputeOptions& options, const OutputOptions& output) {
+int run_compute(const cli::ComputeOptions& options, const cli::OutputOptions& output) {
   if (options.model) return run_model(options, output);
   const cli::PreparedInput input = cli::prepare_input(options);
   const auto backend = make_backend(parse_device(options.device));
@@ -71,36 +67,15 @@ int main(int argc, char** argv) {
   // A write beyond the file-size limit must fail with EFBIG and a message, not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
 
-  CLI::App app{
-      "attnscope-cli: the attention mechanisms of chapter 3 of Build a Large Language Model (From "
-      "Scratch), computed exactly as PyTorch does",
-      "attnscope-cli"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "attnscope-cli 0.1.0");
-
-  cli::ComputeOptions compute_options;
-  OutputOptions output_options;
-  CLI::App* compute = app.add_subcommand("compute", "Compute one mechanism and print every intermediate");
-  cli::add_compute_options(*compute, compute_options, true);
-  cli::add_model_options(*compute, compute_options);
-  compute->add_option("--format", output_options.format, "json or csv")
-      ->check(CLI::IsMember({"json", "csv"}));
-  compute->add_option("--output", output_options.output, "Write to FILE instead of standard output");
-
-  CLI::App* devices = app.add_subcommand("devices", "List the compute backends and why one is unavailable");
-
-  cli::BenchOptions bench_options;
-  CLI::App* bench = app.add_subcommand(
-      "bench",
-      "Time the attention step (scores, mask, softmax, weights kept, context; no projections) per device");
-  cli::add_bench_options(*bench, bench_options);
-
-  if (const auto exit_status = cli::parse_command_line(app, argc, argv, "attnscope-cli")) return *exit_status;
+  cli::CliCommandLine line;
+  const std::unique_ptr<CLI::App> app = cli::make_cli_app(line);
+  if (const auto exit_status = cli::parse_command_line(*app, argc, argv, "attnscope-cli"))
+    return *exit_status;
 
   try {
-    if (*compute) return run_compute(compute_options, output_options);
-    if (*devices) return run_devices();
-    if (*bench) return cli::run_bench(bench_options, std::cout, std::cerr);
+    if (*line.compute) return run_compute(line.compute_options, line.output_options);
+    if (*line.devices) return run_devices();
+    if (*line.bench) return cli::run_bench(line.bench_options, std::cout, std::cerr);
   } catch (const Error& error) {
     cli::print_error("attnscope-cli", error.what());
     return 1;

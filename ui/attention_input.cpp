@@ -133,6 +133,7 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
   if (settings.masks.empty())
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
   input.masks = settings.masks;
+  input.headSummary = settings.headSummary;
   if (input.tokens.empty()) return input;
   const int limit = AttentionConfig{}.max_tokens;
   if (input.tokens.size() > static_cast<std::size_t>(limit))

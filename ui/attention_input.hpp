@@ -27,6 +27,8 @@ enum class SettingsField {
   masks,
   quantities,
   device,
+  model,  // the GPT-2 folder: missing, or a file in it unreadable or malformed
+  layer,
   general,  // not tied to one field (e.g. the computation overflowed)
 };
 
@@ -48,6 +50,7 @@ struct AttentionInput {
   AttentionConfig config;  // mask unset: each grid row sets its own
   std::vector<MaskSpec> masks;
   QString embeddingsNote;  // where the embeddings came from, in words
+  HeadSummary headSummary = HeadSummary::none;
 
   // Throws FieldError. An empty text gives an input without tokens (the window shows a hint, not an error).
   static AttentionInput fromSettings(const ViewSettings& settings);

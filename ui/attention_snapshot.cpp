@@ -35,7 +35,8 @@ QCPRange cellRange(int begin, int block, int cells) {
                    : QCPRange(begin - 0.5, begin + block - 0.5);
 }
 
-// Token spans are in code points; QString indexes UTF-16 units.
+}  // namespace
+
 std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens) {
   std::vector<int> offsetOfCodePoint;
   offsetOfCodePoint.reserve(static_cast<std::size_t>(text.size()) + 1);
@@ -52,6 +53,8 @@ std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vect
   for (const Token& token : tokens) spans.emplace_back(toUtf16(token.char_begin), toUtf16(token.char_end));
   return spans;
 }
+
+namespace {
 
 // Keeps of each head's softmax what recomputes any weight from q and k: the row's largest weight is
 // exp(0) / sum, and sits where the scaled score is the row's largest.
@@ -74,49 +77,6 @@ void letGoOfMatrices(MaskedResult& row) {
   }
 }
 
-// compute_attention with the module's parameters given: the same problem, backend call, output and checks.
-AttentionResult computeWith(const AttentionConfig& config, const Matrix& input, Backend& backend,
-                            const CancelToken& cancel, const ModuleParameters& parameters) {
-  const auto start = std::chrono::steady_clock::now();
-  const int dIn = static_cast<int>(input.cols());
-  config.validate(dIn);
-  AttentionProblem problem;
-  problem.input = input;
-  problem.heads = parameters.heads;
-  if (config.mechanism != Mechanism::simplified)
-    problem.scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(dIn))));
-  problem.mask = build_mask(config.effective_mask(), input.rows());
-  problem.normalization = config.normalization;
-  problem.keep_scores = config.keep_scores;
-  AttentionResult result = backend.compute(problem, cancel);
-  if (result.heads.size() == 1) {
-    result.output = result.heads.front().context;
-  } else {
-    Eigen::Index width = 0;
-    for (const HeadResult& head : result.heads) width += head.context.cols();
-    result.output.resize(input.rows(), width);
-    Eigen::Index column = 0;
-    for (const HeadResult& head : result.heads) {
-      result.output.middleCols(column, head.context.cols()) = head.context;
-      column += head.context.cols();
-    }
-  }
-  if (parameters.out_proj) {
-    Matrix projected = result.output * parameters.out_proj->weight.transpose();
-    projected.rowwise() += *parameters.out_proj->bias;
-    result.output = std::move(projected);
-  }
-  bool finite = result.output.allFinite();
-  for (const HeadResult& head : result.heads)
-    finite = finite && head.queries.allFinite() && head.keys.allFinite() && head.values.allFinite() &&
-             head.weights.allFinite() && head.context.allFinite();
-  if (!finite)
-    throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
-  result.compute_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return result;
-}
-
 }  // namespace
 
 const ModuleParameters& ParameterCache::parametersFor(const AttentionConfig& config, int dIn) {
@@ -136,9 +96,34 @@ bool AttentionSnapshot::hasDropout() const {
          rows.front().result.heads.front().dropout_weights.has_value();
 }
 
+QString AttentionSnapshot::headLabel(int head) const {
+  if (isSummary(head))
+    return headSummary == HeadSummary::max ? QStringLiteral("max of heads") : QStringLiteral("mean of heads");
+  return QStringLiteral("head %1").arg(head + 1);
+}
+
+QString AttentionSnapshot::mechanismLabel(int row) const {
+  if (model) return QStringLiteral("gpt2 layer %1").arg(model->layer);
+  return toQString(to_string(rows[row].config.mechanism));
+}
+
+QString AttentionSnapshot::maskLabel(int row) const {
+  const MaskSpec& mask = rows[row].mask;
+  if (!model) return QString::fromStdString(mask.to_string());
+  if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return QStringLiteral("causal");
+  return QStringLiteral("causal + ") + QString::fromStdString(mask.to_string());
+}
+
+const OverviewMap& AttentionSnapshot::overviewMap(int row, int layer, int head) const {
+  const int heads = model->config.n_head;
+  return overview[static_cast<std::size_t>((row * model->config.n_layer + layer) * heads + head)];
+}
+
 float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, int key) const {
-  const HeadResult& result = rows[row].result.heads[head];
+  const HeadResult& result = this->head(row, head);
   const auto score = [&] {
+    // A summary keeps its masked cells' scores (it has no q and k to recompute them from).
+    if (isSummary(head)) return result.scores(query, key);
     if (isMasked(row, query, key) || result.scores.size() == 0)
       return result.queries.row(query).dot(result.keys.row(key));
     return result.scores(query, key);
@@ -165,7 +150,7 @@ float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, 
 const float* AttentionSnapshot::values(int row, int head, Quantity quantity, int queryBegin, int queries,
                                        int keyBegin, int keyEnd, Matrix& scratch,
                                        Eigen::Index* stride) const {
-  const HeadResult& result = rows[row].result.heads[head];
+  const HeadResult& result = this->head(row, head);
   const int width = keyEnd - keyBegin;
   const Matrix* kept = quantity == Quantity::dropoutWeights && result.dropout_weights
                            ? &*result.dropout_weights
@@ -299,6 +284,8 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
                            static_cast<double>(masks.size()) * (input.config.keep_scores ? 2.0 : 1.0);
   const bool letGo = keptBytes > prepare.keptBytes && input.config.normalization == Normalization::softmax &&
                      input.config.dropout == 0.0;
+  snapshot->headSummary = input.headSummary;
+  const bool summarized = input.headSummary != HeadSummary::none && input.config.head_count() > 1;
   for (const MaskSpec& mask : masks) {
     cancel.throw_if_cancelled();
     MaskedResult row;
@@ -309,8 +296,8 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
       if (parameters && row.config.dropout == 0.0) {
         const int dIn = static_cast<int>(input.embeddings.cols());
         row.config.validate(dIn);  // before drawing: a bad config is reported, not drawn
-        row.result = computeWith(row.config, input.embeddings, backend, cancel,
-                                 parameters->parametersFor(row.config, dIn));
+        row.result = compute_attention(row.config, input.embeddings,
+                                       parameters->parametersFor(row.config, dIn), backend, cancel);
       } else {
         row.result = compute_attention(row.config, input.embeddings, backend, cancel);
       }
@@ -323,21 +310,75 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     if (!row.result.fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->rows.push_back(std::move(row));
-    // This mask's maps now, while its matrices are here: a long text's are let go before the next mask's.
+    // This mask's summary and maps now, while its matrices are here: a long text's are let go before the
+    // next mask's (the summary keeps its own).
     const int index = snapshot->maskCount() - 1;
-    const int tokens = snapshot->tokenCount();
-    const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
-                                                  prepare.queryPixels, prepare.reduction);
-    for (const Quantity quantity : prepare.quantities) {
-      if (!snapshot->hasQuantity(quantity)) continue;
-      for (int head = 0; head < snapshot->headCount(); ++head) {
-        cancel.throw_if_cancelled();
-        snapshot->prepared.push_back(buildMapCells(*snapshot, index, head, quantity, region));
-      }
-    }
+    if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
+    prepareRowMaps(*snapshot, index, prepare, cancel);
     if (letGo) letGoOfMatrices(snapshot->rows.back());
   }
   return snapshot;
+}
+
+HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
+  const int heads = snapshot.mechanismHeadCount();
+  const bool mean = snapshot.headSummary == HeadSummary::mean;
+  const Eigen::Index n = snapshot.tokenCount();
+  const AttentionResult& result = snapshot.rows[row].result;
+  HeadResult combined;
+  combined.scale = result.heads.front().scale;
+  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+  // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
+  combined.scores = Matrix(n, n);
+  for (Eigen::Index query = 0; query < n; ++query)
+    for (Eigen::Index key = 0; key < n; ++key) {
+      float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
+      for (int head = 0; head < heads; ++head) {
+        const float score =
+            snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
+        total += score;
+        largest = std::max(largest, score);
+      }
+      combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
+    }
+  const auto reduce = [&](auto pick) {
+    Matrix out = pick(result.heads.front());
+    for (int head = 1; head < heads; ++head)
+      out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
+    if (mean) out /= static_cast<float>(heads);
+    return out;
+  };
+  combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
+  if (result.heads.front().dropout_weights)
+    combined.dropout_weights =
+        reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
+  return combined;
+}
+
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary) {
+  snapshot.headSummary = summary;
+  snapshot.summaries.clear();
+  if (summary == HeadSummary::none || snapshot.mechanismHeadCount() < 2) return;
+  for (int row = 0; row < snapshot.maskCount(); ++row)
+    snapshot.summaries.push_back(summarizeHeads(snapshot, row));
+}
+
+void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
+                    const CancelToken& cancel) {
+  const int tokens = snapshot.tokenCount();
+  const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
+                                                prepare.queryPixels, prepare.reduction);
+  for (const Quantity quantity : prepare.quantities) {
+    if (!snapshot.hasQuantity(quantity)) continue;
+    for (int head = 0; head < snapshot.headCount(); ++head) {
+      cancel.throw_if_cancelled();
+      snapshot.prepared.push_back(buildMapCells(snapshot, row, head, quantity, region));
+    }
+  }
+}
+
+void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {
+  for (int row = 0; row < snapshot.maskCount(); ++row) prepareRowMaps(snapshot, row, prepare, cancel);
 }
 
 }  // namespace attnscope::ui

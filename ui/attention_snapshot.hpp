@@ -15,6 +15,8 @@
 #include "attention_input.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
+#include "attnscope/bpe_tokenizer.hpp"
+#include "attnscope/gpt2.hpp"
 #include "attnscope/result.hpp"
 #include "cell_region.hpp"
 #include "view_settings.hpp"
@@ -50,6 +52,25 @@ struct MaskedResult {
   std::vector<SoftmaxRows> softmaxRows;
 };
 
+// The GPT-2 model that computed a snapshot, and the layer its rows hold.
+struct ModelInfo {
+  QString folder;
+  Gpt2Config config;
+  int layer = 0;                    // 0-based
+  std::vector<BpeToken> tokens;     // ids and vocabulary pieces, in token order
+  std::vector<Matrix> finalHidden;  // per mask row: n × n_embd after ln_f
+};
+
+// One head of one layer, reduced for the model overview to at most kCells × kCells: each cell is the mean
+// of the visible weights of a block of queries × keys, NaN where the whole block is hidden. Small texts keep
+// every weight (one cell per query and key).
+struct OverviewMap {
+  static constexpr int kCells = 32;
+  int size = 0;
+  std::vector<float> cells;  // size × size, row-major, the query as the row
+  float maximum = 0.0f;      // the largest visible cell (0 when every cell is hidden)
+};
+
 struct AttentionSnapshot {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
@@ -67,9 +88,33 @@ struct AttentionSnapshot {
   // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
   mutable std::vector<MapCells> prepared;
 
+  // Set when a GPT-2 model computed it: the rows then hold model->layer, every mask row on top of the
+  // model's causal mask.
+  std::optional<ModelInfo> model;
+  // Model only: every layer × head of every mask row, at index (row · n_layer + layer) · n_head + head.
+  std::vector<OverviewMap> overview;
+  // With a summary, each row has one more map after its heads: the mean or max of the heads, cell by cell
+  // (summaries[row]). Its q, k, v and context are empty; its raw scores are the summary of the heads' raw
+  // scores, masked cells included.
+  HeadSummary headSummary = HeadSummary::none;
+  std::vector<HeadResult> summaries;
+
   int tokenCount() const { return static_cast<int>(tokens.size()); }
   int maskCount() const { return static_cast<int>(rows.size()); }
-  int headCount() const { return rows.empty() ? 0 : static_cast<int>(rows.front().result.heads.size()); }
+  // The heads the mechanism has, without the summary.
+  int mechanismHeadCount() const {
+    return rows.empty() ? 0 : static_cast<int>(rows.front().result.heads.size());
+  }
+  // The maps per row: the heads, and the summary when there is one.
+  int headCount() const { return mechanismHeadCount() + (summaries.empty() ? 0 : 1); }
+  bool isSummary(int head) const { return !summaries.empty() && head == mechanismHeadCount(); }
+  const HeadResult& head(int row, int head) const {
+    return isSummary(head) ? summaries[row] : rows[row].result.heads[head];
+  }
+  QString headLabel(int head) const;  // "head 3", "mean of heads", "max of heads"
+  // What the row computed, in words: "gpt2 layer 3" or the mechanism.
+  QString mechanismLabel(int row) const;
+  const OverviewMap& overviewMap(int row, int layer, int head) const;
   bool hasDropout() const;
   bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
   bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }
@@ -84,7 +129,9 @@ struct AttentionSnapshot {
   // read in place; scaled scores and let-go matrices are computed into `scratch`.
   const float* values(int row, int head, Quantity quantity, int queryBegin, int queries, int keyBegin,
                       int keyEnd, Matrix& scratch, Eigen::Index* stride) const;
-  QString maskLabel(int row) const { return QString::fromStdString(rows[row].mask.to_string()); }
+  // The mask as applied: with a model, none and causal are both its causal mask ("causal") and the others
+  // come on top of it ("causal + window:3").
+  QString maskLabel(int row) const;
   std::optional<MapCells> takePreparedCells(int row, int head, Quantity quantity) const;
 };
 
@@ -105,6 +152,19 @@ struct PreparedMaps {
   Reduction reduction = Reduction::max;
   double keptBytes = 2.0 * (1 << 30);
 };
+
+// The steps computeSnapshot and computeModelSnapshot share. Token spans are in code points; QString indexes
+// UTF-16 units.
+std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens);
+// Row `row`'s summary map of snapshot.headSummary (the heads' matrices must still be kept).
+HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row);
+// Adds each row's summary map (nothing for a single head or HeadSummary::none).
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary);
+// Builds the cells of the maps `prepare` asks for, of one row or of every row, checking `cancel` between
+// maps.
+void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
+                    const CancelToken& cancel);
+void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel);
 
 using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;
 

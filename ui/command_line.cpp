@@ -1,12 +1,16 @@
 #include "command_line.hpp"
 
+#include <QFile>
+#include <QFileInfo>
 #include <QRegularExpression>
 #include <QStringList>
+#include <filesystem>
 
 #include "attention_input.hpp"
 #include "attention_snapshot.hpp"
 #include "attnscope/embeddings.hpp"
 #include "exporter.hpp"
+#include "model_snapshot.hpp"
 #include "session_file.hpp"
 #include "text.hpp"
 
@@ -24,6 +28,19 @@ void CommandLine::addOptions(CLI::App& app) {
       "--masks", m_masks,
       "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
       "(default none,causal)");
+  cli::add_model_options(app, m_options);
+  // The window shows one layer at a time (the overview shows them all): --layer, not attnscope-cli's
+  // --layers.
+  app.remove_option(app.get_option("--layers"));
+  CLI::Option* model = app.get_option("--model");
+  model->description(
+      "A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt): show its attention for the "
+      "text instead of a chapter 3 mechanism");
+  app.add_option("--layer", m_layer, "With --model: the layer the grid shows (0-based, default 0)")
+      ->needs(model);
+  app.add_option("--head-summary", m_headSummary,
+                 "An extra map per mask row: none (default), mean or max of the heads")
+      ->check(CLI::IsMember({"none", "mean", "max"}));
   app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
       ->check(CLI::IsMember({"weights", "scores", "both"}));
   app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
@@ -56,7 +73,8 @@ const std::set<std::string>& handledFlags() {
       "session",          "--text",         "--preset",    "--embeddings", "--tokenizer", "--d-in",
       "--embedding-seed", "--mechanism",    "--d-out",     "--heads",      "--qkv-bias",  "--dropout",
       "--seed",           "--dropout-seed", "--normalize", "--max-tokens", "--device",    "--masks",
-      "--show",           "--export",       "--size",      "--help",       "--version"};
+      "--show",           "--export",       "--size",      "--help",       "--version",   "--model",
+      "--layer",          "--head-summary"};
   return flags;
 }
 
@@ -108,8 +126,27 @@ ViewSettings CommandLine::settings() const {
       settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
     if (settings.masks.empty()) throw Error("--masks needs at least one mask, e.g. --masks none,causal");
   }
+  if (o.model) {
+    const QFileInfo folder(toQString(*o.model));
+    if (!folder.isDir())
+      throw Error(*o.model +
+                  ": no such folder (a GPT-2 folder holds config.json, "
+                  "model.safetensors, vocab.json and merges.txt)");
+    settings.modelFolder = folder.absoluteFilePath();
+    settings.layer = m_layer;
+    if (m_layer < 0) throw Error("--layer " + std::to_string(m_layer) + " must be 0 or more");
+  }
+  if (given("--head-summary"))
+    settings.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
+                           : m_headSummary == "max" ? HeadSummary::max
+                                                    : HeadSummary::none;
   if (given("--max-tokens")) {
-    const std::size_t tokens = tokenize(settings.text.toStdString(), settings.tokenizer).size();
+    const std::filesystem::path folder = QFile::encodeName(settings.modelFolder).toStdString();
+    const std::size_t tokens = settings.modelFolder.isEmpty()
+                                   ? tokenize(settings.text.toStdString(), settings.tokenizer).size()
+                                   : BpeTokenizer::load(folder / "vocab.json", folder / "merges.txt")
+                                         .encode(settings.text.toStdString())
+                                         .size();
     if (tokens > static_cast<std::size_t>(o.max_tokens))
       throw Error(std::to_string(tokens) + " tokens is more than --max-tokens " +
                   std::to_string(o.max_tokens) + "; shorten the text or raise the limit");
@@ -131,11 +168,17 @@ void CommandLine::exportImage() const {
   ImageRequest request;
   request.format = Exporter::formatFor(path);
   request.size = size().value_or(QSize());
-  const AttentionInput input = AttentionInput::fromSettings(viewSettings);
-  if (input.tokens.empty()) throw Error("the text is empty: give --text with at least one word");
-  const auto backend = make_backend(viewSettings.device);
   const CancelToken never;
-  const SnapshotPointer snapshot = computeSnapshot(input, *backend, never);
+  SnapshotPointer snapshot;
+  if (!viewSettings.modelFolder.isEmpty()) {
+    snapshot = computeModelSnapshot(viewSettings, openModel(viewSettings.modelFolder), never);
+    if (!snapshot) throw Error("the text is empty: give --text with at least one word");
+  } else {
+    const AttentionInput input = AttentionInput::fromSettings(viewSettings);
+    if (input.tokens.empty()) throw Error("the text is empty: give --text with at least one word");
+    const auto backend = make_backend(viewSettings.device);
+    snapshot = computeSnapshot(input, *backend, never);
+  }
   Exporter::exportImage(snapshot, DisplayOptions::from(viewSettings), std::nullopt, request, path);
 }
 

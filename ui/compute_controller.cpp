@@ -3,6 +3,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <new>
 
+#include "model_snapshot.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -24,6 +25,20 @@ struct ComputeController::Worker {
       device = wanted;
     }
     return *backend;
+  }
+
+  // The model stays open between edits (opening maps the weights and reads the vocabulary); a book view
+  // releases it.
+  std::optional<Gpt2Model> model;
+  QString modelFolder;
+
+  const Gpt2Model& modelFor(const QString& folder) {
+    if (!model || modelFolder != folder) {
+      model.reset();
+      model = openModel(folder);
+      modelFolder = folder;
+    }
+    return *model;
   }
 };
 
@@ -57,7 +72,10 @@ ComputeController::~ComputeController() {
   if (m_cancel) m_cancel->cancel();
   // The backend is released on the thread that created it.
   auto worker = m_worker;
-  m_pool.start([worker] { worker->backend.reset(); });
+  m_pool.start([worker] {
+    worker->backend.reset();
+    worker->model.reset();
+  });
   m_pool.waitForDone();
 }
 
@@ -119,6 +137,13 @@ void ComputeController::start() {
     outcome.generation = generation;
     try {
       token->throw_if_cancelled();
+      if (!settings.modelFolder.isEmpty()) {
+        const Gpt2Model& model = worker->modelFor(settings.modelFolder);
+        outcome.snapshot = computeModelSnapshot(settings, model, *token, prepare);
+        outcome.empty = !outcome.snapshot;
+        return outcome;
+      }
+      worker->model.reset();
       const AttentionInput input = AttentionInput::fromSettings(settings);
       if (input.tokens.empty()) {
         outcome.empty = true;

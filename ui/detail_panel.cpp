@@ -115,15 +115,16 @@ void DetailPanel::setContent(const SnapshotPointer& snapshot, const QuerySelecti
   }
   m_stack->setCurrentIndex(1);
   const MaskedResult& row = snapshot->rows[selection.maskRow];
-  const HeadResult& head = row.result.heads[selection.head];
-  m_heading->setText(tr("<b>Query %1 \u00b7 \u201c%2\u201d</b><br><span style='color:gray'>head %3 \u00b7 %4 "
+  const HeadResult& head = snapshot->head(selection.maskRow, selection.head);
+  m_heading->setText(tr("<b>Query %1 \u00b7 \u201c%2\u201d</b><br><span style='color:gray'>%3 \u00b7 %4 "
                         "mask \u00b7 %5</span>")
                          .arg(selection.query + 1)
                          .arg(displayToken(snapshot->tokenTexts.at(selection.query), 40).toHtmlEscaped())
-                         .arg(selection.head + 1)
+                         .arg(snapshot->headLabel(selection.head))
                          .arg(snapshot->maskLabel(selection.maskRow).toHtmlEscaped())
-                         .arg(toQString(to_string(row.config.mechanism))));
-  const int headDim = static_cast<int>(head.queries.cols());
+                         .arg(snapshot->mechanismLabel(selection.maskRow)));
+  // A summary has no q and k of its own: the width is its heads'.
+  const int headDim = static_cast<int>(snapshot->head(selection.maskRow, 0).queries.cols());
   QString formula = head.scale == 1.0f ? tr("score = q\u00b7k (no scaling)")
                                        : tr("score = q\u00b7k, scaled = score / \u221a%1 = score \u00d7 %2")
                                              .arg(headDim)
@@ -201,7 +202,7 @@ bool DetailPanel::eventFilter(QObject* watched, QEvent* event) {
 
 void DetailPanel::showVectors() {
   const MaskedResult& row = m_snapshot->rows[m_selection.maskRow];
-  const HeadResult& head = row.result.heads[m_selection.head];
+  const HeadResult& head = m_snapshot->head(m_selection.maskRow, m_selection.head);
   const int query = m_selection.query;
   // One column per vector, one row per dimension: the dock is narrow and d_out can be large.
   const std::vector<std::pair<QString, Vector>> columns{

@@ -215,12 +215,35 @@ QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const Displ
   return written;
 }
 
+namespace {
+
+// A model row as attnscope-cli compute --model --layers L --mask M writes it.
+Gpt2Result modelRow(const AttentionSnapshot& snapshot, int row) {
+  Gpt2Result result;
+  result.layers.push_back(snapshot.rows[static_cast<std::size_t>(row)].result);
+  result.layer_indices.push_back(snapshot.model->layer);
+  result.final_hidden = snapshot.model->finalHidden[static_cast<std::size_t>(row)];
+  return result;
+}
+
+std::string modelMaskName(const MaskSpec& mask) {
+  if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return "causal";
+  return "causal+" + mask.to_string();
+}
+
+}  // namespace
+
 QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
   checkMatricesKept(snapshot);
   cli::Json rows = cli::Json::array();
-  for (const MaskedResult& row : snapshot.rows) {
+  for (int row = 0; row < snapshot.maskCount(); ++row) {
     AttentionResult scratch;
-    rows.push_back(cli::result_to_json(snapshot.tokens, row.config, withScores(row.result, scratch)));
+    const MaskedResult& masked = snapshot.rows[row];
+    rows.push_back(
+        snapshot.model
+            ? cli::model_result_to_json(snapshot.model->tokens, snapshot.model->config,
+                                        modelMaskName(masked.mask), modelRow(snapshot, row))
+            : cli::result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
   }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
@@ -229,10 +252,13 @@ QByteArray Exporter::toCsv(const AttentionSnapshot& snapshot) {
   checkMatricesKept(snapshot);
   QByteArray csv;
   bool header = true;
-  for (const MaskedResult& row : snapshot.rows) {
+  for (int index = 0; index < snapshot.maskCount(); ++index) {
+    const MaskedResult& row = snapshot.rows[static_cast<std::size_t>(index)];
     const QByteArray prefix = csvField(QString::fromStdString(row.mask.to_string())).toUtf8() + ',';
     AttentionResult scratch;
-    const std::string text = cli::result_to_csv(snapshot.tokens, withScores(row.result, scratch));
+    const std::string text = snapshot.model
+                                 ? cli::model_result_to_csv(snapshot.model->tokens, modelRow(snapshot, index))
+                                 : cli::result_to_csv(snapshot.tokens, withScores(row.result, scratch));
     std::string_view rest(text);
     bool first = true;
     while (!rest.empty()) {

@@ -1,8 +1,11 @@
 #include "heatmap_grid.hpp"
 
 #include <QKeyEvent>
+#include <QScrollArea>
 #include <QToolTip>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <set>
 
 #include "text.hpp"
 
@@ -12,6 +15,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       m_plot(new HeatmapPlot),
       m_banner(new QLabel),
       m_hint(new QLabel),
+      m_scroll(new QScrollArea),
       m_stack(new QStackedWidget) {
   m_banner->setObjectName(QStringLiteral("problemBanner"));
   m_banner->setWordWrap(true);
@@ -33,7 +37,13 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapGrid::onMouseMove);
   connect(m_plot, &QCustomPlot::mousePress, this, &HeatmapGrid::onMousePress);
 
-  m_stack->addWidget(m_plot);
+  // Many heads (GPT-2 has 12, 13 with a summary) need more width than the window has: the maps keep a
+  // readable size and scroll instead of widening the window past the screen.
+  m_scroll->setWidget(m_plot);
+  m_scroll->setWidgetResizable(true);
+  m_scroll->setFrameShape(QFrame::NoFrame);
+  m_scroll->viewport()->installEventFilter(this);
+  m_stack->addWidget(m_scroll);
   m_stack->addWidget(m_hint);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -51,7 +61,29 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
     showHint(tr(
         "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
   else
-    m_stack->setCurrentWidget(m_plot);
+    m_stack->setCurrentWidget(m_scroll);
+  fitPlotWidth();
+}
+
+void HeatmapGrid::fitPlotWidth() {
+  // Each map at least 3/5 as wide as its row is tall; when the heads do not fit side by side that way, the
+  // plot grows wider than the view and scrolls, rather than squeezing every map into a tall strip.
+  std::set<int> heads;
+  std::set<std::pair<int, int>> rows;
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    heads.insert(key.head);
+    rows.insert({static_cast<int>(key.quantity), key.maskRow});
+  }
+  if (heads.empty()) {
+    m_plot->setMinimumWidth(0);
+    return;
+  }
+  constexpr int kLabels = 110;  // token labels and the title around each map
+  constexpr int kScales = 100;  // colour bars and margins
+  const int rowHeight = m_scroll->viewport()->height() / static_cast<int>(rows.size());
+  const int side = std::clamp((rowHeight - kLabels) * 3 / 5, 120, 220);
+  m_plot->setMinimumWidth(static_cast<int>(heads.size()) * (side + kLabels) + kScales);
 }
 
 void HeatmapGrid::showHint(const QString& text) {
@@ -73,6 +105,17 @@ void HeatmapGrid::setHover(int query, int key) {
 
 void HeatmapGrid::setSelection(const QuerySelection& selection) {
   m_plot->setSelection(selection.query, MapKey{selection.maskRow, selection.head, Quantity::weights});
+}
+
+void HeatmapGrid::ensureMapVisible(int maskRow, int head) {
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    if (key.maskRow != maskRow || key.head != head) continue;
+    const QRect rect = m_plot->mapRect(map)->outerRect();
+    m_scroll->ensureVisible(rect.center().x(), rect.center().y(), rect.width() / 2 + 8,
+                            rect.height() / 2 + 8);
+    return;
+  }
 }
 
 void HeatmapGrid::showProblem(const QString& message) {
@@ -106,11 +149,11 @@ QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
   };
   QString text = QStringLiteral(
                      "<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "
-                     "head %5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
+                     "%5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
                      .arg(token(query), token(key))
                      .arg(query + 1)
                      .arg(key + 1)
-                     .arg(mapKey.head + 1)
+                     .arg(snapshot->headLabel(mapKey.head))
                      .arg(snapshot->maskLabel(mapKey.maskRow).toHtmlEscaped());
   const auto row = [&text](const QString& name, const QString& shown) {
     text += QStringLiteral("<tr><td>%1</td><td align='right'>&nbsp;&nbsp;%2</td></tr>").arg(name, shown);
@@ -146,6 +189,7 @@ void HeatmapGrid::onMousePress(QMouseEvent* event) {
 }
 
 bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) fitPlotWidth();
   if (watched == m_plot) {
     if (event->type() == QEvent::Leave) {
       emit cellHovered(-1, -1);

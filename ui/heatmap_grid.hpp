@@ -3,6 +3,7 @@
 // when there is nothing to show, and a banner that explains why the maps on screen are the last valid ones.
 
 #include <QLabel>
+#include <QScrollArea>
 #include <QStackedWidget>
 #include <QWidget>
 
@@ -21,6 +22,8 @@ class HeatmapGrid : public QWidget {
   void setContent(const SnapshotPointer& snapshot, const DisplayOptions& options);
   void setHover(int query, int key);
   void setSelection(const QuerySelection& selection);
+  // Scrolls the grid (when it is wider or taller than the window) to the first map of that row and head.
+  void ensureMapVisible(int maskRow, int head);
   // A problem with the current settings; the maps of the last valid ones stay below it.
   void showProblem(const QString& message);
   void clearProblem();
@@ -44,10 +47,12 @@ class HeatmapGrid : public QWidget {
   void onMouseMove(QMouseEvent* event);
   void onMousePress(QMouseEvent* event);
   void showHint(const QString& text);
+  void fitPlotWidth();
 
   HeatmapPlot* m_plot;
   QLabel* m_banner;
   QLabel* m_hint;
+  QScrollArea* m_scroll;
   QStackedWidget* m_stack;
 };
 

@@ -337,7 +337,7 @@ void HeatmapPlot::fill(bool values) {
     Map& map = m_maps[i];
     const MapKey& key = map.key;
     QString title =
-        QStringLiteral("head %1 \u00b7 %2").arg(key.head + 1).arg(m_snapshot->maskLabel(key.maskRow));
+        m_snapshot->headLabel(key.head) + QStringLiteral(" \u00b7 ") + m_snapshot->maskLabel(key.maskRow);
     if (severalQuantities || key.quantity != Quantity::weights)
       title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
     map.title->setText(title);
@@ -556,10 +556,12 @@ int HeatmapPlot::colorScaleCount() const {
 }
 
 QString HeatmapPlot::fileStem(const AttentionSnapshot& snapshot, const MapKey& key) {
-  return QStringLiteral("head%1-%2-%3")
-      .arg(key.head + 1)
-      .arg(maskSlug(snapshot.rows[key.maskRow].mask))
-      .arg(slugOf(key.quantity));
+  const QString head = snapshot.isSummary(key.head)
+                           ? QStringLiteral("%1-of-heads").arg(toString(snapshot.headSummary))
+                           : QStringLiteral("head%1").arg(key.head + 1);
+  const QString layer = snapshot.model ? QStringLiteral("layer%1-").arg(snapshot.model->layer) : QString();
+  return QStringLiteral("%1%2-%3-%4")
+      .arg(layer, head, maskSlug(snapshot.rows[key.maskRow].mask), slugOf(key.quantity));
 }
 
 QString HeatmapPlot::mapFileStem(int index) const {

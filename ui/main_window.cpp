@@ -25,6 +25,7 @@
 #include "detail_panel.hpp"
 #include "export_dialog.hpp"
 #include "heatmap_grid.hpp"
+#include "model_overview.hpp"
 #include "resources.hpp"
 #include "sentence_editor.hpp"
 #include "session_file.hpp"
@@ -57,8 +58,10 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_grid(new HeatmapGrid),
       m_settingsPanel(new SettingsPanel),
       m_detail(new DetailPanel),
+      m_overview(new ModelOverview),
       m_settingsDock(new QDockWidget(tr("Settings"), this)),
       m_detailDock(new QDockWidget(tr("Selected query"), this)),
+      m_overviewDock(new QDockWidget(tr("Model overview: every layer \u00d7 head"), this)),
       m_summary(new QLabel),
       m_busy(new QProgressBar),
       m_cancelButton(new QToolButton),
@@ -85,6 +88,11 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_detailDock->setWidget(m_detail);
   m_detailDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
   addDockWidget(Qt::RightDockWidgetArea, m_detailDock);
+  m_overviewDock->setObjectName(QStringLiteral("overviewDock"));
+  m_overviewDock->setWidget(m_overview);
+  m_overviewDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+  addDockWidget(Qt::RightDockWidgetArea, m_overviewDock);
+  m_overviewDock->hide();  // shown while a model is open
   resizeDocks({m_settingsDock, m_detailDock}, {300, 370}, Qt::Horizontal);
   m_defaultState = saveState();
 
@@ -115,6 +123,15 @@ void MainWindow::buildActions() {
   m_openAction = new QAction(tr("&Open Session\u2026"), this);
   m_openAction->setShortcut(QKeySequence::Open);
   connect(m_openAction, &QAction::triggered, this, &MainWindow::openSessionDialog);
+
+  m_openModelAction = new QAction(tr("Open &Model\u2026"), this);
+  m_openModelAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  m_openModelAction->setToolTip(tr("A GPT-2 folder: config.json, model.safetensors, vocab.json, merges.txt"));
+  connect(m_openModelAction, &QAction::triggered, this, &MainWindow::openModelDialog);
+
+  m_closeModelAction = new QAction(tr("C&lose Model"), this);
+  m_closeModelAction->setEnabled(false);
+  connect(m_closeModelAction, &QAction::triggered, this, &MainWindow::closeModel);
 
   m_saveAction = new QAction(tr("&Save Session"), this);
   m_saveAction->setShortcut(QKeySequence::Save);
@@ -160,6 +177,10 @@ void MainWindow::buildMenus() {
   file->addAction(m_openAction);
   m_recentMenu = file->addMenu(tr("Open &Recent"));
   buildPresetMenu(file->addMenu(tr("Open &Example")));
+  file->addSeparator();
+  file->addAction(m_openModelAction);
+  file->addAction(m_closeModelAction);
+  file->addSeparator();
   file->addAction(m_saveAction);
   file->addAction(m_saveAsAction);
   file->addSeparator();
@@ -184,6 +205,7 @@ void MainWindow::buildMenus() {
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(m_settingsDock->toggleViewAction());
   view->addAction(m_detailDock->toggleViewAction());
+  view->addAction(m_overviewDock->toggleViewAction());
   view->addSeparator();
   QAction* reset = view->addAction(tr("&Reset Layout"));
   connect(reset, &QAction::triggered, this, [this] {
@@ -248,6 +270,9 @@ void MainWindow::connectModel() {
   });
   connect(m_strip, &TokenStrip::tokenHovered, this, [this](int index) { m_model->setHover(index, index); });
   connect(m_strip, &TokenStrip::tokenClicked, m_model, &ScopeModel::selectQuery);
+  connect(m_overview, &ModelOverview::mapClicked, this, &MainWindow::onOverviewClicked);
+  connect(m_settingsPanel, &SettingsPanel::openModelRequested, this, &MainWindow::openModelDialog);
+  connect(m_settingsPanel, &SettingsPanel::closeModelRequested, this, &MainWindow::closeModel);
 
   // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
   m_controller->setMapPixels([this](const ViewSettings& settings) {
@@ -276,12 +301,14 @@ void MainWindow::connectModel() {
 
 void MainWindow::onSettingsChanged(const ViewSettings& settings) {
   m_settingsPanel->setSettings(settings);
+  m_closeModelAction->setEnabled(!settings.modelFolder.isEmpty());
   m_editor->setText(settings.text);
   m_controller->request(settings);
   const DisplayOptions display = DisplayOptions::from(settings);
   if (!(display == m_display)) {
     m_display = display;
     m_grid->setContent(m_model->snapshot(), m_display);
+    m_overview->setContent(m_model->snapshot(), m_model->selection().maskRow, m_display.colorMap);
     m_grid->setSelection(m_model->selection());
   }
   setWindowModified(true);
@@ -291,6 +318,22 @@ void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
   m_settingsPanel->clearFieldErrors();
   m_settingsPanel->setEmbeddingsNote(snapshot->embeddingsNote);
   m_grid->clearProblem();
+  if (!m_modelProblem.isEmpty()) {
+    // The view the window went back to: say once, over it, why the model is not shown.
+    m_grid->showProblem(m_modelProblem);
+    m_settingsPanel->setFieldError(SettingsField::model, m_modelProblem);
+    showStatus(m_modelProblem, 20000);
+    m_modelProblem.clear();
+  }
+  if (snapshot->model && snapshot->model->folder == m_openingModel) {
+    const Gpt2Config& config = snapshot->model->config;
+    showStatus(tr("Opened %1: %2 layers \u00d7 %3 heads, %4 positions.")
+                   .arg(QFileInfo(m_openingModel).fileName())
+                   .arg(config.n_layer)
+                   .arg(config.n_head)
+                   .arg(config.n_positions));
+    m_openingModel.clear();
+  }
   if (!snapshot->fallbackReason.isEmpty()) {
     const QString message = tr("Computed on the CPU: %1").arg(snapshot->fallbackReason);
     m_settingsPanel->setFieldError(SettingsField::device, message);
@@ -303,6 +346,18 @@ void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
   m_detailFollowsSnapshot = true;  // the model announces the selection next
   m_grid->setContent(snapshot, m_display);
   m_strip->setSnapshot(snapshot);
+  const bool model = snapshot && snapshot->model;
+  m_overview->setContent(snapshot, m_model->selection().maskRow, m_display.colorMap);
+  if (model) {
+    m_settingsPanel->setLayerCount(snapshot->model->config.n_layer);
+    if (m_overviewDock->isHidden()) {
+      m_overviewDock->show();
+      // Room for n_layer rows of small maps: the detail panel scrolls, the maps would not be readable.
+      resizeDocks({m_detailDock, m_overviewDock}, {height() / 2, height() / 2}, Qt::Vertical);
+    }
+  } else if (snapshot) {
+    m_overviewDock->hide();
+  }
   m_summary->setText(statusSummary());
   m_summary->setToolTip(snapshot && !snapshot->fallbackReason.isEmpty() ? snapshot->fallbackReason
                                                                         : QString());
@@ -321,6 +376,9 @@ void MainWindow::onHoverChanged(int query, int key) {
 }
 
 void MainWindow::onSelectionChanged(const QuerySelection& selection) {
+  if (selection.maskRow != m_overview->maskRow())
+    m_overview->setContent(m_model->snapshot(), selection.maskRow, m_display.colorMap);
+  m_overview->setCurrentHead(selection.head);
   m_grid->setSelection(selection);
   m_strip->setSelected(selection.query);
   if (m_detailFollowsSnapshot) {
@@ -333,6 +391,22 @@ void MainWindow::onSelectionChanged(const QuerySelection& selection) {
 }
 
 void MainWindow::onComputeFailed(SettingsField field, const QString& message) {
+  if (field == SettingsField::model) {
+    // Go back to what is on screen (the book, or the model that opened last), and say why over it.
+    const SnapshotPointer& shown = m_model->snapshot();
+    ViewSettings previous = m_model->settings();
+    previous.modelFolder = shown && shown->model ? shown->model->folder : QString();
+    if (shown && shown->model) previous.layer = shown->model->layer;
+    m_modelProblem = tr("Could not open the model: %1").arg(message);
+    m_openingModel.clear();
+    showStatus(m_modelProblem, 20000);
+    if (previous == m_model->settings()) {
+      m_grid->showProblem(m_modelProblem);
+      m_modelProblem.clear();
+    }
+    m_model->setSettings(previous);
+    return;
+  }
   m_settingsPanel->clearFieldErrors();
   m_settingsPanel->setFieldError(field, message);
   m_grid->showProblem(message);
@@ -357,6 +431,16 @@ void MainWindow::onBusyChanged(bool busy) {
 QString MainWindow::statusSummary() const {
   const SnapshotPointer& snapshot = m_model->snapshot();
   if (!snapshot) return tr("no tokens");
+  if (snapshot->model)
+    return counted(snapshot->tokenCount(), tr("token"), tr("tokens")) + QStringLiteral("  \u00b7  ") +
+           tr("%1 \u00b7 layer %2 of 0\u2013%3")
+               .arg(QFileInfo(snapshot->model->folder).fileName())
+               .arg(snapshot->model->layer)
+               .arg(snapshot->model->config.n_layer - 1) +
+           QStringLiteral("  \u00b7  ") + counted(snapshot->mechanismHeadCount(), tr("head"), tr("heads")) +
+           QStringLiteral("  \u00b7  ") + counted(snapshot->maskCount(), tr("mask"), tr("masks")) +
+           QStringLiteral("  \u00b7  cpu  \u00b7  ") +
+           tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
   return counted(snapshot->tokenCount(), tr("token"), tr("tokens")) + QStringLiteral("  \u00b7  ") +
          counted(snapshot->headCount(), tr("head"), tr("heads")) + QStringLiteral("  \u00b7  ") +
          counted(snapshot->maskCount(), tr("mask"), tr("masks")) + QStringLiteral("  \u00b7  ") +
@@ -367,6 +451,46 @@ QString MainWindow::statusSummary() const {
 void MainWindow::showStatus(const QString& message, int milliseconds) {
   m_lastMessage = message;
   statusBar()->showMessage(message, milliseconds);
+}
+
+// Models
+// -----------------------------------------------------------------------------------------------------
+
+void MainWindow::openModel(const QString& folder) {
+  ViewSettings settings = m_model->settings();
+  const QString absolute = QFileInfo(folder).absoluteFilePath();
+  if (settings.modelFolder != absolute) settings.layer = 0;
+  settings.modelFolder = absolute;
+  m_settingsPanel->clearFieldErrors();
+  m_model->setSettings(settings);
+  m_controller->requestNow(settings);
+  m_openingModel = absolute;
+  showStatus(tr("Opening %1\u2026").arg(QDir::toNativeSeparators(absolute)), 0);
+}
+
+void MainWindow::closeModel() {
+  ViewSettings settings = m_model->settings();
+  if (settings.modelFolder.isEmpty()) return;
+  settings.modelFolder.clear();
+  settings.layer = 0;
+  m_model->setSettings(settings);
+  m_controller->requestNow(settings);
+}
+
+void MainWindow::openModelDialog() {
+  const QString current = m_model->settings().modelFolder;
+  const QString folder = QFileDialog::getExistingDirectory(
+      this, tr("Open a GPT-2 Folder (config.json, model.safetensors, vocab.json, merges.txt)"),
+      current.isEmpty() ? QDir::homePath() : QFileInfo(current).path());
+  if (!folder.isEmpty()) openModel(folder);
+}
+
+void MainWindow::onOverviewClicked(int layer, int head) {
+  ViewSettings settings = m_model->settings();
+  settings.layer = layer;
+  m_model->setSettings(settings);
+  m_model->setSelection(QuerySelection{m_model->selection().query, m_overview->maskRow(), head});
+  m_grid->ensureMapVisible(m_overview->maskRow(), head);
 }
 
 // Sessions
@@ -633,6 +757,8 @@ void MainWindow::showShortcuts() {
          "<tr><td><b>Ctrl+E</b></td><td>export an image (PNG, SVG, PDF)</td></tr>"
          "<tr><td><b>Ctrl+Shift+C</b></td><td>copy the heatmaps as an image</td></tr>"
          "<tr><td><b>Ctrl+O / Ctrl+S</b></td><td>open / save a session</td></tr>"
+         "<tr><td><b>Ctrl+Shift+O</b></td><td>open a GPT-2 folder; click a map of the model overview to "
+         "show its layer and head in the grid</td></tr>"
          "</table>"));
 }
 

@@ -22,6 +22,7 @@ namespace attnscope::ui {
 
 class DetailPanel;
 class HeatmapGrid;
+class ModelOverview;
 class SentenceEditor;
 class SettingsPanel;
 class TokenStrip;
@@ -42,6 +43,7 @@ class MainWindow : public QMainWindow {
   HeatmapGrid* grid() const { return m_grid; }
   SettingsPanel* settingsPanel() const { return m_settingsPanel; }
   DetailPanel* detailPanel() const { return m_detail; }
+  ModelOverview* overview() const { return m_overview; }
   QString statusSummary() const;
   QString lastStatusMessage() const { return m_lastMessage; }
   QStringList recentFiles() const { return m_recentFiles; }
@@ -57,6 +59,10 @@ class MainWindow : public QMainWindow {
   bool exportEachMap(const QString& folder, const ImageRequest& request, QString* error = nullptr);
   bool exportData(const QString& path, QString* error = nullptr);  // .csv or .json by suffix
   bool copyImage();
+  // File ▸ Open Model without its dialog: the worker opens `folder` and shows layer 0. When it cannot, the
+  // window says why (naming the file and the problem) and goes back to what it showed before.
+  void openModel(const QString& folder);
+  void closeModel();  // back to the book's mechanisms
 
   static constexpr const char* kOrganization = "AttnScope";
   static constexpr const char* kApplication = "AttnScope";
@@ -85,6 +91,8 @@ class MainWindow : public QMainWindow {
   void onComputeFailed(SettingsField field, const QString& message);
   void onBusyChanged(bool busy);
 
+  void openModelDialog();
+  void onOverviewClicked(int layer, int head);
   void openSessionDialog();
   void saveSessionDialog(bool choosePath);
   void exportImageDialog(bool eachMap);
@@ -100,8 +108,10 @@ class MainWindow : public QMainWindow {
   HeatmapGrid* m_grid;
   SettingsPanel* m_settingsPanel;
   DetailPanel* m_detail;
+  ModelOverview* m_overview;
   QDockWidget* m_settingsDock;
   QDockWidget* m_detailDock;
+  QDockWidget* m_overviewDock;
 
   QLabel* m_summary;
   QProgressBar* m_busy;
@@ -113,6 +123,8 @@ class MainWindow : public QMainWindow {
   bool m_detailFollowsSnapshot = false;
 
   QAction* m_openAction = nullptr;
+  QAction* m_openModelAction = nullptr;
+  QAction* m_closeModelAction = nullptr;
   QAction* m_saveAction = nullptr;
   QAction* m_saveAsAction = nullptr;
   QAction* m_exportAction = nullptr;
@@ -128,6 +140,9 @@ class MainWindow : public QMainWindow {
   QString m_sessionPath;
   QStringList m_recentFiles;
   QString m_lastMessage;
+  QString m_openingModel;  // the folder File ▸ Open Model asked for, until it computes or fails
+  QString
+      m_modelProblem;  // why the last model could not be opened, shown over the view the window went back to
   QString m_lastExportDirectory;
   QByteArray m_defaultState;
 };

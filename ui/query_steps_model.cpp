@@ -79,7 +79,7 @@ QVariant QueryStepsModel::headerData(int section, Qt::Orientation orientation, i
         return tr("q\u00b7k");
       case scaledColumn: {
         if (!valid()) return tr("scaled");
-        const float scale = m_snapshot->rows[m_selection.maskRow].result.heads[m_selection.head].scale;
+        const float scale = m_snapshot->head(m_selection.maskRow, m_selection.head).scale;
         return scale == 1.0f ? tr("scaled (\u00d71)") : tr("\u00d7 %1").arg(QString::number(scale, 'g', 4));
       }
       case maskedColumn:

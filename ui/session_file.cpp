@@ -5,9 +5,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <cmath>
+#include <string_view>
 
 #include "attnscope/error.hpp"
-#include "exporter.hpp"
+#include "support/atomic_file.hpp"
 
 namespace attnscope::ui {
 namespace {
@@ -45,7 +46,7 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
     fail(name,
          QStringLiteral("this session was saved by a newer AttnScope (format version %1; this version reads "
                         "up to %2). Nothing was loaded: open it with a newer AttnScope.")
-             .arg(version.toInt())
+             .arg(version.toDouble(), 0, 'g', 17)
              .arg(kFormatVersion));
   const QJsonValue settings = json.value(QStringLiteral("settings"));
   if (!settings.isObject()) fail(name, QStringLiteral("the session has no settings"));
@@ -56,8 +57,12 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
   }
 }
 
+// Not Exporter::writeFile, which would bring Qt Gui: the session reader and writer need only Qt Core, so that
+// tests/fuzz can build them without the GUI.
 void SessionFile::save(const QString& path, const ViewSettings& settings) {
-  Exporter::writeFile(path, toBytes(settings));
+  const QByteArray bytes = toBytes(settings);
+  cli::write_file_atomically(QFile::encodeName(path).toStdString(),
+                             std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
 }
 
 ViewSettings SessionFile::load(const QString& path) {

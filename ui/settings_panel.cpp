@@ -2,8 +2,10 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -72,8 +74,10 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QScrollArea(parent), m_settings(
   auto* layout = new QVBoxLayout(content);
   layout->setContentsMargins(8, 8, 8, 8);
   layout->setSpacing(10);
+  layout->addWidget(buildModelGroup());
   layout->addWidget(buildInputGroup());
-  layout->addWidget(buildMechanismGroup());
+  m_mechanismGroup = buildMechanismGroup();
+  layout->addWidget(m_mechanismGroup);
   layout->addWidget(buildMasksGroup());
   layout->addWidget(buildDisplayGroup());
   layout->addWidget(buildDeviceGroup());
@@ -96,6 +100,55 @@ QLabel* SettingsPanel::addErrorRow(QFormLayout* form, SettingsField field) {
   form->addRow(label);
   m_errors[field] = label;
   return label;
+}
+
+QWidget* SettingsPanel::buildModelGroup() {
+  auto* group = new QGroupBox(tr("Model"));
+  auto* form = new QFormLayout(group);
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+
+  m_modelName = new QLabel;
+  m_modelName->setObjectName(QStringLiteral("modelName"));
+  m_modelName->setTextFormat(Qt::PlainText);
+  m_modelName->setWordWrap(true);
+  auto* open = new QToolButton;
+  open->setObjectName(QStringLiteral("openModel"));
+  open->setText(tr("Open\u2026"));
+  open->setToolTip(tr("A GPT-2 folder: config.json, model.safetensors, vocab.json, merges.txt"));
+  m_closeModel = new QToolButton;
+  m_closeModel->setObjectName(QStringLiteral("closeModel"));
+  m_closeModel->setText(tr("Close"));
+  m_closeModel->setToolTip(tr("Back to the book's mechanisms"));
+  connect(open, &QToolButton::clicked, this, &SettingsPanel::openModelRequested);
+  connect(m_closeModel, &QToolButton::clicked, this, &SettingsPanel::closeModelRequested);
+  auto* nameRow = new QWidget;
+  auto* nameLayout = new QHBoxLayout(nameRow);
+  nameLayout->setContentsMargins(0, 0, 0, 0);
+  nameLayout->addWidget(m_modelName, 1);
+  nameLayout->addWidget(open);
+  nameLayout->addWidget(m_closeModel);
+  form->addRow(nameRow);
+  addErrorRow(form, SettingsField::model);
+
+  m_layer = new QSpinBox;
+  m_layer->setObjectName(QStringLiteral("layer"));
+  m_layer->setRange(0, 4096);
+  m_layer->setToolTip(
+      tr("The layer the grid shows, 0-based as Hugging Face counts them (the overview "
+         "shows them all)"));
+  form->addRow(tr("&Layer"), m_layer);
+  addErrorRow(form, SettingsField::layer);
+
+  m_modelNote = new QLabel(
+      tr("The text goes through the model's BPE; the tokenizer, embeddings, mechanism, sizes, seeds, dropout "
+         "and device below do not apply (GPT-2 computes on the CPU)."));
+  m_modelNote->setObjectName(QStringLiteral("modelNote"));
+  m_modelNote->setWordWrap(true);
+  m_modelNote->setStyleSheet(QStringLiteral("QLabel { color: palette(dark); }"));
+  form->addRow(m_modelNote);
+
+  connect(m_layer, &QSpinBox::valueChanged, this, &SettingsPanel::onEdited);
+  return group;
 }
 
 QWidget* SettingsPanel::buildInputGroup() {
@@ -293,6 +346,13 @@ QWidget* SettingsPanel::buildMasksGroup() {
   fileLayout->addWidget(m_maskPath, 1);
   fileLayout->addWidget(browse);
   form->addRow(fileRow);
+  m_maskNote =
+      new QLabel(tr("With a model, none and causal both show its own causal mask; window, prefix "
+                    "and file hide keys on top of it."));
+  m_maskNote->setObjectName(QStringLiteral("maskNote"));
+  m_maskNote->setWordWrap(true);
+  m_maskNote->setStyleSheet(QStringLiteral("QLabel { color: palette(dark); }"));
+  form->addRow(m_maskNote);
   addErrorRow(form, SettingsField::masks);
 
   for (QCheckBox* box : {m_maskNone, m_maskCausal, m_maskWindow, m_maskPrefix, m_maskFile})
@@ -352,6 +412,16 @@ QWidget* SettingsPanel::buildDisplayGroup() {
       tr("A map with more tokens than pixels draws each block of cells as one; zoom in to see every cell"));
   form->addRow(tr("&Large maps"), m_reduction);
 
+  m_headSummary = new QComboBox;
+  m_headSummary->setObjectName(QStringLiteral("headSummary"));
+  m_headSummary->addItem(tr("each head"), int(HeadSummary::none));
+  m_headSummary->addItem(tr("each head + mean of heads"), int(HeadSummary::mean));
+  m_headSummary->addItem(tr("each head + max of heads"), int(HeadSummary::max));
+  m_headSummary->setToolTip(
+      tr("An extra map per mask row: the mean or the largest value of the heads, cell by cell"));
+  form->addRow(tr("&Heads"), m_headSummary);
+
+  connect(m_headSummary, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_colorMap, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_range, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_reduction, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
@@ -435,6 +505,13 @@ void SettingsPanel::showSettings() {
   select(m_range, s.sharedRange);
   select(m_reduction, int(s.reduction));
   select(m_device, int(s.device));
+  select(m_headSummary, int(s.headSummary));
+  m_modelName->setText(s.modelFolder.isEmpty()
+                           ? tr("none: the book's mechanisms")
+                           : QFileInfo(s.modelFolder).fileName() + QStringLiteral("  (") +
+                                 QDir::toNativeSeparators(s.modelFolder) + QLatin1Char(')'));
+  m_modelName->setToolTip(s.modelFolder);
+  m_layer->setValue(s.layer);
   updateEnabledFields();
   m_updating = false;
 }
@@ -442,16 +519,27 @@ void SettingsPanel::showSettings() {
 void SettingsPanel::updateEnabledFields() {
   const auto source = static_cast<EmbeddingSource>(m_source->currentData().toInt());
   const auto mechanism = static_cast<Mechanism>(m_mechanism->currentData().toInt());
+  const bool model = !m_settings.modelFolder.isEmpty();
+  m_closeModel->setEnabled(model);
+  m_layer->setEnabled(model);
+  m_modelNote->setVisible(model);
+  m_maskNote->setVisible(model);
+  // A model brings its own tokenizer, embeddings, mechanism and device.
+  m_tokenizer->setEnabled(!model);
+  m_source->setEnabled(!model);
+  m_fileRow->setEnabled(!model);
+  m_mechanismGroup->setEnabled(!model);
+  m_device->setEnabled(!model);
   m_fileRow->setVisible(source == EmbeddingSource::file);
-  m_dIn->setEnabled(source == EmbeddingSource::seeded);
-  m_embeddingSeed->setEnabled(source != EmbeddingSource::file);
+  m_dIn->setEnabled(!model && source == EmbeddingSource::seeded);
+  m_embeddingSeed->setEnabled(!model && source != EmbeddingSource::file);
   const bool multihead = mechanism == Mechanism::multihead || mechanism == Mechanism::multihead_wrapper;
   m_heads->setEnabled(multihead);
   m_heads->setToolTip(multihead ? tr("Number of heads")
                                 : tr("Only the multi-head mechanisms have several heads"));
   m_dOut->setEnabled(mechanism != Mechanism::simplified);
   m_qkvBias->setEnabled(mechanism != Mechanism::simplified && mechanism != Mechanism::self_attention_v1);
-  const bool dropout = has_dropout(mechanism);
+  const bool dropout = !model && has_dropout(mechanism);
   m_dropout->setEnabled(dropout);
   m_dropoutSeed->setEnabled(dropout);
   m_show[Quantity::dropoutWeights]->setEnabled(dropout && m_dropout->value() > 0.0);
@@ -531,6 +619,8 @@ bool SettingsPanel::readWidgets(ViewSettings& s) {
   s.sharedRange = m_range->currentData().toBool();
   s.reduction = static_cast<Reduction>(m_reduction->currentData().toInt());
   s.device = static_cast<Device>(m_device->currentData().toInt());
+  s.layer = m_layer->value();
+  s.headSummary = static_cast<HeadSummary>(m_headSummary->currentData().toInt());
   return valid;
 }
 
@@ -575,6 +665,12 @@ void SettingsPanel::setEmbeddingsNote(const QString& note) {
 
 QString SettingsPanel::embeddingsNote() const {
   return m_embeddingsNote->text();
+}
+
+void SettingsPanel::setLayerCount(int layers) {
+  m_updating = true;
+  m_layer->setRange(0, layers > 0 ? layers - 1 : 4096);
+  m_updating = false;
 }
 
 }  // namespace attnscope::ui

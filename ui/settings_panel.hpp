@@ -34,12 +34,17 @@ class SettingsPanel : public QScrollArea {
   QString fieldError(SettingsField field) const;
   void setEmbeddingsNote(const QString& note);
   QString embeddingsNote() const;
+  // The open model's layer count bounds the layer field (0 while no model has computed yet: unbounded).
+  void setLayerCount(int layers);
 
  signals:
+  void openModelRequested();   // the Model group's Open button (File ▸ Open Model)
+  void closeModelRequested();  // its Close button
   // The user changed a field; `settings` carries every field (the text included, as last set).
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
 
  private:
+  QWidget* buildModelGroup();
   QWidget* buildInputGroup();
   QWidget* buildMechanismGroup();
   QWidget* buildMasksGroup();
@@ -55,6 +60,13 @@ class SettingsPanel : public QScrollArea {
   ViewSettings m_settings;
   bool m_updating = false;
   std::map<SettingsField, QLabel*> m_errors;
+
+  QLabel* m_modelName;
+  QToolButton* m_closeModel;
+  QSpinBox* m_layer;
+  QLabel* m_modelNote;
+  QWidget* m_mechanismGroup = nullptr;
+  QLabel* m_maskNote;
 
   QComboBox* m_tokenizer;
   QComboBox* m_source;
@@ -86,6 +98,7 @@ class SettingsPanel : public QScrollArea {
   QComboBox* m_colorMap;
   QComboBox* m_range;
   QComboBox* m_reduction;
+  QComboBox* m_headSummary;
   QComboBox* m_device;
 };
 

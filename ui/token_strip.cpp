@@ -28,7 +28,7 @@ void TokenStrip::setSnapshot(const SnapshotPointer& snapshot) {
     return;
   }
   m_summary->setText(tr("<b>%1</b><br><span style='color:gray'>%2</span>")
-                         .arg(toQString(to_string(snapshot->tokenizer)),
+                         .arg(snapshot->model ? tr("GPT-2 BPE") : toQString(to_string(snapshot->tokenizer)),
                               counted(snapshot->tokenCount(), tr("token"), tr("tokens"))));
   m_chips->setTokens(snapshot->tokenTexts);
 }

@@ -7,6 +7,7 @@
 
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -78,25 +79,32 @@ EmbeddingSource parseSource(const std::string& name) {
   if (name == "book") return EmbeddingSource::book;
   if (name == "seeded") return EmbeddingSource::seeded;
   if (name == "file") return EmbeddingSource::file;
-  throw Error("unknown embedding source '" + name + "' (expected book, seeded or file)");
+  throw Error("unknown embedding source " + quote(name) + " (expected book, seeded or file)");
 }
 
 Quantity parseQuantity(const std::string& name) {
   for (const Quantity quantity : allQuantities())
     if (slugOf(quantity).toStdString() == name) return quantity;
-  throw Error("unknown quantity '" + name + "' (expected scores, scaled-scores, weights or dropout-weights)");
+  throw Error("unknown quantity " + quote(name) +
+              " (expected scores, scaled-scores, weights or dropout-weights)");
 }
 
 ColorMapId parseColorMap(const std::string& name) {
   for (const ColorMapId id : {ColorMapId::viridis, ColorMapId::magma, ColorMapId::cividis})
     if (toString(id).toStdString() == name) return id;
-  throw Error("unknown colour map '" + name + "' (expected viridis, magma or cividis)");
+  throw Error("unknown colour map " + quote(name) + " (expected viridis, magma or cividis)");
+}
+
+HeadSummary parseHeadSummary(const std::string& name) {
+  for (const HeadSummary summary : {HeadSummary::none, HeadSummary::mean, HeadSummary::max})
+    if (toString(summary).toStdString() == name) return summary;
+  throw Error("unknown head summary " + quote(name) + " (expected none, mean or max)");
 }
 
 Reduction parseReduction(const std::string& name) {
   for (const Reduction reduction : {Reduction::max, Reduction::mean})
     if (toString(reduction).toStdString() == name) return reduction;
-  throw Error("unknown reduction '" + name + "' (expected max or mean)");
+  throw Error("unknown reduction " + quote(name) + " (expected max or mean)");
 }
 
 }  // namespace
@@ -163,6 +171,18 @@ QString toString(Reduction reduction) {
   return reduction == Reduction::mean ? QStringLiteral("mean") : QStringLiteral("max");
 }
 
+QString toString(HeadSummary summary) {
+  switch (summary) {
+    case HeadSummary::none:
+      return QStringLiteral("none");
+    case HeadSummary::mean:
+      return QStringLiteral("mean");
+    case HeadSummary::max:
+      return QStringLiteral("max");
+  }
+  return QStringLiteral("none");
+}
+
 bool isScore(Quantity quantity) {
   return quantity == Quantity::rawScores || quantity == Quantity::scaledScores;
 }
@@ -218,6 +238,9 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("color_range")] = sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
   json[QStringLiteral("device")] = toQString(to_string(device));
   json[QStringLiteral("reduction")] = toString(reduction);
+  json[QStringLiteral("model")] = modelFolder;
+  json[QStringLiteral("layer")] = layer;
+  json[QStringLiteral("head_summary")] = toString(headSummary);
   return json;
 }
 
@@ -300,6 +323,13 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("reduction"))
     settings.reduction =
         parseField(json[QStringLiteral("reduction")], QStringLiteral("reduction"), parseReduction);
+  if (has("model"))
+    settings.modelFolder = stringFromJson(json[QStringLiteral("model")], QStringLiteral("model"));
+  if (has("layer"))
+    settings.layer = intFromJson(json[QStringLiteral("layer")], QStringLiteral("layer"), 0, 4096);
+  if (has("head_summary"))
+    settings.headSummary =
+        parseField(json[QStringLiteral("head_summary")], QStringLiteral("head_summary"), parseHeadSummary);
   return settings;
 }
 

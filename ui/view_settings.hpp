@@ -28,6 +28,8 @@ enum class ColorMapId { viridis, magma, cividis };
 
 // How a map with more tokens than pixels shows each block of cells: its largest or its mean unmasked value.
 enum class Reduction { max, mean };
+// An extra map per mask row that sums up its heads cell by cell.
+enum class HeadSummary { none, mean, max };
 
 struct ViewSettings {
   QString text;
@@ -53,6 +55,13 @@ struct ViewSettings {
   Reduction reduction = Reduction::max;
   Device device = Device::cpu;
 
+  // A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt); empty: the book's mechanisms.
+  // With a model the text goes through its BPE, the grid shows `layer` (0-based), and the mechanism, sizes,
+  // seeds, dropout, embeddings, tokenizer and device do not apply.
+  QString modelFolder;
+  int layer = 0;
+  HeadSummary headSummary = HeadSummary::none;
+
   // The first-launch view: the book's sentence, multihead, 2 heads, d_out 4, masks none and causal, weights.
   static ViewSettings defaults();
 
@@ -73,6 +82,7 @@ QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weigh
 QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
 QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
 QString toString(Reduction reduction);  // "max", "mean"
+QString toString(HeadSummary summary);  // "none", "mean", "max"
 bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 

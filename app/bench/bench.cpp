@@ -20,6 +20,7 @@ struct Row {
   int tokens = 0, heads = 0, head_dim = 0;
   std::string mask;
   double median_ms = 0, gflops = 0, sgemm_gflops = 0;
+  std::optional<double> mask_softmax_share;   // of median_ms; CPU rows
   std::optional<double> max_abs_diff_vs_cpu;  // GPU rows
 };
 
@@ -83,17 +84,18 @@ std::vector<Device> pick_devices(const BenchOptions& options, std::ostream& err)
 }
 
 void print_header(std::ostream& out) {
-  out << "device  tokens  heads  head_dim  mask        median_ms      gflops  sgemm_gflops  "
-         "max_abs_diff_vs_cpu\n";
+  out << "device  tokens  heads  head_dim  mask        median_ms      gflops  sgemm_gflops  vs_sgemm  "
+         "mask_softmax  max_abs_diff_vs_cpu\n";
 }
 
 void print_row(std::ostream& out, const Row& row) {
-  char diff[32] = "-";
+  char diff[32] = "-", share[32] = "-";
   if (row.max_abs_diff_vs_cpu) std::snprintf(diff, sizeof diff, "%.3g", *row.max_abs_diff_vs_cpu);
+  if (row.mask_softmax_share) std::snprintf(share, sizeof share, "%.1f%%", 100.0 * *row.mask_softmax_share);
   char line[256];
-  std::snprintf(line, sizeof line, "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %19s\n",
+  std::snprintf(line, sizeof line, "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %7.2fx  %12s  %19s\n",
                 row.device.c_str(), row.tokens, row.heads, row.head_dim, row.mask.c_str(), row.median_ms,
-                row.gflops, row.sgemm_gflops, diff);
+                row.gflops, row.sgemm_gflops, row.gflops / row.sgemm_gflops, share, diff);
   out << line << std::flush;
 }
 
@@ -107,6 +109,8 @@ nlohmann::ordered_json to_json(const Row& row) {
   json["median_ms"] = row.median_ms;
   json["gflops"] = row.gflops;
   json["sgemm_gflops"] = row.sgemm_gflops;
+  json["mask_softmax_share"] = row.mask_softmax_share ? nlohmann::ordered_json(*row.mask_softmax_share)
+                                                      : nlohmann::ordered_json(nullptr);
   json["max_abs_diff_vs_cpu"] = row.max_abs_diff_vs_cpu ? nlohmann::ordered_json(*row.max_abs_diff_vs_cpu)
                                                         : nlohmann::ordered_json(nullptr);
   return json;
@@ -133,16 +137,23 @@ void add_bench_options(CLI::App& app, BenchOptions& options) {
   app.add_flag(
       "--json", options.json,
       "Print a JSON array, one object per run: device, tokens, heads, head_dim, mask, median_ms, gflops, "
-      "sgemm_gflops, max_abs_diff_vs_cpu (null on the CPU)");
+      "sgemm_gflops, mask_softmax_share (fraction of median_ms spent scaling, masking and normalising; null "
+      "on "
+      "a GPU), max_abs_diff_vs_cpu (null on the CPU)");
 }
 
-int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+std::vector<MaskSpec> bench_masks(const BenchOptions& options) {
   std::vector<MaskSpec> masks;
   for (const std::string& text : options.masks) {
     MaskSpec mask = MaskSpec::parse(text);
     if (mask.kind == MaskKind::file) throw Error("bench: --mask takes none, causal, window:W and prefix:P");
     masks.push_back(std::move(mask));
   }
+  return masks;
+}
+
+int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+  const std::vector<MaskSpec> masks = bench_masks(options);
   const std::vector<Device> devices = pick_devices(options, err);
 
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
@@ -164,6 +175,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
         row.median_ms = median(timing.step_ms);
         row.gflops = flops / (row.median_ms * 1e6);
         row.sgemm_gflops = flops / (median(timing.sgemm_ms) * 1e6);
+        if (!timing.normalize_ms.empty())
+          row.mask_softmax_share = median(timing.normalize_ms) / row.median_ms;
         if (device == Device::cpu) cpu_context = timing.context;
         runs.emplace_back(std::move(row), std::move(timing.context));
       }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/config.hpp"
+
 namespace attnscope::cli {
 
 struct BenchOptions {
@@ -21,6 +23,9 @@ struct BenchOptions {
 
 // Registers --device, --tokens, --heads, --head-dim, --mask, --repeat and --json.
 void add_bench_options(CLI::App& app, BenchOptions& options);
+
+// --mask as masks: none, causal, window:W or prefix:P (a mask file has no size of its own). Throws Error.
+std::vector<MaskSpec> bench_masks(const BenchOptions& options);
 
 // Prints a table (or with --json a JSON array, one object per run) to `out`, notes to `err`. Throws Error.
 int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err);

@@ -7,6 +7,7 @@
 #include "attnscope/backend.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 
 namespace attnscope::cli {
 namespace {
@@ -23,15 +24,30 @@ std::vector<std::string> texts_of(const std::vector<Token>& tokens) {
   return texts;
 }
 
+// The desktop app's bounds: beyond them the embeddings and weights would not fit in memory, and attnscope-cli
+// would end in std::bad_alloc instead of a message.
+constexpr int kMaxWidth = 4096;
+constexpr int kMaxHeads = 256;
+
+void require_at_most(const char* flag, int value, int maximum) {
+  if (value > maximum)
+    throw Error(std::string(flag) + " must be at most " + std::to_string(maximum) + " (got " +
+                std::to_string(value) + ")");
+}
+
 AttentionConfig config_from(const ComputeOptions& options) {
   AttentionConfig config;
   config.mechanism = parse_mechanism(options.mechanism);
   if (options.d_out) {
     if (*options.d_out < 1)
       throw Error("--d-out must be at least 1 (got " + std::to_string(*options.d_out) + ")");
+    require_at_most("--d-out", *options.d_out, kMaxWidth);
     config.d_out = *options.d_out;
   }
-  if (options.heads) config.heads = *options.heads;
+  if (options.heads) {
+    require_at_most("--heads", *options.heads, kMaxHeads);
+    config.heads = *options.heads;
+  }
   config.qkv_bias = options.qkv_bias;
   config.dropout = options.dropout;
   config.seed = options.seed;
@@ -84,6 +100,7 @@ PreparedInput prepare_input(const ComputeOptions& options) {
     throw Error("--preset book brings its own text and embeddings: drop --text and --embeddings");
   if (options.d_in && *options.d_in < 1)
     throw Error("--d-in must be at least 1 (got " + std::to_string(*options.d_in) + ")");
+  if (options.d_in) require_at_most("--d-in", *options.d_in, kMaxWidth);
 
   if (options.preset) {
     const Preset& book = book_preset();
@@ -131,7 +148,7 @@ void add_model_options(CLI::App& app, ComputeOptions& options) {
 
 std::vector<int> parse_layers(std::string_view text, int layer_count) {
   const auto fail = [&](const std::string& problem) -> void {
-    throw Error("--layers " + std::string(text) + ": " + problem);
+    throw Error("--layers " + printable(text) + ": " + problem);
   };
   std::set<int> layers;
   if (text == "all") {
@@ -142,7 +159,7 @@ std::vector<int> parse_layers(std::string_view text, int layer_count) {
     int value = -1;
     const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
     if (part.empty() || error != std::errc() || end != part.data() + part.size() || value < 0)
-      fail("'" + std::string(part) + "' is not a layer number (0-based) or a range like 5-7");
+      fail(quote(part) + " is not a layer number (0-based) or a range like 5-7");
     if (value >= layer_count)
       fail("layer " + std::to_string(value) + " does not exist: the model's layers are 0 to " +
            std::to_string(layer_count - 1));
@@ -155,7 +172,7 @@ std::vector<int> parse_layers(std::string_view text, int layer_count) {
     const auto dash = part.find('-');
     const int first = number(part.substr(0, dash));
     const int last = dash == std::string_view::npos ? first : number(part.substr(dash + 1));
-    if (last < first) fail("the range " + std::string(part) + " runs backwards");
+    if (last < first) fail("the range " + printable(part) + " runs backwards");
     for (int l = first; l <= last; ++l)
       if (!layers.insert(l).second) fail("layer " + std::to_string(l) + " is listed twice");
     if (comma == std::string_view::npos) break;

@@ -3,13 +3,19 @@
 #include <iostream>
 #include <string>
 
+#include "attnscope/quote.hpp"
+
 namespace attnscope::cli {
 
-void print_error(std::string_view program, std::string_view message) {
+std::string error_line(std::string_view program, std::string_view message) {
   std::string line(message);
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
-  std::cerr << program << ": error: " << line << "\n";
+  return std::string(program) + ": error: " + printable(line);
+}
+
+void print_error(std::string_view program, std::string_view message) {
+  std::cerr << error_line(program, message) << "\n";
 }
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::string_view program) {

@@ -3,11 +3,16 @@
 
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace attnscope::cli {
 
-// Prints "PROGRAM: error: MESSAGE" to stderr, with any line breaks in MESSAGE turned into spaces.
+// "PROGRAM: error: MESSAGE" on one line: line breaks in MESSAGE become spaces, other control and format
+// characters and bytes that are not UTF-8 are escaped (printable()), since a message may quote what was
+// typed.
+std::string error_line(std::string_view program, std::string_view message);
+// Prints error_line and a line break to stderr.
 void print_error(std::string_view program, std::string_view message);
 
 // Parses the command line. --help and --version print and give exit status 0; a parse error prints one

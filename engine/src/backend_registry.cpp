@@ -2,6 +2,7 @@
 
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 #include "cpu/cpu_backend.hpp"
 #if ATTNSCOPE_HAVE_CUDA
 #include "cuda/cuda_backend.hpp"
@@ -25,7 +26,7 @@ Device parse_device(std::string_view name) {
   if (name == "cpu") return Device::cpu;
   if (name == "cuda") return Device::cuda;
   if (name == "auto") return Device::automatic;
-  throw Error("unknown device '" + std::string(name) + "' (expected cpu, cuda or auto)");
+  throw Error("unknown device " + quote(name) + " (expected cpu, cuda or auto)");
 }
 
 void CancelToken::throw_if_cancelled() const {

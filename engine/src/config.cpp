@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 #include "parse_number.hpp"
 
 namespace attnscope {
@@ -46,7 +47,7 @@ Mechanism parse_mechanism(std::string_view name) {
   std::string expected;
   for (const auto& entry : kMechanismNames)
     expected += (expected.empty() ? "" : ", ") + std::string(entry.second);
-  throw Error("unknown mechanism '" + std::string(name) + "' (expected one of: " + expected + ")");
+  throw Error("unknown mechanism " + quote(name) + " (expected one of: " + expected + ")");
 }
 
 std::string_view to_string(Normalization normalization) {
@@ -56,7 +57,7 @@ std::string_view to_string(Normalization normalization) {
 Normalization parse_normalization(std::string_view name) {
   if (name == "softmax") return Normalization::softmax;
   if (name == "sum") return Normalization::sum;
-  throw Error("unknown normalization '" + std::string(name) + "' (expected softmax or sum)");
+  throw Error("unknown normalization " + quote(name) + " (expected softmax or sum)");
 }
 
 MaskSpec default_mask(Mechanism mechanism) {
@@ -83,13 +84,12 @@ MaskSpec MaskSpec::parse(std::string_view text) {
     const auto size = detail::parse_integer<int>(argument);
     const bool window = kind == "window";
     if (!size || *size < (window ? 1 : 0))
-      throw Error("mask '" + std::string(text) + "': " + std::string(kind) + " needs " +
+      throw Error("mask " + quote(text) + ": " + std::string(kind) + " needs " +
                   (window ? "a whole number of keys W >= 1, e.g. window:3"
                           : "a prefix length P >= 0, e.g. prefix:2"));
     return {window ? MaskKind::window : MaskKind::prefix, *size, {}};
   }
-  throw Error("unknown mask '" + std::string(text) +
-              "' (expected none, causal, window:W, prefix:P or file:PATH)");
+  throw Error("unknown mask " + quote(text) + " (expected none, causal, window:W, prefix:P or file:PATH)");
 }
 
 std::string MaskSpec::to_string() const {

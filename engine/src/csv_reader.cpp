@@ -211,10 +211,6 @@ std::string display_name(const fs::path& path) {
   return printable(name.empty() ? path.string() : name);
 }
 
-std::string printable(std::string_view text) {
-  return escape(text, std::string_view::npos, false);
-}
-
 std::ifstream open_regular_file(const fs::path& path, const std::string& name) {
   std::error_code ignored;
   const auto status = fs::status(path, ignored);
@@ -223,13 +219,6 @@ std::ifstream open_regular_file(const fs::path& path, const std::string& name) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) throw Error(name + ": cannot be opened");
   return stream;
-}
-
-std::string quote(std::string_view text, std::size_t max_bytes) {
-  std::string quoted = "'";
-  quoted += escape(text, max_bytes, true);
-  quoted += '\'';
-  return quoted;
 }
 
 Matrix parse_csv(std::string_view bytes, std::string_view name) {
@@ -256,3 +245,18 @@ Matrix read_csv(const fs::path& path) {
 }
 
 }  // namespace attnscope::detail
+
+namespace attnscope {
+
+std::string printable(std::string_view text) {
+  return detail::escape(text, std::string_view::npos, false);
+}
+
+std::string quote(std::string_view text, std::size_t max_bytes) {
+  std::string quoted = "'";
+  quoted += detail::escape(text, max_bytes, true);
+  quoted += '\'';
+  return quoted;
+}
+
+}  // namespace attnscope

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "attnscope/matrix.hpp"
+#include "attnscope/quote.hpp"
 
 namespace attnscope::detail {
 
@@ -41,12 +42,8 @@ std::string display_name(const std::filesystem::path& path);
 // "NAME: no such file", "not a regular file" or "cannot be opened" otherwise.
 std::ifstream open_regular_file(const std::filesystem::path& path, const std::string& name);
 
-// `text` from a file, made safe for a one-line error message and quoted: 'text'. At most `max_bytes` of it
-// are shown (then "..."), never cutting a character in two; control and format characters (bidi overrides,
-// zero-width characters), white space other than ' ', bytes that are not UTF-8, backslashes and quotes are
-// escaped as \t, \xNN, \uXXXX or \UXXXXXXXX, so that a file cannot break the line or rewrite a terminal.
-std::string quote(std::string_view text, std::size_t max_bytes = 40);
-// All of `text`, with the characters quote() escapes escaped but for backslashes and quotes: for paths.
-std::string printable(std::string_view text);
+// The readers' messages quote what a file holds (attnscope/quote.hpp).
+using ::attnscope::printable;
+using ::attnscope::quote;
 
 }  // namespace attnscope::detail

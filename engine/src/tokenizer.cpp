@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "attnscope/error.hpp"
+#include "attnscope/quote.hpp"
 
 namespace attnscope {
 namespace {
@@ -152,7 +153,7 @@ TokenizerKind parse_tokenizer(std::string_view name) {
   for (const auto kind : {TokenizerKind::whitespace, TokenizerKind::words, TokenizerKind::chars}) {
     if (name == to_string(kind)) return kind;
   }
-  throw Error("unknown tokenizer '" + std::string(name) + "' (expected whitespace, words or chars)");
+  throw Error("unknown tokenizer " + quote(name) + " (expected whitespace, words or chars)");
 }
 
 std::vector<Token> tokenize(std::string_view text, TokenizerKind kind) {

@@ -227,6 +227,18 @@ class TestCli : public QObject {
                                 << "--d-out must be at least 1";
     QTest::newRow("zero d-in") << QStringList{"compute", "--text", "a b", "--d-in", "0"}
                                << "--d-in must be at least 1";
+    QTest::newRow("huge d-in") << QStringList{"compute", "--text", "a", "--d-in", "2000000000"}
+                               << "--d-in must be at most 4096 (got 2000000000)";
+    QTest::newRow("huge d-out") << QStringList{"compute", book, "--d-out", "2000000000"}
+                                << "--d-out must be at most 4096 (got 2000000000)";
+    QTest::newRow("huge heads") << QStringList{"compute",           book,      "--mechanism",
+                                               "multihead-wrapper", "--heads", "2000000000"}
+                                << "--heads must be at most 256 (got 2000000000)";
+    QTest::newRow("control characters in a value")
+        << QStringList{"compute", book, "--mechanism", "multi\x1b[2J\u202ehead"}
+        << "unknown mechanism 'multi\\x1b[2J\\u202ehead'";
+    QTest::newRow("control characters in a flag")
+        << QStringList{"compute", book, "--bogus\x1b[2J"} << "--bogus\\x1b[2J";
     QTest::newRow("d-in not a number") << QStringList{"compute", "--text", "a b", "--d-in", "x"} << "--d-in";
     QTest::newRow("dropout 1") << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "1"}
                                << "dropout must be in [0, 1)";

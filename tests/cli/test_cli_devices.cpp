@@ -159,13 +159,17 @@ class TestCliDevices : public QObject {
     const QStringList lines = QString::fromUtf8(run.out).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 5);
     QCOMPARE(lines[0].simplified(),
-             QString("device tokens heads head_dim mask median_ms gflops sgemm_gflops max_abs_diff_vs_cpu"));
+             QString("device tokens heads head_dim mask median_ms gflops sgemm_gflops vs_sgemm mask_softmax "
+                     "max_abs_diff_vs_cpu"));
     const QStringList expected{"cpu 8 2 4 none", "cpu 8 2 4 causal", "cpu 16 2 4 none", "cpu 16 2 4 causal"};
     for (int i = 0; i < 4; ++i) {
       const QString row = lines[i + 1].simplified();
       QVERIFY2(row.startsWith(expected[i] + ' '), qPrintable(row));
       QVERIFY2(row.endsWith(" -"), qPrintable(row));
-      QCOMPARE(row.split(' ').size(), 9);
+      const QStringList cells = row.split(' ');
+      QCOMPARE(cells.size(), 11);
+      QVERIFY2(cells[8].endsWith('x') && cells[8].chopped(1).toDouble() > 0, qPrintable(row));
+      QVERIFY2(cells[9].endsWith('%') && cells[9].chopped(1).toDouble() > 0, qPrintable(row));
     }
   }
 
@@ -176,8 +180,9 @@ class TestCliDevices : public QObject {
     const QJsonArray runs = QJsonDocument::fromJson(run.out, &error).array();
     QCOMPARE(error.error, QJsonParseError::NoError);
     QCOMPARE(runs.size(), 4);
-    const QStringList fields{"device",    "tokens", "heads",        "head_dim",           "mask",
-                             "median_ms", "gflops", "sgemm_gflops", "max_abs_diff_vs_cpu"};
+    const QStringList fields{
+        "device",    "tokens", "heads",        "head_dim",           "mask",
+        "median_ms", "gflops", "sgemm_gflops", "mask_softmax_share", "max_abs_diff_vs_cpu"};
     for (const auto& value : runs) {
       const QJsonObject object = value.toObject();
       QCOMPARE(object.keys().size(), fields.size());
@@ -188,6 +193,10 @@ class TestCliDevices : public QObject {
       QVERIFY(object["median_ms"].toDouble() > 0);
       QVERIFY(object["gflops"].toDouble() > 0);
       QVERIFY(object["sgemm_gflops"].toDouble() > 0);
+      // The normalisation alone takes part of the step's time: more than nothing, and (measured apart, so
+      // allowing for noise) not more than the whole step several times over.
+      const double share = object["mask_softmax_share"].toDouble();
+      QVERIFY2(share > 0 && share < 5, qPrintable(QString::number(share)));
       QVERIFY(object["max_abs_diff_vs_cpu"].isNull());
     }
     QCOMPARE(runs[0].toObject()["tokens"].toInt(), 8);
@@ -220,6 +229,7 @@ class TestCliDevices : public QObject {
       const QJsonObject object = value.toObject();
       if (object["device"].toString() == "cpu") continue;
       QCOMPARE(object["device"].toString(), QString("cuda"));
+      QVERIFY(object["mask_softmax_share"].isNull());
       QVERIFY(object["max_abs_diff_vs_cpu"].isDouble());
       QVERIFY2(object["max_abs_diff_vs_cpu"].toDouble() < 1e-5,
                qPrintable(QString::number(object["max_abs_diff_vs_cpu"].toDouble())));

@@ -184,6 +184,9 @@ class TestCliModel : public QObject {
     QTest::newRow("layer twice") << base + QStringList{"--layers", "0,0-1"} << 1 << "layer 0 is listed twice";
     QTest::newRow("layer garbage") << base + QStringList{"--layers", "1,x"} << 1
                                    << "--layers 1,x: 'x' is not a layer number";
+    QTest::newRow("layers with control characters")
+        << base + QStringList{"--layers", "1-\x1b[2J"} << 1
+        << "attnscope-cli: error: --layers 1-\\x1b[2J: '\\x1b[2J' is not a layer number";
     QTest::newRow("backwards range") << base + QStringList{"--layers", "1-0"} << 1
                                      << "the range 1-0 runs backwards";
     QTest::newRow("cuda") << base + QStringList{"--device", "cuda"} << 1

@@ -79,11 +79,12 @@ inline bool is_valid_utf8(std::string_view text) {
 
 // An error message a person reads on one line: it starts with `prefix`, is valid UTF-8 and not much longer
 // than the prefix, and holds nothing that breaks the line or rewrites a terminal (C0 and C1 controls, DEL,
-// line and paragraph separators, bidi embeddings, overrides and isolates).
-inline void check_message(std::string_view message, std::string_view prefix) {
-  constexpr std::size_t kMaxProblemBytes = 512;
+// line and paragraph separators, bidi embeddings, overrides and isolates). `max_problem_bytes` is for
+// messages that list what was given, as a command line's do.
+inline void check_message(std::string_view message, std::string_view prefix,
+                          std::size_t max_problem_bytes = 512) {
   FUZZ_CHECK(message.starts_with(prefix), message);
-  FUZZ_CHECK(message.size() <= prefix.size() + kMaxProblemBytes, message);
+  FUZZ_CHECK(message.size() <= prefix.size() + max_problem_bytes, message);
   for (std::size_t offset = 0; offset < message.size();) {
     char32_t c = 0;
     const auto length = decode_utf8(message.substr(offset), c);

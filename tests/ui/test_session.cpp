@@ -143,6 +143,20 @@ class TestSession : public QObject {
                                      "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
                                      "{\"seed\": -1}}")
                               << QStringLiteral("seed");
+    QTest::newRow("version beyond int") << QByteArray(
+                                               "{\"format\": \"attnscope-session\", \"version\": 3000000000, "
+                                               "\"settings\": {}}")
+                                        << QStringLiteral("format version 3000000000;");
+    QTest::newRow("control characters in a name")
+        << QByteArray(
+               "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
+               "{\"embeddings\": {\"source\": \"a\\nb\\u001b[2J\"}}}")
+        << QStringLiteral("unknown embedding source 'a\\nb\\x1b[2J'");
+    QTest::newRow("bidi override in a name")
+        << QByteArray(
+               "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
+               "{\"mechanism\": \"causal\\u202e\"}}")
+        << QStringLiteral("unknown mechanism 'causal\\u202e'");
   }
 
   void damagedFilesAreRefused() {
@@ -155,7 +169,11 @@ class TestSession : public QObject {
       SessionFile::load(path);
       QFAIL("the file was accepted");
     } catch (const Error& error) {
-      QVERIFY2(QString::fromStdString(error.what()).contains(reason), error.what());
+      const QString message = QString::fromStdString(error.what());
+      QVERIFY2(message.contains(reason), error.what());
+      QVERIFY2(!message.contains(QLatin1Char('\n')) && !message.contains(QChar(0x1B)) &&
+                   !message.contains(QChar(0x202E)),
+               error.what());
     }
     QVERIFY_THROWS_EXCEPTION(Error,
                              SessionFile::load(directory.filePath(QStringLiteral("missing.attnscope"))));

@@ -19,7 +19,8 @@ struct StepProblem {
 };
 
 struct StepTiming {
-  std::vector<double> step_ms;   // one per repetition, in milliseconds
+  std::vector<double> step_ms;       // one per repetition, in milliseconds
+  std::vector<double> normalize_ms;  // the step's scale + mask + softmax alone, per repetition (CPU only)
   std::vector<double> sgemm_ms;  // plain SGEMMs of the step's two products (the same FLOPs), per repetition
   std::vector<float> context;    // heads × tokens × head_dim from the last repetition
 };

@@ -12,6 +12,7 @@
 // with x = wte[ids] + wpe[0..n) before the first block and ln_f after the last.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -55,6 +56,10 @@ struct Gpt2RunOptions {
   // Which layers' attention Gpt2Result::layers keeps (0-based, any order, no repeats); empty: every layer.
   // Every layer is computed either way, the final hidden state needs them all.
   std::vector<int> layers;
+  // Called on the running thread with every layer's attention (kept or not, in order, mask set) as soon as it
+  // is computed: a viewer summarises the layers it does not keep without holding n_layer · n_head · n²
+  // weights at once. An exception it throws ends the run.
+  std::function<void(int layer, const AttentionResult& attention)> on_layer;
 };
 
 struct Gpt2Result {

@@ -63,10 +63,8 @@ void allocate_head(const StepInput& input, HeadResult& head) {
   head.context.resize(n, input.values->cols());
 }
 
-void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head) {
-  const Eigen::Index n = input.queries->rows();
-  const Eigen::Index rows = row_end - row_begin;
+KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
+                       Eigen::Index n) {
   Eigen::Index lo = n, hi = 0;
   for (Eigen::Index i = row_begin; i < row_end; ++i) {
     const VisibleRange range = ranges[static_cast<std::size_t>(i)];
@@ -75,8 +73,33 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
       hi = std::max(hi, range.end);
     }
   }
-  if (lo >= hi) lo = hi = 0;  // every query of the block sees nothing
-  const Eigen::Index width = hi - lo;
+  if (lo >= hi) return {0, 0};  // every query of the block sees nothing
+  return {lo, hi};
+}
+
+void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    float* row = head.weights.row(query).data();
+    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
+    if (range.begin >= range.end) {
+      std::fill(row + span.begin, row + span.end, 0.0f);
+      continue;
+    }
+    scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
+    if (input.normalization == Normalization::softmax)
+      softmax(row, span.begin, span.end);
+    else
+      sum_normalize(row, span.begin, span.end, query);
+  }
+}
+
+void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, HeadResult& head) {
+  const Eigen::Index n = input.queries->rows();
+  const Eigen::Index rows = row_end - row_begin;
+  const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
+  const Eigen::Index lo = span.begin, hi = span.end, width = hi - lo;
 
   auto weights = head.weights.middleRows(row_begin, rows);
   if (width > 0)
@@ -97,20 +120,7 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     }
   }
 
-  for (Eigen::Index r = 0; r < rows; ++r) {
-    const Eigen::Index query = row_begin + r;
-    float* row = weights.row(r).data();
-    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
-    if (range.begin >= range.end) {
-      std::fill(row + lo, row + hi, 0.0f);
-      continue;
-    }
-    scale_and_mask(row, input.mask->row(query).data(), lo, hi, input.scale_divisor);
-    if (input.normalization == Normalization::softmax)
-      softmax(row, lo, hi);
-    else
-      sum_normalize(row, lo, hi, query);
-  }
+  normalize_rows(input, ranges, row_begin, row_end, span, head);
 
   const Matrix* applied = &head.weights;
   if (input.dropout_noise) {

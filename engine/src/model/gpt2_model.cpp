@@ -374,12 +374,16 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads);
     x += mlp_output;
 
-    if (kept[static_cast<std::size_t>(l)]) {
+    const bool keep = kept[static_cast<std::size_t>(l)];
+    if (keep || options.on_layer) {
       layer.mask = mask;
       layer.empty_rows = empty_rows;
-      layer.output = std::move(attention_output);
+      layer.output = attention_output;
       layer.compute_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
+    }
+    if (options.on_layer) options.on_layer(l, layer);
+    if (keep) {
       result.layers.push_back(std::move(layer));
       result.layer_indices.push_back(l);
     }

@@ -1,0 +1,30 @@
+#include "support/cli_command_line.hpp"
+
+namespace attnscope::cli {
+
+std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
+  auto app = std::make_unique<CLI::App>(
+      "attnscope-cli: the attention mechanisms of chapter 3 of Build a Large Language Model (From "
+      "Scratch), computed exactly as PyTorch does",
+      "attnscope-cli");
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "attnscope-cli 0.1.0");
+
+  line.compute = app->add_subcommand("compute", "Compute one mechanism and print every intermediate");
+  add_compute_options(*line.compute, line.compute_options, true);
+  add_model_options(*line.compute, line.compute_options);
+  line.compute->add_option("--format", line.output_options.format, "json or csv")
+      ->check(CLI::IsMember({"json", "csv"}));
+  line.compute->add_option("--output", line.output_options.output,
+                           "Write to FILE instead of standard output");
+
+  line.devices = app->add_subcommand("devices", "List the compute backends and why one is unavailable");
+
+  line.bench = app->add_subcommand(
+      "bench",
+      "Time the attention step (scores, mask, softmax, weights kept, context; no projections) per device");
+  add_bench_options(*line.bench, line.bench_options);
+  return app;
+}
+
+}  // namespace attnscope::cli

@@ -1,0 +1,34 @@
+#pragma once
+// attnscope-cli's command line as one parser, so that tests/fuzz parses exactly what attnscope-cli parses.
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bench/bench.hpp"
+#include "support/compute_options.hpp"
+
+namespace attnscope::cli {
+
+// compute --format and --output.
+struct OutputOptions {
+  std::string format = "json";
+  std::optional<std::string> output;
+};
+
+// What the command line asks for. After a parse, exactly one of the subcommands is true.
+struct CliCommandLine {
+  ComputeOptions compute_options;
+  OutputOptions output_options;
+  BenchOptions bench_options;
+  CLI::App* compute = nullptr;
+  CLI::App* devices = nullptr;
+  CLI::App* bench = nullptr;
+};
+
+// attnscope-cli's parser: its description, --version, and the subcommands compute, devices and bench with
+// their options, which write into `line`; `line` must outlive the parser.
+std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line);
+
+}  // namespace attnscope::cli

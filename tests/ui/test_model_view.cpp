@@ -1,0 +1,548 @@
+// GPT-2 models in the window: a tiny random checkpoint written by the test, opened as File ▸ Open Model
+// opens it; the grid, the layer selector, the overview, head summaries, masks on top of the causal one, the
+// BPE chips, bad folders, sessions and the headless export, each against Gpt2Model::run.
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QProcess>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QTest>
+#include <algorithm>
+#include <cmath>
+
+#include "../support/gpt2_checkpoint.hpp"
+#include "attnscope/gpt2.hpp"
+#include "heatmap_grid.hpp"
+#include "main_window.hpp"
+#include "model_overview.hpp"
+#include "model_snapshot.hpp"
+#include "session_file.hpp"
+#include "settings_panel.hpp"
+#include "token_chip_view.hpp"
+#include "token_strip.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+using attnscope::testing::write_file;
+using attnscope::testing::write_small_gpt2;
+
+namespace {
+
+constexpr int kLayers = 2;
+constexpr int kHeads = 3;
+constexpr int kPositions = 24;
+const QString kText = QStringLiteral("hello the world, the world");
+
+struct Run {
+  int exitCode = -1;
+  QByteArray err;
+};
+
+Run runApp(const QStringList& arguments) {
+  QProcess process;
+  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+  environment.remove(QStringLiteral("DISPLAY"));
+  environment.remove(QStringLiteral("WAYLAND_DISPLAY"));
+  environment.remove(QStringLiteral("QT_QPA_PLATFORM"));
+  process.setProcessEnvironment(environment);
+  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope"), arguments);
+  if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
+  Run run;
+  run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+  run.err = process.readAllStandardError();
+  return run;
+}
+
+// The engine's own result for the text, without any of the window's code.
+Gpt2Result engineRun(const QString& folder, const QString& text, std::optional<MaskSpec> extra = {}) {
+  const Gpt2Model model = Gpt2Model::open(folder.toStdString());
+  Gpt2RunOptions options;
+  options.extra_mask = extra;
+  return model.run(model.tokenizer().encode(text.toStdString()), options);
+}
+
+}  // namespace
+
+class TestModelView : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+  QTemporaryDir m_directory;
+  QString m_model;
+
+  template <typename Widget>
+  static Widget* field(MainWindow& window, const char* name) {
+    auto* widget = window.settingsPanel()->findChild<Widget*>(QString::fromLatin1(name));
+    if (!widget) qFatal("no settings field %s", name);
+    return widget;
+  }
+
+  // A window on kText with the tiny model open at `layer`.
+  static void openTinyModel(MainWindow& window, const QString& folder) {
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    window.model()->setText(kText);
+    window.openModel(folder);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->snapshot());
+    QVERIFY(window.model()->snapshot()->model.has_value());
+  }
+
+  // Every map of the grid equals the engine's weights of `layer` (masked cells NaN); a summary map equals the
+  // mean or max of the heads.
+  static void compareGrid(const HeatmapPlot& plot, const ViewSettings& settings, int layer) {
+    const SnapshotPointer& snapshot = plot.snapshot();
+    QVERIFY(snapshot && snapshot->model);
+    QCOMPARE(snapshot->model->layer, layer);
+    for (int map = 0; map < plot.mapCount(); ++map) {
+      const MapKey key = plot.mapKey(map);
+      QVERIFY(key.quantity == Quantity::weights);
+      const MaskSpec& mask = settings.masks.at(static_cast<std::size_t>(key.maskRow));
+      const bool onTop = mask.kind != MaskKind::none && mask.kind != MaskKind::causal;
+      const Gpt2Result expected = engineRun(settings.modelFolder, settings.text,
+                                            onTop ? std::optional<MaskSpec>(mask) : std::nullopt);
+      const AttentionResult& result = expected.layers.at(static_cast<std::size_t>(layer));
+      const Eigen::Index n = result.mask.rows();
+      QCOMPARE(plot.colorMap(map)->tokenCount(), static_cast<int>(n));
+      for (Eigen::Index q = 0; q < n; ++q)
+        for (Eigen::Index k = 0; k < n; ++k) {
+          const double cell = plot.colorMap(map)->cellValue(static_cast<int>(q), static_cast<int>(k));
+          if (result.mask(q, k)) {
+            QVERIFY2(std::isnan(cell), "a hidden key must be drawn as masked");
+            continue;
+          }
+          double value = 0.0;
+          if (snapshot->isSummary(key.head)) {
+            double sum = 0.0, largest = -1.0;
+            for (const HeadResult& head : result.heads) {
+              sum += head.weights(q, k);
+              largest = std::max<double>(largest, head.weights(q, k));
+            }
+            value = snapshot->headSummary == HeadSummary::mean ? sum / kHeads : largest;
+            QVERIFY2(std::abs(cell - value) <= 1e-6, qPrintable(plot.mapTitle(map)));
+          } else {
+            value = result.heads.at(static_cast<std::size_t>(key.head)).weights(q, k);
+            QCOMPARE(cell, value);
+          }
+        }
+    }
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDirectory.isValid());
+    QVERIFY(m_directory.isValid());
+    isolateSettings(m_settingsDirectory);
+    m_model = m_directory.filePath(QStringLiteral("gpt2-tiny"));
+    write_small_gpt2(m_model.toStdString(), kLayers, kHeads, /*width=*/12, kPositions);
+  }
+
+  void init() { QSettings(QStringLiteral("AttnScope"), QStringLiteral("AttnScope")).clear(); }
+
+  void openingAModelShowsItsFirstLayer() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    const ViewSettings& settings = window.model()->settings();
+    QCOMPARE(settings.modelFolder, QFileInfo(m_model).absoluteFilePath());
+    QCOMPARE(settings.layer, 0);
+    HeatmapPlot* plot = window.grid()->plot();
+    // Masks none and causal (the launch view's), both the model's own causal mask: two rows of three heads.
+    QCOMPARE(plot->mapCount(), 2 * kHeads);
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 causal"));
+    compareGrid(*plot, settings, 0);
+    QVERIFY(window.statusSummary().contains(QStringLiteral("layer 0")));
+    // The context vectors of the layer on screen are the engine's.
+    const Gpt2Result expected = engineRun(m_model, kText);
+    const HeadResult& head = window.model()->snapshot()->head(0, 1);
+    QCOMPARE(head.context.rows(), expected.layers[0].heads[1].context.rows());
+    QVERIFY(head.context.isApprox(expected.layers[0].heads[1].context, 0.0f));
+    QVERIFY(window.model()->snapshot()->model->finalHidden[0].isApprox(expected.final_hidden, 0.0f));
+  }
+
+  void settingsThatDoNotApplyAreDisabled() {
+    MainWindow window;
+    QVERIFY(field<QComboBox>(window, "mechanism")->isEnabled());
+    QVERIFY(!field<QSpinBox>(window, "layer")->isEnabled());
+    openTinyModel(window, m_model);
+    for (const char* name : {"mechanism", "tokenizer", "embeddingSource", "embeddingSeed", "dIn", "device"})
+      QVERIFY2(!field<QWidget>(window, name)->isEnabled(), name);
+    QVERIFY(!field<QSpinBox>(window, "heads")->isEnabled());
+    QVERIFY(field<QSpinBox>(window, "layer")->isEnabled());
+    QCOMPARE(field<QSpinBox>(window, "layer")->maximum(), kLayers - 1);
+    QVERIFY(field<QLabel>(window, "modelNote")->isVisible());
+    QVERIFY(field<QLabel>(window, "maskNote")->isVisible());
+    QVERIFY(field<QLabel>(window, "modelName")->text().contains(QStringLiteral("gpt2-tiny")));
+
+    window.closeModel();
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(!window.model()->snapshot()->model);
+    QVERIFY(window.model()->settings().modelFolder.isEmpty());
+    QVERIFY(field<QComboBox>(window, "mechanism")->isEnabled());
+    QVERIFY(!field<QLabel>(window, "maskNote")->isVisible());
+    QCOMPARE(window.grid()->plot()->mapTitle(0), QStringLiteral("head 1 \u00b7 none"));
+    compareWithEngine(*window.grid()->plot(), window.model()->settings());
+  }
+
+  void launchingWithAModel() {
+    // attnscope --model DIR: the window starts with the model's settings.
+    ViewSettings settings = ViewSettings::defaults();
+    settings.modelFolder = QFileInfo(m_model).absoluteFilePath();
+    settings.text = kText;
+    settings.embeddingSource = EmbeddingSource::seeded;
+    settings.layer = 1;
+    MainWindow window(settings);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->snapshot()->model);
+    for (const char* name : {"mechanism", "tokenizer", "embeddingSource", "embeddingSeed", "dIn", "device"})
+      QVERIFY2(!field<QWidget>(window, name)->isEnabled(), name);
+    compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
+  }
+
+  void theLayerSelectorSwitchesLayers() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    field<QSpinBox>(window, "layer")->setValue(1);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->settings().layer, 1);
+    compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
+    QCOMPARE(window.overview()->currentLayer(), 1);
+    // Layers 0 and 1 differ, so the comparison above tells them apart.
+    const Gpt2Result expected = engineRun(m_model, kText);
+    QVERIFY(!expected.layers[0].heads[0].weights.isApprox(expected.layers[1].heads[0].weights));
+  }
+
+  void theOverviewShowsEveryLayerAndHeadAndAClickSelects() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    ModelOverview* overview = window.overview();
+    QVERIFY(overview->isVisible());
+    QCOMPARE(overview->layerCount(), kLayers);
+    QCOMPARE(overview->headCount(), kHeads);
+    // A short text keeps every weight: each small map is the engine's weights of its layer and head.
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    const Gpt2Result expected = engineRun(m_model, kText);
+    const auto n = static_cast<int>(expected.layers[0].mask.rows());
+    for (int layer = 0; layer < kLayers; ++layer)
+      for (int head = 0; head < kHeads; ++head) {
+        const OverviewMap& map = snapshot->overviewMap(0, layer, head);
+        QCOMPARE(map.size, n);
+        for (int q = 0; q < n; ++q)
+          for (int k = 0; k < n; ++k) {
+            const float cell = map.cells[static_cast<std::size_t>(q * n + k)];
+            if (expected.layers[layer].mask(q, k))
+              QVERIFY(std::isnan(cell));
+            else
+              QCOMPARE(cell, expected.layers[layer].heads[head].weights(q, k));
+          }
+      }
+    // Different maps are painted differently (the widget draws what it holds).
+    QVERIFY(overview->cellColor(0, 0, n - 1, 0) != overview->cellColor(1, 2, n - 1, 0) ||
+            overview->cellColor(0, 0, n - 1, 1) != overview->cellColor(1, 2, n - 1, 1));
+
+    QTest::mouseClick(overview, Qt::LeftButton, Qt::NoModifier, overview->mapRect(1, 2).center());
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->settings().layer, 1);
+    QCOMPARE(window.model()->selection().head, 2);
+    QCOMPARE(overview->currentLayer(), 1);
+    QCOMPARE(overview->currentHead(), 2);
+    compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
+  }
+
+  void manyHeadsScrollInsteadOfWideningTheWindow() {
+    // GPT-2's 12 heads (and a summary) side by side: the window keeps its size, the grid scrolls, and each
+    // map keeps a readable width.
+    MainWindow window;
+    window.resize(1300, 850);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    field<QSpinBox>(window, "dOut")->setValue(12);
+    field<QSpinBox>(window, "heads")->setValue(12);
+    QVERIFY(waitForIdle(window.controller()));
+    QCoreApplication::processEvents();
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 24);
+    QVERIFY(window.width() <= 1300);
+    QVERIFY2(plot->width() > window.grid()->width(), "the maps scroll");
+    QVERIFY(plot->mapRect(0)->width() >= 100);
+  }
+
+  void theOverviewReducesLongTexts() {
+    // 40 tokens → 32 × 32 block means of the visible weights.
+    Matrix weights = Matrix::Constant(40, 40, 0.5f);
+    MaskMatrix mask = MaskMatrix::Zero(40, 40);
+    for (int q = 0; q < 40; ++q)
+      for (int k = q + 1; k < 40; ++k) mask(q, k) = 1;
+    weights(39, 0) = 1.5f;  // the last block row: queries 39 (alone in its block, 39·32/40 = 31)
+    const OverviewMap map = reduceForOverview(weights, mask);
+    QCOMPARE(map.size, OverviewMap::kCells);
+    QVERIFY(std::isnan(map.cells[static_cast<std::size_t>(0 * 32 + 31)]));  // query 0 sees no late key
+    QCOMPARE(map.cells[static_cast<std::size_t>(31 * 32 + 0)], 1.0f);       // keys 0 and 1: (1.5 + 0.5) / 2
+    QCOMPARE(map.maximum, 1.0f);
+  }
+
+  void headSummaries_data() {
+    QTest::addColumn<int>("summary");
+    QTest::newRow("mean") << int(HeadSummary::mean);
+    QTest::newRow("max") << int(HeadSummary::max);
+  }
+
+  void headSummaries() {
+    QFETCH(int, summary);
+    MainWindow window;
+    openTinyModel(window, m_model);
+    auto* combo = field<QComboBox>(window, "headSummary");
+    combo->setCurrentIndex(combo->findData(summary));
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 2 * (kHeads + 1));
+    const QString label =
+        summary == int(HeadSummary::mean) ? QStringLiteral("mean of heads") : QStringLiteral("max of heads");
+    QCOMPARE(plot->mapTitle(kHeads), label + QStringLiteral(" \u00b7 causal"));
+    compareGrid(*plot, window.model()->settings(), 0);
+  }
+
+  void headSummariesInTheBookView() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    auto* combo = field<QComboBox>(window, "headSummary");
+    combo->setCurrentIndex(combo->findData(int(HeadSummary::max)));
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 6);  // two masks × (2 heads + max)
+    QCOMPARE(plot->mapTitle(2), QStringLiteral("max of heads \u00b7 none"));
+    const Reference expected = reference(window.model()->settings(), MaskSpec{MaskKind::none, 0, {}});
+    for (int q = 0; q < 6; ++q)
+      for (int k = 0; k < 6; ++k)
+        QCOMPARE(
+            plot->colorMap(2)->cellValue(q, k),
+            double(std::max(expected.result.heads[0].weights(q, k), expected.result.heads[1].weights(q, k))));
+  }
+
+  void aWindowMaskHidesKeysOnTopOfCausal() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    field<QCheckBox>(window, "maskNone")->setChecked(false);
+    field<QSpinBox>(window, "windowSize")->setValue(2);
+    field<QCheckBox>(window, "maskWindow")->setChecked(true);
+    QVERIFY(waitForIdle(window.controller()));
+    const ViewSettings& settings = window.model()->settings();
+    QCOMPARE(settings.masks.size(), std::size_t{2});
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapTitle(kHeads), QStringLiteral("head 1 \u00b7 causal + window:2"));
+    compareGrid(*plot, settings, 0);
+    // Causal, and only the two most recent keys.
+    const SnapshotPointer& snapshot = window.model()->snapshot();
+    for (int q = 0; q < snapshot->tokenCount(); ++q)
+      for (int k = 0; k < snapshot->tokenCount(); ++k)
+        QCOMPARE(snapshot->isMasked(1, q, k), k > q || k < q - 1);
+  }
+
+  void chipsShowTheBpePiecesWithTheirSpaceMarker() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    const Gpt2Model model = Gpt2Model::open(m_model.toStdString());
+    const std::vector<BpeToken> tokens = model.tokenizer().tokenize(kText.toStdString());
+    TokenChipView* chips = window.tokenStrip()->chips();
+    QCOMPARE(chips->tokenCount(), static_cast<int>(tokens.size()));
+    int marked = 0;
+    for (int i = 0; i < chips->tokenCount(); ++i) {
+      QCOMPARE(chips->chipText(i), QString::fromStdString(tokens[static_cast<std::size_t>(i)].display));
+      marked += chips->chipText(i).startsWith(QStringLiteral("\u00b7"));
+    }
+    QVERIFY(marked >= 3);  // " the", " world", " the", " world"
+    QVERIFY(window.tokenStrip()->summary().contains(QStringLiteral("GPT-2 BPE")));
+  }
+
+  void aBadFolderSaysWhyAndKeepsThePreviousView_data() {
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QString>("expected");  // in the message
+    QTest::newRow("missing folder") << QStringLiteral("nowhere") << QStringLiteral("no such folder");
+    QTest::newRow("broken config") << QStringLiteral("broken-config") << QStringLiteral("config.json");
+    QTest::newRow("truncated weights") << QStringLiteral("truncated") << QStringLiteral("model.safetensors");
+    QTest::newRow("no vocabulary") << QStringLiteral("no-vocab") << QStringLiteral("vocab.json");
+  }
+
+  void aBadFolderSaysWhyAndKeepsThePreviousView() {
+    QFETCH(QString, name);
+    QFETCH(QString, expected);
+    const QString folder = m_directory.filePath(name);
+    if (name != QLatin1String("nowhere")) {
+      write_small_gpt2(folder.toStdString(), kLayers, kHeads, 12, kPositions);
+      if (name == QLatin1String("broken-config"))
+        write_file((folder + "/config.json").toStdString(), "{\"n_layer\": ");
+      if (name == QLatin1String("truncated")) {
+        QFile file(folder + "/model.safetensors");
+        QVERIFY(file.resize(file.size() / 2));
+      }
+      if (name == QLatin1String("no-vocab")) QVERIFY(QFile::remove(folder + "/vocab.json"));
+    }
+    // From the book view: back to the book.
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    window.openModel(folder);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->settings().modelFolder.isEmpty());
+    QVERIFY(window.model()->snapshot() && !window.model()->snapshot()->model);
+    QVERIFY2(window.grid()->problem().contains(expected), qPrintable(window.grid()->problem()));
+    QVERIFY(window.lastStatusMessage().contains(expected));
+    QVERIFY(!window.lastStatusMessage().contains(QLatin1Char('\n')));
+    QCOMPARE(window.grid()->plot()->mapCount(), 4);
+    compareWithEngine(*window.grid()->plot(), window.model()->settings());
+
+    // From a model: back to that model and its layer.
+    window.model()->setText(kText);
+    window.openModel(m_model);
+    QVERIFY(waitForIdle(window.controller()));
+    field<QSpinBox>(window, "layer")->setValue(1);
+    QVERIFY(waitForIdle(window.controller()));
+    window.openModel(folder);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->settings().modelFolder, QFileInfo(m_model).absoluteFilePath());
+    QCOMPARE(window.model()->settings().layer, 1);
+    QVERIFY(window.grid()->problem().contains(expected));
+    compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
+  }
+
+  void aTextLongerThanTheModelIsRefused() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    QStringList words;
+    for (int i = 0; i < kPositions + 5; ++i) words << QStringLiteral("the");
+    window.model()->setText(words.join(QLatin1Char(' ')));
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.grid()->problem().contains(QStringLiteral("positions")));
+    QVERIFY(window.settingsPanel()->fieldError(SettingsField::text).contains(QString::number(kPositions)));
+    // The last valid heatmaps stay.
+    QCOMPARE(window.model()->snapshot()->text, kText);
+  }
+
+  void aSessionKeepsTheModelAndLayer() {
+    const QString path = m_directory.filePath(QStringLiteral("model.attnscope"));
+    {
+      MainWindow window;
+      openTinyModel(window, m_model);
+      field<QSpinBox>(window, "layer")->setValue(1);
+      auto* combo = field<QComboBox>(window, "headSummary");
+      combo->setCurrentIndex(combo->findData(int(HeadSummary::mean)));
+      QVERIFY(waitForIdle(window.controller()));
+      QString error;
+      QVERIFY2(window.saveSession(path, &error), qPrintable(error));
+    }
+    const ViewSettings loaded = SessionFile::load(path);
+    QCOMPARE(loaded.modelFolder, QFileInfo(m_model).absoluteFilePath());
+    QCOMPARE(loaded.layer, 1);
+    QVERIFY(loaded.headSummary == HeadSummary::mean);
+    QVERIFY(ViewSettings::fromJson(loaded.toJson()) == loaded);
+
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QString error;
+    QVERIFY2(window.openSession(path, &error), qPrintable(error));
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->settings().layer, 1);
+    compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
+  }
+
+  void aSessionFromBeforeModelsOpensTheBook() {
+    QJsonObject json = ViewSettings::defaults().toJson();
+    json.remove(QStringLiteral("model"));
+    json.remove(QStringLiteral("layer"));
+    json.remove(QStringLiteral("head_summary"));
+    const ViewSettings settings = ViewSettings::fromJson(json);
+    QVERIFY(settings.modelFolder.isEmpty());
+    QCOMPARE(settings.layer, 0);
+    json[QStringLiteral("head_summary")] = QStringLiteral("median");
+    QVERIFY_THROWS_EXCEPTION(Error, ViewSettings::fromJson(json));
+  }
+
+  void headlessExportWithAModel() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.png"));
+    const Run run = runApp({"--model", m_model, "--layer", "1", "--text", kText, "--masks", "causal,window:2",
+                            "--head-summary", "max", "--export", path, "--size", "1200x700"});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    QVERIFY(run.err.isEmpty());
+    QCOMPARE(QImage(path).size(), QSize(1200, 700));
+  }
+
+  void headlessBadModelCases_data() {
+    QTest::addColumn<QStringList>("flags");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("missing folder") << QStringList{"--model", "/nonexistent/gpt2"}
+                                    << QStringLiteral("no such folder");
+    QTest::newRow("layer out of range")
+        << QStringList{"--model", "MODEL", "--layer", "2"} << QStringLiteral("layers are 0 to 1");
+    QTest::newRow("text too long") << QStringList{"--model", "MODEL", "--text", "LONG"}
+                                   << QStringLiteral("positions");
+    QTest::newRow("bad checkpoint") << QStringList{"--model", "BROKEN"}
+                                    << QStringLiteral("model.safetensors");
+  }
+
+  void headlessBadModelCases() {
+    QFETCH(QStringList, flags);
+    QFETCH(QString, expected);
+    const QString broken = m_directory.filePath(QStringLiteral("headless-broken"));
+    write_small_gpt2(broken.toStdString(), kLayers, kHeads, 12, kPositions);
+    QFile weights(broken + "/model.safetensors");
+    QVERIFY(weights.resize(100));
+    QStringList words;
+    for (int i = 0; i < kPositions + 1; ++i) words << QStringLiteral("the");
+    flags.replaceInStrings(QStringLiteral("MODEL"), m_model);
+    flags.replaceInStrings(QStringLiteral("BROKEN"), broken);
+    flags.replaceInStrings(QStringLiteral("LONG"), words.join(QLatin1Char(' ')));
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.png"));
+    const Run run = runApp(flags + QStringList{"--export", path});
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY2(run.err.startsWith("attnscope: error: "), run.err.constData());
+    QCOMPARE(run.err.count('\n'), 1);
+    QVERIFY2(QString::fromUtf8(run.err).contains(expected), run.err.constData());
+    QVERIFY(!QFile::exists(path));
+  }
+
+  void headlessModelFlagsThatDoNotGoTogether() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.png"));
+    QCOMPARE(runApp({"--layer", "1", "--export", path}).exitCode, 2);  // --layer needs --model
+    QCOMPARE(runApp({"--model", m_model, "--mechanism", "causal", "--export", path}).exitCode, 2);
+  }
+
+  void theDataExportIsTheCliSchemaWithTheLayer() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    field<QSpinBox>(window, "layer")->setValue(1);
+    QVERIFY(waitForIdle(window.controller()));
+    const QString path = m_directory.filePath(QStringLiteral("model.json"));
+    QString error;
+    QVERIFY2(window.exportData(path, &error), qPrintable(error));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QJsonArray rows = QJsonDocument::fromJson(file.readAll()).array();
+    QCOMPARE(rows.size(), 2);
+    const QJsonObject row = rows[0].toObject();
+    QCOMPARE(row[QStringLiteral("mechanism")].toString(), QStringLiteral("gpt2"));
+    QCOMPARE(row[QStringLiteral("mask")].toString(), QStringLiteral("causal"));
+    const QJsonArray heads = row[QStringLiteral("heads")].toArray();
+    QCOMPARE(heads.size(), kHeads);
+    for (int h = 0; h < kHeads; ++h) {
+      QCOMPARE(heads[h].toObject()[QStringLiteral("layer")].toInt(), 1);
+      QCOMPARE(heads[h].toObject()[QStringLiteral("head")].toInt(), h);
+    }
+  }
+};
+
+QTEST_MAIN(TestModelView)
+#include "test_model_view.moc"
