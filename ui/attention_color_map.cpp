@@ -14,20 +14,46 @@ AttentionColorMap::AttentionColorMap(QCPAxis* keyAxis, QCPAxis* valueAxis) : QCP
   setTightBoundary(false);
 }
 
-void AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow, int head,
-                                  Quantity quantity) {
-  m_tokens = snapshot.tokenCount();
-  // Cells prepared on the worker thread, or, for a quantity that was not on screen then (or a second plot of
-  // the same snapshot, like an export), built here.
+bool AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                                  const CellRegion& wanted) {
+  const int n = snapshot.tokenCount();
   std::optional<MapCells> cells = snapshot.takePreparedCells(maskRow, head, quantity);
-  if (!cells) cells = buildMapCells(snapshot, maskRow, head, quantity);
-  setData(cells->cells.release(), /*copy=*/false);
-  m_minimum = cells->minimum;
-  m_maximum = cells->maximum;
+  if (cells && cells->region.serves(wanted)) {
+    setCells(std::move(*cells), n);
+    return true;
+  }
+  // A quantity that was not on screen when the snapshot was computed, or a second plot of it (an export).
+  if (n <= kLargestBuiltHere) {
+    setCells(buildMapCells(snapshot, maskRow, head, quantity, wanted), n);
+    return true;
+  }
+  // Cells for another size still beat an empty map until the right ones arrive.
+  if (cells) {
+    setCells(std::move(*cells), n);
+  } else {
+    m_tokens = n;
+    m_region = CellRegion{};
+    m_minimum = m_maximum = std::numeric_limits<double>::quiet_NaN();
+    data()->clear();
+  }
+  return false;
+}
+
+void AttentionColorMap::setCells(MapCells cells, int tokenCount) {
+  m_tokens = tokenCount;
+  m_region = cells.region;
+  setData(cells.cells.release(), /*copy=*/false);
+  if (m_region.keyBegin == 0 && m_region.keyEnd == m_tokens && m_region.queryBegin == 0 &&
+      m_region.queryEnd == m_tokens) {
+    m_minimum = cells.minimum;
+    m_maximum = cells.maximum;
+  }
 }
 
 double AttentionColorMap::cellValue(int query, int key) const {
-  return data()->cell(key, query);
+  if (!m_region.contains(query, key)) return std::numeric_limits<double>::quiet_NaN();
+  return data()->cell((key - m_region.keyBegin) / m_region.keyBlock,
+                      (query - m_region.queryBegin) / m_region.queryBlock);
 }
 
 void AttentionColorMap::draw(QCPPainter* painter) {
@@ -42,7 +68,7 @@ void AttentionColorMap::draw(QCPPainter* painter) {
 }
 
 void AttentionColorMap::drawValues(QCPPainter* painter) {
-  if (m_tokens == 0 || !keyAxis() || !valueAxis()) return;
+  if (m_tokens == 0 || m_region.isReduced() || m_region.isEmpty() || !keyAxis() || !valueAxis()) return;
   const double cellWidth = std::abs(keyAxis()->coordToPixel(1) - keyAxis()->coordToPixel(0));
   const double cellHeight = std::abs(valueAxis()->coordToPixel(1) - valueAxis()->coordToPixel(0));
   if (cellWidth < kMinimumLabelledCellWidth || cellHeight < kMinimumLabelledCellHeight) return;
@@ -52,9 +78,16 @@ void AttentionColorMap::drawValues(QCPPainter* painter) {
   painter->setFont(font);
   const int decimals = cellWidth >= 52 ? 3 : 2;
   QCPColorGradient colors = gradient();
-  for (int query = 0; query < m_tokens; ++query)
-    for (int key = 0; key < m_tokens; ++key) {
-      const double value = data()->cell(key, query);
+  // Only the cells in view: a zoomed-in long text has millions outside it.
+  const auto visible = [](const QCPRange& range, int begin, int end) {
+    return std::pair(std::max(begin, static_cast<int>(std::floor(range.lower + 0.5))),
+                     std::min(end, static_cast<int>(std::ceil(range.upper + 0.5))));
+  };
+  const auto [keyBegin, keyEnd] = visible(keyAxis()->range(), m_region.keyBegin, m_region.keyEnd);
+  const auto [queryBegin, queryEnd] = visible(valueAxis()->range(), m_region.queryBegin, m_region.queryEnd);
+  for (int query = queryBegin; query < queryEnd; ++query)
+    for (int key = keyBegin; key < keyEnd; ++key) {
+      const double value = cellValue(query, key);
       if (std::isnan(value)) continue;
       const QPointF centre(keyAxis()->coordToPixel(key), valueAxis()->coordToPixel(query));
       const QRectF cell(centre.x() - cellWidth / 2, centre.y() - cellHeight / 2, cellWidth, cellHeight);

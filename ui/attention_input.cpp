@@ -146,21 +146,33 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
 
   input.embeddings = embeddingsFor(settings, input.tokens, input.embeddingsNote);
   input.config = configFor(settings, static_cast<int>(input.embeddings.cols()));
-  // Each map holds n² doubles on screen besides the engine's n² floats per matrix: bound what a window draws.
-  constexpr double kMaxShownCells = 80e6;
+  // A long text's scores are n² floats per head that no map on screen needs (hover recomputes one from q and
+  // k); a short text keeps them, so its exports carry the engine's own numbers.
+  constexpr std::size_t kScoresAlwaysKept = 1024;
+  input.config.keep_scores = settings.showsScores() || input.tokens.size() <= kScoresAlwaysKept;
+  // The maps on screen are reduced to their pixels; what grows with n² is what the engine returns: per head
+  // the weights, the scores while a score map is shown, the weights after dropout. A long text's are let go
+  // mask by mask once its maps are drawn (softmax without dropout; see PreparedMaps), so then one mask's
+  // matrices are held at a time, else all of them; and a mask matrix per mask.
+  constexpr double kMaxHeldBytes = 8.0 * (1 << 30);
   const double n = static_cast<double>(input.tokens.size());
-  const double maps = static_cast<double>(input.config.head_count()) *
-                      static_cast<double>(input.masks.size()) *
-                      static_cast<double>(std::max<std::size_t>(1, settings.quantities.size()));
-  if (n * n * maps > kMaxShownCells)
+  const double masks = static_cast<double>(input.masks.size());
+  const double matrices =
+      1.0 + (input.config.keep_scores ? 1.0 : 0.0) + (input.config.dropout > 0.0 ? 1.0 : 0.0);
+  const bool byMask = input.config.normalization == Normalization::softmax && input.config.dropout == 0.0;
+  const double held =
+      n * n * (input.config.head_count() * (byMask ? 1.0 : masks) * matrices * sizeof(float) + masks);
+  if (held > kMaxHeldBytes)
     throw FieldError(
         SettingsField::text,
-        QStringLiteral("%1 tokens in %2 maps would be %3 million cells, more than AttnScope draws (%4 "
-                       "million). Shorten the text, or show fewer heads, masks or quantities.")
+        QStringLiteral("%1 tokens with %2 heads and %3 masks need %4 GiB for the attention matrices, more "
+                       "than AttnScope holds (%5 GiB). Shorten the text, or show fewer heads, masks or score "
+                       "maps.")
             .arg(input.tokens.size())
-            .arg(maps)
-            .arg(qRound(n * n * maps / 1e6))
-            .arg(qRound(kMaxShownCells / 1e6)));
+            .arg(input.config.head_count())
+            .arg(input.masks.size())
+            .arg(held / (1 << 30), 0, 'f', 1)
+            .arg(kMaxHeldBytes / (1 << 30), 0, 'f', 0));
   // A mask file is read here, so that a bad file is reported next to the masks rather than as a failure of
   // the computation.
   for (const MaskSpec& mask : input.masks) {

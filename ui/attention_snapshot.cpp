@@ -3,9 +3,12 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <limits>
 
 #include "attnscope/attention.hpp"
+#include "attnscope/mask.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -15,13 +18,22 @@ namespace {
 // row-major buffer, so a 2,000-token map fills in a tight loop.
 class CellBuffer : public QCPColorMapData {
  public:
-  CellBuffer(int n, const QCPRange& range) : QCPColorMapData(n, n, range, range) {}
+  CellBuffer(int keys, int queries, const QCPRange& keyRange, const QCPRange& queryRange)
+      : QCPColorMapData(keys, queries, keyRange, queryRange) {}
   double* cells() { return mData; }
   void setBounds(double minimum, double maximum) {
     mDataBounds = QCPRange(minimum, maximum);
     mDataModified = true;
   }
 };
+
+// The coordinates of the first and last cell centres along one axis. QCustomPlot derives a cell's extent
+// from its neighbours, so a single cell gets its block's edges instead.
+QCPRange cellRange(int begin, int block, int cells) {
+  const double first = begin + (block - 1) / 2.0;
+  return cells > 1 ? QCPRange(first, first + (cells - 1) * static_cast<double>(block))
+                   : QCPRange(begin - 0.5, begin + block - 0.5);
+}
 
 }  // namespace
 
@@ -40,6 +52,43 @@ std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vect
   spans.reserve(tokens.size());
   for (const Token& token : tokens) spans.emplace_back(toUtf16(token.char_begin), toUtf16(token.char_end));
   return spans;
+}
+
+namespace {
+
+// Keeps of each head's softmax what recomputes any weight from q and k: the row's largest weight is
+// exp(0) / sum, and sits where the scaled score is the row's largest.
+void letGoOfMatrices(MaskedResult& row) {
+  for (HeadResult& head : row.result.heads) {
+    const Eigen::Index n = head.weights.rows();
+    SoftmaxRows softmax;
+    softmax.maximum = Vector::Zero(n);
+    softmax.inverseSum = Vector::Zero(n);
+    for (Eigen::Index query = 0; query < n; ++query) {
+      Eigen::Index key = 0;
+      const float largest = head.weights.row(query).maxCoeff(&key);
+      if (!(largest > 0.0f)) continue;  // every key hidden: every weight 0
+      softmax.inverseSum[query] = largest;
+      softmax.maximum[query] = head.queries.row(query).dot(head.keys.row(key)) * head.scale;
+    }
+    head.weights = Matrix();
+    head.scores = Matrix();
+    row.softmaxRows.push_back(std::move(softmax));
+  }
+}
+
+}  // namespace
+
+const ModuleParameters& ParameterCache::parametersFor(const AttentionConfig& config, int dIn) {
+  const Key key{config.mechanism, dIn,        config.effective_d_out(dIn), config.heads,
+                config.qkv_bias,  config.seed};
+  if (m_key != key) {
+    m_key.reset();  // a throw below leaves no stale parameters under the new key
+    TorchGenerator generator;
+    m_parameters = draw_parameters(config, dIn, generator);
+    m_key = key;
+  }
+  return m_parameters;
 }
 
 bool AttentionSnapshot::hasDropout() const {
@@ -85,11 +134,53 @@ float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, 
     case Quantity::scaledScores:
       return score() * result.scale;
     case Quantity::weights:
-      return result.weights(query, key);
     case Quantity::dropoutWeights:
-      return result.dropout_weights ? (*result.dropout_weights)(query, key) : result.weights(query, key);
+      if (quantity == Quantity::dropoutWeights && result.dropout_weights)
+        return (*result.dropout_weights)(query, key);
+      if (result.weights.size() != 0) return result.weights(query, key);
+      if (isMasked(row, query, key)) return 0.0f;
+      {
+        const SoftmaxRows& softmax = rows[row].softmaxRows[head];
+        return std::exp(score() * result.scale - softmax.maximum[query]) * softmax.inverseSum[query];
+      }
   }
   return 0.0f;
+}
+
+const float* AttentionSnapshot::values(int row, int head, Quantity quantity, int queryBegin, int queries,
+                                       int keyBegin, int keyEnd, Matrix& scratch,
+                                       Eigen::Index* stride) const {
+  const HeadResult& result = this->head(row, head);
+  const int width = keyEnd - keyBegin;
+  const Matrix* kept = quantity == Quantity::dropoutWeights && result.dropout_weights
+                           ? &*result.dropout_weights
+                       : !isScore(quantity) && result.weights.size() != 0 ? &result.weights
+                       : isScore(quantity) && result.scores.size() != 0   ? &result.scores
+                                                                          : nullptr;
+  if (kept && quantity != Quantity::scaledScores) {
+    *stride = kept->cols();
+    return kept->data() + static_cast<std::size_t>(queryBegin) * kept->cols() + keyBegin;
+  }
+  Matrix& out = scratch;
+  if (kept) {
+    out = kept->block(queryBegin, keyBegin, queries, width);
+  } else {
+    // One product for the block of rows: as fast per cell as the engine's own.
+    out.noalias() =
+        result.queries.middleRows(queryBegin, queries) * result.keys.middleRows(keyBegin, width).transpose();
+    if (!isScore(quantity)) {
+      const SoftmaxRows& softmax = rows[row].softmaxRows[head];
+      for (int r = 0; r < queries; ++r) {
+        const float maximum = softmax.maximum[queryBegin + r],
+                    inverseSum = softmax.inverseSum[queryBegin + r];
+        auto cells = out.row(r).array();
+        cells = ((cells * result.scale) - maximum).exp() * inverseSum;
+      }
+    }
+  }
+  if (quantity == Quantity::scaledScores) out *= result.scale;
+  *stride = out.cols();
+  return out.data();
 }
 
 std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
@@ -100,34 +191,65 @@ std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, 
 }
 
 MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
+  return buildMapCells(snapshot, maskRow, head, quantity,
+                       CellRegion::whole(snapshot.tokenCount(), 0, Reduction::max));
+}
+
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                       const CellRegion& region) {
   const int n = snapshot.tokenCount();
-  // Cell centres at 0 … n-1; a single cell needs an explicit width (QCustomPlot derives it from neighbours).
-  const QCPRange range = n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5);
-  auto buffer = std::make_unique<CellBuffer>(n, range);
-  const HeadResult& result = snapshot.head(maskRow, head);
+  const int keyCells = region.keyCells(), queryCells = region.queryCells();
+  auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
+                                             cellRange(region.keyBegin, region.keyBlock, keyCells),
+                                             cellRange(region.queryBegin, region.queryBlock, queryCells));
   const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
-  const Matrix& source = quantity == Quantity::weights ? result.weights
-                         : quantity == Quantity::dropoutWeights && result.dropout_weights
-                             ? *result.dropout_weights
-                         : quantity == Quantity::dropoutWeights ? result.weights
-                                                                : result.scores;
-  const float factor = quantity == Quantity::scaledScores ? result.scale : 1.0f;
+  const bool mean = region.reduction == Reduction::mean;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-  double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  const int width = region.keyEnd - region.keyBegin;
+  double minimum = infinity, maximum = -infinity;
   double* cells = buffer->cells();
-  // Both are row-major n × n with the query as the row: data index = query · n + key, as QCustomPlot's.
-  const float* values = source.data();
-  const std::uint8_t* hidden = mask.data();
-  const std::size_t count = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (hidden[i]) {
-      cells[i] = nan;
-      continue;
+  // One row of cells at a time: each query row of the block adds its keys to the row's accumulators. Both
+  // matrices are row-major n × n with the query as the row, as QCustomPlot's data (index = row · keys + key).
+  std::vector<double> totals(static_cast<std::size_t>(keyCells));
+  std::vector<int> counts(static_cast<std::size_t>(keyCells));
+  Matrix scratch;
+  for (int cellRow = 0; cellRow < queryCells; ++cellRow) {
+    std::fill(totals.begin(), totals.end(), mean ? 0.0 : -infinity);
+    std::fill(counts.begin(), counts.end(), 0);
+    const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
+    const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
+    Eigen::Index stride = 0;
+    const float* first = snapshot.values(maskRow, head, quantity, queryBegin, queryEnd - queryBegin,
+                                         region.keyBegin, region.keyEnd, scratch, &stride);
+    for (int query = queryBegin; query < queryEnd; ++query) {
+      const float* values = first + static_cast<std::size_t>(query - queryBegin) * stride;
+      const std::uint8_t* hidden = mask.data() + static_cast<std::size_t>(query) * n + region.keyBegin;
+      for (int cell = 0, key = 0; cell < keyCells; ++cell) {
+        const int blockEnd = std::min(width, key + region.keyBlock);
+        double total = totals[cell];
+        int count = counts[cell];
+        for (; key < blockEnd; ++key) {
+          if (hidden[key]) continue;
+          const double value = values[key];
+          total = mean ? total + value : std::max(total, value);
+          ++count;
+        }
+        totals[cell] = total;
+        counts[cell] = count;
+      }
     }
-    const double value = factor == 1.0f ? values[i] : values[i] * factor;  // the CSV's scaled score, in float
-    cells[i] = value;
-    minimum = std::min(minimum, value);
-    maximum = std::max(maximum, value);
+    double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
+    for (int cell = 0; cell < keyCells; ++cell) {
+      if (counts[cell] == 0) {
+        row[cell] = nan;
+        continue;
+      }
+      const double value = mean ? totals[cell] / counts[cell] : totals[cell];
+      row[cell] = value;
+      minimum = std::min(minimum, value);
+      maximum = std::max(maximum, value);
+    }
   }
   const bool any = minimum <= maximum;
   buffer->setBounds(any ? minimum : 0.0, any ? maximum : 0.0);
@@ -135,6 +257,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   map.maskRow = maskRow;
   map.head = head;
   map.quantity = quantity;
+  map.region = region;
   // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that
   // type.
   map.cells = std::make_unique<QCPColorMapData>(*buffer);
@@ -144,7 +267,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
 }
 
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
-                                const std::vector<Quantity>& prepare) {
+                                const PreparedMaps& prepare, ParameterCache* parameters) {
   auto snapshot = std::make_shared<AttentionSnapshot>();
   snapshot->text = input.text;
   snapshot->tokenizer = input.tokenizer;
@@ -156,6 +279,13 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
   snapshot->embeddingsNote = input.embeddingsNote;
   const std::vector<MaskSpec> masks =
       input.masks.empty() ? std::vector<MaskSpec>{input.config.effective_mask()} : input.masks;
+  const double n = static_cast<double>(input.tokens.size());
+  const double keptBytes = n * n * sizeof(float) * input.config.head_count() *
+                           static_cast<double>(masks.size()) * (input.config.keep_scores ? 2.0 : 1.0);
+  const bool letGo = keptBytes > prepare.keptBytes && input.config.normalization == Normalization::softmax &&
+                     input.config.dropout == 0.0;
+  snapshot->headSummary = input.headSummary;
+  const bool summarized = input.headSummary != HeadSummary::none && input.config.head_count() > 1;
   for (const MaskSpec& mask : masks) {
     cancel.throw_if_cancelled();
     MaskedResult row;
@@ -163,7 +293,14 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     row.config = input.config;
     row.config.mask = mask;
     try {
-      row.result = compute_attention(row.config, input.embeddings, backend, cancel);
+      if (parameters && row.config.dropout == 0.0) {
+        const int dIn = static_cast<int>(input.embeddings.cols());
+        row.config.validate(dIn);  // before drawing: a bad config is reported, not drawn
+        row.result = compute_attention(row.config, input.embeddings,
+                                       parameters->parametersFor(row.config, dIn), backend, cancel);
+      } else {
+        row.result = compute_attention(row.config, input.embeddings, backend, cancel);
+      }
     } catch (const Error& error) {
       throw FieldError(mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general,
                        toQString(error.what()));
@@ -173,62 +310,75 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     if (!row.result.fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->rows.push_back(std::move(row));
+    // This mask's summary and maps now, while its matrices are here: a long text's are let go before the
+    // next mask's (the summary keeps its own).
+    const int index = snapshot->maskCount() - 1;
+    if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
+    prepareRowMaps(*snapshot, index, prepare, cancel);
+    if (letGo) letGoOfMatrices(snapshot->rows.back());
   }
-  addHeadSummaries(*snapshot, input.headSummary);
-  prepareMaps(*snapshot, prepare, cancel);
   return snapshot;
+}
+
+HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
+  const int heads = snapshot.mechanismHeadCount();
+  const bool mean = snapshot.headSummary == HeadSummary::mean;
+  const Eigen::Index n = snapshot.tokenCount();
+  const AttentionResult& result = snapshot.rows[row].result;
+  HeadResult combined;
+  combined.scale = result.heads.front().scale;
+  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+  // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
+  combined.scores = Matrix(n, n);
+  for (Eigen::Index query = 0; query < n; ++query)
+    for (Eigen::Index key = 0; key < n; ++key) {
+      float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
+      for (int head = 0; head < heads; ++head) {
+        const float score =
+            snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
+        total += score;
+        largest = std::max(largest, score);
+      }
+      combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
+    }
+  const auto reduce = [&](auto pick) {
+    Matrix out = pick(result.heads.front());
+    for (int head = 1; head < heads; ++head)
+      out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
+    if (mean) out /= static_cast<float>(heads);
+    return out;
+  };
+  combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
+  if (result.heads.front().dropout_weights)
+    combined.dropout_weights =
+        reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
+  return combined;
 }
 
 void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary) {
   snapshot.headSummary = summary;
   snapshot.summaries.clear();
-  const int heads = snapshot.mechanismHeadCount();
-  if (summary == HeadSummary::none || heads < 2) return;
-  const bool mean = summary == HeadSummary::mean;
-  const Eigen::Index n = snapshot.tokenCount();
-  for (int row = 0; row < snapshot.maskCount(); ++row) {
-    const AttentionResult& result = snapshot.rows[row].result;
-    HeadResult combined;
-    combined.scale = result.heads.front().scale;
-    combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
-    // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
-    combined.scores = Matrix(n, n);
-    for (Eigen::Index query = 0; query < n; ++query)
-      for (Eigen::Index key = 0; key < n; ++key) {
-        float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
-        for (int head = 0; head < heads; ++head) {
-          const float score =
-              snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
-          total += score;
-          largest = std::max(largest, score);
-        }
-        combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
-      }
-    const auto reduce = [&](auto pick) {
-      Matrix out = pick(result.heads.front());
-      for (int head = 1; head < heads; ++head)
-        out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
-      if (mean) out /= static_cast<float>(heads);
-      return out;
-    };
-    combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
-    if (result.heads.front().dropout_weights)
-      combined.dropout_weights =
-          reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
-    snapshot.summaries.push_back(std::move(combined));
+  if (summary == HeadSummary::none || snapshot.mechanismHeadCount() < 2) return;
+  for (int row = 0; row < snapshot.maskCount(); ++row)
+    snapshot.summaries.push_back(summarizeHeads(snapshot, row));
+}
+
+void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
+                    const CancelToken& cancel) {
+  const int tokens = snapshot.tokenCount();
+  const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
+                                                prepare.queryPixels, prepare.reduction);
+  for (const Quantity quantity : prepare.quantities) {
+    if (!snapshot.hasQuantity(quantity)) continue;
+    for (int head = 0; head < snapshot.headCount(); ++head) {
+      cancel.throw_if_cancelled();
+      snapshot.prepared.push_back(buildMapCells(snapshot, row, head, quantity, region));
+    }
   }
 }
 
-void prepareMaps(AttentionSnapshot& snapshot, const std::vector<Quantity>& quantities,
-                 const CancelToken& cancel) {
-  for (const Quantity quantity : quantities) {
-    if (!snapshot.hasQuantity(quantity)) continue;
-    for (int row = 0; row < snapshot.maskCount(); ++row)
-      for (int head = 0; head < snapshot.headCount(); ++head) {
-        cancel.throw_if_cancelled();
-        snapshot.prepared.push_back(buildMapCells(snapshot, row, head, quantity));
-      }
-  }
+void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {
+  for (int row = 0; row < snapshot.maskCount(); ++row) prepareRowMaps(snapshot, row, prepare, cancel);
 }
 
 }  // namespace attnscope::ui

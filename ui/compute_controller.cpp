@@ -12,6 +12,7 @@ namespace attnscope::ui {
 struct ComputeController::Worker {
   std::unique_ptr<Backend> backend;
   Device device = Device::cpu;
+  ParameterCache parameters;
 
   Backend& backendFor(Device wanted) {
     if (!backend || device != wanted) {
@@ -60,6 +61,7 @@ ComputeController::ComputeController(QObject* parent)
     : QObject(parent), m_worker(std::make_shared<Worker>()) {
   m_pool.setMaxThreadCount(1);
   m_pool.setExpiryTimeout(-1);  // keep the one thread (and the backend's state on it) alive
+  m_debounce.setObjectName(QStringLiteral("debounce"));
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(kDefaultDebounceMs);
   connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);
@@ -81,6 +83,11 @@ void ComputeController::request(const ViewSettings& settings) {
   if (m_lastRequested && m_lastRequested->sameComputation(settings)) return;
   m_lastRequested = settings;
   m_pending = settings;
+  // Nothing in flight or waiting: no reason to wait, the first keystroke computes at once.
+  if (!m_busy) {
+    start();
+    return;
+  }
   // Whatever is in flight now describes an older text: stop it and make sure its result is dropped.
   if (m_cancel) m_cancel->cancel();
   ++m_generation;
@@ -116,15 +123,23 @@ void ComputeController::start() {
   const quint64 generation = ++m_generation;
   setBusy(true);
 
+  PreparedMaps prepare;
+  prepare.quantities = settings.quantities;
+  prepare.reduction = settings.reduction;
+  if (m_mapPixels) {
+    const QSize pixels = m_mapPixels(settings);
+    prepare.keyPixels = pixels.width();
+    prepare.queryPixels = pixels.height();
+  }
   auto worker = m_worker;
-  QtConcurrent::run(&m_pool, [worker, token, settings, generation]() -> Outcome {
+  QtConcurrent::run(&m_pool, [worker, token, settings, generation, prepare]() -> Outcome {
     Outcome outcome;
     outcome.generation = generation;
     try {
       token->throw_if_cancelled();
       if (!settings.modelFolder.isEmpty()) {
         const Gpt2Model& model = worker->modelFor(settings.modelFolder);
-        outcome.snapshot = computeModelSnapshot(settings, model, *token, settings.quantities);
+        outcome.snapshot = computeModelSnapshot(settings, model, *token, prepare);
         outcome.empty = !outcome.snapshot;
         return outcome;
       }
@@ -135,7 +150,7 @@ void ComputeController::start() {
         return outcome;
       }
       Backend& backend = worker->backendFor(settings.device);
-      outcome.snapshot = computeSnapshot(input, backend, *token, settings.quantities);
+      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters);
     } catch (const Cancelled&) {
       outcome.cancelled = true;
     } catch (const FieldError& error) {

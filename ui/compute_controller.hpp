@@ -1,11 +1,14 @@
 #pragma once
 // Computes snapshots off the GUI thread. One serial worker thread owns the backend (so CUDA state stays on
-// one thread); requests are debounced; a newer request cancels the one in flight through its CancelToken, and
-// a generation counter drops any result that arrives after a newer request was made.
+// one thread); a request made while idle starts at once, and requests made while one is in flight are
+// debounced; a newer request cancels the one in flight through its CancelToken, and a generation counter
+// drops any result that arrives after a newer request was made.
 
 #include <QObject>
+#include <QSize>
 #include <QThreadPool>
 #include <QTimer>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -22,8 +25,8 @@ class ComputeController : public QObject {
   explicit ComputeController(QObject* parent = nullptr);
   ~ComputeController() override;
 
-  // Computes `settings` after the debounce interval, unless only how the maps are drawn changed since the
-  // last request. A request made while one is running cancels that one.
+  // Computes `settings` (at once when idle, else after the debounce interval), unless only how the maps are
+  // drawn changed since the last request. A request made while one is running cancels that one.
   void request(const ViewSettings& settings);
   // The same without waiting (first launch, opening a session, tests).
   void requestNow(const ViewSettings& settings);
@@ -31,6 +34,9 @@ class ComputeController : public QObject {
   void cancel();
 
   void setDebounceInterval(int milliseconds) { m_debounce.setInterval(milliseconds); }
+  // How many cells a side the worker prepares each map at (asked on the GUI thread when a computation
+  // starts); without it, every cell.
+  void setMapPixels(std::function<QSize(const ViewSettings&)> pixels) { m_mapPixels = std::move(pixels); }
   bool isBusy() const { return m_busy; }
   quint64 generation() const { return m_generation; }
 
@@ -54,6 +60,7 @@ class ComputeController : public QObject {
   std::optional<ViewSettings> m_pending;
   std::optional<ViewSettings> m_lastRequested;
   std::shared_ptr<CancelToken> m_cancel;
+  std::function<QSize(const ViewSettings&)> m_mapPixels;
   quint64 m_generation = 0;
   bool m_busy = false;
 };

@@ -9,6 +9,7 @@
 #include <QRegularExpression>
 #include <QSvgGenerator>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string_view>
 
@@ -54,7 +55,7 @@ QImage rasterize(HeatmapPlot& plot, QSize size, double scale) {
   image.setDotsPerMeterY(dotsPerMeter);
   QCPPainter painter(&image);
   painter.scale(scale, scale);
-  plot.render(&painter, size);
+  plot.render(&painter, size, scale);
   painter.end();
   return image;
 }
@@ -112,6 +113,27 @@ QByteArray renderPdf(HeatmapPlot& plot, QSize size) {
     painter.end();
   }
   return bytes;
+}
+
+void checkMatricesKept(const AttentionSnapshot& snapshot) {
+  if (!snapshot.keepsMatrices())
+    throw Error(
+        QStringLiteral("the matrices of these %1 tokens are not kept in memory (the window keeps only "
+                       "what it draws of a text this long); export them with attnscope-cli")
+            .arg(snapshot.tokenCount())
+            .toStdString());
+}
+
+// The CLI's formats carry the raw scores, which a long text's snapshot keeps only while a score map is shown:
+// recomputed here as the engine computes them (q·k, −∞ where masked).
+const AttentionResult& withScores(const AttentionResult& result, AttentionResult& scratch) {
+  if (result.heads.empty() || result.heads.front().scores.size() != 0) return result;
+  scratch = result;
+  for (HeadResult& head : scratch.heads) {
+    head.scores.noalias() = head.queries * head.keys.transpose();
+    head.scores = (result.mask.array() != 0).select(-std::numeric_limits<float>::infinity(), head.scores);
+  }
+  return scratch;
 }
 
 QString csvField(const QString& text) {
@@ -212,25 +234,31 @@ std::string modelMaskName(const MaskSpec& mask) {
 }  // namespace
 
 QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
+  checkMatricesKept(snapshot);
   cli::Json rows = cli::Json::array();
-  for (int row = 0; row < snapshot.maskCount(); ++row)
+  for (int row = 0; row < snapshot.maskCount(); ++row) {
+    AttentionResult scratch;
+    const MaskedResult& masked = snapshot.rows[row];
     rows.push_back(
         snapshot.model
             ? cli::model_result_to_json(snapshot.model->tokens, snapshot.model->config,
-                                        modelMaskName(snapshot.rows[row].mask), modelRow(snapshot, row))
-            : cli::result_to_json(snapshot.tokens, snapshot.rows[row].config, snapshot.rows[row].result));
+                                        modelMaskName(masked.mask), modelRow(snapshot, row))
+            : cli::result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
+  }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
 
 QByteArray Exporter::toCsv(const AttentionSnapshot& snapshot) {
+  checkMatricesKept(snapshot);
   QByteArray csv;
   bool header = true;
   for (int index = 0; index < snapshot.maskCount(); ++index) {
     const MaskedResult& row = snapshot.rows[static_cast<std::size_t>(index)];
     const QByteArray prefix = csvField(QString::fromStdString(row.mask.to_string())).toUtf8() + ',';
+    AttentionResult scratch;
     const std::string text = snapshot.model
                                  ? cli::model_result_to_csv(snapshot.model->tokens, modelRow(snapshot, index))
-                                 : cli::result_to_csv(snapshot.tokens, row.result);
+                                 : cli::result_to_csv(snapshot.tokens, withScores(row.result, scratch));
     std::string_view rest(text);
     bool first = true;
     while (!rest.empty()) {

@@ -44,6 +44,7 @@ class Exporter {
                            std::optional<MapKey> only = {});
 
   // The CLI's JSON for each mask row, as an array in grid order; CSV: the CLI's columns after a mask column.
+  // Throw attnscope::Error when the snapshot let go of its matrices (a long text; see PreparedMaps).
   static QByteArray toJson(const AttentionSnapshot& snapshot);
   static QByteArray toCsv(const AttentionSnapshot& snapshot);
   static void exportJson(const AttentionSnapshot& snapshot, const QString& path);

@@ -3,14 +3,17 @@
 #include <QApplication>
 #include <QFontMetrics>
 #include <QPicture>
+#include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "attention_color_map.hpp"
 #include "color_maps.hpp"
 #include "map_overlay.hpp"
 #include "masked_legend.hpp"
+#include "text.hpp"
 #include "token_axis_ticker.hpp"
 
 namespace attnscope::ui {
@@ -19,6 +22,7 @@ namespace {
 const QString kHighlightLayer = QStringLiteral("highlight");
 constexpr double kRotatedLabels = -90.0;
 constexpr int kMaxSettlePasses = 3;
+constexpr int kRefineDelayMs = 15;  // coalesces the steps of one wheel turn
 
 QString scaleLabel(Quantity quantity) {
   switch (quantity) {
@@ -66,6 +70,7 @@ DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
   options.quantities = settings.quantities;
   options.colorMap = settings.colorMap;
   options.sharedRange = settings.sharedRange;
+  options.reduction = settings.reduction;
   return options;
 }
 
@@ -85,10 +90,24 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
       replot(QCustomPlot::rpQueuedReplot);
     else
       m_settlePasses = 0;
+    // A zoom, a resize or a new reduction: the cells in view are rebuilt for it (exports do it in render).
+    if (!m_rendering && isVisible() && needsRefine()) m_refineTimer.start();
   });
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
+    int map = -1, query = -1, key = -1;
+    if (cellAt(event->position(), &map, &query, &key)) resetZoom(map);
+  });
+  m_refinePool.setMaxThreadCount(1);
+  m_refineTimer.setObjectName(QStringLiteral("refineTimer"));
+  m_refineTimer.setSingleShot(true);
+  m_refineTimer.setInterval(kRefineDelayMs);
+  connect(&m_refineTimer, &QTimer::timeout, this, &HeatmapPlot::refine);
 }
 
 HeatmapPlot::~HeatmapPlot() {
+  m_refineGeneration->fetch_add(1);  // the job in flight stops between maps
+  m_refinePool.waitForDone();
   clearMaps();
 }
 
@@ -128,14 +147,20 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
         qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
     bool anyMasked = false;
     for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
-    rebuildNeeded = legendShown != anyMasked;
+    const bool noteWanted = m_snapshot->tokenCount() > AttentionColorMap::kLargestBuiltHere;
+    rebuildNeeded = legendShown != anyMasked || (m_note != nullptr) != noteWanted;
   }
   if (rebuildNeeded) {
     rebuild(keys);
     refill = true;
   }
+  // Whatever is being built off the GUI thread is for the previous content.
+  m_refineGeneration->fetch_add(1);
+  m_refineTimer.stop();
+  m_refining = false;
   fill(refill);
   updateRanges();
+  updateNote();
   replot();
 }
 
@@ -146,6 +171,7 @@ void HeatmapPlot::clearMaps() {
   m_mapScales.clear();
   clearPlottables();
   plotLayout()->clear();
+  m_note = nullptr;
   delete m_marginGroup;
   m_marginGroup = nullptr;
 }
@@ -231,6 +257,11 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
     m_maps.push_back(map);
   }
 
+  if (m_snapshot->tokenCount() > AttentionColorMap::kLargestBuiltHere) {
+    m_note = new QCPTextElement(this, QString(), m_noteFont);
+    m_note->setTextColor(QColor(0x40, 0x40, 0x40));
+    top->addElement(blockRow++, 0, m_note);
+  }
   bool anyMasked = false;
   for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
   if (anyMasked) top->addElement(blockRow, 0, new MaskedLegend(this, m_noteFont));
@@ -262,12 +293,46 @@ void HeatmapPlot::setupAxes(Map& map) {
 
   map.colorMap = new AttentionColorMap(keys, queries);
   map.overlay = new MapOverlay(map.axisRect, kHighlightLayer);
+  map.axisRect->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+  map.axisRect->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+  for (QCPAxis* axis : {keys, queries})
+    connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            [this, axis] { clampRange(axis); });
+}
+
+void HeatmapPlot::clampRange(QCPAxis* axis) {
+  if (!m_snapshot) return;
+  // Within the map, and at least one token wide.
+  const double lowest = -0.5, highest = m_snapshot->tokenCount() - 0.5;
+  const QCPRange range = axis->range();
+  const double size = std::clamp(range.size(), 1.0, highest - lowest);
+  const double lower = std::clamp(range.lower, lowest, highest - size);
+  axis->setRange(lower, lower + size);
 }
 
 void HeatmapPlot::fill(bool values) {
   if (!m_snapshot) return;
   const int n = m_snapshot->tokenCount();
   const bool severalQuantities = shownQuantities().size() > 1 || m_only.has_value();
+  std::set<int> heads;
+  std::set<std::pair<int, Quantity>> rows;
+  for (const Map& map : m_maps) {
+    heads.insert(map.key.head);
+    rows.emplace(map.key.maskRow, map.key.quantity);
+  }
+  const QSize estimate = pixelsPerMap(static_cast<int>(heads.size()), static_cast<int>(rows.size()));
+  if (m_snapshot->tokenTexts != m_tokenTexts) {
+    m_tokenTexts = m_snapshot->tokenTexts;
+    m_tokenLabels.clear();
+    m_tokenLabels.reserve(m_tokenTexts.size());
+    const QFontMetrics metrics(m_tickFont);
+    m_widestTokenLabel = 0;
+    for (const QString& token : m_tokenTexts) {
+      m_tokenLabels << displayToken(token, TokenAxisTicker::kDefaultMaxCharacters);
+      m_widestTokenLabel = std::max(m_widestTokenLabel, metrics.horizontalAdvance(m_tokenLabels.back()));
+    }
+  }
+  bool pending = false;
   for (std::size_t i = 0; i < m_maps.size(); ++i) {
     Map& map = m_maps[i];
     const MapKey& key = map.key;
@@ -276,14 +341,153 @@ void HeatmapPlot::fill(bool values) {
     if (severalQuantities || key.quantity != Quantity::weights)
       title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
     map.title->setText(title);
-    map.rows->setTokens(m_snapshot->tokenTexts);
-    map.columns->setTokens(m_snapshot->tokenTexts);
-    map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
-    map.axisRect->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    map.rows->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
+    map.columns->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
+    // A zoom survives an edit that keeps the token count.
+    if (map.colorMap->tokenCount() != n) {
+      map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
+      map.axisRect->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    }
     map.colorMap->setGradient(ColorMaps::forQuantity(key.quantity, m_options.colorMap));
-    if (values) map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity);
+    if (values)
+      pending = !map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity,
+                                         wantedRegion(map, devicePixelRatioF(), estimate)) ||
+                pending;
   }
   settle();
+  if (pending && isVisible()) m_refineTimer.start();
+}
+
+CellRegion HeatmapPlot::wantedRegion(const Map& map, double pixelRatio, QSize estimate) const {
+  const int n = m_snapshot->tokenCount();
+  const QCPRange keys = map.axisRect->axis(QCPAxis::atBottom)->range();
+  const QCPRange queries = map.axisRect->axis(QCPAxis::atLeft)->range();
+  const auto first = [](const QCPRange& range) { return static_cast<int>(std::floor(range.lower + 0.5)); };
+  const auto end = [](const QCPRange& range) { return static_cast<int>(std::ceil(range.upper + 0.5)); };
+  const bool laidOut = map.axisRect->width() > 0 && map.axisRect->height() > 0;
+  const int keyPixels =
+      laidOut ? static_cast<int>(std::ceil(map.axisRect->width() * pixelRatio)) : estimate.width();
+  const int queryPixels =
+      laidOut ? static_cast<int>(std::ceil(map.axisRect->height() * pixelRatio)) : estimate.height();
+  return CellRegion::fitting(n, first(keys), end(keys), first(queries), end(queries), keyPixels, queryPixels,
+                             m_options.reduction);
+}
+
+QSize HeatmapPlot::pixelsPerMap(int columns, int rows) const {
+  const double ratio = devicePixelRatioF();
+  columns = std::max(1, columns);
+  rows = std::max(1, rows);
+  if (!m_maps.empty() && static_cast<int>(m_maps.size()) == columns * rows) {
+    QSize largest;
+    for (const Map& map : m_maps) largest = largest.expandedTo(map.axisRect->rect().size());
+    if (!largest.isEmpty())
+      return QSize(static_cast<int>(std::ceil(largest.width() * ratio)),
+                   static_cast<int>(std::ceil(largest.height() * ratio)));
+  }
+  // Not laid out yet: a share of the plot, generous (labels and titles take some of it), so the first cells
+  // are rarely coarser than the pixels.
+  return QSize(static_cast<int>(std::ceil(std::max(64, width() / columns) * ratio)),
+               static_cast<int>(std::ceil(std::max(64, height() / rows) * ratio)));
+}
+
+bool HeatmapPlot::needsRefine() const {
+  if (!m_snapshot || m_snapshot->tokenCount() == 0) return false;
+  const QSize none;
+  for (const Map& map : m_maps)
+    if (map.axisRect->width() > 0 &&
+        !map.colorMap->region().serves(wantedRegion(map, devicePixelRatioF(), none)))
+      return true;
+  return false;
+}
+
+void HeatmapPlot::refine() {
+  if (!m_snapshot) return;
+  struct Job {
+    std::size_t index;
+    MapKey key;
+    CellRegion region;
+  };
+  std::vector<Job> jobs;
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const Map& map = m_maps[i];
+    if (map.axisRect->width() <= 0) continue;
+    const CellRegion wanted = wantedRegion(map, devicePixelRatioF(), QSize());
+    if (!map.colorMap->region().serves(wanted)) jobs.push_back(Job{i, map.key, wanted});
+  }
+  if (jobs.empty()) return;
+  const quint64 generation = m_refineGeneration->fetch_add(1) + 1;
+  m_refining = true;
+  const SnapshotPointer snapshot = m_snapshot;
+  const auto latest = m_refineGeneration;
+  using Built = std::shared_ptr<std::vector<MapCells>>;
+  QtConcurrent::run(&m_refinePool, [snapshot, jobs, latest, generation]() -> Built {
+    auto built = std::make_shared<std::vector<MapCells>>();
+    for (const Job& job : jobs) {
+      if (latest->load() != generation) break;  // a newer zoom or snapshot
+      built->push_back(buildMapCells(*snapshot, job.key.maskRow, job.key.head, job.key.quantity, job.region));
+    }
+    return built;
+  }).then(this, [this, snapshot, jobs, generation](const Built& built) {
+    if (m_refineGeneration->load() != generation || snapshot != m_snapshot) return;
+    m_refining = false;
+    const int n = snapshot->tokenCount();
+    for (std::size_t i = 0; i < built->size(); ++i)
+      if (jobs[i].index < m_maps.size() && m_maps[jobs[i].index].key == jobs[i].key)
+        m_maps[jobs[i].index].colorMap->setCells(std::move((*built)[i]), n);
+    updateRanges();
+    updateNote();
+    replot(QCustomPlot::rpQueuedReplot);
+    emit refined();
+  });
+}
+
+void HeatmapPlot::refineNow(double pixelRatio) {
+  if (!m_snapshot) return;
+  const int n = m_snapshot->tokenCount();
+  for (Map& map : m_maps) {
+    const CellRegion wanted = wantedRegion(map, pixelRatio, QSize());
+    if (map.axisRect->width() > 0 && !map.colorMap->region().serves(wanted))
+      map.colorMap->setCells(
+          buildMapCells(*m_snapshot, map.key.maskRow, map.key.head, map.key.quantity, wanted), n);
+  }
+  updateRanges();
+  updateNote();
+}
+
+void HeatmapPlot::updateNote() {
+  if (!m_note) return;
+  const QString note = gridNote();
+  if (note != m_note->text()) m_note->setText(note);
+}
+
+QString HeatmapPlot::gridNote() const {
+  // The coarsest map speaks for the grid: maps differ only while one is zoomed or being rebuilt.
+  CellRegion coarsest;
+  for (const Map& map : m_maps) {
+    const CellRegion& region = map.colorMap->region();
+    if (region.keyBlock * region.queryBlock > coarsest.keyBlock * coarsest.queryBlock) coarsest = region;
+  }
+  if (!coarsest.isReduced())
+    return m_note ? tr("Wheel: zoom into a map \u00b7 double-click: all of it") : QString();
+  return tr("Long text: each drawn cell is the %1 \u00b7 the wheel zooms into a map down to single cells, "
+            "double-click shows all of it")
+      .arg(coarsest.note());
+}
+
+QString HeatmapPlot::reductionNote(int index) const {
+  return m_maps[index].colorMap->region().note();
+}
+
+void HeatmapPlot::zoomMap(int index, double keyLower, double keyUpper, double queryLower, double queryUpper) {
+  QCPAxisRect* rect = m_maps[index].axisRect;
+  rect->axis(QCPAxis::atBottom)->setRange(keyLower - 0.5, keyUpper - 0.5);
+  rect->axis(QCPAxis::atLeft)->setRange(queryLower - 0.5, queryUpper - 0.5);
+  replot();
+}
+
+void HeatmapPlot::resetZoom(int index) {
+  const int n = m_snapshot ? m_snapshot->tokenCount() : 0;
+  zoomMap(index, 0, n, 0, n);
 }
 
 void HeatmapPlot::updateRanges() {
@@ -316,8 +520,8 @@ bool HeatmapPlot::settle() {
   bool changed = false;
   for (Map& map : m_maps) {
     QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
-    const int n = std::max(1, map.colorMap->tokenCount());
-    const double cellWidth = map.axisRect->width() / static_cast<double>(n);
+    const double tokens = std::max(1.0, keys->range().size());
+    const double cellWidth = map.axisRect->width() / tokens;
     if (map.axisRect->width() > 0) {
       // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
       const double rotation = map.columns->widestLabel() + 6 > cellWidth ? kRotatedLabels : 0.0;
@@ -423,15 +627,18 @@ QSize HeatmapPlot::naturalSize() const {
   return QSize(std::clamp(width, 320, 8000), std::clamp(height, 240, 8000));
 }
 
-void HeatmapPlot::render(QCPPainter* painter, const QSize& size) {
+void HeatmapPlot::render(QCPPainter* painter, const QSize& size, double pixelRatio) {
+  m_rendering = true;
   for (int pass = 0; pass < kMaxSettlePasses + 1; ++pass) {
     QPicture scratch;
     QCPPainter scratchPainter(&scratch);
     toPainter(&scratchPainter, size.width(), size.height());
     scratchPainter.end();
+    refineNow(pixelRatio);  // the maps now have their size in this image
     if (!settle()) break;
   }
   toPainter(painter, size.width(), size.height());
+  m_rendering = false;
 }
 
 }  // namespace attnscope::ui

@@ -2,10 +2,17 @@
 // The heatmaps of a snapshot laid out in one QCustomPlot: a block of rows per quantity (one row per mask, one
 // column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per
 // map) and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+// A map never holds more cells than its axis rect has pixels: a long text's maps show blocks of cells reduced
+// to their max or mean (said in a note under the grid); the wheel zooms into a map and the cells in view are
+// rebuilt finer off the GUI thread, down to one cell per token.
 
 #include <qcustomplot.h>
 
 #include <QSize>
+#include <QThreadPool>
+#include <QTimer>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -23,6 +30,7 @@ struct DisplayOptions {
   std::vector<Quantity> quantities{Quantity::weights};
   ColorMapId colorMap = ColorMapId::viridis;
   bool sharedRange = true;
+  Reduction reduction = Reduction::max;
 
   static DisplayOptions from(const ViewSettings& settings);
   friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
@@ -58,6 +66,17 @@ class HeatmapPlot : public QCustomPlot {
   QStringList rowLabels(int index) const;     // query tokens, top to bottom
   QStringList columnLabels(int index) const;  // key tokens, left to right
   QCPRange colorRange(int index) const;
+  // "max of 4×4 cells" when the map's cells are reduced, else empty; and the note under the grid.
+  QString reductionNote(int index) const;
+  QString gridNote() const;
+  // The device pixels of each map's axis rect for a grid of `columns` × `rows` maps: as laid out now, or
+  // estimated from the plot's size. The worker prepares the cells of a new snapshot at this size.
+  QSize pixelsPerMap(int columns, int rows) const;
+  // Shows tokens [begin, end) of both axes of a map (clamped to the map), as the wheel does.
+  void zoomMap(int index, double keyLower, double keyUpper, double queryLower, double queryUpper);
+  void resetZoom(int index);
+  // True while cells for the maps in view are being built off the GUI thread.
+  bool isRefining() const { return m_refining; }
   int colorScaleCount() const;
   // File-name stem of a map: head1-causal-weights.
   QString mapFileStem(int index) const;
@@ -74,8 +93,13 @@ class HeatmapPlot : public QCustomPlot {
   // A size at which every map is comfortably readable: used for exports when no size is given.
   QSize naturalSize() const;
   // Lays the plot out at `size` until the token labels settle (how many fit, whether they are rotated),
-  // then paints it with `painter` (whose device is at least that size). For exports.
-  void render(QCPPainter* painter, const QSize& size);
+  // then paints it with `painter` (whose device is at least that size) at `pixelRatio` device pixels per
+  // logical pixel, with each map reduced for that size. For exports.
+  void render(QCPPainter* painter, const QSize& size, double pixelRatio = 1.0);
+
+ signals:
+  // Cells built off the GUI thread (after a zoom, a resize or a new reduction) are on screen.
+  void refined();
 
  private:
   struct Map {
@@ -89,6 +113,12 @@ class HeatmapPlot : public QCustomPlot {
   };
 
   std::vector<Quantity> shownQuantities() const;
+  CellRegion wantedRegion(const Map& map, double pixelRatio, QSize estimate) const;
+  bool needsRefine() const;
+  void refine();                      // off the GUI thread; the cells arrive later
+  void refineNow(double pixelRatio);  // here and now (exports)
+  void updateNote();
+  void clampRange(QCPAxis* axis);
   std::vector<MapKey> layoutKeys() const;
   void rebuild(const std::vector<MapKey>& keys);
   void clearMaps();
@@ -107,8 +137,18 @@ class HeatmapPlot : public QCustomPlot {
   std::vector<std::pair<Quantity, QCPColorScale*>> m_sharedScales;
   std::vector<QCPColorScale*> m_mapScales;  // per-map mode: one per map, in map order
   QCPMarginGroup* m_marginGroup = nullptr;
+  QCPTextElement* m_note = nullptr;  // only for texts long enough to be reduced
+  // The tick labels of the snapshot's tokens, elided and measured once for every axis.
+  QStringList m_tokenTexts, m_tokenLabels;
+  int m_widestTokenLabel = 0;
   QFont m_tickFont, m_titleFont, m_noteFont;
   int m_settlePasses = 0;
+  // Zoom and resize refinements: one worker thread, newest request wins.
+  QThreadPool m_refinePool;
+  QTimer m_refineTimer;
+  std::shared_ptr<std::atomic<quint64>> m_refineGeneration = std::make_shared<std::atomic<quint64>>(0);
+  bool m_refining = false;
+  bool m_rendering = false;
 };
 
 }  // namespace attnscope::ui

@@ -65,7 +65,8 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_summary(new QLabel),
       m_busy(new QProgressBar),
       m_cancelButton(new QToolButton),
-      m_busyDelay(new QTimer(this)) {
+      m_busyDelay(new QTimer(this)),
+      m_detailDelay(new QTimer(this)) {
   initResources();
   setWindowIcon(QIcon(QStringLiteral(":/attnscope/icons/attnscope.svg")));
   setObjectName(QStringLiteral("MainWindow"));
@@ -273,6 +274,18 @@ void MainWindow::connectModel() {
   connect(m_settingsPanel, &SettingsPanel::openModelRequested, this, &MainWindow::openModelDialog);
   connect(m_settingsPanel, &SettingsPanel::closeModelRequested, this, &MainWindow::closeModel);
 
+  // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
+  m_controller->setMapPixels([this](const ViewSettings& settings) {
+    const bool multihead =
+        settings.mechanism == Mechanism::multihead || settings.mechanism == Mechanism::multihead_wrapper;
+    const int rows = static_cast<int>(std::max<std::size_t>(1, settings.masks.size()) *
+                                      std::max<std::size_t>(1, settings.quantities.size()));
+    return m_grid->plot()->pixelsPerMap(multihead ? settings.heads : 1, rows);
+  });
+  m_detailDelay->setSingleShot(true);
+  m_detailDelay->setInterval(0);
+  connect(m_detailDelay, &QTimer::timeout, this,
+          [this] { m_detail->setContent(m_model->snapshot(), m_model->selection()); });
   connect(m_controller, &ComputeController::snapshotReady, this, &MainWindow::onSnapshotReady);
   connect(m_controller, &ComputeController::inputEmpty, this, [this] {
     m_settingsPanel->clearFieldErrors();
@@ -330,6 +343,7 @@ void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
 }
 
 void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
+  m_detailFollowsSnapshot = true;  // the model announces the selection next
   m_grid->setContent(snapshot, m_display);
   m_strip->setSnapshot(snapshot);
   const bool model = snapshot && snapshot->model;
@@ -367,6 +381,12 @@ void MainWindow::onSelectionChanged(const QuerySelection& selection) {
   m_overview->setCurrentHead(selection.head);
   m_grid->setSelection(selection);
   m_strip->setSelected(selection.query);
+  if (m_detailFollowsSnapshot) {
+    m_detailFollowsSnapshot = false;
+    m_detailDelay->start();
+    return;
+  }
+  m_detailDelay->stop();
   m_detail->setContent(m_model->snapshot(), selection);
 }
 

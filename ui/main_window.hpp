@@ -117,6 +117,10 @@ class MainWindow : public QMainWindow {
   QProgressBar* m_busy;
   QToolButton* m_cancelButton;
   QTimer* m_busyDelay;
+  // A new snapshot's detail panel is filled in an event of its own, after the heatmaps are painted: the GUI
+  // thread never does both in one go.
+  QTimer* m_detailDelay;
+  bool m_detailFollowsSnapshot = false;
 
   QAction* m_openAction = nullptr;
   QAction* m_openModelAction = nullptr;

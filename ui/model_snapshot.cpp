@@ -73,7 +73,7 @@ OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask) {
 }
 
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
-                                     const CancelToken& cancel, const std::vector<Quantity>& prepare) {
+                                     const CancelToken& cancel, const PreparedMaps& prepare) {
   const Gpt2Config& config = model.config();
   if (settings.masks.empty())
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));

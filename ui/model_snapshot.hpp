@@ -20,7 +20,7 @@ Gpt2Model openModel(const QString& folder);
 // positions; layer: not one of the model's; masks: a bad mask file) and Cancelled (checked between runs,
 // layers and maps).
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
-                                     const CancelToken& cancel, const std::vector<Quantity>& prepare = {});
+                                     const CancelToken& cancel, const PreparedMaps& prepare = {});
 
 // Reduces an n × n weights matrix to the overview's at most OverviewMap::kCells² cells (block means of
 // the visible cells; NaN where a block is all hidden).

@@ -404,6 +404,14 @@ QWidget* SettingsPanel::buildDisplayGroup() {
   m_range->addItem(tr("per map"), false);
   form->addRow(tr("Colour &range"), m_range);
 
+  m_reduction = new QComboBox;
+  m_reduction->setObjectName(QStringLiteral("reduction"));
+  m_reduction->addItem(tr("max of each block"), int(Reduction::max));
+  m_reduction->addItem(tr("mean of each block"), int(Reduction::mean));
+  m_reduction->setToolTip(
+      tr("A map with more tokens than pixels draws each block of cells as one; zoom in to see every cell"));
+  form->addRow(tr("&Large maps"), m_reduction);
+
   m_headSummary = new QComboBox;
   m_headSummary->setObjectName(QStringLiteral("headSummary"));
   m_headSummary->addItem(tr("each head"), int(HeadSummary::none));
@@ -416,6 +424,7 @@ QWidget* SettingsPanel::buildDisplayGroup() {
   connect(m_headSummary, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_colorMap, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_range, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
+  connect(m_reduction, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   return group;
 }
 
@@ -494,6 +503,7 @@ void SettingsPanel::showSettings() {
     box->setChecked(std::find(s.quantities.begin(), s.quantities.end(), quantity) != s.quantities.end());
   select(m_colorMap, int(s.colorMap));
   select(m_range, s.sharedRange);
+  select(m_reduction, int(s.reduction));
   select(m_device, int(s.device));
   select(m_headSummary, int(s.headSummary));
   m_modelName->setText(s.modelFolder.isEmpty()
@@ -607,6 +617,7 @@ bool SettingsPanel::readWidgets(ViewSettings& s) {
     if (m_show[quantity]->isChecked()) s.quantities.push_back(quantity);
   s.colorMap = static_cast<ColorMapId>(m_colorMap->currentData().toInt());
   s.sharedRange = m_range->currentData().toBool();
+  s.reduction = static_cast<Reduction>(m_reduction->currentData().toInt());
   s.device = static_cast<Device>(m_device->currentData().toInt());
   s.layer = m_layer->value();
   s.headSummary = static_cast<HeadSummary>(m_headSummary->currentData().toInt());

@@ -97,6 +97,7 @@ class SettingsPanel : public QScrollArea {
   std::map<Quantity, QCheckBox*> m_show;
   QComboBox* m_colorMap;
   QComboBox* m_range;
+  QComboBox* m_reduction;
   QComboBox* m_headSummary;
   QComboBox* m_device;
 };

@@ -22,6 +22,13 @@ void TokenAxisTicker::setTokens(const QStringList& tokens) {
   for (const QString& token : tokens) m_labels << displayToken(token, m_maxCharacters);
 }
 
+void TokenAxisTicker::setTokens(const QStringList& tokens, const QStringList& labels, int widest) {
+  m_tokens = tokens;
+  m_labels = labels;
+  m_widest = widest;
+  m_widestFont = m_axis->tickLabelFont();
+}
+
 int TokenAxisTicker::widestLabel() const {
   if (m_widest < 0 || m_widestFont != m_axis->tickLabelFont()) {
     m_widestFont = m_axis->tickLabelFont();
@@ -39,7 +46,9 @@ int TokenAxisTicker::labelExtent() const {
 }
 
 int TokenAxisTicker::step() const {
-  const int count = static_cast<int>(m_labels.size());
+  // The tokens in view: a zoomed-in axis labels more of them.
+  const int count =
+      std::min(static_cast<int>(m_labels.size()), static_cast<int>(std::ceil(m_axis->range().size())));
   const int pixels =
       m_axis->orientation() == Qt::Horizontal ? m_axis->axisRect()->width() : m_axis->axisRect()->height();
   if (count == 0 || pixels <= 0) return 1;

@@ -11,16 +11,20 @@ namespace attnscope::ui {
 
 class TokenAxisTicker : public QCPAxisTicker {
  public:
+  static constexpr int kDefaultMaxCharacters = 14;
   // `axis` is the axis this ticker is set on (it owns the ticker); labels are elided to `maxCharacters`.
-  TokenAxisTicker(QCPAxis* axis, const QStringList& tokens, int maxCharacters = 14);
+  TokenAxisTicker(QCPAxis* axis, const QStringList& tokens, int maxCharacters = kDefaultMaxCharacters);
 
   const QStringList& labels() const { return m_labels; }
   void setTokens(const QStringList& tokens);
+  // The same with the labels already elided (to this ticker's maxCharacters) and measured in the axis' tick
+  // label font: a grid of maps elides and measures a long text once, not once per axis.
+  void setTokens(const QStringList& tokens, const QStringList& labels, int widest);
   int widestLabel() const;  // pixels, in the axis' tick label font (cached)
   // Pixels needed per label along the axis: the font height when labels are stacked or rotated, else the
   // widest label.
   int labelExtent() const;
-  int step() const;  // every step-th token is labelled at the axis' current length
+  int step() const;  // every step-th token is labelled at the axis' current length and range
   // True when the axis changed length since the ticks were generated and they would now be thinned
   // differently (the layout sizes the axis after generating its ticks, so a replot may need a second pass).
   bool isStale() const { return step() != m_generatedStep; }

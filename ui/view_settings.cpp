@@ -98,7 +98,13 @@ ColorMapId parseColorMap(const std::string& name) {
 HeadSummary parseHeadSummary(const std::string& name) {
   for (const HeadSummary summary : {HeadSummary::none, HeadSummary::mean, HeadSummary::max})
     if (toString(summary).toStdString() == name) return summary;
-  throw Error("unknown head summary '" + name + "' (expected none, mean or max)");
+  throw Error("unknown head summary " + quote(name) + " (expected none, mean or max)");
+}
+
+Reduction parseReduction(const std::string& name) {
+  for (const Reduction reduction : {Reduction::max, Reduction::mean})
+    if (toString(reduction).toStdString() == name) return reduction;
+  throw Error("unknown reduction " + quote(name) + " (expected max or mean)");
 }
 
 }  // namespace
@@ -161,6 +167,10 @@ QString toString(ColorMapId colorMap) {
   return QStringLiteral("viridis");
 }
 
+QString toString(Reduction reduction) {
+  return reduction == Reduction::mean ? QStringLiteral("mean") : QStringLiteral("max");
+}
+
 QString toString(HeadSummary summary) {
   switch (summary) {
     case HeadSummary::none:
@@ -192,7 +202,12 @@ bool ViewSettings::sameComputation(const ViewSettings& other) const {
   a.quantities = b.quantities;
   a.colorMap = b.colorMap;
   a.sharedRange = b.sharedRange;
-  return a == b;
+  a.reduction = b.reduction;
+  return a == b && showsScores() == other.showsScores();
+}
+
+bool ViewSettings::showsScores() const {
+  return std::any_of(quantities.begin(), quantities.end(), isScore);
 }
 
 QJsonObject ViewSettings::toJson() const {
@@ -222,6 +237,7 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("color_map")] = toString(colorMap);
   json[QStringLiteral("color_range")] = sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
   json[QStringLiteral("device")] = toQString(to_string(device));
+  json[QStringLiteral("reduction")] = toString(reduction);
   json[QStringLiteral("model")] = modelFolder;
   json[QStringLiteral("layer")] = layer;
   json[QStringLiteral("head_summary")] = toString(headSummary);
@@ -304,6 +320,9 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("device"))
     settings.device = parseField(json[QStringLiteral("device")], QStringLiteral("device"),
                                  [](const std::string& s) { return parse_device(s); });
+  if (has("reduction"))
+    settings.reduction =
+        parseField(json[QStringLiteral("reduction")], QStringLiteral("reduction"), parseReduction);
   if (has("model"))
     settings.modelFolder = stringFromJson(json[QStringLiteral("model")], QStringLiteral("model"));
   if (has("layer"))

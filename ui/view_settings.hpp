@@ -26,6 +26,8 @@ enum class Quantity { rawScores, scaledScores, weights, dropoutWeights };
 
 enum class ColorMapId { viridis, magma, cividis };
 
+// How a map with more tokens than pixels shows each block of cells: its largest or its mean unmasked value.
+enum class Reduction { max, mean };
 // An extra map per mask row that sums up its heads cell by cell.
 enum class HeadSummary { none, mean, max };
 
@@ -50,6 +52,7 @@ struct ViewSettings {
   std::vector<Quantity> quantities;  // in Quantity order, no duplicates
   ColorMapId colorMap = ColorMapId::viridis;
   bool sharedRange = true;  // one colour range per quantity across all maps, else one per map
+  Reduction reduction = Reduction::max;
   Device device = Device::cpu;
 
   // A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt); empty: the book's mechanisms.
@@ -64,6 +67,8 @@ struct ViewSettings {
 
   // True when `other` needs no new computation (only how the maps are drawn differs).
   bool sameComputation(const ViewSettings& other) const;
+  // Whether a score map is shown: the engine keeps the n² scores per head only then.
+  bool showsScores() const;
   friend bool operator==(const ViewSettings&, const ViewSettings&) = default;
 
   QJsonObject toJson() const;
@@ -76,6 +81,7 @@ QString toString(EmbeddingSource source);
 QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weights", "dropout weights"
 QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
 QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
+QString toString(Reduction reduction);  // "max", "mean"
 QString toString(HeadSummary summary);  // "none", "mean", "max"
 bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();

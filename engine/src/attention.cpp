@@ -47,6 +47,57 @@ void require_finite_result(const AttentionResult& result) {
     throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
 }
 
+void check_input(const AttentionConfig& config, const Matrix& input) {
+  if (input.rows() < 1) throw Error("there are no tokens to attend over: the text is empty");
+  if (input.rows() > config.max_tokens)
+    throw Error(std::to_string(input.rows()) + " tokens is more than the limit of " +
+                std::to_string(config.max_tokens) +
+                " (each head keeps several n × n matrices); shorten the text or raise the limit");
+  config.validate(static_cast<int>(input.cols()));
+}
+
+// The problem without dropout noise.
+AttentionProblem problem_with(const AttentionConfig& config, const Matrix& input,
+                              const ModuleParameters& parameters) {
+  AttentionProblem problem;
+  problem.input = input;
+  problem.heads = parameters.heads;
+  if (config.mechanism != Mechanism::simplified)
+    problem.scale_divisor =
+        static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(static_cast<int>(input.cols())))));
+  problem.mask = build_mask(config.effective_mask(), input.rows());
+  problem.normalization = config.normalization;
+  problem.keep_scores = config.keep_scores;
+  return problem;
+}
+
+// The heads' contexts side by side (then out_proj for multihead) as the module's output; checks the result
+// is finite and stamps its time since `start`.
+AttentionResult finish(AttentionResult result, const ModuleParameters& parameters, Eigen::Index tokens,
+                       std::chrono::steady_clock::time_point start) {
+  if (result.heads.size() == 1) {
+    result.output = result.heads.front().context;
+  } else {
+    Eigen::Index width = 0;
+    for (const auto& head : result.heads) width += head.context.cols();
+    result.output.resize(tokens, width);
+    Eigen::Index column = 0;
+    for (const auto& head : result.heads) {
+      result.output.middleCols(column, head.context.cols()) = head.context;
+      column += head.context.cols();
+    }
+  }
+  if (parameters.out_proj) {
+    Matrix projected = result.output * parameters.out_proj->weight.transpose();
+    projected.rowwise() += *parameters.out_proj->bias;
+    result.output = std::move(projected);
+  }
+  require_finite_result(result);
+  result.compute_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 }  // namespace
 
 ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator) {
@@ -91,25 +142,10 @@ ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchG
 
 AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input,
                               ModuleParameters* parameters_out) {
-  if (input.rows() < 1) throw Error("there are no tokens to attend over: the text is empty");
-  if (input.rows() > config.max_tokens)
-    throw Error(std::to_string(input.rows()) + " tokens is more than the limit of " +
-                std::to_string(config.max_tokens) +
-                " (each head keeps several n × n matrices); shorten the text or raise the limit");
-  const int d_in = static_cast<int>(input.cols());
-  config.validate(d_in);
-
+  check_input(config, input);
   TorchGenerator generator;
-  ModuleParameters parameters = draw_parameters(config, d_in, generator);
-
-  AttentionProblem problem;
-  problem.input = input;
-  problem.heads = parameters.heads;
-  if (config.mechanism != Mechanism::simplified)
-    problem.scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(d_in))));
-  problem.mask = build_mask(config.effective_mask(), input.rows());
-  problem.normalization = config.normalization;
-  problem.keep_scores = config.keep_scores;
+  ModuleParameters parameters = draw_parameters(config, static_cast<int>(input.cols()), generator);
+  AttentionProblem problem = problem_with(config, input, parameters);
 
   if (config.dropout > 0.0) {
     if (config.dropout_seed) generator.manual_seed(*config.dropout_seed);
@@ -126,29 +162,18 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
   const auto start = std::chrono::steady_clock::now();
   ModuleParameters parameters;
   const AttentionProblem problem = make_problem(config, input, &parameters);
-  AttentionResult result = backend.compute(problem, cancel);
+  return finish(backend.compute(problem, cancel), parameters, input.rows(), start);
+}
 
-  if (result.heads.size() == 1) {
-    result.output = result.heads.front().context;
-  } else {
-    Eigen::Index width = 0;
-    for (const auto& head : result.heads) width += head.context.cols();
-    result.output.resize(input.rows(), width);
-    Eigen::Index column = 0;
-    for (const auto& head : result.heads) {
-      result.output.middleCols(column, head.context.cols()) = head.context;
-      column += head.context.cols();
-    }
-  }
-  if (parameters.out_proj) {
-    Matrix projected = result.output * parameters.out_proj->weight.transpose();
-    projected.rowwise() += *parameters.out_proj->bias;
-    result.output = std::move(projected);
-  }
-  require_finite_result(result);
-  result.compute_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return result;
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input,
+                                  const ModuleParameters& parameters, Backend& backend,
+                                  const CancelToken& cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  check_input(config, input);
+  if (config.dropout > 0.0)
+    throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
+  return finish(backend.compute(problem_with(config, input, parameters), cancel), parameters, input.rows(),
+                start);
 }
 
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input) {

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "attnscope/attention.hpp"
+#include "attnscope/backend.hpp"
+#include "attnscope/torch_random.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
 
@@ -105,6 +107,38 @@ class TestProperties : public QObject {
       QCOMPARE(*first.heads[h].dropout_weights, *second.heads[h].dropout_weights);
       QCOMPARE(first.heads[h].context, second.heads[h].context);
     }
+  }
+
+  void parametersDrawnOnceGiveTheSameResult() {
+    const auto backend = make_backend(Device::cpu);
+    const CancelToken never;
+    for (const Mechanism mechanism :
+         {Mechanism::self_attention_v1, Mechanism::causal, Mechanism::multihead}) {
+      AttentionConfig config = multihead(2, 8, "causal");
+      config.mechanism = mechanism;
+      config.seed = 7;
+      TorchGenerator generator;
+      const ModuleParameters parameters = draw_parameters(config, 6, generator);
+      for (const int tokens : {1, 9, 40}) {  // one draw serves every text
+        const Matrix input = random_input(tokens, 6, static_cast<unsigned>(tokens));
+        const AttentionResult drawn = compute_attention(config, input);
+        const AttentionResult reused = compute_attention(config, input, parameters, *backend, never);
+        QCOMPARE(reused.output, drawn.output);
+        QCOMPARE(reused.heads.size(), drawn.heads.size());
+        for (std::size_t h = 0; h < drawn.heads.size(); ++h)
+          QCOMPARE(reused.heads[h].weights, drawn.heads[h].weights);
+      }
+    }
+    // Dropout continues the parameters' random stream, which drawn parameters no longer carry.
+    const AttentionConfig dropout = multihead(2, 8, "causal", 0.5);
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(dropout, 6, generator);
+    QVERIFY_THROWS_EXCEPTION(Error,
+                             compute_attention(dropout, random_input(4, 6, 1), parameters, *backend, never));
+    AttentionConfig limited = multihead(2, 8, "causal");
+    limited.max_tokens = 3;
+    QVERIFY_THROWS_EXCEPTION(Error,
+                             compute_attention(limited, random_input(4, 6, 1), parameters, *backend, never));
   }
 
   void queryWithEveryKeyMaskedIsZeroAndFlagged() {

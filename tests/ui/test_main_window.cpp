@@ -290,21 +290,31 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.model()->snapshot()->tokenCount(), 2000);
   }
 
-  void textsTooLargeToDrawAreExplained() {
+  void textsTooLargeToHoldAreExplained() {
     QStringList words;
-    for (int i = 0; i < 5000; ++i) words << QStringLiteral("w");
+    for (int i = 0; i < 16000; ++i) words << QStringLiteral("w");
     ViewSettings settings = ViewSettings::defaults();
     settings.text = words.join(QLatin1Char(' '));
+    settings.heads = 16;
+    settings.dOut = 16;
     try {
       AttentionInput::fromSettings(settings);
-      QFAIL("5,000 tokens in 4 maps were accepted");
+      QFAIL("16,000 tokens with 16 heads were accepted");
     } catch (const FieldError& error) {
       QVERIFY(error.field() == SettingsField::text);
       QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("fewer heads")));
+      QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("16 heads")));
     }
     settings.heads = 1;
     settings.masks = {MaskSpec::parse("causal")};
-    QCOMPARE(AttentionInput::fromSettings(settings).tokens.size(), std::size_t{5000});
+    QCOMPARE(AttentionInput::fromSettings(settings).tokens.size(), std::size_t{16000});
+    // Dropout weights cannot be recomputed, so every mask's matrices are held: two masks count twice.
+    settings.heads = 4;
+    settings.dOut = 4;
+    settings.masks = {MaskSpec::parse("none"), MaskSpec::parse("causal")};
+    QCOMPARE(AttentionInput::fromSettings(settings).tokens.size(), std::size_t{16000});
+    settings.dropout = 0.1;
+    QVERIFY_THROWS_EXCEPTION(FieldError, AttentionInput::fromSettings(settings));
   }
 
   void staleResultsAreDropped() {

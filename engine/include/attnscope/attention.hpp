@@ -27,5 +27,11 @@ AttentionProblem make_problem(const AttentionConfig& config, const Matrix& input
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input, Backend& backend,
                                   const CancelToken& cancel);
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input);  // on the CPU backend
+// The same with `parameters` already drawn by draw_parameters for this config's mechanism, sizes, bias and
+// seed: a viewer recomputing as the text changes draws them once. Without dropout only (its noise continues
+// the parameters' random stream); throws Error otherwise.
+AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input,
+                                  const ModuleParameters& parameters, Backend& backend,
+                                  const CancelToken& cancel);
 
 }  // namespace attnscope

@@ -1,0 +1,412 @@
+// GUI latency: the real MainWindow on the offscreen platform, 12 heads of head_dim 64 (d_in = d_out = 768,
+// seeded embeddings), masks none and causal, weights shown, a text of n tokens. Each edit is a key event in
+// the sentence editor, as a person types: a character added at the end, taken away again, or a character of a
+// token in the middle replaced; each keeps n. Measured per edit: from the key event to the plot's repaint
+// finished with the snapshot of the new text (QCustomPlot::afterReplot, then a forced repaint so the
+// offscreen backing store really receives the pixels). A watchdog thread posts a timestamped event to the GUI
+// thread every 2 ms; the longest delay before one was handled is the GUI thread's longest block. The
+// baseline, measured in the same run: the engine's compute time of the same snapshot (the floor an edit
+// cannot beat on this backend), and latency / compute.
+//
+//   cmake --build BUILD --target gui_latency && BUILD/bin/gui_latency [--tokens 16,64,1024,4096] [--edits 20]
+//       [--masks none,causal] [--heads 12] [--size 1600x1000] [--device cpu|cuda|auto] [--json FILE]
+//       [--no-baseline]
+//
+// Peak memory: run it under /usr/bin/time -v (Maximum resident set size); it prints VmHWM too.
+
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStandardPaths>
+#include <QTest>
+#include <QTextCursor>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "heatmap_grid.hpp"
+#include "heatmap_plot.hpp"
+#include "main_window.hpp"
+#include "sentence_editor.hpp"
+
+namespace {
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using Clock = std::chrono::steady_clock;
+
+double msBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// Posted by the watchdog; the delay until the GUI thread handles it is how long that thread was busy.
+class StampEvent : public QEvent {
+ public:
+  static QEvent::Type type() {
+    static const auto registered = static_cast<QEvent::Type>(QEvent::registerEventType());
+    return registered;
+  }
+  explicit StampEvent(Clock::time_point posted) : QEvent(type()), posted(posted) {}
+  Clock::time_point posted;
+};
+
+class BlockMeter : public QObject {
+ public:
+  bool event(QEvent* event) override {
+    if (event->type() != StampEvent::type()) return QObject::event(event);
+    const double delay = msBetween(static_cast<StampEvent*>(event)->posted, Clock::now());
+    worst = std::max(worst, delay);
+    return true;
+  }
+  double worst = 0.0;
+};
+
+// Times every event the GUI thread dispatches from its event loop (not the ones sent from inside another):
+// the slowest says what blocked it.
+class TimedApplication : public QApplication {
+ public:
+  using QApplication::QApplication;
+  bool notify(QObject* receiver, QEvent* event) override {
+    if (m_depth++ > 0) {
+      const bool handled = QApplication::notify(receiver, event);
+      --m_depth;
+      return handled;
+    }
+    const Clock::time_point start = Clock::now();
+    const bool handled = QApplication::notify(receiver, event);
+    const double ms = msBetween(start, Clock::now());
+    --m_depth;
+    if (ms > slowest) {
+      slowest = ms;
+      const QObject* parent = receiver->parent();
+      slowestWhat =
+          QStringLiteral("%1 to %2 '%3' (child of %4)")
+              .arg(int(event->type()))
+              .arg(QString::fromLatin1(receiver->metaObject()->className()), receiver->objectName(),
+                   parent ? QString::fromLatin1(parent->metaObject()->className()) : QStringLiteral("none"));
+    }
+    return handled;
+  }
+  double slowest = 0.0;
+  QString slowestWhat;
+
+ private:
+  int m_depth = 0;
+};
+
+class Watchdog {
+ public:
+  explicit Watchdog(BlockMeter* meter)
+      : m_thread([this, meter] {
+          while (!m_stop.load()) {
+            QCoreApplication::postEvent(meter, new StampEvent(Clock::now()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
+        }) {}
+  ~Watchdog() {
+    m_stop.store(true);
+    m_thread.join();
+  }
+
+ private:
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
+
+long peakResidentKb() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  long value = 0;
+  while (status >> key)
+    if (key == "VmHWM:" && status >> value) return value;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
+  return values[std::min(values.size() - 1, index)];
+}
+
+// n whitespace tokens from a seeded vocabulary of short words.
+QString textOf(int n) {
+  std::mt19937 random(2024);
+  std::uniform_int_distribution<int> letter('a', 'z');
+  std::uniform_int_distribution<int> length(2, 7);
+  std::vector<QString> vocabulary(512);
+  for (QString& word : vocabulary) {
+    const int size = length(random);
+    for (int i = 0; i < size; ++i) word += QChar(letter(random));
+  }
+  std::uniform_int_distribution<std::size_t> pick(0, vocabulary.size() - 1);
+  QStringList words;
+  for (int i = 0; i < n; ++i) words << vocabulary[pick(random)];
+  return words.join(QLatin1Char(' '));
+}
+
+struct Result {
+  int tokens = 0;
+  std::vector<double> latencies, computes;
+  double engine = 0.0;   // compute_attention over every mask, ms; 0 when not measured
+  QString slowestEvent;  // the longest event the GUI thread dispatched, and to what
+  double worstBlock = 0.0;
+  long peakKb = 0;
+  QSize mapPixels;
+  QString note;
+  int timeouts = 0;
+};
+
+class Bench {
+ public:
+  Bench(MainWindow& window, BlockMeter& meter, TimedApplication& app)
+      : m_window(window), m_meter(meter), m_app(app) {
+    HeatmapPlot* plot = window.grid()->plot();
+    QObject::connect(plot, &QCustomPlot::afterReplot, plot, [this, plot] {
+      if (m_done || m_expected.isEmpty() || !plot->snapshot() || plot->snapshot()->text != m_expected) return;
+      plot->repaint();  // the replot drew the buffers; this puts them on the (offscreen) screen now
+      m_end = Clock::now();
+      m_done = true;
+    });
+  }
+
+  // Waits until nothing is computing or being refined and the event queue is quiet.
+  bool settle(int timeoutMs) {
+    QElapsedTimer timer;
+    timer.start();
+    HeatmapPlot* plot = m_window.grid()->plot();
+    while (timer.elapsed() < timeoutMs) {
+      QTest::qWait(20);
+      if (!m_window.controller()->isBusy() && !plot->isRefining()) {
+        QTest::qWait(40);
+        if (!m_window.controller()->isBusy() && !plot->isRefining()) return true;
+      }
+    }
+    return false;
+  }
+
+  // The engine alone for the same text: compute_attention per mask, as the window's worker once called it.
+  static double engineMs(const ViewSettings& settings) {
+    const AttentionInput input = AttentionInput::fromSettings(settings);
+    const auto backend = make_backend(settings.device);
+    const CancelToken never;
+    const Clock::time_point start = Clock::now();
+    for (const MaskSpec& mask : input.masks) {
+      AttentionConfig config = input.config;
+      config.mask = mask;
+      compute_attention(config, input.embeddings, *backend, never);
+    }
+    return msBetween(start, Clock::now());
+  }
+
+  // One key event; true when the new snapshot was painted before the timeout.
+  bool edit(int index, int n, double* latency, double* compute) {
+    SentenceEditor* editor = m_window.editor();
+    editor->setFocus();
+    QTextCursor cursor = editor->textCursor();
+    const int kind = index % 3;
+    Qt::Key key = Qt::Key_X;
+    if (kind == 0) {  // add a character to the last token
+      cursor.movePosition(QTextCursor::End);
+    } else if (kind == 1) {  // and take it away
+      cursor.movePosition(QTextCursor::End);
+      key = Qt::Key_Backspace;
+    } else {  // replace the first character of the middle token
+      const QStringList words = editor->text().split(QLatin1Char(' '));
+      int position = 0;
+      for (int i = 0; i < n / 2; ++i) position += static_cast<int>(words[i].size()) + 1;
+      cursor.setPosition(position);
+      cursor.setPosition(position + 1, QTextCursor::KeepAnchor);
+      key = words[n / 2].startsWith(QLatin1Char('q')) ? Qt::Key_Z : Qt::Key_Q;
+    }
+    editor->setTextCursor(cursor);
+    m_done = false;
+    const QString before = editor->text();
+    const Clock::time_point start = Clock::now();
+    QTest::keyClick(editor, key);
+    m_expected = editor->text();
+    if (m_expected == before) qFatal("the key event did not change the text");
+    QElapsedTimer timer;
+    timer.start();
+    while (!m_done && timer.elapsed() < 120000)
+      QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
+    m_expected.clear();
+    if (!m_done) return false;
+    *latency = msBetween(start, m_end);
+    *compute = m_window.grid()->plot()->snapshot()->computeMs;
+    return true;
+  }
+
+  Result run(int n, int warmup, int edits, bool baseline) {
+    Result result;
+    result.tokens = n;
+    ViewSettings settings = m_window.model()->settings();
+    settings.text = textOf(n);
+    m_window.model()->setSettings(settings);
+    if (!settle(600000)) qFatal("the first computation at n = %d did not finish", n);
+    for (int i = 0; i < warmup + edits; ++i) {
+      if (i == warmup) {
+        m_meter.worst = 0.0;
+        m_app.slowest = 0.0;
+        m_app.slowestWhat.clear();
+      }
+      double latency = 0.0, compute = 0.0;
+      if (!edit(i, n, &latency, &compute)) {
+        ++result.timeouts;
+      } else if (i >= warmup) {
+        result.latencies.push_back(latency);
+        result.computes.push_back(compute);
+      }
+      settle(600000);
+    }
+    result.worstBlock = m_meter.worst;
+    result.slowestEvent =
+        QStringLiteral("%1 ms: event %2").arg(m_app.slowest, 0, 'f', 1).arg(m_app.slowestWhat);
+    result.peakKb = peakResidentKb();
+    HeatmapPlot* plot = m_window.grid()->plot();
+    if (plot->mapCount() > 0) {
+      result.mapPixels = plot->mapRect(0)->rect().size();
+      result.note = plot->reductionNote(0);
+    }
+    if (baseline) result.engine = engineMs(m_window.model()->settings());
+    return result;
+  }
+
+ private:
+  MainWindow& m_window;
+  BlockMeter& m_meter;
+  TimedApplication& m_app;
+  QString m_expected;
+  bool m_done = false;
+  Clock::time_point m_end;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"AttnScope GUI latency: edit to heatmaps painted, in the real window, offscreen"};
+  std::vector<int> sizes{16, 64, 1024, 4096};
+  int edits = 20, warmup = 2, heads = 12;
+  std::string masks = "none,causal", size = "1600x1000", device = "cpu", jsonPath;
+  bool noBaseline = false;
+  cli.add_option("--tokens", sizes, "text lengths, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 16384));
+  cli.add_option("--edits", edits, "measured edits per length")->check(CLI::Range(1, 10000));
+  cli.add_option("--warmup", warmup, "edits before measuring")->check(CLI::Range(0, 100));
+  cli.add_option("--heads", heads, "heads (head_dim 64: d_out = 64 x heads)")->check(CLI::Range(1, 64));
+  cli.add_option("--masks", masks, "masks, comma-separated (none, causal, window:K, prefix:K)");
+  cli.add_option("--size", size, "window size, WxH");
+  cli.add_option("--device", device, "cpu, cuda or auto");
+  cli.add_option("--json", jsonPath, "also write the results as JSON to this file");
+  cli.add_flag(
+      "--no-baseline", noBaseline,
+      "skip compute_attention after each length (it holds every mask's matrices: not for memory runs)");
+  CLI11_PARSE(cli, argc, argv);
+
+  int windowWidth = 0, windowHeight = 0;
+  if (std::sscanf(size.c_str(), "%dx%d", &windowWidth, &windowHeight) != 2 || windowWidth < 200 ||
+      windowHeight < 200) {
+    std::fprintf(stderr, "gui_latency: --size must be WxH, each at least 200 (got '%s')\n", size.c_str());
+    return 2;
+  }
+  ViewSettings settings = ViewSettings::defaults();
+  try {
+    settings.masks.clear();
+    for (const QString& mask : QString::fromStdString(masks).split(QLatin1Char(',')))
+      settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
+    settings.device = parse_device(device);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "gui_latency: %s\n", error.what());
+    return 2;
+  }
+  settings.tokenizer = TokenizerKind::whitespace;
+  settings.embeddingSource = EmbeddingSource::seeded;
+  settings.dIn = 768;
+  settings.dOut = 64 * heads;
+  settings.heads = heads;
+  settings.mechanism = Mechanism::multihead;
+  settings.quantities = {Quantity::weights};
+  settings.text = textOf(sizes.front());
+
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  int qtArgc = 1;
+  TimedApplication app(qtArgc, argv);
+  QStandardPaths::setTestModeEnabled(true);  // QSettings of a test profile, not the user's
+
+  BlockMeter meter;
+  MainWindow window(settings);
+  window.resize(windowWidth, windowHeight);
+  window.show();
+  Watchdog watchdog(&meter);
+  Bench bench(window, meter, app);
+
+  std::printf(
+      "AttnScope GUI latency: %d heads x head_dim 64, masks %s, weights, window %dx%d, %s, %d edits "
+      "(+%d warm-up) per length\n",
+      heads, masks.c_str(), windowWidth, windowHeight, QGuiApplication::platformName().toUtf8().constData(),
+      edits, warmup);
+  std::printf(
+      "latency = key event to the heatmaps repainted with the new snapshot; worker = its engine work (the "
+      "floor); engine = compute_attention over the masks, drawing the parameters (the old path); GUI blk = "
+      "the GUI thread's longest block during the edits\n\n");
+  std::printf("%7s %8s %8s %8s %9s %9s %8s %8s %9s %10s %9s  %s\n", "tokens", "p50 ms", "p95 ms", "max ms",
+              "worker ms", "engine ms", "p50/wkr", "p50/eng", "GUI blk", "map px", "peak MiB", "reduction");
+  QJsonArray rows;
+  for (const int n : sizes) {
+    const Result result = bench.run(n, warmup, edits, !noBaseline);
+    const double p50 = percentile(result.latencies, 0.5), p95 = percentile(result.latencies, 0.95);
+    const double worst = percentile(result.latencies, 1.0), compute = percentile(result.computes, 0.5);
+    const QString pixels =
+        QStringLiteral("%1x%2").arg(result.mapPixels.width()).arg(result.mapPixels.height());
+    std::printf("%7d %8.1f %8.1f %8.1f %9.1f %9.1f %8.2f %8.2f %9.1f %10s %9.0f  %s%s\n", n, p50, p95, worst,
+                compute, result.engine, compute > 0 ? p50 / compute : 0.0,
+                result.engine > 0 ? p50 / result.engine : 0.0, result.worstBlock, pixels.toUtf8().constData(),
+                result.peakKb / 1024.0, result.note.isEmpty() ? "none" : result.note.toUtf8().constData(),
+                result.timeouts ? qPrintable(QStringLiteral(" (%1 timed out)").arg(result.timeouts)) : "");
+    std::printf("        slowest GUI event: %s\n", qPrintable(result.slowestEvent));
+    std::fflush(stdout);
+    QJsonObject row;
+    row[QStringLiteral("tokens")] = n;
+    row[QStringLiteral("p50_ms")] = p50;
+    row[QStringLiteral("p95_ms")] = p95;
+    row[QStringLiteral("max_ms")] = worst;
+    row[QStringLiteral("compute_p50_ms")] = compute;
+    row[QStringLiteral("latency_over_compute")] = compute > 0 ? p50 / compute : 0.0;
+    row[QStringLiteral("engine_compute_attention_ms")] = result.engine;
+    row[QStringLiteral("latency_over_engine")] = result.engine > 0 ? p50 / result.engine : 0.0;
+    row[QStringLiteral("gui_block_max_ms")] = result.worstBlock;
+    row[QStringLiteral("slowest_gui_event")] = result.slowestEvent;
+    row[QStringLiteral("peak_rss_mib")] = result.peakKb / 1024.0;
+    row[QStringLiteral("map_pixels")] = pixels;
+    row[QStringLiteral("reduction")] = result.note;
+    row[QStringLiteral("timeouts")] = result.timeouts;
+    QJsonArray latencies;
+    for (const double latency : result.latencies) latencies.append(latency);
+    row[QStringLiteral("latencies_ms")] = latencies;
+    rows.append(row);
+  }
+  if (!jsonPath.empty()) {
+    QFile file(QString::fromStdString(jsonPath));
+    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(rows).toJson()) < 0) {
+      std::fprintf(stderr, "gui_latency: cannot write %s\n", jsonPath.c_str());
+      return 1;
+    }
+  }
+  window.close();
+  return 0;
+}

@@ -1,0 +1,434 @@
+// Long texts: maps reduced to their pixels (max or mean of each block, NaN where a whole block is masked,
+// said in a note), zoom rebuilding the cells in view down to one per token, tooltips and hit tests exact
+// under a reduction, exports reduced for their own size, the matrices of a long text let go once drawn,
+// scores kept only while shown, and a first edit computed without waiting for the debounce.
+
+#include <QComboBox>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+#include <limits>
+
+#include "exporter.hpp"
+#include "heatmap_grid.hpp"
+#include "settings_panel.hpp"
+#include "text.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+
+namespace {
+
+// n seeded tokens, 2 heads, masks none and causal.
+ViewSettings longSettings(int n) {
+  ViewSettings settings = ViewSettings::defaults();
+  QStringList words;
+  for (int i = 0; i < n; ++i) words << QStringLiteral("w%1").arg(i % 97);
+  settings.text = words.join(QLatin1Char(' '));
+  settings.embeddingSource = EmbeddingSource::seeded;
+  settings.dIn = 8;
+  settings.dOut = 8;
+  return settings;
+}
+
+SnapshotPointer snapshotOf(const ViewSettings& settings, const PreparedMaps& prepare = {}) {
+  const AttentionInput input = AttentionInput::fromSettings(settings);
+  const auto backend = make_backend(Device::cpu);
+  const CancelToken never;
+  return computeSnapshot(input, *backend, never, prepare);
+}
+
+// The block's max or mean of the engine's own weights, NaN when the block is all masked.
+double expectedBlock(const AttentionResult& result, int head, const CellRegion& region, int cellRow,
+                     int cellColumn) {
+  const int n = static_cast<int>(result.mask.rows());
+  double total = region.reduction == Reduction::mean ? 0.0 : -std::numeric_limits<double>::infinity();
+  int count = 0;
+  for (int q = region.queryBegin + cellRow * region.queryBlock;
+       q < std::min(n, region.queryBegin + (cellRow + 1) * region.queryBlock); ++q)
+    for (int k = region.keyBegin + cellColumn * region.keyBlock;
+         k < std::min(n, region.keyBegin + (cellColumn + 1) * region.keyBlock); ++k) {
+      if (result.mask(q, k)) continue;
+      const double value = result.heads[head].weights(q, k);
+      total = region.reduction == Reduction::mean ? total + value : std::max(total, value);
+      ++count;
+    }
+  if (count == 0) return std::numeric_limits<double>::quiet_NaN();
+  return region.reduction == Reduction::mean ? total / count : total;
+}
+
+bool sameValue(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(b));
+}
+
+}  // namespace
+
+class TestLargeMaps : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDirectory.isValid());
+    isolateSettings(m_settingsDirectory);
+  }
+
+  void regionsFitThePixels_data() {
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("pixels");
+    QTest::addColumn<int>("block");
+    QTest::addColumn<int>("cells");
+    QTest::newRow("fits") << 6 << 100 << 1 << 6;
+    QTest::newRow("exactly") << 100 << 100 << 1 << 100;
+    QTest::newRow("twice") << 200 << 100 << 2 << 100;
+    QTest::newRow("a partial last block") << 10 << 4 << 3 << 4;
+    QTest::newRow("no limit") << 4096 << 0 << 1 << 4096;
+    QTest::newRow("long text, small map") << 4096 << 80 << 52 << 79;
+  }
+
+  void regionsFitThePixels() {
+    QFETCH(int, n);
+    QFETCH(int, pixels);
+    QFETCH(int, block);
+    QFETCH(int, cells);
+    const CellRegion region = CellRegion::whole(n, pixels, Reduction::max);
+    QCOMPARE(region.keyBlock, block);
+    QCOMPARE(region.queryBlock, block);
+    QCOMPARE(region.keyCells(), cells);
+    QCOMPARE(region.keyEnd, n);
+    QVERIFY(pixels == 0 || region.keyCells() <= pixels);
+    QCOMPARE(region.isReduced(), block > 1);
+    QCOMPARE(region.note().isEmpty(), block == 1);
+  }
+
+  void aZoomedRegionStartsOnABlockBoundary() {
+    const CellRegion region = CellRegion::fitting(1000, 105, 305, 0, 1000, 50, 1000, Reduction::mean);
+    QCOMPARE(region.keyBlock, 4);
+    QCOMPARE(region.keyBegin, 104);
+    QCOMPARE(region.keyEnd, 308);
+    QCOMPARE(region.queryBlock, 1);
+    QVERIFY(region.serves(CellRegion::fitting(1000, 110, 300, 10, 900, 50, 1000, Reduction::mean)));
+    // Coarser than wanted, the wrong reduction, or not covering the view: rebuild.
+    QVERIFY(!region.serves(CellRegion::fitting(1000, 105, 305, 0, 1000, 200, 1000, Reduction::mean)));
+    QVERIFY(!region.serves(CellRegion::fitting(1000, 105, 305, 0, 1000, 50, 1000, Reduction::max)));
+    QVERIFY(!region.serves(CellRegion::fitting(1000, 0, 305, 0, 1000, 50, 1000, Reduction::mean)));
+    // Much finer than wanted wastes memory: rebuild too.
+    QVERIFY(
+        !CellRegion::whole(1000, 1000, Reduction::max).serves(CellRegion::whole(1000, 100, Reduction::max)));
+  }
+
+  void reducedCellsAreTheMaxOrMeanOfTheirBlock_data() {
+    QTest::addColumn<int>("reduction");
+    QTest::newRow("max") << int(Reduction::max);
+    QTest::newRow("mean") << int(Reduction::mean);
+  }
+
+  void reducedCellsAreTheMaxOrMeanOfTheirBlock() {
+    QFETCH(int, reduction);
+    const SnapshotPointer snapshot = snapshotOf(longSettings(10));
+    const CellRegion region = CellRegion::whole(10, 4, static_cast<Reduction>(reduction));
+    QCOMPARE(region.keyBlock, 3);
+    for (int row = 0; row < snapshot->maskCount(); ++row) {
+      const MapCells map = buildMapCells(*snapshot, row, 1, Quantity::weights, region);
+      QCOMPARE(map.cells->keySize(), 4);
+      QCOMPARE(map.cells->valueSize(), 4);
+      int masked = 0;
+      for (int cellRow = 0; cellRow < 4; ++cellRow)
+        for (int column = 0; column < 4; ++column) {
+          const double expected = expectedBlock(snapshot->rows[row].result, 1, region, cellRow, column);
+          const double cell = map.cells->cell(column, cellRow);
+          masked += std::isnan(cell);
+          if (!sameValue(cell, expected))
+            QFAIL(qPrintable(QStringLiteral("mask %1, cell (%2, %3): %4, expected %5")
+                                 .arg(row)
+                                 .arg(cellRow)
+                                 .arg(column)
+                                 .arg(cell)
+                                 .arg(expected)));
+        }
+      // Causal: the blocks above the diagonal (keys 3+ for queries 0-2, ...) are wholly masked.
+      QCOMPARE(masked, row == 0 ? 0 : 6);
+    }
+  }
+
+  void theMeanIsNotTheMax() {
+    const SnapshotPointer snapshot = snapshotOf(longSettings(10));
+    const MapCells max =
+        buildMapCells(*snapshot, 0, 0, Quantity::weights, CellRegion::whole(10, 4, Reduction::max));
+    const MapCells mean =
+        buildMapCells(*snapshot, 0, 0, Quantity::weights, CellRegion::whole(10, 4, Reduction::mean));
+    QVERIFY(mean.cells->cell(0, 0) < max.cells->cell(0, 0));
+  }
+
+  void aLongMapIsReducedToItsPixelsWithANote() {
+    const ViewSettings settings = longSettings(600);
+    const SnapshotPointer snapshot = snapshotOf(settings);
+    HeatmapGrid grid;
+    grid.resize(700, 500);
+    grid.show();
+    DisplayOptions options = DisplayOptions::from(settings);
+    grid.setContent(snapshot, options);
+    HeatmapPlot* plot = grid.plot();
+    QTRY_VERIFY(!plot->isRefining() && plot->mapRect(0)->width() > 0 && !plot->reductionNote(0).isEmpty());
+    QTRY_VERIFY(!plot->isRefining());
+    for (int map = 0; map < plot->mapCount(); ++map) {
+      const CellRegion& region = plot->colorMap(map)->region();
+      QVERIFY(region.isReduced());
+      QVERIFY(region.keyCells() <= plot->mapRect(map)->width() * plot->devicePixelRatioF());
+      QVERIFY(region.queryCells() <= plot->mapRect(map)->height() * plot->devicePixelRatioF());
+      QCOMPARE(plot->reductionNote(map), region.note());
+    }
+    QVERIFY(plot->reductionNote(0).startsWith(QStringLiteral("max of ")));
+    QVERIFY(plot->gridNote().contains(plot->reductionNote(0)));
+
+    // The drawn value of a token is its block's max; the hit test and the tooltip still name the token.
+    const CellRegion region = plot->colorMap(3)->region();
+    const int query = 250, key = 17;
+    const int cellRow = (query - region.queryBegin) / region.queryBlock;
+    const int column = (key - region.keyBegin) / region.keyBlock;
+    const MapKey causal = plot->mapKey(3);
+    QCOMPARE(causal.maskRow, 1);
+    QVERIFY(sameValue(plot->colorMap(3)->cellValue(query, key),
+                      expectedBlock(snapshot->rows[1].result, causal.head, region, cellRow, column)));
+    const QString tip = grid.toolTipFor(3, query, key);
+    QVERIFY(tip.contains(QStringLiteral("query %1, key %2").arg(query + 1).arg(key + 1)));
+    QVERIFY(tip.contains(formatValue(snapshot->rows[1].result.heads[causal.head].weights(query, key))));
+
+    // Mean instead of max: rebuilt off the GUI thread, the note says so.
+    options.reduction = Reduction::mean;
+    grid.setContent(snapshot, options);
+    QTRY_VERIFY(plot->reductionNote(0).startsWith(QStringLiteral("mean of ")) && !plot->isRefining());
+    QVERIFY(sameValue(
+        plot->colorMap(3)->cellValue(query, key),
+        expectedBlock(snapshot->rows[1].result, causal.head, plot->colorMap(3)->region(), cellRow, column)));
+  }
+
+  void zoomRevealsEveryCell() {
+    const ViewSettings settings = longSettings(600);
+    const SnapshotPointer snapshot = snapshotOf(settings);
+    HeatmapGrid grid;
+    grid.resize(700, 500);
+    grid.show();
+    grid.setContent(snapshot, DisplayOptions::from(settings));
+    HeatmapPlot* plot = grid.plot();
+    QTRY_VERIFY(!plot->isRefining() && plot->colorMap(0)->region().isReduced());
+
+    plot->zoomMap(0, 300, 320, 100, 120);
+    QTRY_VERIFY(!plot->isRefining() && !plot->colorMap(0)->region().isReduced());
+    QVERIFY(plot->reductionNote(0).isEmpty());
+    const HeadResult& head = snapshot->rows[0].result.heads[plot->mapKey(0).head];
+    for (int query = 100; query < 120; ++query)
+      for (int key = 300; key < 320; ++key)
+        QCOMPARE(plot->colorMap(0)->cellValue(query, key), double(head.weights(query, key)));
+    // The hit test names the cell under the pointer in the zoomed map.
+    int map = -1, query = -1, key = -1;
+    QVERIFY(plot->cellAt(plot->cellCentre(0, 111, 307), &map, &query, &key));
+    QCOMPARE(map, 0);
+    QCOMPARE(query, 111);
+    QCOMPARE(key, 307);
+    // The other maps kept their whole view; double-click (resetZoom) brings the whole map back.
+    QVERIFY(plot->colorMap(1)->region().isReduced());
+    plot->resetZoom(0);
+    QTRY_VERIFY(!plot->isRefining() && plot->colorMap(0)->region().isReduced());
+  }
+
+  void zoomStaysInsideTheMap() {
+    const ViewSettings settings = longSettings(600);
+    HeatmapPlot plot;
+    plot.resize(500, 400);
+    plot.setContent(snapshotOf(settings), DisplayOptions::from(settings));
+    plot.zoomMap(0, -300, 100, 550, 900);
+    const QCPRange keys = plot.mapRect(0)->axis(QCPAxis::atBottom)->range();
+    const QCPRange queries = plot.mapRect(0)->axis(QCPAxis::atLeft)->range();
+    QCOMPARE(keys.lower, -0.5);
+    QCOMPARE(queries.upper, 599.5);
+    plot.zoomMap(0, 10, 10.2, 10, 10.2);  // less than a token: one token
+    QCOMPARE(plot.mapRect(0)->axis(QCPAxis::atBottom)->range().size(), 1.0);
+  }
+
+  void exportsAreReducedForTheirOwnSize() {
+    const ViewSettings settings = longSettings(600);
+    const SnapshotPointer snapshot = snapshotOf(settings);
+    HeatmapPlot plot;
+    plot.setContent(snapshot, DisplayOptions::from(settings));
+    QImage small(400, 300, QImage::Format_ARGB32_Premultiplied);
+    {
+      QCPPainter painter(&small);
+      plot.render(&painter, small.size());
+    }
+    QVERIFY(plot.colorMap(0)->region().isReduced());
+    QVERIFY(plot.colorMap(0)->region().keyCells() <= plot.mapRect(0)->width());
+    QVERIFY(plot.gridNote().contains(plot.reductionNote(0)));
+    // Twice the pixels per logical pixel: finer cells for the same layout.
+    const int block = plot.colorMap(0)->region().keyBlock;
+    QImage sharp(800, 600, QImage::Format_ARGB32_Premultiplied);
+    {
+      QCPPainter painter(&sharp);
+      painter.scale(2, 2);
+      plot.render(&painter, small.size(), 2.0);
+    }
+    QVERIFY(plot.colorMap(0)->region().keyBlock < block);
+    QImage large(4000, 3000, QImage::Format_ARGB32_Premultiplied);
+    {
+      QCPPainter painter(&large);
+      plot.render(&painter, large.size());
+    }
+    QVERIFY(!plot.colorMap(0)->region().isReduced());
+    QVERIFY(plot.reductionNote(0).isEmpty());
+    QCOMPARE(plot.colorMap(0)->cellValue(5, 3), double(snapshot->rows[0].result.heads[0].weights(5, 3)));
+  }
+
+  void aLongTextLetsGoOfItsMatricesOnceDrawn() {
+    const ViewSettings settings = longSettings(40);
+    PreparedMaps prepare;
+    prepare.quantities = {Quantity::weights};
+    prepare.keyPixels = prepare.queryPixels = 16;
+    const SnapshotPointer kept = snapshotOf(settings, prepare);
+    QVERIFY(kept->keepsMatrices());
+    prepare.keptBytes = 0;  // as if 40 tokens were a very long text
+    const SnapshotPointer compact = snapshotOf(settings, prepare);
+    QVERIFY(!compact->keepsMatrices());
+    QCOMPARE(compact->rows[1].result.heads[0].weights.size(), Eigen::Index{0});
+    // Its prepared maps were built before: the same as the kept snapshot's.
+    for (int head = 0; head < 2; ++head) {
+      const auto a = kept->takePreparedCells(1, head, Quantity::weights);
+      const auto b = compact->takePreparedCells(1, head, Quantity::weights);
+      QVERIFY(a && b);
+      for (int row = 0; row < a->cells->valueSize(); ++row)
+        for (int column = 0; column < a->cells->keySize(); ++column)
+          QVERIFY(sameValue(a->cells->cell(column, row), b->cells->cell(column, row)));
+    }
+    // Every value is recomputed from q and k to float rounding, the masked ones included.
+    for (int row = 0; row < 2; ++row)
+      for (int query = 0; query < 40; ++query)
+        for (int key = 0; key < 40; ++key)
+          for (const Quantity quantity : {Quantity::rawScores, Quantity::scaledScores, Quantity::weights}) {
+            const float expected = kept->value(row, 0, quantity, query, key);
+            const float actual = compact->value(row, 0, quantity, query, key);
+            if (std::abs(actual - expected) > 1e-5f * std::max(1.0f, std::abs(expected)))
+              QFAIL(qPrintable(QStringLiteral("%1 (%2, %3) of mask %4: %5, kept %6")
+                                   .arg(toString(quantity))
+                                   .arg(query)
+                                   .arg(key)
+                                   .arg(row)
+                                   .arg(actual)
+                                   .arg(expected)));
+          }
+    // A zoom rebuilds cells from q and k too.
+    const MapCells cells =
+        buildMapCells(*compact, 1, 1, Quantity::weights, CellRegion::whole(40, 0, Reduction::max));
+    const HeadResult& head = kept->rows[1].result.heads[1];
+    for (int query = 0; query < 40; ++query)
+      for (int key = 0; key < 40; ++key) {
+        const double cell = cells.cells->cell(key, query);
+        if (kept->isMasked(1, query, key))
+          QVERIFY(std::isnan(cell));
+        else
+          QVERIFY(std::abs(cell - head.weights(query, key)) < 1e-6);
+      }
+    // The matrices are gone, so they cannot be exported; the error says where to get them.
+    try {
+      Exporter::toCsv(*compact);
+      QFAIL("the CSV of let-go matrices was written");
+    } catch (const Error& error) {
+      QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("attnscope-cli")));
+    }
+    QVERIFY_THROWS_EXCEPTION(Error, Exporter::toJson(*compact));
+    QVERIFY(!Exporter::toCsv(*kept).isEmpty());
+  }
+
+  void aLongTextKeepsScoresOnlyWhileShown() {
+    ViewSettings settings = longSettings(1100);
+    settings.masks = {MaskSpec::parse("causal")};
+    settings.heads = 1;
+    const SnapshotPointer withoutScores = snapshotOf(settings);
+    QCOMPARE(withoutScores->rows[0].result.heads[0].scores.size(), Eigen::Index{0});
+    ViewSettings withScores = settings;
+    withScores.quantities = {Quantity::rawScores, Quantity::weights};
+    const SnapshotPointer scored = snapshotOf(withScores);
+    QCOMPARE(scored->rows[0].result.heads[0].scores.size(), Eigen::Index{1100 * 1100});
+    // Hover and the exports recompute them from q and k.
+    QCOMPARE(withoutScores->value(0, 0, Quantity::rawScores, 700, 300),
+             scored->value(0, 0, Quantity::rawScores, 700, 300));
+    QCOMPARE(withoutScores->value(0, 0, Quantity::rawScores, 300, 700),
+             scored->value(0, 0, Quantity::rawScores, 300, 700));  // masked: q·k before masked_fill
+    const QByteArray csv = Exporter::toCsv(*withoutScores);
+    QVERIFY(csv.size() > 1100 * 1100 * 10);
+    QVERIFY(csv.startsWith("mask,"));
+    // A short text keeps them whatever is shown.
+    QVERIFY(snapshotOf(longSettings(12))->rows[0].result.heads[0].scores.size() != 0);
+    // Ticking a score map needs the scores: a new computation; the reduction is only drawing.
+    QVERIFY(!settings.sameComputation(withScores));
+    ViewSettings mean = settings;
+    mean.reduction = Reduction::mean;
+    QVERIFY(settings.sameComputation(mean));
+  }
+
+  void theReductionIsASavedDisplaySetting() {
+    ViewSettings settings = ViewSettings::defaults();
+    QVERIFY(settings.reduction == Reduction::max);
+    settings.reduction = Reduction::mean;
+    const QJsonObject json = settings.toJson();
+    QCOMPARE(json[QStringLiteral("reduction")].toString(), QStringLiteral("mean"));
+    QVERIFY(ViewSettings::fromJson(json).reduction == Reduction::mean);
+    QJsonObject bad = json;
+    bad[QStringLiteral("reduction")] = QStringLiteral("median");
+    try {
+      ViewSettings::fromJson(bad);
+      QFAIL("an unknown reduction was accepted");
+    } catch (const Error& error) {
+      QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("reduction")));
+      QVERIFY(QString::fromUtf8(error.what()).contains(QStringLiteral("max or mean")));
+    }
+
+    SettingsPanel panel;
+    panel.setSettings(ViewSettings::defaults());
+    QSignalSpy changed(&panel, &SettingsPanel::settingsChanged);
+    auto* combo = panel.findChild<QComboBox*>(QStringLiteral("reduction"));
+    QVERIFY(combo);
+    combo->setCurrentIndex(combo->findData(int(Reduction::mean)));
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(changed.at(0).at(0).value<ViewSettings>().reduction == Reduction::mean);
+  }
+
+  void anEditWhileIdleComputesAtOnce() {
+    ComputeController controller;
+    controller.setDebounceInterval(60000);
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    controller.request(ViewSettings::defaults());
+    QVERIFY(ready.wait(20000));  // long before the debounce interval
+    // While one computes (3,000 tokens take a while), a newer edit waits for the debounce and cancels it.
+    const ViewSettings first = longSettings(3000);
+    ViewSettings second = first;
+    second.text += QStringLiteral(" more");
+    controller.request(first);
+    QVERIFY(controller.isBusy());
+    controller.request(second);
+    QTest::qWait(300);
+    QCOMPARE(ready.count(), 1);
+    QVERIFY(controller.isBusy());
+    controller.cancel();
+  }
+
+  void theWorkerPreparesMapsAtTheSizeAsked() {
+    ComputeController controller;
+    controller.setMapPixels([](const ViewSettings&) { return QSize(50, 30); });
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    controller.requestNow(longSettings(300));
+    QVERIFY(ready.wait(20000));
+    const auto snapshot = ready.at(0).at(0).value<SnapshotPointer>();
+    const auto cells = snapshot->takePreparedCells(0, 0, Quantity::weights);
+    QVERIFY(cells);
+    QCOMPARE(cells->region.keyBlock, 6);
+    QCOMPARE(cells->region.queryBlock, 10);
+    QCOMPARE(cells->cells->keySize(), 50);
+    QCOMPARE(cells->cells->valueSize(), 30);
+  }
+};
+
+QTEST_MAIN(TestLargeMaps)
+#include "test_large_maps.moc"
