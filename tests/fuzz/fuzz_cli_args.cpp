@@ -23,6 +23,7 @@
 
 namespace {
 
+using attnscope::fuzz::check_attention_input;
 using attnscope::fuzz::check_message;
 
 constexpr const char* kMissingPath = "/nonexistent/attnscope-fuzz/input";
@@ -91,14 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_message(error.what(), "", 4 * size + 512);
         return 0;
       }
-      FUZZ_CHECK(input.embeddings.rows() == static_cast<Eigen::Index>(input.tokens.size()),
-                 "not one embeddings row per token");
-      try {
-        input.config.validate(static_cast<int>(input.embeddings.cols()));
-      } catch (const attnscope::Error& error) {
-        FUZZ_CHECK(false,
-                   std::string("prepare_input returned a configuration validate() rejects: ") + error.what());
-      }
+      check_attention_input(input.tokens.size(), input.embeddings, input.config, "prepare_input");
     }
   }
   if (*line.bench) expect_error_or_success([&] { attnscope::cli::bench_masks(line.bench_options); }, size);

@@ -23,6 +23,7 @@
 
 namespace {
 
+using attnscope::fuzz::check_attention_input;
 using attnscope::fuzz::check_message;
 
 // Seeded tables are tokens × d_in floats drawn one by one: larger ones would only make the harness slow.
@@ -70,13 +71,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   FUZZ_CHECK(input.masks == settings.masks, "the input's masks differ from the settings'");
   if (input.tokens.empty()) return 0;
-  FUZZ_CHECK(input.embeddings.rows() == static_cast<Eigen::Index>(input.tokens.size()),
-             "not one embeddings row per token");
-  try {
-    input.config.validate(static_cast<int>(input.embeddings.cols()));
-  } catch (const attnscope::Error& error) {
-    FUZZ_CHECK(false,
-               std::string("fromSettings returned a configuration validate() rejects: ") + error.what());
-  }
+  check_attention_input(input.tokens.size(), input.embeddings, input.config, "fromSettings");
   return 0;
 }

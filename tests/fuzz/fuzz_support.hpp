@@ -8,7 +8,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+
+#include "attnscope/config.hpp"
+#include "attnscope/error.hpp"
+#include "attnscope/matrix.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ATTNSCOPE_FUZZ_ASAN 1
@@ -148,5 +153,18 @@ class HeapBudget {
 #endif
   std::size_t limit_;
 };
+
+// What every path to an attention input must give: one embeddings row per token, and a configuration that
+// validate() accepts (`producer` names the path in the failure).
+inline void check_attention_input(std::size_t tokens, const Matrix& embeddings, const AttentionConfig& config,
+                                  std::string_view producer) {
+  FUZZ_CHECK(embeddings.rows() == static_cast<Eigen::Index>(tokens), "not one embeddings row per token");
+  try {
+    config.validate(static_cast<int>(embeddings.cols()));
+  } catch (const Error& error) {
+    FUZZ_CHECK(false,
+               std::string(producer) + " returned a configuration validate() rejects: " + error.what());
+  }
+}
 
 }  // namespace attnscope::fuzz
