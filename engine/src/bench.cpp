@@ -25,9 +25,9 @@ double elapsed_ms(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// `repeat` == 0: the step once, untimed. Else once to warm up and `repeat` times timed, then likewise its
-// normalisation alone (scale, mask, softmax: the step's own code, on the weights it left) and the plain
-// products: per row block, S = Q·Kᵀ and S·V, spread over the same threads.
+// `repeat` == 0: the step once, untimed. Else once to warm up and `repeat` times timed (its blocks clocking
+// their scale + mask + softmax), then likewise the plain products: per row block, S = Q·Kᵀ and S·V, spread
+// over the same threads.
 StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   const Eigen::Index n = problem.tokens, d = problem.head_dim;
   const auto heads = static_cast<std::size_t>(problem.heads);
@@ -58,15 +58,6 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   };
 
   const auto step = [&] { cpu::attention_heads(inputs, ranges, results, threads, nullptr); };
-  const auto normalize = [&] {
-    cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
-      const std::size_t h = task / blocks;
-      const auto [begin, rows] = block_rows(task);
-      const Eigen::Index end = begin + rows;
-      cpu::normalize_rows(inputs[h], ranges, begin, end, cpu::block_key_span(ranges, begin, end, n),
-                          results[h]);
-    });
-  };
   const auto sgemm = [&] {  // results' weights and context serve as the products' outputs
     cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
       const std::size_t h = task / blocks;
@@ -79,20 +70,19 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
 
   StepTiming timing;
   step();
+  cpu::StepClock clock;
+  for (cpu::StepInput& input : inputs) input.clock = &clock;
   for (int r = 0; r < repeat; ++r) {
     const auto start = Clock::now();
     step();
     timing.step_ms.push_back(elapsed_ms(start));
   }
+  if (clock.block_ns > 0)
+    timing.mask_softmax_share = static_cast<double>(clock.normalize_ns) / static_cast<double>(clock.block_ns);
   timing.context.resize(heads * n * d);
   for (std::size_t h = 0; h < heads; ++h)
     Eigen::Map<Matrix>(timing.context.data() + h * n * d, n, d) = results[h].context;
   if (repeat == 0) return timing;
-  for (int r = 0; r < repeat; ++r) {
-    const auto start = Clock::now();
-    normalize();
-    timing.normalize_ms.push_back(elapsed_ms(start));
-  }
   sgemm();
   for (int r = 0; r < repeat; ++r) {
     const auto start = Clock::now();

@@ -169,7 +169,9 @@ class TestCliDevices : public QObject {
       const QStringList cells = row.split(' ');
       QCOMPARE(cells.size(), 11);
       QVERIFY2(cells[8].endsWith('x') && cells[8].chopped(1).toDouble() > 0, qPrintable(row));
-      QVERIFY2(cells[9].endsWith('%') && cells[9].chopped(1).toDouble() > 0, qPrintable(row));
+      QVERIFY2(cells[9].endsWith('%') && cells[9].chopped(1).toDouble() > 0 &&
+                   cells[9].chopped(1).toDouble() < 100,
+               qPrintable(row));
     }
   }
 
@@ -193,10 +195,9 @@ class TestCliDevices : public QObject {
       QVERIFY(object["median_ms"].toDouble() > 0);
       QVERIFY(object["gflops"].toDouble() > 0);
       QVERIFY(object["sgemm_gflops"].toDouble() > 0);
-      // The normalisation alone takes part of the step's time: more than nothing, and (measured apart, so
-      // allowing for noise) not more than the whole step several times over.
+      // Scaling, masking and normalising take part of the step's time, never all of it.
       const double share = object["mask_softmax_share"].toDouble();
-      QVERIFY2(share > 0 && share < 5, qPrintable(QString::number(share)));
+      QVERIFY2(share > 0 && share < 1, qPrintable(QString::number(share)));
       QVERIFY(object["max_abs_diff_vs_cpu"].isNull());
     }
     QCOMPARE(runs[0].toObject()["tokens"].toInt(), 8);

@@ -3,6 +3,7 @@
 // the weights kept in memory, context = weights·V. Projections are excluded, and on a GPU so are the
 // transfers to and from the host.
 
+#include <optional>
 #include <vector>
 
 #include "attnscope/backend.hpp"
@@ -19,8 +20,9 @@ struct StepProblem {
 };
 
 struct StepTiming {
-  std::vector<double> step_ms;       // one per repetition, in milliseconds
-  std::vector<double> normalize_ms;  // the step's scale + mask + softmax alone, per repetition (CPU only)
+  std::vector<double> step_ms;  // one per repetition, in milliseconds
+  // The fraction of the timed steps' block time spent scaling, masking and normalising (CPU only).
+  std::optional<double> mask_softmax_share;
   std::vector<double> sgemm_ms;  // plain SGEMMs of the step's two products (the same FLOPs), per repetition
   std::vector<float> context;    // heads × tokens × head_dim from the last repetition
 };

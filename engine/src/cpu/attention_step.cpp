@@ -1,6 +1,7 @@
 #include "cpu/attention_step.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -49,7 +50,9 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
     while (begin < n && row[begin]) ++begin;
     Eigen::Index end = n;
     while (end > begin && row[end - 1]) --end;
-    ranges[static_cast<std::size_t>(i)] = {begin, end};
+    const bool contiguous =
+        std::all_of(row + begin, row + end, [](std::uint8_t hidden) { return hidden == 0; });
+    ranges[static_cast<std::size_t>(i)] = {begin, end, contiguous};
   }
   return ranges;
 }
@@ -86,6 +89,15 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
       std::fill(row + span.begin, row + span.end, 0.0f);
       continue;
     }
+    if (range.contiguous && input.normalization == Normalization::softmax) {
+      // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
+      std::fill(row + span.begin, row + range.begin, 0.0f);
+      std::fill(row + range.end, row + span.end, 0.0f);
+      Eigen::Map<Eigen::ArrayXf> visible(row + range.begin, range.end - range.begin);
+      visible /= input.scale_divisor;
+      softmax(row, range.begin, range.end);
+      continue;
+    }
     scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
     if (input.normalization == Normalization::softmax)
       softmax(row, span.begin, span.end);
@@ -96,6 +108,8 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
                     Eigen::Index row_end, HeadResult& head) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point block_start = input.clock ? Clock::now() : Clock::time_point{};
   const Eigen::Index n = input.queries->rows();
   const Eigen::Index rows = row_end - row_begin;
   const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
@@ -120,7 +134,9 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     }
   }
 
+  const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
   normalize_rows(input, ranges, row_begin, row_end, span, head);
+  const Clock::time_point normalize_end = input.clock ? Clock::now() : Clock::time_point{};
 
   const Matrix* applied = &head.weights;
   if (input.dropout_noise) {
@@ -134,6 +150,13 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     context.noalias() = applied->block(row_begin, lo, rows, width) * input.values->middleRows(lo, width);
   else
     context.setZero();
+  if (input.clock) {
+    const auto nanoseconds = [](Clock::duration duration) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
+    };
+    input.clock->normalize_ns += nanoseconds(normalize_end - normalize_start);
+    input.clock->block_ns += nanoseconds(Clock::now() - block_start);
+  }
 }
 
 void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,

@@ -2,12 +2,19 @@
 // The part of attention a viewer needs after the projections: scores, scale, mask, normalisation, dropout and
 // context, computed block by block so that blocks of keys hidden from a whole block of queries are skipped.
 
+#include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include "attnscope/backend.hpp"
 #include "attnscope/result.hpp"
 
 namespace attnscope::cpu {
+
+// Where the blocks' time goes, summed over blocks and threads: the bench's mask + softmax share.
+struct StepClock {
+  std::atomic<std::int64_t> block_ns{0}, normalize_ns{0};
+};
 
 struct StepInput {
   const Matrix* queries = nullptr;  // n × d
@@ -18,11 +25,14 @@ struct StepInput {
   Normalization normalization = Normalization::softmax;
   const std::vector<float>* dropout_noise = nullptr;  // n·n multipliers, or null
   bool keep_scores = true;
+  StepClock* clock = nullptr;  // when set, attention_rows adds its time to it
 };
 
-// For each query row, the half-open range of keys that are visible to it ([0, 0) when none is).
+// For each query row, the half-open range of keys that are visible to it ([0, 0) when none is), and whether
+// every key inside it is visible (causal, window and prefix masks: the row needs no mask reads).
 struct VisibleRange {
   Eigen::Index begin = 0, end = 0;
+  bool contiguous = true;
 };
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
 
@@ -35,7 +45,7 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
                        Eigen::Index n);
 
 // Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
-// between the two products (attention_rows calls it; the bench times it alone).
+// between the two products.
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
                     Eigen::Index row_end, KeySpan span, HeadResult& head);
 
