@@ -39,6 +39,54 @@ void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Inde
   segment *= 1.0f / sum;
 }
 
+// The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
+// ([0, 0) when none sees any). Products and normalisation skip the keys outside it.
+struct KeySpan {
+  Eigen::Index begin = 0, end = 0;
+};
+
+KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
+                       Eigen::Index n) {
+  Eigen::Index lo = n, hi = 0;
+  for (Eigen::Index i = row_begin; i < row_end; ++i) {
+    const VisibleRange range = ranges[static_cast<std::size_t>(i)];
+    if (range.begin < range.end) {
+      lo = std::min(lo, range.begin);
+      hi = std::max(hi, range.end);
+    }
+  }
+  if (lo >= hi) return {0, 0};  // every query of the block sees nothing
+  return {lo, hi};
+}
+
+// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
+// between the two products.
+void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    float* row = head.weights.row(query).data();
+    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
+    if (range.begin >= range.end) {
+      std::fill(row + span.begin, row + span.end, 0.0f);
+      continue;
+    }
+    if (range.contiguous && input.normalization == Normalization::softmax) {
+      // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
+      std::fill(row + span.begin, row + range.begin, 0.0f);
+      std::fill(row + range.end, row + span.end, 0.0f);
+      Eigen::Map<Eigen::ArrayXf> visible(row + range.begin, range.end - range.begin);
+      visible /= input.scale_divisor;
+      softmax(row, range.begin, range.end);
+      continue;
+    }
+    scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
+    if (input.normalization == Normalization::softmax)
+      softmax(row, span.begin, span.end);
+    else
+      sum_normalize(row, span.begin, span.end, query);
+  }
+}
+
 }  // namespace
 
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
@@ -64,46 +112,6 @@ void allocate_head(const StepInput& input, HeadResult& head) {
   head.weights.resize(n, n);
   if (input.dropout_noise) head.dropout_weights.emplace(n, n);
   head.context.resize(n, input.values->cols());
-}
-
-KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
-                       Eigen::Index n) {
-  Eigen::Index lo = n, hi = 0;
-  for (Eigen::Index i = row_begin; i < row_end; ++i) {
-    const VisibleRange range = ranges[static_cast<std::size_t>(i)];
-    if (range.begin < range.end) {
-      lo = std::min(lo, range.begin);
-      hi = std::max(hi, range.end);
-    }
-  }
-  if (lo >= hi) return {0, 0};  // every query of the block sees nothing
-  return {lo, hi};
-}
-
-void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
-  for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    float* row = head.weights.row(query).data();
-    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
-    if (range.begin >= range.end) {
-      std::fill(row + span.begin, row + span.end, 0.0f);
-      continue;
-    }
-    if (range.contiguous && input.normalization == Normalization::softmax) {
-      // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
-      std::fill(row + span.begin, row + range.begin, 0.0f);
-      std::fill(row + range.end, row + span.end, 0.0f);
-      Eigen::Map<Eigen::ArrayXf> visible(row + range.begin, range.end - range.begin);
-      visible /= input.scale_divisor;
-      softmax(row, range.begin, range.end);
-      continue;
-    }
-    scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
-    if (input.normalization == Normalization::softmax)
-      softmax(row, span.begin, span.end);
-    else
-      sum_normalize(row, span.begin, span.end, query);
-  }
 }
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,

@@ -36,19 +36,6 @@ struct VisibleRange {
 };
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
 
-// The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
-// ([0, 0) when none sees any). Products and normalisation skip the keys outside it.
-struct KeySpan {
-  Eigen::Index begin = 0, end = 0;
-};
-KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
-                       Eigen::Index n);
-
-// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
-// between the two products.
-void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, HeadResult& head);
-
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
 // head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask).
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
