@@ -15,6 +15,7 @@
 #include "attnscope/error.hpp"
 #include "bpe_impl.hpp"
 #include "readers.hpp"
+#include "utf8.hpp"
 
 namespace attnscope {
 namespace {
@@ -34,20 +35,6 @@ void check_size(std::size_t size, const std::string& name) {
   if (size > BpeTokenizer::kMaxFileBytes)
     throw Error(name + ": " + std::to_string(size) + " bytes, more than the " +
                 mebibytes(BpeTokenizer::kMaxFileBytes) + " a tokenizer file may hold");
-}
-
-// The offset of the first byte of `text` that does not start a valid UTF-8 sequence; npos when none does.
-std::size_t first_invalid_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  std::size_t offset = 0;
-  while (offset < text.size()) {
-    utf8proc_int32_t code_point = 0;
-    const auto length =
-        utf8proc_iterate(bytes + offset, static_cast<utf8proc_ssize_t>(text.size() - offset), &code_point);
-    if (length <= 0) return offset;
-    offset += static_cast<std::size_t>(length);
-  }
-  return std::string_view::npos;
 }
 
 std::string utf8_of(char32_t code_point) {
@@ -209,7 +196,7 @@ void read_merges(std::string_view text, const std::string& name, const std::stri
       throw Error(name + ": line " + std::to_string(line_number) + ": " + problem);
     };
 
-    if (const auto bad = first_invalid_utf8(line); bad != std::string_view::npos)
+    if (const auto bad = detail::first_invalid_utf8(line); bad != std::string_view::npos)
       fail("not valid UTF-8 at byte " + std::to_string(bad) + " of the line");
     const auto space = line.find(' ');
     if (line.empty() || space == 0 || space == std::string_view::npos || space + 1 == line.size() ||

@@ -15,6 +15,7 @@
 
 #include "attnscope/error.hpp"
 #include "bpe_impl.hpp"
+#include "utf8.hpp"
 
 namespace attnscope {
 namespace {
@@ -64,18 +65,6 @@ const pcre2_code* gpt2_pattern() {
     return compiled;
   }();
   return code.get();
-}
-
-void require_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  std::size_t offset = 0;
-  while (offset < text.size()) {
-    utf8proc_int32_t code_point = 0;
-    const auto length =
-        utf8proc_iterate(bytes + offset, static_cast<utf8proc_ssize_t>(text.size() - offset), &code_point);
-    if (length <= 0) throw Error("text is not valid UTF-8 at byte " + std::to_string(offset));
-    offset += static_cast<std::size_t>(length);
-  }
 }
 
 // Calls on_pre_token(begin, end) for each of GPT-2's pre-tokens of valid UTF-8 `text`, in order; they cover
@@ -327,7 +316,7 @@ std::string display_bytes(std::string_view bytes) {
 }  // namespace
 
 std::vector<int> BpeTokenizer::encode(std::string_view text) const {
-  require_utf8(text);
+  detail::require_utf8(text);
   std::vector<int> ids;
   ids.reserve(text.size() / 3 + 1);
   for_each_pre_token(text, [&](std::size_t begin, std::size_t end) {
@@ -337,7 +326,7 @@ std::vector<int> BpeTokenizer::encode(std::string_view text) const {
 }
 
 std::vector<BpeToken> BpeTokenizer::tokenize(std::string_view text) const {
-  require_utf8(text);
+  detail::require_utf8(text);
   std::vector<BpeToken> tokens;
   std::vector<int> ids;
   std::size_t counted = 0, code_points = 0;  // code points in text[0, counted)
@@ -376,7 +365,7 @@ std::vector<BpeToken> BpeTokenizer::tokenize(std::string_view text) const {
 }
 
 std::vector<Token> BpeTokenizer::pre_tokenize(std::string_view text) {
-  require_utf8(text);
+  detail::require_utf8(text);
   std::vector<Token> tokens;
   std::size_t code_points = 0;
   for_each_pre_token(text, [&](std::size_t begin, std::size_t end) {
