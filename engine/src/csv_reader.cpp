@@ -206,6 +206,17 @@ std::string escape(std::string_view text, std::size_t max_bytes, bool quoted) {
 
 }  // namespace
 
+std::string list_dimensions(const std::vector<std::uint64_t>& shape) {
+  constexpr std::size_t kShown = 8;
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    if (i == kShown) return text + "... " + std::to_string(shape.size() - i) + " more";
+    text += std::to_string(shape[i]);
+  }
+  return text;
+}
+
 std::string display_name(const fs::path& path) {
   const auto name = path.filename().string();
   return printable(name.empty() ? path.string() : name);

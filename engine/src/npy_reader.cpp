@@ -30,8 +30,6 @@ constexpr std::size_t kMaxPrefixBytes = kMagic.size() + 2 + 4 + kMaxHeaderBytes;
 constexpr std::size_t kChunkBytes = 64 * 1024;
 // numpy 2 allows 64 dimensions (numpy 1: 32); a longer 'shape' is a malformed header.
 constexpr std::size_t kMaxDimensions = 64;
-// Error messages list at most this many dimensions of a shape.
-constexpr std::size_t kShapeDimensionsShown = 8;
 
 template <typename Unsigned>
 Unsigned load_little_endian(const unsigned char* bytes) {
@@ -48,16 +46,7 @@ struct Header {
 
 // As Python prints a tuple; a header can hold thousands of dimensions, so only the first few are listed.
 std::string format_shape(const std::vector<std::uint64_t>& shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    if (i == kShapeDimensionsShown) {
-      text += "... " + std::to_string(shape.size() - i) + " more";
-      break;
-    }
-    text += std::to_string(shape[i]);
-  }
-  return text + (shape.size() == 1 ? ",)" : ")");
+  return "(" + list_dimensions(shape) + (shape.size() == 1 ? ",)" : ")");
 }
 
 // Parses the Python dict literal numpy writes, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4),

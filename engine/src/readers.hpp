@@ -6,10 +6,12 @@
 // reader allocate what the file does not contain, and files are read a line or 64 KiB at a time, not whole.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "attnscope/matrix.hpp"
 #include "attnscope/quote.hpp"
@@ -35,6 +37,10 @@ void require_finite_named(const Matrix& matrix, std::string_view name);
 // The n × n mask in the top-left corner of a 0/1 CSV (1 = masked), as build_mask reads a mask file;
 // `path` names the file in error messages.
 MaskMatrix parse_mask(std::string_view csv_bytes, Eigen::Index n, const std::string& path);
+
+// A shape's dimensions as error messages list them, "3, 4"; after the first 8, "... N more" (a header can
+// hold thousands). The caller adds the brackets of its format.
+std::string list_dimensions(const std::vector<std::uint64_t>& shape);
 
 // The file name of `path` (the whole path when it has none), as error messages name files: printable().
 std::string display_name(const std::filesystem::path& path);

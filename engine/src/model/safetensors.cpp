@@ -30,6 +30,7 @@ static_assert(std::endian::native == std::endian::little, "safetensors data is l
 namespace attnscope {
 namespace {
 
+using detail::list_dimensions;
 using detail::quote;
 
 constexpr std::array<std::pair<std::string_view, SafetensorsDtype>, 15> kDtypes{{
@@ -50,20 +51,8 @@ constexpr std::array<std::pair<std::string_view, SafetensorsDtype>, 15> kDtypes{
     {"U64", SafetensorsDtype::U64},
 }};
 
-// Error messages list at most this many dimensions of a shape.
-constexpr std::size_t kShapeDimensionsShown = 8;
-
 std::string format_shape(const std::vector<std::uint64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    if (i == kShapeDimensionsShown) {
-      text += "... " + std::to_string(shape.size() - i) + " more";
-      break;
-    }
-    text += std::to_string(shape[i]);
-  }
-  return text + "]";
+  return "[" + list_dimensions(shape) + "]";
 }
 
 // The reason in one of nlohmann's parse error messages, e.g. "syntax error while parsing value - invalid
