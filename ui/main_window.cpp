@@ -453,6 +453,11 @@ void MainWindow::showStatus(const QString& message, int milliseconds) {
   statusBar()->showMessage(message, milliseconds);
 }
 
+void MainWindow::computeNow(const ViewSettings& settings) {
+  m_model->setSettings(settings);
+  m_controller->requestNow(settings);
+}
+
 // Models
 // -----------------------------------------------------------------------------------------------------
 
@@ -462,8 +467,7 @@ void MainWindow::openModel(const QString& folder) {
   if (settings.modelFolder != absolute) settings.layer = 0;
   settings.modelFolder = absolute;
   m_settingsPanel->clearFieldErrors();
-  m_model->setSettings(settings);
-  m_controller->requestNow(settings);
+  computeNow(settings);
   m_openingModel = absolute;
   showStatus(tr("Opening %1\u2026").arg(QDir::toNativeSeparators(absolute)), 0);
 }
@@ -473,8 +477,7 @@ void MainWindow::closeModel() {
   if (settings.modelFolder.isEmpty()) return;
   settings.modelFolder.clear();
   settings.layer = 0;
-  m_model->setSettings(settings);
-  m_controller->requestNow(settings);
+  computeNow(settings);
 }
 
 void MainWindow::openModelDialog() {
@@ -496,7 +499,7 @@ void MainWindow::onOverviewClicked(int layer, int head) {
 // Sessions
 // ---------------------------------------------------------------------------------------------------
 
-bool MainWindow::openSession(const QString& path, QString* error) {
+bool MainWindow::showSessionFile(const QString& path, QString* error) {
   ViewSettings settings;
   try {
     settings = SessionFile::load(path);
@@ -504,9 +507,13 @@ bool MainWindow::openSession(const QString& path, QString* error) {
     setError(error, toQString(problem.what()));
     return false;
   }
+  computeNow(settings);
+  return true;
+}
+
+bool MainWindow::openSession(const QString& path, QString* error) {
+  if (!showSessionFile(path, error)) return false;
   m_sessionPath = path;
-  m_model->setSettings(settings);
-  m_controller->requestNow(settings);
   rememberRecent(path);
   setWindowModified(false);
   updateTitle();
@@ -530,16 +537,8 @@ bool MainWindow::saveSession(const QString& path, QString* error) {
 }
 
 bool MainWindow::openPreset(const QString& path, QString* error) {
-  ViewSettings settings;
-  try {
-    settings = SessionFile::load(path);
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
+  if (!showSessionFile(path, error)) return false;
   m_sessionPath.clear();
-  m_model->setSettings(settings);
-  m_controller->requestNow(settings);
   updateTitle();
   return true;
 }

@@ -82,6 +82,10 @@ class MainWindow : public QMainWindow {
   void buildPresetMenu(QMenu* menu);
   void updateTitle();
   void showStatus(const QString& message, int milliseconds = 8000);
+  // Shows `settings` and computes them at once, without the typing debounce: a whole new view.
+  void computeNow(const ViewSettings& settings);
+  // Shows the settings of a session or preset file; false, with the reason in `error`, when it does not open.
+  bool showSessionFile(const QString& path, QString* error);
 
   void onSettingsChanged(const ViewSettings& settings);
   void onSnapshotChanged(const SnapshotPointer& snapshot);
