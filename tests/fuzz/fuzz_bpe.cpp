@@ -92,16 +92,6 @@ BpeTokenizer make_tokenizer() {
   return BpeTokenizer::parse(vocab, merges_txt);
 }
 
-std::size_t first_invalid_byte(std::string_view text) {
-  for (std::size_t offset = 0; offset < text.size();) {
-    char32_t code_point = 0;
-    const auto length = fuzz::decode_utf8(text.substr(offset), code_point);
-    if (length == 0) return offset;
-    offset += length;
-  }
-  return std::string_view::npos;
-}
-
 bool is_continuation(std::string_view text, std::size_t offset) {
   return offset < text.size() && (static_cast<unsigned char>(text[offset]) & 0xC0) == 0x80;
 }
@@ -184,7 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return made;
   }();
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const auto invalid = first_invalid_byte(text);
+  const auto invalid = fuzz::first_invalid_byte(text);
 
   const fuzz::HeapBudget budget(1024 * size + 65536);
   std::vector<int> ids;

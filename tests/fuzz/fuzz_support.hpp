@@ -72,14 +72,19 @@ inline std::size_t decode_utf8(std::string_view text, char32_t& code_point) {
   return length;
 }
 
-inline bool is_valid_utf8(std::string_view text) {
+// The offset of the first byte that does not start a valid UTF-8 sequence; npos when there is none.
+inline std::size_t first_invalid_byte(std::string_view text) {
   for (std::size_t offset = 0; offset < text.size();) {
     char32_t code_point = 0;
     const auto length = decode_utf8(text.substr(offset), code_point);
-    if (length == 0) return false;
+    if (length == 0) return offset;
     offset += length;
   }
-  return true;
+  return std::string_view::npos;
+}
+
+inline bool is_valid_utf8(std::string_view text) {
+  return first_invalid_byte(text) == std::string_view::npos;
 }
 
 // An error message a person reads on one line: it starts with `prefix`, is valid UTF-8 and not much longer

@@ -28,17 +28,6 @@ std::size_t count_code_points(std::string_view valid_utf8) {
   return count;
 }
 
-// The offset of the first byte that does not start a valid UTF-8 sequence; npos when there is none.
-std::size_t first_invalid_byte(std::string_view text) {
-  for (std::size_t offset = 0; offset < text.size();) {
-    char32_t code_point = 0;
-    const auto length = fuzz::decode_utf8(text.substr(offset), code_point);
-    if (length == 0) return offset;
-    offset += length;
-  }
-  return std::string_view::npos;
-}
-
 // attnscope::tokenize within a heap budget.
 std::vector<Token> measured_tokenize(std::string_view text, TokenizerKind kind) {
   const fuzz::HeapBudget budget(256 * text.size() + 4096);
@@ -104,7 +93,7 @@ void check_chars(std::string_view text, const std::vector<Token>& chars) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const auto invalid = first_invalid_byte(text);
+  const auto invalid = fuzz::first_invalid_byte(text);
   std::vector<Token> runs, words, chars;
   try {
     runs = measured_tokenize(text, TokenizerKind::whitespace);
