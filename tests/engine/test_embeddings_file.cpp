@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 
+#include "../support/test_support.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
 
@@ -425,11 +426,7 @@ class TestEmbeddingsFile : public QObject {
 
  private:
   QString write(const QString& name, const QByteArray& contents) {
-    QFile file(directory_.filePath(name));
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
-      qFatal("cannot write %s", qPrintable(file.fileName()));
-    file.write(contents);
-    return file.fileName();
+    return attnscope::testing::write_test_file(QDir(directory_.path()), name, contents);
   }
 
   Matrix load(const QString& name, const QByteArray& contents) { return load_file(write(name, contents)); }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "../support/test_support.hpp"
 #include "attnscope/config.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
@@ -255,11 +256,7 @@ class TestReaderBounds : public QObject {
 
  private:
   QString write(const QString& name, const QByteArray& contents) {
-    QFile file(directory_.filePath(name));
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
-      qFatal("cannot write %s", qPrintable(file.fileName()));
-    file.write(contents);
-    return file.fileName();
+    return attnscope::testing::write_test_file(QDir(directory_.path()), name, contents);
   }
 
   QString error_of(const QString& path) {

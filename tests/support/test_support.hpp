@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the Qt Test suites: reading golden JSON into matrices and comparing with a tolerance.
 
+#include <QDir>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -21,6 +22,16 @@ inline QJsonObject read_json_object(const QString& path) {
   if (error.error != QJsonParseError::NoError)
     qFatal("%s: %s", qPrintable(path), qPrintable(error.errorString()));
   return document.object();
+}
+
+// Writes `contents` to DIRECTORY/NAME (replacing it) and returns the file's path; stops the suite when it
+// cannot.
+inline QString write_test_file(const QDir& directory, const QString& name, const QByteArray& contents) {
+  QFile file(directory.filePath(name));
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+    qFatal("cannot write %s", qPrintable(file.fileName()));
+  file.write(contents);
+  return file.fileName();
 }
 
 inline QString golden_path(const char* name) {
