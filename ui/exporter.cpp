@@ -217,10 +217,12 @@ QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const Displ
 
 namespace {
 
-// A model row as attnscope-cli compute --model --layers L --mask M writes it.
+// A model row as attnscope-cli compute --model --layers L --mask M writes it (raw scores recomputed: the
+// snapshot keeps only the weights).
 Gpt2Result modelRow(const AttentionSnapshot& snapshot, int row) {
   Gpt2Result result;
-  result.layers.push_back(snapshot.rows[static_cast<std::size_t>(row)].result);
+  AttentionResult scratch;
+  result.layers.push_back(withScores(snapshot.rows[static_cast<std::size_t>(row)].result, scratch));
   result.layer_indices.push_back(snapshot.model->layer);
   result.final_hidden = snapshot.model->finalHidden[static_cast<std::size_t>(row)];
   return result;

@@ -166,13 +166,6 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
                        toQString(error.what()));
     }
     row.result = std::move(result.layers.front());
-    // Raw scores only for the layer on screen (every layer's would be n_layer · n_head · n² floats more):
-    // q·k, hidden cells −∞ as the engine keeps them.
-    for (HeadResult& head : row.result.heads) {
-      head.scores = head.queries * head.keys.transpose();
-      for (Eigen::Index i = 0; i < head.scores.size(); ++i)
-        if (row.result.mask.data()[i]) head.scores.data()[i] = -std::numeric_limits<float>::infinity();
-    }
     snapshot->computeMs += result.compute_ms;
     info.finalHidden.push_back(std::move(result.final_hidden));
     runOfMask.emplace(key, index);
