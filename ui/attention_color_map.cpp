@@ -9,7 +9,8 @@
 
 namespace attnscope::ui {
 
-AttentionColorMap::AttentionColorMap(QCPAxis* keyAxis, QCPAxis* valueAxis) : QCPColorMap(keyAxis, valueAxis) {
+AttentionColorMap::AttentionColorMap(QCPAxis* keyAxis, QCPAxis* valueAxis)
+    : QCPColorMap(keyAxis, valueAxis), m_hatch(ColorMaps::maskedBrush()) {
   setInterpolate(false);
   setTightBoundary(false);
 }
@@ -34,6 +35,7 @@ bool AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow
     m_tokens = n;
     m_region = CellRegion{};
     m_minimum = m_maximum = std::numeric_limits<double>::quiet_NaN();
+    m_anyMasked = false;
     data()->clear();
   }
   return false;
@@ -43,6 +45,11 @@ void AttentionColorMap::setCells(MapCells cells, int tokenCount) {
   m_tokens = tokenCount;
   m_region = cells.region;
   setData(cells.cells.release(), /*copy=*/false);
+  // Most maps have no masked cell (mask none): they skip the hatch, the costliest part of drawing a map.
+  m_anyMasked = false;
+  const int keys = data()->keySize(), queries = data()->valueSize();
+  for (int query = 0; query < queries && !m_anyMasked; ++query)
+    for (int key = 0; key < keys && !m_anyMasked; ++key) m_anyMasked = std::isnan(data()->cell(key, query));
   if (m_region.keyBegin == 0 && m_region.keyEnd == m_tokens && m_region.queryBegin == 0 &&
       m_region.queryEnd == m_tokens) {
     m_minimum = cells.minimum;
@@ -57,11 +64,16 @@ double AttentionColorMap::cellValue(int query, int key) const {
 }
 
 void AttentionColorMap::draw(QCPPainter* painter) {
-  // The hatch under the whole map shows through the masked (NaN, transparent) cells only.
-  if (m_tokens > 0 && keyAxis() && valueAxis()) {
+  // The hatch under the whole map shows through the masked (NaN, transparent) cells only. On screen and in
+  // PNGs a tiled brush draws it in one fill; vector exports get lines.
+  if (m_anyMasked && m_tokens > 0 && keyAxis() && valueAxis()) {
     const QPointF a(keyAxis()->coordToPixel(-0.5), valueAxis()->coordToPixel(-0.5));
     const QPointF b(keyAxis()->coordToPixel(m_tokens - 0.5), valueAxis()->coordToPixel(m_tokens - 0.5));
-    ColorMaps::paintHatch(painter, QRectF(a, b).normalized());
+    const QRectF rect = QRectF(a, b).normalized();
+    if (painter->paintEngine() && painter->paintEngine()->type() == QPaintEngine::Raster)
+      painter->fillRect(rect, m_hatch);
+    else
+      ColorMaps::paintHatch(painter, rect);
   }
   QCPColorMap::draw(painter);
   drawValues(painter);

@@ -48,6 +48,8 @@ class AttentionColorMap : public QCPColorMap {
   int m_tokens = 0;
   CellRegion m_region;
   double m_minimum = 0.0, m_maximum = 0.0;
+  bool m_anyMasked = false;  // a cell is NaN: the hatch shows through it
+  QBrush m_hatch;
 };
 
 }  // namespace attnscope::ui

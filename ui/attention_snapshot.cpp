@@ -286,36 +286,63 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
                      input.config.dropout == 0.0;
   snapshot->headSummary = input.headSummary;
   const bool summarized = input.headSummary != HeadSummary::none && input.config.head_count() > 1;
-  for (const MaskSpec& mask : masks) {
-    cancel.throw_if_cancelled();
+  // Each mask's summary and maps as soon as its result is here: a long text's matrices are let go before
+  // the next mask's (the summary keeps its own).
+  const auto addRow = [&](const MaskSpec& mask, AttentionResult result) {
     MaskedResult row;
     row.mask = mask;
     row.config = input.config;
     row.config.mask = mask;
-    try {
-      if (parameters && row.config.dropout == 0.0) {
-        const int dIn = static_cast<int>(input.embeddings.cols());
-        row.config.validate(dIn);  // before drawing: a bad config is reported, not drawn
-        row.result = compute_attention(row.config, input.embeddings,
-                                       parameters->parametersFor(row.config, dIn), backend, cancel);
-      } else {
-        row.result = compute_attention(row.config, input.embeddings, backend, cancel);
-      }
-    } catch (const Error& error) {
-      throw FieldError(mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general,
-                       toQString(error.what()));
-    }
+    row.result = std::move(result);
     snapshot->computeMs += row.result.compute_ms;
     snapshot->device = QString::fromStdString(row.result.device);
     if (!row.result.fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->rows.push_back(std::move(row));
-    // This mask's summary and maps now, while its matrices are here: a long text's are let go before the
-    // next mask's (the summary keeps its own).
     const int index = snapshot->maskCount() - 1;
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
     prepareRowMaps(*snapshot, index, prepare, cancel);
     if (letGo) letGoOfMatrices(snapshot->rows.back());
+  };
+  const auto fieldOf = [](const MaskSpec& mask) {
+    return mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general;
+  };
+  if (parameters && input.config.dropout == 0.0) {
+    // One projection of the text for every mask, with the parameters drawn once per configuration.
+    const int dIn = static_cast<int>(input.embeddings.cols());
+    const auto n = static_cast<Eigen::Index>(input.tokens.size());
+    try {
+      input.config.validate(dIn);  // before drawing: a bad config is reported, not drawn
+      for (const MaskSpec& mask : masks)
+        if (mask.kind == MaskKind::file) {
+          try {
+            build_mask(mask, n);
+          } catch (const Error& error) {
+            throw FieldError(SettingsField::masks, toQString(error.what()));
+          }
+        }
+      compute_attention_masks(input.config, input.embeddings, parameters->parametersFor(input.config, dIn),
+                              masks, backend, cancel, [&](std::size_t index, AttentionResult result) {
+                                addRow(masks[index], std::move(result));
+                              });
+    } catch (const FieldError&) {
+      throw;
+    } catch (const Error& error) {
+      throw FieldError(SettingsField::general, toQString(error.what()));
+    }
+    return snapshot;
+  }
+  for (const MaskSpec& mask : masks) {
+    cancel.throw_if_cancelled();
+    AttentionConfig config = input.config;
+    config.mask = mask;
+    try {
+      addRow(mask, compute_attention(config, input.embeddings, backend, cancel));
+    } catch (const FieldError&) {
+      throw;
+    } catch (const Error& error) {
+      throw FieldError(fieldOf(mask), toQString(error.what()));
+    }
   }
   return snapshot;
 }

@@ -81,7 +81,11 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
       m_noteFont(pixelFont(12)) {
   setBackground(QBrush(Qt::white));
   plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
-  addLayer(kHighlightLayer, layer(QStringLiteral("main")), QCustomPlot::limAbove);
+  // Two full-size paint buffers, each cleared and composited on every replot: everything below, and the
+  // hover highlight on top (replotted alone as the mouse moves). QCustomPlot's "overlay" layer is buffered
+  // for selection rectangles, which this plot has none of.
+  layer(QStringLiteral("overlay"))->setMode(QCPLayer::lmLogical);
+  addLayer(kHighlightLayer, layer(QStringLiteral("overlay")), QCustomPlot::limAbove);
   layer(kHighlightLayer)->setMode(QCPLayer::lmBuffered);
   // The layout sizes each axis after its ticks were generated; a second pass thins or rotates the labels for
   // the final size.

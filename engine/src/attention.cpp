@@ -1,11 +1,13 @@
 #include "attnscope/attention.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
 
 #include "attnscope/error.hpp"
 #include "attnscope/mask.hpp"
+#include "cpu/parallel.hpp"
 
 namespace attnscope {
 namespace {
@@ -32,17 +34,14 @@ HeadProjection split_head(const LinearLayer& query, const LinearLayer& key, cons
   return head;
 }
 
-bool all_finite(const Matrix& matrix) {
-  return matrix.allFinite();
-}
-
+// Checks the n × d matrices only, not the n × n ones: a NaN or infinite weight (or dropped weight) reaches
+// its row of the context, as NaN · v, ∞ · v and ∞ · 0 are none of them finite. A scan of every head's n²
+// weights would cost more than the rest of a long text's checks together.
 void require_finite_result(const AttentionResult& result) {
-  bool finite = all_finite(result.output);
-  for (const auto& head : result.heads) {
-    finite = finite && all_finite(head.queries) && all_finite(head.keys) && all_finite(head.values) &&
-             all_finite(head.weights) && all_finite(head.context);
-    if (head.dropout_weights) finite = finite && all_finite(*head.dropout_weights);
-  }
+  bool finite = result.output.allFinite();
+  for (const auto& head : result.heads)
+    finite = finite && head.queries.allFinite() && head.keys.allFinite() && head.values.allFinite() &&
+             head.context.allFinite();
   if (!finite)
     throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
 }
@@ -88,7 +87,17 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
     }
   }
   if (parameters.out_proj) {
-    Matrix projected = result.output * parameters.out_proj->weight.transpose();
+    // Eigen multiplies on one thread: a long text's rows are split over the workers.
+    const Matrix& weight = parameters.out_proj->weight;
+    Matrix projected(tokens, weight.rows());
+    constexpr Eigen::Index kRowsPerTask = 128;
+    const auto tasks = static_cast<std::size_t>((tokens + kRowsPerTask - 1) / kRowsPerTask);
+    cpu::parallel_for(tasks, cpu::worker_threads(), [&](std::size_t task) {
+      const Eigen::Index begin = static_cast<Eigen::Index>(task) * kRowsPerTask;
+      const Eigen::Index rows = std::min(tokens - begin, kRowsPerTask);
+      projected.middleRows(begin, rows).noalias() =
+          result.output.middleRows(begin, rows) * weight.transpose();
+    });
     projected.rowwise() += *parameters.out_proj->bias;
     result.output = std::move(projected);
   }
@@ -102,18 +111,19 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
 
 ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator) {
   const int d_out = config.effective_d_out(d_in);
-  ModuleParameters parameters;
+  std::vector<HeadProjection> heads;
+  std::optional<LinearLayer> out_proj;
   generator.manual_seed(config.seed);
   switch (config.mechanism) {
     case Mechanism::simplified:
-      parameters.heads.push_back(identity_projection(d_in));
+      heads.push_back(identity_projection(d_in));
       break;
     case Mechanism::self_attention_v1: {
       HeadProjection head;
       head.w_query = generator.rand(d_in, d_out);
       head.w_key = generator.rand(d_in, d_out);
       head.w_value = generator.rand(d_in, d_out);
-      parameters.heads.push_back(std::move(head));
+      heads.push_back(std::move(head));
       break;
     }
     case Mechanism::self_attention:
@@ -123,20 +133,23 @@ ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchG
         const LinearLayer query = generator.linear(d_in, d_out, config.qkv_bias);
         const LinearLayer key = generator.linear(d_in, d_out, config.qkv_bias);
         const LinearLayer value = generator.linear(d_in, d_out, config.qkv_bias);
-        parameters.heads.push_back(split_head(query, key, value, 0, d_out));
+        heads.push_back(split_head(query, key, value, 0, d_out));
       }
       break;
     case Mechanism::multihead: {
       const LinearLayer query = generator.linear(d_in, d_out, config.qkv_bias);
       const LinearLayer key = generator.linear(d_in, d_out, config.qkv_bias);
       const LinearLayer value = generator.linear(d_in, d_out, config.qkv_bias);
-      parameters.out_proj = generator.linear(d_out, d_out, true);
+      out_proj = generator.linear(d_out, d_out, true);
       const int head_dim = d_out / config.heads;
       for (int h = 0; h < config.heads; ++h)
-        parameters.heads.push_back(split_head(query, key, value, h * head_dim, head_dim));
+        heads.push_back(split_head(query, key, value, h * head_dim, head_dim));
       break;
     }
   }
+  ModuleParameters parameters;
+  parameters.heads = std::make_shared<const std::vector<HeadProjection>>(std::move(heads));
+  parameters.out_proj = std::move(out_proj);
   return parameters;
 }
 
@@ -174,6 +187,29 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
     throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
   return finish(backend.compute(problem_with(config, input, parameters), cancel), parameters, input.rows(),
                 start);
+}
+
+void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
+                             const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
+                             Backend& backend, const CancelToken& cancel,
+                             const std::function<void(std::size_t, AttentionResult)>& each) {
+  if (config.dropout > 0.0)
+    throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
+  std::vector<MaskMatrix> matrices;
+  for (const MaskSpec& mask : masks) {
+    AttentionConfig masked = config;
+    masked.mask = mask;
+    check_input(masked, input);
+    matrices.push_back(build_mask(masked.effective_mask(), input.rows()));
+  }
+  if (masks.empty()) return;
+  AttentionProblem problem = problem_with(config, input, parameters);
+  problem.mask = MaskMatrix();  // each of `matrices` stands in for it
+  auto start = std::chrono::steady_clock::now();
+  backend.compute_masks(problem, matrices, cancel, [&](std::size_t index, AttentionResult result) {
+    each(index, finish(std::move(result), parameters, input.rows(), start));
+    start = std::chrono::steady_clock::now();  // the caller's time with the result is not the next mask's
+  });
 }
 
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input) {

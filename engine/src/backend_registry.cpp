@@ -29,6 +29,15 @@ Device parse_device(std::string_view name) {
   throw Error("unknown device " + quote(name) + " (expected cpu, cuda or auto)");
 }
 
+void Backend::compute_masks(const AttentionProblem& problem, const std::vector<MaskMatrix>& masks,
+                            const CancelToken& cancel, const MaskResultSink& each) {
+  AttentionProblem masked = problem;
+  for (std::size_t m = 0; m < masks.size(); ++m) {
+    masked.mask = masks[m];
+    each(m, compute(masked, cancel));
+  }
+}
+
 void CancelToken::throw_if_cancelled() const {
   if (cancelled()) throw Cancelled();
 }

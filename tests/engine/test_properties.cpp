@@ -6,9 +6,9 @@
 
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
-#include "attnscope/torch_random.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/torch_random.hpp"
 
 using namespace attnscope;
 
@@ -139,6 +139,79 @@ class TestProperties : public QObject {
     limited.max_tokens = 3;
     QVERIFY_THROWS_EXCEPTION(Error,
                              compute_attention(limited, random_input(4, 6, 1), parameters, *backend, never));
+  }
+
+  // One projection for several masks gives each mask exactly what computing it alone gives, in order.
+  void masksComputedTogetherEqualEachAlone() {
+    const auto backend = make_backend(Device::cpu);
+    const CancelToken never;
+    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
+                                      MaskSpec::parse("window:2"), MaskSpec::parse("prefix:3")};
+    for (const Mechanism mechanism : {Mechanism::self_attention_v1, Mechanism::self_attention,
+                                      Mechanism::multihead_wrapper, Mechanism::multihead}) {
+      AttentionConfig config = multihead(2, 8, "causal");
+      config.mechanism = mechanism;
+      TorchGenerator generator;
+      const ModuleParameters parameters = draw_parameters(config, 6, generator);
+      const Matrix input = random_input(11, 6, 3);
+      std::vector<std::size_t> order;
+      compute_attention_masks(config, input, parameters, masks, *backend, never,
+                              [&](std::size_t index, AttentionResult together) {
+                                order.push_back(index);
+                                AttentionConfig alone = config;
+                                alone.mask = masks[index];
+                                const AttentionResult expected =
+                                    compute_attention(alone, input, parameters, *backend, never);
+                                QCOMPARE(together.output, expected.output);
+                                QCOMPARE(together.mask, expected.mask);
+                                QCOMPARE(together.heads.size(), expected.heads.size());
+                                for (std::size_t h = 0; h < expected.heads.size(); ++h) {
+                                  QCOMPARE(together.heads[h].scores, expected.heads[h].scores);
+                                  QCOMPARE(together.heads[h].weights, expected.heads[h].weights);
+                                  QCOMPARE(together.heads[h].context, expected.heads[h].context);
+                                }
+                              });
+      QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2, 3}));
+    }
+  }
+
+  void masksComputedTogetherRefuseWhatEachAloneRefuses() {
+    const auto backend = make_backend(Device::cpu);
+    const CancelToken never;
+    const auto nothingExpected = [](std::size_t, AttentionResult) { QFAIL("no mask should be computed"); };
+    TorchGenerator generator;
+    const AttentionConfig config = multihead(2, 8, "causal");
+    const ModuleParameters parameters = draw_parameters(config, 6, generator);
+    // A bad mask anywhere in the list is reported before any mask is computed.
+    QVERIFY_THROWS_EXCEPTION(
+        Error, compute_attention_masks(
+                   config, random_input(4, 6, 1), parameters,
+                   {MaskSpec::parse("none"), MaskSpec{MaskKind::file, 0, "/nonexistent/mask.csv"}}, *backend,
+                   never, nothingExpected));
+    AttentionConfig limited = config;
+    limited.max_tokens = 3;
+    QVERIFY_THROWS_EXCEPTION(
+        Error, compute_attention_masks(limited, random_input(4, 6, 1), parameters, {MaskSpec::parse("none")},
+                                       *backend, never, nothingExpected));
+    const AttentionConfig dropout = multihead(2, 8, "causal", 0.5);
+    QVERIFY_THROWS_EXCEPTION(
+        Error, compute_attention_masks(dropout, random_input(4, 6, 1), parameters, {MaskSpec::parse("none")},
+                                       *backend, never, nothingExpected));
+    // A cancelled computation ends with Cancelled, and the caller's own exception ends it too.
+    CancelToken cancelled;
+    cancelled.cancel();
+    QVERIFY_THROWS_EXCEPTION(
+        Cancelled, compute_attention_masks(config, random_input(4, 6, 1), parameters,
+                                           {MaskSpec::parse("none")}, *backend, cancelled, nothingExpected));
+    int calls = 0;
+    QVERIFY_THROWS_EXCEPTION(std::logic_error,
+                             compute_attention_masks(config, random_input(4, 6, 1), parameters,
+                                                     {MaskSpec::parse("none"), MaskSpec::parse("causal")},
+                                                     *backend, never, [&](std::size_t, AttentionResult) {
+                                                       ++calls;
+                                                       throw std::logic_error("the caller stops");
+                                                     }));
+    QCOMPARE(calls, 1);
   }
 
   void queryWithEveryKeyMaskedIsZeroAndFlagged() {

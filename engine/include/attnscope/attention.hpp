@@ -1,6 +1,8 @@
 #pragma once
 // The mechanisms of chapter 3: draws their parameters as PyTorch would, runs them on a backend.
 
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "attnscope/backend.hpp"
@@ -13,8 +15,8 @@ namespace attnscope {
 
 // The module's trainable parameters as torch.manual_seed(config.seed) + the book's constructor draws them.
 struct ModuleParameters {
-  std::vector<HeadProjection> heads;
-  std::optional<LinearLayer> out_proj;  // multihead only
+  std::shared_ptr<const std::vector<HeadProjection>> heads;  // shared with every problem made from them
+  std::optional<LinearLayer> out_proj;                       // multihead only
 };
 
 ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator);
@@ -33,5 +35,12 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input,
                                   const ModuleParameters& parameters, Backend& backend,
                                   const CancelToken& cancel);
+// The same for each of `masks` in turn, in place of config's mask, projecting the input once: a viewer shows
+// several masks of one text. `each` receives each mask's result (its output and compute_ms included) as soon
+// as it is done.
+void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
+                             const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
+                             Backend& backend, const CancelToken& cancel,
+                             const std::function<void(std::size_t mask_index, AttentionResult result)>& each);
 
 }  // namespace attnscope

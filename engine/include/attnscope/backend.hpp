@@ -2,6 +2,8 @@
 // Backends compute attention heads from fully drawn parameters; the registry says which exist here.
 
 #include <atomic>
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,8 +39,9 @@ struct HeadProjection {
 
 // Everything a backend needs, already drawn from the generator, so every backend computes the same numbers.
 struct AttentionProblem {
-  Matrix input;                       // n × d_in
-  std::vector<HeadProjection> heads;  // in head order
+  Matrix input;  // n × d_in
+  // In head order; shared, not copied: a viewer computes every edit and mask with the same parameters.
+  std::shared_ptr<const std::vector<HeadProjection>> heads;
   // Scaled score = score / scale_divisor: PyTorch divides by √head_dim rather than multiplying by its
   // inverse.
   float scale_divisor = 1.0f;
@@ -54,6 +57,13 @@ class Backend {
   virtual std::string_view name() const = 0;
   // Fills heads, mask and empty_rows of the result; the output projection is the caller's.
   virtual AttentionResult compute(const AttentionProblem& problem, const CancelToken& cancel) = 0;
+
+  // compute() with each of `masks` in turn in place of problem.mask, handing each result to `each` as soon
+  // as it is done, so that a caller reducing the results never holds every mask's n² matrices at once. The
+  // default computes them one by one; the CPU backend projects the input once for all of them.
+  using MaskResultSink = std::function<void(std::size_t mask_index, AttentionResult result)>;
+  virtual void compute_masks(const AttentionProblem& problem, const std::vector<MaskMatrix>& masks,
+                             const CancelToken& cancel, const MaskResultSink& each);
 };
 
 struct BackendInfo {

@@ -134,13 +134,14 @@ class CudaBackend final : public Backend {
 
   AttentionResult compute_on_device(const AttentionProblem& problem, const CancelToken& cancel) {
     const Eigen::Index n = problem.input.rows(), d_in = problem.input.cols();
-    const int heads = static_cast<int>(problem.heads.size());
+    if (!problem.heads) throw Error("CUDA backend: the problem has no parameters (AttentionProblem::heads)");
+    const int heads = static_cast<int>(problem.heads->size());
     AttentionResult result;
     result.device = "cuda";
     result.mask = problem.mask;
     result.empty_rows = empty_rows_of(problem.mask);
     if (heads == 0 || n == 0) return result;
-    const Eigen::Index d = problem.heads.front().w_query.cols();
+    const Eigen::Index d = problem.heads->front().w_query.cols();
     validate(problem, d);
     require_int_sizes(n, heads, d);
     cancel.throw_if_cancelled();
@@ -152,7 +153,7 @@ class CudaBackend final : public Backend {
     Vector bias = Vector::Zero(width);
     bool any_bias = false;
     for (int h = 0; h < heads; ++h) {
-      const HeadProjection& head = problem.heads[h];
+      const HeadProjection& head = (*problem.heads)[h];
       const Matrix* weights[3] = {&head.w_query, &head.w_key, &head.w_value};
       const std::optional<Vector>* biases[3] = {&head.b_query, &head.b_key, &head.b_value};
       for (int p = 0; p < 3; ++p) {
@@ -276,7 +277,7 @@ class CudaBackend final : public Backend {
   // Every mechanism gives every head the same shapes; anything else is a caller's mistake.
   static void validate(const AttentionProblem& problem, Eigen::Index d) {
     const Eigen::Index n = problem.input.rows(), d_in = problem.input.cols();
-    for (const HeadProjection& head : problem.heads) {
+    for (const HeadProjection& head : *problem.heads) {
       for (const Matrix* w : {&head.w_query, &head.w_key, &head.w_value})
         if (w->rows() != d_in || w->cols() != d)
           throw Error("CUDA backend: the heads' projections differ in shape");
@@ -286,7 +287,7 @@ class CudaBackend final : public Backend {
     if (problem.mask.rows() != n || problem.mask.cols() != n)
       throw Error("CUDA backend: the mask is not n × n");
     if (!problem.dropout_noise.empty()) {
-      if (problem.dropout_noise.size() != problem.heads.size())
+      if (problem.dropout_noise.size() != problem.heads->size())
         throw Error("CUDA backend: there must be one dropout mask per head");
       for (const auto& noise : problem.dropout_noise)
         if (noise.size() != static_cast<std::size_t>(n * n))
