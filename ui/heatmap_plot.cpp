@@ -20,6 +20,22 @@ namespace attnscope::ui {
 namespace {
 
 const QString kHighlightLayer = QStringLiteral("highlight");
+
+// QCustomPlot keeps each axis's last 16 tick labels as pixmaps; a token axis shows up to a few hundred, so
+// every replot shaped and drew all of them again (most of a long text's replot). The cache is protected:
+// reached through pointers to members, which a derived class may name.
+struct AxisPainterAccess : QCPAxis {
+  static QCPAxisPainterPrivate* QCPAxis::*painter() { return &AxisPainterAccess::mAxisPainter; }
+};
+struct LabelCacheAccess : QCPAxisPainterPrivate {
+  static auto cache() { return &LabelCacheAccess::mLabelCache; }
+};
+constexpr int kCachedLabelsPerAxis = 1024;
+
+void enlargeLabelCache(QCPAxis* axis) {
+  QCPAxisPainterPrivate* painter = axis->*AxisPainterAccess::painter();
+  (painter->*LabelCacheAccess::cache()).setMaxCost(kCachedLabelsPerAxis);
+}
 constexpr double kRotatedLabels = -90.0;
 constexpr int kMaxSettlePasses = 3;
 constexpr int kRefineDelayMs = 15;  // coalesces the steps of one wheel turn
@@ -282,6 +298,7 @@ void HeatmapPlot::setupAxes(Map& map) {
     axis->setTickLabelFont(m_tickFont);
     axis->setTickLabelColor(QColor(0x20, 0x20, 0x20));
     axis->setTickLabelPadding(4);
+    enlargeLabelCache(axis);
   }
   for (QCPAxis* hidden : {map.axisRect->axis(QCPAxis::atTop), map.axisRect->axis(QCPAxis::atRight)}) {
     hidden->setVisible(false);
