@@ -175,6 +175,51 @@ class TestProperties : public QObject {
     }
   }
 
+  // A backend reused across edits re-projects only the blocks of rows an edit changed, and gives the numbers
+  // a fresh backend gives for the new text, bit for bit, whatever the edits before it.
+  void editsReprojectOnlyTheChangedRowsWithFreshNumbers() {
+    AttentionConfig config = multihead(3, 96, "causal");
+    config.qkv_bias = true;
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(config, 64, generator);
+    const auto reused = make_backend(Device::cpu);
+    const CancelToken never;
+    const auto compareWithFresh = [&](const Matrix& input, Eigen::Index expectedProjected) {
+      const auto fresh = make_backend(Device::cpu);
+      const AttentionResult expected = compute_attention(config, input, parameters, *fresh, never);
+      const AttentionResult edited = compute_attention(config, input, parameters, *reused, never);
+      QCOMPARE(expected.projected_rows, input.rows());
+      QCOMPARE(edited.projected_rows, expectedProjected);
+      QCOMPARE(edited.output, expected.output);
+      for (std::size_t h = 0; h < expected.heads.size(); ++h) {
+        QCOMPARE(edited.heads[h].queries, expected.heads[h].queries);
+        QCOMPARE(edited.heads[h].keys, expected.heads[h].keys);
+        QCOMPARE(edited.heads[h].values, expected.heads[h].values);
+        QCOMPARE(edited.heads[h].weights, expected.heads[h].weights);
+      }
+    };
+    Matrix text = random_input(300, 64, 11);  // blocks of 128 rows: [0, 128), [128, 256), [256, 300)
+    compareWithFresh(text, 300);
+    compareWithFresh(text, 0);  // the same text again
+    text(299, 5) += 1.0f;       // the last token changes
+    compareWithFresh(text, 44);
+    text(130, 0) -= 1.0f;  // one in the middle
+    compareWithFresh(text, 128);
+    Matrix longer(301, 64);  // a token appended: the last block grows
+    longer << text, random_input(1, 64, 12);
+    compareWithFresh(longer, 45);
+    compareWithFresh(text, 44);  // and taken away again
+
+    // Parameters drawn anew (another seed) are not mistaken for the cached ones.
+    AttentionConfig reseeded = config;
+    reseeded.seed = 99;
+    TorchGenerator other;
+    const ModuleParameters redrawn = draw_parameters(reseeded, 64, other);
+    const AttentionResult afterRedraw = compute_attention(reseeded, text, redrawn, *reused, never);
+    QCOMPARE(afterRedraw.projected_rows, text.rows());
+    QCOMPARE(afterRedraw.output, compute_attention(reseeded, text).output);
+  }
+
   void masksComputedTogetherRefuseWhatEachAloneRefuses() {
     const auto backend = make_backend(Device::cpu);
     const CancelToken never;

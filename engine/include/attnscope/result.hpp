@@ -34,6 +34,9 @@ struct AttentionResult {
   // did. The CPU then computed it and `device` says "cpu".
   std::string fallback_reason;
   double compute_ms = 0.0;
+  // Input rows projected for it: fewer than n when the backend reused the previous text's projections of
+  // the rows an edit left as they were (the CPU backend does).
+  Eigen::Index projected_rows = 0;
 };
 
 }  // namespace attnscope

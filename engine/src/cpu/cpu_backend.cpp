@@ -1,5 +1,6 @@
 #include "cpu/cpu_backend.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "attnscope/error.hpp"
@@ -9,41 +10,94 @@
 namespace attnscope::cpu {
 namespace {
 
-Matrix project(const Matrix& input, const Matrix& weight, const std::optional<Vector>& bias) {
-  Matrix result = input * weight;
-  if (bias) result.rowwise() += *bias;
-  return result;
-}
+// Input rows per projection block. Blocks sit at fixed positions, so each block's product is computed the
+// same way whichever edits led to the text: a text's numbers never depend on its history.
+constexpr Eigen::Index kProjectionRows = 128;
 
 class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "cpu"; }
 
   AttentionResult compute(const AttentionProblem& problem, const CancelToken& cancel) override {
-    return attend(problem, problem.mask, project_heads(problem, cancel), cancel);
+    Eigen::Index projected_rows = 0;
+    AttentionResult result =
+        attend(problem, problem.mask, project_heads(problem, cancel, &projected_rows), cancel);
+    result.projected_rows = projected_rows;
+    return result;
   }
 
   void compute_masks(const AttentionProblem& problem, const std::vector<MaskMatrix>& masks,
                      const CancelToken& cancel, const MaskResultSink& each) override {
     if (masks.empty()) return;
-    std::vector<HeadResult> projected = project_heads(problem, cancel);
-    for (std::size_t m = 0; m + 1 < masks.size(); ++m) each(m, attend(problem, masks[m], projected, cancel));
-    each(masks.size() - 1, attend(problem, masks.back(), std::move(projected), cancel));
+    Eigen::Index projected_rows = 0;
+    std::vector<HeadResult> projected = project_heads(problem, cancel, &projected_rows);
+    for (std::size_t m = 0; m < masks.size(); ++m) {
+      const bool last = m + 1 == masks.size();
+      AttentionResult result = attend(problem, masks[m], last ? std::move(projected) : projected, cancel);
+      result.projected_rows = projected_rows;
+      each(m, std::move(result));
+    }
   }
 
  private:
+  // The last text's projections: an edit re-projects only the blocks of rows it changed (typing at the end
+  // of a long text re-projects one block, not the text).
+  struct ProjectionCache {
+    std::shared_ptr<const std::vector<HeadProjection>> parameters;
+    Matrix input;
+    std::vector<HeadResult> heads;  // the queries, keys and values of `input`
+  };
+  ProjectionCache cache_;
+
   // Each head's queries, keys and values: the part of the work that no mask changes.
-  static std::vector<HeadResult> project_heads(const AttentionProblem& problem, const CancelToken& cancel) {
+  std::vector<HeadResult> project_heads(const AttentionProblem& problem, const CancelToken& cancel,
+                                        Eigen::Index* projected_rows) {
     if (!problem.heads) throw Error("CPU backend: the problem has no parameters (AttentionProblem::heads)");
     const std::vector<HeadProjection>& projections = *problem.heads;
+    const Matrix& input = problem.input;
+    const Eigen::Index n = input.rows(), cached_rows = cache_.input.rows();
+    const bool same_parameters = cache_.parameters == problem.heads && cache_.input.cols() == input.cols();
+    const auto rows_of = [](Eigen::Index begin, Eigen::Index total) {
+      return std::min(total - begin, kProjectionRows);
+    };
+    std::vector<Eigen::Index> kept, stale;  // first rows of the blocks
+    for (Eigen::Index begin = 0; begin < n; begin += kProjectionRows) {
+      const Eigen::Index rows = rows_of(begin, n);
+      const bool same = same_parameters && begin < cached_rows && rows_of(begin, cached_rows) == rows &&
+                        cache_.input.middleRows(begin, rows) == input.middleRows(begin, rows);
+      (same ? kept : stale).push_back(begin);
+    }
+
     std::vector<HeadResult> heads(projections.size());
-    parallel_for(heads.size(), worker_threads(), [&](std::size_t h) {
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      const Eigen::Index d = projections[h].w_query.cols();
+      heads[h].queries.resize(n, d);
+      heads[h].keys.resize(n, d);
+      heads[h].values.resize(n, d);
+      for (const Eigen::Index begin : kept) {
+        const Eigen::Index rows = rows_of(begin, n);
+        heads[h].queries.middleRows(begin, rows) = cache_.heads[h].queries.middleRows(begin, rows);
+        heads[h].keys.middleRows(begin, rows) = cache_.heads[h].keys.middleRows(begin, rows);
+        heads[h].values.middleRows(begin, rows) = cache_.heads[h].values.middleRows(begin, rows);
+      }
+    }
+    parallel_for(heads.size() * stale.size(), worker_threads(), [&](std::size_t task) {
       cancel.throw_if_cancelled();
+      const std::size_t h = task / stale.size();
+      const Eigen::Index begin = stale[task % stale.size()], rows = rows_of(begin, n);
       const HeadProjection& projection = projections[h];
-      heads[h].queries = project(problem.input, projection.w_query, projection.b_query);
-      heads[h].keys = project(problem.input, projection.w_key, projection.b_key);
-      heads[h].values = project(problem.input, projection.w_value, projection.b_value);
+      const auto project = [&](Matrix& out, const Matrix& weight, const std::optional<Vector>& bias) {
+        auto block = out.middleRows(begin, rows);
+        block.noalias() = input.middleRows(begin, rows) * weight;
+        if (bias) block.rowwise() += *bias;
+      };
+      project(heads[h].queries, projection.w_query, projection.b_query);
+      project(heads[h].keys, projection.w_key, projection.b_key);
+      project(heads[h].values, projection.w_value, projection.b_value);
     });
+    *projected_rows = 0;
+    for (const Eigen::Index begin : stale) *projected_rows += rows_of(begin, n);
+    cache_ = ProjectionCache{problem.heads, input, heads};
     return heads;
   }
 

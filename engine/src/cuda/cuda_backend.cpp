@@ -138,6 +138,7 @@ class CudaBackend final : public Backend {
     const int heads = static_cast<int>(problem.heads->size());
     AttentionResult result;
     result.device = "cuda";
+    result.projected_rows = n;
     result.mask = problem.mask;
     result.empty_rows = empty_rows_of(problem.mask);
     if (heads == 0 || n == 0) return result;
