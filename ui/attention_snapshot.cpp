@@ -2,6 +2,9 @@
 
 #include <qcustomplot.h>
 
+#include <QCoreApplication>
+#include <QThread>
+#include <QThreadPool>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -78,6 +81,16 @@ void letGoOfMatrices(MaskedResult& row) {
 }
 
 }  // namespace
+
+std::shared_ptr<AttentionSnapshot> makeSnapshot() {
+  return std::shared_ptr<AttentionSnapshot>(new AttentionSnapshot, [](AttentionSnapshot* snapshot) {
+    QCoreApplication* application = QCoreApplication::instance();
+    if (application && QThread::currentThread() == application->thread())
+      QThreadPool::globalInstance()->start([snapshot] { delete snapshot; });
+    else
+      delete snapshot;
+  });
+}
 
 const ModuleParameters& ParameterCache::parametersFor(const AttentionConfig& config, int dIn) {
   const Key key{config.mechanism, dIn,        config.effective_d_out(dIn), config.heads,
@@ -268,7 +281,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
 
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
                                 const PreparedMaps& prepare, ParameterCache* parameters) {
-  auto snapshot = std::make_shared<AttentionSnapshot>();
+  auto snapshot = makeSnapshot();
   snapshot->text = input.text;
   snapshot->tokenizer = input.tokenizer;
   snapshot->tokens = input.tokens;

@@ -168,6 +168,10 @@ void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const
 
 using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;
 
+// A new, empty snapshot whose memory is given back off the GUI thread: a long text's snapshot holds
+// gigabytes, and unmapping them took the GUI thread over 100 ms when an edit replaced it.
+std::shared_ptr<AttentionSnapshot> makeSnapshot();
+
 // The module's parameters for `config` over `dIn` columns, drawn once and reused while only the text (or the
 // masks, normalization, what is kept) changes: drawing 4 × 768² numbers as PyTorch does costs more than
 // attending over a short text. Owned by the worker thread.

@@ -82,7 +82,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
                      QStringLiteral("Layer %1 does not exist: this model's layers are 0 to %2.")
                          .arg(settings.layer)
                          .arg(config.n_layer - 1));
-  auto snapshot = std::make_shared<AttentionSnapshot>();
+  auto snapshot = makeSnapshot();
   ModelInfo info;
   info.folder = settings.modelFolder;
   info.config = config;
