@@ -14,19 +14,87 @@ namespace {
 
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 
-// Scales the raw scores of one row in place and hides masked cells (−∞), within [begin, end).
-void scale_and_mask(float* row, const std::uint8_t* hidden, Eigen::Index begin, Eigen::Index end,
-                    float divisor) {
-  for (Eigen::Index j = begin; j < end; ++j) row[j] = hidden[j] ? kMinusInfinity : row[j] / divisor;
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr Eigen::Index kPacketSize = Eigen::internal::packet_traits<float>::size;
+
+// The scale, as PyTorch applies it: scores / divisor. When the divisor is a power of two (head_dim 64: √64 =
+// 8) its inverse is exact, and x · (1/divisor) is then the same float as x / divisor for every x (both round
+// the same real number), so a multiply, several times cheaper than a division, gives bit-identical results.
+// Any other divisor keeps the division.
+struct DivideBy {
+  float divisor;
+  float operator()(float x) const { return x / divisor; }
+  Packet operator()(const Packet& x) const {
+    return Eigen::internal::pdiv(x, Eigen::internal::pset1<Packet>(divisor));
+  }
+};
+struct MultiplyBy {
+  float inverse;
+  float operator()(float x) const { return x * inverse; }
+  Packet operator()(const Packet& x) const {
+    return Eigen::internal::pmul(x, Eigen::internal::pset1<Packet>(inverse));
+  }
+};
+struct AsIs {  // cells already scaled (and masked)
+  float operator()(float x) const { return x; }
+  Packet operator()(const Packet& x) const { return x; }
+};
+
+// 1/divisor when it is exact (divisor a power of two whose inverse is a float), else 0.
+float exact_inverse(float divisor) {
+  int exponent = 0;
+  if (!(divisor > 0.0f) || !std::isfinite(divisor) || std::frexp(divisor, &exponent) != 0.5f) return 0.0f;
+  const float inverse = 1.0f / divisor;
+  return std::isfinite(inverse) && inverse > 0.0f ? inverse : 0.0f;
 }
 
-// Normalises [begin, end) of one row of scaled, masked scores in place, as PyTorch's softmax does: subtract
-// the max, exponentiate, multiply by 1/sum. Hidden cells (−∞) end exactly 0.
-void softmax(float* row, Eigen::Index begin, Eigen::Index end) {
-  Eigen::Map<Eigen::ArrayXf> segment(row + begin, end - begin);
-  const float max_score = segment.maxCoeff();
-  segment = (segment - max_score).exp();
-  segment *= 1.0f / segment.sum();
+// Softmax of count raw cells src[0, count) into dst (src may be dst), as PyTorch computes it: scale, subtract
+// the max, exponentiate, multiply by 1/sum. Three passes instead of five: the max of the raw cells (scaling
+// is monotonic, so scaling it gives the max of the scaled cells exactly), scale + subtract + exp + sum,
+// multiply. Hidden cells (−∞) end exactly 0.
+template <typename Scale>
+void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
+  using namespace Eigen::internal;
+  const Eigen::Index body = count - count % kPacketSize;
+  const float max_raw = Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff();
+  const float max_score = scale(max_raw);
+
+  const Packet max_packet = pset1<Packet>(max_score);
+  Packet sum0 = pzero(max_packet), sum1 = pzero(max_packet);
+  Eigen::Index j = 0;
+  for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
+    const Packet e0 = pexp(psub(scale(ploadu<Packet>(src + j)), max_packet));
+    const Packet e1 = pexp(psub(scale(ploadu<Packet>(src + j + kPacketSize)), max_packet));
+    pstoreu(dst + j, e0);
+    pstoreu(dst + j + kPacketSize, e1);
+    sum0 = padd(sum0, e0);
+    sum1 = padd(sum1, e1);
+  }
+  if (j < body) {
+    const Packet e = pexp(psub(scale(ploadu<Packet>(src + j)), max_packet));
+    pstoreu(dst + j, e);
+    sum0 = padd(sum0, e);
+  }
+  float sum = predux(padd(sum0, sum1));
+  if (body < count) {  // the last cells through the same vector exp, padded with −∞ (exp 0)
+    alignas(64) float lanes[kPacketSize];
+    std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
+    for (Eigen::Index t = 0; t < count - body; ++t) lanes[t] = scale(src[body + t]);
+    pstore(lanes, pexp(psub(pload<Packet>(lanes), max_packet)));
+    for (Eigen::Index t = 0; t < count - body; ++t) sum += lanes[t];
+    std::copy(lanes, lanes + (count - body), dst + body);
+  }
+
+  const float inverse = 1.0f / sum;
+  const Packet inverse_packet = pset1<Packet>(inverse);
+  for (j = 0; j < body; j += kPacketSize) pstoreu(dst + j, pmul(ploadu<Packet>(dst + j), inverse_packet));
+  for (j = body; j < count; ++j) dst[j] *= inverse;
+}
+
+template <typename Scale>
+void scale_and_mask(const float* src, float* dst, const std::uint8_t* hidden, Eigen::Index begin,
+                    Eigen::Index end, Scale scale) {
+  for (Eigen::Index j = begin; j < end; ++j) dst[j] = hidden[j] ? kMinusInfinity : scale(src[j]);
 }
 
 void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
@@ -59,32 +127,51 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
   return {lo, hi};
 }
 
-// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
-// between the two products.
+// Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores (in head.scores
+// when kept, else in head.weights) into head.weights; kept scores get −∞ in their hidden cells. The step's
+// part between the two products.
+template <typename Scale>
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+                    Eigen::Index row_end, KeySpan span, Scale scale, HeadResult& head) {
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
     float* row = head.weights.row(query).data();
+    float* scores = input.keep_scores ? head.scores.row(query).data() : nullptr;
+    const float* raw = scores ? scores : row;
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.begin >= range.end) {
       std::fill(row + span.begin, row + span.end, 0.0f);
+      if (scores) std::fill(scores + span.begin, scores + span.end, kMinusInfinity);
       continue;
     }
     if (range.contiguous && input.normalization == Normalization::softmax) {
       // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
       std::fill(row + span.begin, row + range.begin, 0.0f);
       std::fill(row + range.end, row + span.end, 0.0f);
-      Eigen::Map<Eigen::ArrayXf> visible(row + range.begin, range.end - range.begin);
-      visible /= input.scale_divisor;
-      softmax(row, range.begin, range.end);
+      if (scores) {
+        std::fill(scores + span.begin, scores + range.begin, kMinusInfinity);
+        std::fill(scores + range.end, scores + span.end, kMinusInfinity);
+      }
+      softmax(raw + range.begin, row + range.begin, range.end - range.begin, scale);
       continue;
     }
-    scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
+    const std::uint8_t* hidden = input.mask->row(query).data();
+    scale_and_mask(raw, row, hidden, span.begin, span.end, scale);
+    if (scores)
+      for (Eigen::Index j = span.begin; j < span.end; ++j)
+        if (hidden[j]) scores[j] = kMinusInfinity;
     if (input.normalization == Normalization::softmax)
-      softmax(row, span.begin, span.end);
+      softmax(row + span.begin, row + span.begin, span.end - span.begin, AsIs{});
     else
       sum_normalize(row, span.begin, span.end, query);
   }
+}
+
+void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+  if (const float inverse = exact_inverse(input.scale_divisor); inverse > 0.0f)
+    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, head);
+  else
+    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, head);
 }
 
 }  // namespace
@@ -123,23 +210,18 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
   const Eigen::Index lo = span.begin, hi = span.end, width = hi - lo;
 
-  auto weights = head.weights.middleRows(row_begin, rows);
+  // The raw scores go where they are kept, else straight into the weights; normalize_rows reads them there.
+  Matrix& raw = input.keep_scores ? head.scores : head.weights;
   if (width > 0)
-    weights.middleCols(lo, width).noalias() =
+    raw.block(row_begin, lo, rows, width).noalias() =
         input.queries->middleRows(row_begin, rows) * input.keys->middleRows(lo, width).transpose();
+  auto weights = head.weights.middleRows(row_begin, rows);
   weights.leftCols(lo).setZero();
   weights.rightCols(n - hi).setZero();
   if (input.keep_scores) {
     auto scores = head.scores.middleRows(row_begin, rows);
     scores.leftCols(lo).setConstant(kMinusInfinity);
     scores.rightCols(n - hi).setConstant(kMinusInfinity);
-    scores.middleCols(lo, width) = weights.middleCols(lo, width);
-    for (Eigen::Index r = 0; r < rows; ++r) {
-      const std::uint8_t* hidden = input.mask->row(row_begin + r).data();
-      float* row = scores.row(r).data();
-      for (Eigen::Index j = lo; j < hi; ++j)
-        if (hidden[j]) row[j] = kMinusInfinity;
-    }
   }
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
