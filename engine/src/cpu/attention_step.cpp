@@ -1,10 +1,16 @@
 #include "cpu/attention_step.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "attnscope/error.hpp"
 #include "cpu/parallel.hpp"
@@ -107,6 +113,40 @@ void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Inde
   segment *= 1.0f / sum;
 }
 
+// Fills [begin, end) with value, the aligned middle with non-temporal stores: the hidden cells' zeros and −∞
+// are never read again by the step, and streaming them skips reading each line from memory before writing it
+// (half the memory traffic) and keeps them out of the caches the products use. Half of a causal step's cells
+// are hidden. Needs a store fence (finish_streaming) before another thread may read the cells.
+void stream_fill(float* begin, float* end, float value) {
+#if defined(__AVX512F__)
+  using Stream = __m512;
+  const Stream packet = _mm512_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm512_stream_ps(at, v); };
+#elif defined(__AVX__)
+  using Stream = __m256;
+  const Stream packet = _mm256_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm256_stream_ps(at, v); };
+#elif defined(__SSE2__)
+  using Stream = __m128;
+  const Stream packet = _mm_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm_stream_ps(at, v); };
+#endif
+#if defined(__SSE2__)
+  constexpr std::ptrdiff_t kLanes = sizeof(Stream) / sizeof(float);
+  if (end - begin >= 4 * kLanes) {  // shorter runs: not worth a partial write-combining line
+    while (reinterpret_cast<std::uintptr_t>(begin) % sizeof(Stream) != 0) *begin++ = value;
+    for (; end - begin >= kLanes; begin += kLanes) store(begin, packet);
+  }
+#endif
+  std::fill(begin, end, value);
+}
+
+void finish_streaming() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
 // ([0, 0) when none sees any). Products and normalisation skip the keys outside it.
 struct KeySpan {
@@ -125,6 +165,53 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
   }
   if (lo >= hi) return {0, 0};  // every query of the block sees nothing
   return {lo, hi};
+}
+
+// How a block computes its products. A causal block's first keys are visible to all of its queries but its
+// last 64 form a triangle: computed whole, half of that square is hidden. So a block whose sub-blocks of
+// kSubBlock queries see noticeably different key spans computes the keys all of them share (`common`) for the
+// whole block and each sub-block's other keys for it alone.
+constexpr Eigen::Index kSubBlock = 16;
+
+struct SubBlock {
+  Eigen::Index begin = 0, end = 0;  // queries
+  KeySpan keys;                     // the keys it computes: common and its own parts
+};
+
+struct BlockPlan {
+  KeySpan common;  // computed for every query of the block ([0, 0) when none)
+  std::vector<SubBlock> subs;
+};
+
+// The parts of sub's keys outside plan.common, in order: before it and after it.
+std::array<KeySpan, 2> own_parts(const BlockPlan& plan, const SubBlock& sub) {
+  if (plan.common.begin >= plan.common.end) return {sub.keys, KeySpan{}};
+  return {KeySpan{sub.keys.begin, std::max(sub.keys.begin, plan.common.begin)},
+          KeySpan{std::min(sub.keys.end, plan.common.end), sub.keys.end}};
+}
+
+BlockPlan plan_block(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
+                     Eigen::Index n) {
+  const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
+  BlockPlan plan{span, {SubBlock{row_begin, row_end, span}}};
+  if (row_end - row_begin <= kSubBlock || span.begin >= span.end) return plan;
+  std::vector<SubBlock> subs;
+  KeySpan common{0, n};
+  Eigen::Index split_cells = 0;
+  for (Eigen::Index begin = row_begin; begin < row_end; begin += kSubBlock) {
+    const Eigen::Index end = std::min(row_end, begin + kSubBlock);
+    const KeySpan keys = block_key_span(ranges, begin, end, n);
+    subs.push_back({begin, end, keys});
+    if (keys.begin >= keys.end) continue;  // sees nothing: zero weights, whatever the products put there
+    common = {std::max(common.begin, keys.begin), std::min(common.end, keys.end)};
+    split_cells += (end - begin) * (keys.end - keys.begin);
+  }
+  // Worth it when it saves at least one cell in kSplitGain of the block's products.
+  constexpr Eigen::Index kSplitGain = 8;
+  const Eigen::Index block_cells = (row_end - row_begin) * (span.end - span.begin);
+  if (kSplitGain * (block_cells - split_cells) < block_cells) return plan;
+  if (common.begin >= common.end) common = {};
+  return {common, std::move(subs)};
 }
 
 // Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores (in head.scores
@@ -207,39 +294,57 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   const Clock::time_point block_start = input.clock ? Clock::now() : Clock::time_point{};
   const Eigen::Index n = input.queries->rows();
   const Eigen::Index rows = row_end - row_begin;
-  const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
-  const Eigen::Index lo = span.begin, hi = span.end, width = hi - lo;
+  const BlockPlan plan = plan_block(ranges, row_begin, row_end, n);
+  const KeySpan common = plan.common;
 
   // The raw scores go where they are kept, else straight into the weights; normalize_rows reads them there.
   Matrix& raw = input.keep_scores ? head.scores : head.weights;
-  if (width > 0)
-    raw.block(row_begin, lo, rows, width).noalias() =
-        input.queries->middleRows(row_begin, rows) * input.keys->middleRows(lo, width).transpose();
-  auto weights = head.weights.middleRows(row_begin, rows);
-  weights.leftCols(lo).setZero();
-  weights.rightCols(n - hi).setZero();
-  if (input.keep_scores) {
-    auto scores = head.scores.middleRows(row_begin, rows);
-    scores.leftCols(lo).setConstant(kMinusInfinity);
-    scores.rightCols(n - hi).setConstant(kMinusInfinity);
-  }
+  const auto scores_of = [&](Eigen::Index begin, Eigen::Index count, KeySpan keys) {
+    if (keys.begin < keys.end)
+      raw.block(begin, keys.begin, count, keys.end - keys.begin).noalias() =
+          input.queries->middleRows(begin, count) *
+          input.keys->middleRows(keys.begin, keys.end - keys.begin).transpose();
+  };
+  scores_of(row_begin, rows, common);
+  for (const SubBlock& sub : plan.subs)
+    for (const KeySpan part : own_parts(plan, sub)) scores_of(sub.begin, sub.end - sub.begin, part);
+  // Every cell outside a sub-block's keys is hidden from its queries.
+  for (const SubBlock& sub : plan.subs)
+    for (Eigen::Index query = sub.begin; query < sub.end; ++query) {
+      float* weights = head.weights.row(query).data();
+      stream_fill(weights, weights + sub.keys.begin, 0.0f);
+      stream_fill(weights + sub.keys.end, weights + n, 0.0f);
+      if (input.keep_scores) {
+        float* scores = head.scores.row(query).data();
+        stream_fill(scores, scores + sub.keys.begin, kMinusInfinity);
+        stream_fill(scores + sub.keys.end, scores + n, kMinusInfinity);
+      }
+    }
+  finish_streaming();
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
-  normalize_rows(input, ranges, row_begin, row_end, span, head);
+  for (const SubBlock& sub : plan.subs) normalize_rows(input, ranges, sub.begin, sub.end, sub.keys, head);
   const Clock::time_point normalize_end = input.clock ? Clock::now() : Clock::time_point{};
 
   const Matrix* applied = &head.weights;
   if (input.dropout_noise) {
     const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
     head.dropout_weights->middleRows(row_begin, rows) =
-        weights.cwiseProduct(noise.middleRows(row_begin, rows));
+        head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
     applied = &*head.dropout_weights;
   }
   auto context = head.context.middleRows(row_begin, rows);
-  if (width > 0)
-    context.noalias() = applied->block(row_begin, lo, rows, width) * input.values->middleRows(lo, width);
+  if (common.begin < common.end)
+    context.noalias() = applied->block(row_begin, common.begin, rows, common.end - common.begin) *
+                        input.values->middleRows(common.begin, common.end - common.begin);
   else
     context.setZero();
+  for (const SubBlock& sub : plan.subs)
+    for (const KeySpan part : own_parts(plan, sub))
+      if (part.begin < part.end)
+        context.middleRows(sub.begin - row_begin, sub.end - sub.begin).noalias() +=
+            applied->block(sub.begin, part.begin, sub.end - sub.begin, part.end - part.begin) *
+            input.values->middleRows(part.begin, part.end - part.begin);
   if (input.clock) {
     const auto nanoseconds = [](Clock::duration duration) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
