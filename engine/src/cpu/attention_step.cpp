@@ -23,6 +23,17 @@ constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 using Packet = Eigen::internal::packet_traits<float>::type;
 constexpr Eigen::Index kPacketSize = Eigen::internal::packet_traits<float>::size;
 
+// Read as a packet from kTailMask + t: every bit set in the last t lanes, none in the others.
+constexpr auto kTailMask = [] {
+  std::array<std::uint32_t, 2 * kPacketSize> mask{};
+  for (Eigen::Index lane = kPacketSize; lane < 2 * kPacketSize; ++lane) mask[lane] = ~std::uint32_t{0};
+  return mask;
+}();
+
+Packet tail_mask(Eigen::Index tail) {
+  return Eigen::internal::ploadu<Packet>(reinterpret_cast<const float*>(kTailMask.data() + tail));
+}
+
 // The scale, as PyTorch applies it: scores / divisor. When the divisor is a power of two (head_dim 64: √64 =
 // 8) its inverse is exact, and x · (1/divisor) is then the same float as x / divisor for every x (both round
 // the same real number), so a multiply, several times cheaper than a division, gives bit-identical results.
@@ -54,53 +65,62 @@ float exact_inverse(float divisor) {
   return std::isfinite(inverse) && inverse > 0.0f ? inverse : 0.0f;
 }
 
-// Softmax of count raw cells src[0, count) into dst (src may be dst), as PyTorch computes it: scale, subtract
-// the max, exponentiate, multiply by 1/sum. Three passes instead of five: the max of the raw cells (scaling
-// is monotonic, so scaling it gives the max of the scaled cells exactly), scale + subtract + exp + sum,
-// multiply. Hidden cells (−∞) end exactly 0.
+// Softmax of row[0, count) in place, as PyTorch computes it: scale, subtract the max, exponentiate, multiply
+// by 1/sum. Three passes instead of five: the max of the raw cells (scaling is monotonic, so scaling it gives
+// the max of the scaled cells exactly), scale + subtract + exp + sum, multiply. Hidden cells (−∞) end exactly
+// 0.
 template <typename Scale>
-void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
+void softmax(float* row, Eigen::Index count, Scale scale) {
   using namespace Eigen::internal;
-  const Eigen::Index body = count - count % kPacketSize;
-  const float max_raw = Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff();
-  const float max_score = scale(max_raw);
-
+  const Eigen::Index body = count - count % kPacketSize, tail = count - body;
+  const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(row, count).maxCoeff());
   const Packet max_packet = pset1<Packet>(max_score);
-  Packet sum0 = pzero(max_packet), sum1 = pzero(max_packet);
+  const auto exp_of = [&](const Packet& raw) { return pexp(psub(scale(raw), max_packet)); };
+
+  // The last `tail` cells through the same vector exp: the packet ending at count, read before the loop below
+  // overwrites the cells it shares with the body (it then stores the same values there), and counted in the
+  // sum by its last `tail` lanes only. Rows shorter than a packet go through a buffer padded with −∞.
+  Packet tail_exp = pzero(max_packet), tail_lanes = tail_exp;
+  alignas(64) float lanes[kPacketSize];
+  if (tail > 0 && body > 0) {
+    tail_exp = exp_of(ploadu<Packet>(row + count - kPacketSize));
+    tail_lanes = tail_mask(tail);
+  } else if (tail > 0) {
+    std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
+    std::copy(row, row + count, lanes);
+    tail_exp = exp_of(pload<Packet>(lanes));
+  }
+
+  Packet sum0 = pzero(max_packet), sum1 = sum0;
   Eigen::Index j = 0;
   for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
-    const Packet e0 = pexp(psub(scale(ploadu<Packet>(src + j)), max_packet));
-    const Packet e1 = pexp(psub(scale(ploadu<Packet>(src + j + kPacketSize)), max_packet));
-    pstoreu(dst + j, e0);
-    pstoreu(dst + j + kPacketSize, e1);
+    const Packet e0 = exp_of(ploadu<Packet>(row + j));
+    const Packet e1 = exp_of(ploadu<Packet>(row + j + kPacketSize));
+    pstoreu(row + j, e0);
+    pstoreu(row + j + kPacketSize, e1);
     sum0 = padd(sum0, e0);
     sum1 = padd(sum1, e1);
   }
   if (j < body) {
-    const Packet e = pexp(psub(scale(ploadu<Packet>(src + j)), max_packet));
-    pstoreu(dst + j, e);
+    const Packet e = exp_of(ploadu<Packet>(row + j));
+    pstoreu(row + j, e);
     sum0 = padd(sum0, e);
   }
-  float sum = predux(padd(sum0, sum1));
-  if (body < count) {  // the last cells through the same vector exp, padded with −∞ (exp 0)
-    alignas(64) float lanes[kPacketSize];
-    std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
-    for (Eigen::Index t = 0; t < count - body; ++t) lanes[t] = scale(src[body + t]);
-    pstore(lanes, pexp(psub(pload<Packet>(lanes), max_packet)));
-    for (Eigen::Index t = 0; t < count - body; ++t) sum += lanes[t];
-    std::copy(lanes, lanes + (count - body), dst + body);
+  if (tail > 0 && body > 0) {
+    pstoreu(row + count - kPacketSize, tail_exp);
+    sum1 = padd(sum1, pand(tail_exp, tail_lanes));
+  } else if (tail > 0) {
+    pstore(lanes, tail_exp);  // exp(−∞) = 0 in the padding
+    std::copy(lanes, lanes + count, row);
+    sum1 = padd(sum1, tail_exp);
   }
 
-  const float inverse = 1.0f / sum;
-  const Packet inverse_packet = pset1<Packet>(inverse);
-  for (j = 0; j < body; j += kPacketSize) pstoreu(dst + j, pmul(ploadu<Packet>(dst + j), inverse_packet));
-  for (j = body; j < count; ++j) dst[j] *= inverse;
-}
-
-template <typename Scale>
-void scale_and_mask(const float* src, float* dst, const std::uint8_t* hidden, Eigen::Index begin,
-                    Eigen::Index end, Scale scale) {
-  for (Eigen::Index j = begin; j < end; ++j) dst[j] = hidden[j] ? kMinusInfinity : scale(src[j]);
+  const Packet inverse = pset1<Packet>(1.0f / predux(padd(sum0, sum1)));
+  for (j = 0; j < body; j += kPacketSize) pstoreu(row + j, pmul(ploadu<Packet>(row + j), inverse));
+  if (tail > 0 && body > 0)
+    pstoreu(row + count - kPacketSize, pmul(tail_exp, inverse));
+  else
+    for (j = body; j < count; ++j) row[j] *= pfirst(inverse);
 }
 
 void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
@@ -139,6 +159,29 @@ void stream_fill(float* begin, float* end, float value) {
   }
 #endif
   std::fill(begin, end, value);
+}
+
+// Copies [begin, end) to to, storing the aligned middle with non-temporal stores: the kept raw scores, which
+// the step does not read back.
+void stream_copy(const float* begin, const float* end, float* to) {
+#if defined(__AVX512F__)
+  using Stream = __m512;
+  const auto copy = [](const float* from, float* at) { _mm512_stream_ps(at, _mm512_loadu_ps(from)); };
+#elif defined(__AVX__)
+  using Stream = __m256;
+  const auto copy = [](const float* from, float* at) { _mm256_stream_ps(at, _mm256_loadu_ps(from)); };
+#elif defined(__SSE2__)
+  using Stream = __m128;
+  const auto copy = [](const float* from, float* at) { _mm_stream_ps(at, _mm_loadu_ps(from)); };
+#endif
+#if defined(__SSE2__)
+  constexpr std::ptrdiff_t kLanes = sizeof(Stream) / sizeof(float);
+  if (end - begin >= 4 * kLanes) {
+    while (reinterpret_cast<std::uintptr_t>(to) % sizeof(Stream) != 0) *to++ = *begin++;
+    for (; end - begin >= kLanes; begin += kLanes, to += kLanes) copy(begin, to);
+  }
+#endif
+  std::copy(begin, end, to);
 }
 
 void finish_streaming() {
@@ -214,40 +257,55 @@ BlockPlan plan_block(const std::vector<VisibleRange>& ranges, Eigen::Index row_b
   return {common, std::move(subs)};
 }
 
-// Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores (in head.scores
-// when kept, else in head.weights) into head.weights; kept scores get −∞ in their hidden cells. The step's
-// part between the two products.
+// What the step writes of rows [row_begin, row_end) besides their visible weights, their raw scores being in
+// head.weights within `span`: the kept scores (raw where visible, −∞ where hidden) and the weights' zeros
+// outside `span`, all streamed.
+void keep_scores_and_hide(const StepInput& input, const std::vector<VisibleRange>& ranges,
+                          Eigen::Index row_begin, Eigen::Index row_end, KeySpan span, HeadResult& head) {
+  const Eigen::Index n = head.weights.cols();
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    float* weights = head.weights.row(query).data();
+    stream_fill(weights, weights + span.begin, 0.0f);
+    stream_fill(weights + span.end, weights + n, 0.0f);
+    if (!input.keep_scores) continue;
+    float* scores = head.scores.row(query).data();
+    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
+    if (range.contiguous) {  // [n, n) when every key is hidden
+      stream_fill(scores, scores + range.begin, kMinusInfinity);
+      stream_copy(weights + range.begin, weights + range.end, scores + range.begin);
+      stream_fill(scores + range.end, scores + n, kMinusInfinity);
+      continue;
+    }
+    const std::uint8_t* hidden = input.mask->row(query).data();
+    stream_fill(scores, scores + span.begin, kMinusInfinity);
+    for (Eigen::Index j = span.begin; j < span.end; ++j) scores[j] = hidden[j] ? kMinusInfinity : weights[j];
+    stream_fill(scores + span.end, scores + n, kMinusInfinity);
+  }
+}
+
+// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
+// between the two products.
 template <typename Scale>
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
                     Eigen::Index row_end, KeySpan span, Scale scale, HeadResult& head) {
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
     float* row = head.weights.row(query).data();
-    float* scores = input.keep_scores ? head.scores.row(query).data() : nullptr;
-    const float* raw = scores ? scores : row;
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.begin >= range.end) {
       std::fill(row + span.begin, row + span.end, 0.0f);
-      if (scores) std::fill(scores + span.begin, scores + span.end, kMinusInfinity);
       continue;
     }
     if (range.contiguous && input.normalization == Normalization::softmax) {
       // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
       std::fill(row + span.begin, row + range.begin, 0.0f);
       std::fill(row + range.end, row + span.end, 0.0f);
-      if (scores) {
-        std::fill(scores + span.begin, scores + range.begin, kMinusInfinity);
-        std::fill(scores + range.end, scores + span.end, kMinusInfinity);
-      }
-      softmax(raw + range.begin, row + range.begin, range.end - range.begin, scale);
+      softmax(row + range.begin, range.end - range.begin, scale);
       continue;
     }
     const std::uint8_t* hidden = input.mask->row(query).data();
-    scale_and_mask(raw, row, hidden, span.begin, span.end, scale);
-    if (scores)
-      for (Eigen::Index j = span.begin; j < span.end; ++j)
-        if (hidden[j]) scores[j] = kMinusInfinity;
+    for (Eigen::Index j = span.begin; j < span.end; ++j) row[j] = hidden[j] ? kMinusInfinity : scale(row[j]);
     if (input.normalization == Normalization::softmax)
-      softmax(row + span.begin, row + span.begin, span.end - span.begin, AsIs{});
+      softmax(row + span.begin, span.end - span.begin, AsIs{});
     else
       sum_normalize(row, span.begin, span.end, query);
   }
@@ -297,29 +355,18 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   const BlockPlan plan = plan_block(ranges, row_begin, row_end, n);
   const KeySpan common = plan.common;
 
-  // The raw scores go where they are kept, else straight into the weights; normalize_rows reads them there.
-  Matrix& raw = input.keep_scores ? head.scores : head.weights;
+  // The raw scores go into the weights, normalised there in place once copied to the kept scores.
   const auto scores_of = [&](Eigen::Index begin, Eigen::Index count, KeySpan keys) {
     if (keys.begin < keys.end)
-      raw.block(begin, keys.begin, count, keys.end - keys.begin).noalias() =
+      head.weights.block(begin, keys.begin, count, keys.end - keys.begin).noalias() =
           input.queries->middleRows(begin, count) *
           input.keys->middleRows(keys.begin, keys.end - keys.begin).transpose();
   };
   scores_of(row_begin, rows, common);
   for (const SubBlock& sub : plan.subs)
     for (const KeySpan part : own_parts(plan, sub)) scores_of(sub.begin, sub.end - sub.begin, part);
-  // Every cell outside a sub-block's keys is hidden from its queries.
   for (const SubBlock& sub : plan.subs)
-    for (Eigen::Index query = sub.begin; query < sub.end; ++query) {
-      float* weights = head.weights.row(query).data();
-      stream_fill(weights, weights + sub.keys.begin, 0.0f);
-      stream_fill(weights + sub.keys.end, weights + n, 0.0f);
-      if (input.keep_scores) {
-        float* scores = head.scores.row(query).data();
-        stream_fill(scores, scores + sub.keys.begin, kMinusInfinity);
-        stream_fill(scores + sub.keys.end, scores + n, kMinusInfinity);
-      }
-    }
+    keep_scores_and_hide(input, ranges, sub.begin, sub.end, sub.keys, head);
   finish_streaming();
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
