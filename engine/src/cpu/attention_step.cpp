@@ -65,62 +65,62 @@ float exact_inverse(float divisor) {
   return std::isfinite(inverse) && inverse > 0.0f ? inverse : 0.0f;
 }
 
-// Softmax of row[0, count) in place, as PyTorch computes it: scale, subtract the max, exponentiate, multiply
-// by 1/sum. Three passes instead of five: the max of the raw cells (scaling is monotonic, so scaling it gives
-// the max of the scaled cells exactly), scale + subtract + exp + sum, multiply. Hidden cells (−∞) end exactly
-// 0.
+// Softmax of count raw cells src[0, count) into dst (src may be dst), as PyTorch computes it: scale, subtract
+// the max, exponentiate, multiply by 1/sum. Three passes instead of five: the max of the raw cells (scaling
+// is monotonic, so scaling it gives the max of the scaled cells exactly), scale + subtract + exp + sum,
+// multiply. Hidden cells (−∞) end exactly 0.
 template <typename Scale>
-void softmax(float* row, Eigen::Index count, Scale scale) {
+void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
   using namespace Eigen::internal;
   const Eigen::Index body = count - count % kPacketSize, tail = count - body;
-  const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(row, count).maxCoeff());
+  const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff());
   const Packet max_packet = pset1<Packet>(max_score);
   const auto exp_of = [&](const Packet& raw) { return pexp(psub(scale(raw), max_packet)); };
 
   // The last `tail` cells through the same vector exp: the packet ending at count, read before the loop below
-  // overwrites the cells it shares with the body (it then stores the same values there), and counted in the
-  // sum by its last `tail` lanes only. Rows shorter than a packet go through a buffer padded with −∞.
+  // may overwrite the cells it shares with the body (it then stores the same values there), and counted in
+  // the sum by its last `tail` lanes only. Rows shorter than a packet go through a buffer padded with −∞.
   Packet tail_exp = pzero(max_packet), tail_lanes = tail_exp;
   alignas(64) float lanes[kPacketSize];
   if (tail > 0 && body > 0) {
-    tail_exp = exp_of(ploadu<Packet>(row + count - kPacketSize));
+    tail_exp = exp_of(ploadu<Packet>(src + count - kPacketSize));
     tail_lanes = tail_mask(tail);
   } else if (tail > 0) {
     std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
-    std::copy(row, row + count, lanes);
+    std::copy(src, src + count, lanes);
     tail_exp = exp_of(pload<Packet>(lanes));
   }
 
   Packet sum0 = pzero(max_packet), sum1 = sum0;
   Eigen::Index j = 0;
   for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
-    const Packet e0 = exp_of(ploadu<Packet>(row + j));
-    const Packet e1 = exp_of(ploadu<Packet>(row + j + kPacketSize));
-    pstoreu(row + j, e0);
-    pstoreu(row + j + kPacketSize, e1);
+    const Packet e0 = exp_of(ploadu<Packet>(src + j));
+    const Packet e1 = exp_of(ploadu<Packet>(src + j + kPacketSize));
+    pstoreu(dst + j, e0);
+    pstoreu(dst + j + kPacketSize, e1);
     sum0 = padd(sum0, e0);
     sum1 = padd(sum1, e1);
   }
   if (j < body) {
-    const Packet e = exp_of(ploadu<Packet>(row + j));
-    pstoreu(row + j, e);
+    const Packet e = exp_of(ploadu<Packet>(src + j));
+    pstoreu(dst + j, e);
     sum0 = padd(sum0, e);
   }
   if (tail > 0 && body > 0) {
-    pstoreu(row + count - kPacketSize, tail_exp);
+    pstoreu(dst + count - kPacketSize, tail_exp);
     sum1 = padd(sum1, pand(tail_exp, tail_lanes));
   } else if (tail > 0) {
     pstore(lanes, tail_exp);  // exp(−∞) = 0 in the padding
-    std::copy(lanes, lanes + count, row);
+    std::copy(lanes, lanes + count, dst);
     sum1 = padd(sum1, tail_exp);
   }
 
   const Packet inverse = pset1<Packet>(1.0f / predux(padd(sum0, sum1)));
-  for (j = 0; j < body; j += kPacketSize) pstoreu(row + j, pmul(ploadu<Packet>(row + j), inverse));
+  for (j = 0; j < body; j += kPacketSize) pstoreu(dst + j, pmul(ploadu<Packet>(dst + j), inverse));
   if (tail > 0 && body > 0)
-    pstoreu(row + count - kPacketSize, pmul(tail_exp, inverse));
+    pstoreu(dst + count - kPacketSize, pmul(tail_exp, inverse));
   else
-    for (j = body; j < count; ++j) row[j] *= pfirst(inverse);
+    for (j = body; j < count; ++j) dst[j] *= pfirst(inverse);
 }
 
 void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
@@ -210,113 +210,99 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
   return {lo, hi};
 }
 
-// How a block computes its products. A causal block's first keys are visible to all of its queries but its
-// last 64 form a triangle: computed whole, half of that square is hidden. So a block whose sub-blocks of
-// kSubBlock queries see noticeably different key spans computes the keys all of them share (`common`) for the
-// whole block and each sub-block's other keys for it alone.
-constexpr Eigen::Index kSubBlock = 16;
-
-struct SubBlock {
-  Eigen::Index begin = 0, end = 0;  // queries
-  KeySpan keys;                     // the keys it computes: common and its own parts
-};
-
-struct BlockPlan {
-  KeySpan common;  // computed for every query of the block ([0, 0) when none)
-  std::vector<SubBlock> subs;
-};
-
-// The parts of sub's keys outside plan.common, in order: before it and after it.
-std::array<KeySpan, 2> own_parts(const BlockPlan& plan, const SubBlock& sub) {
-  if (plan.common.begin >= plan.common.end) return {sub.keys, KeySpan{}};
-  return {KeySpan{sub.keys.begin, std::max(sub.keys.begin, plan.common.begin)},
-          KeySpan{std::min(sub.keys.end, plan.common.end), sub.keys.end}};
-}
-
-BlockPlan plan_block(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
-                     Eigen::Index n) {
-  const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
-  BlockPlan plan{span, {SubBlock{row_begin, row_end, span}}};
-  if (row_end - row_begin <= kSubBlock || span.begin >= span.end) return plan;
-  std::vector<SubBlock> subs;
-  KeySpan common{0, n};
-  Eigen::Index split_cells = 0;
-  for (Eigen::Index begin = row_begin; begin < row_end; begin += kSubBlock) {
-    const Eigen::Index end = std::min(row_end, begin + kSubBlock);
-    const KeySpan keys = block_key_span(ranges, begin, end, n);
-    subs.push_back({begin, end, keys});
-    if (keys.begin >= keys.end) continue;  // sees nothing: zero weights, whatever the products put there
-    common = {std::max(common.begin, keys.begin), std::min(common.end, keys.end)};
-    split_cells += (end - begin) * (keys.end - keys.begin);
+// A block's cells [row_begin, …) × [keys, …) of an n × n matrix or of the thread's scratch, by row stride.
+struct Cells {
+  float* data = nullptr;
+  Eigen::Index stride = 0, row_begin = 0, keys = 0;
+  float* at(Eigen::Index query, Eigen::Index key) const {
+    return data + (query - row_begin) * stride + (key - keys);
   }
-  // Worth it when it saves at least one cell in kSplitGain of the block's products.
-  constexpr Eigen::Index kSplitGain = 8;
-  const Eigen::Index block_cells = (row_end - row_begin) * (span.end - span.begin);
-  if (kSplitGain * (block_cells - split_cells) < block_cells) return plan;
-  if (common.begin >= common.end) common = {};
-  return {common, std::move(subs)};
-}
+  Eigen::Map<Matrix, 0, Eigen::OuterStride<>> block(Eigen::Index query, Eigen::Index rows,
+                                                    KeySpan span) const {
+    return {at(query, span.begin), rows, span.end - span.begin, Eigen::OuterStride<>(stride)};
+  }
+};
 
-// What the step writes of rows [row_begin, row_end) besides their visible weights, their raw scores being in
-// head.weights within `span`: the kept scores (raw where visible, −∞ where hidden) and the weights' zeros
-// outside `span`, all streamed.
-void keep_scores_and_hide(const StepInput& input, const std::vector<VisibleRange>& ranges,
-                          Eigen::Index row_begin, Eigen::Index row_end, KeySpan span, HeadResult& head) {
-  const Eigen::Index n = head.weights.cols();
+// Streams the kept raw scores of rows [row_begin, row_end), whose keys outside `span` are all hidden: −∞
+// where hidden, else the raw score.
+void write_scores(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                  Eigen::Index row_end, KeySpan span, const Cells& raw, HeadResult& head) {
+  const Eigen::Index n = head.scores.cols();
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    float* weights = head.weights.row(query).data();
-    stream_fill(weights, weights + span.begin, 0.0f);
-    stream_fill(weights + span.end, weights + n, 0.0f);
-    if (!input.keep_scores) continue;
     float* scores = head.scores.row(query).data();
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.contiguous) {  // [n, n) when every key is hidden
       stream_fill(scores, scores + range.begin, kMinusInfinity);
-      stream_copy(weights + range.begin, weights + range.end, scores + range.begin);
+      if (range.begin < range.end) {
+        const float* visible = raw.at(query, range.begin);
+        stream_copy(visible, visible + (range.end - range.begin), scores + range.begin);
+      }
       stream_fill(scores + range.end, scores + n, kMinusInfinity);
       continue;
     }
     const std::uint8_t* hidden = input.mask->row(query).data();
+    const float* cells = raw.at(query, span.begin);
     stream_fill(scores, scores + span.begin, kMinusInfinity);
-    for (Eigen::Index j = span.begin; j < span.end; ++j) scores[j] = hidden[j] ? kMinusInfinity : weights[j];
+    for (Eigen::Index j = span.begin; j < span.end; ++j)
+      scores[j] = hidden[j] ? kMinusInfinity : cells[j - span.begin];
     stream_fill(scores + span.end, scores + n, kMinusInfinity);
   }
 }
 
-// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
-// between the two products.
+// Streams rows [row_begin, row_end) of `matrix` outside `span` with `value`, and inside it from `cells`
+// unless they are already there (null).
+void write_rows(Matrix& matrix, Eigen::Index row_begin, Eigen::Index row_end, KeySpan span,
+                const Cells* cells, float value) {
+  const Eigen::Index n = matrix.cols();
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    float* row = matrix.row(query).data();
+    stream_fill(row, row + span.begin, value);
+    if (cells && span.begin < span.end) {
+      const float* from = cells->at(query, span.begin);
+      stream_copy(from, from + (span.end - span.begin), row + span.begin);
+    }
+    stream_fill(row + span.end, row + n, value);
+  }
+}
+
+// Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores to their weights
+// (the same cells or not): the step's part between the two products. Hidden cells end exactly 0.
 template <typename Scale>
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, Scale scale, HeadResult& head) {
+                    Eigen::Index row_end, KeySpan span, Scale scale, const Cells& raw, const Cells& weights) {
+  if (span.begin >= span.end) return;
+  const Eigen::Index width = span.end - span.begin;
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    float* row = head.weights.row(query).data();
+    const float* src = raw.at(query, span.begin);  // src[k], row[k]: key span.begin + k
+    float* row = weights.at(query, span.begin);
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.begin >= range.end) {
-      std::fill(row + span.begin, row + span.end, 0.0f);
+      std::fill(row, row + width, 0.0f);
       continue;
     }
     if (range.contiguous && input.normalization == Normalization::softmax) {
       // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
-      std::fill(row + span.begin, row + range.begin, 0.0f);
-      std::fill(row + range.end, row + span.end, 0.0f);
-      softmax(row + range.begin, range.end - range.begin, scale);
+      const Eigen::Index begin = range.begin - span.begin, end = range.end - span.begin;
+      std::fill(row, row + begin, 0.0f);
+      std::fill(row + end, row + width, 0.0f);
+      softmax(src + begin, row + begin, end - begin, scale);
       continue;
     }
-    const std::uint8_t* hidden = input.mask->row(query).data();
-    for (Eigen::Index j = span.begin; j < span.end; ++j) row[j] = hidden[j] ? kMinusInfinity : scale(row[j]);
+    const std::uint8_t* hidden = input.mask->row(query).data() + span.begin;
+    for (Eigen::Index k = 0; k < width; ++k) row[k] = hidden[k] ? kMinusInfinity : scale(src[k]);
     if (input.normalization == Normalization::softmax)
-      softmax(row + span.begin, span.end - span.begin, AsIs{});
+      softmax(row, row, width, AsIs{});
     else
-      sum_normalize(row, span.begin, span.end, query);
+      sum_normalize(row, 0, width, query);
   }
 }
 
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+                    Eigen::Index row_end, KeySpan span, const Cells& raw, const Cells& weights) {
   if (const float inverse = exact_inverse(input.scale_divisor); inverse > 0.0f)
-    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, head);
+    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, raw, weights);
   else
-    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, head);
+    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, raw, weights);
 }
 
 }  // namespace
@@ -347,51 +333,62 @@ void allocate_head(const StepInput& input, HeadResult& head) {
 }
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head) {
+                    Eigen::Index row_end, HeadResult& head, Matrix& scratch) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point block_start = input.clock ? Clock::now() : Clock::time_point{};
   const Eigen::Index n = input.queries->rows();
   const Eigen::Index rows = row_end - row_begin;
-  const BlockPlan plan = plan_block(ranges, row_begin, row_end, n);
-  const KeySpan common = plan.common;
+  const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
+  const Eigen::Index width = span.end - span.begin;
 
-  // The raw scores go into the weights, normalised there in place once copied to the kept scores.
-  const auto scores_of = [&](Eigen::Index begin, Eigen::Index count, KeySpan keys) {
-    if (keys.begin < keys.end)
-      head.weights.block(begin, keys.begin, count, keys.end - keys.begin).noalias() =
-          input.queries->middleRows(begin, count) *
-          input.keys->middleRows(keys.begin, keys.end - keys.begin).transpose();
-  };
-  scores_of(row_begin, rows, common);
-  for (const SubBlock& sub : plan.subs)
-    for (const KeySpan part : own_parts(plan, sub)) scores_of(sub.begin, sub.end - sub.begin, part);
-  for (const SubBlock& sub : plan.subs)
-    keep_scores_and_hide(input, ranges, sub.begin, sub.end, sub.keys, head);
-  finish_streaming();
+  // Where the raw scores and then the weights are, within `span`. A dense block (every query sees exactly the
+  // keys of the span, e.g. without a mask) works in the n × n results themselves: the product writes the
+  // scores where they are kept and the softmax the weights, stores spread over the computation. A block with
+  // hidden cells inside it (a causal block's diagonal) works in the thread's scratch, whose cells stay in
+  // cache, and streams the results out: such a step's rows are mostly hidden cells, written only with
+  // streaming stores.
+  const bool dense =
+      std::all_of(ranges.begin() + row_begin, ranges.begin() + row_end, [&](VisibleRange range) {
+        return range.contiguous && range.begin == span.begin && range.end == span.end;
+      });
+  Cells raw, weights;
+  if (dense) {
+    weights = {head.weights.row(row_begin).data() + span.begin, n, row_begin, span.begin};
+    raw = input.keep_scores ? Cells{head.scores.row(row_begin).data() + span.begin, n, row_begin, span.begin}
+                            : weights;
+  } else {
+    if (scratch.rows() < rows || scratch.cols() < width)
+      scratch.resize(std::max(scratch.rows(), rows), std::max(scratch.cols(), width));
+    raw = weights = {scratch.data(), scratch.cols(), row_begin, span.begin};
+  }
+
+  if (width > 0)
+    raw.block(row_begin, rows, span).noalias() =
+        input.queries->middleRows(row_begin, rows) * input.keys->middleRows(span.begin, width).transpose();
+  if (input.keep_scores) {
+    if (dense)
+      write_rows(head.scores, row_begin, row_end, span, nullptr, kMinusInfinity);
+    else
+      write_scores(input, ranges, row_begin, row_end, span, raw, head);
+  }
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
-  for (const SubBlock& sub : plan.subs) normalize_rows(input, ranges, sub.begin, sub.end, sub.keys, head);
+  normalize_rows(input, ranges, row_begin, row_end, span, raw, weights);
   const Clock::time_point normalize_end = input.clock ? Clock::now() : Clock::time_point{};
+  write_rows(head.weights, row_begin, row_end, span, dense ? nullptr : &weights, 0.0f);
+  finish_streaming();
 
-  const Matrix* applied = &head.weights;
+  auto context = head.context.middleRows(row_begin, rows);
   if (input.dropout_noise) {
     const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
-    head.dropout_weights->middleRows(row_begin, rows) =
-        head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
-    applied = &*head.dropout_weights;
+    auto dropped = head.dropout_weights->middleRows(row_begin, rows);
+    dropped = head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
+    if (width > 0)
+      context.noalias() = dropped.middleCols(span.begin, width) * input.values->middleRows(span.begin, width);
+  } else if (width > 0) {
+    context.noalias() = weights.block(row_begin, rows, span) * input.values->middleRows(span.begin, width);
   }
-  auto context = head.context.middleRows(row_begin, rows);
-  if (common.begin < common.end)
-    context.noalias() = applied->block(row_begin, common.begin, rows, common.end - common.begin) *
-                        input.values->middleRows(common.begin, common.end - common.begin);
-  else
-    context.setZero();
-  for (const SubBlock& sub : plan.subs)
-    for (const KeySpan part : own_parts(plan, sub))
-      if (part.begin < part.end)
-        context.middleRows(sub.begin - row_begin, sub.end - sub.begin).noalias() +=
-            applied->block(sub.begin, part.begin, sub.end - sub.begin, part.end - part.begin) *
-            input.values->middleRows(part.begin, part.end - part.begin);
+  if (width == 0) context.setZero();
   if (input.clock) {
     const auto nanoseconds = [](Clock::duration duration) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
@@ -406,11 +403,14 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
   if (inputs.empty()) return;
   const Eigen::Index n = inputs.front().queries->rows();
   const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
-  parallel_for(inputs.size() * blocks, threads, [&](std::size_t task) {
+  const std::size_t tasks = inputs.size() * blocks;
+  std::vector<Matrix> scratch(parallel_threads(tasks, threads));  // sized by each thread on first use
+  parallel_for(tasks, threads, [&](std::size_t task, std::size_t worker) {
     if (cancel) cancel->throw_if_cancelled();
     const std::size_t h = task / blocks;
     const Eigen::Index row_begin = static_cast<Eigen::Index>(task % blocks) * kRowBlock;
-    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h]);
+    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h],
+                   scratch[worker]);
   });
 }
 
