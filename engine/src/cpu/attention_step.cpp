@@ -403,12 +403,26 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
   if (inputs.empty()) return;
   const Eigen::Index n = inputs.front().queries->rows();
   const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
-  const std::size_t tasks = inputs.size() * blocks;
-  std::vector<Matrix> scratch(parallel_threads(tasks, threads));  // sized by each thread on first use
-  parallel_for(tasks, threads, [&](std::size_t task, std::size_t worker) {
+  // (head, block) tasks head after head (a head's keys and values stay in cache from one task to the next),
+  // and in each head the blocks that compute the most keys first: the last tasks are short ones, so that no
+  // thread is left with a long one while the others have finished.
+  std::vector<std::size_t> by_keys(blocks), key_counts(blocks);
+  for (std::size_t block = 0; block < blocks; ++block) {
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
+    const KeySpan span = block_key_span(ranges, row_begin, std::min(n, row_begin + kRowBlock), n);
+    key_counts[block] = static_cast<std::size_t>(span.end - span.begin);
+    by_keys[block] = block;
+  }
+  std::stable_sort(by_keys.begin(), by_keys.end(),
+                   [&](std::size_t a, std::size_t b) { return key_counts[a] > key_counts[b]; });
+  std::vector<std::size_t> order(inputs.size() * blocks);
+  for (std::size_t task = 0; task < order.size(); ++task)
+    order[task] = task / blocks * blocks + by_keys[task % blocks];
+  std::vector<Matrix> scratch(parallel_threads(order.size(), threads));  // sized by each thread on first use
+  parallel_for(order.size(), threads, [&](std::size_t task, std::size_t worker) {
     if (cancel) cancel->throw_if_cancelled();
-    const std::size_t h = task / blocks;
-    const Eigen::Index row_begin = static_cast<Eigen::Index>(task % blocks) * kRowBlock;
+    const std::size_t h = order[task] / blocks;
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(order[task] % blocks) * kRowBlock;
     attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h],
                    scratch[worker]);
   });
