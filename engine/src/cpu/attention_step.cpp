@@ -161,8 +161,8 @@ void stream_fill(float* begin, float* end, float value) {
   std::fill(begin, end, value);
 }
 
-// Copies [begin, end) to to, storing the aligned middle with non-temporal stores: the kept raw scores, which
-// the step does not read back.
+// Copies [begin, end) to to, storing the aligned middle with non-temporal stores: results the step does not
+// read back (kept scores and weights computed in the scratch), as stream_fill.
 void stream_copy(const float* begin, const float* end, float* to) {
 #if defined(__AVX512F__)
   using Stream = __m512;
