@@ -2,6 +2,8 @@
 
 #include <QTemporaryDir>
 #include <QTest>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "attnscope/attention.hpp"
@@ -76,6 +78,98 @@ class TestProperties : public QObject {
             QVERIFY(head.weights(i, j) > 0.0f);
         }
       }
+  }
+
+  // Past one row block (64 queries) and its sub-blocks, with sizes that divide into neither: the blocked,
+  // threaded step against the formula evaluated directly in double from the same Q, K and V.
+  void blockedStepMatchesTheFormula_data() {
+    QTest::addColumn<QString>("mask");
+    QTest::addColumn<int>("dOut");  // 2 heads: head_dim 16 (divisor 4, a power of two) or 12 (divisor √12)
+    QTest::addColumn<bool>("keepScores");
+    QTest::addColumn<double>("dropout");
+    QTest::addColumn<bool>("sum");
+    for (const char* mask : {"none", "causal", "window:20", "window:90", "prefix:70", "file"})
+      for (const int d_out : {32, 24})
+        QTest::newRow(qPrintable(QString("%1 d_out %2").arg(mask).arg(d_out)))
+            << QString(mask) << d_out << true << 0.0 << false;
+    QTest::newRow("causal lean") << "causal" << 32 << false << 0.0 << false;
+    QTest::newRow("causal dropout") << "causal" << 24 << true << 0.3 << false;
+    QTest::newRow("file lean dropout") << "file" << 32 << false << 0.2 << false;
+    QTest::newRow("causal sum") << "causal" << 32 << true << 0.0 << true;
+  }
+  void blockedStepMatchesTheFormula() {
+    QFETCH(QString, mask);
+    QFETCH(int, dOut);
+    QFETCH(bool, keepScores);
+    QFETCH(double, dropout);
+    QFETCH(bool, sum);
+    constexpr int n = 150;
+    QTemporaryDir directory;
+    AttentionConfig config = multihead(2, dOut, "none", dropout);
+    config.keep_scores = keepScores;
+    if (sum) {  // Q = K = V = the input, all positive: positive scores
+      config.mechanism = Mechanism::simplified;
+      config.normalization = Normalization::sum;
+    }
+    if (mask == "file") {  // scattered hidden keys, some rows all hidden, some all visible
+      std::mt19937 engine(11);
+      std::bernoulli_distribution hidden(0.4);
+      QFile file(directory.filePath("mask.csv"));
+      QVERIFY(file.open(QIODevice::WriteOnly));
+      for (int i = 0; i < n; ++i) {
+        QStringList cells;
+        for (int j = 0; j < n; ++j) cells << ((i % 37 == 5) || (i % 41 != 3 && hidden(engine)) ? "1" : "0");
+        file.write((cells.join(',') + "\n").toUtf8());
+      }
+      file.close();
+      config.mask = MaskSpec{MaskKind::file, 0, file.fileName().toStdString()};
+    } else {
+      config.mask = MaskSpec::parse(mask.toStdString());
+    }
+    Matrix input = random_input(n, 8, 12);
+    if (sum) input = input.cwiseAbs();
+    const AttentionResult result = compute_attention(config, input);
+    for (const HeadResult& head : result.heads) {
+      using MatrixD = Eigen::MatrixXd;
+      const MatrixD q = head.queries.cast<double>(), k = head.keys.cast<double>(),
+                    v = head.values.cast<double>();
+      const MatrixD raw = q * k.transpose();
+      MatrixD weights = MatrixD::Zero(n, n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        double top = -std::numeric_limits<double>::infinity(), total = 0.0;
+        for (Eigen::Index j = 0; j < n; ++j)
+          if (!result.mask(i, j)) top = std::max(top, raw(i, j) * head.scale);
+        for (Eigen::Index j = 0; j < n; ++j)
+          if (!result.mask(i, j)) {
+            weights(i, j) = sum ? raw(i, j) * head.scale : std::exp(raw(i, j) * head.scale - top);
+            total += weights(i, j);
+          }
+        if (total > 0.0) weights.row(i) /= total;
+      }
+      if (keepScores) {
+        QCOMPARE(head.scores.rows(), Eigen::Index{n});
+        for (Eigen::Index i = 0; i < n; ++i)
+          for (Eigen::Index j = 0; j < n; ++j)
+            if (result.mask(i, j))
+              QCOMPARE(head.scores(i, j), -std::numeric_limits<float>::infinity());
+            else
+              QVERIFY2(std::abs(head.scores(i, j) - raw(i, j)) <= 1e-5 * (1.0 + std::abs(raw(i, j))),
+                       qPrintable(QString("score (%1, %2)").arg(i).arg(j)));
+      } else {
+        QCOMPARE(head.scores.size(), Eigen::Index{0});
+      }
+      for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < n; ++j) {
+          if (result.mask(i, j)) QCOMPARE(head.weights(i, j), 0.0f);
+          QVERIFY2(std::abs(head.weights(i, j) - weights(i, j)) <= 1e-6,
+                   qPrintable(QString("weight (%1, %2)").arg(i).arg(j)));
+        }
+      const MatrixD applied = head.dropout_weights ? head.dropout_weights->cast<double>() : weights;
+      QCOMPARE(head.dropout_weights.has_value(), dropout > 0.0);
+      const MatrixD context = applied * v;
+      const double error = (head.context.cast<double>() - context).cwiseAbs().maxCoeff();
+      QVERIFY2(error <= 1e-5 * std::max(1.0, v.cwiseAbs().maxCoeff()), qPrintable(QString::number(error)));
+    }
   }
 
   void dropoutScalesKeptCellsAndZeroesTheRest() {

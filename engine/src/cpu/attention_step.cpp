@@ -1,10 +1,16 @@
 #include "cpu/attention_step.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "attnscope/error.hpp"
 #include "cpu/parallel.hpp"
@@ -14,19 +20,107 @@ namespace {
 
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 
-// Scales the raw scores of one row in place and hides masked cells (−∞), within [begin, end).
-void scale_and_mask(float* row, const std::uint8_t* hidden, Eigen::Index begin, Eigen::Index end,
-                    float divisor) {
-  for (Eigen::Index j = begin; j < end; ++j) row[j] = hidden[j] ? kMinusInfinity : row[j] / divisor;
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr Eigen::Index kPacketSize = Eigen::internal::packet_traits<float>::size;
+
+// Read as a packet from kTailMask + t: every bit set in the last t lanes, none in the others.
+constexpr auto kTailMask = [] {
+  std::array<std::uint32_t, 2 * kPacketSize> mask{};
+  for (Eigen::Index lane = kPacketSize; lane < 2 * kPacketSize; ++lane) mask[lane] = ~std::uint32_t{0};
+  return mask;
+}();
+
+Packet tail_mask(Eigen::Index tail) {
+  return Eigen::internal::ploadu<Packet>(reinterpret_cast<const float*>(kTailMask.data() + tail));
 }
 
-// Normalises [begin, end) of one row of scaled, masked scores in place, as PyTorch's softmax does: subtract
-// the max, exponentiate, multiply by 1/sum. Hidden cells (−∞) end exactly 0.
-void softmax(float* row, Eigen::Index begin, Eigen::Index end) {
-  Eigen::Map<Eigen::ArrayXf> segment(row + begin, end - begin);
-  const float max_score = segment.maxCoeff();
-  segment = (segment - max_score).exp();
-  segment *= 1.0f / segment.sum();
+// The scale, as PyTorch applies it: scores / divisor. When the divisor is a power of two (head_dim 64: √64 =
+// 8) its inverse is exact, and x · (1/divisor) is then the same float as x / divisor for every x (both round
+// the same real number), so a multiply, several times cheaper than a division, gives bit-identical results.
+// Any other divisor keeps the division.
+struct DivideBy {
+  float divisor;
+  float operator()(float x) const { return x / divisor; }
+  Packet operator()(const Packet& x) const {
+    return Eigen::internal::pdiv(x, Eigen::internal::pset1<Packet>(divisor));
+  }
+};
+struct MultiplyBy {
+  float inverse;
+  float operator()(float x) const { return x * inverse; }
+  Packet operator()(const Packet& x) const {
+    return Eigen::internal::pmul(x, Eigen::internal::pset1<Packet>(inverse));
+  }
+};
+struct AsIs {  // cells already scaled (and masked)
+  float operator()(float x) const { return x; }
+  Packet operator()(const Packet& x) const { return x; }
+};
+
+// 1/divisor when it is exact (divisor a power of two whose inverse is a float), else 0.
+float exact_inverse(float divisor) {
+  int exponent = 0;
+  if (!(divisor > 0.0f) || !std::isfinite(divisor) || std::frexp(divisor, &exponent) != 0.5f) return 0.0f;
+  const float inverse = 1.0f / divisor;
+  return std::isfinite(inverse) && inverse > 0.0f ? inverse : 0.0f;
+}
+
+// Softmax of count raw cells src[0, count) into dst (src may be dst), as PyTorch computes it: scale, subtract
+// the max, exponentiate, multiply by 1/sum. Three passes instead of five: the max of the raw cells (scaling
+// is monotonic, so scaling it gives the max of the scaled cells exactly), scale + subtract + exp + sum,
+// multiply. Hidden cells (−∞) end exactly 0.
+template <typename Scale>
+void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
+  using namespace Eigen::internal;
+  const Eigen::Index body = count - count % kPacketSize, tail = count - body;
+  const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff());
+  const Packet max_packet = pset1<Packet>(max_score);
+  const auto exp_of = [&](const Packet& raw) { return pexp(psub(scale(raw), max_packet)); };
+
+  // The last `tail` cells through the same vector exp: the packet ending at count, read before the loop below
+  // may overwrite the cells it shares with the body (it then stores the same values there), and counted in
+  // the sum by its last `tail` lanes only. Rows shorter than a packet go through a buffer padded with −∞.
+  Packet tail_exp = pzero(max_packet), tail_lanes = tail_exp;
+  alignas(64) float lanes[kPacketSize];
+  if (tail > 0 && body > 0) {
+    tail_exp = exp_of(ploadu<Packet>(src + count - kPacketSize));
+    tail_lanes = tail_mask(tail);
+  } else if (tail > 0) {
+    std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
+    std::copy(src, src + count, lanes);
+    tail_exp = exp_of(pload<Packet>(lanes));
+  }
+
+  Packet sum0 = pzero(max_packet), sum1 = sum0;
+  Eigen::Index j = 0;
+  for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
+    const Packet e0 = exp_of(ploadu<Packet>(src + j));
+    const Packet e1 = exp_of(ploadu<Packet>(src + j + kPacketSize));
+    pstoreu(dst + j, e0);
+    pstoreu(dst + j + kPacketSize, e1);
+    sum0 = padd(sum0, e0);
+    sum1 = padd(sum1, e1);
+  }
+  if (j < body) {
+    const Packet e = exp_of(ploadu<Packet>(src + j));
+    pstoreu(dst + j, e);
+    sum0 = padd(sum0, e);
+  }
+  if (tail > 0 && body > 0) {
+    pstoreu(dst + count - kPacketSize, tail_exp);
+    sum1 = padd(sum1, pand(tail_exp, tail_lanes));
+  } else if (tail > 0) {
+    pstore(lanes, tail_exp);  // exp(−∞) = 0 in the padding
+    std::copy(lanes, lanes + count, dst);
+    sum1 = padd(sum1, tail_exp);
+  }
+
+  const Packet inverse = pset1<Packet>(1.0f / predux(padd(sum0, sum1)));
+  for (j = 0; j < body; j += kPacketSize) pstoreu(dst + j, pmul(ploadu<Packet>(dst + j), inverse));
+  if (tail > 0 && body > 0)
+    pstoreu(dst + count - kPacketSize, pmul(tail_exp, inverse));
+  else
+    for (j = body; j < count; ++j) dst[j] *= pfirst(inverse);
 }
 
 void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
@@ -37,6 +131,63 @@ void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Inde
     throw Error("sum normalization: the visible scores of token " + std::to_string(query + 1) +
                 " add up to 0, so they cannot be divided by their sum; use softmax");
   segment *= 1.0f / sum;
+}
+
+// Fills [begin, end) with value, the aligned middle with non-temporal stores: the hidden cells' zeros and −∞
+// are never read again by the step, and streaming them skips reading each line from memory before writing it
+// (half the memory traffic) and keeps them out of the caches the products use. Half of a causal step's cells
+// are hidden. Needs a store fence (finish_streaming) before another thread may read the cells.
+void stream_fill(float* begin, float* end, float value) {
+#if defined(__AVX512F__)
+  using Stream = __m512;
+  const Stream packet = _mm512_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm512_stream_ps(at, v); };
+#elif defined(__AVX__)
+  using Stream = __m256;
+  const Stream packet = _mm256_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm256_stream_ps(at, v); };
+#elif defined(__SSE2__)
+  using Stream = __m128;
+  const Stream packet = _mm_set1_ps(value);
+  const auto store = [](float* at, Stream v) { _mm_stream_ps(at, v); };
+#endif
+#if defined(__SSE2__)
+  constexpr std::ptrdiff_t kLanes = sizeof(Stream) / sizeof(float);
+  if (end - begin >= 4 * kLanes) {  // shorter runs: not worth a partial write-combining line
+    while (reinterpret_cast<std::uintptr_t>(begin) % sizeof(Stream) != 0) *begin++ = value;
+    for (; end - begin >= kLanes; begin += kLanes) store(begin, packet);
+  }
+#endif
+  std::fill(begin, end, value);
+}
+
+// Copies [begin, end) to to, storing the aligned middle with non-temporal stores: results the step does not
+// read back (kept scores and weights computed in the scratch), as stream_fill.
+void stream_copy(const float* begin, const float* end, float* to) {
+#if defined(__AVX512F__)
+  using Stream = __m512;
+  const auto copy = [](const float* from, float* at) { _mm512_stream_ps(at, _mm512_loadu_ps(from)); };
+#elif defined(__AVX__)
+  using Stream = __m256;
+  const auto copy = [](const float* from, float* at) { _mm256_stream_ps(at, _mm256_loadu_ps(from)); };
+#elif defined(__SSE2__)
+  using Stream = __m128;
+  const auto copy = [](const float* from, float* at) { _mm_stream_ps(at, _mm_loadu_ps(from)); };
+#endif
+#if defined(__SSE2__)
+  constexpr std::ptrdiff_t kLanes = sizeof(Stream) / sizeof(float);
+  if (end - begin >= 4 * kLanes) {
+    while (reinterpret_cast<std::uintptr_t>(to) % sizeof(Stream) != 0) *to++ = *begin++;
+    for (; end - begin >= kLanes; begin += kLanes, to += kLanes) copy(begin, to);
+  }
+#endif
+  std::copy(begin, end, to);
+}
+
+void finish_streaming() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
 }
 
 // The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
@@ -59,32 +210,99 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
   return {lo, hi};
 }
 
-// Scale, mask and normalise head.weights' rows [row_begin, row_end) within `span`, in place: the step's part
-// between the two products.
-void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, HeadResult& head) {
+// A block's cells [row_begin, …) × [keys, …) of an n × n matrix or of the thread's scratch, by row stride.
+struct Cells {
+  float* data = nullptr;
+  Eigen::Index stride = 0, row_begin = 0, keys = 0;
+  float* at(Eigen::Index query, Eigen::Index key) const {
+    return data + (query - row_begin) * stride + (key - keys);
+  }
+  Eigen::Map<Matrix, 0, Eigen::OuterStride<>> block(Eigen::Index query, Eigen::Index rows,
+                                                    KeySpan span) const {
+    return {at(query, span.begin), rows, span.end - span.begin, Eigen::OuterStride<>(stride)};
+  }
+};
+
+// Streams the kept raw scores of rows [row_begin, row_end), whose keys outside `span` are all hidden: −∞
+// where hidden, else the raw score.
+void write_scores(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                  Eigen::Index row_end, KeySpan span, const Cells& raw, HeadResult& head) {
+  const Eigen::Index n = head.scores.cols();
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    float* row = head.weights.row(query).data();
+    float* scores = head.scores.row(query).data();
+    const VisibleRange range = ranges[static_cast<std::size_t>(query)];
+    if (range.contiguous) {  // [n, n) when every key is hidden
+      stream_fill(scores, scores + range.begin, kMinusInfinity);
+      if (range.begin < range.end) {
+        const float* visible = raw.at(query, range.begin);
+        stream_copy(visible, visible + (range.end - range.begin), scores + range.begin);
+      }
+      stream_fill(scores + range.end, scores + n, kMinusInfinity);
+      continue;
+    }
+    const std::uint8_t* hidden = input.mask->row(query).data();
+    const float* cells = raw.at(query, span.begin);
+    stream_fill(scores, scores + span.begin, kMinusInfinity);
+    for (Eigen::Index j = span.begin; j < span.end; ++j)
+      scores[j] = hidden[j] ? kMinusInfinity : cells[j - span.begin];
+    stream_fill(scores + span.end, scores + n, kMinusInfinity);
+  }
+}
+
+// Streams rows [row_begin, row_end) of `matrix` outside `span` with `value`, and inside it from `cells`
+// unless they are already there (null).
+void write_rows(Matrix& matrix, Eigen::Index row_begin, Eigen::Index row_end, KeySpan span,
+                const Cells* cells, float value) {
+  const Eigen::Index n = matrix.cols();
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    float* row = matrix.row(query).data();
+    stream_fill(row, row + span.begin, value);
+    if (cells && span.begin < span.end) {
+      const float* from = cells->at(query, span.begin);
+      stream_copy(from, from + (span.end - span.begin), row + span.begin);
+    }
+    stream_fill(row + span.end, row + n, value);
+  }
+}
+
+// Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores to their weights
+// (the same cells or not): the step's part between the two products. Hidden cells end exactly 0.
+template <typename Scale>
+void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, KeySpan span, Scale scale, const Cells& raw, const Cells& weights) {
+  if (span.begin >= span.end) return;
+  const Eigen::Index width = span.end - span.begin;
+  for (Eigen::Index query = row_begin; query < row_end; ++query) {
+    const float* src = raw.at(query, span.begin);  // src[k], row[k]: key span.begin + k
+    float* row = weights.at(query, span.begin);
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.begin >= range.end) {
-      std::fill(row + span.begin, row + span.end, 0.0f);
+      std::fill(row, row + width, 0.0f);
       continue;
     }
     if (range.contiguous && input.normalization == Normalization::softmax) {
       // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
-      std::fill(row + span.begin, row + range.begin, 0.0f);
-      std::fill(row + range.end, row + span.end, 0.0f);
-      Eigen::Map<Eigen::ArrayXf> visible(row + range.begin, range.end - range.begin);
-      visible /= input.scale_divisor;
-      softmax(row, range.begin, range.end);
+      const Eigen::Index begin = range.begin - span.begin, end = range.end - span.begin;
+      std::fill(row, row + begin, 0.0f);
+      std::fill(row + end, row + width, 0.0f);
+      softmax(src + begin, row + begin, end - begin, scale);
       continue;
     }
-    scale_and_mask(row, input.mask->row(query).data(), span.begin, span.end, input.scale_divisor);
+    const std::uint8_t* hidden = input.mask->row(query).data() + span.begin;
+    for (Eigen::Index k = 0; k < width; ++k) row[k] = hidden[k] ? kMinusInfinity : scale(src[k]);
     if (input.normalization == Normalization::softmax)
-      softmax(row, span.begin, span.end);
+      softmax(row, row, width, AsIs{});
     else
-      sum_normalize(row, span.begin, span.end, query);
+      sum_normalize(row, 0, width, query);
   }
+}
+
+void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
+                    Eigen::Index row_end, KeySpan span, const Cells& raw, const Cells& weights) {
+  if (const float inverse = exact_inverse(input.scale_divisor); inverse > 0.0f)
+    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, raw, weights);
+  else
+    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, raw, weights);
 }
 
 }  // namespace
@@ -115,49 +333,62 @@ void allocate_head(const StepInput& input, HeadResult& head) {
 }
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head) {
+                    Eigen::Index row_end, HeadResult& head, Matrix& scratch) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point block_start = input.clock ? Clock::now() : Clock::time_point{};
   const Eigen::Index n = input.queries->rows();
   const Eigen::Index rows = row_end - row_begin;
   const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
-  const Eigen::Index lo = span.begin, hi = span.end, width = hi - lo;
+  const Eigen::Index width = span.end - span.begin;
 
-  auto weights = head.weights.middleRows(row_begin, rows);
+  // Where the raw scores and then the weights are, within `span`. A dense block (every query sees exactly the
+  // keys of the span, e.g. without a mask) works in the n × n results themselves: the product writes the
+  // scores where they are kept and the softmax the weights, stores spread over the computation. A block with
+  // hidden cells inside it (a causal block's diagonal) works in the thread's scratch, whose cells stay in
+  // cache, and streams the results out: such a step's rows are mostly hidden cells, written only with
+  // streaming stores.
+  const bool dense =
+      std::all_of(ranges.begin() + row_begin, ranges.begin() + row_end, [&](VisibleRange range) {
+        return range.contiguous && range.begin == span.begin && range.end == span.end;
+      });
+  Cells raw, weights;
+  if (dense) {
+    weights = {head.weights.row(row_begin).data() + span.begin, n, row_begin, span.begin};
+    raw = input.keep_scores ? Cells{head.scores.row(row_begin).data() + span.begin, n, row_begin, span.begin}
+                            : weights;
+  } else {
+    if (scratch.rows() < rows || scratch.cols() < width)
+      scratch.resize(std::max(scratch.rows(), rows), std::max(scratch.cols(), width));
+    raw = weights = {scratch.data(), scratch.cols(), row_begin, span.begin};
+  }
+
   if (width > 0)
-    weights.middleCols(lo, width).noalias() =
-        input.queries->middleRows(row_begin, rows) * input.keys->middleRows(lo, width).transpose();
-  weights.leftCols(lo).setZero();
-  weights.rightCols(n - hi).setZero();
+    raw.block(row_begin, rows, span).noalias() =
+        input.queries->middleRows(row_begin, rows) * input.keys->middleRows(span.begin, width).transpose();
   if (input.keep_scores) {
-    auto scores = head.scores.middleRows(row_begin, rows);
-    scores.leftCols(lo).setConstant(kMinusInfinity);
-    scores.rightCols(n - hi).setConstant(kMinusInfinity);
-    scores.middleCols(lo, width) = weights.middleCols(lo, width);
-    for (Eigen::Index r = 0; r < rows; ++r) {
-      const std::uint8_t* hidden = input.mask->row(row_begin + r).data();
-      float* row = scores.row(r).data();
-      for (Eigen::Index j = lo; j < hi; ++j)
-        if (hidden[j]) row[j] = kMinusInfinity;
-    }
+    if (dense)
+      write_rows(head.scores, row_begin, row_end, span, nullptr, kMinusInfinity);
+    else
+      write_scores(input, ranges, row_begin, row_end, span, raw, head);
   }
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
-  normalize_rows(input, ranges, row_begin, row_end, span, head);
+  normalize_rows(input, ranges, row_begin, row_end, span, raw, weights);
   const Clock::time_point normalize_end = input.clock ? Clock::now() : Clock::time_point{};
+  write_rows(head.weights, row_begin, row_end, span, dense ? nullptr : &weights, 0.0f);
+  finish_streaming();
 
-  const Matrix* applied = &head.weights;
+  auto context = head.context.middleRows(row_begin, rows);
   if (input.dropout_noise) {
     const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
-    head.dropout_weights->middleRows(row_begin, rows) =
-        weights.cwiseProduct(noise.middleRows(row_begin, rows));
-    applied = &*head.dropout_weights;
+    auto dropped = head.dropout_weights->middleRows(row_begin, rows);
+    dropped = head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
+    if (width > 0)
+      context.noalias() = dropped.middleCols(span.begin, width) * input.values->middleRows(span.begin, width);
+  } else if (width > 0) {
+    context.noalias() = weights.block(row_begin, rows, span) * input.values->middleRows(span.begin, width);
   }
-  auto context = head.context.middleRows(row_begin, rows);
-  if (width > 0)
-    context.noalias() = applied->block(row_begin, lo, rows, width) * input.values->middleRows(lo, width);
-  else
-    context.setZero();
+  if (width == 0) context.setZero();
   if (input.clock) {
     const auto nanoseconds = [](Clock::duration duration) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
@@ -172,11 +403,28 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
   if (inputs.empty()) return;
   const Eigen::Index n = inputs.front().queries->rows();
   const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
-  parallel_for(inputs.size() * blocks, threads, [&](std::size_t task) {
+  // (head, block) tasks head after head (a head's keys and values stay in cache from one task to the next),
+  // and in each head the blocks that compute the most keys first: the last tasks are short ones, so that no
+  // thread is left with a long one while the others have finished.
+  std::vector<std::size_t> by_keys(blocks), key_counts(blocks);
+  for (std::size_t block = 0; block < blocks; ++block) {
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
+    const KeySpan span = block_key_span(ranges, row_begin, std::min(n, row_begin + kRowBlock), n);
+    key_counts[block] = static_cast<std::size_t>(span.end - span.begin);
+    by_keys[block] = block;
+  }
+  std::stable_sort(by_keys.begin(), by_keys.end(),
+                   [&](std::size_t a, std::size_t b) { return key_counts[a] > key_counts[b]; });
+  std::vector<std::size_t> order(inputs.size() * blocks);
+  for (std::size_t task = 0; task < order.size(); ++task)
+    order[task] = task / blocks * blocks + by_keys[task % blocks];
+  std::vector<Matrix> scratch(parallel_threads(order.size(), threads));  // sized by each thread on first use
+  parallel_for(order.size(), threads, [&](std::size_t task, std::size_t worker) {
     if (cancel) cancel->throw_if_cancelled();
-    const std::size_t h = task / blocks;
-    const Eigen::Index row_begin = static_cast<Eigen::Index>(task % blocks) * kRowBlock;
-    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h]);
+    const std::size_t h = order[task] / blocks;
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(order[task] % blocks) * kRowBlock;
+    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h],
+                   scratch[worker]);
   });
 }
 

@@ -37,9 +37,10 @@ struct VisibleRange {
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
 
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
-// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask).
+// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask). A block
+// with hidden cells among the keys it computes works in `scratch` (resized as needed; one per thread).
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head);
+                    Eigen::Index row_end, HeadResult& head, Matrix& scratch);
 
 // Queries per task: large enough for an efficient GEMM, small enough that causal masks skip most hidden
 // blocks.
