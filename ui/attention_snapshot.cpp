@@ -311,6 +311,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     snapshot->device = QString::fromStdString(row.result.device);
     if (!row.result.fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
+    snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
     snapshot->rows.push_back(std::move(row));
     const int index = snapshot->maskCount() - 1;
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));

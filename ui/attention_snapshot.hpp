@@ -80,6 +80,9 @@ struct AttentionSnapshot {
   Matrix embeddings;
   QString embeddingsNote;
   std::vector<MaskedResult> rows;  // one per mask, in grid order
+  // Some row's mask hides a cell (the grid then explains the hatch). Found on the worker: scanning every n²
+  // mask took a long text's GUI thread tens of milliseconds per edit.
+  bool anyMasked = false;
   QString device;
   QString fallbackReason;  // why the chosen device did not compute it (the CPU did); empty when it did
   double computeMs = 0.0;

@@ -165,8 +165,7 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
   if (!rebuildNeeded && m_snapshot && plotLayout()->rowCount() > 0) {
     const bool legendShown =
         qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
-    bool anyMasked = false;
-    for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
+    const bool anyMasked = m_snapshot->anyMasked;
     const bool noteWanted = m_snapshot->tokenCount() > AttentionColorMap::kLargestBuiltHere;
     rebuildNeeded = legendShown != anyMasked || (m_note != nullptr) != noteWanted;
   }
@@ -282,9 +281,7 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
     m_note->setTextColor(QColor(0x40, 0x40, 0x40));
     top->addElement(blockRow++, 0, m_note);
   }
-  bool anyMasked = false;
-  for (const MaskedResult& row : m_snapshot->rows) anyMasked = anyMasked || row.result.mask.any();
-  if (anyMasked) top->addElement(blockRow, 0, new MaskedLegend(this, m_noteFont));
+  if (m_snapshot->anyMasked) top->addElement(blockRow, 0, new MaskedLegend(this, m_noteFont));
 }
 
 void HeatmapPlot::setupAxes(Map& map) {
@@ -346,11 +343,11 @@ void HeatmapPlot::fill(bool values) {
     m_tokenTexts = m_snapshot->tokenTexts;
     m_tokenLabels.clear();
     m_tokenLabels.reserve(m_tokenTexts.size());
-    const QFontMetrics metrics(m_tickFont);
     m_widestTokenLabel = 0;
     for (const QString& token : m_tokenTexts) {
       m_tokenLabels << displayToken(token, TokenAxisTicker::kDefaultMaxCharacters);
-      m_widestTokenLabel = std::max(m_widestTokenLabel, metrics.horizontalAdvance(m_tokenLabels.back()));
+      m_widestTokenLabel =
+          std::max(m_widestTokenLabel, m_labelWidths.width(m_tickFont, m_tokenLabels.back()));
     }
   }
   bool pending = false;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "attention_snapshot.hpp"
+#include "text_width_cache.hpp"
 #include "view_settings.hpp"
 
 namespace attnscope::ui {
@@ -140,6 +141,7 @@ class HeatmapPlot : public QCustomPlot {
   QCPTextElement* m_note = nullptr;  // only for texts long enough to be reduced
   // The tick labels of the snapshot's tokens, elided and measured once for every axis.
   QStringList m_tokenTexts, m_tokenLabels;
+  TextWidthCache m_labelWidths;
   int m_widestTokenLabel = 0;
   QFont m_tickFont, m_titleFont, m_noteFont;
   int m_settlePasses = 0;

@@ -174,6 +174,8 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
   snapshot->model = std::move(info);
   addHeadSummaries(*snapshot, settings.headSummary);
   prepareMaps(*snapshot, prepare, cancel);
+  for (const MaskedResult& row : snapshot->rows)
+    snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
   return snapshot;
 }
 

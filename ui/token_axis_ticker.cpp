@@ -32,9 +32,8 @@ void TokenAxisTicker::setTokens(const QStringList& tokens, const QStringList& la
 int TokenAxisTicker::widestLabel() const {
   if (m_widest < 0 || m_widestFont != m_axis->tickLabelFont()) {
     m_widestFont = m_axis->tickLabelFont();
-    const QFontMetrics metrics(m_widestFont);
     m_widest = 0;
-    for (const QString& label : m_labels) m_widest = std::max(m_widest, metrics.horizontalAdvance(label));
+    for (const QString& label : m_labels) m_widest = std::max(m_widest, m_widths.width(m_widestFont, label));
   }
   return m_widest;
 }

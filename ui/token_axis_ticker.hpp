@@ -7,6 +7,8 @@
 #include <QFont>
 #include <QStringList>
 
+#include "text_width_cache.hpp"
+
 namespace attnscope::ui {
 
 class TokenAxisTicker : public QCPAxisTicker {
@@ -37,6 +39,7 @@ class TokenAxisTicker : public QCPAxisTicker {
   QStringList m_tokens;
   QStringList m_labels;
   mutable int m_widest = -1;
+  mutable TextWidthCache m_widths;
   mutable QFont m_widestFont;
   int m_maxCharacters;
   int m_generatedStep = 0;

@@ -58,14 +58,13 @@ void TokenChipView::setTokens(const QStringList& tokens) {
 }
 
 void TokenChipView::layoutChips() {
-  const QFontMetrics metrics(font());
-  const QFontMetrics small(indexFont(font()));
+  const QFont small = indexFont(font());
   int x = kMargin;
   for (std::size_t i = 0; i < m_chips.size(); ++i) {
     Chip& chip = m_chips[i];
     chip.left = x;
-    chip.width = metrics.horizontalAdvance(chip.text) + small.horizontalAdvance(QString::number(i + 1)) + 3 +
-                 2 * kPadding;
+    chip.width = m_textWidths.width(font(), chip.text) + m_indexWidths.width(small, QString::number(i + 1)) +
+                 3 + 2 * kPadding;
     x += chip.width + kSpacing;
   }
   m_contentWidth = x + kMargin;

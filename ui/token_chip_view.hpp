@@ -6,6 +6,8 @@
 #include <QStringList>
 #include <vector>
 
+#include "text_width_cache.hpp"
+
 namespace attnscope::ui {
 
 class TokenChipView : public QAbstractScrollArea {
@@ -51,6 +53,7 @@ class TokenChipView : public QAbstractScrollArea {
   int chipHeight() const;
 
   std::vector<Chip> m_chips;
+  TextWidthCache m_textWidths, m_indexWidths;
   int m_contentWidth = 0;
   int m_hovered = -1;
   int m_highlighted = -1;

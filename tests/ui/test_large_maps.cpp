@@ -14,6 +14,7 @@
 #include "heatmap_grid.hpp"
 #include "settings_panel.hpp"
 #include "text.hpp"
+#include "text_width_cache.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;
@@ -75,6 +76,23 @@ class TestLargeMaps : public QObject {
   void initTestCase() {
     QVERIFY(m_settingsDirectory.isValid());
     isolateSettings(m_settingsDirectory);
+  }
+
+  // Token label widths are remembered between edits, and measured again in another font.
+  void labelWidthsAreRememberedPerFont() {
+    TextWidthCache widths;
+    QFont small = QApplication::font();
+    small.setPixelSize(10);
+    QFont large = small;
+    large.setPixelSize(24);
+    const QStringList labels{QStringLiteral("journey"), QStringLiteral("·the"), QStringLiteral("שלום"),
+                             QStringLiteral("😀"), QString()};
+    for (int pass = 0; pass < 2; ++pass)
+      for (const QString& label : labels) {
+        QCOMPARE(widths.width(small, label), QFontMetrics(small).horizontalAdvance(label));
+        QCOMPARE(widths.width(large, label), QFontMetrics(large).horizontalAdvance(label));
+      }
+    QVERIFY(widths.width(large, QStringLiteral("journey")) > widths.width(small, QStringLiteral("journey")));
   }
 
   void regionsFitThePixels_data() {
