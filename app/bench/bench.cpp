@@ -157,38 +157,54 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
 
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   if (!options.json) print_header(out);
-  for (const int tokens : options.tokens)
-    for (const MaskSpec& mask : masks) {
-      const StepProblem problem = make_step_problem(tokens, options.heads, options.head_dim, mask);
-      const double flops = step_flops(problem);
-      std::optional<std::vector<float>> cpu_context;
-      std::vector<std::pair<Row, std::vector<float>>> runs;
-      for (const Device device : devices) {
-        StepTiming timing = time_attention_step(device, problem, options.repeat);
+  std::vector<std::vector<Row>> rows_by_mask(masks.size());  // printed by mask, then device, as before
+  for (const int tokens : options.tokens) {
+    std::vector<StepProblem> problems;
+    for (const MaskSpec& mask : masks)
+      problems.push_back(make_step_problem(tokens, options.heads, options.head_dim, mask));
+    for (const Device device : devices) {
+      // The masks' repetitions alternate (each after its own warm-up), so that a machine that slows down or
+      // speeds up during the run (a shared VM) moves every mask alike and the causal speed-up stays fair.
+      std::vector<StepTiming> timings(problems.size());
+      std::vector<double> shares(problems.size());
+      for (int r = 0; r < options.repeat; ++r)
+        for (std::size_t m = 0; m < problems.size(); ++m) {
+          StepTiming once = time_attention_step(device, problems[m], 1);
+          timings[m].step_ms.push_back(once.step_ms.front());
+          timings[m].sgemm_ms.push_back(once.sgemm_ms.front());
+          if (once.mask_softmax_share) shares[m] += *once.mask_softmax_share / options.repeat;
+          timings[m].mask_softmax_share = once.mask_softmax_share ? std::optional(shares[m]) : std::nullopt;
+          timings[m].context = std::move(once.context);
+        }
+      for (std::size_t m = 0; m < problems.size(); ++m) {
+        const StepProblem& problem = problems[m];
+        const StepTiming& timing = timings[m];
+        const double flops = step_flops(problem);
         Row row;
         row.device = std::string(to_string(device));
         row.tokens = tokens;
         row.heads = options.heads;
         row.head_dim = options.head_dim;
-        row.mask = mask.to_string();
+        row.mask = masks[m].to_string();
         row.median_ms = median(timing.step_ms);
         row.gflops = flops / (row.median_ms * 1e6);
         row.sgemm_gflops = flops / (median(timing.sgemm_ms) * 1e6);
         row.mask_softmax_share = timing.mask_softmax_share;
-        if (device == Device::cpu) cpu_context = timing.context;
-        runs.emplace_back(std::move(row), std::move(timing.context));
+        if (device != Device::cpu)
+          row.max_abs_diff_vs_cpu = max_abs_diff(timing.context, cpu_step_context(problem));
+        rows_by_mask[m].push_back(std::move(row));
       }
-      for (auto& [row, context] : runs) {
-        if (row.device != "cpu") {
-          if (!cpu_context) cpu_context = cpu_step_context(problem);
-          row.max_abs_diff_vs_cpu = max_abs_diff(context, *cpu_context);
-        }
+    }
+    for (std::vector<Row>& rows : rows_by_mask) {
+      for (const Row& row : rows) {
         if (options.json)
           json.push_back(to_json(row));
         else
           print_row(out, row);
       }
+      rows.clear();
     }
+  }
   if (options.json) out << json.dump(2) << "\n";
   return 0;
 }

@@ -25,9 +25,9 @@ double elapsed_ms(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// `repeat` == 0: the step once, untimed. Else once to warm up and `repeat` times timed (its blocks clocking
-// their scale + mask + softmax), then likewise the plain products: per row block, S = Q·Kᵀ and S·V, spread
-// over the same threads.
+// `repeat` == 0: the step once, untimed. Else the step and the plain products (per row block, S = Q·Kᵀ and
+// S·V, spread over the same threads) once each to warm up, then `repeat` times each, alternating (the step's
+// blocks clocking their scale + mask + softmax).
 StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   const Eigen::Index n = problem.tokens, d = problem.head_dim;
   const auto heads = static_cast<std::size_t>(problem.heads);
@@ -70,25 +70,28 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
 
   StepTiming timing;
   step();
+  if (repeat > 0) sgemm();
   cpu::StepClock clock;
   for (cpu::StepInput& input : inputs) input.clock = &clock;
+  const auto keep_context = [&] {
+    timing.context.resize(heads * n * d);
+    for (std::size_t h = 0; h < heads; ++h)
+      Eigen::Map<Matrix>(timing.context.data() + h * n * d, n, d) = results[h].context;
+  };
+  if (repeat == 0) keep_context();
+  // Step and SGEMM alternate, so that a machine slowing down or speeding up during the run (a shared VM)
+  // moves both alike and their ratio stays fair.
   for (int r = 0; r < repeat; ++r) {
-    const auto start = Clock::now();
+    auto start = Clock::now();
     step();
     timing.step_ms.push_back(elapsed_ms(start));
-  }
-  if (clock.block_ns > 0)
-    timing.mask_softmax_share = static_cast<double>(clock.normalize_ns) / static_cast<double>(clock.block_ns);
-  timing.context.resize(heads * n * d);
-  for (std::size_t h = 0; h < heads; ++h)
-    Eigen::Map<Matrix>(timing.context.data() + h * n * d, n, d) = results[h].context;
-  if (repeat == 0) return timing;
-  sgemm();
-  for (int r = 0; r < repeat; ++r) {
-    const auto start = Clock::now();
+    if (r + 1 == repeat) keep_context();  // before the SGEMM overwrites the contexts
+    start = Clock::now();
     sgemm();
     timing.sgemm_ms.push_back(elapsed_ms(start));
   }
+  if (clock.block_ns > 0)
+    timing.mask_softmax_share = static_cast<double>(clock.normalize_ns) / static_cast<double>(clock.block_ns);
   return timing;
 }
 
