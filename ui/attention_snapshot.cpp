@@ -280,7 +280,8 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
 }
 
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
-                                const PreparedMaps& prepare, ParameterCache* parameters) {
+                                const PreparedMaps& prepare, ParameterCache* parameters,
+                                const AttentionSnapshot* earlier) {
   auto snapshot = makeSnapshot();
   snapshot->text = input.text;
   snapshot->tokenizer = input.tokenizer;
@@ -335,10 +336,16 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
             throw FieldError(SettingsField::masks, toQString(error.what()));
           }
         }
-      compute_attention_masks(input.config, input.embeddings, parameters->parametersFor(input.config, dIn),
-                              masks, backend, cancel, [&](std::size_t index, AttentionResult result) {
-                                addRow(masks[index], std::move(result));
-                              });
+      // Each mask's earlier result, when the earlier text kept its matrices (the engine checks the rest).
+      std::vector<const AttentionResult*> earlierResults(masks.size(), nullptr);
+      if (earlier && !earlier->model && earlier->keepsMatrices())
+        for (std::size_t m = 0; m < masks.size(); ++m)
+          for (const MaskedResult& row : earlier->rows)
+            if (row.mask == masks[m]) earlierResults[m] = &row.result;
+      compute_attention_masks(
+          input.config, input.embeddings, parameters->parametersFor(input.config, dIn), masks, backend,
+          cancel, [&](std::size_t index, AttentionResult result) { addRow(masks[index], std::move(result)); },
+          earlierResults);
     } catch (const FieldError&) {
       throw;
     } catch (const Error& error) {

@@ -198,8 +198,12 @@ class ParameterCache {
 // between masks and maps (the backend checks it between heads) and throws attnscope::Cancelled. Engine errors
 // become FieldError(general).
 // With `parameters`, a mechanism without dropout reuses them (the same numbers as compute_attention draws;
-// with dropout, compute_attention draws them, as the noise follows them in the generator's sequence).
+// with dropout, compute_attention draws them, as the noise follows them in the generator's sequence). It may
+// then also copy from `earlier` (the text before an edit, computed with the same cache) the rows the edit
+// left alone: the engine copies only rows whose inputs are all unchanged, so the numbers are a fresh
+// computation's.
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
-                                const PreparedMaps& prepare = {}, ParameterCache* parameters = nullptr);
+                                const PreparedMaps& prepare = {}, ParameterCache* parameters = nullptr,
+                                const AttentionSnapshot* earlier = nullptr);
 
 }  // namespace attnscope::ui

@@ -14,6 +14,10 @@ struct ComputeController::Worker {
   Device device = Device::cpu;
   ParameterCache parameters;
 
+  // The last snapshot computed here, while anything (the window) still holds it: an edit's computation copies
+  // from it the rows the edit left alone. Weak, so that it never keeps a snapshot the window let go.
+  std::weak_ptr<const AttentionSnapshot> last;
+
   Backend& backendFor(Device wanted) {
     if (!backend || device != wanted) {
       backend.reset();
@@ -150,7 +154,9 @@ void ComputeController::start() {
         return outcome;
       }
       Backend& backend = worker->backendFor(settings.device);
-      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters);
+      const SnapshotPointer earlier = worker->last.lock();
+      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters, earlier.get());
+      worker->last = outcome.snapshot;
     } catch (const Cancelled&) {
       outcome.cancelled = true;
     } catch (const FieldError& error) {

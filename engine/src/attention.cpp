@@ -1,6 +1,7 @@
 #include "attnscope/attention.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -67,13 +68,40 @@ AttentionProblem problem_with(const AttentionConfig& config, const Matrix& input
   problem.mask = build_mask(config.effective_mask(), input.rows());
   problem.normalization = config.normalization;
   problem.keep_scores = config.keep_scores;
+  problem.parameters_id = parameters.id;
   return problem;
 }
 
-// The heads' contexts side by side (then out_proj for multihead) as the module's output; checks the result
-// is finite and stamps its time since `start`.
-AttentionResult finish(AttentionResult result, const ModuleParameters& parameters, Eigen::Index tokens,
-                       std::chrono::steady_clock::time_point start) {
+// Whether rows [begin, begin + rows) of `earlier`'s output are what out_proj gives for `result`'s: the same
+// parameters, the same contexts in those rows, and the same row block (so the same product).
+bool output_rows_unchanged(const AttentionResult& result, const AttentionResult* earlier,
+                           const ModuleParameters& parameters, Eigen::Index begin, Eigen::Index rows,
+                           Eigen::Index block_rows) {
+  if (!earlier || earlier->device != result.device || parameters.id == 0 ||
+      earlier->parameters_id != parameters.id || earlier->heads.size() != result.heads.size() ||
+      earlier->output.cols() != parameters.out_proj->weight.rows())
+    return false;
+  const Eigen::Index earlier_rows = earlier->output.rows();
+  if (begin >= earlier_rows || std::min(earlier_rows - begin, block_rows) != rows) return false;
+  for (std::size_t h = 0; h < result.heads.size(); ++h) {
+    const Matrix& before = earlier->heads[h].context;
+    const Matrix& now = result.heads[h].context;
+    if (before.rows() != earlier_rows || before.cols() != now.cols() ||
+        before.middleRows(begin, rows) != now.middleRows(begin, rows))
+      return false;
+  }
+  return true;
+}
+
+// The heads' contexts side by side (then out_proj for multihead) as the module's output, the rows of
+// `earlier` (may be null) whose contexts did not change copied; checks the result is finite and stamps its
+// provenance and its time since `start`.
+AttentionResult finish(AttentionResult result, const ModuleParameters& parameters,
+                       Normalization normalization, Eigen::Index tokens,
+                       std::chrono::steady_clock::time_point start,
+                       const AttentionResult* earlier = nullptr) {
+  result.parameters_id = parameters.id;
+  result.normalization = normalization;
   if (result.heads.size() == 1) {
     result.output = result.heads.front().context;
   } else {
@@ -95,10 +123,14 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
     cpu::parallel_for(tasks, cpu::worker_threads(), [&](std::size_t task) {
       const Eigen::Index begin = static_cast<Eigen::Index>(task) * kRowsPerTask;
       const Eigen::Index rows = std::min(tokens - begin, kRowsPerTask);
-      projected.middleRows(begin, rows).noalias() =
-          result.output.middleRows(begin, rows) * weight.transpose();
+      auto block = projected.middleRows(begin, rows);
+      if (output_rows_unchanged(result, earlier, parameters, begin, rows, kRowsPerTask)) {
+        block = earlier->output.middleRows(begin, rows);
+        return;
+      }
+      block.noalias() = result.output.middleRows(begin, rows) * weight.transpose();
+      block.rowwise() += *parameters.out_proj->bias;
     });
-    projected.rowwise() += *parameters.out_proj->bias;
     result.output = std::move(projected);
   }
   require_finite_result(result);
@@ -110,6 +142,7 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
 }  // namespace
 
 ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator) {
+  static std::atomic<std::uint64_t> draws{0};
   const int d_out = config.effective_d_out(d_in);
   std::vector<HeadProjection> heads;
   std::optional<LinearLayer> out_proj;
@@ -150,6 +183,7 @@ ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchG
   ModuleParameters parameters;
   parameters.heads = std::make_shared<const std::vector<HeadProjection>>(std::move(heads));
   parameters.out_proj = std::move(out_proj);
+  parameters.id = ++draws;
   return parameters;
 }
 
@@ -175,7 +209,7 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
   const auto start = std::chrono::steady_clock::now();
   ModuleParameters parameters;
   const AttentionProblem problem = make_problem(config, input, &parameters);
-  return finish(backend.compute(problem, cancel), parameters, input.rows(), start);
+  return finish(backend.compute(problem, cancel), parameters, config.normalization, input.rows(), start);
 }
 
 AttentionResult compute_attention(const AttentionConfig& config, const Matrix& input,
@@ -185,14 +219,15 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
   check_input(config, input);
   if (config.dropout > 0.0)
     throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
-  return finish(backend.compute(problem_with(config, input, parameters), cancel), parameters, input.rows(),
-                start);
+  return finish(backend.compute(problem_with(config, input, parameters), cancel), parameters,
+                config.normalization, input.rows(), start);
 }
 
 void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
-                             const std::function<void(std::size_t, AttentionResult)>& each) {
+                             const std::function<void(std::size_t, AttentionResult)>& each,
+                             const std::vector<const AttentionResult*>& earlier) {
   if (config.dropout > 0.0)
     throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
   std::vector<MaskMatrix> matrices;
@@ -205,9 +240,12 @@ void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
   if (masks.empty()) return;
   AttentionProblem problem = problem_with(config, input, parameters);
   problem.mask = MaskMatrix();  // each of `matrices` stands in for it
+  problem.earlier = earlier;
+  problem.earlier.resize(masks.size(), nullptr);
   auto start = std::chrono::steady_clock::now();
   backend.compute_masks(problem, matrices, cancel, [&](std::size_t index, AttentionResult result) {
-    each(index, finish(std::move(result), parameters, input.rows(), start));
+    each(index, finish(std::move(result), parameters, config.normalization, input.rows(), start,
+                       problem.earlier[index]));
     start = std::chrono::steady_clock::now();  // the caller's time with the result is not the next mask's
   });
 }

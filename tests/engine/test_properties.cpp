@@ -314,6 +314,131 @@ class TestProperties : public QObject {
     QCOMPARE(afterRedraw.output, compute_attention(reseeded, text).output);
   }
 
+  // Given the results of the text before an edit, the step copies the blocks of 64 query rows whose inputs
+  // the edit left alone (a causal row before the edited token sees nothing of it) and gives, bit for bit, the
+  // numbers of a fresh computation of the new text; out_proj's unchanged rows are copied the same way.
+  void editsCopyTheRowsTheyLeaveAloneWithFreshNumbers_data() {
+    QTest::addColumn<bool>("keepScores");
+    QTest::newRow("scores kept") << true;
+    QTest::newRow("weights only") << false;
+  }
+  void editsCopyTheRowsTheyLeaveAloneWithFreshNumbers() {
+    QFETCH(bool, keepScores);
+    AttentionConfig config = multihead(3, 96, "none");
+    config.keep_scores = keepScores;
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(config, 64, generator);
+    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
+                                      MaskSpec::parse("window:3"), MaskSpec::parse("prefix:3")};
+    const auto reused = make_backend(Device::cpu);
+    const CancelToken never;
+    std::vector<AttentionResult> previous(masks.size());
+    const auto pointersTo = [](const std::vector<AttentionResult>& results) {
+      std::vector<const AttentionResult*> pointers;
+      for (const AttentionResult& result : results) pointers.push_back(&result);
+      return pointers;
+    };
+    using Copied = std::vector<Eigen::Index>;  // per mask: none, causal, window:3, prefix:3
+    // Computes `input` with the previous results as the earlier ones, and checks it against a fresh backend's
+    // computation without them, and each mask's copied rows.
+    const auto edit = [&](const Matrix& input, const Copied& expected) -> void {
+      std::vector<AttentionResult> fresh(masks.size()), edited(masks.size());
+      const auto backend = make_backend(Device::cpu);
+      compute_attention_masks(config, input, parameters, masks, *backend, never,
+                              [&](std::size_t m, AttentionResult result) { fresh[m] = std::move(result); });
+      compute_attention_masks(
+          config, input, parameters, masks, *reused, never,
+          [&](std::size_t m, AttentionResult result) { edited[m] = std::move(result); },
+          pointersTo(previous));
+      std::vector<Eigen::Index> copied;
+      for (std::size_t m = 0; m < masks.size(); ++m) {
+        QCOMPARE(fresh[m].copied_rows, Eigen::Index{0});
+        QCOMPARE(edited[m].output, fresh[m].output);
+        for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
+          QCOMPARE(edited[m].heads[h].scores, fresh[m].heads[h].scores);
+          QCOMPARE(edited[m].heads[h].weights, fresh[m].heads[h].weights);
+          QCOMPARE(edited[m].heads[h].context, fresh[m].heads[h].context);
+        }
+        copied.push_back(edited[m].copied_rows);
+      }
+      previous = std::move(edited);
+      QCOMPARE(copied, expected);
+    };
+    Matrix text = random_input(300, 64, 21);  // blocks of 64 query rows; the last has 44
+    edit(text, Copied{0, 0, 0, 0});           // nothing earlier
+    edit(text, Copied{300, 300, 300, 300});
+    text(299, 7) += 0.5f;  // the last token: only its block
+    edit(text, Copied{0, 256, 256, 256});
+    text(130, 0) -= 0.5f;  // block [128, 192); window blocks before and after it never see token 131
+    edit(text, Copied{0, 128, 236, 128});
+    text(1, 3) += 0.25f;  // every causal row sees token 2, and so does every prefix row
+    edit(text, Copied{0, 0, 236, 0});
+    Matrix longer(301, 64);  // a token appended: the last block has another row
+    longer << text, random_input(1, 64, 22);
+    edit(longer, Copied{0, 256, 256, 256});
+    edit(text, Copied{0, 256, 256, 256});  // and taken away again
+
+    // Earlier results are copied only when they were computed the same way, and what is copied is right.
+    const auto copiedWith = [&](const AttentionConfig& changed, const ModuleParameters& drawn,
+                                std::vector<const AttentionResult*> earlier) {
+      std::vector<Eigen::Index> copied;
+      const auto backend = make_backend(Device::cpu);
+      compute_attention_masks(
+          changed, text, drawn, masks, *reused, never,
+          [&](std::size_t m, AttentionResult result) {
+            copied.push_back(result.copied_rows);
+            AttentionConfig alone = changed;
+            alone.mask = masks[m];
+            const AttentionResult fresh = compute_attention(alone, text, drawn, *backend, never);
+            QCOMPARE(result.output, fresh.output);
+            for (std::size_t h = 0; h < fresh.heads.size(); ++h)
+              QCOMPARE(result.heads[h].weights, fresh.heads[h].weights);
+          },
+          earlier);
+      return copied;
+    };
+    const Copied none{0, 0, 0, 0};
+    TorchGenerator again;  // the same numbers, drawn anew: not known to be the same
+    QCOMPARE(copiedWith(config, draw_parameters(config, 64, again), pointersTo(previous)), none);
+    AttentionConfig summed = config;
+    summed.normalization = Normalization::sum;
+    QCOMPARE(copiedWith(summed, parameters, pointersTo(previous)), none);
+    // Another mask's result: only its rows that are this mask's rows too. A prefix:3 row from the third on
+    // is a causal row, so every block but the first is the causal result's.
+    std::vector<const AttentionResult*> shifted{&previous[1], &previous[0], &previous[0], &previous[1]};
+    QCOMPARE(copiedWith(config, parameters, shifted), (Copied{0, 0, 0, 236}));
+    std::vector<AttentionResult> elsewhere = previous;  // another device's numbers
+    for (AttentionResult& result : elsewhere) result.device = "cuda";
+    QCOMPARE(copiedWith(config, parameters, pointersTo(elsewhere)), none);
+    std::vector<AttentionResult> letGo = previous;  // the weights were let go after drawing the maps
+    for (AttentionResult& result : letGo)
+      for (HeadResult& head : result.heads) head.weights = Matrix();
+    QCOMPARE(copiedWith(config, parameters, pointersTo(letGo)), none);
+    QCOMPARE(copiedWith(config, parameters, pointersTo(previous)), (Copied{300, 300, 300, 300}));
+  }
+
+  // The same problem gives the same bits wherever its rows sit in memory: sum normalisation's sums, small
+  // differences of large scores, once followed the alignment of the scratch rows they were summed in.
+  void sumNormalizationIsReproducible() {
+    AttentionConfig config = multihead(3, 96, "causal");
+    config.normalization = Normalization::sum;
+    config.keep_scores = false;
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(config, 64, generator);
+    const Matrix text = random_input(300, 64, 21);
+    const CancelToken never;
+    const auto first = make_backend(Device::cpu);
+    const AttentionResult expected = compute_attention(config, text, parameters, *first, never);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      std::vector<float> shift(static_cast<std::size_t>(attempt * 5 + 1));  // moves later allocations
+      const auto backend = make_backend(Device::cpu);
+      const AttentionResult again = compute_attention(config, text, parameters, *backend, never);
+      QCOMPARE(again.output, expected.output);
+      for (std::size_t h = 0; h < expected.heads.size(); ++h)
+        QCOMPARE(again.heads[h].weights, expected.heads[h].weights);
+    }
+  }
+
   void masksComputedTogetherRefuseWhatEachAloneRefuses() {
     const auto backend = make_backend(Device::cpu);
     const CancelToken never;

@@ -432,6 +432,46 @@ class TestLargeMaps : public QObject {
     controller.cancel();
   }
 
+  // The worker hands the engine the snapshot the window still shows: an edit copies the causal rows before
+  // the first token whose embedding changed (in blocks of 64 queries), and its numbers are a fresh
+  // computation's. A snapshot nothing holds any more is not kept for it.
+  void anEditCopiesTheRowsItLeftAlone() {
+    ComputeController controller;
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    const ViewSettings before = longSettings(300);
+    ViewSettings after = before;
+    after.text += QStringLiteral("x");  // the last token changes
+    controller.requestNow(before);
+    QVERIFY(ready.wait(20000));
+    controller.requestNow(after);
+    QVERIFY(ready.wait(20000));
+    auto edited = ready.at(1).at(0).value<SnapshotPointer>();
+
+    const Matrix old = AttentionInput::fromSettings(before).embeddings;
+    const Matrix now = AttentionInput::fromSettings(after).embeddings;
+    Eigen::Index firstChanged = 0;
+    while (firstChanged < now.rows() && old.row(firstChanged) == now.row(firstChanged)) ++firstChanged;
+    QVERIFY(firstChanged >= 64);  // else the check below would prove nothing
+    const SnapshotPointer fresh = snapshotOf(after);
+    QCOMPARE(edited->maskCount(), 2);
+    for (int row = 0; row < edited->maskCount(); ++row) {
+      const bool causal = edited->rows[row].mask.kind == MaskKind::causal;
+      QCOMPARE(edited->rows[row].result.copied_rows, causal ? firstChanged / 64 * 64 : Eigen::Index{0});
+      QCOMPARE(edited->rows[row].result.output, fresh->rows[row].result.output);
+      for (int head = 0; head < edited->mechanismHeadCount(); ++head) {
+        QCOMPARE(edited->rows[row].result.heads[head].weights, fresh->rows[row].result.heads[head].weights);
+        QCOMPARE(edited->rows[row].result.heads[head].context, fresh->rows[row].result.heads[head].context);
+      }
+    }
+
+    edited.reset();  // nothing holds the snapshots now
+    ready.clear();
+    controller.requestNow(before);
+    QVERIFY(ready.wait(20000));
+    for (const MaskedResult& row : ready.at(0).at(0).value<SnapshotPointer>()->rows)
+      QCOMPARE(row.result.copied_rows, Eigen::Index{0});
+  }
+
   void theWorkerPreparesMapsAtTheSizeAsked() {
     ComputeController controller;
     controller.setMapPixels([](const ViewSettings&) { return QSize(50, 30); });

@@ -1,6 +1,7 @@
 #pragma once
 // The mechanisms of chapter 3: draws their parameters as PyTorch would, runs them on a backend.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -17,6 +18,10 @@ namespace attnscope {
 struct ModuleParameters {
   std::shared_ptr<const std::vector<HeadProjection>> heads;  // shared with every problem made from them
   std::optional<LinearLayer> out_proj;                       // multihead only
+  // Distinct for every draw_parameters call (0: made some other way), so that a result can say which
+  // parameters computed it and a later computation may copy its unchanged rows
+  // (AttentionResult::parameters_id).
+  std::uint64_t id = 0;
 };
 
 ModuleParameters draw_parameters(const AttentionConfig& config, int d_in, TorchGenerator& generator);
@@ -38,9 +43,14 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
 // The same for each of `masks` in turn, in place of config's mask, projecting the input once: a viewer shows
 // several masks of one text. `each` receives each mask's result (its output and compute_ms included) as soon
 // as it is done.
+// `earlier`, when given, holds per mask an earlier result of these parameters (or null), typically the text
+// before an edit: rows whose every input is unchanged (a causal row before the edited token, say) may be
+// copied from it rather than computed, to the same bits (AttentionProblem::earlier). Read during the call
+// only.
 void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
-                             const std::function<void(std::size_t mask_index, AttentionResult result)>& each);
+                             const std::function<void(std::size_t mask_index, AttentionResult result)>& each,
+                             const std::vector<const AttentionResult*>& earlier = {});
 
 }  // namespace attnscope

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,7 +49,14 @@ struct AttentionProblem {
   MaskMatrix mask;  // n × n
   Normalization normalization = Normalization::softmax;
   std::vector<std::vector<float>> dropout_noise;  // per head n·n multipliers (row-major), empty: no dropout
-  bool keep_scores = true;  // false: HeadResult::scores stays empty (saves n² floats per head)
+  bool keep_scores = true;          // false: HeadResult::scores stays empty (saves n² floats per head)
+  std::uint64_t parameters_id = 0;  // ModuleParameters::id of `heads` (0: unknown)
+  // Per mask of compute_masks, an earlier result (or null) that a backend may copy unchanged rows from
+  // instead of computing them. The CPU backend copies a block of query rows only when the earlier result
+  // has the same parameters_id (not 0), normalisation, scale and no dropout, and when every input the block
+  // reads (its queries, the keys and values it sees, its mask rows) is equal and the block has the same
+  // shape, so that the copy has exactly the bits the computation would give. Other backends ignore it.
+  std::vector<const AttentionResult*> earlier;
 };
 
 class Backend {

@@ -1,6 +1,7 @@
 #pragma once
 // What a computation returns: per head every intermediate a viewer shows, plus the module's output.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ struct AttentionResult {
   // Input rows projected for it: fewer than n when the backend reused the previous text's projections of
   // the rows an edit left as they were (the CPU backend does).
   Eigen::Index projected_rows = 0;
+  // Query rows whose scores, weights and context were copied from an earlier result rather than computed
+  // (AttentionProblem::earlier); 0 when none were.
+  Eigen::Index copied_rows = 0;
+  // What computed it, for a later computation deciding what it may copy: the parameters' draw
+  // (ModuleParameters::id, 0 when unknown) and the normalisation.
+  std::uint64_t parameters_id = 0;
+  Normalization normalization = Normalization::softmax;
 };
 
 }  // namespace attnscope

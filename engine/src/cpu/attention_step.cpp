@@ -11,6 +11,9 @@
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "attnscope/error.hpp"
 #include "cpu/parallel.hpp"
@@ -123,10 +126,30 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
     for (j = body; j < count; ++j) dst[j] *= pfirst(inverse);
 }
 
+// The sum of count cells in an order fixed by count alone. Eigen's sum starts its packets at the first
+// aligned cell, so a row's sum (and with it, every weight of sum normalisation, whose sums may be small
+// differences of large scores) would depend on where the row happens to sit in memory.
+float ordered_sum(const float* cells, Eigen::Index count) {
+  using namespace Eigen::internal;
+  Packet sum0 = pset1<Packet>(0.0f), sum1 = sum0;
+  Eigen::Index j = 0;
+  for (; j + 2 * kPacketSize <= count; j += 2 * kPacketSize) {
+    sum0 = padd(sum0, ploadu<Packet>(cells + j));
+    sum1 = padd(sum1, ploadu<Packet>(cells + j + kPacketSize));
+  }
+  if (j + kPacketSize <= count) {
+    sum0 = padd(sum0, ploadu<Packet>(cells + j));
+    j += kPacketSize;
+  }
+  float sum = predux(padd(sum0, sum1));
+  for (; j < count; ++j) sum += cells[j];
+  return sum;
+}
+
 void sum_normalize(float* row, Eigen::Index begin, Eigen::Index end, Eigen::Index query) {
   Eigen::Map<Eigen::ArrayXf> segment(row + begin, end - begin);
   segment = (segment == kMinusInfinity).select(0.0f, segment);
-  const float sum = segment.sum();
+  const float sum = ordered_sum(row + begin, end - begin);
   if (sum == 0.0f || !std::isfinite(sum))
     throw Error("sum normalization: the visible scores of token " + std::to_string(query + 1) +
                 " add up to 0, so they cannot be divided by their sum; use softmax");
@@ -188,26 +211,6 @@ void finish_streaming() {
 #if defined(__SSE2__)
   _mm_sfence();
 #endif
-}
-
-// The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
-// ([0, 0) when none sees any). Products and normalisation skip the keys outside it.
-struct KeySpan {
-  Eigen::Index begin = 0, end = 0;
-};
-
-KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
-                       Eigen::Index n) {
-  Eigen::Index lo = n, hi = 0;
-  for (Eigen::Index i = row_begin; i < row_end; ++i) {
-    const VisibleRange range = ranges[static_cast<std::size_t>(i)];
-    if (range.begin < range.end) {
-      lo = std::min(lo, range.begin);
-      hi = std::max(hi, range.end);
-    }
-  }
-  if (lo >= hi) return {0, 0};  // every query of the block sees nothing
-  return {lo, hi};
 }
 
 // A block's cells [row_begin, …) × [keys, …) of an n × n matrix or of the thread's scratch, by row stride.
@@ -305,7 +308,41 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, raw, weights);
 }
 
+// Rows [row_begin, row_end) of an earlier head whose block had the same inputs: its cells, and past its last
+// key (the text grew) hidden cells, as the step would write them.
+void copy_rows(const HeadResult& earlier, Eigen::Index row_begin, Eigen::Index row_end, bool keep_scores,
+               HeadResult& head) {
+  const Eigen::Index n = head.weights.cols(), shared = std::min(n, earlier.weights.cols());
+  const auto copy = [&](const Matrix& from, Matrix& to, float hidden) {
+    for (Eigen::Index query = row_begin; query < row_end; ++query) {
+      const float* source = from.row(query).data();
+      float* row = to.row(query).data();
+      stream_copy(source, source + shared, row);
+      stream_fill(row + shared, row + n, hidden);
+    }
+  };
+  copy(earlier.weights, head.weights, 0.0f);
+  if (keep_scores) copy(earlier.scores, head.scores, kMinusInfinity);
+  finish_streaming();
+  head.context.middleRows(row_begin, row_end - row_begin) =
+      earlier.context.middleRows(row_begin, row_end - row_begin);
+}
+
 }  // namespace
+
+KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
+                       Eigen::Index n) {
+  Eigen::Index lo = n, hi = 0;
+  for (Eigen::Index i = row_begin; i < row_end; ++i) {
+    const VisibleRange range = ranges[static_cast<std::size_t>(i)];
+    if (range.begin < range.end) {
+      lo = std::min(lo, range.begin);
+      hi = std::max(hi, range.end);
+    }
+  }
+  if (lo >= hi) return {0, 0};  // every query of the block sees nothing
+  return {lo, hi};
+}
 
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
   std::vector<VisibleRange> ranges(static_cast<std::size_t>(mask.rows()));
@@ -323,12 +360,37 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
   return ranges;
 }
 
+namespace {
+
+// Asks the kernel to back a fresh n × n matrix with 2 MiB pages. Every edit writes new matrices, and the
+// first write to each 4 KiB page is a page fault: a thousand tokens' 12 heads of weights (48 MB) took about
+// 30 ms of faults before any arithmetic, against about 5 ms with huge pages. Advice only: where transparent
+// huge pages are off, nothing changes.
+void prefer_huge_pages([[maybe_unused]] Matrix& matrix) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20, kPage = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(matrix.data());
+  const std::uintptr_t end = begin + static_cast<std::uintptr_t>(matrix.size()) * sizeof(float);
+  const std::uintptr_t first = (begin + kPage - 1) / kPage * kPage, last = end / kPage * kPage;
+  if (last >= first + kHugePage) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#endif
+}
+
+}  // namespace
+
 void allocate_head(const StepInput& input, HeadResult& head) {
   const Eigen::Index n = input.queries->rows();
   head.scale = 1.0f / input.scale_divisor;
-  if (input.keep_scores) head.scores.resize(n, n);
+  if (input.keep_scores) {
+    head.scores.resize(n, n);
+    prefer_huge_pages(head.scores);
+  }
   head.weights.resize(n, n);
-  if (input.dropout_noise) head.dropout_weights.emplace(n, n);
+  prefer_huge_pages(head.weights);
+  if (input.dropout_noise) {
+    head.dropout_weights.emplace(n, n);
+    prefer_huge_pages(*head.dropout_weights);
+  }
   head.context.resize(n, input.values->cols());
 }
 
@@ -399,18 +461,20 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
 }
 
 void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
-                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel) {
+                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
+                     const CopiedBlocks* copied) {
   if (inputs.empty()) return;
   const Eigen::Index n = inputs.front().queries->rows();
   const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
   // (head, block) tasks head after head (a head's keys and values stay in cache from one task to the next),
-  // and in each head the blocks that compute the most keys first: the last tasks are short ones, so that no
-  // thread is left with a long one while the others have finished.
+  // and in each head the blocks that compute the most keys first (copied blocks last): the last tasks are
+  // short ones, so that no thread is left with a long one while the others have finished.
+  const auto is_copied = [copied](std::size_t block) { return copied && copied->copied[block] != 0; };
   std::vector<std::size_t> by_keys(blocks), key_counts(blocks);
   for (std::size_t block = 0; block < blocks; ++block) {
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const KeySpan span = block_key_span(ranges, row_begin, std::min(n, row_begin + kRowBlock), n);
-    key_counts[block] = static_cast<std::size_t>(span.end - span.begin);
+    key_counts[block] = is_copied(block) ? 0 : static_cast<std::size_t>(span.end - span.begin);
     by_keys[block] = block;
   }
   std::stable_sort(by_keys.begin(), by_keys.end(),
@@ -421,10 +485,13 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
   std::vector<Matrix> scratch(parallel_threads(order.size(), threads));  // sized by each thread on first use
   parallel_for(order.size(), threads, [&](std::size_t task, std::size_t worker) {
     if (cancel) cancel->throw_if_cancelled();
-    const std::size_t h = order[task] / blocks;
-    const Eigen::Index row_begin = static_cast<Eigen::Index>(order[task] % blocks) * kRowBlock;
-    attention_rows(inputs[h], ranges, row_begin, std::min(n, row_begin + kRowBlock), heads[h],
-                   scratch[worker]);
+    const std::size_t h = order[task] / blocks, block = order[task] % blocks;
+    const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
+    const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
+    if (is_copied(block))
+      copy_rows((*copied->earlier)[h], row_begin, row_end, inputs[h].keep_scores, heads[h]);
+    else
+      attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);
   });
 }
 

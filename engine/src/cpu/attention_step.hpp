@@ -36,6 +36,14 @@ struct VisibleRange {
 };
 std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask);
 
+// The keys a block of queries [row_begin, row_end) computes: from the first key any of them sees to the last
+// ([0, 0) when none sees any). Products and normalisation skip the keys outside it.
+struct KeySpan {
+  Eigen::Index begin = 0, end = 0;
+};
+KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
+                       Eigen::Index n);
+
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
 // head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask). A block
 // with hidden cells among the keys it computes works in `scratch` (resized as needed; one per thread).
@@ -46,10 +54,19 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
 // blocks.
 constexpr Eigen::Index kRowBlock = 64;
 
+// Blocks of kRowBlock queries whose every input equals an earlier result's: attention_heads copies their
+// rows from it instead of computing them (the same bits: the same inputs, the same products).
+struct CopiedBlocks {
+  const std::vector<HeadResult>* earlier = nullptr;  // one per head
+  std::vector<char> copied;                          // per block
+};
+
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over
 // `threads` threads as (head, block of kRowBlock queries) tasks; `cancel`, when given, is checked per task.
+// The blocks `copied` marks (when given) are copied from its earlier heads.
 void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
-                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel);
+                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
+                     const CopiedBlocks* copied = nullptr);
 
 // Sizes head's matrices for n queries (no initialisation; attention_rows writes every cell).
 void allocate_head(const StepInput& input, HeadResult& head);

@@ -1,6 +1,7 @@
 #include "cpu/cpu_backend.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "attnscope/error.hpp"
@@ -20,8 +21,8 @@ class CpuBackend final : public Backend {
 
   AttentionResult compute(const AttentionProblem& problem, const CancelToken& cancel) override {
     Eigen::Index projected_rows = 0;
-    AttentionResult result =
-        attend(problem, problem.mask, project_heads(problem, cancel, &projected_rows), cancel);
+    AttentionResult result = attend(problem, problem.mask, project_heads(problem, cancel, &projected_rows),
+                                    problem.earlier.empty() ? nullptr : problem.earlier.front(), cancel);
     result.projected_rows = projected_rows;
     return result;
   }
@@ -33,7 +34,9 @@ class CpuBackend final : public Backend {
     std::vector<HeadResult> projected = project_heads(problem, cancel, &projected_rows);
     for (std::size_t m = 0; m < masks.size(); ++m) {
       const bool last = m + 1 == masks.size();
-      AttentionResult result = attend(problem, masks[m], last ? std::move(projected) : projected, cancel);
+      const AttentionResult* earlier = m < problem.earlier.size() ? problem.earlier[m] : nullptr;
+      AttentionResult result =
+          attend(problem, masks[m], last ? std::move(projected) : projected, earlier, cancel);
       result.projected_rows = projected_rows;
       each(m, std::move(result));
     }
@@ -101,9 +104,80 @@ class CpuBackend final : public Backend {
     return heads;
   }
 
-  // The attention step under `mask` for heads that hold their projections.
+  // Marks the blocks of kRowBlock queries whose every input equals `earlier`'s, as AttentionProblem::earlier
+  // describes: computed here (another device's numbers differ in their last bits), with the same
+  // parameters, normalisation, scale and sizes; the block's rows; its mask
+  // rows (cells of keys only one of the two texts has must be hidden); its queries; and the keys and values
+  // of the span it computes.
+  static CopiedBlocks unchanged_blocks(const AttentionProblem& problem, const MaskMatrix& mask,
+                                       const std::vector<VisibleRange>& ranges,
+                                       const std::vector<HeadResult>& heads, const AttentionResult* earlier) {
+    const Eigen::Index n = mask.rows();
+    CopiedBlocks blocks;
+    blocks.copied.assign(static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock), 0);
+    if (!earlier || earlier->device != "cpu" || problem.parameters_id == 0 ||
+        earlier->parameters_id != problem.parameters_id || earlier->normalization != problem.normalization ||
+        !problem.dropout_noise.empty() || earlier->heads.size() != heads.size())
+      return blocks;
+    const Eigen::Index before = earlier->mask.rows();
+    if (earlier->mask.cols() != before) return blocks;
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      const HeadResult& old = earlier->heads[h];
+      const Eigen::Index d = heads[h].queries.cols();
+      const auto sized = [](const Matrix& matrix, Eigen::Index rows, Eigen::Index cols) {
+        return matrix.rows() == rows && matrix.cols() == cols;
+      };
+      if (old.dropout_weights || old.scale != 1.0f / problem.scale_divisor ||
+          !sized(old.queries, before, d) || !sized(old.keys, before, heads[h].keys.cols()) ||
+          !sized(old.values, before, heads[h].values.cols()) || !sized(old.weights, before, before) ||
+          !sized(old.context, before, heads[h].values.cols()) ||
+          (problem.keep_scores && !sized(old.scores, before, before)))
+        return blocks;
+    }
+    // Per row of both texts: whether every head's query, and every head's key and value, has the same bits.
+    const Eigen::Index shared = std::min(n, before);
+    const auto same_row = [&](Matrix HeadResult::*matrix, Eigen::Index row) {
+      for (std::size_t h = 0; h < heads.size(); ++h) {
+        const Matrix& now = heads[h].*matrix;
+        const Matrix& old = earlier->heads[h].*matrix;
+        if (std::memcmp(now.row(row).data(), old.row(row).data(), sizeof(float) * now.cols()) != 0)
+          return false;
+      }
+      return true;
+    };
+    std::vector<char> same_queries(shared);
+    std::vector<Eigen::Index> changed_keys_before(shared + 1, 0);  // rows < i whose key or value changed
+    for (Eigen::Index i = 0; i < shared; ++i) {
+      same_queries[i] = same_row(&HeadResult::queries, i);
+      const bool same_key = same_row(&HeadResult::keys, i) && same_row(&HeadResult::values, i);
+      changed_keys_before[i + 1] = changed_keys_before[i] + (same_key ? 0 : 1);
+    }
+    const auto all_hidden = [](const std::uint8_t* cells, Eigen::Index count) {
+      return std::find(cells, cells + count, std::uint8_t{0}) == cells + count;
+    };
+    for (std::size_t block = 0; block < blocks.copied.size(); ++block) {
+      const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
+      const Eigen::Index rows = std::min(n - row_begin, kRowBlock);
+      if (row_begin >= before || std::min(before - row_begin, kRowBlock) != rows) continue;
+      bool same = true;
+      for (Eigen::Index i = row_begin; same && i < row_begin + rows; ++i) {
+        const std::uint8_t* now = mask.row(i).data();
+        const std::uint8_t* old = earlier->mask.row(i).data();
+        same = same_queries[i] && std::memcmp(now, old, shared) == 0 &&
+               all_hidden(now + shared, n - shared) && all_hidden(old + shared, before - shared);
+      }
+      const KeySpan span = block_key_span(ranges, row_begin, row_begin + rows, n);
+      blocks.copied[block] = same && changed_keys_before[span.end] == changed_keys_before[span.begin];
+    }
+    blocks.earlier = &earlier->heads;
+    return blocks;
+  }
+
+  // The attention step under `mask` for heads that hold their projections, copying from `earlier` (may be
+  // null) the blocks whose inputs it shares.
   static AttentionResult attend(const AttentionProblem& problem, const MaskMatrix& mask,
-                                std::vector<HeadResult> heads, const CancelToken& cancel) {
+                                std::vector<HeadResult> heads, const AttentionResult* earlier,
+                                const CancelToken& cancel) {
     const Eigen::Index n = problem.input.rows();
     AttentionResult result;
     result.device = "cpu";
@@ -127,7 +201,11 @@ class CpuBackend final : public Backend {
                             problem.keep_scores};
       allocate_head(inputs[h], head);
     }
-    attention_heads(inputs, ranges, result.heads, worker_threads(), &cancel);
+    const CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
+    attention_heads(inputs, ranges, result.heads, worker_threads(), &cancel, &copied);
+    for (std::size_t block = 0; block < copied.copied.size(); ++block)
+      if (copied.copied[block])
+        result.copied_rows += std::min(n - static_cast<Eigen::Index>(block) * kRowBlock, kRowBlock);
     return result;
   }
 };
