@@ -5,6 +5,7 @@
 #include <QCoreApplication>
 #include <QThread>
 #include <QThreadPool>
+#include <QtConcurrent/QtConcurrentMap>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -222,13 +223,18 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   const int width = region.keyEnd - region.keyBegin;
   double minimum = infinity, maximum = -infinity;
   double* cells = buffer->cells();
-  // One row of cells at a time: each query row of the block adds its keys to the row's accumulators. Both
-  // matrices are row-major n × n with the query as the row, as QCustomPlot's data (index = row · keys + key).
-  std::vector<double> totals(static_cast<std::size_t>(keyCells));
-  std::vector<int> counts(static_cast<std::size_t>(keyCells));
+  // One row of cells at a time, in two passes: the block's query rows fold into one row per key (its max, or
+  // its sum and count, over the visible cells), in loops over whole rows that the compiler vectorises; then
+  // each cell folds its block of keys. Both matrices are row-major n × n with the query as the row, as
+  // QCustomPlot's data (index = row · keys + key).
+  const auto columns = static_cast<std::size_t>(width);
+  std::vector<float> largest(columns);
+  std::vector<double> sums(mean ? columns : 0);
+  std::vector<int> counts(columns);
   Matrix scratch;
   for (int cellRow = 0; cellRow < queryCells; ++cellRow) {
-    std::fill(totals.begin(), totals.end(), mean ? 0.0 : -infinity);
+    std::fill(largest.begin(), largest.end(), -std::numeric_limits<float>::infinity());
+    std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0);
     const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
     const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
@@ -238,27 +244,33 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
     for (int query = queryBegin; query < queryEnd; ++query) {
       const float* values = first + static_cast<std::size_t>(query - queryBegin) * stride;
       const std::uint8_t* hidden = mask.data() + static_cast<std::size_t>(query) * n + region.keyBegin;
-      for (int cell = 0, key = 0; cell < keyCells; ++cell) {
-        const int blockEnd = std::min(width, key + region.keyBlock);
-        double total = totals[cell];
-        int count = counts[cell];
-        for (; key < blockEnd; ++key) {
-          if (hidden[key]) continue;
-          const double value = values[key];
-          total = mean ? total + value : std::max(total, value);
-          ++count;
+      if (mean) {
+        for (std::size_t key = 0; key < columns; ++key) {
+          sums[key] += hidden[key] ? 0.0 : static_cast<double>(values[key]);
+          counts[key] += hidden[key] ? 0 : 1;
         }
-        totals[cell] = total;
-        counts[cell] = count;
+      } else {
+        for (std::size_t key = 0; key < columns; ++key) {
+          largest[key] = hidden[key] ? largest[key] : std::max(largest[key], values[key]);
+          counts[key] += hidden[key] ? 0 : 1;
+        }
       }
     }
     double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
-    for (int cell = 0; cell < keyCells; ++cell) {
-      if (counts[cell] == 0) {
+    for (int cell = 0, key = 0; cell < keyCells; ++cell) {
+      const int blockEnd = std::min(width, key + region.keyBlock);
+      double total = mean ? 0.0 : -infinity;
+      int count = 0;
+      for (; key < blockEnd; ++key) {
+        if (counts[key] == 0) continue;
+        total = mean ? total + sums[key] : std::max(total, static_cast<double>(largest[key]));
+        count += counts[key];
+      }
+      if (count == 0) {
         row[cell] = nan;
         continue;
       }
-      const double value = mean ? totals[cell] / counts[cell] : totals[cell];
+      const double value = mean ? total / count : total;
       row[cell] = value;
       minimum = std::min(minimum, value);
       maximum = std::max(maximum, value);
@@ -416,13 +428,21 @@ void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& pr
   const int tokens = snapshot.tokenCount();
   const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
                                                 prepare.queryPixels, prepare.reduction);
-  for (const Quantity quantity : prepare.quantities) {
-    if (!snapshot.hasQuantity(quantity)) continue;
-    for (int head = 0; head < snapshot.headCount(); ++head) {
-      cancel.throw_if_cancelled();
-      snapshot.prepared.push_back(buildMapCells(snapshot, row, head, quantity, region));
-    }
-  }
+  struct Job {
+    Quantity quantity;
+    int head;
+    MapCells cells;
+  };
+  std::vector<Job> jobs;
+  for (const Quantity quantity : prepare.quantities)
+    if (snapshot.hasQuantity(quantity))
+      for (int head = 0; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
+  // A long text's maps each read n² cells: spread over the cores (this thread takes part).
+  QtConcurrent::blockingMap(jobs, [&](Job& job) {
+    if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);
+  });
+  cancel.throw_if_cancelled();
+  for (Job& job : jobs) snapshot.prepared.push_back(std::move(job.cells));
 }
 
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {

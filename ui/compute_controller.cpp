@@ -3,6 +3,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <new>
 
+#include "freed_memory.hpp"
 #include "model_snapshot.hpp"
 #include "text.hpp"
 
@@ -58,6 +59,7 @@ struct ComputeController::Outcome {
 namespace {
 
 constexpr int kDefaultDebounceMs = 50;
+constexpr int kDefaultReleaseMs = 3000;
 
 }  // namespace
 
@@ -69,6 +71,11 @@ ComputeController::ComputeController(QObject* parent)
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(kDefaultDebounceMs);
   connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);
+  keepFreedMemoryMapped();
+  m_release.setSingleShot(true);
+  m_release.setInterval(kDefaultReleaseMs);
+  connect(&m_release, &QTimer::timeout, this,
+          [] { QThreadPool::globalInstance()->start(releaseFreedMemory); });
 }
 
 ComputeController::~ComputeController() {
@@ -126,6 +133,7 @@ void ComputeController::start() {
   m_cancel = token;
   const quint64 generation = ++m_generation;
   setBusy(true);
+  m_release.stop();  // this computation is what the kept memory is for
 
   PreparedMaps prepare;
   prepare.quantities = settings.quantities;
@@ -174,6 +182,7 @@ void ComputeController::start() {
 void ComputeController::finish(const Outcome& outcome) {
   if (outcome.generation != m_generation) return;  // a newer request superseded it
   setBusy(m_debounce.isActive());
+  m_release.start();
   if (outcome.cancelled) {
     m_lastRequested.reset();
     emit cancelled();

@@ -34,6 +34,8 @@ class ComputeController : public QObject {
   void cancel();
 
   void setDebounceInterval(int milliseconds) { m_debounce.setInterval(milliseconds); }
+  // How long after the last result the memory kept for the next edit goes back (freed_memory.hpp).
+  void setReleaseInterval(int milliseconds) { m_release.setInterval(milliseconds); }
   // How many cells a side the worker prepares each map at (asked on the GUI thread when a computation
   // starts); without it, every cell.
   void setMapPixels(std::function<QSize(const ViewSettings&)> pixels) { m_mapPixels = std::move(pixels); }
@@ -57,6 +59,7 @@ class ComputeController : public QObject {
   QThreadPool m_pool;
   std::shared_ptr<Worker> m_worker;
   QTimer m_debounce;
+  QTimer m_release;
   std::optional<ViewSettings> m_pending;
   std::optional<ViewSettings> m_lastRequested;
   std::shared_ptr<CancelToken> m_cancel;

@@ -3,14 +3,18 @@
 // under a reduction, exports reduced for their own size, the matrices of a long text let go once drawn,
 // scores kept only while shown, and a first edit computed without waiting for the debounce.
 
+#include <unistd.h>
+
 #include <QComboBox>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
+#include <fstream>
 #include <limits>
 
 #include "exporter.hpp"
+#include "freed_memory.hpp"
 #include "heatmap_grid.hpp"
 #include "settings_panel.hpp"
 #include "text.hpp"
@@ -470,6 +474,29 @@ class TestLargeMaps : public QObject {
     QVERIFY(ready.wait(20000));
     for (const MaskedResult& row : ready.at(0).at(0).value<SnapshotPointer>()->rows)
       QCOMPARE(row.result.copied_rows, Eigen::Index{0});
+  }
+
+  // Between edits, freed blocks (an n × n matrix of up to 2,896 tokens) stay mapped for the next edit's
+  // matrices, and go back to the kernel once the edits stop.
+  void freedMemoryStaysMappedUntilReleased() {
+    const auto residentMiB = [] {
+      std::ifstream statm("/proc/self/statm");
+      long pages = 0, resident = 0;
+      statm >> pages >> resident;
+      return resident * sysconf(_SC_PAGESIZE) / double(1 << 20);
+    };
+    keepFreedMemoryMapped();
+    releaseFreedMemory();
+    const double base = residentMiB();
+    {
+      std::vector<std::vector<float>> matrices;
+      for (int i = 0; i < 8; ++i) matrices.emplace_back(std::size_t{2} << 20, 1.0f);  // 8 MiB each, written
+    }
+    const double kept = residentMiB();
+    QVERIFY2(kept - base >= 48.0, qPrintable(QStringLiteral("%1 MiB kept").arg(kept - base)));
+    releaseFreedMemory();
+    const double released = residentMiB();
+    QVERIFY2(kept - released >= 48.0, qPrintable(QStringLiteral("%1 MiB released").arg(kept - released)));
   }
 
   void theWorkerPreparesMapsAtTheSizeAsked() {

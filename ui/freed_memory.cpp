@@ -1,0 +1,29 @@
+#include "freed_memory.hpp"
+
+#include <mutex>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace attnscope::ui {
+
+void keepFreedMemoryMapped() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#if defined(__GLIBC__)
+    // Blocks below the mmap threshold come from the heap and return to it when freed; the trim threshold
+    // keeps the heap's free top mapped. 32 MiB is glibc's largest mmap threshold: a 2,896-token map.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+  });
+}
+
+void releaseFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace attnscope::ui

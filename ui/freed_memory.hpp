@@ -1,0 +1,15 @@
+#pragma once
+// While the user types, each edit frees the last snapshot's n × n matrices and allocates the next one's of
+// nearly the same size. glibc gives large freed blocks back to the kernel at once, and writing them again
+// costs a page fault per page: about 30 ms per mask for a thousand tokens' 12 heads, more than computing
+// them. So blocks up to 32 MiB stay mapped between edits, and the memory goes back when the edits stop.
+
+namespace attnscope::ui {
+
+// Process-wide, from the first call on (later calls do nothing): freed blocks of up to 32 MiB stay in the
+// process. Without glibc, nothing.
+void keepFreedMemoryMapped();
+// Gives the freed memory the process kept back to the kernel (glibc's malloc_trim). Safe on any thread.
+void releaseFreedMemory();
+
+}  // namespace attnscope::ui
