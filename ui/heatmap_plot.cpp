@@ -254,7 +254,7 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
     auto* cell = new QCPLayoutGrid;
     grid->addElement(rowOf[key.maskRow], columnOf[key.head], cell);
     cell->setRowSpacing(2);
-    map.title = new QCPTextElement(this, QString(), m_titleFont);
+    map.title = new MapTitle(this, m_titleFont);
     map.title->setTextColor(QColor(0x20, 0x20, 0x20));
     cell->addElement(0, 0, map.title);
     map.axisRect = new QCPAxisRect(this, true);

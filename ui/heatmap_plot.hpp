@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "attention_snapshot.hpp"
+#include "map_title.hpp"
 #include "text_width_cache.hpp"
 #include "view_settings.hpp"
 
@@ -106,7 +107,7 @@ class HeatmapPlot : public QCustomPlot {
   struct Map {
     MapKey key;
     QCPAxisRect* axisRect = nullptr;
-    QCPTextElement* title = nullptr;
+    MapTitle* title = nullptr;
     AttentionColorMap* colorMap = nullptr;
     MapOverlay* overlay = nullptr;
     TokenAxisTicker* rows = nullptr;
