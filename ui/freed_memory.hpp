@@ -7,8 +7,8 @@
 namespace attnscope::ui {
 
 // Process-wide, from the first call on (later calls do nothing): freed blocks of up to 32 MiB stay in the
-// process. Without glibc, nothing.
-void keepFreedMemoryMapped();
+// process. False where the allocator is not glibc's (another C library, or a sanitizer's): nothing changes.
+bool keepFreedMemoryMapped();
 // Gives the freed memory the process kept back to the kernel (glibc's malloc_trim). Safe on any thread.
 void releaseFreedMemory();
 

@@ -415,6 +415,19 @@ class TestProperties : public QObject {
       for (HeadResult& head : result.heads) head.weights = Matrix();
     QCOMPARE(copiedWith(config, parameters, pointersTo(letGo)), none);
     QCOMPARE(copiedWith(config, parameters, pointersTo(previous)), (Copied{300, 300, 300, 300}));
+
+    // A backend's single-mask compute() takes the earlier result of its mask too.
+    AttentionConfig causal = config;
+    causal.mask = masks[1];
+    AttentionProblem problem = make_problem(causal, text);  // the same numbers, drawn anew
+    problem.earlier = {&previous[1]};
+    const AttentionResult unaided = reused->compute(problem, never);
+    QCOMPARE(unaided.copied_rows, Eigen::Index{0});
+    problem.parameters_id = previous[1].parameters_id;
+    const AttentionResult aided = reused->compute(problem, never);
+    QCOMPARE(aided.copied_rows, Eigen::Index{300});
+    for (std::size_t h = 0; h < aided.heads.size(); ++h)
+      QCOMPARE(aided.heads[h].weights, unaided.heads[h].weights);
   }
 
   // The same problem gives the same bits wherever its rows sit in memory: sum normalisation's sums, small

@@ -105,10 +105,10 @@ class CpuBackend final : public Backend {
   }
 
   // Marks the blocks of kRowBlock queries whose every input equals `earlier`'s, as AttentionProblem::earlier
-  // describes: computed here (another device's numbers differ in their last bits), with the same
-  // parameters, normalisation, scale and sizes; the block's rows; its mask
-  // rows (cells of keys only one of the two texts has must be hidden); its queries; and the keys and values
-  // of the span it computes.
+  // describes. The earlier result must come from this backend (another device's numbers differ in their
+  // last bits) with the same parameters, normalisation, scale and sizes; then a block is copied when it has
+  // the same rows, the same mask rows (cells of keys only one of the two texts has must be hidden), the
+  // same queries, and the same keys and values over the span it computes.
   static CopiedBlocks unchanged_blocks(const AttentionProblem& problem, const MaskMatrix& mask,
                                        const std::vector<VisibleRange>& ranges,
                                        const std::vector<HeadResult>& heads, const AttentionResult* earlier) {
