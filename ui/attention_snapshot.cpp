@@ -228,7 +228,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   // each cell folds its block of keys. Both matrices are row-major n × n with the query as the row, as
   // QCustomPlot's data (index = row · keys + key).
   const auto columns = static_cast<std::size_t>(width);
-  std::vector<float> largest(columns);
+  std::vector<float> largest(mean ? 0 : columns);
   std::vector<double> sums(mean ? columns : 0);
   std::vector<int> counts(columns);
   Matrix scratch;

@@ -252,20 +252,20 @@ void write_scores(const StepInput& input, const std::vector<VisibleRange>& range
   }
 }
 
-// Streams rows [row_begin, row_end) of `matrix` outside `span` with `value`, and inside it from `cells`
+// Streams one row of n cells: `value` outside `span`, and inside it the cells from `from` (the span's first),
 // unless they are already there (null).
+void write_row(float* row, Eigen::Index n, KeySpan span, const float* from, float value) {
+  stream_fill(row, row + span.begin, value);
+  if (from && span.begin < span.end) stream_copy(from, from + (span.end - span.begin), row + span.begin);
+  stream_fill(row + span.end, row + n, value);
+}
+
+// write_row for rows [row_begin, row_end) of `matrix`, from `cells` (null: already there).
 void write_rows(Matrix& matrix, Eigen::Index row_begin, Eigen::Index row_end, KeySpan span,
                 const Cells* cells, float value) {
-  const Eigen::Index n = matrix.cols();
-  for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    float* row = matrix.row(query).data();
-    stream_fill(row, row + span.begin, value);
-    if (cells && span.begin < span.end) {
-      const float* from = cells->at(query, span.begin);
-      stream_copy(from, from + (span.end - span.begin), row + span.begin);
-    }
-    stream_fill(row + span.end, row + n, value);
-  }
+  for (Eigen::Index query = row_begin; query < row_end; ++query)
+    write_row(matrix.row(query).data(), matrix.cols(), span, cells ? cells->at(query, span.begin) : nullptr,
+              value);
 }
 
 // Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores to their weights
@@ -312,20 +312,30 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
 // key (the text grew) hidden cells, as the step would write them.
 void copy_rows(const HeadResult& earlier, Eigen::Index row_begin, Eigen::Index row_end, bool keep_scores,
                HeadResult& head) {
-  const Eigen::Index n = head.weights.cols(), shared = std::min(n, earlier.weights.cols());
+  const KeySpan shared{0, std::min(head.weights.cols(), earlier.weights.cols())};
   const auto copy = [&](const Matrix& from, Matrix& to, float hidden) {
-    for (Eigen::Index query = row_begin; query < row_end; ++query) {
-      const float* source = from.row(query).data();
-      float* row = to.row(query).data();
-      stream_copy(source, source + shared, row);
-      stream_fill(row + shared, row + n, hidden);
-    }
+    for (Eigen::Index query = row_begin; query < row_end; ++query)
+      write_row(to.row(query).data(), to.cols(), shared, from.row(query).data(), hidden);
   };
   copy(earlier.weights, head.weights, 0.0f);
   if (keep_scores) copy(earlier.scores, head.scores, kMinusInfinity);
   finish_streaming();
   head.context.middleRows(row_begin, row_end - row_begin) =
       earlier.context.middleRows(row_begin, row_end - row_begin);
+}
+
+// Asks the kernel to back a fresh n × n matrix with 2 MiB pages. Every edit writes new matrices, and the
+// first write to each 4 KiB page is a page fault: a thousand tokens' 12 heads of weights (48 MB) took about
+// 30 ms of faults before any arithmetic, against about 5 ms with huge pages. Advice only: where transparent
+// huge pages are off, nothing changes.
+void prefer_huge_pages([[maybe_unused]] Matrix& matrix) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20, kPage = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(matrix.data());
+  const std::uintptr_t end = begin + static_cast<std::uintptr_t>(matrix.size()) * sizeof(float);
+  const std::uintptr_t first = (begin + kPage - 1) / kPage * kPage, last = end / kPage * kPage;
+  if (last >= first + kHugePage) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#endif
 }
 
 }  // namespace
@@ -359,24 +369,6 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
   }
   return ranges;
 }
-
-namespace {
-
-// Asks the kernel to back a fresh n × n matrix with 2 MiB pages. Every edit writes new matrices, and the
-// first write to each 4 KiB page is a page fault: a thousand tokens' 12 heads of weights (48 MB) took about
-// 30 ms of faults before any arithmetic, against about 5 ms with huge pages. Advice only: where transparent
-// huge pages are off, nothing changes.
-void prefer_huge_pages([[maybe_unused]] Matrix& matrix) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20, kPage = 4096;
-  const auto begin = reinterpret_cast<std::uintptr_t>(matrix.data());
-  const std::uintptr_t end = begin + static_cast<std::uintptr_t>(matrix.size()) * sizeof(float);
-  const std::uintptr_t first = (begin + kPage - 1) / kPage * kPage, last = end / kPage * kPage;
-  if (last >= first + kHugePage) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#endif
-}
-
-}  // namespace
 
 void allocate_head(const StepInput& input, HeadResult& head) {
   const Eigen::Index n = input.queries->rows();
