@@ -286,8 +286,22 @@ class TestMechanisms : public QObject {
         ATTNSCOPE_COMPARE_MATRIX(rows_of(*actual.dropout_weights, rows), to_matrix(head["dropout_weights"]),
                                  kTorchTolerance, 1e-4, label + "dropout weights");
       const Matrix context = to_matrix(head["context"]);
-      ATTNSCOPE_COMPARE_MATRIX(actual.context, context, kTorchTolerance, floor_of(context),
-                               label + "context");
+      double context_floor = floor_of(context);
+      if (large) {
+        // A context cell sums n terms w_ij·v_jk; float32 (PyTorch's and ours) holds it to a fraction of the
+        // terms' size Σ_j |w_ij·v_jk|, not of the result's. For n ≤ 64 the two sizes are alike, but with
+        // hundreds of nearly uniform weights over signed values the context is a mean that cancels to far
+        // below its terms (multihead-none-n200: Σ|w·v| = 0.33 for a cell of 2.4e-4), and 1 % of the largest
+        // context is no longer above the rounding: PyTorch's own result is 1.7e-5 from float64 there by
+        // this measure, against 2e-5 allowed. So the floor is 1 % of the largest terms' size (from the
+        // stored weights of the sampled rows and values) where that is larger: the same as above for most
+        // large cases, 5 to 9 times it for the three that cancel.
+        const Matrix terms =
+            to_matrix(head[head["dropout_weights"].isNull() ? "weights" : "dropout_weights"]).cwiseAbs() *
+            values.cwiseAbs();
+        context_floor = std::max(context_floor, 1e-2 * double(terms.maxCoeff()));
+      }
+      ATTNSCOPE_COMPARE_MATRIX(actual.context, context, kTorchTolerance, context_floor, label + "context");
     }
     const Matrix output = to_matrix(expected["output"]);
     ATTNSCOPE_COMPARE_MATRIX(result.output, output, kTorchTolerance,
