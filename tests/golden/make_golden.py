@@ -37,6 +37,7 @@ Conventions of the generated cases (see the `case` dict in `run_case`):
     decimal form (parse as double, cast to float32 to get the exact value).
 """
 
+import argparse
 import json
 import math
 import os
@@ -46,7 +47,7 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = "/work/shared/reference/book-chapter3.json"
+REFERENCE = os.path.join(HERE, "book-chapter3.json")  # the book's printed numbers
 
 torch.set_num_threads(1)
 
@@ -407,7 +408,25 @@ def seeded_embeddings(tokens, embedding_seed, d_in):
     return emb.weight.detach()[idx].clone()
 
 
-def run_case(spec, np_rng):
+def boundary_rows(n):
+    """The rows a large case stores of its n x n matrices: the first two, the last, and both sides of every
+    64-row block edge (the CPU backend's query blocks, which also holds the edges of its 128-row projection
+    and out_proj blocks)."""
+    rows = {0, 1, n - 1}
+    for edge in range(64, n, 64):
+        rows |= {edge - 1, edge}
+    return sorted(rows)
+
+
+def run_case(spec, np_rng, compute=True):
+    """The case's JSON object and output. With compute=False only the random draws of the input and the
+    mask are made (so a subset of the cases can be regenerated with the generator in the same state) and
+    (None, None) comes back.
+
+    A spec with large=True stores its n x n matrices (scores, weights, dropout weights) only at the rows
+    boundary_rows(n) lists ("sampled_rows"); its mask shows in the null cells of scores_masked, and
+    "scores_abs_max" keeps the largest |raw score| of the whole matrix (what the C++ test's tolerance
+    floor is made from). Everything else is stored whole."""
     mech = spec["mechanism"]
     assert mech in MECHANISMS
     n = spec["n"]
@@ -449,7 +468,16 @@ def run_case(spec, np_rng):
         x = torch.tensor(np.round(a, 4), dtype=torch.float32)
     assert tuple(x.shape) == (n, d_in)
     mask = build_mask(mask_spec, n, np_rng)
-    case["mask_matrix"] = [[int(v) for v in row] for row in mask.numpy()]
+    if not compute:
+        return None, None
+    large = spec.get("large", False)
+    rows = boundary_rows(n) if large else list(range(n))
+    if large:
+        assert mask_spec != "file", "a large case's mask is rebuilt from its spec"
+        case["n"] = n
+        case["sampled_rows"] = rows
+    else:
+        case["mask_matrix"] = [[int(v) for v in row] for row in mask.numpy()]
     case["normalization"] = normalization
     if "tokens" in spec:
         case["tokens"] = spec["tokens"]
@@ -503,6 +531,18 @@ def run_case(spec, np_rng):
 
     expected_heads = []
     for h in heads:
+        if large:
+            expected_heads.append({
+                "queries": tolist(h["queries"]), "keys": tolist(h["keys"]),
+                "values": tolist(h["values"]), "scale": h["scale"],
+                "scores_abs_max": f32(h["scores"].detach().abs().max().item()),
+                "scores_masked": masked_list(h["scores"][rows], mask[rows]),
+                "weights": tolist(h["weights"][rows]),
+                "dropout_weights": None if h["dropout_weights"] is None else tolist(h["dropout_weights"][rows]),
+                "context": tolist(h["context"]),
+            })
+            assert (h["weights"][mask.bool()] == 0).all()
+            continue
         expected_heads.append({
             "queries": tolist(h["queries"]), "keys": tolist(h["keys"]),
             "values": tolist(h["values"]), "scale": h["scale"],
@@ -700,6 +740,45 @@ def make_specs(book):
     return specs
 
 
+def make_large_specs():
+    """mechanisms_large.json: n past the CPU backend's blocks (64 query rows inside 128-row projection
+    blocks; out_proj in 128-row blocks), every mechanism, the masks none, causal, window:W and prefix:P,
+    dropout with and without dropout_seed, up to 12 heads. d_in stays small to keep the file small."""
+    specs = []
+
+    def add(**s):
+        s["large"] = True
+        s.setdefault("dropout", 0.0)
+        s.setdefault("mask", DEFAULT_MASK[s["mechanism"]])
+        s["name"] = case_name(s)
+        specs.append(s)
+
+    add(mechanism="simplified", n=65, d_in=8, mask="none")
+    add(mechanism="simplified", n=300, d_in=4, mask="window:70")
+    add(mechanism="simplified", n=129, d_in=6, mask="causal", normalization="sum", input_kind="positive")
+    add(mechanism="self-attention-v1", n=129, d_in=6, d_out=4, seed=123, mask="window:16")
+    add(mechanism="self-attention-v1", n=300, d_in=3, d_out=2, seed=789, mask="none")
+    add(mechanism="self-attention", n=200, d_in=8, d_out=6, seed=42, qkv_bias=True, mask="prefix:70")
+    add(mechanism="self-attention", n=65, d_in=5, d_out=3, seed=7, mask="causal",
+        tokens=token_list(65, 16), embedding_seed=65)
+    add(mechanism="causal", n=300, d_in=6, d_out=4, seed=123, qkv_bias=True, dropout=0.1, dropout_seed=123)
+    add(mechanism="causal", n=129, d_in=4, d_out=3, seed=789, mask="none", dropout=0.5,
+        tokens=token_list(129, 12), embedding_seed=129)
+    add(mechanism="causal", n=200, d_in=5, d_out=2, seed=1, mask="prefix:130")
+    add(mechanism="multihead-wrapper", n=200, d_in=6, d_out=2, heads=3, seed=789, mask="window:40",
+        dropout=0.2, dropout_seed=789)
+    add(mechanism="multihead-wrapper", n=65, d_in=5, d_out=2, heads=12, seed=2024, mask="causal")
+    add(mechanism="multihead-wrapper", n=300, d_in=4, d_out=2, heads=2, seed=5, mask="prefix:200",
+        dropout=0.3, qkv_bias=True)
+    add(mechanism="multihead", n=300, d_in=6, d_out=4, heads=2, seed=123, qkv_bias=True, dropout=0.1)
+    add(mechanism="multihead", n=129, d_in=8, d_out=12, heads=12, seed=42, mask="prefix:100",
+        dropout=0.3, dropout_seed=5)
+    add(mechanism="multihead", n=200, d_in=8, d_out=6, heads=2, seed=7, mask="none")
+    add(mechanism="multihead", n=65, d_in=6, d_out=6, heads=6, seed=0, mask="window:5", dropout=0.5,
+        dropout_seed=0, tokens=token_list(65, 10), embedding_seed=3)
+    return specs
+
+
 # ---------------------------------------------------------------------------
 # random.json
 # ---------------------------------------------------------------------------
@@ -808,43 +887,70 @@ def close4(got, want, what):
 
 
 def self_check(cases_by_name, book):
-    c = cases_by_name["book-v1-seed123"]
-    close4(c["expected"]["output"], book["self_attention_v1_seed_123"]["context"], "v1 context")
-    c = cases_by_name["book-v2-seed789"]
-    close4(c["expected"]["output"], book["self_attention_v2_seed_789"]["context"], "v2 context")
-    close4(c["expected"]["heads"][0]["weights"], book["self_attention_v2_seed_789"]["weights"],
-           "v2 weights")
-    c = cases_by_name["book-causal-seed789"]
-    close4(c["expected"]["heads"][0]["weights"],
-           book["self_attention_v2_seed_789"]["causal_weights"], "causal weights")
-    c = cases_by_name["book-simplified"]
-    close4(c["expected"]["output"], book["simplified"]["context"], "simplified context")
-    close4(c["expected"]["heads"][0]["weights"], book["simplified"]["weights"],
-           "simplified weights")
-    c = cases_by_name["book-simplified-sum"]
-    close4(c["expected"]["heads"][0]["weights"][1], book["simplified"]["sum_normalized_row_2"],
-           "simplified sum row 2")
+    """The book cases among cases_by_name (all of them, or those a --cases subset names) against the
+    book's printed numbers."""
+    def case(name):
+        return cases_by_name[name]["expected"] if name in cases_by_name else None
+
+    c = case("book-v1-seed123")
+    if c:
+        close4(c["output"], book["self_attention_v1_seed_123"]["context"], "v1 context")
+    c = case("book-v2-seed789")
+    if c:
+        close4(c["output"], book["self_attention_v2_seed_789"]["context"], "v2 context")
+        close4(c["heads"][0]["weights"], book["self_attention_v2_seed_789"]["weights"], "v2 weights")
+    c = case("book-causal-seed789")
+    if c:
+        close4(c["heads"][0]["weights"], book["self_attention_v2_seed_789"]["causal_weights"],
+               "causal weights")
+    c = case("book-simplified")
+    if c:
+        close4(c["output"], book["simplified"]["context"], "simplified context")
+        close4(c["heads"][0]["weights"], book["simplified"]["weights"], "simplified weights")
+    c = case("book-simplified-sum")
+    if c:
+        close4(c["heads"][0]["weights"][1], book["simplified"]["sum_normalized_row_2"],
+               "simplified sum row 2")
 
 
-def main():
-    with open(REFERENCE) as f:
-        book = json.load(f)
-    np_rng = np.random.RandomState(20240611)
-    specs = make_specs(book)
-    names = [s["name"] for s in specs]
-    assert len(names) == len(set(names)), "duplicate case names"
-    cases = []
-    for s in specs:
-        case, _ = run_case(s, np_rng)
-        cases.append(case)
-    by_name = {c["name"]: c for c in cases}
-    self_check(by_name, book)
-
-    doc = {"generator": "make_golden.py", "torch": torch.__version__, "cases": cases}
-    path = os.path.join(HERE, "mechanisms.json")
+def write_json(doc, path):
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
+    print("%d cases -> %s (%d bytes)" % (len(doc["cases"]), path, os.path.getsize(path)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=HERE, help="folder to write to (default: next to this script)")
+    parser.add_argument("--cases", help="comma-separated case names: regenerate only these (into "
+                        "mechanisms.json and mechanisms_large.json under --out); random.json is always whole")
+    args = parser.parse_args()
+    with open(REFERENCE) as f:
+        book = json.load(f)
+    specs = make_specs(book)
+    large_specs = make_large_specs()
+    names = [s["name"] for s in specs + large_specs]
+    assert len(names) == len(set(names)), "duplicate case names"
+    wanted = set(names) if args.cases is None else set(args.cases.split(","))
+    unknown = wanted - set(names)
+    if unknown:
+        parser.error("no such case: " + ", ".join(sorted(unknown)))
+    os.makedirs(args.out, exist_ok=True)
+
+    # Each list draws from its own generator, every case in order whether it is wanted or not.
+    for file_name, spec_list, np_rng in [("mechanisms.json", specs, np.random.RandomState(20240611)),
+                                         ("mechanisms_large.json", large_specs,
+                                          np.random.RandomState(20250612))]:
+        cases = []
+        for s in spec_list:
+            case, _ = run_case(s, np_rng, compute=s["name"] in wanted)
+            if case is not None:
+                cases.append(case)
+        self_check({c["name"]: c for c in cases}, book)
+        if cases:
+            write_json({"generator": "make_golden.py", "torch": torch.__version__, "cases": cases},
+                       os.path.join(args.out, file_name))
 
     rnd = make_random()
     # The book's dropout example (PyTorch 2.4) must match this generator too.
@@ -852,12 +958,10 @@ def main():
                                            for row in book["dropout_seed_123"]["result"]]
     rdoc = {"generator": "make_golden.py", "torch": torch.__version__}
     rdoc.update(rnd)
-    rpath = os.path.join(HERE, "random.json")
+    rpath = os.path.join(args.out, "random.json")
     with open(rpath, "w") as f:
         json.dump(rdoc, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
-
-    print("%d cases -> %s (%d bytes)" % (len(cases), path, os.path.getsize(path)))
     print("random checks -> %s (%d bytes)" % (rpath, os.path.getsize(rpath)))
 
 

@@ -37,8 +37,18 @@ mask: key j is visible to query i when j <= i and i - j < W.
 Per run the file holds the ids and, per layer, per head: scores (raw q.k, null
 where hidden), weights and context; the layer's c_proj output ("output"); and
 final_hidden. Floats are float32 in their shortest round-trip decimal form.
+A run of more than 64 tokens (past the CPU backend's 64-row attention blocks and
+128-row projection blocks) stores its n x n scores and weights only at the rows
+listed in "sampled_rows" (the first two, the last, both sides of every 64-row
+edge); everything else whole.
+
+    make_gpt2_golden.py --cases NAME,... --out DIR
+
+regenerates only the named cases into DIR/gpt2_tiny.json (the token ids of every
+run are still drawn in order, so the named cases come out as in the full file).
 """
 
+import argparse
 import json
 import math
 import os
@@ -147,7 +157,17 @@ def visible_keys(n, extra_mask):
     return visible
 
 
+def boundary_rows(n):
+    """The rows a long run stores of its n x n matrices (as make_golden.py's large cases)."""
+    rows = {0, 1, n - 1}
+    for edge in range(64, n, 64):
+        rows |= {edge - 1, edge}
+    return sorted(rows)
+
+
 def forward(cfg, w, prefix, ids, extra_mask):
+    """Per layer: (scores, weights, context) of all heads (H x n x n, H x n x n, H x n x d) and the
+    c_proj output; and the final hidden state."""
     E, H, L = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
     eps = cfg["layer_norm_epsilon"]
     d = E // H
@@ -175,13 +195,25 @@ def forward(cfg, w, prefix, ids, extra_mask):
                    g(p + "mlp.c_fc.weight"), g(p + "mlp.c_fc.bias"))
         m = conv1d(gelu_new(m), g(p + "mlp.c_proj.weight"), g(p + "mlp.c_proj.bias"))
         x = x + m
-        layers.append({
-            "heads": [{"scores": masked_list(scores[hd], visible), "weights": tolist(weights[hd]),
-                       "context": tolist(context[hd])} for hd in range(H)],
-            "output": tolist(a),
-        })
+        layers.append((scores, weights, context, a))
     final = F.layer_norm(x, (E,), g("ln_f.weight"), g("ln_f.bias"), eps)
     return layers, final
+
+
+def layers_json(layers, visible, rows):
+    """rows: the rows of the n x n matrices to store (None: all)."""
+    out = []
+    for scores, weights, context, a in layers:
+        if rows is not None:
+            scores, weights, visible_rows = scores[:, rows], weights[:, rows], visible[rows]
+        else:
+            visible_rows = visible
+        out.append({
+            "heads": [{"scores": masked_list(scores[hd], visible_rows), "weights": tolist(weights[hd]),
+                       "context": tolist(context[hd])} for hd in range(len(context))],
+            "output": tolist(a),
+        })
+    return out
 
 
 def self_check(cfg, w, prefix, ids, extra_mask, layers, final):
@@ -212,7 +244,7 @@ def self_check(cfg, w, prefix, ids, extra_mask, layers, final):
             s = (q @ k.T) / math.sqrt(d)
             s = s.masked_fill(~visible, -math.inf)
             wts = torch.softmax(s, dim=-1)
-            got = np.array(layers[l]["heads"][hd]["weights"])
+            got = layers[l][1][hd].detach().numpy()
             assert np.allclose(wts.numpy(), got, rtol=1e-4, atol=1e-5), ("weights", l, hd)
             outputs.append(wts @ v)
         a = torch.cat(outputs, dim=1) @ g(p + "attn.c_proj.weight") + g(p + "attn.c_proj.bias")
@@ -246,14 +278,33 @@ CASES = [
      [(10, None), (1, None)]),
     ("3-layers-3-heads-n_inner-eps", config(290, 9, 12, 3, 3, n_inner=20, eps=1e-6), 66, "F32", "", True,
      [(9, None), (6, "window:2")]),
+    # Past the CPU backend's blocks: 64-row attention blocks, 128-row projection blocks, and the model's
+    # own product up to 256 rows (Eigen's above).
+    ("2-layers-2-heads-300-positions", config(270, 300, 8, 2, 2), 77, "F32", "", False,
+     [(130, "window:100"), (300, None)]),
 ]
+LONG_RUN = 64  # runs longer than this store sampled rows of their n x n matrices
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=HERE, help="folder to write to (default: next to this script)")
+    parser.add_argument("--cases", help="comma-separated case names: regenerate only these")
+    args = parser.parse_args()
+    names = [c[0] for c in CASES]
+    assert len(names) == len(set(names))
+    wanted = set(names) if args.cases is None else set(args.cases.split(","))
+    if wanted - set(names):
+        parser.error("no such case: " + ", ".join(sorted(wanted - set(names))))
+
     rng = np.random.RandomState(20250611)
     cases = []
     worst_entropy = []
     for name, cfg, seed, dtype, prefix, lm_head, runs in CASES:
+        # Every run's ids are drawn, wanted or not, so that a subset comes out as in the whole file.
+        run_ids = [[int(i) for i in rng.randint(0, cfg["vocab_size"], size=length)] for length, _ in runs]
+        if name not in wanted:
+            continue
         specs = tensor_specs(cfg, prefix, lm_head)
         w = draw_weights(seed, specs, dtype)
         case = {
@@ -263,23 +314,28 @@ def main():
                         for n, s, sc, off in specs],
             "runs": [],
         }
-        for length, extra_mask in runs:
-            ids = [int(i) for i in rng.randint(0, cfg["vocab_size"], size=length)]
+        for ids, (length, extra_mask) in zip(run_ids, runs):
+            assert length <= cfg["n_positions"]
             layers, final = forward(cfg, w, prefix, ids, extra_mask)
             self_check(cfg, w, prefix, ids, extra_mask, layers, final)
-            for layer in layers:
-                for head in layer["heads"]:
-                    last = np.array(head["weights"][-1])
+            for _, weights, _, _ in layers:
+                for last in weights[:, -1].detach().numpy().astype(np.float32):
                     worst_entropy.append(float(-(last[last > 0] * np.log(last[last > 0])).sum()))
-            case["runs"].append({"ids": ids, "extra_mask": extra_mask, "layers": layers,
-                                 "final_hidden": tolist(final)})
+            rows = boundary_rows(length) if length > LONG_RUN else None
+            run = {"ids": ids, "extra_mask": extra_mask}
+            if rows is not None:
+                run["sampled_rows"] = rows
+            run.update(layers=layers_json(layers, visible_keys(length, extra_mask), rows),
+                       final_hidden=tolist(final))
+            case["runs"].append(run)
         cases.append(case)
 
     doc = {"generator": "make_gpt2_golden.py", "torch": torch.__version__,
            "weight_rule": "torch.manual_seed(seed); per tensor in order: (torch.rand(shape) - 0.5) * scale + "
                           "offset, then .half().float() (F16) or .bfloat16().float() (BF16)",
            "cases": cases}
-    path = os.path.join(HERE, "gpt2_tiny.json")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "gpt2_tiny.json")
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
