@@ -5,15 +5,15 @@
 #include <iostream>
 #include <memory>
 
+#include "attnscope/atomic_file.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
-#include "attnscope/atomic_file.hpp"
+#include "attnscope/result_format.hpp"
 #include "support/cli_command_line.hpp"
 #include "support/compute_flags.hpp"
 #include "support/parse_arguments.hpp"
-#include "attnscope/result_format.hpp"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <memory>
 #include <string_view>
 
-#include "attnscope/error.hpp"
 #include "attnscope/atomic_file.hpp"
+#include "attnscope/error.hpp"
 #include "attnscope/result_format.hpp"
 
 namespace attnscope::ui {
@@ -241,11 +241,10 @@ QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
   for (int row = 0; row < snapshot.maskCount(); ++row) {
     AttentionResult scratch;
     const MaskedResult& masked = snapshot.rows[row];
-    rows.push_back(
-        snapshot.model
-            ? model_result_to_json(snapshot.model->tokens, snapshot.model->config,
-                                        modelMaskName(masked.mask), modelRow(snapshot, row))
-            : result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
+    rows.push_back(snapshot.model
+                       ? model_result_to_json(snapshot.model->tokens, snapshot.model->config,
+                                              modelMaskName(masked.mask), modelRow(snapshot, row))
+                       : result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
   }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
@@ -291,9 +290,8 @@ void Exporter::exportCsv(const AttentionSnapshot& snapshot, const QString& path)
 }
 
 void Exporter::writeFile(const QString& path, const QByteArray& contents) {
-  write_file_atomically(
-      QFile::encodeName(path).toStdString(),
-      std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
+  write_file_atomically(QFile::encodeName(path).toStdString(),
+                        std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
 }
 
 }  // namespace attnscope::ui

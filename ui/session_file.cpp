@@ -7,8 +7,8 @@
 #include <cmath>
 #include <string_view>
 
-#include "attnscope/error.hpp"
 #include "attnscope/atomic_file.hpp"
+#include "attnscope/error.hpp"
 
 namespace attnscope::ui {
 namespace {
@@ -62,7 +62,7 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
 void SessionFile::save(const QString& path, const ViewSettings& settings) {
   const QByteArray bytes = toBytes(settings);
   write_file_atomically(QFile::encodeName(path).toStdString(),
-                             std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
+                        std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
 }
 
 ViewSettings SessionFile::load(const QString& path) {

@@ -13,10 +13,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "attnscope/result_format.hpp"
 #include "exporter.hpp"
 #include "heatmap_grid.hpp"
 #include "main_window.hpp"
-#include "attnscope/result_format.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;

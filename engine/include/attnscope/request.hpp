@@ -1,8 +1,7 @@
 #pragma once
-// A computation as attnscope-cli compute and the attnscope app describe it — text or preset or embeddings file,
-// tokenizer, mechanism, sizes, seeds, dropout, bias, normalisation, mask, model, layers, device — and the one
-// function each of them turns it into the engine's input with. The field names follow attnscope-cli's flags,
-// and so do the error messages.
+// A computation as attnscope-cli compute describes it: text, preset or embeddings file, tokenizer, mechanism,
+// sizes, seeds, dropout, bias, normalisation, mask, model, layers, device; and the functions that turn it
+// into the engine's input. The field names follow attnscope-cli's flags, and so do the error messages.
 
 #include <cstdint>
 #include <optional>
