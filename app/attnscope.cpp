@@ -10,14 +10,12 @@
 #include <string>
 
 #include "attnscope/error.hpp"
-#include "command_line.hpp"
+#include "gui/command_line.hpp"
 #include "main_window.hpp"
 #include "resources.hpp"
 #include "support/parse_arguments.hpp"
 
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 void printError(const std::string& message) {
   attnscope::cli::print_error("attnscope", message);
@@ -48,8 +46,8 @@ int main(int argc, char** argv) {
       "settings or the launch view's: the book's sentence and embeddings, multihead, 2 heads, d_out 4, masks "
       "none,causal, weights.",
       "attnscope"};
-  app.set_version_flag("--version", std::string("attnscope ") + kVersion);
-  attnscope::ui::CommandLine commandLine;
+  app.set_version_flag("--version", std::string("attnscope ") + ATTNSCOPE_VERSION);
+  attnscope::app::CommandLine commandLine;
   commandLine.addOptions(app);
   if (const auto exitStatus = attnscope::cli::parse_command_line(app, argc, argv, "attnscope"))
     return *exitStatus;
@@ -76,7 +74,7 @@ int main(int argc, char** argv) {
   QApplication application(qtArgc, qtArgv);
   QApplication::setOrganizationName(QString::fromLatin1(attnscope::ui::MainWindow::kOrganization));
   QApplication::setApplicationName(QString::fromLatin1(attnscope::ui::MainWindow::kApplication));
-  QApplication::setApplicationVersion(QString::fromLatin1(kVersion));
+  QApplication::setApplicationVersion(QString::fromLatin1(ATTNSCOPE_VERSION));
   QApplication::setDesktopFileName(QStringLiteral("attnscope"));
   attnscope::ui::initResources();
   QApplication::setWindowIcon(QIcon(QStringLiteral(":/attnscope/icons/attnscope.svg")));

@@ -5,15 +5,15 @@
 #include <iostream>
 #include <memory>
 
+#include "attnscope/atomic_file.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
-#include "support/atomic_file.hpp"
+#include "attnscope/result_format.hpp"
 #include "support/cli_command_line.hpp"
-#include "support/compute_options.hpp"
+#include "support/compute_flags.hpp"
 #include "support/parse_arguments.hpp"
-#include "support/result_format.hpp"
 
 namespace {
 
@@ -21,33 +21,33 @@ using namespace attnscope;
 
 void write_output(const std::string& text, const cli::OutputOptions& output) {
   if (output.output)
-    cli::write_file_atomically(*output.output, text);
+    write_file_atomically(*output.output, text);
   else
     std::cout << text;
 }
 
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
-int run_model(const cli::ComputeOptions& options, const cli::OutputOptions& output) {
-  const cli::PreparedModelInput input = cli::prepare_model_input(options);
+int run_model(const ComputeRequest& options, const cli::OutputOptions& output) {
+  const PreparedModelInput input = prepare_model_input(options);
   const Gpt2Result result = input.model.run(input.ids, input.run);
   write_output(
       output.format == "csv"
-          ? cli::model_result_to_csv(input.tokens, result)
-          : cli::model_result_to_json(input.tokens, input.model.config(), input.mask, result).dump() + "\n",
+          ? model_result_to_csv(input.tokens, result)
+          : model_result_to_json(input.tokens, input.model.config(), input.mask, result).dump() + "\n",
       output);
   return 0;
 }
 
-int run_compute(const cli::ComputeOptions& options, const cli::OutputOptions& output) {
+int run_compute(const ComputeRequest& options, const cli::OutputOptions& output) {
   if (options.model) return run_model(options, output);
-  const cli::PreparedInput input = cli::prepare_input(options);
+  const PreparedInput input = prepare_input(options);
   const auto backend = make_backend(parse_device(options.device));
   const CancelToken never_cancelled;
   const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
   if (!result.fallback_reason.empty())
     std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
-  write_output(output.format == "csv" ? cli::result_to_csv(input.tokens, result)
-                                      : cli::result_to_json(input.tokens, input.config, result).dump() + "\n",
+  write_output(output.format == "csv" ? result_to_csv(input.tokens, result)
+                                      : result_to_json(input.tokens, input.config, result).dump() + "\n",
                output);
   return 0;
 }

@@ -13,9 +13,9 @@
 #include <memory>
 #include <string_view>
 
+#include "attnscope/atomic_file.hpp"
 #include "attnscope/error.hpp"
-#include "support/atomic_file.hpp"
-#include "support/result_format.hpp"
+#include "attnscope/result_format.hpp"
 
 namespace attnscope::ui {
 namespace {
@@ -237,15 +237,14 @@ std::string modelMaskName(const MaskSpec& mask) {
 
 QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
   checkMatricesKept(snapshot);
-  cli::Json rows = cli::Json::array();
+  Json rows = Json::array();
   for (int row = 0; row < snapshot.maskCount(); ++row) {
     AttentionResult scratch;
     const MaskedResult& masked = snapshot.rows[row];
-    rows.push_back(
-        snapshot.model
-            ? cli::model_result_to_json(snapshot.model->tokens, snapshot.model->config,
-                                        modelMaskName(masked.mask), modelRow(snapshot, row))
-            : cli::result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
+    rows.push_back(snapshot.model
+                       ? model_result_to_json(snapshot.model->tokens, snapshot.model->config,
+                                              modelMaskName(masked.mask), modelRow(snapshot, row))
+                       : result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
   }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
@@ -259,8 +258,8 @@ QByteArray Exporter::toCsv(const AttentionSnapshot& snapshot) {
     const QByteArray prefix = csvField(QString::fromStdString(row.mask.to_string())).toUtf8() + ',';
     AttentionResult scratch;
     const std::string text = snapshot.model
-                                 ? cli::model_result_to_csv(snapshot.model->tokens, modelRow(snapshot, index))
-                                 : cli::result_to_csv(snapshot.tokens, withScores(row.result, scratch));
+                                 ? model_result_to_csv(snapshot.model->tokens, modelRow(snapshot, index))
+                                 : result_to_csv(snapshot.tokens, withScores(row.result, scratch));
     std::string_view rest(text);
     bool first = true;
     while (!rest.empty()) {
@@ -291,9 +290,8 @@ void Exporter::exportCsv(const AttentionSnapshot& snapshot, const QString& path)
 }
 
 void Exporter::writeFile(const QString& path, const QByteArray& contents) {
-  cli::write_file_atomically(
-      QFile::encodeName(path).toStdString(),
-      std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
+  write_file_atomically(QFile::encodeName(path).toStdString(),
+                        std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
 }
 
 }  // namespace attnscope::ui

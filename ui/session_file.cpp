@@ -7,8 +7,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "attnscope/atomic_file.hpp"
 #include "attnscope/error.hpp"
-#include "support/atomic_file.hpp"
 
 namespace attnscope::ui {
 namespace {
@@ -61,8 +61,8 @@ ViewSettings SessionFile::fromBytes(const QByteArray& bytes, const QString& name
 // tests/fuzz can build them without the GUI.
 void SessionFile::save(const QString& path, const ViewSettings& settings) {
   const QByteArray bytes = toBytes(settings);
-  cli::write_file_atomically(QFile::encodeName(path).toStdString(),
-                             std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
+  write_file_atomically(QFile::encodeName(path).toStdString(),
+                        std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
 }
 
 ViewSettings SessionFile::load(const QString& path) {

@@ -8,7 +8,7 @@ std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
       "Scratch), computed exactly as PyTorch does",
       "attnscope-cli");
   app->require_subcommand(1);
-  app->set_version_flag("--version", "attnscope-cli 0.1.0");
+  app->set_version_flag("--version", std::string("attnscope-cli ") + ATTNSCOPE_VERSION);
 
   line.compute = app->add_subcommand("compute", "Compute one mechanism and print every intermediate");
   add_compute_options(*line.compute, line.compute_options, true);

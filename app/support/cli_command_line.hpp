@@ -7,7 +7,7 @@
 #include <string>
 
 #include "bench/bench.hpp"
-#include "support/compute_options.hpp"
+#include "support/compute_flags.hpp"
 
 namespace attnscope::cli {
 
@@ -19,7 +19,7 @@ struct OutputOptions {
 
 // What the command line asks for. After a parse, exactly one of the subcommands is true.
 struct CliCommandLine {
-  ComputeOptions compute_options;
+  ComputeRequest compute_options;
   OutputOptions output_options;
   BenchOptions bench_options;
   CLI::App* compute = nullptr;

@@ -18,7 +18,7 @@
 #include "attnscope/error.hpp"
 #include "fuzz_support.hpp"
 #include "support/cli_command_line.hpp"
-#include "support/compute_options.hpp"
+#include "support/compute_flags.hpp"
 #include "support/parse_arguments.hpp"
 
 namespace {
@@ -75,19 +75,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int chosen = static_cast<int>(bool(*line.compute)) + static_cast<int>(bool(*line.devices)) +
                      static_cast<int>(bool(*line.bench));
   FUZZ_CHECK(chosen == 1, "a parse that chose no subcommand or more than one");
-  attnscope::cli::ComputeOptions& options = line.compute_options;
+  attnscope::ComputeRequest& options = line.compute_options;
   if (*line.compute) {
     if (options.embeddings_file) options.embeddings_file = kMissingPath;
     if (options.model) {
       options.model = kMissingPath;
-      expect_error_or_success([&] { attnscope::cli::prepare_model_input(options); }, size);
+      expect_error_or_success([&] { attnscope::prepare_model_input(options); }, size);
       // As for GPT-2 small's 12 layers, since the model is not read.
       if (options.layers)
-        expect_error_or_success([&] { attnscope::cli::parse_layers(*options.layers, 12); }, size);
+        expect_error_or_success([&] { attnscope::parse_layers(*options.layers, 12); }, size);
     } else {
-      attnscope::cli::PreparedInput input;
+      attnscope::PreparedInput input;
       try {
-        input = attnscope::cli::prepare_input(options);
+        input = attnscope::prepare_input(options);
       } catch (const attnscope::Error& error) {
         check_message(error.what(), "", 4 * size + 512);
         return 0;

@@ -13,10 +13,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "attnscope/result_format.hpp"
 #include "exporter.hpp"
 #include "heatmap_grid.hpp"
 #include "main_window.hpp"
-#include "support/result_format.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;
@@ -184,7 +184,7 @@ class TestExport : public QObject {
       const Reference expected = reference(settings, settings.masks[row]);
       AttentionConfig config = snapshot->rows[row].config;
       const QByteArray cli =
-          QByteArray::fromStdString(cli::result_to_json(expected.tokens, config, expected.result).dump());
+          QByteArray::fromStdString(result_to_json(expected.tokens, config, expected.result).dump());
       QCOMPARE(QJsonDocument(json.array().at(row).toObject()).toJson(QJsonDocument::Compact),
                QJsonDocument::fromJson(cli).toJson(QJsonDocument::Compact));
     }

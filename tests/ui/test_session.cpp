@@ -7,7 +7,6 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include "command_line.hpp"
 #include "heatmap_grid.hpp"
 #include "main_window.hpp"
 #include "resources.hpp"
@@ -177,41 +176,6 @@ class TestSession : public QObject {
     }
     QVERIFY_THROWS_EXCEPTION(Error,
                              SessionFile::load(directory.filePath(QStringLiteral("missing.attnscope"))));
-  }
-
-  void theCommandLineStartsFromASession() {
-    QTemporaryDir directory;
-    const QString path = directory.filePath(QStringLiteral("cli.attnscope"));
-    ViewSettings saved = ViewSettings::defaults();
-    saved.text = QStringLiteral("From a session");
-    saved.masks = {MaskSpec::parse("window:2")};
-    saved.quantities = {Quantity::rawScores};
-    SessionFile::save(path, saved);
-
-    const auto parse = [](const QStringList& arguments) {
-      CLI::App app;
-      auto commandLine = std::make_unique<CommandLine>();
-      commandLine->addOptions(app);
-      std::vector<std::string> reversed;
-      for (auto it = arguments.rbegin(); it != arguments.rend(); ++it) reversed.push_back(it->toStdString());
-      app.parse(reversed);
-      commandLine->noteGiven(app);
-      return commandLine;
-    };
-    const auto only = parse({path});
-    QVERIFY(only->onlySession());
-    QCOMPARE(only->settings(), saved);
-
-    const auto flags = parse({path, QStringLiteral("--heads"), QStringLiteral("1"), QStringLiteral("--show"),
-                              QStringLiteral("both")});
-    QVERIFY(!flags->onlySession());
-    ViewSettings expected = saved;
-    expected.heads = 1;
-    expected.quantities = {Quantity::rawScores, Quantity::weights};
-    QCOMPARE(flags->settings(), expected);
-
-    const auto missing = parse({directory.filePath(QStringLiteral("missing.attnscope"))});
-    QVERIFY_THROWS_EXCEPTION(Error, missing->settings());
   }
 
   void everyPresetOpens() {

@@ -1,5 +1,6 @@
 #pragma once
-// The CLI's output contract: JSON (the schema in README) and CSV (one line per query-key cell).
+// AttnScope's result format, shared by attnscope-cli compute and the app's exports: JSON (the schema in
+// README) and CSV (one line per query-key cell).
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,7 +12,7 @@
 #include "attnscope/result.hpp"
 #include "attnscope/tokenizer.hpp"
 
-namespace attnscope::cli {
+namespace attnscope {
 
 // float as the number type: dump() then prints the shortest text that reads back as the same float32.
 using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::string, bool, std::int64_t,
@@ -32,4 +33,4 @@ Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config&
 // As result_to_csv with a first column "layer".
 std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2Result& result);
 
-}  // namespace attnscope::cli
+}  // namespace attnscope

@@ -1,9 +1,9 @@
-#include "result_format.hpp"
+#include "attnscope/result_format.hpp"
 
 #include <charconv>
 #include <sstream>
 
-namespace attnscope::cli {
+namespace attnscope {
 namespace {
 
 Json matrix_to_json(const Matrix& matrix) {
@@ -144,4 +144,4 @@ std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2R
   return csv.str();
 }
 
-}  // namespace attnscope::cli
+}  // namespace attnscope

@@ -1,4 +1,4 @@
-#include "atomic_file.hpp"
+#include "attnscope/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 
 #include "attnscope/error.hpp"
 
-namespace attnscope::cli {
+namespace attnscope {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, int error_number) {
@@ -57,4 +57,4 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
   }
 }
 
-}  // namespace attnscope::cli
+}  // namespace attnscope

@@ -11,10 +11,10 @@
 #include <set>
 #include <string>
 
-#include "support/compute_options.hpp"
+#include "support/compute_flags.hpp"
 #include "view_settings.hpp"
 
-namespace attnscope::ui {
+namespace attnscope::app {
 
 class CommandLine {
  public:
@@ -30,7 +30,7 @@ class CommandLine {
   QString exportPath() const { return QString::fromStdString(m_export.value_or(std::string())); }
 
   // Throw attnscope::Error with a one-line reason.
-  ViewSettings settings() const;
+  ui::ViewSettings settings() const;
   std::optional<QSize> size() const;
   // Renders the grid to --export (format from its suffix) and returns; throws attnscope::Error.
   void exportImage() const;
@@ -38,7 +38,7 @@ class CommandLine {
  private:
   bool given(const char* flag) const { return m_given.count(flag) > 0; }
 
-  cli::ComputeOptions m_options;
+  ComputeRequest m_options;
   std::string m_masks;
   std::string m_show = "weights";
   std::optional<std::string> m_export;
@@ -49,4 +49,4 @@ class CommandLine {
   std::set<std::string> m_given;
 };
 
-}  // namespace attnscope::ui
+}  // namespace attnscope::app

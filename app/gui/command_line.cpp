@@ -1,4 +1,4 @@
-#include "command_line.hpp"
+#include "gui/command_line.hpp"
 
 #include <QFile>
 #include <QFileInfo>
@@ -14,7 +14,9 @@
 #include "session_file.hpp"
 #include "text.hpp"
 
-namespace attnscope::ui {
+namespace attnscope::app {
+
+using namespace attnscope::ui;
 
 void CommandLine::addOptions(CLI::App& app) {
   app.add_option("session", m_session, "A .attnscope session to open (flags given as well change it)");
@@ -85,7 +87,7 @@ ViewSettings CommandLine::settings() const {
     if (!handledFlags().count(flag))
       throw Error(flag + " is not supported by the attnscope app yet; use attnscope-cli compute " + flag);
   ViewSettings settings = given("session") ? SessionFile::load(sessionPath()) : ViewSettings::defaults();
-  const cli::ComputeOptions& o = m_options;
+  const ComputeRequest& o = m_options;
   if (o.preset && (o.text || o.embeddings_file))
     throw Error("--preset book brings its own text and embeddings: drop --text and --embeddings");
   if (o.text) {
@@ -182,4 +184,4 @@ void CommandLine::exportImage() const {
   Exporter::exportImage(snapshot, DisplayOptions::from(viewSettings), std::nullopt, request, path);
 }
 
-}  // namespace attnscope::ui
+}  // namespace attnscope::app

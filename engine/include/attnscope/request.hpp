@@ -1,7 +1,9 @@
 #pragma once
-// The engine flags shared by attnscope-cli compute and the attnscope app, and turning them into an input.
+// A computation as attnscope-cli compute describes it: text, preset or embeddings file, tokenizer, mechanism,
+// sizes, seeds, dropout, bias, normalisation, mask, model, layers, device; and the functions that turn it
+// into the engine's input. The field names follow attnscope-cli's flags, and so do the error messages.
 
-#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,9 +14,9 @@
 #include "attnscope/matrix.hpp"
 #include "attnscope/tokenizer.hpp"
 
-namespace attnscope::cli {
+namespace attnscope {
 
-struct ComputeOptions {
+struct ComputeRequest {
   std::optional<std::string> text;
   std::optional<std::string> preset;
   std::optional<std::string> embeddings_file;
@@ -43,18 +45,8 @@ struct PreparedInput {
   AttentionConfig config;
 };
 
-// Registers --text, --preset, --embeddings, --tokenizer, --d-in, --embedding-seed, --mechanism, --d-out,
-// --heads, --qkv-bias, --dropout, --seed, --dropout-seed, --normalize and --device; `with_mask` adds --mask.
-void add_compute_options(CLI::App& app, ComputeOptions& options, bool with_mask);
-
 // Validates the combination and builds the input. Throws Error with a one-line reason.
-PreparedInput prepare_input(const ComputeOptions& options);
-
-// Registers --model and --layers; call after add_compute_options. --model excludes the flags that describe a
-// chapter 3 mechanism and its input (--preset, --embeddings, --tokenizer, --d-in, --embedding-seed,
-// --mechanism, --d-out, --heads, --qkv-bias, --dropout, --seed, --dropout-seed, --normalize), --layers needs
-// --model.
-void add_model_options(CLI::App& app, ComputeOptions& options);
+PreparedInput prepare_input(const ComputeRequest& request);
 
 // What --model and --text describe: the model, the text's BPE tokens and how to run it.
 struct PreparedModelInput {
@@ -66,10 +58,10 @@ struct PreparedModelInput {
 };
 
 // Opens --model, tokenizes --text and checks --layers, --mask, --device and --max-tokens. Throws Error.
-PreparedModelInput prepare_model_input(const ComputeOptions& options);
+PreparedModelInput prepare_model_input(const ComputeRequest& request);
 
 // "all", or layer numbers and ranges separated by commas, e.g. "0,3,5-7" (0-based, each in [0, layer_count)),
 // in ascending order without repeats. Throws Error naming --layers.
 std::vector<int> parse_layers(std::string_view text, int layer_count);
 
-}  // namespace attnscope::cli
+}  // namespace attnscope
