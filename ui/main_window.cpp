@@ -467,9 +467,11 @@ void MainWindow::openModel(const QString& folder) {
   if (settings.modelFolder != absolute) settings.layer = 0;
   settings.modelFolder = absolute;
   m_settingsPanel->clearFieldErrors();
-  computeNow(settings);
+  // Before the request: a folder that fails at once can report back inside computeNow (a finished future's
+  // continuation runs directly), and its message must not be overwritten.
   m_openingModel = absolute;
   showStatus(tr("Opening %1\u2026").arg(QDir::toNativeSeparators(absolute)), 0);
+  computeNow(settings);
 }
 
 void MainWindow::closeModel() {

@@ -396,7 +396,7 @@ class TestModelView : public QObject {
     QVERIFY(window.model()->settings().modelFolder.isEmpty());
     QVERIFY(window.model()->snapshot() && !window.model()->snapshot()->model);
     QVERIFY2(window.grid()->problem().contains(expected), qPrintable(window.grid()->problem()));
-    QVERIFY(window.lastStatusMessage().contains(expected));
+    QVERIFY2(window.lastStatusMessage().contains(expected), qPrintable(window.lastStatusMessage()));
     QVERIFY(!window.lastStatusMessage().contains(QLatin1Char('\n')));
     QCOMPARE(window.grid()->plot()->mapCount(), 4);
     compareWithEngine(*window.grid()->plot(), window.model()->settings());
