@@ -22,16 +22,16 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "detail_panel.hpp"
-#include "export_dialog.hpp"
-#include "heatmap_grid.hpp"
-#include "model_overview.hpp"
+#include "export/export_dialog.hpp"
+#include "panels/detail_panel.hpp"
+#include "panels/model_overview.hpp"
+#include "panels/sentence_editor.hpp"
+#include "panels/settings_panel.hpp"
+#include "panels/token_strip.hpp"
+#include "plot/heatmap_grid.hpp"
 #include "resources.hpp"
-#include "sentence_editor.hpp"
-#include "session_file.hpp"
-#include "settings_panel.hpp"
+#include "session/session_file.hpp"
 #include "text.hpp"
-#include "token_strip.hpp"
 
 namespace attnscope::ui {
 namespace {

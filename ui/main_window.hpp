@@ -7,9 +7,9 @@
 #include <QStringList>
 #include <optional>
 
-#include "compute_controller.hpp"
-#include "exporter.hpp"
-#include "scope_model.hpp"
+#include "compute/compute_controller.hpp"
+#include "export/exporter.hpp"
+#include "state/scope_model.hpp"
 
 class QAction;
 class QDockWidget;

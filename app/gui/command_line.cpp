@@ -6,12 +6,12 @@
 #include <QStringList>
 #include <filesystem>
 
-#include "attention_input.hpp"
-#include "attention_snapshot.hpp"
 #include "attnscope/embeddings.hpp"
-#include "exporter.hpp"
-#include "model_snapshot.hpp"
-#include "session_file.hpp"
+#include "compute/attention_input.hpp"
+#include "compute/attention_snapshot.hpp"
+#include "compute/model_snapshot.hpp"
+#include "export/exporter.hpp"
+#include "session/session_file.hpp"
 #include "text.hpp"
 
 namespace attnscope::app {

@@ -11,8 +11,8 @@
 #include <set>
 #include <string>
 
+#include "state/view_settings.hpp"
 #include "support/compute_flags.hpp"
-#include "view_settings.hpp"
 
 namespace attnscope::app {
 

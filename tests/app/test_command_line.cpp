@@ -6,7 +6,7 @@
 
 #include "attnscope/error.hpp"
 #include "gui/command_line.hpp"
-#include "session_file.hpp"
+#include "session/session_file.hpp"
 
 using namespace attnscope;
 using namespace attnscope::ui;

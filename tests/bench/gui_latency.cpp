@@ -36,10 +36,10 @@
 #include <thread>
 #include <vector>
 
-#include "heatmap_grid.hpp"
-#include "heatmap_plot.hpp"
 #include "main_window.hpp"
-#include "sentence_editor.hpp"
+#include "panels/sentence_editor.hpp"
+#include "plot/heatmap_grid.hpp"
+#include "plot/heatmap_plot.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-#include "model_snapshot.hpp"
+#include "compute/model_snapshot.hpp"
 
 namespace {
 

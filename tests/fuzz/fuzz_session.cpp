@@ -15,11 +15,11 @@
 #include <string>
 #include <string_view>
 
-#include "attention_input.hpp"
 #include "attnscope/error.hpp"
+#include "compute/attention_input.hpp"
 #include "fuzz_support.hpp"
-#include "session_file.hpp"
-#include "view_settings.hpp"
+#include "session/session_file.hpp"
+#include "state/view_settings.hpp"
 
 namespace {
 

@@ -13,12 +13,12 @@
 #include <fstream>
 #include <limits>
 
-#include "exporter.hpp"
-#include "freed_memory.hpp"
-#include "heatmap_grid.hpp"
-#include "settings_panel.hpp"
+#include "compute/freed_memory.hpp"
+#include "export/exporter.hpp"
+#include "panels/settings_panel.hpp"
+#include "plot/heatmap_grid.hpp"
+#include "plot/text_width_cache.hpp"
 #include "text.hpp"
-#include "text_width_cache.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;

@@ -9,16 +9,16 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include "attention_color_map.hpp"
 #include "attnscope/embeddings.hpp"
-#include "detail_panel.hpp"
-#include "heatmap_grid.hpp"
 #include "main_window.hpp"
-#include "query_steps_model.hpp"
-#include "sentence_editor.hpp"
-#include "settings_panel.hpp"
-#include "token_chip_view.hpp"
-#include "token_strip.hpp"
+#include "panels/detail_panel.hpp"
+#include "panels/query_steps_model.hpp"
+#include "panels/sentence_editor.hpp"
+#include "panels/settings_panel.hpp"
+#include "panels/token_chip_view.hpp"
+#include "panels/token_strip.hpp"
+#include "plot/attention_color_map.hpp"
+#include "plot/heatmap_grid.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;

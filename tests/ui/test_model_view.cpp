@@ -19,14 +19,14 @@
 
 #include "../support/gpt2_checkpoint.hpp"
 #include "attnscope/gpt2.hpp"
-#include "heatmap_grid.hpp"
+#include "compute/model_snapshot.hpp"
 #include "main_window.hpp"
-#include "model_overview.hpp"
-#include "model_snapshot.hpp"
-#include "session_file.hpp"
-#include "settings_panel.hpp"
-#include "token_chip_view.hpp"
-#include "token_strip.hpp"
+#include "panels/model_overview.hpp"
+#include "panels/settings_panel.hpp"
+#include "panels/token_chip_view.hpp"
+#include "panels/token_strip.hpp"
+#include "plot/heatmap_grid.hpp"
+#include "session/session_file.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;

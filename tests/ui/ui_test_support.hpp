@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "attention_color_map.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/embeddings.hpp"
 #include "attnscope/tokenizer.hpp"
-#include "compute_controller.hpp"
-#include "heatmap_plot.hpp"
-#include "view_settings.hpp"
+#include "compute/compute_controller.hpp"
+#include "plot/attention_color_map.hpp"
+#include "plot/heatmap_plot.hpp"
+#include "state/view_settings.hpp"
 
 namespace attnscope::ui::testing {
 

@@ -1,0 +1,238 @@
+// Every export writes a valid file of the requested size, independent of the window; a failed export writes
+// nothing; the matrices follow the CLI's contract.
+
+#include <QClipboard>
+#include <QDirIterator>
+#include <QGuiApplication>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QSvgRenderer>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "attnscope/result_format.hpp"
+#include "export/exporter.hpp"
+#include "main_window.hpp"
+#include "plot/heatmap_grid.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+
+namespace {
+
+SnapshotPointer bookSnapshot(ViewSettings settings = ViewSettings::defaults()) {
+  const AttentionInput input = AttentionInput::fromSettings(settings);
+  const auto backend = make_backend(Device::cpu);
+  const CancelToken never;
+  return computeSnapshot(input, *backend, never);
+}
+
+QByteArray readAll(const QString& path) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) return {};
+  return file.readAll();
+}
+
+// The page size a PDF declares: "/MediaBox [0 0 W H]".
+QSizeF pdfPageSize(const QByteArray& pdf) {
+  static const QRegularExpression mediaBox(
+      QStringLiteral("/MediaBox\\s*\\[\\s*0\\s+0\\s+([\\d.]+)\\s+([\\d.]+)\\s*\\]"));
+  const QRegularExpressionMatch match = mediaBox.match(QString::fromLatin1(pdf));
+  return match.hasMatch() ? QSizeF(match.captured(1).toDouble(), match.captured(2).toDouble()) : QSizeF();
+}
+
+QStringList filesIn(const QString& folder) {
+  return QDir(folder).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+}  // namespace
+
+class TestExport : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+
+ private slots:
+  void initTestCase() { isolateSettings(m_settingsDirectory); }
+
+  void pngHasTheRequestedSize_data() {
+    QTest::addColumn<QSize>("size");
+    QTest::addColumn<double>("scale");
+    QTest::newRow("1600x1000") << QSize(1600, 1000) << 1.0;
+    QTest::newRow("small") << QSize(420, 300) << 1.0;
+    QTest::newRow("800x600 at 2x") << QSize(800, 600) << 2.0;
+  }
+
+  void pngHasTheRequestedSize() {
+    QFETCH(QSize, size);
+    QFETCH(double, scale);
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.png"));
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt, {ImageFormat::png, size, scale},
+                          path);
+    QImage image(path);
+    QVERIFY(!image.isNull());
+    QCOMPARE(image.size(), (QSizeF(size) * scale).toSize());
+    // Rendered, not blank: the viridis yellow of the causal map's first cell (weight 1) is in there.
+    bool yellow = false;
+    for (int y = 0; y < image.height() && !yellow; y += 2)
+      for (int x = 0; x < image.width() && !yellow; x += 2) {
+        const QColor c = image.pixelColor(x, y);
+        yellow = c.red() > 230 && c.green() > 210 && c.blue() < 80;
+      }
+    QVERIFY(yellow);
+    QCOMPARE(filesIn(directory.path()), QStringList{QStringLiteral("grid.png")});
+  }
+
+  void svgHasTheRequestedSize() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.svg"));
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                          {ImageFormat::svg, QSize(1200, 800), 1.0}, path);
+    QSvgRenderer renderer(path);
+    QVERIFY(renderer.isValid());
+    QCOMPARE(renderer.defaultSize(), QSize(1200, 800));
+    QCOMPARE(renderer.viewBox(), QRect(0, 0, 1200, 800));
+    const QByteArray svg = readAll(path);
+    QVERIFY(svg.contains("head 1 \xc2\xb7 causal"));  // titles are text, not pixels
+    QVERIFY(svg.contains("journey"));
+  }
+
+  void pdfHasTheRequestedSize() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.pdf"));
+    Exporter::exportImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                          {ImageFormat::pdf, QSize(1000, 700), 1.0}, path);
+    const QByteArray pdf = readAll(path);
+    QVERIFY(pdf.startsWith("%PDF-"));
+    QVERIFY(pdf.trimmed().endsWith("%%EOF"));
+    const QSizeF page = pdfPageSize(pdf);
+    QCOMPARE(qRound(page.width()), 1000);
+    QCOMPARE(qRound(page.height()), 700);
+  }
+
+  void oneMapAndEachMapToAFolder() {
+    QTemporaryDir directory;
+    const SnapshotPointer snapshot = bookSnapshot();
+    const QString single = directory.filePath(QStringLiteral("one.png"));
+    Exporter::exportImage(snapshot, DisplayOptions{}, MapKey{1, 1, Quantity::weights},
+                          {ImageFormat::png, QSize(500, 480), 1.0}, single);
+    QCOMPARE(QImage(single).size(), QSize(500, 480));
+
+    QTemporaryDir folder;
+    const QStringList written = Exporter::exportEachMap(
+        snapshot, DisplayOptions{}, {ImageFormat::png, QSize(400, 380), 1.0}, folder.path());
+    QCOMPARE(filesIn(folder.path()), QStringList({"head1-causal-weights.png", "head1-none-weights.png",
+                                                  "head2-causal-weights.png", "head2-none-weights.png"}));
+    QCOMPARE(written.size(), 4);
+    for (const QString& path : written) QCOMPARE(QImage(path).size(), QSize(400, 380));
+
+    DisplayOptions both;
+    both.quantities = {Quantity::rawScores, Quantity::weights};
+    QTemporaryDir svgFolder;
+    Exporter::exportEachMap(snapshot, both, {ImageFormat::svg, QSize(400, 380), 1.0}, svgFolder.path());
+    QCOMPARE(filesIn(svgFolder.path()).size(), 8);
+    QVERIFY(filesIn(svgFolder.path()).contains(QStringLiteral("head2-none-scores.svg")));
+  }
+
+  void maskNamesInFileNames() {
+    ViewSettings settings = ViewSettings::defaults();
+    settings.masks = {MaskSpec::parse("window:3"), MaskSpec::parse("prefix:2")};
+    settings.heads = 1;
+    QTemporaryDir folder;
+    Exporter::exportEachMap(bookSnapshot(settings), DisplayOptions{},
+                            {ImageFormat::pdf, QSize(300, 300), 1.0}, folder.path());
+    QCOMPARE(filesIn(folder.path()), QStringList({"head1-prefix2-weights.pdf", "head1-window3-weights.pdf"}));
+  }
+
+  void failedExportsWriteNothing() {
+    QTemporaryDir directory;
+    const SnapshotPointer snapshot = bookSnapshot();
+    // A folder that does not exist.
+    const QString missing = directory.filePath(QStringLiteral("no/such/folder/grid.png"));
+    QVERIFY_THROWS_EXCEPTION(Error, Exporter::exportImage(snapshot, DisplayOptions{}, std::nullopt,
+                                                          {ImageFormat::png, QSize(300, 200), 1.0}, missing));
+    // A target that cannot be replaced (a folder of that name): the temporary file is removed again.
+    QVERIFY(QDir(directory.path()).mkdir(QStringLiteral("taken.svg")));
+    QVERIFY_THROWS_EXCEPTION(Error, Exporter::exportImage(snapshot, DisplayOptions{}, std::nullopt,
+                                                          {ImageFormat::svg, QSize(300, 200), 1.0},
+                                                          directory.filePath(QStringLiteral("taken.svg"))));
+    QCOMPARE(filesIn(directory.path()), QStringList());
+    // An existing file survives a failed export over it.
+    const QString existing = directory.filePath(QStringLiteral("keep.png"));
+    Exporter::writeFile(existing, "old contents");
+    QVERIFY_THROWS_EXCEPTION(Error, Exporter::exportImage(snapshot, DisplayOptions{}, std::nullopt,
+                                                          {ImageFormat::png, QSize(5, 5), 1.0}, existing));
+    QCOMPARE(readAll(existing), QByteArray("old contents"));
+    QVERIFY_THROWS_EXCEPTION(Error, Exporter::formatFor(QStringLiteral("grid.jpg")));
+  }
+
+  void matricesFollowTheCliContract() {
+    ViewSettings settings = ViewSettings::defaults();
+    settings.dropout = 0.25;
+    settings.dropoutSeed = 123;
+    const SnapshotPointer snapshot = bookSnapshot(settings);
+    const QJsonDocument json = QJsonDocument::fromJson(Exporter::toJson(*snapshot));
+    QVERIFY(json.isArray());
+    QCOMPARE(json.array().size(), 2);
+    for (int row = 0; row < 2; ++row) {
+      const Reference expected = reference(settings, settings.masks[row]);
+      AttentionConfig config = snapshot->rows[row].config;
+      const QByteArray cli =
+          QByteArray::fromStdString(result_to_json(expected.tokens, config, expected.result).dump());
+      QCOMPARE(QJsonDocument(json.array().at(row).toObject()).toJson(QJsonDocument::Compact),
+               QJsonDocument::fromJson(cli).toJson(QJsonDocument::Compact));
+    }
+    QCOMPARE(json.array().at(1).toObject().value(QStringLiteral("mask")).toString(),
+             QStringLiteral("causal"));
+
+    const QList<QByteArray> lines = Exporter::toCsv(*snapshot).trimmed().split('\n');
+    QCOMPARE(
+        lines.first(),
+        QByteArray(
+            "mask,head,query,query_token,key,key_token,masked,score,scaled_score,weight,dropout_weight"));
+    QCOMPARE(lines.size(), 1 + 2 * 2 * 6 * 6);
+    QVERIFY(lines.at(1).startsWith("none,0,0,Your,0,Your,0,"));
+    QVERIFY(lines.last().startsWith("causal,1,5,step,5,step,0,"));
+
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    QTemporaryDir directory;
+    QString error;
+    QVERIFY(window.exportData(directory.filePath(QStringLiteral("m.csv")), &error));
+    QVERIFY(window.exportData(directory.filePath(QStringLiteral("m.json")), &error));
+    QVERIFY(!window.exportData(directory.filePath(QStringLiteral("m.txt")), &error));
+    QVERIFY(error.contains(QStringLiteral(".csv or .json")));
+  }
+
+  void windowExportsIndependentOfItsSize() {
+    MainWindow window;
+    window.resize(700, 500);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QTemporaryDir directory;
+    QString error;
+    const QString path = directory.filePath(QStringLiteral("big.png"));
+    QVERIFY2(window.exportImage(path, {ImageFormat::png, QSize(2000, 1400), 1.0}, std::nullopt, &error),
+             qPrintable(error));
+    QCOMPARE(QImage(path).size(), QSize(2000, 1400));
+    QVERIFY(window.exportEachMap(directory.path(), {ImageFormat::svg, QSize(500, 500), 1.0}, &error));
+    QVERIFY(QFileInfo::exists(directory.filePath(QStringLiteral("head2-causal-weights.svg"))));
+    QVERIFY(!window.exportImage(QStringLiteral("/nonexistent-dir/x.png"),
+                                {ImageFormat::png, QSize(300, 300), 1.0}, std::nullopt, &error));
+    QVERIFY(error.contains(QStringLiteral("/nonexistent-dir/x.png")));
+
+    QVERIFY(window.copyImage());
+    const QImage copied = QGuiApplication::clipboard()->image();
+    QVERIFY(!copied.isNull());
+    QCOMPARE(copied.size(), window.grid()->plot()->size() * window.grid()->plot()->devicePixelRatioF());
+  }
+};
+
+QTEST_MAIN(TestExport)
+#include "test_export.moc"

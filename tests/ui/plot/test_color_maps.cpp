@@ -1,0 +1,72 @@
+// The colour maps: viridis and the diverging map from their published control points, scores centred on 0,
+// and a masked-cell style that no colour of any map can be mistaken for.
+
+#include <QTest>
+#include <cmath>
+#include <limits>
+
+#include "plot/color_maps.hpp"
+
+using namespace attnscope::ui;
+
+namespace {
+
+int distance(QRgb a, QRgb b) {
+  return std::abs(qRed(a) - qRed(b)) + std::abs(qGreen(a) - qGreen(b)) + std::abs(qBlue(a) - qBlue(b));
+}
+
+}  // namespace
+
+class TestColorMaps : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void viridisEndsAsPublished() {
+    QCPColorGradient viridis = ColorMaps::sequential(ColorMapId::viridis);
+    const QCPRange unit(0, 1);
+    QVERIFY(distance(viridis.color(0.0, unit), qRgb(0x44, 0x01, 0x54)) <= 6);
+    QVERIFY(distance(viridis.color(1.0, unit), qRgb(0xfd, 0xe7, 0x25)) <= 6);
+    QVERIFY(distance(viridis.color(0.5, unit), qRgb(0x21, 0x91, 0x8c)) <= 8);
+  }
+
+  void scoresAreCentredOnZero() {
+    const QCPRange range = ColorMaps::rangeFor(Quantity::rawScores, -0.3, 1.7);
+    QCOMPARE(range.lower, -1.7);
+    QCOMPARE(range.upper, 1.7);
+    QCPColorGradient diverging = ColorMaps::diverging();
+    const QRgb zero = diverging.color(0.0, range);
+    QVERIFY(distance(zero, qRgb(0xf7, 0xf7, 0xf7)) <= 6);
+    QVERIFY(qBlue(diverging.color(-1.7, range)) > qRed(diverging.color(-1.7, range)));
+    QVERIFY(qRed(diverging.color(1.7, range)) > qBlue(diverging.color(1.7, range)));
+    // Weights start at 0 whatever their smallest value.
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).lower, 0.0);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.0, 0.0).upper, 1.0);
+  }
+
+  void maskedCellsAreTransparentAndUnlikeAnyColour() {
+    for (const ColorMapId id : {ColorMapId::viridis, ColorMapId::magma, ColorMapId::cividis}) {
+      QCPColorGradient gradient = ColorMaps::sequential(id);
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      QRgb pixel = 0xffffffff;
+      gradient.colorize(&nan, QCPRange(0, 1), &pixel, 1);
+      QCOMPARE(qAlpha(pixel), 0);  // drawn over the hatch, never as a colour of the map
+      // The hatch's grey is far from every colour of the map that a weight of 0 (or any) could take.
+      for (int i = 0; i <= 100; ++i)
+        QVERIFY(distance(gradient.color(i / 100.0, QCPRange(0, 1)), ColorMaps::maskedBackground().rgb()) >
+                40);
+    }
+    QCPColorGradient diverging = ColorMaps::diverging();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    QRgb pixel = 0xffffffff;
+    diverging.colorize(&nan, QCPRange(-1, 1), &pixel, 1);
+    QCOMPARE(qAlpha(pixel), 0);
+  }
+
+  void textReadsOnEveryCell() {
+    QCOMPARE(ColorMaps::textOn(QColor(0x44, 0x01, 0x54)), QColor(Qt::white));
+    QVERIFY(ColorMaps::textOn(QColor(0xfd, 0xe7, 0x25)) != QColor(Qt::white));
+  }
+};
+
+QTEST_MAIN(TestColorMaps)
+#include "test_color_maps.moc"

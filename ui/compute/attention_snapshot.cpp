@@ -1,0 +1,457 @@
+#include "compute/attention_snapshot.hpp"
+
+#include <qcustomplot.h>
+
+#include <QCoreApplication>
+#include <QThread>
+#include <QThreadPool>
+#include <QtConcurrent/QtConcurrentMap>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "attnscope/attention.hpp"
+#include "attnscope/mask.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+
+void ColorMapDataDeleter::operator()(QCPColorMapData* cells) const {
+  delete cells;
+}
+
+namespace {
+
+// QCPColorMapData offers only per-cell setters (a call and a bounds check each); a subclass reaches the
+// row-major buffer, so a 2,000-token map fills in a tight loop.
+class CellBuffer : public QCPColorMapData {
+ public:
+  CellBuffer(int keys, int queries, const QCPRange& keyRange, const QCPRange& queryRange)
+      : QCPColorMapData(keys, queries, keyRange, queryRange) {}
+  double* cells() { return mData; }
+  void setBounds(double minimum, double maximum) {
+    mDataBounds = QCPRange(minimum, maximum);
+    mDataModified = true;
+  }
+};
+
+// The coordinates of the first and last cell centres along one axis. QCustomPlot derives a cell's extent
+// from its neighbours, so a single cell gets its block's edges instead.
+QCPRange cellRange(int begin, int block, int cells) {
+  const double first = begin + (block - 1) / 2.0;
+  return cells > 1 ? QCPRange(first, first + (cells - 1) * static_cast<double>(block))
+                   : QCPRange(begin - 0.5, begin + block - 0.5);
+}
+
+}  // namespace
+
+std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens) {
+  std::vector<int> offsetOfCodePoint;
+  offsetOfCodePoint.reserve(static_cast<std::size_t>(text.size()) + 1);
+  for (int i = 0; i < text.size(); ++i) {
+    offsetOfCodePoint.push_back(i);
+    if (text.at(i).isHighSurrogate() && i + 1 < text.size() && text.at(i + 1).isLowSurrogate()) ++i;
+  }
+  offsetOfCodePoint.push_back(static_cast<int>(text.size()));
+  const auto toUtf16 = [&offsetOfCodePoint](std::size_t codePoint) {
+    return offsetOfCodePoint[std::min(codePoint, offsetOfCodePoint.size() - 1)];
+  };
+  std::vector<std::pair<int, int>> spans;
+  spans.reserve(tokens.size());
+  for (const Token& token : tokens) spans.emplace_back(toUtf16(token.char_begin), toUtf16(token.char_end));
+  return spans;
+}
+
+namespace {
+
+// Keeps of each head's softmax what recomputes any weight from q and k: the row's largest weight is
+// exp(0) / sum, and sits where the scaled score is the row's largest.
+void letGoOfMatrices(MaskedResult& row) {
+  for (HeadResult& head : row.result.heads) {
+    const Eigen::Index n = head.weights.rows();
+    SoftmaxRows softmax;
+    softmax.maximum = Vector::Zero(n);
+    softmax.inverseSum = Vector::Zero(n);
+    for (Eigen::Index query = 0; query < n; ++query) {
+      Eigen::Index key = 0;
+      const float largest = head.weights.row(query).maxCoeff(&key);
+      if (!(largest > 0.0f)) continue;  // every key hidden: every weight 0
+      softmax.inverseSum[query] = largest;
+      softmax.maximum[query] = head.queries.row(query).dot(head.keys.row(key)) * head.scale;
+    }
+    head.weights = Matrix();
+    head.scores = Matrix();
+    row.softmaxRows.push_back(std::move(softmax));
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<AttentionSnapshot> makeSnapshot() {
+  return std::shared_ptr<AttentionSnapshot>(new AttentionSnapshot, [](AttentionSnapshot* snapshot) {
+    QCoreApplication* application = QCoreApplication::instance();
+    if (application && QThread::currentThread() == application->thread())
+      QThreadPool::globalInstance()->start([snapshot] { delete snapshot; });
+    else
+      delete snapshot;
+  });
+}
+
+const ModuleParameters& ParameterCache::parametersFor(const AttentionConfig& config, int dIn) {
+  const Key key{config.mechanism, dIn,        config.effective_d_out(dIn), config.heads,
+                config.qkv_bias,  config.seed};
+  if (m_key != key) {
+    m_key.reset();  // a throw below leaves no stale parameters under the new key
+    TorchGenerator generator;
+    m_parameters = draw_parameters(config, dIn, generator);
+    m_key = key;
+  }
+  return m_parameters;
+}
+
+bool AttentionSnapshot::hasDropout() const {
+  return !rows.empty() && !rows.front().result.heads.empty() &&
+         rows.front().result.heads.front().dropout_weights.has_value();
+}
+
+QString AttentionSnapshot::headLabel(int head) const {
+  if (isSummary(head))
+    return headSummary == HeadSummary::max ? QStringLiteral("max of heads") : QStringLiteral("mean of heads");
+  return QStringLiteral("head %1").arg(head + 1);
+}
+
+QString AttentionSnapshot::mechanismLabel(int row) const {
+  if (model) return QStringLiteral("gpt2 layer %1").arg(model->layer);
+  return toQString(to_string(rows[row].config.mechanism));
+}
+
+QString AttentionSnapshot::maskLabel(int row) const {
+  const MaskSpec& mask = rows[row].mask;
+  if (!model) return QString::fromStdString(mask.to_string());
+  if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return QStringLiteral("causal");
+  return QStringLiteral("causal + ") + QString::fromStdString(mask.to_string());
+}
+
+const OverviewMap& AttentionSnapshot::overviewMap(int row, int layer, int head) const {
+  const int heads = model->config.n_head;
+  return overview[static_cast<std::size_t>((row * model->config.n_layer + layer) * heads + head)];
+}
+
+float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, int key) const {
+  const HeadResult& result = this->head(row, head);
+  const auto score = [&] {
+    // A summary keeps its masked cells' scores (it has no q and k to recompute them from).
+    if (isSummary(head)) return result.scores(query, key);
+    if (isMasked(row, query, key) || result.scores.size() == 0)
+      return result.queries.row(query).dot(result.keys.row(key));
+    return result.scores(query, key);
+  };
+  switch (quantity) {
+    case Quantity::rawScores:
+      return score();
+    case Quantity::scaledScores:
+      return score() * result.scale;
+    case Quantity::weights:
+    case Quantity::dropoutWeights:
+      if (quantity == Quantity::dropoutWeights && result.dropout_weights)
+        return (*result.dropout_weights)(query, key);
+      if (result.weights.size() != 0) return result.weights(query, key);
+      if (isMasked(row, query, key)) return 0.0f;
+      {
+        const SoftmaxRows& softmax = rows[row].softmaxRows[head];
+        return std::exp(score() * result.scale - softmax.maximum[query]) * softmax.inverseSum[query];
+      }
+  }
+  return 0.0f;
+}
+
+const float* AttentionSnapshot::values(int row, int head, Quantity quantity, int queryBegin, int queries,
+                                       int keyBegin, int keyEnd, Matrix& scratch,
+                                       Eigen::Index* stride) const {
+  const HeadResult& result = this->head(row, head);
+  const int width = keyEnd - keyBegin;
+  const Matrix* kept = quantity == Quantity::dropoutWeights && result.dropout_weights
+                           ? &*result.dropout_weights
+                       : !isScore(quantity) && result.weights.size() != 0 ? &result.weights
+                       : isScore(quantity) && result.scores.size() != 0   ? &result.scores
+                                                                          : nullptr;
+  if (kept && quantity != Quantity::scaledScores) {
+    *stride = kept->cols();
+    return kept->data() + static_cast<std::size_t>(queryBegin) * kept->cols() + keyBegin;
+  }
+  Matrix& out = scratch;
+  if (kept) {
+    out = kept->block(queryBegin, keyBegin, queries, width);
+  } else {
+    // One product for the block of rows: as fast per cell as the engine's own.
+    out.noalias() =
+        result.queries.middleRows(queryBegin, queries) * result.keys.middleRows(keyBegin, width).transpose();
+    if (!isScore(quantity)) {
+      const SoftmaxRows& softmax = rows[row].softmaxRows[head];
+      for (int r = 0; r < queries; ++r) {
+        const float maximum = softmax.maximum[queryBegin + r],
+                    inverseSum = softmax.inverseSum[queryBegin + r];
+        auto cells = out.row(r).array();
+        cells = ((cells * result.scale) - maximum).exp() * inverseSum;
+      }
+    }
+  }
+  if (quantity == Quantity::scaledScores) out *= result.scale;
+  *stride = out.cols();
+  return out.data();
+}
+
+std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
+  for (MapCells& map : prepared)
+    if (map.cells && map.maskRow == row && map.head == head && map.quantity == quantity)
+      return std::move(map);
+  return std::nullopt;
+}
+
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity) {
+  return buildMapCells(snapshot, maskRow, head, quantity,
+                       CellRegion::whole(snapshot.tokenCount(), 0, Reduction::max));
+}
+
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                       const CellRegion& region) {
+  const int n = snapshot.tokenCount();
+  const int keyCells = region.keyCells(), queryCells = region.queryCells();
+  auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
+                                             cellRange(region.keyBegin, region.keyBlock, keyCells),
+                                             cellRange(region.queryBegin, region.queryBlock, queryCells));
+  const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
+  const bool mean = region.reduction == Reduction::mean;
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  const int width = region.keyEnd - region.keyBegin;
+  double minimum = infinity, maximum = -infinity;
+  double* cells = buffer->cells();
+  // One row of cells at a time, in two passes: the block's query rows fold into one row per key (its max, or
+  // its sum and count, over the visible cells), in loops over whole rows that the compiler vectorises; then
+  // each cell folds its block of keys. Both matrices are row-major n × n with the query as the row, as
+  // QCustomPlot's data (index = row · keys + key).
+  const auto columns = static_cast<std::size_t>(width);
+  std::vector<float> largest(mean ? 0 : columns);
+  std::vector<double> sums(mean ? columns : 0);
+  std::vector<int> counts(columns);
+  Matrix scratch;
+  for (int cellRow = 0; cellRow < queryCells; ++cellRow) {
+    std::fill(largest.begin(), largest.end(), -std::numeric_limits<float>::infinity());
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), 0);
+    const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
+    const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
+    Eigen::Index stride = 0;
+    const float* first = snapshot.values(maskRow, head, quantity, queryBegin, queryEnd - queryBegin,
+                                         region.keyBegin, region.keyEnd, scratch, &stride);
+    for (int query = queryBegin; query < queryEnd; ++query) {
+      const float* values = first + static_cast<std::size_t>(query - queryBegin) * stride;
+      const std::uint8_t* hidden = mask.data() + static_cast<std::size_t>(query) * n + region.keyBegin;
+      if (mean) {
+        for (std::size_t key = 0; key < columns; ++key) {
+          sums[key] += hidden[key] ? 0.0 : static_cast<double>(values[key]);
+          counts[key] += hidden[key] ? 0 : 1;
+        }
+      } else {
+        for (std::size_t key = 0; key < columns; ++key) {
+          largest[key] = hidden[key] ? largest[key] : std::max(largest[key], values[key]);
+          counts[key] += hidden[key] ? 0 : 1;
+        }
+      }
+    }
+    double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
+    for (int cell = 0, key = 0; cell < keyCells; ++cell) {
+      const int blockEnd = std::min(width, key + region.keyBlock);
+      double total = mean ? 0.0 : -infinity;
+      int count = 0;
+      for (; key < blockEnd; ++key) {
+        if (counts[key] == 0) continue;
+        total = mean ? total + sums[key] : std::max(total, static_cast<double>(largest[key]));
+        count += counts[key];
+      }
+      if (count == 0) {
+        row[cell] = nan;
+        continue;
+      }
+      const double value = mean ? total / count : total;
+      row[cell] = value;
+      minimum = std::min(minimum, value);
+      maximum = std::max(maximum, value);
+    }
+  }
+  const bool any = minimum <= maximum;
+  buffer->setBounds(any ? minimum : 0.0, any ? maximum : 0.0);
+  MapCells map;
+  map.maskRow = maskRow;
+  map.head = head;
+  map.quantity = quantity;
+  map.region = region;
+  // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that
+  // type.
+  map.cells.reset(new QCPColorMapData(*buffer));
+  map.minimum = any ? minimum : nan;
+  map.maximum = any ? maximum : nan;
+  return map;
+}
+
+SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
+                                const PreparedMaps& prepare, ParameterCache* parameters,
+                                const AttentionSnapshot* earlier) {
+  auto snapshot = makeSnapshot();
+  snapshot->text = input.text;
+  snapshot->tokenizer = input.tokenizer;
+  snapshot->tokens = input.tokens;
+  snapshot->tokenTexts.reserve(static_cast<qsizetype>(input.tokens.size()));
+  for (const Token& token : input.tokens) snapshot->tokenTexts << toQString(token.text);
+  snapshot->spans = utf16Spans(input.text, input.tokens);
+  snapshot->embeddings = input.embeddings;
+  snapshot->embeddingsNote = input.embeddingsNote;
+  const std::vector<MaskSpec> masks =
+      input.masks.empty() ? std::vector<MaskSpec>{input.config.effective_mask()} : input.masks;
+  const double n = static_cast<double>(input.tokens.size());
+  const double keptBytes = n * n * sizeof(float) * input.config.head_count() *
+                           static_cast<double>(masks.size()) * (input.config.keep_scores ? 2.0 : 1.0);
+  const bool letGo = keptBytes > prepare.keptBytes && input.config.normalization == Normalization::softmax &&
+                     input.config.dropout == 0.0;
+  snapshot->headSummary = input.headSummary;
+  const bool summarized = input.headSummary != HeadSummary::none && input.config.head_count() > 1;
+  // Each mask's summary and maps as soon as its result is here: a long text's matrices are let go before
+  // the next mask's (the summary keeps its own).
+  const auto addRow = [&](const MaskSpec& mask, AttentionResult result) {
+    MaskedResult row;
+    row.mask = mask;
+    row.config = input.config;
+    row.config.mask = mask;
+    row.result = std::move(result);
+    snapshot->computeMs += row.result.compute_ms;
+    snapshot->device = QString::fromStdString(row.result.device);
+    if (!row.result.fallback_reason.empty())
+      snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
+    snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
+    snapshot->rows.push_back(std::move(row));
+    const int index = snapshot->maskCount() - 1;
+    if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
+    prepareRowMaps(*snapshot, index, prepare, cancel);
+    if (letGo) letGoOfMatrices(snapshot->rows.back());
+  };
+  const auto fieldOf = [](const MaskSpec& mask) {
+    return mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general;
+  };
+  if (parameters && input.config.dropout == 0.0) {
+    // One projection of the text for every mask, with the parameters drawn once per configuration.
+    const int dIn = static_cast<int>(input.embeddings.cols());
+    const auto n = static_cast<Eigen::Index>(input.tokens.size());
+    try {
+      input.config.validate(dIn);  // before drawing: a bad config is reported, not drawn
+      for (const MaskSpec& mask : masks)
+        if (mask.kind == MaskKind::file) {
+          try {
+            build_mask(mask, n);
+          } catch (const Error& error) {
+            throw FieldError(SettingsField::masks, toQString(error.what()));
+          }
+        }
+      // Each mask's earlier result, when the earlier text kept its matrices (the engine checks the rest).
+      std::vector<const AttentionResult*> earlierResults(masks.size(), nullptr);
+      if (earlier && !earlier->model && earlier->keepsMatrices())
+        for (std::size_t m = 0; m < masks.size(); ++m)
+          for (const MaskedResult& row : earlier->rows)
+            if (row.mask == masks[m]) earlierResults[m] = &row.result;
+      compute_attention_masks(
+          input.config, input.embeddings, parameters->parametersFor(input.config, dIn), masks, backend,
+          cancel, [&](std::size_t index, AttentionResult result) { addRow(masks[index], std::move(result)); },
+          earlierResults);
+    } catch (const FieldError&) {
+      throw;
+    } catch (const Error& error) {
+      throw FieldError(SettingsField::general, toQString(error.what()));
+    }
+    return snapshot;
+  }
+  for (const MaskSpec& mask : masks) {
+    cancel.throw_if_cancelled();
+    AttentionConfig config = input.config;
+    config.mask = mask;
+    try {
+      addRow(mask, compute_attention(config, input.embeddings, backend, cancel));
+    } catch (const FieldError&) {
+      throw;
+    } catch (const Error& error) {
+      throw FieldError(fieldOf(mask), toQString(error.what()));
+    }
+  }
+  return snapshot;
+}
+
+HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
+  const int heads = snapshot.mechanismHeadCount();
+  const bool mean = snapshot.headSummary == HeadSummary::mean;
+  const Eigen::Index n = snapshot.tokenCount();
+  const AttentionResult& result = snapshot.rows[row].result;
+  HeadResult combined;
+  combined.scale = result.heads.front().scale;
+  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+  // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
+  combined.scores = Matrix(n, n);
+  for (Eigen::Index query = 0; query < n; ++query)
+    for (Eigen::Index key = 0; key < n; ++key) {
+      float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
+      for (int head = 0; head < heads; ++head) {
+        const float score =
+            snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
+        total += score;
+        largest = std::max(largest, score);
+      }
+      combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
+    }
+  const auto reduce = [&](auto pick) {
+    Matrix out = pick(result.heads.front());
+    for (int head = 1; head < heads; ++head)
+      out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
+    if (mean) out /= static_cast<float>(heads);
+    return out;
+  };
+  combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
+  if (result.heads.front().dropout_weights)
+    combined.dropout_weights =
+        reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
+  return combined;
+}
+
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary) {
+  snapshot.headSummary = summary;
+  snapshot.summaries.clear();
+  if (summary == HeadSummary::none || snapshot.mechanismHeadCount() < 2) return;
+  for (int row = 0; row < snapshot.maskCount(); ++row)
+    snapshot.summaries.push_back(summarizeHeads(snapshot, row));
+}
+
+void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
+                    const CancelToken& cancel) {
+  const int tokens = snapshot.tokenCount();
+  const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
+                                                prepare.queryPixels, prepare.reduction);
+  struct Job {
+    Quantity quantity;
+    int head;
+    MapCells cells;
+  };
+  std::vector<Job> jobs;
+  for (const Quantity quantity : prepare.quantities)
+    if (snapshot.hasQuantity(quantity))
+      for (int head = 0; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
+  // A long text's maps each read n² cells: spread over the cores (this thread takes part).
+  QtConcurrent::blockingMap(jobs, [&](Job& job) {
+    if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);
+  });
+  cancel.throw_if_cancelled();
+  for (Job& job : jobs) snapshot.prepared.push_back(std::move(job.cells));
+}
+
+void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {
+  for (int row = 0; row < snapshot.maskCount(); ++row) prepareRowMaps(snapshot, row, prepare, cancel);
+}
+
+}  // namespace attnscope::ui

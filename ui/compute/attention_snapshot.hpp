@@ -1,0 +1,214 @@
+#pragma once
+// One finished computation: the tokens, and one AttentionResult per mask of the grid. Immutable once built
+// (but for the prepared map cells, see below), so the worker thread, the views and the exporters share it
+// through std::shared_ptr<const AttentionSnapshot>.
+
+#include <QString>
+#include <QStringList>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "attnscope/attention.hpp"
+#include "attnscope/backend.hpp"
+#include "attnscope/bpe_tokenizer.hpp"
+#include "attnscope/gpt2.hpp"
+#include "attnscope/result.hpp"
+#include "compute/attention_input.hpp"
+#include "compute/cell_region.hpp"
+#include "state/view_settings.hpp"
+
+class QCPColorMapData;  // QCustomPlot's; only the views and the code that fills the cells include it
+
+namespace attnscope::ui {
+
+// Deletes cells that no map took over; defined where QCPColorMapData is complete.
+struct ColorMapDataDeleter {
+  void operator()(QCPColorMapData* cells) const;
+};
+
+// One map's cells as QCustomPlot draws them (key = key token, value = query token, masked cells NaN), with
+// the extremes of the unmasked cells. A plain QCPColorMapData, so a QCPColorMap can take it over without a
+// copy. When `region` is reduced, each cell is the max or mean of a block of tokens (NaN when the whole block
+// is masked) and sits at the centre of its block.
+struct MapCells {
+  int maskRow = 0;
+  int head = 0;
+  Quantity quantity = Quantity::weights;
+  CellRegion region;
+  std::unique_ptr<QCPColorMapData, ColorMapDataDeleter> cells;
+  double minimum = 0.0, maximum = 0.0;  // NaN when every cell is masked
+};
+
+// What a head keeps of its softmax when its n × n matrices were let go: per query row, the largest scaled
+// score and 1 / the sum of the exponentials (the row's largest weight), so any weight is
+// exp(q·k × scale − max) × that, from q and k.
+struct SoftmaxRows {
+  Vector maximum;
+  Vector inverseSum;
+};
+
+struct MaskedResult {
+  MaskSpec mask;
+  AttentionConfig config;  // the input's config with this mask set
+  AttentionResult result;
+  // One per head once the weights and scores were let go (see PreparedMaps::keptBytes); empty while kept.
+  std::vector<SoftmaxRows> softmaxRows;
+};
+
+// The GPT-2 model that computed a snapshot, and the layer its rows hold.
+struct ModelInfo {
+  QString folder;
+  Gpt2Config config;
+  int layer = 0;                    // 0-based
+  std::vector<BpeToken> tokens;     // ids and vocabulary pieces, in token order
+  std::vector<Matrix> finalHidden;  // per mask row: n × n_embd after ln_f
+};
+
+// One head of one layer, reduced for the model overview to at most kCells × kCells: each cell is the mean
+// of the visible weights of a block of queries × keys, NaN where the whole block is hidden. Small texts keep
+// every weight (one cell per query and key).
+struct OverviewMap {
+  static constexpr int kCells = 32;
+  int size = 0;
+  std::vector<float> cells;  // size × size, row-major, the query as the row
+  float maximum = 0.0f;      // the largest visible cell (0 when every cell is hidden)
+};
+
+struct AttentionSnapshot {
+  QString text;
+  TokenizerKind tokenizer = TokenizerKind::whitespace;
+  std::vector<Token> tokens;
+  QStringList tokenTexts;                  // tokens[i].text as QString
+  std::vector<std::pair<int, int>> spans;  // UTF-16 [begin, end) of each token in `text`
+  Matrix embeddings;
+  QString embeddingsNote;
+  std::vector<MaskedResult> rows;  // one per mask, in grid order
+  // Some row's mask hides a cell (the grid then explains the hatch). Found on the worker: scanning every n²
+  // mask took a long text's GUI thread tens of milliseconds per edit.
+  bool anyMasked = false;
+  QString device;
+  QString fallbackReason;  // why the chosen device did not compute it (the CPU did); empty when it did
+  double computeMs = 0.0;
+  // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception
+  // to the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on
+  // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
+  mutable std::vector<MapCells> prepared;
+
+  // Set when a GPT-2 model computed it: the rows then hold model->layer, every mask row on top of the
+  // model's causal mask.
+  std::optional<ModelInfo> model;
+  // Model only: every layer × head of every mask row, at index (row · n_layer + layer) · n_head + head.
+  std::vector<OverviewMap> overview;
+  // With a summary, each row has one more map after its heads: the mean or max of the heads, cell by cell
+  // (summaries[row]). Its q, k, v and context are empty; its raw scores are the summary of the heads' raw
+  // scores, masked cells included.
+  HeadSummary headSummary = HeadSummary::none;
+  std::vector<HeadResult> summaries;
+
+  int tokenCount() const { return static_cast<int>(tokens.size()); }
+  int maskCount() const { return static_cast<int>(rows.size()); }
+  // The heads the mechanism has, without the summary.
+  int mechanismHeadCount() const {
+    return rows.empty() ? 0 : static_cast<int>(rows.front().result.heads.size());
+  }
+  // The maps per row: the heads, and the summary when there is one.
+  int headCount() const { return mechanismHeadCount() + (summaries.empty() ? 0 : 1); }
+  bool isSummary(int head) const { return !summaries.empty() && head == mechanismHeadCount(); }
+  const HeadResult& head(int row, int head) const {
+    return isSummary(head) ? summaries[row] : rows[row].result.heads[head];
+  }
+  QString headLabel(int head) const;  // "head 3", "mean of heads", "max of heads"
+  // What the row computed, in words: "gpt2 layer 3" or the mechanism.
+  QString mechanismLabel(int row) const;
+  const OverviewMap& overviewMap(int row, int layer, int head) const;
+  bool hasDropout() const;
+  bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
+  bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }
+  // False when a long text's n × n matrices were let go after its maps were prepared: values are then
+  // recomputed from q and k (to float rounding), and the matrices cannot be exported.
+  bool keepsMatrices() const { return rows.empty() || rows.front().softmaxRows.empty(); }
+  // The cell's value. A masked cell still has its raw and scaled score (q·k before masked_fill; the engine
+  // keeps −∞ there, so it is recomputed from q and k), and a weight of exactly 0.
+  float value(int row, int head, Quantity quantity, int query, int key) const;
+  // The values of keys [keyBegin, keyEnd) for `queries` consecutive query rows from queryBegin: a pointer to
+  // the first, rows `*stride` floats apart (masked cells: anything; callers skip them). Kept matrices are
+  // read in place; scaled scores and let-go matrices are computed into `scratch`.
+  const float* values(int row, int head, Quantity quantity, int queryBegin, int queries, int keyBegin,
+                      int keyEnd, Matrix& scratch, Eigen::Index* stride) const;
+  // The mask as applied: with a model, none and causal are both its causal mask ("causal") and the others
+  // come on top of it ("causal + window:3").
+  QString maskLabel(int row) const;
+  std::optional<MapCells> takePreparedCells(int row, int head, Quantity quantity) const;
+};
+
+// Builds a map's cells (any thread): the whole map cell by cell, or `region`. Scores the engine did not keep
+// are recomputed from q and k for the region only.
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity);
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                       const CellRegion& region);
+
+// What the worker prepares besides the results: the maps of `quantities`, each reduced to at most
+// keyPixels × queryPixels cells (0: every cell) with `reduction`. When the engine's n × n matrices of all
+// masks would take more than `keptBytes`, each mask's are let go once its maps are prepared (softmax without
+// dropout only: the other weights cannot be recomputed from q and k), so a long text holds what is displayed,
+// its q and k, and its masks: the next edit then computes beside a small snapshot, not a second full one.
+struct PreparedMaps {
+  std::vector<Quantity> quantities;
+  int keyPixels = 0, queryPixels = 0;
+  Reduction reduction = Reduction::max;
+  double keptBytes = 2.0 * (1 << 30);
+};
+
+// The steps computeSnapshot and computeModelSnapshot share. Token spans are in code points; QString indexes
+// UTF-16 units.
+std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens);
+// Row `row`'s summary map of snapshot.headSummary (the heads' matrices must still be kept).
+HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row);
+// Adds each row's summary map (nothing for a single head or HeadSummary::none).
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary);
+// Builds the cells of the maps `prepare` asks for, of one row or of every row, checking `cancel` between
+// maps.
+void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
+                    const CancelToken& cancel);
+void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel);
+
+using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;
+
+// A new, empty snapshot whose memory is given back off the GUI thread: a long text's snapshot holds
+// gigabytes, and unmapping them took the GUI thread over 100 ms when an edit replaced it.
+std::shared_ptr<AttentionSnapshot> makeSnapshot();
+
+// The module's parameters for `config` over `dIn` columns, drawn once and reused while only the text (or the
+// masks, normalization, what is kept) changes: drawing 4 × 768² numbers as PyTorch does costs more than
+// attending over a short text. Owned by the worker thread.
+class ParameterCache {
+ public:
+  const ModuleParameters& parametersFor(const AttentionConfig& config, int dIn);
+
+ private:
+  struct Key {
+    Mechanism mechanism = Mechanism::multihead;
+    int dIn = 0, dOut = 0, heads = 0;
+    bool qkvBias = false;
+    std::uint64_t seed = 0;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  std::optional<Key> m_key;
+  ModuleParameters m_parameters;
+};
+
+// Computes one result per mask of `input` on `backend`, and prepares the maps of `prepare`; checks `cancel`
+// between masks and maps (the backend checks it between heads) and throws attnscope::Cancelled. Engine errors
+// become FieldError(general).
+// With `parameters`, a mechanism without dropout reuses them (the same numbers as compute_attention draws;
+// with dropout, compute_attention draws them, as the noise follows them in the generator's sequence). It may
+// then also copy from `earlier` (the text before an edit, computed with the same cache) the rows the edit
+// left alone: the engine copies only rows whose inputs are all unchanged, so the numbers are a fresh
+// computation's.
+SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
+                                const PreparedMaps& prepare = {}, ParameterCache* parameters = nullptr,
+                                const AttentionSnapshot* earlier = nullptr);
+
+}  // namespace attnscope::ui

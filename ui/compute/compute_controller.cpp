@@ -1,0 +1,205 @@
+#include "compute/compute_controller.hpp"
+
+#include <QtConcurrent/QtConcurrentRun>
+#include <new>
+
+#include "compute/freed_memory.hpp"
+#include "compute/model_snapshot.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+
+// Lives on the pool's one thread: only jobs running there touch it, one at a time.
+struct ComputeController::Worker {
+  std::unique_ptr<Backend> backend;
+  Device device = Device::cpu;
+  ParameterCache parameters;
+
+  // The last snapshot computed here, while anything (the window) still holds it: an edit's computation copies
+  // from it the rows the edit left alone. Weak, so that it never keeps a snapshot the window let go.
+  std::weak_ptr<const AttentionSnapshot> last;
+
+  Backend& backendFor(Device wanted) {
+    if (!backend || device != wanted) {
+      backend.reset();
+      try {
+        backend = make_backend(wanted);
+      } catch (const Error& error) {
+        throw FieldError(SettingsField::device, toQString(error.what()));
+      }
+      device = wanted;
+    }
+    return *backend;
+  }
+
+  // The model stays open between edits (opening maps the weights and reads the vocabulary); a book view
+  // releases it.
+  std::optional<Gpt2Model> model;
+  QString modelFolder;
+
+  const Gpt2Model& modelFor(const QString& folder) {
+    if (!model || modelFolder != folder) {
+      model.reset();
+      model = openModel(folder);
+      modelFolder = folder;
+    }
+    return *model;
+  }
+};
+
+struct ComputeController::Outcome {
+  quint64 generation = 0;
+  SnapshotPointer snapshot;
+  bool empty = false;
+  bool cancelled = false;
+  SettingsField field = SettingsField::general;
+  QString message;
+};
+
+namespace {
+
+constexpr int kDefaultDebounceMs = 50;
+constexpr int kDefaultReleaseMs = 3000;
+
+}  // namespace
+
+ComputeController::ComputeController(QObject* parent)
+    : QObject(parent), m_worker(std::make_shared<Worker>()) {
+  m_pool.setMaxThreadCount(1);
+  m_pool.setExpiryTimeout(-1);  // keep the one thread (and the backend's state on it) alive
+  m_debounce.setObjectName(QStringLiteral("debounce"));
+  m_debounce.setSingleShot(true);
+  m_debounce.setInterval(kDefaultDebounceMs);
+  connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);
+  keepFreedMemoryMapped();
+  m_release.setSingleShot(true);
+  m_release.setInterval(kDefaultReleaseMs);
+  connect(&m_release, &QTimer::timeout, this,
+          [] { QThreadPool::globalInstance()->start(releaseFreedMemory); });
+}
+
+ComputeController::~ComputeController() {
+  m_debounce.stop();
+  if (m_cancel) m_cancel->cancel();
+  // The backend is released on the thread that created it.
+  auto worker = m_worker;
+  m_pool.start([worker] {
+    worker->backend.reset();
+    worker->model.reset();
+  });
+  m_pool.waitForDone();
+}
+
+void ComputeController::request(const ViewSettings& settings) {
+  if (m_lastRequested && m_lastRequested->sameComputation(settings)) return;
+  m_lastRequested = settings;
+  m_pending = settings;
+  // Nothing in flight or waiting: no reason to wait, the first keystroke computes at once.
+  if (!m_busy) {
+    start();
+    return;
+  }
+  // Whatever is in flight now describes an older text: stop it and make sure its result is dropped.
+  if (m_cancel) m_cancel->cancel();
+  ++m_generation;
+  m_debounce.start();
+  setBusy(true);
+}
+
+void ComputeController::requestNow(const ViewSettings& settings) {
+  m_lastRequested = settings;
+  m_pending = settings;
+  m_debounce.stop();
+  start();
+}
+
+void ComputeController::cancel() {
+  m_debounce.stop();
+  m_pending.reset();
+  m_lastRequested.reset();  // the same settings asked again must compute again
+  if (m_cancel) m_cancel->cancel();
+  ++m_generation;
+  const bool wasBusy = m_busy;
+  setBusy(false);
+  if (wasBusy) emit cancelled();
+}
+
+void ComputeController::start() {
+  if (!m_pending) return;
+  const ViewSettings settings = std::move(*m_pending);
+  m_pending.reset();
+  if (m_cancel) m_cancel->cancel();
+  auto token = std::make_shared<CancelToken>();
+  m_cancel = token;
+  const quint64 generation = ++m_generation;
+  setBusy(true);
+  m_release.stop();  // this computation is what the kept memory is for
+
+  PreparedMaps prepare;
+  prepare.quantities = settings.quantities;
+  prepare.reduction = settings.reduction;
+  if (m_mapPixels) {
+    const QSize pixels = m_mapPixels(settings);
+    prepare.keyPixels = pixels.width();
+    prepare.queryPixels = pixels.height();
+  }
+  auto worker = m_worker;
+  QtConcurrent::run(&m_pool, [worker, token, settings, generation, prepare]() -> Outcome {
+    Outcome outcome;
+    outcome.generation = generation;
+    try {
+      token->throw_if_cancelled();
+      if (!settings.modelFolder.isEmpty()) {
+        const Gpt2Model& model = worker->modelFor(settings.modelFolder);
+        outcome.snapshot = computeModelSnapshot(settings, model, *token, prepare);
+        outcome.empty = !outcome.snapshot;
+        return outcome;
+      }
+      worker->model.reset();
+      const AttentionInput input = AttentionInput::fromSettings(settings);
+      if (input.tokens.empty()) {
+        outcome.empty = true;
+        return outcome;
+      }
+      Backend& backend = worker->backendFor(settings.device);
+      const SnapshotPointer earlier = worker->last.lock();
+      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters, earlier.get());
+      worker->last = outcome.snapshot;
+    } catch (const Cancelled&) {
+      outcome.cancelled = true;
+    } catch (const FieldError& error) {
+      outcome.field = error.field();
+      outcome.message = toQString(error.what());
+    } catch (const std::bad_alloc&) {
+      outcome.message = QStringLiteral("Out of memory: the text is too long for these settings.");
+    } catch (const std::exception& error) {
+      outcome.message = toQString(error.what());
+    }
+    return outcome;
+  }).then(this, [this](const Outcome& outcome) { finish(outcome); });
+}
+
+void ComputeController::finish(const Outcome& outcome) {
+  if (outcome.generation != m_generation) return;  // a newer request superseded it
+  setBusy(m_debounce.isActive());
+  m_release.start();
+  if (outcome.cancelled) {
+    m_lastRequested.reset();
+    emit cancelled();
+  } else if (outcome.empty) {
+    emit inputEmpty();
+  } else if (outcome.snapshot) {
+    emit snapshotReady(outcome.snapshot);
+  } else {
+    m_lastRequested.reset();  // asking again (after fixing a file, say) must compute again
+    emit failed(outcome.field, outcome.message);
+  }
+}
+
+void ComputeController::setBusy(bool busy) {
+  if (busy == m_busy) return;
+  m_busy = busy;
+  emit busyChanged(busy);
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,71 @@
+#pragma once
+// Computes snapshots off the GUI thread. One serial worker thread owns the backend (so CUDA state stays on
+// one thread); a request made while idle starts at once, and requests made while one is in flight are
+// debounced; a newer request cancels the one in flight through its CancelToken, and a generation counter
+// drops any result that arrives after a newer request was made.
+
+#include <QObject>
+#include <QSize>
+#include <QThreadPool>
+#include <QTimer>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "compute/attention_input.hpp"
+#include "compute/attention_snapshot.hpp"
+#include "state/view_settings.hpp"
+
+namespace attnscope::ui {
+
+class ComputeController : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit ComputeController(QObject* parent = nullptr);
+  ~ComputeController() override;
+
+  // Computes `settings` (at once when idle, else after the debounce interval), unless only how the maps are
+  // drawn changed since the last request. A request made while one is running cancels that one.
+  void request(const ViewSettings& settings);
+  // The same without waiting (first launch, opening a session, tests).
+  void requestNow(const ViewSettings& settings);
+  // Abandons the computation in flight (and any pending request); the last result stays.
+  void cancel();
+
+  void setDebounceInterval(int milliseconds) { m_debounce.setInterval(milliseconds); }
+  // How long after the last result the memory kept for the next edit goes back (freed_memory.hpp).
+  void setReleaseInterval(int milliseconds) { m_release.setInterval(milliseconds); }
+  // How many cells a side the worker prepares each map at (asked on the GUI thread when a computation
+  // starts); without it, every cell.
+  void setMapPixels(std::function<QSize(const ViewSettings&)> pixels) { m_mapPixels = std::move(pixels); }
+  bool isBusy() const { return m_busy; }
+  quint64 generation() const { return m_generation; }
+
+ signals:
+  void snapshotReady(attnscope::ui::SnapshotPointer snapshot);
+  void inputEmpty();  // the text has no tokens: nothing to compute, not an error
+  void failed(attnscope::ui::SettingsField field, const QString& message);
+  void cancelled();
+  void busyChanged(bool busy);
+
+ private:
+  struct Worker;
+  struct Outcome;
+  void start();
+  void finish(const Outcome& outcome);
+  void setBusy(bool busy);
+
+  QThreadPool m_pool;
+  std::shared_ptr<Worker> m_worker;
+  QTimer m_debounce;
+  QTimer m_release;
+  std::optional<ViewSettings> m_pending;
+  std::optional<ViewSettings> m_lastRequested;
+  std::shared_ptr<CancelToken> m_cancel;
+  std::function<QSize(const ViewSettings&)> m_mapPixels;
+  quint64 m_generation = 0;
+  bool m_busy = false;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,56 @@
+#pragma once
+// Writes what the grid shows: images (PNG, SVG, PDF) rendered at the requested size by a plot of their own,
+// independent of the window, and the matrices as CSV or JSON (the CLI's schema). Every file is written to a
+// temporary beside its target and renamed into place, so a failure never leaves a half-written file.
+
+#include <QByteArray>
+#include <QImage>
+#include <QSize>
+#include <QString>
+#include <QStringList>
+#include <optional>
+
+#include "compute/attention_snapshot.hpp"
+#include "plot/heatmap_plot.hpp"
+
+namespace attnscope::ui {
+
+enum class ImageFormat { png, svg, pdf };
+
+struct ImageRequest {
+  ImageFormat format = ImageFormat::png;
+  QSize size;          // logical pixels (PDF: points); empty = the content's natural size
+  double scale = 1.0;  // PNG only: output pixels per logical pixel (fonts and lines scale with it)
+};
+
+class Exporter {
+ public:
+  // png, svg or pdf from the file's suffix; throws attnscope::Error for anything else.
+  static ImageFormat formatFor(const QString& path);
+  static QString suffix(ImageFormat format);
+
+  // The whole grid, or one map with `only`. Throws attnscope::Error with the reason when it cannot write.
+  static void exportImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                          std::optional<MapKey> only, const ImageRequest& request, const QString& path);
+  // One file per map of the grid into `folder`, named like head1-causal-weights.png. Returns the paths.
+  static QStringList exportEachMap(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                                   const ImageRequest& request, const QString& folder);
+
+  static QByteArray renderImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                                std::optional<MapKey> only, const ImageRequest& request);
+  static QImage renderRaster(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                             std::optional<MapKey> only, QSize size, double scale);
+  static QSize naturalSize(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                           std::optional<MapKey> only = {});
+
+  // The CLI's JSON for each mask row, as an array in grid order; CSV: the CLI's columns after a mask column.
+  // Throw attnscope::Error when the snapshot let go of its matrices (a long text; see PreparedMaps).
+  static QByteArray toJson(const AttentionSnapshot& snapshot);
+  static QByteArray toCsv(const AttentionSnapshot& snapshot);
+  static void exportJson(const AttentionSnapshot& snapshot, const QString& path);
+  static void exportCsv(const AttentionSnapshot& snapshot, const QString& path);
+
+  static void writeFile(const QString& path, const QByteArray& contents);  // atomic; throws Error
+};
+
+}  // namespace attnscope::ui

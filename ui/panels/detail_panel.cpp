@@ -1,0 +1,234 @@
+#include "panels/detail_panel.hpp"
+
+#include <qcustomplot.h>
+
+#include <QHeaderView>
+#include <QStackedWidget>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+
+#include "plot/color_maps.hpp"
+#include "plot/token_axis_ticker.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+namespace {
+
+QLabel* sectionTitle(const QString& text) {
+  auto* label = new QLabel(text);
+  QFont font = label->font();
+  font.setBold(true);
+  label->setFont(font);
+  return label;
+}
+
+constexpr int kLabelledBars = 12;  // print each weight above its bar up to this many keys
+constexpr int kMeasuredRows = 200;
+
+}  // namespace
+
+DetailPanel::DetailPanel(QWidget* parent)
+    : QWidget(parent),
+      m_stack(new QStackedWidget),
+      m_placeholder(new QLabel),
+      m_heading(new QLabel),
+      m_formula(new QLabel),
+      m_bars(new QCustomPlot),
+      m_steps(new QueryStepsModel(this)),
+      m_stepsView(new QTableView),
+      m_vectors(new QTableWidget) {
+  m_placeholder->setText(tr("Click a heatmap row or a token to see how that query's weights are made."));
+  m_placeholder->setWordWrap(true);
+  m_placeholder->setAlignment(Qt::AlignCenter);
+  m_placeholder->setStyleSheet(QStringLiteral("color: palette(mid); padding: 20px;"));
+
+  m_heading->setWordWrap(true);
+  m_heading->setTextFormat(Qt::RichText);
+  m_formula->setWordWrap(true);
+  m_formula->setStyleSheet(QStringLiteral("color: palette(dark);"));
+
+  m_bars->setMinimumHeight(190);
+  m_bars->installEventFilter(this);
+  m_bars->setBackground(QBrush(Qt::white));
+  m_bars->xAxis->grid()->setVisible(false);
+  m_bars->xAxis->setTickLength(0, 0);
+  m_bars->xAxis->setSubTicks(false);
+  m_bars->yAxis->setLabel(tr("weight"));
+  m_bars->yAxis->grid()->setPen(QPen(QColor(0xe4, 0xe4, 0xe4)));
+  m_barTicker = QSharedPointer<TokenAxisTicker>::create(m_bars->xAxis, QStringList(), 10);
+  m_bars->xAxis->setTicker(m_barTicker);
+  auto* bars = new QCPBars(m_bars->xAxis, m_bars->yAxis);
+  bars->setWidth(0.7);
+  bars->setPen(Qt::NoPen);
+  bars->setBrush(QColor::fromRgba(ColorMaps::sequential(ColorMapId::viridis).color(0.35, QCPRange(0, 1))));
+
+  m_stepsView->setModel(m_steps);
+  m_stepsView->verticalHeader()->hide();
+  m_stepsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // Sized from the first rows only: measuring every row of a long text costs the GUI thread ~0.1 ms a row.
+  m_stepsView->horizontalHeader()->setResizeContentsPrecision(kMeasuredRows);
+  m_stepsView->horizontalHeader()->setStretchLastSection(true);
+  m_stepsView->setSelectionMode(QAbstractItemView::NoSelection);
+  m_stepsView->setAlternatingRowColors(true);
+  m_stepsView->verticalHeader()->setDefaultSectionSize(m_stepsView->fontMetrics().height() + 6);
+
+  m_vectors->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_vectors->setSelectionMode(QAbstractItemView::NoSelection);
+  m_vectors->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_vectors->verticalHeader()->setDefaultSectionSize(m_vectors->fontMetrics().height() + 6);
+  m_vectors->setAlternatingRowColors(true);
+  m_vectors->setMaximumHeight(190);
+
+  auto* details = new QWidget;
+  auto* layout = new QVBoxLayout(details);
+  layout->setContentsMargins(8, 8, 8, 8);
+  layout->setSpacing(6);
+  layout->addWidget(m_heading);
+  layout->addWidget(sectionTitle(tr("Weights over the keys")));
+  layout->addWidget(m_bars, 2);
+  layout->addWidget(sectionTitle(tr("Step by step")));
+  layout->addWidget(m_formula);
+  layout->addWidget(m_stepsView, 3);
+  layout->addWidget(sectionTitle(tr("Vectors of this query")));
+  layout->addWidget(m_vectors);
+
+  m_stack->addWidget(m_placeholder);
+  m_stack->addWidget(details);
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  outer->addWidget(m_stack);
+  setMinimumWidth(320);
+}
+
+void DetailPanel::setContent(const SnapshotPointer& snapshot, const QuerySelection& selection) {
+  m_snapshot = snapshot;
+  m_selection = selection;
+  const bool valid = snapshot && selection.query >= 0 && selection.query < snapshot->tokenCount() &&
+                     selection.maskRow < snapshot->maskCount() && selection.head < snapshot->headCount();
+  m_steps->setContent(valid ? snapshot : nullptr, selection);
+  if (!valid) {
+    m_stack->setCurrentWidget(m_placeholder);
+    m_heading->clear();
+    return;
+  }
+  m_stack->setCurrentIndex(1);
+  const MaskedResult& row = snapshot->rows[selection.maskRow];
+  const HeadResult& head = snapshot->head(selection.maskRow, selection.head);
+  m_heading->setText(tr("<b>Query %1 \u00b7 \u201c%2\u201d</b><br><span style='color:gray'>%3 \u00b7 %4 "
+                        "mask \u00b7 %5</span>")
+                         .arg(selection.query + 1)
+                         .arg(displayToken(snapshot->tokenTexts.at(selection.query), 40).toHtmlEscaped())
+                         .arg(snapshot->headLabel(selection.head))
+                         .arg(snapshot->maskLabel(selection.maskRow).toHtmlEscaped())
+                         .arg(snapshot->mechanismLabel(selection.maskRow)));
+  // A summary has no q and k of its own: the width is its heads'.
+  const int headDim = static_cast<int>(snapshot->head(selection.maskRow, 0).queries.cols());
+  QString formula = head.scale == 1.0f ? tr("score = q\u00b7k (no scaling)")
+                                       : tr("score = q\u00b7k, scaled = score / \u221a%1 = score \u00d7 %2")
+                                             .arg(headDim)
+                                             .arg(QString::number(head.scale, 'g', 4));
+  formula += row.config.normalization == Normalization::sum ? tr(", masked \u2192 \u2212\u221e, \u00f7 sum")
+                                                            : tr(", masked \u2192 \u2212\u221e, softmax");
+  if (head.dropout_weights)
+    formula += tr(", dropout p = %1 (kept \u00d7 %2)")
+                   .arg(row.config.dropout)
+                   .arg(QString::number(1.0 / (1.0 - row.config.dropout), 'g', 4));
+  m_formula->setText(formula + QLatin1Char('.'));
+  m_stepsView->resizeColumnsToContents();
+  showBars();
+  showVectors();
+}
+
+void DetailPanel::showBars() {
+  const int n = m_snapshot->tokenCount();
+  const int query = m_selection.query;
+  auto* bars = qobject_cast<QCPBars*>(m_bars->plottable(0));
+  m_bars->clearItems();
+  QVector<double> keys(n), values(n);
+  double top = 0.0;
+  for (int key = 0; key < n; ++key) {
+    keys[key] = key;
+    values[key] = m_snapshot->value(m_selection.maskRow, m_selection.head, Quantity::weights, query, key);
+    top = std::max(top, values[key]);
+  }
+  bars->setData(keys, values, true);
+  top = top > 0 ? top * 1.18 : 1.0;
+  m_bars->yAxis->setRange(0, top);
+  m_bars->xAxis->setRange(-0.6, n - 0.4);
+  m_barTicker->setTokens(m_snapshot->tokenTexts);
+  for (int key = 0; key < n; ++key) {
+    if (m_snapshot->isMasked(m_selection.maskRow, query, key)) {
+      // A long text's hidden keys as one item per run, not one per key (thousands of items to draw).
+      int last = key;
+      if (n > kLabelledBars)
+        while (last + 1 < n && m_snapshot->isMasked(m_selection.maskRow, query, last + 1)) ++last;
+      auto* hidden = new QCPItemRect(m_bars);
+      hidden->topLeft->setCoords(key - 0.35, top);
+      hidden->bottomRight->setCoords(last + 0.35, 0);
+      key = last;
+      hidden->setPen(Qt::NoPen);
+      hidden->setBrush(ColorMaps::maskedBrush());
+      hidden->setClipToAxisRect(true);
+    } else if (n <= kLabelledBars) {
+      auto* label = new QCPItemText(m_bars);
+      label->position->setCoords(key, values[key]);
+      label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+      label->setText(QString::number(values[key], 'f', n <= 6 ? 3 : 2));
+      QFont font = m_bars->font();
+      font.setPointSizeF(font.pointSizeF() * 0.85);
+      label->setFont(font);
+      label->setPadding(QMargins(0, 0, 0, 2));
+    }
+  }
+  fitBarLabels();
+}
+
+void DetailPanel::fitBarLabels() {
+  // Horizontal key labels while each fits its bar, else rotated (the ticker then thins them by font height).
+  const int n = std::max(1, static_cast<int>(m_barTicker->labels().size()));
+  const double barWidth = m_bars->axisRect()->width() / static_cast<double>(n);
+  const double rotation = m_barTicker->widestLabel() + 6 > barWidth ? -90.0 : 0.0;
+  if (rotation != m_bars->xAxis->tickLabelRotation()) m_bars->xAxis->setTickLabelRotation(rotation);
+  m_bars->replot();
+}
+
+bool DetailPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_bars && event->type() == QEvent::Resize && m_snapshot)
+    QTimer::singleShot(0, this, [this] { fitBarLabels(); });
+  return QWidget::eventFilter(watched, event);
+}
+
+void DetailPanel::showVectors() {
+  const MaskedResult& row = m_snapshot->rows[m_selection.maskRow];
+  const HeadResult& head = m_snapshot->head(m_selection.maskRow, m_selection.head);
+  const int query = m_selection.query;
+  // One column per vector, one row per dimension: the dock is narrow and d_out can be large.
+  const std::vector<std::pair<QString, Vector>> columns{
+      {tr("q"), head.queries.row(query)},
+      {tr("context z"), head.context.row(query)},
+      {tr("output"), row.result.output.row(query)},
+  };
+  int rows = 0;
+  for (const auto& column : columns) rows = std::max(rows, static_cast<int>(column.second.cols()));
+  m_vectors->clear();
+  m_vectors->setColumnCount(static_cast<int>(columns.size()));
+  m_vectors->setRowCount(rows);
+  QStringList header;
+  for (const auto& column : columns) header << column.first;
+  m_vectors->setHorizontalHeaderLabels(header);
+  m_vectors->horizontalHeaderItem(0)->setToolTip(tr("The query vector of head %1").arg(m_selection.head + 1));
+  m_vectors->horizontalHeaderItem(1)->setToolTip(
+      tr("Head %1's context vector: the weights times the values").arg(m_selection.head + 1));
+  m_vectors->horizontalHeaderItem(2)->setToolTip(
+      tr("The module's output for this token (heads concatenated, then out_proj for multi-head)"));
+  for (int c = 0; c < static_cast<int>(columns.size()); ++c)
+    for (int r = 0; r < columns[c].second.cols(); ++r) {
+      auto* item = new QTableWidgetItem(formatValue(columns[c].second(r)));
+      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      m_vectors->setItem(r, c, item);
+    }
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,55 @@
+#pragma once
+// The selected query, explained: its weights over the keys as bars (as the seed notebook plots them for
+// "journey"), the numbers behind each step, and its query, context and output vectors.
+
+#include <QLabel>
+#include <QTableView>
+#include <QTableWidget>
+#include <QWidget>
+
+#include "compute/attention_snapshot.hpp"
+#include "panels/query_steps_model.hpp"
+#include "state/scope_model.hpp"
+
+class QCustomPlot;
+class QStackedWidget;
+
+namespace attnscope::ui {
+
+class TokenAxisTicker;
+
+class DetailPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit DetailPanel(QWidget* parent = nullptr);
+
+  void setContent(const SnapshotPointer& snapshot, const QuerySelection& selection);
+
+  QString heading() const { return m_heading->text(); }
+  QCustomPlot* barChart() const { return m_bars; }
+  QueryStepsModel* stepsModel() const { return m_steps; }
+  QTableWidget* vectorsTable() const { return m_vectors; }
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
+ private:
+  void showBars();
+  void fitBarLabels();
+  void showVectors();
+
+  SnapshotPointer m_snapshot;
+  QuerySelection m_selection;
+  QStackedWidget* m_stack;
+  QLabel* m_placeholder;
+  QLabel* m_heading;
+  QLabel* m_formula;
+  QCustomPlot* m_bars;
+  QSharedPointer<TokenAxisTicker> m_barTicker;
+  QueryStepsModel* m_steps;
+  QTableView* m_stepsView;
+  QTableWidget* m_vectors;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,208 @@
+#include "plot/heatmap_grid.hpp"
+
+#include <QKeyEvent>
+#include <QScrollArea>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <set>
+
+#include "text.hpp"
+
+namespace attnscope::ui {
+HeatmapGrid::HeatmapGrid(QWidget* parent)
+    : QWidget(parent),
+      m_plot(new HeatmapPlot),
+      m_banner(new QLabel),
+      m_hint(new QLabel),
+      m_scroll(new QScrollArea),
+      m_stack(new QStackedWidget) {
+  m_banner->setObjectName(QStringLiteral("problemBanner"));
+  m_banner->setWordWrap(true);
+  m_banner->setTextFormat(Qt::PlainText);
+  m_banner->setStyleSheet(
+      QStringLiteral("QLabel#problemBanner { background: #fff4e5; color: #663c00; border: 1px solid #ffb74d; "
+                     "border-radius: 4px;"
+                     " padding: 6px 10px; }"));
+  m_banner->hide();
+
+  m_hint->setAlignment(Qt::AlignCenter);
+  m_hint->setWordWrap(true);
+  m_hint->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 15px; padding: 40px;"));
+
+  m_plot->setMouseTracking(true);
+  m_plot->setFocusPolicy(Qt::ClickFocus);
+  m_plot->installEventFilter(this);
+  m_plot->setToolTipDuration(-1);
+  connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapGrid::onMouseMove);
+  connect(m_plot, &QCustomPlot::mousePress, this, &HeatmapGrid::onMousePress);
+
+  // Many heads (GPT-2 has 12, 13 with a summary) need more width than the window has: the maps keep a
+  // readable size and scroll instead of widening the window past the screen.
+  m_scroll->setWidget(m_plot);
+  m_scroll->setWidgetResizable(true);
+  m_scroll->setFrameShape(QFrame::NoFrame);
+  m_scroll->viewport()->installEventFilter(this);
+  m_stack->addWidget(m_scroll);
+  m_stack->addWidget(m_hint);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->setSpacing(4);
+  layout->addWidget(m_banner);
+  layout->addWidget(m_stack, 1);
+  showHint(tr("Computing the heatmaps\u2026"));
+}
+
+void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptions& options) {
+  m_plot->setContent(snapshot, options);
+  if (!snapshot)
+    showHint(tr("Type a sentence above to see its attention heatmaps.\n\nEvery edit recomputes them."));
+  else if (m_plot->mapCount() == 0)
+    showHint(tr(
+        "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
+  else
+    m_stack->setCurrentWidget(m_scroll);
+  fitPlotWidth();
+}
+
+void HeatmapGrid::fitPlotWidth() {
+  // Each map at least 3/5 as wide as its row is tall; when the heads do not fit side by side that way, the
+  // plot grows wider than the view and scrolls, rather than squeezing every map into a tall strip.
+  std::set<int> heads;
+  std::set<std::pair<int, int>> rows;
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    heads.insert(key.head);
+    rows.insert({static_cast<int>(key.quantity), key.maskRow});
+  }
+  if (heads.empty()) {
+    m_plot->setMinimumWidth(0);
+    return;
+  }
+  constexpr int kLabels = 110;  // token labels and the title around each map
+  constexpr int kScales = 100;  // colour bars and margins
+  const int rowHeight = m_scroll->viewport()->height() / static_cast<int>(rows.size());
+  const int side = std::clamp((rowHeight - kLabels) * 3 / 5, 120, 220);
+  m_plot->setMinimumWidth(static_cast<int>(heads.size()) * (side + kLabels) + kScales);
+}
+
+void HeatmapGrid::showHint(const QString& text) {
+  m_hint->setText(text);
+  m_stack->setCurrentWidget(m_hint);
+}
+
+bool HeatmapGrid::isShowingHint() const {
+  return m_stack->currentWidget() == m_hint;
+}
+
+QString HeatmapGrid::hint() const {
+  return isShowingHint() ? m_hint->text() : QString();
+}
+
+void HeatmapGrid::setHover(int query, int key) {
+  m_plot->setHover(query, key);
+}
+
+void HeatmapGrid::setSelection(const QuerySelection& selection) {
+  m_plot->setSelection(selection.query, MapKey{selection.maskRow, selection.head, Quantity::weights});
+}
+
+void HeatmapGrid::ensureMapVisible(int maskRow, int head) {
+  for (int map = 0; map < m_plot->mapCount(); ++map) {
+    const MapKey key = m_plot->mapKey(map);
+    if (key.maskRow != maskRow || key.head != head) continue;
+    const QRect rect = m_plot->mapRect(map)->outerRect();
+    m_scroll->ensureVisible(rect.center().x(), rect.center().y(), rect.width() / 2 + 8,
+                            rect.height() / 2 + 8);
+    return;
+  }
+}
+
+void HeatmapGrid::showProblem(const QString& message) {
+  if (m_plot->snapshot()) {
+    m_banner->setText(tr("%1\nThe heatmaps below are from the last valid settings.").arg(message));
+  } else {
+    m_banner->setText(message);
+    showHint(tr("No heatmaps yet: fix the setting marked in red."));
+  }
+  m_banner->show();
+}
+
+void HeatmapGrid::clearProblem() {
+  m_banner->hide();
+  m_banner->clear();
+}
+
+QString HeatmapGrid::problem() const {
+  return m_banner->isHidden() ? QString() : m_banner->text();
+}
+
+QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
+  const SnapshotPointer& snapshot = m_plot->snapshot();
+  if (!snapshot || map < 0 || map >= m_plot->mapCount()) return {};
+  const MapKey mapKey = m_plot->mapKey(map);
+  const auto token = [&snapshot](int index) {
+    return displayToken(snapshot->tokenTexts.at(index), 24).toHtmlEscaped();
+  };
+  const auto value = [&](Quantity quantity) {
+    return formatValue(snapshot->value(mapKey.maskRow, mapKey.head, quantity, query, key));
+  };
+  QString text = QStringLiteral(
+                     "<b>%1</b> \u2192 <b>%2</b><br><span style='color:gray'>query %3, key %4 \u00b7 "
+                     "%5 \u00b7 %6</span><table cellspacing='0' cellpadding='1'>")
+                     .arg(token(query), token(key))
+                     .arg(query + 1)
+                     .arg(key + 1)
+                     .arg(snapshot->headLabel(mapKey.head))
+                     .arg(snapshot->maskLabel(mapKey.maskRow).toHtmlEscaped());
+  const auto row = [&text](const QString& name, const QString& shown) {
+    text += QStringLiteral("<tr><td>%1</td><td align='right'>&nbsp;&nbsp;%2</td></tr>").arg(name, shown);
+  };
+  row(tr("raw score q\u00b7k"), value(Quantity::rawScores));
+  row(tr("scaled score"), value(Quantity::scaledScores));
+  if (snapshot->isMasked(mapKey.maskRow, query, key)) {
+    row(tr("weight"), tr("<i>masked</i> (0)"));
+  } else {
+    row(tr("weight"), value(Quantity::weights));
+    if (snapshot->hasDropout()) row(tr("after dropout"), value(Quantity::dropoutWeights));
+  }
+  text += QStringLiteral("</table>");
+  return text;
+}
+
+void HeatmapGrid::onMouseMove(QMouseEvent* event) {
+  int map = -1, query = -1, key = -1;
+  if (m_plot->cellAt(event->position(), &map, &query, &key)) {
+    emit cellHovered(query, key);
+    QToolTip::showText(event->globalPosition().toPoint() + QPoint(14, 10), toolTipFor(map, query, key),
+                       m_plot);
+  } else {
+    emit cellHovered(-1, -1);
+    QToolTip::hideText();
+  }
+}
+
+void HeatmapGrid::onMousePress(QMouseEvent* event) {
+  if (event->button() != Qt::LeftButton) return;
+  int map = -1, query = -1, key = -1;
+  if (m_plot->cellAt(event->position(), &map, &query, &key)) emit cellClicked(m_plot->mapKey(map), query);
+}
+
+bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) fitPlotWidth();
+  if (watched == m_plot) {
+    if (event->type() == QEvent::Leave) {
+      emit cellHovered(-1, -1);
+      QToolTip::hideText();
+    } else if (event->type() == QEvent::KeyPress) {
+      const auto* key = static_cast<QKeyEvent*>(event);
+      if (key->key() == Qt::Key_Up || key->key() == Qt::Key_Down) {
+        emit queryStepped(key->key() == Qt::Key_Up ? -1 : 1);
+        return true;
+      }
+    }
+  }
+  return QWidget::eventFilter(watched, event);
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,59 @@
+#pragma once
+// The centre of the window: the heatmap plot, with hover tooltips and click-to-select, an empty-state hint
+// when there is nothing to show, and a banner that explains why the maps on screen are the last valid ones.
+
+#include <QLabel>
+#include <QScrollArea>
+#include <QStackedWidget>
+#include <QWidget>
+
+#include "plot/heatmap_plot.hpp"
+#include "state/scope_model.hpp"
+
+namespace attnscope::ui {
+
+class HeatmapGrid : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit HeatmapGrid(QWidget* parent = nullptr);
+
+  HeatmapPlot* plot() const { return m_plot; }
+  void setContent(const SnapshotPointer& snapshot, const DisplayOptions& options);
+  void setHover(int query, int key);
+  void setSelection(const QuerySelection& selection);
+  // Scrolls the grid (when it is wider or taller than the window) to the first map of that row and head.
+  void ensureMapVisible(int maskRow, int head);
+  // A problem with the current settings; the maps of the last valid ones stay below it.
+  void showProblem(const QString& message);
+  void clearProblem();
+  QString problem() const;
+  bool isShowingHint() const;
+  QString hint() const;
+
+  // What the tooltip says for a cell: query and key tokens, raw and scaled score, weight (and dropout
+  // weight).
+  QString toolTipFor(int map, int query, int key) const;
+
+ signals:
+  void cellHovered(int query, int key);  // (-1, -1) when the pointer leaves the maps
+  void cellClicked(const attnscope::ui::MapKey& map, int query);
+  void queryStepped(int delta);  // Up / Down in the grid
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
+ private:
+  void onMouseMove(QMouseEvent* event);
+  void onMousePress(QMouseEvent* event);
+  void showHint(const QString& text);
+  void fitPlotWidth();
+
+  HeatmapPlot* m_plot;
+  QLabel* m_banner;
+  QLabel* m_hint;
+  QScrollArea* m_scroll;
+  QStackedWidget* m_stack;
+};
+
+}  // namespace attnscope::ui

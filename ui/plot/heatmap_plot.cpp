@@ -1,0 +1,662 @@
+#include "plot/heatmap_plot.hpp"
+
+#include <QApplication>
+#include <QFontMetrics>
+#include <QPicture>
+#include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "plot/attention_color_map.hpp"
+#include "plot/color_maps.hpp"
+#include "plot/map_overlay.hpp"
+#include "plot/masked_legend.hpp"
+#include "plot/token_axis_ticker.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+namespace {
+
+const QString kHighlightLayer = QStringLiteral("highlight");
+
+// QCustomPlot keeps each axis's last 16 tick labels as pixmaps; a token axis shows up to a few hundred, so
+// every replot shaped and drew all of them again (most of a long text's replot). The cache is protected:
+// reached through pointers to members, which a derived class may name.
+struct AxisPainterAccess : QCPAxis {
+  static QCPAxisPainterPrivate* QCPAxis::*painter() { return &AxisPainterAccess::mAxisPainter; }
+};
+struct LabelCacheAccess : QCPAxisPainterPrivate {
+  static auto cache() { return &LabelCacheAccess::mLabelCache; }
+};
+constexpr int kCachedLabelsPerAxis = 1024;
+
+void enlargeLabelCache(QCPAxis* axis) {
+  QCPAxisPainterPrivate* painter = axis->*AxisPainterAccess::painter();
+  (painter->*LabelCacheAccess::cache()).setMaxCost(kCachedLabelsPerAxis);
+}
+constexpr double kRotatedLabels = -90.0;
+constexpr int kMaxSettlePasses = 3;
+constexpr int kRefineDelayMs = 15;  // coalesces the steps of one wheel turn
+
+QString scaleLabel(Quantity quantity) {
+  switch (quantity) {
+    case Quantity::rawScores:
+      return QStringLiteral("score q\u00b7k");
+    case Quantity::scaledScores:
+      return QStringLiteral("scaled score");
+    case Quantity::weights:
+      return QStringLiteral("weight");
+    case Quantity::dropoutWeights:
+      return QStringLiteral("weight after dropout");
+  }
+  return {};
+}
+
+QString maskSlug(const MaskSpec& mask) {
+  switch (mask.kind) {
+    case MaskKind::none:
+      return QStringLiteral("none");
+    case MaskKind::causal:
+      return QStringLiteral("causal");
+    case MaskKind::window:
+      return QStringLiteral("window%1").arg(mask.size);
+    case MaskKind::prefix:
+      return QStringLiteral("prefix%1").arg(mask.size);
+    case MaskKind::file:
+      return QStringLiteral("file");
+  }
+  return QStringLiteral("mask");
+}
+
+QFont pixelFont(int pixels, bool bold = false) {
+  // Pixel sizes, so a PDF (72 dpi), an SVG and the screen all draw text at the same size relative to the
+  // maps.
+  QFont font = QApplication::font();
+  font.setPixelSize(pixels);
+  font.setBold(bold);
+  return font;
+}
+
+}  // namespace
+
+DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
+  DisplayOptions options;
+  options.quantities = settings.quantities;
+  options.colorMap = settings.colorMap;
+  options.sharedRange = settings.sharedRange;
+  options.reduction = settings.reduction;
+  return options;
+}
+
+HeatmapPlot::HeatmapPlot(QWidget* parent)
+    : QCustomPlot(parent),
+      m_tickFont(pixelFont(12)),
+      m_titleFont(pixelFont(13, true)),
+      m_noteFont(pixelFont(12)) {
+  setBackground(QBrush(Qt::white));
+  plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
+  // Two full-size paint buffers, each cleared and composited on every replot: everything below, and the
+  // hover highlight on top (replotted alone as the mouse moves). QCustomPlot's "overlay" layer is buffered
+  // for selection rectangles, which this plot has none of.
+  layer(QStringLiteral("overlay"))->setMode(QCPLayer::lmLogical);
+  addLayer(kHighlightLayer, layer(QStringLiteral("overlay")), QCustomPlot::limAbove);
+  layer(kHighlightLayer)->setMode(QCPLayer::lmBuffered);
+  // The layout sizes each axis after its ticks were generated; a second pass thins or rotates the labels for
+  // the final size.
+  connect(this, &QCustomPlot::afterReplot, this, [this] {
+    if (settle() && m_settlePasses++ < kMaxSettlePasses)
+      replot(QCustomPlot::rpQueuedReplot);
+    else
+      m_settlePasses = 0;
+    // A zoom, a resize or a new reduction: the cells in view are rebuilt for it (exports do it in render).
+    if (!m_rendering && isVisible() && needsRefine()) m_refineTimer.start();
+  });
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
+    int map = -1, query = -1, key = -1;
+    if (cellAt(event->position(), &map, &query, &key)) resetZoom(map);
+  });
+  m_refinePool.setMaxThreadCount(1);
+  m_refineTimer.setObjectName(QStringLiteral("refineTimer"));
+  m_refineTimer.setSingleShot(true);
+  m_refineTimer.setInterval(kRefineDelayMs);
+  connect(&m_refineTimer, &QTimer::timeout, this, &HeatmapPlot::refine);
+}
+
+HeatmapPlot::~HeatmapPlot() {
+  m_refineGeneration->fetch_add(1);  // the job in flight stops between maps
+  m_refinePool.waitForDone();
+  clearMaps();
+}
+
+std::vector<Quantity> HeatmapPlot::shownQuantities() const {
+  std::vector<Quantity> quantities;
+  if (!m_snapshot) return quantities;
+  for (const Quantity quantity : m_options.quantities)
+    if (m_snapshot->hasQuantity(quantity)) quantities.push_back(quantity);
+  return quantities;
+}
+
+std::vector<MapKey> HeatmapPlot::layoutKeys() const {
+  if (!m_snapshot || m_snapshot->tokenCount() == 0) return {};
+  if (m_only) return {*m_only};
+  std::vector<MapKey> keys;
+  for (const Quantity quantity : shownQuantities())
+    for (int row = 0; row < m_snapshot->maskCount(); ++row)
+      for (int head = 0; head < m_snapshot->headCount(); ++head) keys.push_back(MapKey{row, head, quantity});
+  return keys;
+}
+
+void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& options,
+                             std::optional<MapKey> only) {
+  const bool sharedChanged = options.sharedRange != m_options.sharedRange;
+  // Only the drawing changed (a colour map, say): the cells stay, no n² refill.
+  bool refill = snapshot != m_snapshot;
+  m_snapshot = std::move(snapshot);
+  m_options = options;
+  m_only = only;
+  const std::vector<MapKey> keys = layoutKeys();
+  bool sameShape = !sharedChanged && keys.size() == m_maps.size();
+  for (std::size_t i = 0; sameShape && i < keys.size(); ++i) sameShape = keys[i] == m_maps[i].key;
+  // The masked-cell key appears or disappears with the masks, which changes the layout too.
+  bool rebuildNeeded = !sameShape || m_maps.empty();
+  if (!rebuildNeeded && m_snapshot && plotLayout()->rowCount() > 0) {
+    const bool legendShown =
+        qobject_cast<MaskedLegend*>(plotLayout()->element(plotLayout()->rowCount() - 1, 0));
+    const bool anyMasked = m_snapshot->anyMasked;
+    const bool noteWanted = m_snapshot->tokenCount() > AttentionColorMap::kLargestBuiltHere;
+    rebuildNeeded = legendShown != anyMasked || (m_note != nullptr) != noteWanted;
+  }
+  if (rebuildNeeded) {
+    rebuild(keys);
+    refill = true;
+  }
+  // Whatever is being built off the GUI thread is for the previous content.
+  m_refineGeneration->fetch_add(1);
+  m_refineTimer.stop();
+  m_refining = false;
+  fill(refill);
+  updateRanges();
+  updateNote();
+  replot();
+}
+
+void HeatmapPlot::clearMaps() {
+  for (Map& map : m_maps) delete map.overlay;
+  m_maps.clear();
+  m_sharedScales.clear();
+  m_mapScales.clear();
+  clearPlottables();
+  plotLayout()->clear();
+  m_note = nullptr;
+  delete m_marginGroup;
+  m_marginGroup = nullptr;
+}
+
+void HeatmapPlot::setupScale(QCPColorScale* scale, Quantity quantity) {
+  scale->setType(QCPAxis::atRight);
+  scale->setBarWidth(12);
+  scale->setRangeDrag(false);
+  scale->setRangeZoom(false);
+  scale->setLabel(scaleLabel(quantity));
+  scale->axis()->setLabelFont(m_tickFont);
+  scale->axis()->setTickLabelFont(m_tickFont);
+  scale->axis()->setNumberFormat(QStringLiteral("g"));
+  scale->axis()->setNumberPrecision(3);
+  scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
+  scale->setMarginGroup(QCP::msTop | QCP::msBottom, m_marginGroup);
+}
+
+void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
+  clearMaps();
+  if (keys.empty()) return;
+  m_marginGroup = new QCPMarginGroup(this);
+  QCPLayoutGrid* top = plotLayout();
+  top->setRowSpacing(16);
+  top->setMargins(QMargins(6, 6, 6, 6));
+
+  // Grid rows and columns of each key within its quantity block.
+  std::map<int, int> rowOf, columnOf;
+  for (const MapKey& key : keys) {
+    rowOf.emplace(key.maskRow, 0);
+    columnOf.emplace(key.head, 0);
+  }
+  int index = 0;
+  for (auto& [row, position] : rowOf) position = index++;
+  index = 0;
+  for (auto& [head, position] : columnOf) position = index++;
+
+  int blockRow = 0;
+  QCPLayoutGrid* grid = nullptr;
+  QCPLayoutGrid* block = nullptr;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const MapKey& key = keys[i];
+    if (i == 0 || keys[i - 1].quantity != key.quantity) {
+      block = new QCPLayoutGrid;
+      top->addElement(blockRow++, 0, block);
+      block->setColumnSpacing(14);
+      grid = new QCPLayoutGrid;
+      block->addElement(0, 0, grid);
+      grid->setRowSpacing(14);
+      grid->setColumnSpacing(22);
+      if (m_options.sharedRange) {
+        auto* scale = new QCPColorScale(this);
+        block->addElement(0, 1, scale);
+        block->setColumnStretchFactor(1, 0.001);
+        setupScale(scale, key.quantity);
+        m_sharedScales.emplace_back(key.quantity, scale);
+      }
+    }
+    Map map;
+    map.key = key;
+    auto* cell = new QCPLayoutGrid;
+    grid->addElement(rowOf[key.maskRow], columnOf[key.head], cell);
+    cell->setRowSpacing(2);
+    map.title = new MapTitle(this, m_titleFont);
+    map.title->setTextColor(QColor(0x20, 0x20, 0x20));
+    cell->addElement(0, 0, map.title);
+    map.axisRect = new QCPAxisRect(this, true);
+    if (m_options.sharedRange) {
+      cell->addElement(1, 0, map.axisRect);
+    } else {
+      auto* row = new QCPLayoutGrid;
+      row->setColumnSpacing(6);
+      row->addElement(0, 0, map.axisRect);
+      auto* scale = new QCPColorScale(this);
+      row->addElement(0, 1, scale);
+      row->setColumnStretchFactor(1, 0.001);
+      setupScale(scale, key.quantity);
+      m_mapScales.push_back(scale);
+      cell->addElement(1, 0, row);
+    }
+    map.axisRect->setMarginGroup(QCP::msAll, m_marginGroup);
+    setupAxes(map);
+    m_maps.push_back(map);
+  }
+
+  if (m_snapshot->tokenCount() > AttentionColorMap::kLargestBuiltHere) {
+    m_note = new QCPTextElement(this, QString(), m_noteFont);
+    m_note->setTextColor(QColor(0x40, 0x40, 0x40));
+    top->addElement(blockRow++, 0, m_note);
+  }
+  if (m_snapshot->anyMasked) top->addElement(blockRow, 0, new MaskedLegend(this, m_noteFont));
+}
+
+void HeatmapPlot::setupAxes(Map& map) {
+  QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
+  QCPAxis* queries = map.axisRect->axis(QCPAxis::atLeft);
+  for (QCPAxis* axis : {keys, queries}) {
+    axis->setTickLength(0, 0);
+    axis->setSubTicks(false);
+    axis->setBasePen(Qt::NoPen);
+    axis->grid()->setVisible(false);
+    axis->setTickLabelFont(m_tickFont);
+    axis->setTickLabelColor(QColor(0x20, 0x20, 0x20));
+    axis->setTickLabelPadding(4);
+    enlargeLabelCache(axis);
+  }
+  for (QCPAxis* hidden : {map.axisRect->axis(QCPAxis::atTop), map.axisRect->axis(QCPAxis::atRight)}) {
+    hidden->setVisible(false);
+    hidden->grid()->setVisible(false);
+  }
+  queries->setRangeReversed(true);  // the first token on top, in text order
+  auto columnTicker = QSharedPointer<TokenAxisTicker>::create(keys, QStringList());
+  auto rowTicker = QSharedPointer<TokenAxisTicker>::create(queries, QStringList());
+  keys->setTicker(columnTicker);
+  queries->setTicker(rowTicker);
+  map.columns = columnTicker.data();
+  map.rows = rowTicker.data();
+
+  map.colorMap = new AttentionColorMap(keys, queries);
+  map.overlay = new MapOverlay(map.axisRect, kHighlightLayer);
+  map.axisRect->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+  map.axisRect->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+  for (QCPAxis* axis : {keys, queries})
+    connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            [this, axis] { clampRange(axis); });
+}
+
+void HeatmapPlot::clampRange(QCPAxis* axis) {
+  if (!m_snapshot) return;
+  // Within the map, and at least one token wide.
+  const double lowest = -0.5, highest = m_snapshot->tokenCount() - 0.5;
+  const QCPRange range = axis->range();
+  const double size = std::clamp(range.size(), 1.0, highest - lowest);
+  const double lower = std::clamp(range.lower, lowest, highest - size);
+  axis->setRange(lower, lower + size);
+}
+
+void HeatmapPlot::fill(bool values) {
+  if (!m_snapshot) return;
+  const int n = m_snapshot->tokenCount();
+  const bool severalQuantities = shownQuantities().size() > 1 || m_only.has_value();
+  std::set<int> heads;
+  std::set<std::pair<int, Quantity>> rows;
+  for (const Map& map : m_maps) {
+    heads.insert(map.key.head);
+    rows.emplace(map.key.maskRow, map.key.quantity);
+  }
+  const QSize estimate = pixelsPerMap(static_cast<int>(heads.size()), static_cast<int>(rows.size()));
+  if (m_snapshot->tokenTexts != m_tokenTexts) {
+    m_tokenTexts = m_snapshot->tokenTexts;
+    m_tokenLabels.clear();
+    m_tokenLabels.reserve(m_tokenTexts.size());
+    m_widestTokenLabel = 0;
+    for (const QString& token : m_tokenTexts) {
+      m_tokenLabels << displayToken(token, TokenAxisTicker::kDefaultMaxCharacters);
+      m_widestTokenLabel =
+          std::max(m_widestTokenLabel, m_labelWidths.width(m_tickFont, m_tokenLabels.back()));
+    }
+  }
+  bool pending = false;
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    Map& map = m_maps[i];
+    const MapKey& key = map.key;
+    QString title =
+        m_snapshot->headLabel(key.head) + QStringLiteral(" \u00b7 ") + m_snapshot->maskLabel(key.maskRow);
+    if (severalQuantities || key.quantity != Quantity::weights)
+      title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
+    map.title->setText(title);
+    map.rows->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
+    map.columns->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
+    // A zoom survives an edit that keeps the token count.
+    if (map.colorMap->tokenCount() != n) {
+      map.axisRect->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
+      map.axisRect->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    }
+    map.colorMap->setGradient(ColorMaps::forQuantity(key.quantity, m_options.colorMap));
+    if (values)
+      pending = !map.colorMap->setValues(*m_snapshot, key.maskRow, key.head, key.quantity,
+                                         wantedRegion(map, devicePixelRatioF(), estimate)) ||
+                pending;
+  }
+  settle();
+  if (pending && isVisible()) m_refineTimer.start();
+}
+
+CellRegion HeatmapPlot::wantedRegion(const Map& map, double pixelRatio, QSize estimate) const {
+  const int n = m_snapshot->tokenCount();
+  const QCPRange keys = map.axisRect->axis(QCPAxis::atBottom)->range();
+  const QCPRange queries = map.axisRect->axis(QCPAxis::atLeft)->range();
+  const auto first = [](const QCPRange& range) { return static_cast<int>(std::floor(range.lower + 0.5)); };
+  const auto end = [](const QCPRange& range) { return static_cast<int>(std::ceil(range.upper + 0.5)); };
+  const bool laidOut = map.axisRect->width() > 0 && map.axisRect->height() > 0;
+  const int keyPixels =
+      laidOut ? static_cast<int>(std::ceil(map.axisRect->width() * pixelRatio)) : estimate.width();
+  const int queryPixels =
+      laidOut ? static_cast<int>(std::ceil(map.axisRect->height() * pixelRatio)) : estimate.height();
+  return CellRegion::fitting(n, first(keys), end(keys), first(queries), end(queries), keyPixels, queryPixels,
+                             m_options.reduction);
+}
+
+QSize HeatmapPlot::pixelsPerMap(int columns, int rows) const {
+  const double ratio = devicePixelRatioF();
+  columns = std::max(1, columns);
+  rows = std::max(1, rows);
+  if (!m_maps.empty() && static_cast<int>(m_maps.size()) == columns * rows) {
+    QSize largest;
+    for (const Map& map : m_maps) largest = largest.expandedTo(map.axisRect->rect().size());
+    if (!largest.isEmpty())
+      return QSize(static_cast<int>(std::ceil(largest.width() * ratio)),
+                   static_cast<int>(std::ceil(largest.height() * ratio)));
+  }
+  // Not laid out yet: a share of the plot, generous (labels and titles take some of it), so the first cells
+  // are rarely coarser than the pixels.
+  return QSize(static_cast<int>(std::ceil(std::max(64, width() / columns) * ratio)),
+               static_cast<int>(std::ceil(std::max(64, height() / rows) * ratio)));
+}
+
+bool HeatmapPlot::needsRefine() const {
+  if (!m_snapshot || m_snapshot->tokenCount() == 0) return false;
+  const QSize none;
+  for (const Map& map : m_maps)
+    if (map.axisRect->width() > 0 &&
+        !map.colorMap->region().serves(wantedRegion(map, devicePixelRatioF(), none)))
+      return true;
+  return false;
+}
+
+void HeatmapPlot::refine() {
+  if (!m_snapshot) return;
+  struct Job {
+    std::size_t index;
+    MapKey key;
+    CellRegion region;
+  };
+  std::vector<Job> jobs;
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const Map& map = m_maps[i];
+    if (map.axisRect->width() <= 0) continue;
+    const CellRegion wanted = wantedRegion(map, devicePixelRatioF(), QSize());
+    if (!map.colorMap->region().serves(wanted)) jobs.push_back(Job{i, map.key, wanted});
+  }
+  if (jobs.empty()) return;
+  const quint64 generation = m_refineGeneration->fetch_add(1) + 1;
+  m_refining = true;
+  const SnapshotPointer snapshot = m_snapshot;
+  const auto latest = m_refineGeneration;
+  using Built = std::shared_ptr<std::vector<MapCells>>;
+  QtConcurrent::run(&m_refinePool, [snapshot, jobs, latest, generation]() -> Built {
+    auto built = std::make_shared<std::vector<MapCells>>();
+    for (const Job& job : jobs) {
+      if (latest->load() != generation) break;  // a newer zoom or snapshot
+      built->push_back(buildMapCells(*snapshot, job.key.maskRow, job.key.head, job.key.quantity, job.region));
+    }
+    return built;
+  }).then(this, [this, snapshot, jobs, generation](const Built& built) {
+    if (m_refineGeneration->load() != generation || snapshot != m_snapshot) return;
+    m_refining = false;
+    const int n = snapshot->tokenCount();
+    for (std::size_t i = 0; i < built->size(); ++i)
+      if (jobs[i].index < m_maps.size() && m_maps[jobs[i].index].key == jobs[i].key)
+        m_maps[jobs[i].index].colorMap->setCells(std::move((*built)[i]), n);
+    updateRanges();
+    updateNote();
+    replot(QCustomPlot::rpQueuedReplot);
+    emit refined();
+  });
+}
+
+void HeatmapPlot::refineNow(double pixelRatio) {
+  if (!m_snapshot) return;
+  const int n = m_snapshot->tokenCount();
+  for (Map& map : m_maps) {
+    const CellRegion wanted = wantedRegion(map, pixelRatio, QSize());
+    if (map.axisRect->width() > 0 && !map.colorMap->region().serves(wanted))
+      map.colorMap->setCells(
+          buildMapCells(*m_snapshot, map.key.maskRow, map.key.head, map.key.quantity, wanted), n);
+  }
+  updateRanges();
+  updateNote();
+}
+
+void HeatmapPlot::updateNote() {
+  if (!m_note) return;
+  const QString note = gridNote();
+  if (note != m_note->text()) m_note->setText(note);
+}
+
+QString HeatmapPlot::gridNote() const {
+  // The coarsest map speaks for the grid: maps differ only while one is zoomed or being rebuilt.
+  CellRegion coarsest;
+  for (const Map& map : m_maps) {
+    const CellRegion& region = map.colorMap->region();
+    if (region.keyBlock * region.queryBlock > coarsest.keyBlock * coarsest.queryBlock) coarsest = region;
+  }
+  if (!coarsest.isReduced())
+    return m_note ? tr("Wheel: zoom into a map \u00b7 double-click: all of it") : QString();
+  return tr("Long text: each drawn cell is the %1 \u00b7 the wheel zooms into a map down to single cells, "
+            "double-click shows all of it")
+      .arg(coarsest.note());
+}
+
+QString HeatmapPlot::reductionNote(int index) const {
+  return m_maps[index].colorMap->region().note();
+}
+
+void HeatmapPlot::zoomMap(int index, double keyLower, double keyUpper, double queryLower, double queryUpper) {
+  QCPAxisRect* rect = m_maps[index].axisRect;
+  rect->axis(QCPAxis::atBottom)->setRange(keyLower - 0.5, keyUpper - 0.5);
+  rect->axis(QCPAxis::atLeft)->setRange(queryLower - 0.5, queryUpper - 0.5);
+  replot();
+}
+
+void HeatmapPlot::resetZoom(int index) {
+  const int n = m_snapshot ? m_snapshot->tokenCount() : 0;
+  zoomMap(index, 0, n, 0, n);
+}
+
+void HeatmapPlot::updateRanges() {
+  if (m_options.sharedRange) {
+    for (const auto& [quantity, scale] : m_sharedScales) {
+      double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+      for (const Map& map : m_maps) {
+        if (map.key.quantity != quantity || std::isnan(map.colorMap->minimum())) continue;
+        minimum = std::min(minimum, map.colorMap->minimum());
+        maximum = std::max(maximum, map.colorMap->maximum());
+      }
+      scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
+      scale->setDataRange(ColorMaps::rangeFor(quantity, minimum, maximum));
+      for (const Map& map : m_maps)
+        if (map.key.quantity == quantity) map.colorMap->setColorScale(scale);
+    }
+  } else {
+    for (std::size_t i = 0; i < m_maps.size() && i < m_mapScales.size(); ++i) {
+      const Map& map = m_maps[i];
+      QCPColorScale* scale = m_mapScales[i];
+      scale->setGradient(ColorMaps::forQuantity(map.key.quantity, m_options.colorMap));
+      scale->setDataRange(
+          ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
+      map.colorMap->setColorScale(scale);
+    }
+  }
+}
+
+bool HeatmapPlot::settle() {
+  bool changed = false;
+  for (Map& map : m_maps) {
+    QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
+    const double tokens = std::max(1.0, keys->range().size());
+    const double cellWidth = map.axisRect->width() / tokens;
+    if (map.axisRect->width() > 0) {
+      // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
+      const double rotation = map.columns->widestLabel() + 6 > cellWidth ? kRotatedLabels : 0.0;
+      if (rotation != keys->tickLabelRotation()) {
+        keys->setTickLabelRotation(rotation);
+        changed = true;
+      }
+    }
+    changed = changed || map.rows->isStale() || map.columns->isStale();
+  }
+  return changed;
+}
+
+QString HeatmapPlot::mapTitle(int index) const {
+  return m_maps[index].title->text();
+}
+
+QStringList HeatmapPlot::rowLabels(int index) const {
+  return m_maps[index].rows->labels();
+}
+
+QStringList HeatmapPlot::columnLabels(int index) const {
+  return m_maps[index].columns->labels();
+}
+
+QCPRange HeatmapPlot::colorRange(int index) const {
+  return m_maps[index].colorMap->dataRange();
+}
+
+int HeatmapPlot::colorScaleCount() const {
+  return static_cast<int>(m_sharedScales.size() + m_mapScales.size());
+}
+
+QString HeatmapPlot::fileStem(const AttentionSnapshot& snapshot, const MapKey& key) {
+  const QString head = snapshot.isSummary(key.head)
+                           ? QStringLiteral("%1-of-heads").arg(toString(snapshot.headSummary))
+                           : QStringLiteral("head%1").arg(key.head + 1);
+  const QString layer = snapshot.model ? QStringLiteral("layer%1-").arg(snapshot.model->layer) : QString();
+  return QStringLiteral("%1%2-%3-%4")
+      .arg(layer, head, maskSlug(snapshot.rows[key.maskRow].mask), slugOf(key.quantity));
+}
+
+QString HeatmapPlot::mapFileStem(int index) const {
+  return fileStem(*m_snapshot, m_maps[index].key);
+}
+
+bool HeatmapPlot::cellAt(const QPointF& position, int* map, int* query, int* key) const {
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const QCPAxisRect* rect = m_maps[i].axisRect;
+    if (!rect->rect().contains(position.toPoint())) continue;
+    const int n = m_maps[i].colorMap->tokenCount();
+    if (n == 0) return false;
+    const int k = static_cast<int>(std::lround(rect->axis(QCPAxis::atBottom)->pixelToCoord(position.x())));
+    const int q = static_cast<int>(std::lround(rect->axis(QCPAxis::atLeft)->pixelToCoord(position.y())));
+    if (k < 0 || k >= n || q < 0 || q >= n) return false;
+    *map = static_cast<int>(i);
+    *query = q;
+    *key = k;
+    return true;
+  }
+  return false;
+}
+
+QPointF HeatmapPlot::cellCentre(int map, int query, int key) const {
+  const QCPAxisRect* rect = m_maps[map].axisRect;
+  return QPointF(rect->axis(QCPAxis::atBottom)->coordToPixel(key),
+                 rect->axis(QCPAxis::atLeft)->coordToPixel(query));
+}
+
+void HeatmapPlot::setHover(int query, int key) {
+  for (Map& map : m_maps) map.overlay->setHover(query, key);
+  layer(kHighlightLayer)->replot();
+}
+
+void HeatmapPlot::setSelection(int query, std::optional<MapKey> explained) {
+  for (Map& map : m_maps) {
+    const bool isExplained =
+        explained && explained->maskRow == map.key.maskRow && explained->head == map.key.head;
+    map.overlay->setSelectedQuery(query, isExplained);
+  }
+  layer(kHighlightLayer)->replot();
+}
+
+QSize HeatmapPlot::naturalSize() const {
+  if (m_maps.empty()) return QSize(800, 600);
+  int rows = 0, columns = 0;
+  {
+    std::map<std::pair<int, int>, int> blockRows;
+    std::map<int, int> heads;
+    for (const Map& map : m_maps) {
+      blockRows[{static_cast<int>(map.key.quantity), map.key.maskRow}] = 0;
+      heads[map.key.head] = 0;
+    }
+    rows = static_cast<int>(blockRows.size());
+    columns = static_cast<int>(heads.size());
+  }
+  const int n = m_snapshot ? m_snapshot->tokenCount() : 1;
+  const int side = std::clamp(n * 42, 260, 560);
+  const int labels = 110;  // token labels (elided) and the title
+  const int scales = m_options.sharedRange ? 90 : columns * 80;
+  const int width = columns * (side + labels) + scales + 24;
+  const int height = rows * (side + labels) + 40;
+  return QSize(std::clamp(width, 320, 8000), std::clamp(height, 240, 8000));
+}
+
+void HeatmapPlot::render(QCPPainter* painter, const QSize& size, double pixelRatio) {
+  m_rendering = true;
+  for (int pass = 0; pass < kMaxSettlePasses + 1; ++pass) {
+    QPicture scratch;
+    QCPPainter scratchPainter(&scratch);
+    toPainter(&scratchPainter, size.width(), size.height());
+    scratchPainter.end();
+    refineNow(pixelRatio);  // the maps now have their size in this image
+    if (!settle()) break;
+  }
+  toPainter(painter, size.width(), size.height());
+  m_rendering = false;
+}
+
+}  // namespace attnscope::ui

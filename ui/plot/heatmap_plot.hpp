@@ -1,0 +1,157 @@
+#pragma once
+// The heatmaps of a snapshot laid out in one QCustomPlot: a block of rows per quantity (one row per mask, one
+// column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per
+// map) and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+// A map never holds more cells than its axis rect has pixels: a long text's maps show blocks of cells reduced
+// to their max or mean (said in a note under the grid); the wheel zooms into a map and the cells in view are
+// rebuilt finer off the GUI thread, down to one cell per token.
+
+#include <qcustomplot.h>
+
+#include <QSize>
+#include <QThreadPool>
+#include <QTimer>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "compute/attention_snapshot.hpp"
+#include "plot/map_title.hpp"
+#include "plot/text_width_cache.hpp"
+#include "state/view_settings.hpp"
+
+namespace attnscope::ui {
+
+class AttentionColorMap;
+class MapOverlay;
+class TokenAxisTicker;
+
+// How the maps are drawn; the part of ViewSettings that needs no computation.
+struct DisplayOptions {
+  std::vector<Quantity> quantities{Quantity::weights};
+  ColorMapId colorMap = ColorMapId::viridis;
+  bool sharedRange = true;
+  Reduction reduction = Reduction::max;
+
+  static DisplayOptions from(const ViewSettings& settings);
+  friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
+};
+
+// Which map: a mask row of the snapshot, a head and a quantity.
+struct MapKey {
+  int maskRow = 0;
+  int head = 0;
+  Quantity quantity = Quantity::weights;
+  friend bool operator==(const MapKey&, const MapKey&) = default;
+};
+
+class HeatmapPlot : public QCustomPlot {
+  Q_OBJECT
+
+ public:
+  explicit HeatmapPlot(QWidget* parent = nullptr);
+  ~HeatmapPlot() override;
+
+  // Shows `snapshot` (or nothing when null). With `only`, just that map. Reuses the existing maps when the
+  // grid keeps its shape, so an edit that changes only values rebuilds no layout.
+  void setContent(SnapshotPointer snapshot, const DisplayOptions& options, std::optional<MapKey> only = {});
+  const SnapshotPointer& snapshot() const { return m_snapshot; }
+  const DisplayOptions& displayOptions() const { return m_options; }
+
+  // The maps in grid order (quantity blocks, then mask rows, then heads).
+  int mapCount() const { return static_cast<int>(m_maps.size()); }
+  MapKey mapKey(int index) const { return m_maps[index].key; }
+  QString mapTitle(int index) const;
+  AttentionColorMap* colorMap(int index) const { return m_maps[index].colorMap; }
+  QCPAxisRect* mapRect(int index) const { return m_maps[index].axisRect; }
+  QStringList rowLabels(int index) const;     // query tokens, top to bottom
+  QStringList columnLabels(int index) const;  // key tokens, left to right
+  QCPRange colorRange(int index) const;
+  // "max of 4×4 cells" when the map's cells are reduced, else empty; and the note under the grid.
+  QString reductionNote(int index) const;
+  QString gridNote() const;
+  // The device pixels of each map's axis rect for a grid of `columns` × `rows` maps: as laid out now, or
+  // estimated from the plot's size. The worker prepares the cells of a new snapshot at this size.
+  QSize pixelsPerMap(int columns, int rows) const;
+  // Shows tokens [begin, end) of both axes of a map (clamped to the map), as the wheel does.
+  void zoomMap(int index, double keyLower, double keyUpper, double queryLower, double queryUpper);
+  void resetZoom(int index);
+  // True while cells for the maps in view are being built off the GUI thread.
+  bool isRefining() const { return m_refining; }
+  int colorScaleCount() const;
+  // File-name stem of a map: head1-causal-weights.
+  QString mapFileStem(int index) const;
+  static QString fileStem(const AttentionSnapshot& snapshot, const MapKey& key);
+
+  // The map under a widget position, and the cell (query, key) there; false outside every map.
+  bool cellAt(const QPointF& position, int* map, int* query, int* key) const;
+  // The centre of a cell in widget coordinates (tests, tooltips).
+  QPointF cellCentre(int map, int query, int key) const;
+
+  void setHover(int query, int key);
+  void setSelection(int query, std::optional<MapKey> explained);
+
+  // A size at which every map is comfortably readable: used for exports when no size is given.
+  QSize naturalSize() const;
+  // Lays the plot out at `size` until the token labels settle (how many fit, whether they are rotated),
+  // then paints it with `painter` (whose device is at least that size) at `pixelRatio` device pixels per
+  // logical pixel, with each map reduced for that size. For exports.
+  void render(QCPPainter* painter, const QSize& size, double pixelRatio = 1.0);
+
+ signals:
+  // Cells built off the GUI thread (after a zoom, a resize or a new reduction) are on screen.
+  void refined();
+
+ private:
+  struct Map {
+    MapKey key;
+    QCPAxisRect* axisRect = nullptr;
+    MapTitle* title = nullptr;
+    AttentionColorMap* colorMap = nullptr;
+    MapOverlay* overlay = nullptr;
+    TokenAxisTicker* rows = nullptr;
+    TokenAxisTicker* columns = nullptr;
+  };
+
+  std::vector<Quantity> shownQuantities() const;
+  CellRegion wantedRegion(const Map& map, double pixelRatio, QSize estimate) const;
+  bool needsRefine() const;
+  void refine();                      // off the GUI thread; the cells arrive later
+  void refineNow(double pixelRatio);  // here and now (exports)
+  void updateNote();
+  void clampRange(QCPAxis* axis);
+  std::vector<MapKey> layoutKeys() const;
+  void rebuild(const std::vector<MapKey>& keys);
+  void clearMaps();
+  void setupAxes(Map& map);
+  void fill(bool values);  // titles, labels and gradients; the cells too when `values`
+  void updateRanges();
+  // After a layout pass: rotates or thins the token labels that do not fit; true when another layout pass is
+  // needed (the layout sizes each axis after generating its ticks).
+  bool settle();
+  void setupScale(QCPColorScale* scale, Quantity quantity);
+
+  SnapshotPointer m_snapshot;
+  DisplayOptions m_options;
+  std::optional<MapKey> m_only;
+  std::vector<Map> m_maps;
+  std::vector<std::pair<Quantity, QCPColorScale*>> m_sharedScales;
+  std::vector<QCPColorScale*> m_mapScales;  // per-map mode: one per map, in map order
+  QCPMarginGroup* m_marginGroup = nullptr;
+  QCPTextElement* m_note = nullptr;  // only for texts long enough to be reduced
+  // The tick labels of the snapshot's tokens, elided and measured once for every axis.
+  QStringList m_tokenTexts, m_tokenLabels;
+  TextWidthCache m_labelWidths;
+  int m_widestTokenLabel = 0;
+  QFont m_tickFont, m_titleFont, m_noteFont;
+  int m_settlePasses = 0;
+  // Zoom and resize refinements: one worker thread, newest request wins.
+  QThreadPool m_refinePool;
+  QTimer m_refineTimer;
+  std::shared_ptr<std::atomic<quint64>> m_refineGeneration = std::make_shared<std::atomic<quint64>>(0);
+  bool m_refining = false;
+  bool m_rendering = false;
+};
+
+}  // namespace attnscope::ui

@@ -1,0 +1,62 @@
+#include "state/scope_model.hpp"
+
+#include <algorithm>
+
+namespace attnscope::ui {
+
+ScopeModel::ScopeModel(QObject* parent) : QObject(parent), m_settings(ViewSettings::defaults()) {}
+
+void ScopeModel::setSettings(const ViewSettings& settings) {
+  if (settings == m_settings) return;
+  m_settings = settings;
+  emit settingsChanged(m_settings);
+}
+
+void ScopeModel::setText(const QString& text) {
+  if (text == m_settings.text) return;
+  ViewSettings settings = m_settings;
+  settings.text = text;
+  setSettings(settings);
+}
+
+void ScopeModel::setSnapshot(SnapshotPointer snapshot) {
+  m_snapshot = std::move(snapshot);
+  m_hoveredQuery = m_hoveredKey = -1;
+  emit snapshotChanged(m_snapshot);
+  emit hoverChanged(-1, -1);
+  // Keep the selected query across edits where it still exists, so typing does not lose the detail view.
+  const QuerySelection selection = clamped(m_selection);
+  m_selection = selection;
+  emit selectionChanged(m_selection);
+}
+
+void ScopeModel::setHover(int query, int key) {
+  if (query == m_hoveredQuery && key == m_hoveredKey) return;
+  m_hoveredQuery = query;
+  m_hoveredKey = key;
+  emit hoverChanged(query, key);
+}
+
+void ScopeModel::setSelection(const QuerySelection& selection) {
+  const QuerySelection next = clamped(selection);
+  if (next == m_selection) return;
+  m_selection = next;
+  emit selectionChanged(m_selection);
+}
+
+void ScopeModel::selectQuery(int query) {
+  QuerySelection selection = m_selection;
+  selection.query = query;
+  setSelection(selection);
+}
+
+QuerySelection ScopeModel::clamped(QuerySelection selection) const {
+  if (!m_snapshot) return selection;
+  const int tokens = m_snapshot->tokenCount();
+  selection.query = std::max(std::min(selection.query, tokens - 1), -1);
+  selection.maskRow = std::clamp(selection.maskRow, 0, std::max(0, m_snapshot->maskCount() - 1));
+  selection.head = std::clamp(selection.head, 0, std::max(0, m_snapshot->headCount() - 1));
+  return selection;
+}
+
+}  // namespace attnscope::ui

@@ -1,0 +1,60 @@
+#pragma once
+// The window's state, apart from any widget: the settings, the snapshot on screen, what the pointer is over
+// and which query is selected. Views read it and ask it for changes; they never talk to each other.
+
+#include <QObject>
+
+#include "compute/attention_snapshot.hpp"
+#include "state/view_settings.hpp"
+
+namespace attnscope::ui {
+
+// The selected query row and the map it was picked in (the detail panel explains that map's head and mask).
+struct QuerySelection {
+  int query = -1;
+  int maskRow = 0;
+  int head = 0;
+  friend bool operator==(const QuerySelection&, const QuerySelection&) = default;
+};
+
+class ScopeModel : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit ScopeModel(QObject* parent = nullptr);
+
+  const ViewSettings& settings() const { return m_settings; }
+  void setSettings(const ViewSettings& settings);
+  void setText(const QString& text);
+
+  // The snapshot on screen: the last valid computation, or null when the text is empty.
+  const SnapshotPointer& snapshot() const { return m_snapshot; }
+  void setSnapshot(SnapshotPointer snapshot);
+
+  // The cell under the pointer (query row, key column); -1 for none. Hovering a token chip hovers (i, i).
+  int hoveredQuery() const { return m_hoveredQuery; }
+  int hoveredKey() const { return m_hoveredKey; }
+  void setHover(int query, int key);
+
+  const QuerySelection& selection() const { return m_selection; }
+  void setSelection(const QuerySelection& selection);
+  void selectQuery(int query);  // keeps the map
+
+ signals:
+  void settingsChanged(const attnscope::ui::ViewSettings& settings);
+  void snapshotChanged(const attnscope::ui::SnapshotPointer& snapshot);
+  void hoverChanged(int query, int key);
+  void selectionChanged(const attnscope::ui::QuerySelection& selection);
+
+ private:
+  QuerySelection clamped(QuerySelection selection) const;
+
+  ViewSettings m_settings;
+  SnapshotPointer m_snapshot;
+  int m_hoveredQuery = -1;
+  int m_hoveredKey = -1;
+  // "journey", the query the book (and the seed notebook) explains, until the user picks another.
+  QuerySelection m_selection{1, 0, 0};
+};
+
+}  // namespace attnscope::ui
