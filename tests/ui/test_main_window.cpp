@@ -268,11 +268,9 @@ class TestMainWindow : public QObject {
     for (int i = 0; i < 2000; ++i) words << QStringLiteral("w%1").arg(i % 397);
     const QString text = words.join(QLatin1Char(' '));
 
-    QElapsedTimer timer;
-    timer.start();
+    // The edit returns with the computation still in flight, whatever the machine's speed: results arrive
+    // only through the event loop, and the previous heatmaps stay until the new ones are ready.
     window.editor()->setText(text);
-    QVERIFY2(timer.elapsed() < 500, "an edit must not compute on the GUI thread");
-    // The previous heatmaps stay until the new ones are ready.
     QCOMPARE(window.model()->snapshot()->tokenCount(), 6);
     QVERIFY(window.controller()->isBusy());
     QVERIFY(waitForIdle(window.controller(), 120000));
