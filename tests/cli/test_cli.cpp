@@ -12,6 +12,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/embeddings.hpp"
 
+using namespace attnscope;
 using namespace attnscope::testing;
 
 namespace {
@@ -120,11 +121,11 @@ class TestCli : public QObject {
       const auto read_back = [](const QJsonValue& value) {
         return to_matrix(value).cast<double>().cast<float>().eval();
       };
-      QCOMPARE(read_back(head["weights"]), expected.weights);
-      QCOMPARE(read_back(head["queries"]), expected.queries);
-      QCOMPARE(read_back(head["context"]), expected.context);
+      ATTNSCOPE_COMPARE_EXACT(read_back(head["weights"]), expected.weights, "weights");
+      ATTNSCOPE_COMPARE_EXACT(read_back(head["queries"]), expected.queries, "queries");
+      ATTNSCOPE_COMPARE_EXACT(read_back(head["context"]), expected.context, "context");
     }
-    QCOMPARE(to_matrix(json["output"]), result.output);
+    ATTNSCOPE_COMPARE_EXACT(to_matrix(json["output"]), result.output, "output");
   }
 
   void dropoutAndSeedsReachTheEngine() {
@@ -207,83 +208,189 @@ class TestCli : public QObject {
     QVERIFY(run.out.contains("cuda\t"));
   }
 
+  // README: "a non-zero exit status (2 for unusable flags, 1 for bad values or files)". Unusable flags are
+  // the ones the command-line parser itself refuses: an unknown flag, a missing subcommand or value, a value
+  // that is not of the flag's type or not one of its fixed choices (--device, --format, --tokenizer,
+  // --normalize, --preset) or out of its range (--max-tokens). Everything refused after parsing (values the
+  // engine checks, including --mechanism and --mask names, files, devices, limits) exits 1.
   void badInputsFailWithOneLine_data() {
     QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("message");
     const QString book = "--preset=book";
-    QTest::newRow("unknown flag") << QStringList{"compute", book, "--bogus"} << "--bogus";
-    QTest::newRow("no subcommand") << QStringList{} << "subcommand";
+    constexpr int flag = 2, value = 1;
+    QTest::newRow("unknown flag") << QStringList{"compute", book, "--bogus"} << flag << "--bogus";
+    QTest::newRow("no subcommand") << QStringList{} << flag << "subcommand";
+    QTest::newRow("missing value") << QStringList{"compute", book, "--heads"} << flag << "--heads";
     QTest::newRow("unknown mechanism")
-        << QStringList{"compute", book, "--mechanism", "lstm"} << "unknown mechanism 'lstm'";
+        << QStringList{"compute", book, "--mechanism", "lstm"} << value << "unknown mechanism 'lstm'";
     QTest::newRow("heads not dividing")
-        << QStringList{"compute", book, "--mechanism", "multihead", "--heads", "2", "--d-out", "3"}
+        << QStringList{"compute", book, "--mechanism", "multihead", "--heads", "2", "--d-out", "3"} << value
         << "must divide d_out";
     QTest::newRow("zero heads") << QStringList{"compute", book, "--mechanism", "multihead", "--heads", "0"}
-                                << "heads must be at least 1";
+                                << value << "heads must be at least 1";
     QTest::newRow("negative heads") << QStringList{"compute",           book,      "--mechanism",
                                                    "multihead-wrapper", "--heads", "-1"}
-                                    << "heads must be at least 1";
-    QTest::newRow("zero d-out") << QStringList{"compute", book, "--d-out", "0"}
+                                    << value << "heads must be at least 1";
+    QTest::newRow("zero d-out") << QStringList{"compute", book, "--d-out", "0"} << value
                                 << "--d-out must be at least 1";
-    QTest::newRow("zero d-in") << QStringList{"compute", "--text", "a b", "--d-in", "0"}
+    QTest::newRow("zero d-in") << QStringList{"compute", "--text", "a b", "--d-in", "0"} << value
                                << "--d-in must be at least 1";
-    QTest::newRow("huge d-in") << QStringList{"compute", "--text", "a", "--d-in", "2000000000"}
+    QTest::newRow("huge d-in") << QStringList{"compute", "--text", "a", "--d-in", "2000000000"} << value
                                << "--d-in must be at most 4096 (got 2000000000)";
-    QTest::newRow("huge d-out") << QStringList{"compute", book, "--d-out", "2000000000"}
+    QTest::newRow("huge d-out") << QStringList{"compute", book, "--d-out", "2000000000"} << value
                                 << "--d-out must be at most 4096 (got 2000000000)";
     QTest::newRow("huge heads") << QStringList{"compute",           book,      "--mechanism",
                                                "multihead-wrapper", "--heads", "2000000000"}
-                                << "--heads must be at most 256 (got 2000000000)";
+                                << value << "--heads must be at most 256 (got 2000000000)";
     QTest::newRow("control characters in a value")
-        << QStringList{"compute", book, "--mechanism", "multi\x1b[2J\u202ehead"}
+        << QStringList{"compute", book, "--mechanism", "multi\x1b[2J\u202ehead"} << value
         << "unknown mechanism 'multi\\x1b[2J\\u202ehead'";
     QTest::newRow("control characters in a flag")
-        << QStringList{"compute", book, "--bogus\x1b[2J"} << "--bogus\\x1b[2J";
-    QTest::newRow("d-in not a number") << QStringList{"compute", "--text", "a b", "--d-in", "x"} << "--d-in";
+        << QStringList{"compute", book, "--bogus\x1b[2J"} << flag << "--bogus\\x1b[2J";
+    QTest::newRow("d-in not a number")
+        << QStringList{"compute", "--text", "a b", "--d-in", "x"} << flag << "--d-in";
     QTest::newRow("dropout 1") << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "1"}
-                               << "dropout must be in [0, 1)";
+                               << value << "dropout must be in [0, 1)";
     QTest::newRow("dropout negative")
-        << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "-0.5"}
+        << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "-0.5"} << value
         << "dropout must be in [0, 1)";
     QTest::newRow("dropout nan") << QStringList{"compute", book, "--mechanism", "causal", "--dropout", "nan"}
-                                 << "dropout";
-    QTest::newRow("empty text") << QStringList{"compute", "--text", ""} << "the text is empty";
-    QTest::newRow("whitespace text") << QStringList{"compute", "--text", " \t\n "} << "the text is empty";
-    QTest::newRow("nothing") << QStringList{"compute"} << "--text TEXT, --preset book or --embeddings FILE";
-    QTest::newRow("preset and text") << QStringList{"compute", book, "--text", "a"} << "--preset book brings";
+                                 << value << "dropout";
+    QTest::newRow("empty text") << QStringList{"compute", "--text", ""} << value << "the text is empty";
+    QTest::newRow("whitespace text") << QStringList{"compute", "--text", " \t\n "} << value
+                                     << "the text is empty";
+    QTest::newRow("nothing") << QStringList{"compute"} << value
+                             << "--text TEXT, --preset book or --embeddings FILE";
+    QTest::newRow("preset and text") << QStringList{"compute", book, "--text", "a"} << value
+                                     << "--preset book brings";
     QTest::newRow("missing embeddings")
-        << QStringList{"compute", "--embeddings", "/nonexistent/e.npy"} << "e.npy";
-    QTest::newRow("bad mask") << QStringList{"compute", book, "--mask", "window:0"} << "W >= 1";
-    QTest::newRow("unknown mask") << QStringList{"compute", book, "--mask", "upper"} << "unknown mask";
+        << QStringList{"compute", "--embeddings", "/nonexistent/e.npy"} << value << "e.npy";
+    QTest::newRow("bad mask") << QStringList{"compute", book, "--mask", "window:0"} << value << "W >= 1";
+    QTest::newRow("unknown mask") << QStringList{"compute", book, "--mask", "upper"} << value
+                                  << "unknown mask";
     QTest::newRow("missing mask file")
-        << QStringList{"compute", book, "--mask", "file:/nonexistent/m.csv"} << "m.csv";
+        << QStringList{"compute", book, "--mask", "file:/nonexistent/m.csv"} << value << "m.csv";
     QTest::newRow("unwritable output")
-        << QStringList{"compute", book, "--output", "/nonexistent/dir/out.json"}
+        << QStringList{"compute", book, "--output", "/nonexistent/dir/out.json"} << value
         << "cannot write /nonexistent/dir/out.json";
-    QTest::newRow("cuda without device") << QStringList{"compute", book, "--device", "cuda"} << "CUDA";
-    QTest::newRow("unknown device") << QStringList{"compute", book, "--device", "tpu"} << "--device";
-    QTest::newRow("unknown format") << QStringList{"compute", book, "--format", "xml"} << "--format";
+    QTest::newRow("cuda without device")
+        << QStringList{"compute", book, "--device", "cuda"} << value << "CUDA";
+    QTest::newRow("unknown device") << QStringList{"compute", book, "--device", "tpu"} << flag << "--device";
+    QTest::newRow("unknown format") << QStringList{"compute", book, "--format", "xml"} << flag << "--format";
     QTest::newRow("unknown tokenizer")
-        << QStringList{"compute", "--text", "a", "--tokenizer", "bpe"} << "--tokenizer";
-    QTest::newRow("token limit") << QStringList{"compute", book, "--max-tokens", "5"}
+        << QStringList{"compute", "--text", "a", "--tokenizer", "bpe"} << flag << "--tokenizer";
+    QTest::newRow("unknown normalization")
+        << QStringList{"compute", book, "--normalize", "max"} << flag << "--normalize";
+    QTest::newRow("unknown preset") << QStringList{"compute", "--preset", "novel"} << flag << "--preset";
+    QTest::newRow("zero max-tokens") << QStringList{"compute", book, "--max-tokens", "0"} << flag
+                                     << "--max-tokens";
+    QTest::newRow("token limit") << QStringList{"compute", book, "--max-tokens", "5"} << value
                                  << "6 tokens is more than the limit of 5";
-    QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << "does not match";
+    QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << value
+                                   << "does not match";
   }
   void badInputsFailWithOneLine() {
     QFETCH(QStringList, arguments);
+    QFETCH(int, exitCode);
     QFETCH(QString, message);
-    if (QTest::currentDataTag() == QByteArray("cuda without device")) {
-      const Run devices = run_cli({"devices"});
-      if (devices.out.contains("cuda\tavailable"))
-        QSKIP("a CUDA device is present here, so --device cuda succeeds");
+    if (QTest::currentDataTag() == QByteArray("cuda without device") &&
+        run_cli({"devices"}).out.contains("cuda\tavailable")) {
+      // A CUDA device is present here: --device cuda is then good input.
+      const Run run = run_cli(arguments);
+      QCOMPARE(run.exit_code, 0);
+      QCOMPARE(QJsonDocument::fromJson(run.out).object()["device"].toString(), QString("cuda"));
+      return;
     }
     const Run run = run_cli(arguments);
-    QVERIFY2(run.exit_code > 0, run.err.constData());
+    if (run.exit_code != exitCode) qWarning("%s", run.err.constData());
+    QCOMPARE(run.exit_code, exitCode);
     QVERIFY(run.out.isEmpty());
     const QString error = QString::fromUtf8(run.err);
     QVERIFY2(error.startsWith("attnscope-cli: error: "), qPrintable(error));
     QVERIFY2(error.count('\n') == 1 && error.endsWith('\n'), qPrintable(error));
     QVERIFY2(error.contains(message), qPrintable(error));
+  }
+
+  // README: "More than --max-tokens tokens (default 16,384) is refused with a message". Computing 16,384
+  // tokens would take gigabytes, so the run at the limit stops at the next check after the limit's: a mask
+  // file too small for the text (read only once the token count has passed), which no run over the limit
+  // reaches.
+  void maxTokensDefaultsTo16384() {
+    QTemporaryDir directory;
+    const QString mask = write_file(directory, "mask.csv", "0\n");
+    const auto words = [](int count) {
+      QStringList list;
+      for (int i = 0; i < count; ++i) list << "a";
+      return list.join(' ');
+    };
+    const QStringList flags{"--mechanism", "simplified", "--d-in", "1", "--mask", "file:" + mask};
+
+    const Run over = run_cli(QStringList{"compute", "--text", words(16385)} + flags);
+    QCOMPARE(over.exit_code, 1);
+    QVERIFY(over.out.isEmpty());
+    QVERIFY2(over.err.startsWith("attnscope-cli: error: 16385 tokens is more than the limit of 16384"),
+             over.err.constData());
+    QCOMPARE(over.err.count('\n'), 1);
+
+    const Run at = run_cli(QStringList{"compute", "--text", words(16384)} + flags);
+    QCOMPARE(at.exit_code, 1);
+    QVERIFY2(!at.err.contains("limit"), at.err.constData());
+    QVERIFY2(at.err.contains("is 1×1 but the text has 16384 tokens"), at.err.constData());
+
+    // A smaller limit, computed on both sides of it.
+    const Run small_at = run_cli({"compute", "--text", words(8), "--max-tokens", "8"});
+    QCOMPARE(small_at.exit_code, 0);
+    QCOMPARE(QJsonDocument::fromJson(small_at.out).object()["tokens"].toArray().size(), 8);
+    const Run small_over = run_cli({"compute", "--text", words(9), "--max-tokens", "8"});
+    QCOMPARE(small_over.exit_code, 1);
+    QVERIFY2(small_over.err.contains("9 tokens is more than the limit of 8"), small_over.err.constData());
+  }
+
+  // README: a query whose every key is masked (only a mask file can do that) gets an all-zero weights row
+  // and a zero context vector, and is listed in empty_rows.
+  void emptyRowsListsTheFullyMaskedQueries_data() {
+    QTest::addColumn<QByteArray>("mask");
+    QTest::addColumn<QList<int>>("empty");
+    QTest::newRow("none empty") << QByteArray("0,1,1,1\n0,0,1,1\n0,0,0,1\n0,0,0,0\n") << QList<int>{};
+    QTest::newRow("row 1") << QByteArray("0,1,1,1\n1,1,1,1\n0,0,0,1\n0,0,0,0\n") << QList<int>{1};
+    QTest::newRow("rows 0 and 3, file larger than n")
+        << QByteArray("1,1,1,1,0\n0,0,1,1,0\n0,1,0,1,0\n1,1,1,1,0\n0,0,0,0,0\n") << QList<int>{0, 3};
+  }
+  void emptyRowsListsTheFullyMaskedQueries() {
+    QFETCH(QByteArray, mask);
+    QFETCH(QList<int>, empty);
+    QTemporaryDir directory;
+    const QString path = write_file(directory, "mask.csv", mask);
+    const Run run = run_cli({"compute", "--text", "one two three four", "--mechanism", "multihead", "--heads",
+                             "2", "--d-in", "4", "--d-out", "4", "--mask", "file:" + path});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    QVERIFY(json["empty_rows"].isArray());
+    QJsonArray expected;
+    for (const int row : empty) expected.append(row);
+    QCOMPARE(json["empty_rows"].toArray(), expected);
+    const QJsonArray heads = json["heads"].toArray();
+    QCOMPARE(heads.size(), 2);
+    for (const auto& value : heads) {
+      const QJsonObject head = value.toObject();
+      const Matrix weights = to_matrix(head["weights"]);
+      const Matrix context = to_matrix(head["context"]);
+      const Matrix scores = to_matrix(head["scores"]);
+      QCOMPARE(weights.rows(), 4);
+      QCOMPARE(context.rows(), 4);
+      for (int row = 0; row < 4; ++row) {
+        const bool isEmpty = empty.contains(row);
+        QVERIFY2(isEmpty == scores.row(row).array().isNaN().all(), qPrintable(QString::number(row)));
+        if (isEmpty) {
+          QVERIFY2(weights.row(row).isZero(0) && context.row(row).isZero(0),
+                   qPrintable(QString::number(row)));
+        } else {
+          QVERIFY(std::abs(weights.row(row).sum() - 1.0f) < 1e-5f);
+          QVERIFY(context.row(row).allFinite());
+        }
+      }
+    }
   }
 
   void invalidUtf8TextIsRefused() {

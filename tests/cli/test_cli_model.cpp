@@ -97,12 +97,14 @@ class TestCliModel : public QObject {
         QVERIFY2(keys.contains(key), key);
       const HeadResult& engine = expected.layers[std::size_t(i / 3)].heads[std::size_t(i % 3)];
       QCOMPARE(float(head["scale"].toDouble()), engine.scale);
-      QCOMPARE(to_matrix(head["weights"]), engine.weights);
-      QCOMPARE(to_matrix(head["context"]), engine.context);
+      ATTNSCOPE_COMPARE_EXACT(to_matrix(head["weights"]), engine.weights,
+                              QStringLiteral("head %1 weights").arg(i));
+      ATTNSCOPE_COMPARE_EXACT(to_matrix(head["context"]), engine.context,
+                              QStringLiteral("head %1 context").arg(i));
       QVERIFY(head["scores"].toArray()[0].toArray()[1].isNull());  // causal
       QCOMPARE(float(head["scores"].toArray()[1].toArray()[0].toDouble()), engine.scores(1, 0));
     }
-    QCOMPARE(to_matrix(json["output"]), expected.final_hidden);
+    ATTNSCOPE_COMPARE_EXACT(to_matrix(json["output"]), expected.final_hidden, "output");
     QCOMPARE(json["empty_rows"].toArray().size(), 0);
   }
 

@@ -33,7 +33,8 @@ class TestTorchRandom : public QObject {
       const QJsonObject c = value.toObject();
       TorchGenerator generator(c["seed"].toInteger());
       const Matrix drawn = generator.rand(c["rows"].toInt(), c["cols"].toInt());
-      QCOMPARE(drawn, to_matrix(c["values"]));
+      ATTNSCOPE_COMPARE_EXACT(drawn, to_matrix(c["values"]),
+                              QStringLiteral("rand %1×%2").arg(c["rows"].toInt()).arg(c["cols"].toInt()));
     }
   }
 
@@ -61,7 +62,8 @@ class TestTorchRandom : public QObject {
       TorchGenerator generator(c["seed"].toInteger());
       const int rows = c["rows"].toInt(), cols = c["cols"].toInt();
       const std::vector<float> noise = generator.dropout_noise(std::size_t(rows * cols), c["p"].toDouble());
-      QCOMPARE(Matrix(Eigen::Map<const Matrix>(noise.data(), rows, cols)), to_matrix(c["values"]));
+      ATTNSCOPE_COMPARE_EXACT(Matrix(Eigen::Map<const Matrix>(noise.data(), rows, cols)),
+                              to_matrix(c["values"]), QStringLiteral("dropout %1×%2").arg(rows).arg(cols));
     }
   }
 
@@ -69,8 +71,8 @@ class TestTorchRandom : public QObject {
     const QJsonObject book = read_json_object(golden_path("book-chapter3.json"));
     TorchGenerator generator(123);
     const std::vector<float> noise = generator.dropout_noise(36, 0.5);
-    QCOMPARE(Matrix(Eigen::Map<const Matrix>(noise.data(), 6, 6)),
-             to_matrix(book["dropout_seed_123"]["result"]));
+    ATTNSCOPE_COMPARE_EXACT(Matrix(Eigen::Map<const Matrix>(noise.data(), 6, 6)),
+                            to_matrix(book["dropout_seed_123"]["result"]), "the book's dropout mask");
   }
 
   // Draws continue across calls exactly as PyTorch's generator does, the cached normal sample included.
@@ -81,8 +83,8 @@ class TestTorchRandom : public QObject {
       const QString kind = c["kind"].toString();
       TorchGenerator generator(c["seed"].toInteger());
       if (kind == "rand-rand") {
-        QCOMPARE(generator.rand(2, 3), to_matrix(c["first"]));
-        QCOMPARE(generator.rand(4, 1), to_matrix(c["second"]));
+        ATTNSCOPE_COMPARE_EXACT(generator.rand(2, 3), to_matrix(c["first"]), "first rand");
+        ATTNSCOPE_COMPARE_EXACT(generator.rand(4, 1), to_matrix(c["second"]), "second rand");
       } else if (kind == "linear-linear") {
         compare_linear(generator.linear(3, 2, true), c["first"].toObject());
         compare_linear(generator.linear(4, 5, false), c["second"].toObject());
@@ -97,14 +99,15 @@ class TestTorchRandom : public QObject {
       } else if (kind == "embedding-normal-cache") {
         compare_normal(generator.embedding(3, 1), c["first"]);
         compare_normal(generator.embedding(4, 4), c["second"]);
-        QCOMPARE(generator.rand(1, 2), to_row(c["third"]));
+        ATTNSCOPE_COMPARE_EXACT(generator.rand(1, 2), to_row(c["third"]), "rand after normals");
         compare_normal(generator.embedding(1, 1), c["fourth"]);  // the sample cached by the first table
         compare_normal(generator.embedding(1, 3), c["fifth"]);
       } else if (kind == "rand-dropout-rand") {
-        QCOMPARE(generator.rand(1, 3), to_row(c["first"]));
+        ATTNSCOPE_COMPARE_EXACT(generator.rand(1, 3), to_row(c["first"]), "rand before dropout");
         const std::vector<float> noise = generator.dropout_noise(8, 0.5);
-        QCOMPARE(Matrix(Eigen::Map<const Matrix>(noise.data(), 2, 4)), to_matrix(c["second"]));
-        QCOMPARE(generator.rand(1, 2), to_row(c["third"]));
+        ATTNSCOPE_COMPARE_EXACT(Matrix(Eigen::Map<const Matrix>(noise.data(), 2, 4)), to_matrix(c["second"]),
+                                "dropout between rands");
+        ATTNSCOPE_COMPARE_EXACT(generator.rand(1, 2), to_row(c["third"]), "rand after dropout");
       } else {
         QFAIL(qPrintable("unknown sequence kind " + kind));
       }
@@ -118,7 +121,7 @@ class TestTorchRandom : public QObject {
     const Matrix first = generator.rand(3, 3);
     generator.normal_double(0, 1);  // leaves a cached sample behind
     generator.manual_seed(7);
-    QCOMPARE(generator.rand(3, 3), first);
+    ATTNSCOPE_COMPARE_EXACT(generator.rand(3, 3), first, "rand after manual_seed");
     TorchGenerator fresh(7);
     fresh.rand(3, 3);
     QCOMPARE(generator.normal_double(0, 1), fresh.normal_double(0, 1));
@@ -126,9 +129,10 @@ class TestTorchRandom : public QObject {
 
  private:
   static void compare_linear(const LinearLayer& layer, const QJsonObject& expected) {
-    QCOMPARE(layer.weight, to_matrix(expected["weight"]));
+    ATTNSCOPE_COMPARE_EXACT(layer.weight, to_matrix(expected["weight"]), "linear weight");
     QCOMPARE(layer.bias.has_value(), !expected["bias_values"].isNull());
-    if (layer.bias) QCOMPARE(Matrix(*layer.bias), to_row(expected["bias_values"]));
+    if (layer.bias)
+      ATTNSCOPE_COMPARE_EXACT(Matrix(*layer.bias), to_row(expected["bias_values"]), "linear bias");
   }
 
   static void compare_normal(const Matrix& drawn, const QJsonValue& expected) {

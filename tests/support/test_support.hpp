@@ -9,6 +9,8 @@
 #include <QString>
 #include <QTest>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "attnscope/matrix.hpp"
 
@@ -116,6 +118,68 @@ inline Comparison compare(const Matrix& actual, const Matrix& expected, double f
                            .arg(double(comparison_.expected), 0, 'g', 9)                      \
                            .arg(comparison_.worst)                                            \
                            .arg(double(tolerance))));                                         \
+  } while (false)
+
+// ----------------------------------------------------------------------------------------------------------
+// Exact comparison. QCOMPARE on two Eigen matrices uses their operator==, which compares no shapes in Release
+// builds (an empty matrix can compare equal to a full one); ATTNSCOPE_COMPARE_EXACT checks the shape and then
+// every cell's bits (so −0 differs from +0, and NaN equals only a NaN with the same bits).
+
+struct ExactComparison {
+  Eigen::Index actual_rows = 0, actual_cols = 0, expected_rows = 0, expected_cols = 0;
+  bool shape_ok = true;
+  Eigen::Index row = -1, col = -1;  // the first cell (row by row) whose bits differ; -1 when none
+  double actual = 0, expected = 0;
+};
+
+template <typename Actual, typename Expected>
+ExactComparison compare_exact(const Eigen::MatrixBase<Actual>& actual_expression,
+                              const Eigen::MatrixBase<Expected>& expected_expression) {
+  static_assert(std::is_same_v<typename Actual::Scalar, typename Expected::Scalar>,
+                "compare matrices of the same scalar type");
+  using Scalar = typename Actual::Scalar;
+  // Evaluated once: an argument may be a draw from a generator.
+  const typename Actual::PlainObject actual = actual_expression;
+  const typename Expected::PlainObject expected = expected_expression;
+  ExactComparison result;
+  result.actual_rows = actual.rows();
+  result.actual_cols = actual.cols();
+  result.expected_rows = expected.rows();
+  result.expected_cols = expected.cols();
+  result.shape_ok = actual.rows() == expected.rows() && actual.cols() == expected.cols();
+  if (!result.shape_ok) return result;
+  for (Eigen::Index i = 0; i < expected.rows(); ++i)
+    for (Eigen::Index j = 0; j < expected.cols(); ++j) {
+      const Scalar a = actual(i, j), e = expected(i, j);
+      if (std::memcmp(&a, &e, sizeof(Scalar)) != 0) {
+        result.row = i;
+        result.col = j;
+        result.actual = double(a);
+        result.expected = double(e);
+        return result;
+      }
+    }
+  return result;
+}
+
+// Fails the current test unless `actual_m` has the shape of `expected_m` and the same bits in every cell.
+#define ATTNSCOPE_COMPARE_EXACT(actual_m, expected_m, what)                                           \
+  do {                                                                                                \
+    const auto exact_ = ::attnscope::testing::compare_exact((actual_m), (expected_m));                \
+    if (!exact_.shape_ok)                                                                             \
+      QFAIL(qPrintable(QStringLiteral("%1: shape %2×%3, expected %4×%5")                              \
+                           .arg(what)                                                                 \
+                           .arg(exact_.actual_rows)                                                   \
+                           .arg(exact_.actual_cols)                                                   \
+                           .arg(exact_.expected_rows)                                                 \
+                           .arg(exact_.expected_cols)));                                              \
+    if (exact_.row >= 0)                                                                              \
+      QFAIL(qPrintable(QStringLiteral("%1: cell (%2, %3) is %4, expected %5 (not bit for bit equal)") \
+                           .arg(what)                                                                 \
+                           .arg(exact_.row)                                                           \
+                           .arg(exact_.col)                                                           \
+                           .arg(exact_.actual, 0, 'g', 17)                                            \
+                           .arg(exact_.expected, 0, 'g', 17)));                                       \
   } while (false)
 
 }  // namespace attnscope::testing

@@ -6,6 +6,20 @@
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "attnscope/backend.hpp"
+#include "compute/attention_input.hpp"
+#include "compute/attention_snapshot.hpp"
+#include "plot/attention_color_map.hpp"
+#include "plot/color_maps.hpp"
+#include "plot/heatmap_plot.hpp"
+#include "state/view_settings.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
 
 namespace {
 
@@ -38,6 +52,51 @@ Run runApp(const QStringList& arguments, const QString& fileSizeLimitBlocks = {}
   return run;
 }
 
+// Where the launch view's maps are in an image of `size`: the same layout as the export's, made here by a
+// plot of our own (HeatmapPlot::render lays it out at that size). The colours come from the file alone.
+struct LaunchLayout {
+  SnapshotPointer snapshot;
+  std::unique_ptr<HeatmapPlot> plot;
+};
+
+LaunchLayout launchLayout(QSize size) {
+  const ViewSettings settings = ViewSettings::defaults();
+  LaunchLayout layout;
+  const auto backend = make_backend(Device::cpu);
+  const CancelToken never;
+  layout.snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
+  layout.plot = std::make_unique<HeatmapPlot>();
+  layout.plot->setContent(layout.snapshot, DisplayOptions::from(settings));
+  QImage scratch(size, QImage::Format_ARGB32_Premultiplied);
+  QCPPainter painter(&scratch);
+  layout.plot->render(&painter, size);
+  painter.end();
+  return layout;
+}
+
+int channelDistance(QRgb a, QRgb b) {
+  return std::max(
+      {std::abs(qRed(a) - qRed(b)), std::abs(qGreen(a) - qGreen(b)), std::abs(qBlue(a) - qBlue(b))});
+}
+
+bool isGrey(QRgb c) {
+  return qRed(c) == qGreen(c) && qGreen(c) == qBlue(c);
+}
+
+// The pixels of a band in the upper part of a cell, clear of the value printed at its centre.
+QList<QRgb> cellPatch(const QImage& image, const HeatmapPlot& plot, int map, int query, int key) {
+  const QPointF centre = plot.cellCentre(map, query, key);
+  const double width = std::abs(plot.cellCentre(map, query, key + 1).x() - centre.x());
+  const double height = std::abs(plot.cellCentre(map, query + 1, key).y() - centre.y());
+  QList<QRgb> pixels;
+  for (double dy = -0.4; dy <= -0.25; dy += 0.05)
+    for (double dx = -0.4; dx <= 0.4; dx += 0.05) {
+      const QPoint point = (centre + QPointF(dx * width, dy * height)).toPoint();
+      if (image.rect().contains(point)) pixels << image.pixel(point);
+    }
+  return pixels;
+}
+
 }  // namespace
 
 class TestHeadless : public QObject {
@@ -51,6 +110,104 @@ class TestHeadless : public QObject {
     QVERIFY2(run.exitCode == 0, run.err.constData());
     QVERIFY(run.err.isEmpty());
     QCOMPARE(QImage(path).size(), QSize(1600, 1000));
+  }
+
+  // The launch view's PNG shows the maps, not just a file of the right size: every visible cell in the
+  // colour the map gives its weight (so cells of different weights differ), the cells the causal mask hides
+  // hatched grey, and the colour bar beside the maps.
+  void theLaunchViewsPngShowsTheMaps() {
+    const QSize size(1600, 1000);
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("grid.png"));
+    const Run run = runApp({"--export", path, "--size", "1600x1000"});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    const QImage image = QImage(path).convertToFormat(QImage::Format_RGB32);
+    QCOMPARE(image.size(), size);
+
+    const LaunchLayout layout = launchLayout(size);
+    const HeatmapPlot& plot = *layout.plot;
+    QCOMPARE(plot.mapCount(), 4);  // heads 1 and 2 × masks none and causal
+    const int n = layout.snapshot->tokenCount();
+    QCOMPARE(n, 6);
+    int hatched = 0;
+    double overallLowest = 2, overallHighest = -1;
+    QRgb overallLowestColour = 0, overallHighestColour = 0;
+    for (int map = 0; map < plot.mapCount(); ++map) {
+      const AttentionColorMap* cells = plot.colorMap(map);
+      QCPColorGradient gradient = cells->gradient();
+      const QCPRange range = cells->dataRange();
+      // The cells are large enough for a band above the printed value.
+      QVERIFY(std::abs(plot.cellCentre(map, 1, 0).y() - plot.cellCentre(map, 0, 0).y()) >= 40);
+      double lowest = 2, highest = -1;
+      QRgb lowestColour = 0, highestColour = 0;
+      for (int query = 0; query < n; ++query)
+        for (int key = 0; key < n; ++key) {
+          const QString where =
+              QStringLiteral("%1, query %2, key %3").arg(plot.mapTitle(map)).arg(query).arg(key);
+          const QList<QRgb> patch = cellPatch(image, plot, map, query, key);
+          QVERIFY2(patch.size() > 40, qPrintable(where));
+          const double value = cells->cellValue(query, key);
+          if (layout.snapshot->rows[plot.mapKey(map).maskRow].result.mask(query, key)) {
+            // Hatched: only the hatch's two greys, both of them, never a colour of the scale.
+            QVERIFY2(std::isnan(value), qPrintable(where));
+            bool background = false, line = false;
+            for (const QRgb pixel : patch) {
+              QVERIFY2(isGrey(pixel) && qRed(pixel) < 235, qPrintable(where));
+              background = background || qRed(pixel) == ColorMaps::maskedBackground().red();
+              line = line || qRed(pixel) == ColorMaps::maskedLine().red();
+            }
+            QVERIFY2(background && line, qPrintable(where));
+            ++hatched;
+            continue;
+          }
+          // Visible: one flat colour, the gradient's for this weight.
+          const QRgb expected = gradient.color(value, range);
+          for (const QRgb pixel : patch)
+            QVERIFY2(channelDistance(pixel, expected) <= 3,
+                     qPrintable(QStringLiteral("%1: pixel #%2, the map's colour for %3 is #%4")
+                                    .arg(where)
+                                    .arg(pixel & 0xffffff, 6, 16, QLatin1Char('0'))
+                                    .arg(value)
+                                    .arg(expected & 0xffffff, 6, 16, QLatin1Char('0'))));
+          QVERIFY2(!isGrey(patch.first()), qPrintable(where));
+          if (value < lowest) lowest = value, lowestColour = patch.first();
+          if (value > highest) highest = value, highestColour = patch.first();
+        }
+      QVERIFY(highest > lowest);
+      QVERIFY2(channelDistance(lowestColour, highestColour) > 0, qPrintable(plot.mapTitle(map)));
+      if (highest > overallHighest) overallHighest = highest, overallHighestColour = highestColour;
+      if (lowest < overallLowest) overallLowest = lowest, overallLowestColour = lowestColour;
+    }
+    // The maps share one range: the causal maps' first query (weight 1) and the grid's smallest weight sit
+    // far apart on it.
+    QCOMPARE(overallHighest, 1.0);
+    QVERIFY(overallLowest < 0.2);
+    QVERIFY(channelDistance(overallLowestColour, overallHighestColour) > 100);
+    QCOMPARE(hatched, 2 * n * (n - 1) / 2);  // the causal maps' upper triangles
+
+    // The colour bar: a vertical strip beside the maps whose colour runs from the scale's low end at the
+    // bottom to its high end at the top (viridis: green rises all the way).
+    QList<QCPColorScale*> scales;
+    for (QCPLayoutElement* element : plot.plotLayout()->elements(true))
+      if (auto* scale = qobject_cast<QCPColorScale*>(element)) scales << scale;
+    QCOMPARE(scales.size(), 1);
+    QCPAxis* axis = scales.first()->axis();
+    const QRect bar = axis->axisRect()->rect();
+    QVERIFY(bar.left() > plot.mapRect(1)->rect().right());
+    const int x = bar.center().x();
+    const int top = int(std::ceil(axis->coordToPixel(axis->range().upper))) + 2;
+    const int bottom = int(std::floor(axis->coordToPixel(axis->range().lower))) - 2;
+    QVERIFY(bottom - top > 200);
+    QCPColorGradient gradient = scales.first()->gradient();
+    QVERIFY(channelDistance(image.pixel(x, bottom), gradient.color(axis->range().lower, axis->range())) <=
+            12);
+    QVERIFY(channelDistance(image.pixel(x, top), gradient.color(axis->range().upper, axis->range())) <= 12);
+    for (int y = bottom; y > top; --y) {
+      const QRgb below = image.pixel(x, y), above = image.pixel(x, y - 1);
+      QVERIFY2(!isGrey(above), qPrintable(QStringLiteral("colour bar at y %1").arg(y - 1)));
+      QVERIFY2(qGreen(above) >= qGreen(below), qPrintable(QStringLiteral("colour bar at y %1").arg(y - 1)));
+    }
+    QVERIFY(qGreen(image.pixel(x, top)) - qGreen(image.pixel(x, bottom)) > 150);
   }
 
   void everyFormat_data() {

@@ -132,6 +132,7 @@ void ComputeController::start() {
   auto token = std::make_shared<CancelToken>();
   m_cancel = token;
   const quint64 generation = ++m_generation;
+  ++m_started;
   setBusy(true);
   m_release.stop();  // this computation is what the kept memory is for
 

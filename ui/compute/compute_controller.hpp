@@ -41,6 +41,10 @@ class ComputeController : public QObject {
   void setMapPixels(std::function<QSize(const ViewSettings&)> pixels) { m_mapPixels = std::move(pixels); }
   bool isBusy() const { return m_busy; }
   quint64 generation() const { return m_generation; }
+  // For tests: the timer that coalesces requests made while a computation runs, and how many computations
+  // have started (each one a job on the worker thread).
+  QTimer* debounceTimer() { return &m_debounce; }
+  quint64 startedCount() const { return m_started; }
 
  signals:
   void snapshotReady(attnscope::ui::SnapshotPointer snapshot);
@@ -65,6 +69,7 @@ class ComputeController : public QObject {
   std::shared_ptr<CancelToken> m_cancel;
   std::function<QSize(const ViewSettings&)> m_mapPixels;
   quint64 m_generation = 0;
+  quint64 m_started = 0;
   bool m_busy = false;
 };
 
