@@ -1,5 +1,7 @@
 #include "compute_flags.hpp"
 
+#include <limits>
+
 namespace attnscope::cli {
 
 void add_compute_options(CLI::App& app, ComputeRequest& request, bool with_mask) {
@@ -30,7 +32,7 @@ void add_compute_options(CLI::App& app, ComputeRequest& request, bool with_mask)
   app.add_option("--normalize", request.normalization, "softmax or sum")
       ->check(CLI::IsMember({"softmax", "sum"}));
   app.add_option("--max-tokens", request.max_tokens, "Refuse texts longer than this (default 16384)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   app.add_option("--device", request.device, "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
 }

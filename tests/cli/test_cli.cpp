@@ -284,7 +284,7 @@ class TestCli : public QObject {
         << QStringList{"compute", book, "--normalize", "max"} << flag << "--normalize";
     QTest::newRow("unknown preset") << QStringList{"compute", "--preset", "novel"} << flag << "--preset";
     QTest::newRow("zero max-tokens") << QStringList{"compute", book, "--max-tokens", "0"} << flag
-                                     << "--max-tokens";
+                                     << "--max-tokens: Value 0 not in range 1 to 2147483647";
     QTest::newRow("token limit") << QStringList{"compute", book, "--max-tokens", "5"} << value
                                  << "6 tokens is more than the limit of 5";
     QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << value

@@ -225,8 +225,9 @@ class TestGpt2 : public QObject {
     options.layers = {2, 0};
     const Gpt2Result some = model.run(ids, options);
     QCOMPARE(some.layer_indices, (std::vector<int>{0, 2}));
-    QCOMPARE(some.layers[1].heads[3].weights, all.layers[2].heads[3].weights);
-    QCOMPARE(some.final_hidden, all.final_hidden);
+    ATTNSCOPE_COMPARE_EXACT(some.layers[1].heads[3].weights, all.layers[2].heads[3].weights,
+                            "some.layers[1].heads[3].weights");
+    ATTNSCOPE_COMPARE_EXACT(some.final_hidden, all.final_hidden, "some.final_hidden");
 
     // on_layer sees every layer, kept or not, in order: the attention a run keeping them all returns.
     std::vector<int> seen;
@@ -236,15 +237,16 @@ class TestGpt2 : public QObject {
     watched.on_layer = [&](int layer, const AttentionResult& attention) {
       seen.push_back(layer);
       seen_weights.push_back(attention.heads[2].weights);
-      QCOMPARE(attention.mask, all.layers[0].mask);
+      ATTNSCOPE_COMPARE_EXACT(attention.mask, all.layers[0].mask, "attention.mask");
     };
     const Gpt2Result watched_result = model.run(ids, watched);
     QCOMPARE(seen, (std::vector<int>{0, 1, 2}));
     for (std::size_t layer = 0; layer < 3; ++layer)
       QCOMPARE(seen_weights[layer], all.layers[layer].heads[2].weights);
     QCOMPARE(watched_result.layer_indices, (std::vector<int>{1}));
-    QCOMPARE(watched_result.layers[0].heads[0].weights, all.layers[1].heads[0].weights);
-    QCOMPARE(watched_result.final_hidden, all.final_hidden);
+    ATTNSCOPE_COMPARE_EXACT(watched_result.layers[0].heads[0].weights, all.layers[1].heads[0].weights,
+                            "watched_result.layers[0].heads[0].weights");
+    ATTNSCOPE_COMPARE_EXACT(watched_result.final_hidden, all.final_hidden, "watched_result.final_hidden");
     // An exception from on_layer ends the run.
     watched.on_layer = [](int layer, const AttentionResult&) {
       if (layer == 1) throw Cancelled();

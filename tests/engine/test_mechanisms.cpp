@@ -246,7 +246,8 @@ class TestMechanisms : public QObject {
       rows = sampled_rows(testCase);
       QCOMPARE(input.rows(), Eigen::Index{testCase["n"].toInt()});
     } else {
-      QCOMPARE(result.mask.cast<int>(), to_matrix(testCase["mask_matrix"]).cast<int>());
+      ATTNSCOPE_COMPARE_EXACT(result.mask.cast<int>(), to_matrix(testCase["mask_matrix"]).cast<int>(),
+                              "mask");
       for (Eigen::Index i = 0; i < input.rows(); ++i) rows.push_back(i);
     }
     const QJsonObject expected = testCase["expected"].toObject();

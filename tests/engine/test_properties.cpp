@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 
+#include "../support/test_support.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/embeddings.hpp"
@@ -195,11 +196,12 @@ class TestProperties : public QObject {
     const Matrix input = random_input(40, 6, 3);
     const AttentionResult first = compute_attention(config, input);
     const AttentionResult second = compute_attention(config, input);
-    QCOMPARE(first.output, second.output);
+    ATTNSCOPE_COMPARE_EXACT(first.output, second.output, "first.output");
     for (std::size_t h = 0; h < first.heads.size(); ++h) {
-      QCOMPARE(first.heads[h].weights, second.heads[h].weights);
-      QCOMPARE(*first.heads[h].dropout_weights, *second.heads[h].dropout_weights);
-      QCOMPARE(first.heads[h].context, second.heads[h].context);
+      ATTNSCOPE_COMPARE_EXACT(first.heads[h].weights, second.heads[h].weights, "first.heads[h].weights");
+      ATTNSCOPE_COMPARE_EXACT(*first.heads[h].dropout_weights, *second.heads[h].dropout_weights,
+                              "dropout weights");
+      ATTNSCOPE_COMPARE_EXACT(first.heads[h].context, second.heads[h].context, "first.heads[h].context");
     }
   }
 
@@ -217,10 +219,10 @@ class TestProperties : public QObject {
         const Matrix input = random_input(tokens, 6, static_cast<unsigned>(tokens));
         const AttentionResult drawn = compute_attention(config, input);
         const AttentionResult reused = compute_attention(config, input, parameters, *backend, never);
-        QCOMPARE(reused.output, drawn.output);
+        ATTNSCOPE_COMPARE_EXACT(reused.output, drawn.output, "reused.output");
         QCOMPARE(reused.heads.size(), drawn.heads.size());
         for (std::size_t h = 0; h < drawn.heads.size(); ++h)
-          QCOMPARE(reused.heads[h].weights, drawn.heads[h].weights);
+          ATTNSCOPE_COMPARE_EXACT(reused.heads[h].weights, drawn.heads[h].weights, "reused.heads[h].weights");
       }
     }
     // Dropout continues the parameters' random stream, which drawn parameters no longer carry.
@@ -249,22 +251,25 @@ class TestProperties : public QObject {
       const ModuleParameters parameters = draw_parameters(config, 6, generator);
       const Matrix input = random_input(11, 6, 3);
       std::vector<std::size_t> order;
-      compute_attention_masks(config, input, parameters, masks, *backend, never,
-                              [&](std::size_t index, AttentionResult together) {
-                                order.push_back(index);
-                                AttentionConfig alone = config;
-                                alone.mask = masks[index];
-                                const AttentionResult expected =
-                                    compute_attention(alone, input, parameters, *backend, never);
-                                QCOMPARE(together.output, expected.output);
-                                QCOMPARE(together.mask, expected.mask);
-                                QCOMPARE(together.heads.size(), expected.heads.size());
-                                for (std::size_t h = 0; h < expected.heads.size(); ++h) {
-                                  QCOMPARE(together.heads[h].scores, expected.heads[h].scores);
-                                  QCOMPARE(together.heads[h].weights, expected.heads[h].weights);
-                                  QCOMPARE(together.heads[h].context, expected.heads[h].context);
-                                }
-                              });
+      compute_attention_masks(
+          config, input, parameters, masks, *backend, never,
+          [&](std::size_t index, AttentionResult together) {
+            order.push_back(index);
+            AttentionConfig alone = config;
+            alone.mask = masks[index];
+            const AttentionResult expected = compute_attention(alone, input, parameters, *backend, never);
+            ATTNSCOPE_COMPARE_EXACT(together.output, expected.output, "together.output");
+            ATTNSCOPE_COMPARE_EXACT(together.mask, expected.mask, "together.mask");
+            QCOMPARE(together.heads.size(), expected.heads.size());
+            for (std::size_t h = 0; h < expected.heads.size(); ++h) {
+              ATTNSCOPE_COMPARE_EXACT(together.heads[h].scores, expected.heads[h].scores,
+                                      "together.heads[h].scores");
+              ATTNSCOPE_COMPARE_EXACT(together.heads[h].weights, expected.heads[h].weights,
+                                      "together.heads[h].weights");
+              ATTNSCOPE_COMPARE_EXACT(together.heads[h].context, expected.heads[h].context,
+                                      "together.heads[h].context");
+            }
+          });
       QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2, 3}));
     }
   }
@@ -284,12 +289,14 @@ class TestProperties : public QObject {
       const AttentionResult edited = compute_attention(config, input, parameters, *reused, never);
       QCOMPARE(expected.projected_rows, input.rows());
       QCOMPARE(edited.projected_rows, expectedProjected);
-      QCOMPARE(edited.output, expected.output);
+      ATTNSCOPE_COMPARE_EXACT(edited.output, expected.output, "edited.output");
       for (std::size_t h = 0; h < expected.heads.size(); ++h) {
-        QCOMPARE(edited.heads[h].queries, expected.heads[h].queries);
-        QCOMPARE(edited.heads[h].keys, expected.heads[h].keys);
-        QCOMPARE(edited.heads[h].values, expected.heads[h].values);
-        QCOMPARE(edited.heads[h].weights, expected.heads[h].weights);
+        ATTNSCOPE_COMPARE_EXACT(edited.heads[h].queries, expected.heads[h].queries,
+                                "edited.heads[h].queries");
+        ATTNSCOPE_COMPARE_EXACT(edited.heads[h].keys, expected.heads[h].keys, "edited.heads[h].keys");
+        ATTNSCOPE_COMPARE_EXACT(edited.heads[h].values, expected.heads[h].values, "edited.heads[h].values");
+        ATTNSCOPE_COMPARE_EXACT(edited.heads[h].weights, expected.heads[h].weights,
+                                "edited.heads[h].weights");
       }
     };
     Matrix text = random_input(300, 64, 11);  // blocks of 128 rows: [0, 128), [128, 256), [256, 300)
@@ -311,7 +318,8 @@ class TestProperties : public QObject {
     const ModuleParameters redrawn = draw_parameters(reseeded, 64, other);
     const AttentionResult afterRedraw = compute_attention(reseeded, text, redrawn, *reused, never);
     QCOMPARE(afterRedraw.projected_rows, text.rows());
-    QCOMPARE(afterRedraw.output, compute_attention(reseeded, text).output);
+    ATTNSCOPE_COMPARE_EXACT(afterRedraw.output, compute_attention(reseeded, text).output,
+                            "afterRedraw.output");
   }
 
   // Given the results of the text before an edit, the step copies the blocks of 64 query rows whose inputs
@@ -353,11 +361,14 @@ class TestProperties : public QObject {
       std::vector<Eigen::Index> copied;
       for (std::size_t m = 0; m < masks.size(); ++m) {
         QCOMPARE(fresh[m].copied_rows, Eigen::Index{0});
-        QCOMPARE(edited[m].output, fresh[m].output);
+        ATTNSCOPE_COMPARE_EXACT(edited[m].output, fresh[m].output, "edited[m].output");
         for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
-          QCOMPARE(edited[m].heads[h].scores, fresh[m].heads[h].scores);
-          QCOMPARE(edited[m].heads[h].weights, fresh[m].heads[h].weights);
-          QCOMPARE(edited[m].heads[h].context, fresh[m].heads[h].context);
+          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].scores, fresh[m].heads[h].scores,
+                                  "edited[m].heads[h].scores");
+          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].weights, fresh[m].heads[h].weights,
+                                  "edited[m].heads[h].weights");
+          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].context, fresh[m].heads[h].context,
+                                  "edited[m].heads[h].context");
         }
         copied.push_back(edited[m].copied_rows);
       }
@@ -390,9 +401,10 @@ class TestProperties : public QObject {
             AttentionConfig alone = changed;
             alone.mask = masks[m];
             const AttentionResult fresh = compute_attention(alone, text, drawn, *backend, never);
-            QCOMPARE(result.output, fresh.output);
+            ATTNSCOPE_COMPARE_EXACT(result.output, fresh.output, "result.output");
             for (std::size_t h = 0; h < fresh.heads.size(); ++h)
-              QCOMPARE(result.heads[h].weights, fresh.heads[h].weights);
+              ATTNSCOPE_COMPARE_EXACT(result.heads[h].weights, fresh.heads[h].weights,
+                                      "result.heads[h].weights");
           },
           earlier);
       return copied;
@@ -427,7 +439,7 @@ class TestProperties : public QObject {
     const AttentionResult aided = reused->compute(problem, never);
     QCOMPARE(aided.copied_rows, Eigen::Index{300});
     for (std::size_t h = 0; h < aided.heads.size(); ++h)
-      QCOMPARE(aided.heads[h].weights, unaided.heads[h].weights);
+      ATTNSCOPE_COMPARE_EXACT(aided.heads[h].weights, unaided.heads[h].weights, "aided.heads[h].weights");
   }
 
   // The same problem gives the same bits wherever its rows sit in memory: sum normalisation's sums, small
@@ -446,9 +458,9 @@ class TestProperties : public QObject {
       std::vector<float> shift(static_cast<std::size_t>(attempt * 5 + 1));  // moves later allocations
       const auto backend = make_backend(Device::cpu);
       const AttentionResult again = compute_attention(config, text, parameters, *backend, never);
-      QCOMPARE(again.output, expected.output);
+      ATTNSCOPE_COMPARE_EXACT(again.output, expected.output, "again.output");
       for (std::size_t h = 0; h < expected.heads.size(); ++h)
-        QCOMPARE(again.heads[h].weights, expected.heads[h].weights);
+        ATTNSCOPE_COMPARE_EXACT(again.heads[h].weights, expected.heads[h].weights, "again.heads[h].weights");
     }
   }
 
@@ -511,9 +523,9 @@ class TestProperties : public QObject {
     config.mechanism = Mechanism::simplified;
     const Matrix x = book_preset().embeddings;
     const AttentionResult result = compute_attention(config, x);
-    QCOMPARE(result.heads[0].queries, x);
-    QCOMPARE(result.heads[0].keys, x);
-    QCOMPARE(result.heads[0].values, x);
+    ATTNSCOPE_COMPARE_EXACT(result.heads[0].queries, x, "result.heads[0].queries");
+    ATTNSCOPE_COMPARE_EXACT(result.heads[0].keys, x, "result.heads[0].keys");
+    ATTNSCOPE_COMPARE_EXACT(result.heads[0].values, x, "result.heads[0].values");
     QCOMPARE(result.heads[0].scale, 1.0f);
   }
 
@@ -569,8 +581,8 @@ class TestProperties : public QObject {
     config.keep_scores = true;
     const AttentionResult full = compute_attention(config, random_input(6, 3, 8));
     QCOMPARE(lean.heads[0].scores.size(), Eigen::Index{0});
-    QCOMPARE(lean.heads[1].weights, full.heads[1].weights);
-    QCOMPARE(lean.output, full.output);
+    ATTNSCOPE_COMPARE_EXACT(lean.heads[1].weights, full.heads[1].weights, "lean.heads[1].weights");
+    ATTNSCOPE_COMPARE_EXACT(lean.output, full.output, "lean.output");
   }
 
   void emptyInputIsAnError() { expect_error(multihead(2, 4, "causal"), Matrix(0, 3), "no tokens"); }

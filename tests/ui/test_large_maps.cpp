@@ -18,6 +18,7 @@
 #include "panels/settings_panel.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "plot/text_width_cache.hpp"
+#include "support/test_support.hpp"
 #include "text.hpp"
 #include "ui_test_support.hpp"
 
@@ -461,10 +462,15 @@ class TestLargeMaps : public QObject {
     for (int row = 0; row < edited->maskCount(); ++row) {
       const bool causal = edited->rows[row].mask.kind == MaskKind::causal;
       QCOMPARE(edited->rows[row].result.copied_rows, causal ? firstChanged / 64 * 64 : Eigen::Index{0});
-      QCOMPARE(edited->rows[row].result.output, fresh->rows[row].result.output);
+      ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.output, fresh->rows[row].result.output,
+                              "edited->rows[row].result.output");
       for (int head = 0; head < edited->mechanismHeadCount(); ++head) {
-        QCOMPARE(edited->rows[row].result.heads[head].weights, fresh->rows[row].result.heads[head].weights);
-        QCOMPARE(edited->rows[row].result.heads[head].context, fresh->rows[row].result.heads[head].context);
+        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.heads[head].weights,
+                                fresh->rows[row].result.heads[head].weights,
+                                "edited->rows[row].result.heads[head].weights");
+        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.heads[head].context,
+                                fresh->rows[row].result.heads[head].context,
+                                "edited->rows[row].result.heads[head].context");
       }
     }
 
