@@ -259,7 +259,8 @@ class TestGpt2 : public QObject {
       std::vector<std::jthread> threads;
       for (auto& result : parallel) threads.emplace_back([&] { result = model.run(ids); });
     }
-    for (const auto& result : parallel) QCOMPARE(result.final_hidden, all.final_hidden);
+    for (const auto& result : parallel)
+      ATTNSCOPE_COMPARE_EXACT(result.final_hidden, all.final_hidden, "final hidden state");
 
     qputenv("ATTNSCOPE_THREADS", "1");
     const Gpt2Result one_thread = model.run(ids);
