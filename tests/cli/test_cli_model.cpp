@@ -229,6 +229,27 @@ class TestCliModel : public QObject {
             "attnscope-cli: error: m/model.safetensors: tensor 'a' is an array, not an object with dtype, "
             "shape and data_offsets\n"));
   }
+
+  void aNaNWeightIsAnErrorNotNull() {
+    // A NaN weight would print as null, which the schema keeps for hidden cells: the model is refused.
+    QTemporaryDir directory;
+    const std::filesystem::path dir = directory.filePath("nan").toStdString();
+    const Gpt2Config config = write_small_gpt2(dir, 2, 2, 8, 8);
+    auto tensors = draw_tensors(gpt2_tensor_rules(config), 1, "F32");
+    for (TensorBytes& tensor : tensors)
+      if (tensor.name == "h.1.attn.c_attn.weight") {
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        tensor.bytes.replace(0, sizeof nan, encode_floats(&nan, 1, "F32"));
+      }
+    write_file(dir / "model.safetensors", safetensors_file(tensors));
+    const Run run = run_cli({"compute", "--model", QString::fromStdString(dir.string()), "--text", "hello"});
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY(run.out.isEmpty());
+    QCOMPARE(
+        QString::fromUtf8(run.err),
+        QString("attnscope-cli: error: nan/model.safetensors: tensor 'h.1.attn.c_attn.weight' holds NaN at "
+                "[0, 0]: a checkpoint's weights must all be finite\n"));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCliModel)

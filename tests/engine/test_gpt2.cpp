@@ -514,6 +514,53 @@ class TestGpt2 : public QObject {
     QVERIFY(error_of([&] { Gpt2Model::open(dir / "config.json"); }).starts_with("config.json: not a folder"));
   }
 
+  void refusesNonFiniteWeights_data() {
+    QTest::addColumn<QString>("dtype");
+    QTest::addColumn<float>("value");
+    QTest::addColumn<QString>("named");
+    QTest::newRow("NaN, F32") << "F32" << std::numeric_limits<float>::quiet_NaN() << "NaN";
+    QTest::newRow("+Inf, F32") << "F32" << std::numeric_limits<float>::infinity() << "+Inf";
+    QTest::newRow("-Inf, BF16") << "BF16" << -std::numeric_limits<float>::infinity() << "-Inf";
+    QTest::newRow("NaN, F16") << "F16" << std::numeric_limits<float>::quiet_NaN() << "NaN";
+  }
+  void refusesNonFiniteWeights() {
+    // One bad element of h.1.attn.c_attn.weight (8 × 24, row-major): index 3 · 24 + 17 is [3, 17].
+    QFETCH(QString, dtype);
+    QFETCH(float, value);
+    QFETCH(QString, named);
+    QTemporaryDir directory;
+    const std::filesystem::path dir = path_of(directory);
+    const Gpt2Config config = write_small_gpt2(dir, 2, 2, 8, 6, dtype.toStdString());
+    auto tensors = draw_tensors(gpt2_tensor_rules(config), 1, dtype.toStdString());
+    const auto bad = std::find_if(tensors.begin(), tensors.end(),
+                                  [](const TensorBytes& t) { return t.name == "h.1.attn.c_attn.weight"; });
+    QVERIFY(bad != tensors.end());
+    QCOMPARE(bad->shape, (std::vector<std::uint64_t>{8, 24}));
+    const std::string element = encode_floats(&value, 1, dtype.toStdString());
+    bad->bytes.replace((3 * 24 + 17) * element.size(), element.size(), element);
+    write_file(dir / "model.safetensors", safetensors_file(tensors));
+    const std::string folder = dir.filename().string();
+    QCOMPARE(error_of([&] { Gpt2Model::open(dir); }),
+             folder + "/model.safetensors: tensor 'h.1.attn.c_attn.weight' holds " + named.toStdString() +
+                 " at [3, 17]: a checkpoint's weights must all be finite");
+  }
+
+  void overflowIsAnErrorNotAResult() {
+    // Finite weights whose products overflow float32: the layer says so instead of handing out ∞ or NaN.
+    QTemporaryDir directory;
+    const std::filesystem::path dir = path_of(directory);
+    const Gpt2Config config = write_small_gpt2(dir, 2, 2, 8, 6);
+    auto rules = gpt2_tensor_rules(config);
+    for (TensorRule& rule : rules)
+      if (rule.name == "h.0.mlp.c_fc.weight" || rule.name == "h.0.mlp.c_proj.weight") rule.scale = 1e25f;
+    write_file(dir / "model.safetensors", safetensors_file(draw_tensors(rules, 1, "F32")));
+    const Gpt2Model model = Gpt2Model::open(dir);
+    QCOMPARE(error_of([&] {
+               model.run({1, 2, 3});
+             }),
+             std::string("layer 0 overflowed float32: the checkpoint's weights are too large for this text"));
+  }
+
   void opensF32ZeroCopyAndHalfConverted() {
     QTemporaryDir directory;
     const std::filesystem::path dir = path_of(directory);

@@ -84,7 +84,29 @@ class WeightReader {
     // Every forward pass reads all of it: map it in now rather than a page fault at a time in the first pass.
     // (Of wte, a pass reads one row per token.)
     if (values.zero_copy() && name != "wte.weight") file_.prefault(*tensor);
+    require_finite(full, values);
     return values;
+  }
+
+  // A NaN or infinite weight would flow silently into every result that reads it (and a NaN weight prints
+  // as null, which the JSON schema keeps for hidden cells), so the checkpoint is refused when it opens.
+  void require_finite(const std::string& name, const FloatTensor& values) const {
+    const auto all = values.vector();
+    if (all.allFinite()) return;
+    std::size_t index = 0;
+    while (std::isfinite(all[static_cast<Index>(index)])) ++index;
+    const float value = all[static_cast<Index>(index)];
+    std::string position;
+    const std::vector<std::uint64_t>& shape = values.shape();
+    for (std::size_t d = shape.size(), rest = index; d-- > 0;) {
+      position = std::to_string(rest % shape[d]) + (position.empty() ? "" : ", ") + position;
+      rest /= shape[d];
+    }
+    fail("tensor " + quote(name) + " holds " +
+         (std::isnan(value) ? "NaN"
+          : value > 0       ? "+Inf"
+                            : "-Inf") +
+         " at [" + position + "]: a checkpoint's weights must all be finite");
   }
 
   void check_lm_head() const {
@@ -373,6 +395,13 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads);
     conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads);
     x += mlp_output;
+    // Finite weights can still overflow float32. A non-finite attention weight reaches its context row, and
+    // anything else the residual stream, so these n × d checks catch it before the layer is handed out.
+    bool finite = x.allFinite();
+    for (const HeadResult& head : layer.heads) finite = finite && head.context.allFinite();
+    if (!finite)
+      throw Error("layer " + std::to_string(l) +
+                  " overflowed float32: the checkpoint's weights are too large for this text");
 
     const bool keep = kept[static_cast<std::size_t>(l)];
     if (keep || options.on_layer) {
