@@ -1,6 +1,7 @@
 // attnscope-cli: compute attention without a display, list devices, measure speed.
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -10,6 +11,8 @@
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
+#include "attnscope/quote.hpp"
 #include "attnscope/result_format.hpp"
 #include "support/cli_command_line.hpp"
 #include "support/compute_flags.hpp"
@@ -26,29 +29,116 @@ void write_output(const std::string& text, const cli::OutputOptions& output) {
     std::cout << text;
 }
 
+// --probe QUERY:KEY as two token indices, the query checked against the `tokens` of the text (the key is
+// checked by probe()).
+std::optional<std::pair<Eigen::Index, Eigen::Index>> parse_probe(const cli::OutputOptions& output,
+                                                                 std::size_t tokens) {
+  if (!output.probe) return std::nullopt;
+  const std::string& text = *output.probe;
+  const auto colon = text.find(':');
+  const auto number = [&](std::string_view part) {
+    long long value = -1;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || error != std::errc() || end != part.data() + part.size() || value < 0)
+      throw Error("--probe " + quote(text) +
+                  ": expected QUERY:KEY, two token indices counted from 0, e.g. --probe 5:1");
+    return static_cast<Eigen::Index>(value);
+  };
+  if (colon == std::string::npos) number("");
+  const Eigen::Index query = number(std::string_view(text).substr(0, colon));
+  const Eigen::Index key = number(std::string_view(text).substr(colon + 1));
+  for (const Eigen::Index index : {query, key})
+    if (index >= static_cast<Eigen::Index>(tokens))
+      throw Error("--probe " + quote(text) + ": token " + std::to_string(index) +
+                  " does not exist: the text has tokens 0 to " + std::to_string(tokens - 1));
+  return std::pair{query, key};
+}
+
+void refuse_csv_extras(const cli::OutputOptions& output) {
+  if (output.format == "csv" && (output.probe || output.rollout))
+    throw Error("--probe and --rollout add to the JSON: drop --format csv");
+}
+
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
 int run_model(const ComputeRequest& options, const cli::OutputOptions& output) {
-  const PreparedModelInput input = prepare_model_input(options);
+  refuse_csv_extras(output);
+  PreparedModelInput input = prepare_model_input(options);
+  const auto probed = parse_probe(output, input.tokens.size());
+  // Rollout and the probe read every layer as it is computed, not only the printed ones.
+  std::vector<Matrix> layer_means;
+  std::vector<ProbedRow> probed_rows;
+  if (output.rollout || probed)
+    input.run.on_layer = [&](int layer, const AttentionResult& attention) {
+      std::vector<const Matrix*> weights;
+      for (std::size_t h = 0; h < attention.heads.size(); ++h) {
+        weights.push_back(&attention.heads[h].weights);
+        if (probed)
+          probed_rows.push_back({layer, static_cast<int>(h), attention.heads[h].weights.row(probed->first)});
+      }
+      if (output.rollout) layer_means.push_back(mean_of_heads(weights));
+    };
   const Gpt2Result result = input.model.run(input.ids, input.run);
-  write_output(
-      output.format == "csv"
-          ? model_result_to_csv(input.tokens, result)
-          : model_result_to_json(input.tokens, input.model.config(), input.mask, result).dump() + "\n",
-      output);
+  if (output.format == "csv") {
+    if (!output.stats) {
+      write_output(model_result_to_csv(input.tokens, result), output);
+      return 0;
+    }
+    std::vector<HeadStatsRow> rows;
+    for (std::size_t l = 0; l < result.layers.size(); ++l)
+      for (std::size_t h = 0; h < result.layers[l].heads.size(); ++h)
+        rows.push_back({result.layer_indices[l], static_cast<int>(h), input.mask,
+                        head_stats(result.layers[l].heads[h].weights, result.layers[l].mask)});
+    write_output(head_stats_to_csv(rows), output);
+    return 0;
+  }
+  Json json = model_result_to_json(input.tokens, input.model.config(), input.mask, result);
+  if (output.stats) {
+    std::size_t index = 0;
+    for (const AttentionResult& layer : result.layers)
+      for (const HeadResult& head : layer.heads)
+        json["heads"][index++]["stats"] = head_stats_to_json(head_stats(head.weights, layer.mask));
+  }
+  if (output.rollout) {
+    json["rollout"] = rollout_to_json(result.layer_indices, attention_rollout(layer_means));
+  }
+  if (probed) json["probe"] = probe_to_json(probe(probed_rows, probed->second));
+  write_output(json.dump() + "\n", output);
   return 0;
 }
 
 int run_compute(const ComputeRequest& options, const cli::OutputOptions& output) {
   if (options.model) return run_model(options, output);
+  refuse_csv_extras(output);
   const PreparedInput input = prepare_input(options);
+  const auto probed = parse_probe(output, input.tokens.size());
   const auto backend = make_backend(parse_device(options.device));
   const CancelToken never_cancelled;
   const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
   if (!result.fallback_reason.empty())
     std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
-  write_output(output.format == "csv" ? result_to_csv(input.tokens, result)
-                                      : result_to_json(input.tokens, input.config, result).dump() + "\n",
-               output);
+  if (output.format == "csv") {
+    if (!output.stats) {
+      write_output(result_to_csv(input.tokens, result), output);
+      return 0;
+    }
+    std::vector<HeadStatsRow> rows;
+    const std::string mask = input.config.effective_mask().to_string();
+    for (std::size_t h = 0; h < result.heads.size(); ++h)
+      rows.push_back({0, static_cast<int>(h), mask, head_stats(result.heads[h].weights, result.mask)});
+    write_output(head_stats_to_csv(rows), output);
+    return 0;
+  }
+  Json json = result_to_json(input.tokens, input.config, result);
+  if (output.stats)
+    for (std::size_t h = 0; h < result.heads.size(); ++h)
+      json["heads"][h]["stats"] = head_stats_to_json(head_stats(result.heads[h].weights, result.mask));
+  if (probed) {
+    std::vector<ProbedRow> rows;
+    for (std::size_t h = 0; h < result.heads.size(); ++h)
+      rows.push_back({0, static_cast<int>(h), result.heads[h].weights.row(probed->first)});
+    json["probe"] = probe_to_json(probe(rows, probed->second));
+  }
+  write_output(json.dump() + "\n", output);
   return 0;
 }
 

@@ -17,6 +17,16 @@ std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
       ->check(CLI::IsMember({"json", "csv"}));
   line.compute->add_option("--output", line.output_options.output,
                            "Write to FILE instead of standard output");
+  line.compute->add_flag("--stats", line.output_options.stats,
+                         "Add each head's statistics (entropy, focus, first-token, self and previous-token "
+                         "shares); with --format csv, print one line per head instead of the cells");
+  line.compute->add_option("--probe", line.output_options.probe,
+                           "QUERY:KEY (0-based tokens): add every head's weight from that query to that key, "
+                           "strongest first");
+  line.compute
+      ->add_flag("--rollout", line.output_options.rollout,
+                 "With --model: add attention rollout (Abnar & Zuidema, 2020) up to each printed layer")
+      ->needs(line.compute->get_option("--model"));
 
   line.devices = app->add_subcommand("devices", "List the compute backends and why one is unavailable");
 

@@ -11,10 +11,13 @@
 
 namespace attnscope::cli {
 
-// compute --format and --output.
+// compute --format and --output, and what to add to the result: --stats, --probe and --rollout.
 struct OutputOptions {
   std::string format = "json";
   std::optional<std::string> output;
+  bool stats = false;
+  std::optional<std::string> probe;  // QUERY:KEY, 0-based token indices
+  bool rollout = false;
 };
 
 // What the command line asks for. After a parse, exactly one of the subcommands is true.

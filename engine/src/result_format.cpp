@@ -144,4 +144,56 @@ std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2R
   return csv.str();
 }
 
+namespace {
+
+const char* const kStatNames[] = {"entropy_bits",  "normalized_entropy", "effective_keys",
+                                  "max_weight",    "first_token",        "self",
+                                  "previous_token"};
+
+std::vector<std::optional<double>> stat_values(const HeadStats& stats) {
+  return {stats.entropy_bits,  stats.normalized_entropy, stats.effective_keys,
+          stats.max_weight,    stats.first_token,        stats.self,
+          stats.previous_token};
+}
+
+}  // namespace
+
+Json head_stats_to_json(const HeadStats& stats) {
+  Json json = Json::object();
+  const auto values = stat_values(stats);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    json[kStatNames[i]] = values[i] ? Json(static_cast<float>(*values[i])) : Json(nullptr);
+  return json;
+}
+
+std::string head_stats_to_csv(const std::vector<HeadStatsRow>& rows) {
+  std::ostringstream csv;
+  csv << "layer,head,mask";
+  for (const char* name : kStatNames) csv << ',' << name;
+  csv << '\n';
+  for (const HeadStatsRow& row : rows) {
+    csv << row.layer << ',' << row.head << ',' << csv_field(row.mask);
+    for (const auto& value : stat_values(row.stats))
+      csv << ',' << (value ? format_float(static_cast<float>(*value)) : std::string());
+    csv << '\n';
+  }
+  return csv.str();
+}
+
+Json rollout_to_json(const std::vector<int>& layers, const std::vector<Matrix>& rollout) {
+  Json json = Json::array();
+  for (const int layer : layers)
+    json.push_back(
+        Json{{"layer", layer}, {"weights", matrix_to_json(rollout.at(static_cast<std::size_t>(layer)))}});
+  return json;
+}
+
+Json probe_to_json(const std::vector<ProbeHit>& hits) {
+  Json json = Json::array();
+  for (const ProbeHit& hit : hits)
+    json.push_back(
+        Json{{"layer", hit.layer}, {"head", hit.head}, {"weight", hit.weight}, {"rank", hit.rank}});
+  return json;
+}
+
 }  // namespace attnscope

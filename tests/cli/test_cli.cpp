@@ -5,12 +5,14 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include "../support/test_support.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/embeddings.hpp"
+#include "attnscope/head_stats.hpp"
 
 using namespace attnscope;
 using namespace attnscope::testing;
@@ -102,6 +104,104 @@ class TestCli : public QObject {
                                "weights");
     ATTNSCOPE_COMPARE_DECIMALS(to_matrix(json["output"]), to_matrix(book["simplified"]["context"]), 5.01e-5,
                                "context");
+  }
+
+  void statsAreTheEnginesOwn() {
+    // --stats adds each head's statistics, computed from the weights the same JSON prints.
+    const Run run = run_cli({"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4",
+                             "--heads", "2", "--mask", "window:2", "--stats"});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    const QJsonArray heads = json["heads"].toArray();
+    QCOMPARE(heads.size(), 2);
+    for (const auto& value : heads) {
+      const QJsonObject head = value.toObject();
+      const Matrix weights = to_matrix(head["weights"]);
+      const Matrix scores = to_matrix(head["scores"]);  // null (NaN) where hidden
+      const MaskMatrix mask = scores.array().isNaN().cast<std::uint8_t>();
+      const HeadStats expected = head_stats(weights, mask);
+      const QJsonObject stats = head["stats"].toObject();
+      QCOMPARE(stats.keys().size(), 7);
+      QCOMPARE(float(stats["entropy_bits"].toDouble()), float(*expected.entropy_bits));
+      QCOMPARE(float(stats["normalized_entropy"].toDouble()), float(*expected.normalized_entropy));
+      QCOMPARE(float(stats["effective_keys"].toDouble()), float(*expected.effective_keys));
+      QCOMPARE(float(stats["max_weight"].toDouble()), float(*expected.max_weight));
+      QCOMPARE(float(stats["first_token"].toDouble()), float(*expected.first_token));
+      QCOMPARE(float(stats["self"].toDouble()), float(*expected.self));
+      QCOMPARE(float(stats["previous_token"].toDouble()), float(*expected.previous_token));
+      QVERIFY(*expected.normalized_entropy > 0 && *expected.normalized_entropy <= 1);
+    }
+
+    const Run csv = run_cli({"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4",
+                             "--heads", "2", "--mask", "window:2", "--stats", "--format", "csv"});
+    QCOMPARE(csv.exit_code, 0);
+    const QStringList lines = QString::fromUtf8(csv.out).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 3);
+    QCOMPARE(lines[0], QString("layer,head,mask,entropy_bits,normalized_entropy,effective_keys,max_weight,"
+                               "first_token,self,previous_token"));
+    for (int h = 0; h < 2; ++h) {
+      const QStringList cells = lines[h + 1].split(',');
+      QCOMPARE(cells.size(), 10);
+      QCOMPARE(cells.mid(0, 3).join(','), QStringLiteral("0,%1,window:2").arg(h));
+      QCOMPARE(cells[3].toFloat(), float(heads[h].toObject()["stats"].toObject()["entropy_bits"].toDouble()));
+    }
+
+    // One token: no previous token, no row with two keys.
+    const Run one = run_cli({"compute", "--text", "alone", "--stats"});
+    const QJsonObject stats =
+        QJsonDocument::fromJson(one.out).object()["heads"][0].toObject()["stats"].toObject();
+    QVERIFY(stats["previous_token"].isNull() && stats["normalized_entropy"].isNull());
+    QCOMPARE(stats["self"].toDouble(), 1.0);
+  }
+
+  void probeSortsEveryHead() {
+    const Run run = run_cli({"compute", "--preset", "book", "--mechanism", "multihead-wrapper", "--heads",
+                             "3", "--d-out", "2", "--probe", "5:1"});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    const QJsonArray hits = json["probe"].toArray();
+    QCOMPARE(hits.size(), 3);
+    QSet<int> seen;
+    for (qsizetype i = 0; i < hits.size(); ++i) {
+      const QJsonObject hit = hits[i].toObject();
+      QCOMPARE(hit["layer"].toInt(), 0);
+      const int h = hit["head"].toInt();
+      seen.insert(h);
+      const Matrix weights = to_matrix(json["heads"][h].toObject()["weights"]);
+      QCOMPARE(float(hit["weight"].toDouble()), weights(5, 1));
+      QCOMPARE(hit["rank"].toInt(), 1 + int((weights.row(5).array() > weights(5, 1)).count()));
+      if (i > 0) QVERIFY(hits[i - 1].toObject()["weight"].toDouble() >= hit["weight"].toDouble());
+    }
+    QCOMPARE(seen, (QSet<int>{0, 1, 2}));
+  }
+
+  void probeRefusesBadIndices_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("not a pair") << QStringList{"--probe", "5"} << "--probe '5': expected QUERY:KEY";
+    QTest::newRow("not numbers") << QStringList{"--probe", "it:animal"} << "--probe 'it:animal': expected";
+    QTest::newRow("negative") << QStringList{"--probe", "-1:0"} << "--probe '-1:0': expected";
+    QTest::newRow("query past the text")
+        << QStringList{"--probe", "6:0"}
+        << "--probe '6:0': token 6 does not exist: the text has tokens 0 to 5";
+    QTest::newRow("key past the text")
+        << QStringList{"--probe", "0:60"} << "--probe '0:60': token 60 does not exist";
+    QTest::newRow("csv") << QStringList{"--probe", "1:0", "--format", "csv"} << "drop --format csv";
+  }
+  void probeRefusesBadIndices() {
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, message);
+    const Run run = run_cli(QStringList{"compute", "--preset", "book"} + arguments);
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY(run.out.isEmpty());
+    QVERIFY2(QString::fromUtf8(run.err).contains(message), run.err.constData());
+    QCOMPARE(run.err.count('\n'), 1);
+  }
+
+  void rolloutNeedsAModel() {
+    const Run run = run_cli({"compute", "--preset", "book", "--rollout"});
+    QCOMPARE(run.exit_code, 2);
+    QVERIFY2(run.err.contains("--rollout requires --model"), run.err.constData());
   }
 
   void numbersRoundTripFloat32() {

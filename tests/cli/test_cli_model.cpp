@@ -13,6 +13,7 @@
 #include "../support/gpt2_checkpoint.hpp"
 #include "../support/test_support.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
 
 using namespace attnscope;
 using namespace attnscope::testing;
@@ -228,6 +229,54 @@ class TestCliModel : public QObject {
         QString(
             "attnscope-cli: error: m/model.safetensors: tensor 'a' is an array, not an object with dtype, "
             "shape and data_offsets\n"));
+  }
+
+  void rolloutProbeAndStatsCoverEveryLayer() {
+    // --layers 1 prints layer 1 only, but rollout and the probe read every layer up to it.
+    const Run all = run_cli({"compute", "--model", m_model, "--text", kText});
+    const Run run = run_cli({"compute", "--model", m_model, "--text", kText, "--layers", "1", "--rollout",
+                             "--probe", "4:1", "--stats"});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    const QJsonArray every = QJsonDocument::fromJson(all.out).object()["heads"].toArray();
+    QCOMPARE(every.size(), m_config.n_layer * m_config.n_head);
+
+    // Rollout from the full run's weights, layer by layer.
+    std::vector<Matrix> weights, means;
+    for (const auto& head : every) weights.push_back(to_matrix(head.toObject()["weights"]));
+    for (int l = 0; l < m_config.n_layer; ++l) {
+      std::vector<const Matrix*> layer;
+      for (int h = 0; h < m_config.n_head; ++h)
+        layer.push_back(&weights[std::size_t(l * m_config.n_head + h)]);
+      means.push_back(mean_of_heads(layer));
+    }
+    const QJsonArray rollout = json["rollout"].toArray();
+    QCOMPARE(rollout.size(), 1);
+    QCOMPARE(rollout[0].toObject()["layer"].toInt(), 1);
+    const Matrix expected = attention_rollout(means)[1];
+    ATTNSCOPE_COMPARE_EXACT(to_matrix(rollout[0].toObject()["weights"]), expected, "rollout of layer 1");
+    for (Eigen::Index i = 0; i < expected.rows(); ++i)
+      QVERIFY(std::abs(expected.row(i).sum() - 1.0f) < 1e-5f);
+
+    // The probe: every layer's heads, strongest first.
+    const QJsonArray hits = json["probe"].toArray();
+    QCOMPARE(hits.size(), m_config.n_layer * m_config.n_head);
+    for (qsizetype i = 0; i < hits.size(); ++i) {
+      const QJsonObject hit = hits[i].toObject();
+      const Matrix& head = weights[std::size_t(hit["layer"].toInt() * m_config.n_head + hit["head"].toInt())];
+      QCOMPARE(float(hit["weight"].toDouble()), head(4, 1));
+      if (i > 0) QVERIFY(hits[i - 1].toObject()["weight"].toDouble() >= hit["weight"].toDouble());
+    }
+
+    // Stats on the printed heads only.
+    const QJsonArray heads = json["heads"].toArray();
+    QCOMPARE(heads.size(), m_config.n_head);
+    for (const auto& head : heads) {
+      QCOMPARE(head.toObject()["layer"].toInt(), 1);
+      const QJsonObject stats = head.toObject()["stats"].toObject();
+      QCOMPARE(stats.keys().size(), 7);
+      QVERIFY(stats["entropy_bits"].toDouble() >= 0);
+    }
   }
 
   void aNaNWeightIsAnErrorNotNull() {

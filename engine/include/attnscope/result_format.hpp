@@ -9,6 +9,7 @@
 #include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/config.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
 #include "attnscope/result.hpp"
 #include "attnscope/tokenizer.hpp"
 
@@ -32,5 +33,24 @@ Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config&
                           const std::string& mask, const Gpt2Result& result);
 // As result_to_csv with a first column "layer".
 std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2Result& result);
+
+// {"entropy_bits", "normalized_entropy", "effective_keys", "max_weight", "first_token", "self",
+// "previous_token"}, null where a statistic has no row to average.
+Json head_stats_to_json(const HeadStats& stats);
+
+// One line per head and mask: a header `layer,head,mask,` and the seven statistics (empty where null).
+struct HeadStatsRow {
+  int layer = 0;
+  int head = 0;
+  std::string mask;
+  HeadStats stats;
+};
+std::string head_stats_to_csv(const std::vector<HeadStatsRow>& rows);
+
+// [{"layer": l, "weights": R_l}, …] for each of `layers`, from attention_rollout's result over every layer.
+Json rollout_to_json(const std::vector<int>& layers, const std::vector<Matrix>& rollout);
+
+// [{"layer", "head", "weight", "rank"}, …] in the probe's order.
+Json probe_to_json(const std::vector<ProbeHit>& hits);
 
 }  // namespace attnscope

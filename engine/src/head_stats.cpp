@@ -1,0 +1,109 @@
+#include "attnscope/head_stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
+
+#include "attnscope/error.hpp"
+
+namespace attnscope {
+namespace {
+
+std::string shape_of(Eigen::Index rows, Eigen::Index cols) {
+  return std::to_string(rows) + " × " + std::to_string(cols);
+}
+
+// A running mean that is empty until something is added.
+class Mean {
+ public:
+  void add(double value) {
+    sum_ += value;
+    ++count_;
+  }
+  std::optional<double> value() const {
+    if (count_ == 0) return std::nullopt;
+    return sum_ / static_cast<double>(count_);
+  }
+
+ private:
+  double sum_ = 0.0;
+  long long count_ = 0;
+};
+
+}  // namespace
+
+HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask) {
+  const Eigen::Index n = weights.rows();
+  if (weights.cols() != n || mask.rows() != n || mask.cols() != n)
+    throw Error("head statistics need square weights and mask of one size, not " +
+                shape_of(weights.rows(), weights.cols()) + " and " + shape_of(mask.rows(), mask.cols()));
+  Mean entropy, normalized, effective, maximum, first, self, previous;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Eigen::Index visible = (mask.row(i).array() == 0).count();
+    if (visible == 0) continue;
+    // Hidden cells are exactly 0, so the sum over every cell is the sum over the visible ones (0·log 0 = 0).
+    const auto row = weights.row(i).array();
+    const double bits = -(row > 0.0f).select(row * row.log(), 0.0f).cast<double>().sum() / std::log(2.0);
+    entropy.add(bits);
+    effective.add(std::exp2(bits));
+    if (visible >= 2) normalized.add(bits / std::log2(static_cast<double>(visible)));
+    maximum.add(row.maxCoeff());
+    first.add(row(0));
+    self.add(row(i));
+    if (i >= 1) previous.add(row(i - 1));
+  }
+  return {entropy.value(), normalized.value(), effective.value(), maximum.value(),
+          first.value(),   self.value(),       previous.value()};
+}
+
+Matrix mean_of_heads(const std::vector<const Matrix*>& head_weights) {
+  if (head_weights.empty()) throw Error("the mean of heads needs at least one head");
+  Eigen::MatrixXd sum = head_weights.front()->cast<double>();
+  for (std::size_t h = 1; h < head_weights.size(); ++h) {
+    const Matrix& weights = *head_weights[h];
+    if (weights.rows() != sum.rows() || weights.cols() != sum.cols())
+      throw Error("the mean of heads needs weights of one size, not " + shape_of(sum.rows(), sum.cols()) +
+                  " and " + shape_of(weights.rows(), weights.cols()));
+    sum += weights.cast<double>();
+  }
+  return (sum / static_cast<double>(head_weights.size())).cast<float>();
+}
+
+std::vector<Matrix> attention_rollout(const std::vector<Matrix>& layer_mean_weights) {
+  std::vector<Matrix> rollout;
+  if (layer_mean_weights.empty()) return rollout;
+  const Eigen::Index n = layer_mean_weights.front().rows();
+  Eigen::MatrixXd flow;
+  for (const Matrix& mean : layer_mean_weights) {
+    if (mean.rows() != n || mean.cols() != n)
+      throw Error("rollout needs every layer's weights n × n with one n, not " + shape_of(n, n) + " and " +
+                  shape_of(mean.rows(), mean.cols()));
+    // Half the flow stays on the residual path; renormalising keeps rows of empty queries (all zero in Ā)
+    // pointing at themselves.
+    Eigen::MatrixXd step = 0.5 * mean.cast<double>() + 0.5 * Eigen::MatrixXd::Identity(n, n);
+    step.array().colwise() /= step.rowwise().sum().array();
+    flow = rollout.empty() ? step : Eigen::MatrixXd(step * flow);
+    rollout.push_back(flow.cast<float>());
+  }
+  return rollout;
+}
+
+std::vector<ProbeHit> probe(const std::vector<ProbedRow>& rows, Eigen::Index key) {
+  std::vector<ProbeHit> hits;
+  hits.reserve(rows.size());
+  for (const ProbedRow& row : rows) {
+    if (key < 0 || key >= row.weights.size())
+      throw Error("the probe's key " + std::to_string(key) + " is not a token: the text has tokens 0 to " +
+                  std::to_string(row.weights.size() - 1));
+    const float weight = row.weights(key);
+    const auto larger = (row.weights.array() > weight).count();
+    hits.push_back({row.layer, row.head, weight, static_cast<int>(1 + larger)});
+  }
+  std::sort(hits.begin(), hits.end(), [](const ProbeHit& a, const ProbeHit& b) {
+    return std::tuple(-a.weight, a.layer, a.head) < std::tuple(-b.weight, b.layer, b.head);
+  });
+  return hits;
+}
+
+}  // namespace attnscope
