@@ -41,15 +41,6 @@ struct Worst {
 };
 Worst worst_overall;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return {};
-}
-
 std::filesystem::path path_of(const QTemporaryDir& directory) {
   return directory.path().toStdString();
 }

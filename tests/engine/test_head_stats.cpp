@@ -57,15 +57,6 @@ void compare_probe(const std::vector<ProbeHit>& actual, const QJsonArray& expect
   }
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return {};
-}
-
 }  // namespace
 
 class TestHeadStats : public QObject {

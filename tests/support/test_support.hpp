@@ -10,8 +10,11 @@
 #include <QTest>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <string>
 #include <type_traits>
 
+#include "attnscope/error.hpp"
 #include "attnscope/matrix.hpp"
 
 namespace attnscope::testing {
@@ -34,6 +37,16 @@ inline QString write_test_file(const QDir& directory, const QString& name, const
     qFatal("cannot write %s", qPrintable(file.fileName()));
   file.write(contents);
   return file.fileName();
+}
+
+// The message of the attnscope::Error that `action` throws; empty when it throws none.
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return {};
 }
 
 inline QString golden_path(const char* name) {
