@@ -60,9 +60,9 @@ void refuse_csv_extras(const cli::OutputOptions& output) {
 }
 
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
-int run_model(const ComputeRequest& options, const cli::OutputOptions& output) {
+int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
   refuse_csv_extras(output);
-  PreparedModelInput input = prepare_model_input(options);
+  PreparedModelInput input = prepare_model_input(request, cli::flag_name);
   const auto probed = parse_probe(output, input.tokens.size());
   // Rollout and the probe read every layer as it is computed, not only the printed ones.
   std::vector<Matrix> layer_means;
@@ -106,12 +106,22 @@ int run_model(const ComputeRequest& options, const cli::OutputOptions& output) {
   return 0;
 }
 
-int run_compute(const ComputeRequest& options, const cli::OutputOptions& output) {
-  if (options.model) return run_model(options, output);
+// The flags on top of the request's defaults (simplified attention, seeded embeddings, the mechanism's own
+// mask), through the same prepare_input as the window.
+int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output) {
+  const ComputeRequest request = cli::apply_flags(flags, ComputeRequest{});
+  if (flags.model) {
+    if (!flags.text) throw Error("--model needs --text: the text to run through the model");
+    return run_model(request, output);
+  }
   refuse_csv_extras(output);
-  const PreparedInput input = prepare_input(options);
+  if (!flags.text && !flags.preset && !flags.embeddings_file)
+    throw Error("nothing to attend over: give --text TEXT, --preset book or --embeddings FILE");
+  const PreparedInput input = prepare_input(request, cli::flag_name);
+  if (input.tokens.empty()) throw Error("the text is empty: type at least one word");
+  cli::check_flags_against(flags, input.embeddings);
   const auto probed = parse_probe(output, input.tokens.size());
-  const auto backend = make_backend(parse_device(options.device));
+  const auto backend = make_backend(request.device);
   const CancelToken never_cancelled;
   const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
   if (!result.fallback_reason.empty())
@@ -163,7 +173,7 @@ int main(int argc, char** argv) {
     return *exit_status;
 
   try {
-    if (*line.compute) return run_compute(line.compute_options, line.output_options);
+    if (*line.compute) return run_compute(line.compute_flags, line.output_options);
     if (*line.devices) return run_devices();
     if (*line.bench) return cli::run_bench(line.bench_options, std::cout, std::cerr);
   } catch (const Error& error) {

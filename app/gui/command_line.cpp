@@ -4,9 +4,7 @@
 #include <QFileInfo>
 #include <QRegularExpression>
 #include <QStringList>
-#include <filesystem>
 
-#include "attnscope/embeddings.hpp"
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
 #include "compute/model_snapshot.hpp"
@@ -20,17 +18,17 @@ using namespace attnscope::ui;
 
 void CommandLine::addOptions(CLI::App& app) {
   app.add_option("session", m_session, "A .attnscope session to open (flags given as well change it)");
-  cli::add_compute_options(app, m_options, /*with_mask=*/false);
+  cli::add_compute_options(app, m_flags, /*with_mask=*/false);
   // The app's defaults are the launch view's, not attnscope-cli's.
   app.get_option("--mechanism")
       ->description(
           "multihead (default), multihead-wrapper, causal, self-attention, self-attention-v1 or simplified");
   app.get_option("--d-out")->description("Output width (per head for multihead-wrapper; default 4)");
   app.add_option(
-      "--masks", m_masks,
+      "--masks", m_flags.masks,
       "Masks to compare, one grid row each: none, causal, window:W, prefix:P, file:PATH, comma-separated "
       "(default none,causal)");
-  cli::add_model_options(app, m_options);
+  cli::add_model_options(app, m_flags);
   // The window shows one layer at a time (the overview shows them all): --layer, not attnscope-cli's
   // --layers.
   app.remove_option(app.get_option("--layers"));
@@ -87,51 +85,11 @@ ViewSettings CommandLine::settings() const {
     if (!handledFlags().count(flag))
       throw Error(flag + " is not supported by the attnscope app yet; use attnscope-cli compute " + flag);
   ViewSettings settings = given("session") ? SessionFile::load(sessionPath()) : ViewSettings::defaults();
-  const ComputeRequest& o = m_options;
-  if (o.preset && (o.text || o.embeddings_file))
-    throw Error("--preset book brings its own text and embeddings: drop --text and --embeddings");
-  if (o.text) {
-    settings.text = toQString(*o.text);
-    settings.embeddingSource = o.embeddings_file ? EmbeddingSource::file : EmbeddingSource::seeded;
-  } else if (o.embeddings_file) {
-    // Without a text the rows are tokens t0, t1, … as attnscope-cli names them.
-    const Matrix embeddings = load_embeddings(*o.embeddings_file);
-    QStringList names;
-    for (Eigen::Index i = 0; i < embeddings.rows(); ++i) names << QStringLiteral("t%1").arg(i);
-    settings.text = names.join(QLatin1Char(' '));
-    settings.embeddingSource = EmbeddingSource::file;
-  }
-  if (o.embeddings_file) settings.embeddingsFile = toQString(*o.embeddings_file);
-  if (given("--tokenizer")) settings.tokenizer = parse_tokenizer(o.tokenizer);
-  if (o.d_in) {
-    if (*o.d_in < 1) throw Error("--d-in must be at least 1 (got " + std::to_string(*o.d_in) + ")");
-    settings.dIn = *o.d_in;
-    if (settings.embeddingSource == EmbeddingSource::book) settings.embeddingSource = EmbeddingSource::seeded;
-  }
-  if (o.embedding_seed) settings.embeddingSeed = o.embedding_seed;
-  if (given("--mechanism")) settings.mechanism = parse_mechanism(o.mechanism);
-  if (o.d_out) {
-    if (*o.d_out < 1) throw Error("--d-out must be at least 1 (got " + std::to_string(*o.d_out) + ")");
-    settings.dOut = *o.d_out;
-  }
-  if (o.heads) settings.heads = *o.heads;
-  if (given("--qkv-bias")) settings.qkvBias = o.qkv_bias;
-  if (given("--dropout")) settings.dropout = o.dropout;
-  if (given("--seed")) settings.seed = o.seed;
-  if (o.dropout_seed) settings.dropoutSeed = o.dropout_seed;
-  if (given("--normalize")) settings.normalization = parse_normalization(o.normalization);
-  if (given("--device")) settings.device = parse_device(o.device);
-
-  if (given("--masks")) {
-    settings.masks.clear();
-    for (const QString& mask : QString::fromStdString(m_masks).split(QLatin1Char(','), Qt::SkipEmptyParts))
-      settings.masks.push_back(MaskSpec::parse(mask.trimmed().toStdString()));
-    if (settings.masks.empty()) throw Error("--masks needs at least one mask, e.g. --masks none,causal");
-  }
-  if (o.model) {
-    const QFileInfo folder(toQString(*o.model));
+  settings.setRequest(cli::apply_flags(m_flags, settings.request()));
+  if (m_flags.model) {
+    const QFileInfo folder(toQString(*m_flags.model));
     if (!folder.isDir())
-      throw Error(*o.model +
+      throw Error(*m_flags.model +
                   ": no such folder (a GPT-2 folder holds config.json, "
                   "model.safetensors, vocab.json and merges.txt)");
     settings.modelFolder = folder.absoluteFilePath();
@@ -142,17 +100,6 @@ ViewSettings CommandLine::settings() const {
     settings.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
                            : m_headSummary == "max" ? HeadSummary::max
                                                     : HeadSummary::none;
-  if (given("--max-tokens")) {
-    const std::filesystem::path folder = QFile::encodeName(settings.modelFolder).toStdString();
-    const std::size_t tokens = settings.modelFolder.isEmpty()
-                                   ? tokenize(settings.text.toStdString(), settings.tokenizer).size()
-                                   : BpeTokenizer::load(folder / "vocab.json", folder / "merges.txt")
-                                         .encode(settings.text.toStdString())
-                                         .size();
-    if (tokens > static_cast<std::size_t>(o.max_tokens))
-      throw Error(std::to_string(tokens) + " tokens is more than --max-tokens " +
-                  std::to_string(o.max_tokens) + "; shorten the text or raise the limit");
-  }
   if (given("--show")) {
     if (m_show == "scores")
       settings.quantities = {Quantity::rawScores};
@@ -176,8 +123,9 @@ void CommandLine::exportImage() const {
     snapshot = computeModelSnapshot(viewSettings, openModel(viewSettings.modelFolder), never);
     if (!snapshot) throw Error("the text is empty: give --text with at least one word");
   } else {
-    const AttentionInput input = AttentionInput::fromSettings(viewSettings);
+    const AttentionInput input = AttentionInput::fromSettings(viewSettings, cli::flag_name);
     if (input.tokens.empty()) throw Error("the text is empty: give --text with at least one word");
+    cli::check_flags_against(m_flags, input.embeddings);
     const auto backend = make_backend(viewSettings.device);
     snapshot = computeSnapshot(input, *backend, never);
   }

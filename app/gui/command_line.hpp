@@ -3,7 +3,8 @@
 // and --model DIR with --layer L and --head-summary for a GPT-2 folder.
 // Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2
 // heads, d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window
-// first shows.
+// first shows. The engine flags go through attnscope-cli's own translation (cli::apply_flags) on top of that
+// view's request, so each means what it means to attnscope-cli.
 
 #include <CLI/CLI.hpp>
 #include <QSize>
@@ -38,8 +39,7 @@ class CommandLine {
  private:
   bool given(const char* flag) const { return m_given.count(flag) > 0; }
 
-  ComputeRequest m_options;
-  std::string m_masks;
+  cli::ComputeFlags m_flags;
   std::string m_show = "weights";
   std::optional<std::string> m_export;
   std::string m_size;

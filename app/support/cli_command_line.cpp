@@ -11,8 +11,8 @@ std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
   app->set_version_flag("--version", std::string("attnscope-cli ") + ATTNSCOPE_VERSION);
 
   line.compute = app->add_subcommand("compute", "Compute one mechanism and print every intermediate");
-  add_compute_options(*line.compute, line.compute_options, true);
-  add_model_options(*line.compute, line.compute_options);
+  add_compute_options(*line.compute, line.compute_flags, true);
+  add_model_options(*line.compute, line.compute_flags);
   line.compute->add_option("--format", line.output_options.format, "json or csv")
       ->check(CLI::IsMember({"json", "csv"}));
   line.compute->add_option("--output", line.output_options.output,

@@ -22,7 +22,7 @@ struct OutputOptions {
 
 // What the command line asks for. After a parse, exactly one of the subcommands is true.
 struct CliCommandLine {
-  ComputeRequest compute_options;
+  ComputeFlags compute_flags;
   OutputOptions output_options;
   BenchOptions bench_options;
   CLI::App* compute = nullptr;

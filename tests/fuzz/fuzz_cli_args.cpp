@@ -1,6 +1,7 @@
 // attnscope-cli's command line: the input is its arguments, separated by NUL bytes (which no argument can
 // hold), parsed by the parser attnscope-cli runs (cli::make_cli_app), then checked as attnscope-cli checks
-// them before it computes: prepare_input for compute, prepare_model_input and parse_layers for compute
+// them before it computes: apply_flags and prepare_input for compute, prepare_model_input and parse_layers
+// for compute
 // --model, bench_masks for bench. Whatever the arguments, parsing returns or throws a CLI11 error that
 // attnscope-cli prints on one line without control characters, and the checks return or throw
 // attnscope::Error with a one-line message; nothing else escapes (an uncaught exception ends attnscope-cli
@@ -75,24 +76,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int chosen = static_cast<int>(bool(*line.compute)) + static_cast<int>(bool(*line.devices)) +
                      static_cast<int>(bool(*line.bench));
   FUZZ_CHECK(chosen == 1, "a parse that chose no subcommand or more than one");
-  attnscope::ComputeRequest& options = line.compute_options;
+  attnscope::cli::ComputeFlags& flags = line.compute_flags;
   if (*line.compute) {
-    if (options.embeddings_file) options.embeddings_file = kMissingPath;
-    if (options.model) {
-      options.model = kMissingPath;
-      expect_error_or_success([&] { attnscope::prepare_model_input(options); }, size);
+    if (flags.embeddings_file) flags.embeddings_file = kMissingPath;
+    if (flags.model) flags.model = kMissingPath;
+    attnscope::ComputeRequest request;
+    try {
+      request = attnscope::cli::apply_flags(flags, attnscope::ComputeRequest{});
+    } catch (const attnscope::Error& error) {
+      check_message(error.what(), "", 4 * size + 512);
+      return 0;
+    }
+    if (flags.model) {
+      expect_error_or_success([&] { attnscope::prepare_model_input(request, attnscope::cli::flag_name); },
+                              size);
       // As for GPT-2 small's 12 layers, since the model is not read.
-      if (options.layers)
-        expect_error_or_success([&] { attnscope::parse_layers(*options.layers, 12); }, size);
+      if (flags.layers)
+        expect_error_or_success(
+            [&] { attnscope::parse_layers(*flags.layers, 12, attnscope::cli::flag_name); }, size);
     } else {
       attnscope::PreparedInput input;
       try {
-        input = attnscope::prepare_input(options);
+        input = attnscope::prepare_input(request, attnscope::cli::flag_name);
       } catch (const attnscope::Error& error) {
         check_message(error.what(), "", 4 * size + 512);
         return 0;
       }
-      check_attention_input(input.tokens.size(), input.embeddings, input.config, "prepare_input");
+      if (!input.tokens.empty())
+        check_attention_input(input.tokens.size(), input.embeddings, input.config, "prepare_input");
     }
   }
   if (*line.bench) expect_error_or_success([&] { attnscope::cli::bench_masks(line.bench_options); }, size);

@@ -5,147 +5,107 @@
 #include <string>
 
 #include "attnscope/embeddings.hpp"
-#include "attnscope/mask.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
 namespace {
 
-std::vector<std::string> textsOf(const std::vector<Token>& tokens) {
-  std::vector<std::string> texts;
-  texts.reserve(tokens.size());
-  for (const Token& token : tokens) texts.push_back(token.text);
-  return texts;
-}
-
-bool isMultihead(Mechanism mechanism) {
-  return mechanism == Mechanism::multihead || mechanism == Mechanism::multihead_wrapper;
-}
-
-QString divisorsOf(int number) {
-  QStringList divisors;
-  for (int d = 1; d <= number && divisors.size() < 6; ++d)
-    if (number % d == 0) divisors << QString::number(d);
-  return divisors.join(QStringLiteral(", "));
-}
-
-Matrix embeddingsFor(const ViewSettings& settings, const std::vector<Token>& tokens, QString& note) {
+QString noteFor(const ViewSettings& settings, const PreparedInput& input) {
   const std::uint64_t seed = settings.embeddingSeed.value_or(settings.seed);
-  switch (settings.embeddingSource) {
-    case EmbeddingSource::book: {
-      const Preset& book = book_preset();
-      if (textsOf(tokens) == book.tokens) {
-        note = QStringLiteral("The book's 6 × 3 embeddings.");
-        return book.embeddings;
-      }
-      note = QStringLiteral(
-                 "The book's embeddings cover only \u201c%1\u201d. This text gets a seeded table instead "
-                 "(nn.Embedding, d_in 3, seed %2); type the book's sentence to get them back.")
-                 .arg(toQString(book.text))
-                 .arg(seed);
-      return seeded_embeddings(textsOf(tokens), 3, seed);
-    }
+  const auto rows = input.embeddings.rows();
+  const auto columns = input.embeddings.cols();
+  switch (input.embeddings_from) {
+    case EmbeddingSource::book:
+      return QStringLiteral("The book's %1 × %2 embeddings.").arg(rows).arg(columns);
     case EmbeddingSource::seeded: {
-      if (settings.dIn < 1) throw FieldError(SettingsField::dIn, QStringLiteral("d_in must be at least 1."));
-      std::vector<std::string> distinct = textsOf(tokens);
+      if (settings.embeddingSource == EmbeddingSource::book)
+        return QStringLiteral(
+                   "The book's embeddings cover only \u201c%1\u201d. This text gets a seeded table instead "
+                   "(nn.Embedding, d_in %2, seed %3); type the book's sentence to get them back.")
+            .arg(toQString(book_preset().text))
+            .arg(columns)
+            .arg(seed);
+      std::vector<std::string> distinct;
+      for (const Token& token : input.tokens) distinct.push_back(token.text);
       std::sort(distinct.begin(), distinct.end());
       distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-      note = QStringLiteral(
+      return QStringLiteral(
                  "A seeded table: torch.manual_seed(%1); nn.Embedding(%2, %3) for the %2 distinct tokens.")
-                 .arg(seed)
-                 .arg(distinct.size())
-                 .arg(settings.dIn);
-      return seeded_embeddings(textsOf(tokens), settings.dIn, seed);
+          .arg(seed)
+          .arg(distinct.size())
+          .arg(columns);
     }
-    case EmbeddingSource::file: {
-      if (settings.embeddingsFile.isEmpty())
-        throw FieldError(SettingsField::embeddings,
-                         QStringLiteral("Choose an embeddings file (.npy or .csv, one row per token)."));
-      Matrix embeddings;
-      try {
-        embeddings = load_embeddings(settings.embeddingsFile.toStdString());
-      } catch (const Error& error) {
-        throw FieldError(SettingsField::embeddings, toQString(error.what()));
-      }
-      if (embeddings.rows() != static_cast<Eigen::Index>(tokens.size()))
-        throw FieldError(
-            SettingsField::embeddings,
-            QStringLiteral("%1 has %2 rows but the text has %3 tokens: there must be one row per "
-                           "token.")
-                .arg(QFileInfo(settings.embeddingsFile).fileName())
-                .arg(embeddings.rows())
-                .arg(tokens.size()));
-      note = QStringLiteral("%1: %2 × %3.")
-                 .arg(QFileInfo(settings.embeddingsFile).fileName())
-                 .arg(embeddings.rows())
-                 .arg(embeddings.cols());
-      return embeddings;
-    }
+    case EmbeddingSource::file:
+      return QStringLiteral("%1: %2 × %3.")
+          .arg(QFileInfo(settings.embeddingsFile).fileName())
+          .arg(rows)
+          .arg(columns);
   }
   return {};
 }
 
-AttentionConfig configFor(const ViewSettings& settings, int dIn) {
-  AttentionConfig config;
-  config.mechanism = settings.mechanism;
-  config.d_out = settings.dOut;
-  config.heads = settings.heads;
-  config.qkv_bias = settings.qkvBias;
-  // The panel disables dropout for mechanisms without it; the value is kept for when one is chosen again.
-  config.dropout = has_dropout(settings.mechanism) ? settings.dropout : 0.0;
-  config.seed = settings.seed;
-  config.dropout_seed = settings.dropoutSeed;
-  config.normalization = settings.normalization;
-
-  if (config.d_out < 0) throw FieldError(SettingsField::dOut, QStringLiteral("d_out must be at least 1."));
-  if (isMultihead(config.mechanism) && config.heads < 1)
-    throw FieldError(SettingsField::heads, QStringLiteral("There must be at least one head."));
-  const int dOut = config.effective_d_out(dIn);
-  if (config.mechanism == Mechanism::multihead && dOut % config.heads != 0)
-    throw FieldError(
-        SettingsField::heads,
-        QStringLiteral("%1 heads do not divide d_out = %2: multihead gives each head d_out / heads "
-                       "columns. Choose %3 heads, or a d_out that %1 divides.")
-            .arg(config.heads)
-            .arg(dOut)
-            .arg(divisorsOf(dOut)));
-  if (!(config.dropout >= 0.0 && config.dropout < 1.0))
-    throw FieldError(SettingsField::dropout, QStringLiteral("Dropout must be at least 0 and below 1."));
-  try {
-    config.validate(dIn);
-  } catch (const Error& error) {
-    throw FieldError(SettingsField::general, toQString(error.what()));
-  }
-  return config;
-}
-
 }  // namespace
 
-AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
+SettingsField settingsFieldOf(RequestField field) {
+  switch (field) {
+    case RequestField::text:
+    case RequestField::max_tokens:
+      return SettingsField::text;
+    case RequestField::tokenizer:
+      return SettingsField::tokenizer;
+    case RequestField::embeddings:
+      return SettingsField::embeddings;
+    case RequestField::d_in:
+      return SettingsField::dIn;
+    case RequestField::mechanism:
+      return SettingsField::mechanism;
+    case RequestField::d_out:
+      return SettingsField::dOut;
+    case RequestField::heads:
+      return SettingsField::heads;
+    case RequestField::seed:
+      return SettingsField::seed;
+    case RequestField::dropout:
+      return SettingsField::dropout;
+    case RequestField::normalization:
+      return SettingsField::normalization;
+    case RequestField::masks:
+      return SettingsField::masks;
+    case RequestField::device:
+      return SettingsField::device;
+    case RequestField::model:
+      return SettingsField::model;
+    case RequestField::layers:
+      return SettingsField::layer;
+    case RequestField::general:
+      break;
+  }
+  return SettingsField::general;
+}
+
+AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldNames names) {
+  // The grid shows one row per mask: with none there is nothing to show (attnscope-cli's request then means
+  // the mechanism's own mask).
+  if (settings.masks.empty())
+    throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
+  PreparedInput prepared;
+  try {
+    prepared = prepare_input(settings.request(), names);
+  } catch (const RequestError& error) {
+    throw FieldError(settingsFieldOf(error.field()), toQString(error.what()));
+  }
   AttentionInput input;
   input.text = settings.text;
   input.tokenizer = settings.tokenizer;
-  try {
-    input.tokens = tokenize(settings.text.toStdString(), settings.tokenizer);
-  } catch (const Error& error) {
-    throw FieldError(SettingsField::text, toQString(error.what()));
-  }
-  if (settings.masks.empty())
-    throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
   input.masks = settings.masks;
   input.headSummary = settings.headSummary;
+  input.tokens = std::move(prepared.tokens);
   if (input.tokens.empty()) return input;
-  const int limit = AttentionConfig{}.max_tokens;
-  if (input.tokens.size() > static_cast<std::size_t>(limit))
-    throw FieldError(
-        SettingsField::text,
-        QStringLiteral("The text has %1 tokens; AttnScope computes at most %2 (each head keeps several "
-                       "n \u00d7 n matrices). Shorten it, or choose a coarser tokenizer.")
-            .arg(input.tokens.size())
-            .arg(limit));
+  input.embeddingsNote = noteFor(settings, prepared);
+  input.embeddings = std::move(prepared.embeddings);
+  input.config = prepared.config;
+  input.config.mask.reset();  // each grid row sets its own
 
-  input.embeddings = embeddingsFor(settings, input.tokens, input.embeddingsNote);
-  input.config = configFor(settings, static_cast<int>(input.embeddings.cols()));
   // A long text's scores are n² floats per head that no map on screen needs (hover recomputes one from q and
   // k); a short text keeps them, so its exports carry the engine's own numbers.
   constexpr std::size_t kScoresAlwaysKept = 1024;
@@ -173,16 +133,6 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings) {
             .arg(input.masks.size())
             .arg(held / (1 << 30), 0, 'f', 1)
             .arg(kMaxHeldBytes / (1 << 30), 0, 'f', 0));
-  // A mask file is read here, so that a bad file is reported next to the masks rather than as a failure of
-  // the computation.
-  for (const MaskSpec& mask : input.masks) {
-    if (mask.kind != MaskKind::file) continue;
-    try {
-      build_mask(mask, static_cast<Eigen::Index>(input.tokens.size()));
-    } catch (const Error& error) {
-      throw FieldError(SettingsField::masks, toQString(error.what()));
-    }
-  }
   return input;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// Turns ViewSettings into what the engine computes: tokens, an embeddings matrix and a validated config.
-// Every problem is reported against the settings field that can fix it.
+// Turns ViewSettings into what the engine computes, through the engine's prepare_input (the same function as
+// attnscope-cli's), plus what only the window needs: the masks as grid rows, whether long texts keep their
+// scores, the memory bound, and a note saying where the embeddings came from. Every problem is reported
+// against the settings field that can fix it.
 
 #include <QString>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "attnscope/config.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/matrix.hpp"
+#include "attnscope/request.hpp"
 #include "attnscope/tokenizer.hpp"
 #include "state/view_settings.hpp"
 
@@ -32,6 +35,9 @@ enum class SettingsField {
   general,  // not tied to one field (e.g. the computation overflowed)
 };
 
+// The settings field where the window shows a problem with a request's field.
+SettingsField settingsFieldOf(RequestField field);
+
 // An attnscope::Error that knows which settings field it is about.
 class FieldError : public Error {
  public:
@@ -53,7 +59,8 @@ struct AttentionInput {
   HeadSummary headSummary = HeadSummary::none;
 
   // Throws FieldError. An empty text gives an input without tokens (the window shows a hint, not an error).
-  static AttentionInput fromSettings(const ViewSettings& settings);
+  // `names` says how messages name the fields (the headless export names its flags).
+  static AttentionInput fromSettings(const ViewSettings& settings, FieldNames names = setting_name);
 };
 
 }  // namespace attnscope::ui

@@ -101,6 +101,13 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
                        "shorten it.")
             .arg(n)
             .arg(config.n_positions));
+  if (n > settings.maxTokens)
+    throw FieldError(
+        SettingsField::text,
+        QStringLiteral("%1 tokens is more than the limit of %2 (--max-tokens %2): shorten the text "
+                       "or raise the limit.")
+            .arg(n)
+            .arg(settings.maxTokens));
   // The grid draws n² doubles per map besides the engine's floats: the same bound as the book's view.
   constexpr double kMaxShownCells = 80e6;
   const double maps = static_cast<double>(config.n_head + (settings.headSummary != HeadSummary::none)) *

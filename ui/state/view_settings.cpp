@@ -75,13 +75,6 @@ auto parseField(const QJsonValue& value, const QString& field, Parse parse) {
   }
 }
 
-EmbeddingSource parseSource(const std::string& name) {
-  if (name == "book") return EmbeddingSource::book;
-  if (name == "seeded") return EmbeddingSource::seeded;
-  if (name == "file") return EmbeddingSource::file;
-  throw Error("unknown embedding source " + quote(name) + " (expected book, seeded or file)");
-}
-
 Quantity parseQuantity(const std::string& name) {
   for (const Quantity quantity : allQuantities())
     if (slugOf(quantity).toStdString() == name) return quantity;
@@ -116,15 +109,7 @@ const std::vector<Quantity>& allQuantities() {
 }
 
 QString toString(EmbeddingSource source) {
-  switch (source) {
-    case EmbeddingSource::book:
-      return QStringLiteral("book");
-    case EmbeddingSource::seeded:
-      return QStringLiteral("seeded");
-    case EmbeddingSource::file:
-      return QStringLiteral("file");
-  }
-  return QStringLiteral("book");
+  return toQString(to_string(source));
 }
 
 QString toString(Quantity quantity) {
@@ -195,15 +180,56 @@ ViewSettings ViewSettings::defaults() {
   return settings;
 }
 
+ComputeRequest ViewSettings::request() const {
+  ComputeRequest request;
+  request.text = text.toStdString();
+  request.tokenizer = tokenizer;
+  request.embedding_source = embeddingSource;
+  request.d_in = dIn;
+  request.embedding_seed = embeddingSeed;
+  request.embeddings_file = embeddingsFile.toStdString();
+  request.mechanism = mechanism;
+  request.d_out = dOut;
+  request.heads = heads;
+  request.qkv_bias = qkvBias;
+  request.dropout = dropout;
+  request.seed = seed;
+  request.dropout_seed = dropoutSeed;
+  request.normalization = normalization;
+  request.masks = masks;
+  request.device = device;
+  request.max_tokens = maxTokens;
+  request.model = modelFolder.toStdString();
+  if (!modelFolder.isEmpty()) request.layers = std::to_string(layer);
+  return request;
+}
+
+void ViewSettings::setRequest(const ComputeRequest& request) {
+  text = QString::fromStdString(request.text);
+  tokenizer = request.tokenizer;
+  embeddingSource = request.embedding_source;
+  dIn = request.d_in;
+  embeddingSeed = request.embedding_seed;
+  embeddingsFile = QString::fromStdString(request.embeddings_file);
+  mechanism = request.mechanism;
+  dOut = request.d_out;
+  heads = request.heads;
+  qkvBias = request.qkv_bias;
+  dropout = request.dropout;
+  seed = request.seed;
+  dropoutSeed = request.dropout_seed;
+  normalization = request.normalization;
+  masks = request.masks;
+  device = request.device;
+  maxTokens = request.max_tokens;
+  modelFolder = QString::fromStdString(request.model);
+}
+
 bool ViewSettings::sameComputation(const ViewSettings& other) const {
-  ViewSettings a = *this;
-  ViewSettings b = other;
-  // Only the drawing differs when everything but these is equal.
-  a.quantities = b.quantities;
-  a.colorMap = b.colorMap;
-  a.sharedRange = b.sharedRange;
-  a.reduction = b.reduction;
-  return a == b && showsScores() == other.showsScores();
+  // What is drawn (quantities, colour map, range, reduction) is not part of the request; the head summary's
+  // maps are made on the worker with the snapshot.
+  return request() == other.request() && headSummary == other.headSummary &&
+         showsScores() == other.showsScores();
 }
 
 bool ViewSettings::showsScores() const {
@@ -257,7 +283,8 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
     const QJsonObject embeddings = value.toObject();
     if (embeddings.contains(QLatin1String("source")))
       settings.embeddingSource =
-          parseField(embeddings[QStringLiteral("source")], QStringLiteral("embeddings.source"), parseSource);
+          parseField(embeddings[QStringLiteral("source")], QStringLiteral("embeddings.source"),
+                     [](const std::string& s) { return parse_embedding_source(s); });
     if (embeddings.contains(QLatin1String("d_in")))
       settings.dIn =
           intFromJson(embeddings[QStringLiteral("d_in")], QStringLiteral("embeddings.d_in"), 1, 4096);

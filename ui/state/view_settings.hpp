@@ -11,15 +11,12 @@
 
 #include "attnscope/backend.hpp"
 #include "attnscope/config.hpp"
+#include "attnscope/request.hpp"
 #include "attnscope/tokenizer.hpp"
 
 namespace attnscope::ui {
 
-enum class EmbeddingSource {
-  book,    // the book's 6 × 3 embeddings while the text is the book's sentence, else a seeded table
-  seeded,  // torch.manual_seed(seed); nn.Embedding(V, d_in)
-  file,    // a .npy or .csv with one row per token
-};
+// EmbeddingSource is the engine's (attnscope/request.hpp): the window and attnscope-cli mean the same by it.
 
 // What a heatmap shows, in the order the grid stacks them.
 enum class Quantity { rawScores, scaledScores, weights, dropoutWeights };
@@ -61,11 +58,21 @@ struct ViewSettings {
   QString modelFolder;
   int layer = 0;
   HeadSummary headSummary = HeadSummary::none;
+  // attnscope --max-tokens; not saved: the window computes up to the engine's default.
+  int maxTokens = AttentionConfig{}.max_tokens;
 
   // The first-launch view: the book's sentence, multihead, 2 heads, d_out 4, masks none and causal, weights.
   static ViewSettings defaults();
 
-  // True when `other` needs no new computation (only how the maps are drawn differs).
+  // The computation these settings describe, as attnscope-cli describes one: prepare_input turns it into the
+  // engine's input for the window, the headless export and attnscope-cli alike. The layer is the request's
+  // only layer.
+  ComputeRequest request() const;
+  // Takes every field of `request` but its layers (the window shows one layer: set `layer`).
+  void setRequest(const ComputeRequest& request);
+
+  // True when `other` needs no new computation: the same request, head summary and whether scores are shown
+  // (the engine keeps a long text's n² scores only while a score map is shown).
   bool sameComputation(const ViewSettings& other) const;
   // Whether a score map is shown: the engine keeps the n² scores per head only then.
   bool showsScores() const;
