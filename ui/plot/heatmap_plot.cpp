@@ -81,15 +81,6 @@ QFont pixelFont(int pixels, bool bold = false) {
 
 }  // namespace
 
-DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
-  DisplayOptions options;
-  options.quantities = settings.quantities;
-  options.colorMap = settings.colorMap;
-  options.sharedRange = settings.sharedRange;
-  options.reduction = settings.reduction;
-  return options;
-}
-
 HeatmapPlot::HeatmapPlot(QWidget* parent)
     : QCustomPlot(parent),
       m_tickFont(pixelFont(12)),

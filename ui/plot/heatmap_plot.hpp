@@ -19,6 +19,7 @@
 #include "compute/attention_snapshot.hpp"
 #include "plot/map_title.hpp"
 #include "plot/text_width_cache.hpp"
+#include "state/display_options.hpp"
 #include "state/view_settings.hpp"
 
 namespace attnscope::ui {
@@ -26,17 +27,6 @@ namespace attnscope::ui {
 class AttentionColorMap;
 class MapOverlay;
 class TokenAxisTicker;
-
-// How the maps are drawn; the part of ViewSettings that needs no computation.
-struct DisplayOptions {
-  std::vector<Quantity> quantities{Quantity::weights};
-  ColorMapId colorMap = ColorMapId::viridis;
-  bool sharedRange = true;
-  Reduction reduction = Reduction::max;
-
-  static DisplayOptions from(const ViewSettings& settings);
-  friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
-};
 
 // Which map: a mask row of the snapshot, a head and a quantity.
 struct MapKey {
