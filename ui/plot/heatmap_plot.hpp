@@ -11,12 +11,12 @@
 #include <QSize>
 #include <QThreadPool>
 #include <QTimer>
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "compute/attention_snapshot.hpp"
+#include "compute/restartable_job.hpp"
 #include "plot/map_title.hpp"
 #include "plot/text_width_cache.hpp"
 #include "state/display_options.hpp"
@@ -139,7 +139,7 @@ class HeatmapPlot : public QCustomPlot {
   // Zoom and resize refinements: one worker thread, newest request wins.
   QThreadPool m_refinePool;
   QTimer m_refineTimer;
-  std::shared_ptr<std::atomic<quint64>> m_refineGeneration = std::make_shared<std::atomic<quint64>>(0);
+  RestartableJob m_refineJob;
   bool m_refining = false;
   bool m_rendering = false;
 };
