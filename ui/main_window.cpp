@@ -1,28 +1,20 @@
 #include "main_window.hpp"
 
 #include <QAction>
-#include <QApplication>
-#include <QClipboard>
 #include <QCloseEvent>
-#include <QDirIterator>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
-#include <QMessageBox>
 #include <QProgressBar>
 #include <QScreen>
-#include <QSettings>
-#include <QStandardPaths>
 #include <QStatusBar>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "export/export_dialog.hpp"
+#include "help.hpp"
 #include "panels/detail_panel.hpp"
 #include "panels/model_overview.hpp"
 #include "panels/sentence_editor.hpp"
@@ -30,24 +22,11 @@
 #include "panels/token_strip.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "resources.hpp"
-#include "session/session_file.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
-namespace {
-
-constexpr int kMaxRecentFiles = 8;
-constexpr int kBusyDelayMs = 150;  // show the busy indicator only for computations a person would notice
-
-QString sessionFilter() {
-  return QObject::tr("AttnScope sessions (*.attnscope);;All files (*)");
-}
-
-void setError(QString* error, const QString& message) {
-  if (error) *error = message;
-}
-
-}  // namespace
+// Show the busy indicator only for computations a person would notice (internal linkage: it is const).
+constexpr int kBusyDelayMs = 150;
 
 MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
     : QMainWindow(parent),
@@ -59,17 +38,19 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_settingsPanel(new SettingsPanel),
       m_detail(new DetailPanel),
       m_overview(new ModelOverview),
+      m_sessions(new SessionController(m_model, m_controller, this)),
+      m_exports(new ExportController(m_model, m_grid->plot(), this)),
       m_settingsDock(new QDockWidget(tr("Settings"), this)),
       m_detailDock(new QDockWidget(tr("Selected query"), this)),
       m_overviewDock(new QDockWidget(tr("Model overview: every layer \u00d7 head"), this)),
       m_summary(new QLabel),
       m_busy(new QProgressBar),
       m_cancelButton(new QToolButton),
-      m_busyDelay(new QTimer(this)),
-      m_detailDelay(new QTimer(this)) {
+      m_busyDelay(new QTimer(this)) {
   initResources();
   setWindowIcon(QIcon(QStringLiteral(":/attnscope/icons/attnscope.svg")));
   setObjectName(QStringLiteral("MainWindow"));
+  m_sessions->setSuggestedFolder([this] { return m_exports->directory(); });
 
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
@@ -80,18 +61,15 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   layout->addWidget(m_grid, 1);
   setCentralWidget(central);
 
-  m_settingsDock->setObjectName(QStringLiteral("settingsDock"));
-  m_settingsDock->setWidget(m_settingsPanel);
-  m_settingsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
-  addDockWidget(Qt::LeftDockWidgetArea, m_settingsDock);
-  m_detailDock->setObjectName(QStringLiteral("detailDock"));
-  m_detailDock->setWidget(m_detail);
-  m_detailDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
-  addDockWidget(Qt::RightDockWidgetArea, m_detailDock);
-  m_overviewDock->setObjectName(QStringLiteral("overviewDock"));
-  m_overviewDock->setWidget(m_overview);
-  m_overviewDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
-  addDockWidget(Qt::RightDockWidgetArea, m_overviewDock);
+  const auto dock = [this](QDockWidget* dock, const char* name, QWidget* content, Qt::DockWidgetArea area) {
+    dock->setObjectName(QString::fromLatin1(name));
+    dock->setWidget(content);
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+    addDockWidget(area, dock);
+  };
+  dock(m_settingsDock, "settingsDock", m_settingsPanel, Qt::LeftDockWidgetArea);
+  dock(m_detailDock, "detailDock", m_detail, Qt::RightDockWidgetArea);
+  dock(m_overviewDock, "overviewDock", m_overview, Qt::RightDockWidgetArea);
   m_overviewDock->hide();  // shown while a model is open
   resizeDocks({m_settingsDock, m_detailDock}, {300, 370}, Qt::Horizontal);
   m_defaultState = saveState();
@@ -99,31 +77,33 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   buildActions();
   buildMenus();
   buildStatusBar();
-  connectModel();
 
   const QRect screen = QGuiApplication::primaryScreen()
                            ? QGuiApplication::primaryScreen()->availableGeometry()
                            : QRect(0, 0, 1600, 1000);
   resize(std::min(1800, screen.width() * 96 / 100), std::min(1120, screen.height() * 94 / 100));
+  m_saved.restore(this);
+  if (!m_saved.problem.isEmpty()) showStatus(m_saved.problem, 0);
+  m_sessions->setRecentFiles(m_saved.recentFiles);
+  m_exports->setLastDirectory(m_saved.exportDirectory);
 
-  const std::optional<ViewSettings> saved = readSettings();
-  const ViewSettings settings = initial.value_or(saved.value_or(ViewSettings::defaults()));
-  m_display = DisplayOptions::from(settings);
+  // The model holds the first settings before the views subscribe: they start from them.
+  const ViewSettings settings = initial.value_or(m_saved.settings.value_or(ViewSettings::defaults()));
   m_model->setSettings(settings);
   m_settingsPanel->setSettings(settings);
-  m_editor->setText(settings.text);
+  m_editor->setModel(m_model);
+  m_strip->setModel(m_model);
+  m_grid->setModel(m_model);
+  m_detail->setModel(m_model);
+  m_overview->setModel(m_model);
+  connectModel();
   m_controller->requestNow(settings);
-  updateTitle();
   setWindowModified(false);
 }
 
 MainWindow::~MainWindow() = default;
 
 void MainWindow::buildActions() {
-  m_openAction = new QAction(tr("&Open Session\u2026"), this);
-  m_openAction->setShortcut(QKeySequence::Open);
-  connect(m_openAction, &QAction::triggered, this, &MainWindow::openSessionDialog);
-
   m_openModelAction = new QAction(tr("Open &Model\u2026"), this);
   m_openModelAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   m_openModelAction->setToolTip(tr("A GPT-2 folder: config.json, model.safetensors, vocab.json, merges.txt"));
@@ -132,34 +112,6 @@ void MainWindow::buildActions() {
   m_closeModelAction = new QAction(tr("C&lose Model"), this);
   m_closeModelAction->setEnabled(false);
   connect(m_closeModelAction, &QAction::triggered, this, &MainWindow::closeModel);
-
-  m_saveAction = new QAction(tr("&Save Session"), this);
-  m_saveAction->setShortcut(QKeySequence::Save);
-  connect(m_saveAction, &QAction::triggered, this, [this] { saveSessionDialog(false); });
-
-  m_saveAsAction = new QAction(tr("Save Session &As\u2026"), this);
-  m_saveAsAction->setShortcut(QKeySequence::SaveAs);
-  connect(m_saveAsAction, &QAction::triggered, this, [this] { saveSessionDialog(true); });
-
-  m_exportAction = new QAction(tr("&Export Image\u2026"), this);
-  m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-  connect(m_exportAction, &QAction::triggered, this, [this] { exportImageDialog(false); });
-
-  m_exportEachAction = new QAction(tr("Export Each &Map to a Folder\u2026"), this);
-  connect(m_exportEachAction, &QAction::triggered, this, [this] { exportImageDialog(true); });
-
-  m_exportCsvAction = new QAction(tr("Export Matrices as &CSV\u2026"), this);
-  connect(m_exportCsvAction, &QAction::triggered, this, [this] { exportDataDialog(QStringLiteral("csv")); });
-
-  m_exportJsonAction = new QAction(tr("Export Matrices as &JSON\u2026"), this);
-  connect(m_exportJsonAction, &QAction::triggered, this,
-          [this] { exportDataDialog(QStringLiteral("json")); });
-
-  m_copyAction = new QAction(tr("&Copy Image"), this);
-  m_copyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
-  connect(m_copyAction, &QAction::triggered, this, [this] {
-    if (copyImage()) showStatus(tr("Copied the heatmaps to the clipboard."));
-  });
 
   m_cancelAction = new QAction(tr("Cancel &Computation"), this);
   m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
@@ -174,25 +126,25 @@ void MainWindow::buildActions() {
 
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(m_openAction);
-  m_recentMenu = file->addMenu(tr("Open &Recent"));
-  buildPresetMenu(file->addMenu(tr("Open &Example")));
+  file->addAction(m_sessions->openAction());
+  file->addMenu(m_sessions->recentMenu());
+  m_sessions->fillExampleMenu(file->addMenu(tr("Open &Example")));
   file->addSeparator();
   file->addAction(m_openModelAction);
   file->addAction(m_closeModelAction);
   file->addSeparator();
-  file->addAction(m_saveAction);
-  file->addAction(m_saveAsAction);
+  file->addAction(m_sessions->saveAction());
+  file->addAction(m_sessions->saveAsAction());
   file->addSeparator();
-  file->addAction(m_exportAction);
-  file->addAction(m_exportEachAction);
-  file->addAction(m_exportCsvAction);
-  file->addAction(m_exportJsonAction);
+  file->addAction(m_exports->imageAction());
+  file->addAction(m_exports->eachMapAction());
+  file->addAction(m_exports->csvAction());
+  file->addAction(m_exports->jsonAction());
   file->addSeparator();
   file->addAction(m_quitAction);
 
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
-  edit->addAction(m_copyAction);
+  edit->addAction(m_exports->copyAction());
   QAction* focusText = edit->addAction(tr("Edit the &Sentence"));
   focusText->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
   connect(focusText, &QAction::triggered, this, [this] {
@@ -217,11 +169,10 @@ void MainWindow::buildMenus() {
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   QAction* shortcuts = help->addAction(tr("&Keyboard and Mouse"));
   shortcuts->setShortcut(QKeySequence::HelpContents);
-  connect(shortcuts, &QAction::triggered, this, &MainWindow::showShortcuts);
+  connect(shortcuts, &QAction::triggered, this, [this] { showShortcuts(this); });
   QAction* about = help->addAction(tr("&About AttnScope"));
   about->setMenuRole(QAction::AboutRole);
-  connect(about, &QAction::triggered, this, &MainWindow::showAbout);
-  updateRecentMenu();
+  connect(about, &QAction::triggered, this, [this] { showAbout(this); });
 }
 
 void MainWindow::buildStatusBar() {
@@ -248,31 +199,24 @@ void MainWindow::buildStatusBar() {
 }
 
 void MainWindow::connectModel() {
-  connect(m_editor, &SentenceEditor::textEdited, m_model, &ScopeModel::setText);
   connect(m_settingsPanel, &SettingsPanel::settingsChanged, this, [this](const ViewSettings& settings) {
     ViewSettings edited = settings;
     edited.text = m_model->settings().text;  // the editor owns the text
     m_model->setSettings(edited);
   });
-  connect(m_model, &ScopeModel::settingsChanged, this, &MainWindow::onSettingsChanged);
+  connect(m_model, &ScopeModel::settingsChanged, this, [this](const ViewSettings& settings) {
+    m_settingsPanel->setSettings(settings);
+    m_closeModelAction->setEnabled(!settings.modelFolder.isEmpty());
+    m_controller->request(settings);
+  });
   connect(m_model, &ScopeModel::snapshotChanged, this, &MainWindow::onSnapshotChanged);
-  connect(m_model, &ScopeModel::hoverChanged, this, &MainWindow::onHoverChanged);
-  connect(m_model, &ScopeModel::selectionChanged, this, &MainWindow::onSelectionChanged);
-
-  connect(m_grid, &HeatmapGrid::cellHovered, m_model, &ScopeModel::setHover);
-  connect(m_grid, &HeatmapGrid::cellClicked, this, [this](const MapKey& map, int query) {
-    m_model->setSelection(QuerySelection{query, map.maskRow, map.head});
-  });
-  connect(m_grid, &HeatmapGrid::queryStepped, this, [this](int delta) {
-    const SnapshotPointer& snapshot = m_model->snapshot();
-    if (!snapshot) return;
-    m_model->selectQuery(std::clamp(m_model->selection().query + delta, 0, snapshot->tokenCount() - 1));
-  });
-  connect(m_strip, &TokenStrip::tokenHovered, this, [this](int index) { m_model->setHover(index, index); });
-  connect(m_strip, &TokenStrip::tokenClicked, m_model, &ScopeModel::selectQuery);
   connect(m_overview, &ModelOverview::mapClicked, this, &MainWindow::onOverviewClicked);
   connect(m_settingsPanel, &SettingsPanel::openModelRequested, this, &MainWindow::openModelDialog);
   connect(m_settingsPanel, &SettingsPanel::closeModelRequested, this, &MainWindow::closeModel);
+  connect(m_sessions, &SessionController::statusMessage, this,
+          [this](const QString& message) { showStatus(message); });
+  connect(m_exports, &ExportController::statusMessage, this,
+          [this](const QString& message) { showStatus(message); });
 
   // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
   m_controller->setMapPixels([this](const ViewSettings& settings) {
@@ -282,11 +226,9 @@ void MainWindow::connectModel() {
                                       std::max<std::size_t>(1, settings.quantities.size()));
     return m_grid->plot()->pixelsPerMap(multihead ? settings.heads : 1, rows);
   });
-  m_detailDelay->setSingleShot(true);
-  m_detailDelay->setInterval(0);
-  connect(m_detailDelay, &QTimer::timeout, this,
-          [this] { m_detail->setContent(m_model->snapshot(), m_model->selection()); });
+  // The window's messages about a result come before the views show it.
   connect(m_controller, &ComputeController::snapshotReady, this, &MainWindow::onSnapshotReady);
+  connect(m_controller, &ComputeController::snapshotReady, m_model, &ScopeModel::setSnapshot);
   connect(m_controller, &ComputeController::inputEmpty, this, [this] {
     m_settingsPanel->clearFieldErrors();
     m_grid->clearProblem();
@@ -297,21 +239,6 @@ void MainWindow::connectModel() {
     showStatus(tr("Cancelled. The heatmaps are from the previous text; edit it again to recompute."));
   });
   connect(m_controller, &ComputeController::busyChanged, this, &MainWindow::onBusyChanged);
-}
-
-void MainWindow::onSettingsChanged(const ViewSettings& settings) {
-  m_settingsPanel->setSettings(settings);
-  m_closeModelAction->setEnabled(!settings.modelFolder.isEmpty());
-  m_editor->setText(settings.text);
-  m_controller->request(settings);
-  const DisplayOptions display = DisplayOptions::from(settings);
-  if (!(display == m_display)) {
-    m_display = display;
-    m_grid->setContent(m_model->snapshot(), m_display);
-    m_overview->setContent(m_model->snapshot(), m_model->selection().maskRow, m_display.colorMap);
-    m_grid->setSelection(m_model->selection());
-  }
-  setWindowModified(true);
 }
 
 void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
@@ -339,16 +266,10 @@ void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
     m_settingsPanel->setFieldError(SettingsField::device, message);
     showStatus(message);
   }
-  m_model->setSnapshot(snapshot);
 }
 
 void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
-  m_detailFollowsSnapshot = true;  // the model announces the selection next
-  m_grid->setContent(snapshot, m_display);
-  m_strip->setSnapshot(snapshot);
-  const bool model = snapshot && snapshot->model;
-  m_overview->setContent(snapshot, m_model->selection().maskRow, m_display.colorMap);
-  if (model) {
+  if (snapshot && snapshot->model) {
     m_settingsPanel->setLayerCount(snapshot->model->config.n_layer);
     if (m_overviewDock->isHidden()) {
       m_overviewDock->show();
@@ -362,32 +283,6 @@ void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
   m_summary->setToolTip(snapshot && !snapshot->fallbackReason.isEmpty() ? snapshot->fallbackReason
                                                                         : QString());
   if (!snapshot) m_settingsPanel->setEmbeddingsNote(QString());
-}
-
-void MainWindow::onHoverChanged(int query, int key) {
-  m_grid->setHover(query, key);
-  m_strip->setHover(query);
-  const SnapshotPointer& snapshot = m_model->snapshot();
-  // Spans index the text the snapshot was computed from; while a newer edit computes they may not match.
-  if (snapshot && query >= 0 && query < snapshot->tokenCount() && snapshot->text == m_editor->text())
-    m_editor->highlightSpan(snapshot->spans[query].first, snapshot->spans[query].second);
-  else
-    m_editor->highlightSpan(0, 0);
-}
-
-void MainWindow::onSelectionChanged(const QuerySelection& selection) {
-  if (selection.maskRow != m_overview->maskRow())
-    m_overview->setContent(m_model->snapshot(), selection.maskRow, m_display.colorMap);
-  m_overview->setCurrentHead(selection.head);
-  m_grid->setSelection(selection);
-  m_strip->setSelected(selection.query);
-  if (m_detailFollowsSnapshot) {
-    m_detailFollowsSnapshot = false;
-    m_detailDelay->start();
-    return;
-  }
-  m_detailDelay->stop();
-  m_detail->setContent(m_model->snapshot(), selection);
 }
 
 void MainWindow::onComputeFailed(SettingsField field, const QString& message) {
@@ -431,21 +326,18 @@ void MainWindow::onBusyChanged(bool busy) {
 QString MainWindow::statusSummary() const {
   const SnapshotPointer& snapshot = m_model->snapshot();
   if (!snapshot) return tr("no tokens");
-  if (snapshot->model)
-    return counted(snapshot->tokenCount(), tr("token"), tr("tokens")) + QStringLiteral("  \u00b7  ") +
-           tr("%1 \u00b7 layer %2 of 0\u2013%3")
-               .arg(QFileInfo(snapshot->model->folder).fileName())
-               .arg(snapshot->model->layer)
-               .arg(snapshot->model->config.n_layer - 1) +
-           QStringLiteral("  \u00b7  ") + counted(snapshot->mechanismHeadCount(), tr("head"), tr("heads")) +
-           QStringLiteral("  \u00b7  ") + counted(snapshot->maskCount(), tr("mask"), tr("masks")) +
-           QStringLiteral("  \u00b7  cpu  \u00b7  ") +
-           tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
-  return counted(snapshot->tokenCount(), tr("token"), tr("tokens")) + QStringLiteral("  \u00b7  ") +
-         counted(snapshot->headCount(), tr("head"), tr("heads")) + QStringLiteral("  \u00b7  ") +
-         counted(snapshot->maskCount(), tr("mask"), tr("masks")) + QStringLiteral("  \u00b7  ") +
-         snapshot->device + QStringLiteral("  \u00b7  ") +
-         tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
+  const auto* model = snapshot->model ? &*snapshot->model : nullptr;
+  QStringList parts{counted(snapshot->tokenCount(), tr("token"), tr("tokens"))};
+  if (model)
+    parts << tr("%1 \u00b7 layer %2 of 0\u2013%3")
+                 .arg(QFileInfo(model->folder).fileName())
+                 .arg(model->layer)
+                 .arg(model->config.n_layer - 1);
+  parts << counted(model ? snapshot->mechanismHeadCount() : snapshot->headCount(), tr("head"), tr("heads"))
+        << counted(snapshot->maskCount(), tr("mask"), tr("masks"))
+        << (model ? QStringLiteral("cpu") : snapshot->device)
+        << tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
+  return parts.join(QStringLiteral("  \u00b7  "));
 }
 
 void MainWindow::showStatus(const QString& message, int milliseconds) {
@@ -457,9 +349,6 @@ void MainWindow::computeNow(const ViewSettings& settings) {
   m_model->setSettings(settings);
   m_controller->requestNow(settings);
 }
-
-// Models
-// -----------------------------------------------------------------------------------------------------
 
 void MainWindow::openModel(const QString& folder) {
   ViewSettings settings = m_model->settings();
@@ -498,331 +387,12 @@ void MainWindow::onOverviewClicked(int layer, int head) {
   m_grid->ensureMapVisible(m_overview->maskRow(), head);
 }
 
-// Sessions
-// ---------------------------------------------------------------------------------------------------
-
-bool MainWindow::showSessionFile(const QString& path, QString* error) {
-  ViewSettings settings;
-  try {
-    settings = SessionFile::load(path);
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
-  computeNow(settings);
-  return true;
-}
-
-bool MainWindow::openSession(const QString& path, QString* error) {
-  if (!showSessionFile(path, error)) return false;
-  m_sessionPath = path;
-  rememberRecent(path);
-  setWindowModified(false);
-  updateTitle();
-  showStatus(tr("Opened %1.").arg(QFileInfo(path).fileName()));
-  return true;
-}
-
-bool MainWindow::saveSession(const QString& path, QString* error) {
-  try {
-    SessionFile::save(path, m_model->settings());
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
-  m_sessionPath = path;
-  rememberRecent(path);
-  setWindowModified(false);
-  updateTitle();
-  showStatus(tr("Saved %1.").arg(QFileInfo(path).fileName()));
-  return true;
-}
-
-bool MainWindow::openPreset(const QString& path, QString* error) {
-  if (!showSessionFile(path, error)) return false;
-  m_sessionPath.clear();
-  updateTitle();
-  return true;
-}
-
-void MainWindow::buildPresetMenu(QMenu* menu) {
-  QStringList paths;
-  QDirIterator presets(QStringLiteral(":/attnscope/presets"));
-  while (presets.hasNext()) paths << presets.next();
-  paths.sort();
-  for (const QString& path : paths) {
-    QFile file(path);
-    QString title = QFileInfo(path).completeBaseName();
-    if (file.open(QIODevice::ReadOnly)) {
-      const QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
-      title = json.value(QStringLiteral("title")).toString(title);
-    }
-    QAction* action = menu->addAction(title);
-    connect(action, &QAction::triggered, this, [this, path, title] {
-      QString error;
-      if (openPreset(path, &error))
-        showStatus(tr("Example: %1.").arg(title));
-      else
-        QMessageBox::warning(this, tr("Cannot Open Example"), error);
-    });
-  }
-}
-
-void MainWindow::openSessionDialog() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QFileInfo(m_sessionPath).path(),
-                                                    sessionFilter());
-  if (path.isEmpty()) return;
-  QString error;
-  if (!openSession(path, &error)) QMessageBox::warning(this, tr("Cannot Open Session"), error);
-}
-
-void MainWindow::saveSessionDialog(bool choosePath) {
-  QString path = m_sessionPath;
-  if (choosePath || path.isEmpty()) {
-    const QString suggested =
-        path.isEmpty() ? QDir(exportDirectory()).filePath(QStringLiteral("session.attnscope")) : path;
-    path = QFileDialog::getSaveFileName(this, tr("Save Session"), suggested, sessionFilter());
-    if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".attnscope");
-  }
-  QString error;
-  if (!saveSession(path, &error)) QMessageBox::warning(this, tr("Cannot Save Session"), error);
-}
-
-void MainWindow::rememberRecent(const QString& path) {
-  const QString absolute = QFileInfo(path).absoluteFilePath();
-  m_recentFiles.removeAll(absolute);
-  m_recentFiles.prepend(absolute);
-  while (m_recentFiles.size() > kMaxRecentFiles) m_recentFiles.removeLast();
-  updateRecentMenu();
-}
-
-void MainWindow::updateRecentMenu() {
-  if (!m_recentMenu) return;
-  m_recentMenu->clear();
-  for (int i = 0; i < m_recentFiles.size(); ++i) {
-    const QString path = m_recentFiles.at(i);
-    QAction* action =
-        m_recentMenu->addAction(QStringLiteral("&%1  %2").arg(i + 1).arg(QFileInfo(path).fileName()));
-    action->setToolTip(path);
-    connect(action, &QAction::triggered, this, [this, path] {
-      QString error;
-      if (!openSession(path, &error)) {
-        QMessageBox::warning(this, tr("Cannot Open Session"), error);
-        m_recentFiles.removeAll(path);
-        updateRecentMenu();
-      }
-    });
-  }
-  if (m_recentFiles.isEmpty()) m_recentMenu->addAction(tr("No recent sessions"))->setEnabled(false);
-  m_recentMenu->addSeparator();
-  QAction* clear = m_recentMenu->addAction(tr("&Clear the List"));
-  clear->setEnabled(!m_recentFiles.isEmpty());
-  connect(clear, &QAction::triggered, this, [this] {
-    m_recentFiles.clear();
-    updateRecentMenu();
-  });
-}
-
-void MainWindow::updateTitle() {
-  const QString name = m_sessionPath.isEmpty() ? tr("Untitled") : QFileInfo(m_sessionPath).fileName();
-  setWindowTitle(QStringLiteral("%1[*] \u2014 AttnScope").arg(name));
-}
-
-// Exports
-// ----------------------------------------------------------------------------------------------------
-
-QString MainWindow::exportDirectory() const {
-  if (!m_lastExportDirectory.isEmpty()) return m_lastExportDirectory;
-  const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
-  return QFileInfo(pictures).isDir() ? pictures : QDir::homePath();
-}
-
-bool MainWindow::exportImage(const QString& path, const ImageRequest& request, std::optional<MapKey> only,
-                             QString* error) {
-  try {
-    Exporter::exportImage(m_model->snapshot(), m_display, only, request, path);
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
-  showStatus(tr("Exported %1.").arg(QDir::toNativeSeparators(path)));
-  return true;
-}
-
-bool MainWindow::exportEachMap(const QString& folder, const ImageRequest& request, QString* error) {
-  try {
-    const QStringList written = Exporter::exportEachMap(m_model->snapshot(), m_display, request, folder);
-    showStatus(tr("Exported %1 to %2.")
-                   .arg(counted(written.size(), tr("map"), tr("maps")), QDir::toNativeSeparators(folder)));
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
-  return true;
-}
-
-bool MainWindow::exportData(const QString& path, QString* error) {
-  const SnapshotPointer& snapshot = m_model->snapshot();
-  try {
-    if (!snapshot) throw Error("there is nothing to export: the text is empty");
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix == QLatin1String("csv"))
-      Exporter::exportCsv(*snapshot, path);
-    else if (suffix == QLatin1String("json"))
-      Exporter::exportJson(*snapshot, path);
-    else
-      throw Error("cannot export to '" + path.toStdString() + "': the name must end in .csv or .json");
-  } catch (const Error& problem) {
-    setError(error, toQString(problem.what()));
-    return false;
-  }
-  showStatus(tr("Exported %1.").arg(QDir::toNativeSeparators(path)));
-  return true;
-}
-
-bool MainWindow::copyImage() {
-  const SnapshotPointer& snapshot = m_model->snapshot();
-  if (!snapshot) return false;
-  try {
-    const QImage image = Exporter::renderRaster(snapshot, m_display, std::nullopt, m_grid->plot()->size(),
-                                                m_grid->plot()->devicePixelRatioF());
-    QGuiApplication::clipboard()->setImage(image);
-  } catch (const Error& problem) {
-    showStatus(toQString(problem.what()));
-    return false;
-  }
-  return true;
-}
-
-void MainWindow::exportImageDialog(bool eachMap) {
-  if (!m_model->snapshot() || m_grid->plot()->mapCount() == 0) {
-    showStatus(tr("There is nothing to export yet: type a sentence."));
-    return;
-  }
-  ExportDialog dialog(*m_grid->plot(), m_grid->plot()->size(), exportDirectory(), this);
-  if (eachMap) dialog.setTarget(ExportDialog::Target::folder);
-  if (dialog.exec() != QDialog::Accepted) return;
-  QString error;
-  bool ok = false;
-  const QString path = dialog.path();
-  QGuiApplication::setOverrideCursor(Qt::WaitCursor);
-  if (dialog.target() == ExportDialog::Target::folder)
-    ok = exportEachMap(path, dialog.request(), &error);
-  else
-    ok = exportImage(path, dialog.request(), dialog.map(), &error);
-  QGuiApplication::restoreOverrideCursor();
-  if (!ok) {
-    QMessageBox::warning(this, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(error));
-    return;
-  }
-  m_lastExportDirectory = dialog.target() == ExportDialog::Target::folder ? path : QFileInfo(path).path();
-}
-
-void MainWindow::exportDataDialog(const QString& suffix) {
-  if (!m_model->snapshot()) {
-    showStatus(tr("There is nothing to export yet: type a sentence."));
-    return;
-  }
-  const QString filter = suffix == QLatin1String("csv") ? tr("CSV (*.csv)") : tr("JSON (*.json)");
-  QString path = QFileDialog::getSaveFileName(
-      this, tr("Export Matrices"), QDir(exportDirectory()).filePath(QStringLiteral("attention.") + suffix),
-      filter);
-  if (path.isEmpty()) return;
-  if (QFileInfo(path).suffix().isEmpty()) path += QLatin1Char('.') + suffix;
-  QString error;
-  if (!exportData(path, &error)) {
-    QMessageBox::warning(this, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(error));
-    return;
-  }
-  m_lastExportDirectory = QFileInfo(path).path();
-}
-
-// Help
-// -------------------------------------------------------------------------------------------------------
-
-void MainWindow::showShortcuts() {
-  QMessageBox::information(
-      this, tr("Keyboard and Mouse"),
-      tr("<table cellspacing='6'>"
-         "<tr><td><b>Type</b></td><td>every edit recomputes the heatmaps</td></tr>"
-         "<tr><td><b>Hover a cell</b></td><td>its query and key tokens, raw and scaled score, weight; the "
-         "row and "
-         "column light up in every map and the query is highlighted in the sentence</td></tr>"
-         "<tr><td><b>Hover a token</b></td><td>its row and column in every map</td></tr>"
-         "<tr><td><b>Click a cell or token</b></td><td>select that query: the panel on the right explains "
-         "it</td></tr>"
-         "<tr><td><b>\u2191 / \u2193</b></td><td>previous / next query (click the grid first)</td></tr>"
-         "<tr><td><b>Ctrl+L</b></td><td>edit the sentence</td></tr>"
-         "<tr><td><b>Esc</b></td><td>cancel a long computation</td></tr>"
-         "<tr><td><b>Ctrl+E</b></td><td>export an image (PNG, SVG, PDF)</td></tr>"
-         "<tr><td><b>Ctrl+Shift+C</b></td><td>copy the heatmaps as an image</td></tr>"
-         "<tr><td><b>Ctrl+O / Ctrl+S</b></td><td>open / save a session</td></tr>"
-         "<tr><td><b>Ctrl+Shift+O</b></td><td>open a GPT-2 folder; click a map of the model overview to "
-         "show its layer and head in the grid</td></tr>"
-         "</table>"));
-}
-
-void MainWindow::showAbout() {
-  QMessageBox::about(
-      this, tr("About AttnScope"),
-      tr("<h3>AttnScope %1</h3><p>Type a sentence and watch the attention mechanisms of chapter 3 of "
-         "<i>Build a Large Language Model (From Scratch)</i> work, with exactly the numbers PyTorch "
-         "prints for the same seed.</p>")
-          .arg(QApplication::applicationVersion()));
-}
-
-// QSettings
-// --------------------------------------------------------------------------------------------------
-
-std::optional<ViewSettings> MainWindow::readSettings() {
-  QSettings store(QString::fromLatin1(kOrganization), QString::fromLatin1(kApplication));
-  if (store.status() != QSettings::NoError) {
-    showStatus(tr("The saved settings could not be read (%1 is damaged); starting from the defaults.")
-                   .arg(QDir::toNativeSeparators(store.fileName())),
-               0);
-    return std::nullopt;
-  }
-  if (!restoreGeometry(store.value(QStringLiteral("window/geometry")).toByteArray())) {
-    // First launch (or damaged geometry): the default size set by the constructor stays.
-  }
-  restoreState(store.value(QStringLiteral("window/state")).toByteArray());
-  m_recentFiles = store.value(QStringLiteral("recentFiles")).toStringList();
-  m_recentFiles.removeAll(QString());
-  while (m_recentFiles.size() > kMaxRecentFiles) m_recentFiles.removeLast();
-  updateRecentMenu();
-  m_lastExportDirectory = store.value(QStringLiteral("export/directory")).toString();
-
-  const QVariant saved = store.value(QStringLiteral("session/settings"));
-  if (!saved.isValid()) return std::nullopt;
-  QJsonParseError parseError;
-  const QJsonDocument document = QJsonDocument::fromJson(saved.toString().toUtf8(), &parseError);
-  try {
-    if (parseError.error != QJsonParseError::NoError || !document.isObject())
-      throw Error("not JSON: " + parseError.errorString().toStdString());
-    return ViewSettings::fromJson(document.object());
-  } catch (const Error& problem) {
-    showStatus(tr("The saved settings could not be read (%1); starting from the defaults.")
-                   .arg(toQString(problem.what())),
-               0);
-    return std::nullopt;
-  }
-}
-
-void MainWindow::writeSettings() {
-  QSettings store(QString::fromLatin1(kOrganization), QString::fromLatin1(kApplication));
-  store.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  store.setValue(QStringLiteral("window/state"), saveState());
-  store.setValue(QStringLiteral("recentFiles"), m_recentFiles);
-  store.setValue(QStringLiteral("export/directory"), m_lastExportDirectory);
-  store.setValue(
-      QStringLiteral("session/settings"),
-      QString::fromUtf8(QJsonDocument(m_model->settings().toJson()).toJson(QJsonDocument::Compact)));
-  store.sync();
-}
-
 void MainWindow::closeEvent(QCloseEvent* event) {
-  writeSettings();
+  m_saved.settings = m_model->settings();
+  m_saved.recentFiles = m_sessions->recentFiles();
+  m_saved.exportDirectory = m_exports->lastDirectory();
+  m_saved.save(*this);
+  m_exports->cancel();
   m_controller->cancel();
   event->accept();
 }

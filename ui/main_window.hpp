@@ -1,20 +1,22 @@
 #pragma once
 // The AttnScope window: the sentence and its tokens on top, the heatmap grid in the middle, the settings on
-// the left, the selected query's details on the right. It wires the views to the model and the model to the
-// compute controller, and keeps sessions, exports and QSettings.
+// the left, the selected query's details on the right. It lays the views out (each subscribes to the
+// ScopeModel itself), wires the actions and reports computations in the status bar; sessions, exports and
+// what the next launch restores have classes of their own.
 
 #include <QMainWindow>
 #include <QStringList>
 #include <optional>
 
 #include "compute/compute_controller.hpp"
-#include "export/exporter.hpp"
+#include "export/export_controller.hpp"
+#include "session/session_controller.hpp"
 #include "state/scope_model.hpp"
+#include "state/window_settings.hpp"
 
 class QAction;
 class QDockWidget;
 class QLabel;
-class QMenu;
 class QProgressBar;
 class QToolButton;
 
@@ -38,6 +40,8 @@ class MainWindow : public QMainWindow {
 
   ScopeModel* model() const { return m_model; }
   ComputeController* controller() const { return m_controller; }
+  SessionController* sessions() const { return m_sessions; }
+  ExportController* exports() const { return m_exports; }
   SentenceEditor* editor() const { return m_editor; }
   TokenStrip* tokenStrip() const { return m_strip; }
   HeatmapGrid* grid() const { return m_grid; }
@@ -46,26 +50,42 @@ class MainWindow : public QMainWindow {
   ModelOverview* overview() const { return m_overview; }
   QString statusSummary() const;
   QString lastStatusMessage() const { return m_lastMessage; }
-  QStringList recentFiles() const { return m_recentFiles; }
-  QString sessionPath() const { return m_sessionPath; }
+  QStringList recentFiles() const { return m_sessions->recentFiles(); }
+  QString sessionPath() const { return m_sessions->sessionPath(); }
 
   // The menu actions without their dialogs (tests, scripting); false with the reason in `error`.
-  bool openSession(const QString& path, QString* error = nullptr);
-  bool saveSession(const QString& path, QString* error = nullptr);
+  bool openSession(const QString& path, QString* error = nullptr) {
+    return m_sessions->openSession(path, error);
+  }
+  bool saveSession(const QString& path, QString* error = nullptr) {
+    return m_sessions->saveSession(path, error);
+  }
   // A built-in example (":/attnscope/presets/…"): its settings, in an untitled session.
-  bool openPreset(const QString& path, QString* error = nullptr);
+  bool openPreset(const QString& path, QString* error = nullptr) {
+    return m_sessions->openPreset(path, error);
+  }
+  // Exports in the background as the menu does and waits for the file (the event loop runs meanwhile).
   bool exportImage(const QString& path, const ImageRequest& request,
-                   std::optional<MapKey> only = std::nullopt, QString* error = nullptr);
-  bool exportEachMap(const QString& folder, const ImageRequest& request, QString* error = nullptr);
-  bool exportData(const QString& path, QString* error = nullptr);  // .csv or .json by suffix
-  bool copyImage();
+                   std::optional<MapKey> only = std::nullopt, QString* error = nullptr) {
+    m_exports->exportImage(path, request, only);
+    return m_exports->waitForFinished(error);
+  }
+  bool exportEachMap(const QString& folder, const ImageRequest& request, QString* error = nullptr) {
+    m_exports->exportEachMap(folder, request);
+    return m_exports->waitForFinished(error);
+  }
+  bool exportData(const QString& path, QString* error = nullptr) {  // .csv or .json by suffix
+    m_exports->exportData(path);
+    return m_exports->waitForFinished(error);
+  }
+  bool copyImage() { return m_exports->copyImage(); }
   // File ▸ Open Model without its dialog: the worker opens `folder` and shows layer 0. When it cannot, the
   // window says why (naming the file and the problem) and goes back to what it showed before.
   void openModel(const QString& folder);
   void closeModel();  // back to the book's mechanisms
 
-  static constexpr const char* kOrganization = "AttnScope";
-  static constexpr const char* kApplication = "AttnScope";
+  static constexpr const char* kOrganization = WindowSettings::kOrganization;
+  static constexpr const char* kApplication = WindowSettings::kApplication;
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -75,35 +95,16 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void buildStatusBar();
   void connectModel();
-  std::optional<ViewSettings> readSettings();
-  void writeSettings();
-  void rememberRecent(const QString& path);
-  void updateRecentMenu();
-  void buildPresetMenu(QMenu* menu);
-  void updateTitle();
   void showStatus(const QString& message, int milliseconds = 8000);
   // Shows `settings` and computes them at once, without the typing debounce: a whole new view.
   void computeNow(const ViewSettings& settings);
-  // Shows the settings of a session or preset file; false, with the reason in `error`, when it does not open.
-  bool showSessionFile(const QString& path, QString* error);
 
-  void onSettingsChanged(const ViewSettings& settings);
-  void onSnapshotChanged(const SnapshotPointer& snapshot);
-  void onHoverChanged(int query, int key);
-  void onSelectionChanged(const QuerySelection& selection);
   void onSnapshotReady(const SnapshotPointer& snapshot);
+  void onSnapshotChanged(const SnapshotPointer& snapshot);
   void onComputeFailed(SettingsField field, const QString& message);
   void onBusyChanged(bool busy);
-
   void openModelDialog();
   void onOverviewClicked(int layer, int head);
-  void openSessionDialog();
-  void saveSessionDialog(bool choosePath);
-  void exportImageDialog(bool eachMap);
-  void exportDataDialog(const QString& suffix);
-  void showShortcuts();
-  void showAbout();
-  QString exportDirectory() const;
 
   ScopeModel* m_model;
   ComputeController* m_controller;
@@ -113,6 +114,8 @@ class MainWindow : public QMainWindow {
   SettingsPanel* m_settingsPanel;
   DetailPanel* m_detail;
   ModelOverview* m_overview;
+  SessionController* m_sessions;
+  ExportController* m_exports;
   QDockWidget* m_settingsDock;
   QDockWidget* m_detailDock;
   QDockWidget* m_overviewDock;
@@ -121,33 +124,17 @@ class MainWindow : public QMainWindow {
   QProgressBar* m_busy;
   QToolButton* m_cancelButton;
   QTimer* m_busyDelay;
-  // A new snapshot's detail panel is filled in an event of its own, after the heatmaps are painted: the GUI
-  // thread never does both in one go.
-  QTimer* m_detailDelay;
-  bool m_detailFollowsSnapshot = false;
 
-  QAction* m_openAction = nullptr;
   QAction* m_openModelAction = nullptr;
   QAction* m_closeModelAction = nullptr;
-  QAction* m_saveAction = nullptr;
-  QAction* m_saveAsAction = nullptr;
-  QAction* m_exportAction = nullptr;
-  QAction* m_exportEachAction = nullptr;
-  QAction* m_exportCsvAction = nullptr;
-  QAction* m_exportJsonAction = nullptr;
-  QAction* m_copyAction = nullptr;
   QAction* m_cancelAction = nullptr;
   QAction* m_quitAction = nullptr;
-  QMenu* m_recentMenu = nullptr;
 
-  DisplayOptions m_display;
-  QString m_sessionPath;
-  QStringList m_recentFiles;
+  WindowSettings m_saved;
   QString m_lastMessage;
   QString m_openingModel;  // the folder File ▸ Open Model asked for, until it computes or fails
   QString
       m_modelProblem;  // why the last model could not be opened, shown over the view the window went back to
-  QString m_lastExportDirectory;
   QByteArray m_defaultState;
 };
 

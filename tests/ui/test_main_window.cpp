@@ -336,6 +336,7 @@ class TestMainWindow : public QObject {
         &seen);
     QTest::keyClick(keys, Qt::Key_E, Qt::ControlModifier);
     QCOMPARE(seen, QStringLiteral("attnscope::ui::ExportDialog"));
+    QVERIFY(window.exports()->waitForFinished());  // written in the background
     QCOMPARE(QImage(png).size(), QSize(640, 480));
 
     // Ctrl+S: the session saved to the file it came from (no dialog once it has one).

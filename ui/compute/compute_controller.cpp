@@ -1,6 +1,5 @@
 #include "compute/compute_controller.hpp"
 
-#include <QtConcurrent/QtConcurrentRun>
 #include <new>
 
 #include "compute/freed_memory.hpp"
@@ -48,7 +47,6 @@ struct ComputeController::Worker {
 };
 
 struct ComputeController::Outcome {
-  quint64 generation = 0;
   SnapshotPointer snapshot;
   bool empty = false;
   bool cancelled = false;
@@ -80,7 +78,7 @@ ComputeController::ComputeController(QObject* parent)
 
 ComputeController::~ComputeController() {
   m_debounce.stop();
-  if (m_cancel) m_cancel->cancel();
+  m_job.cancel();
   // The backend is released on the thread that created it.
   auto worker = m_worker;
   m_pool.start([worker] {
@@ -100,8 +98,7 @@ void ComputeController::request(const ViewSettings& settings) {
     return;
   }
   // Whatever is in flight now describes an older text: stop it and make sure its result is dropped.
-  if (m_cancel) m_cancel->cancel();
-  ++m_generation;
+  m_job.cancel();
   m_debounce.start();
   setBusy(true);
 }
@@ -117,8 +114,7 @@ void ComputeController::cancel() {
   m_debounce.stop();
   m_pending.reset();
   m_lastRequested.reset();  // the same settings asked again must compute again
-  if (m_cancel) m_cancel->cancel();
-  ++m_generation;
+  m_job.cancel();
   const bool wasBusy = m_busy;
   setBusy(false);
   if (wasBusy) emit cancelled();
@@ -128,10 +124,6 @@ void ComputeController::start() {
   if (!m_pending) return;
   const ViewSettings settings = std::move(*m_pending);
   m_pending.reset();
-  if (m_cancel) m_cancel->cancel();
-  auto token = std::make_shared<CancelToken>();
-  m_cancel = token;
-  const quint64 generation = ++m_generation;
   ++m_started;
   setBusy(true);
   m_release.stop();  // this computation is what the kept memory is for
@@ -145,14 +137,13 @@ void ComputeController::start() {
     prepare.queryPixels = pixels.height();
   }
   auto worker = m_worker;
-  QtConcurrent::run(&m_pool, [worker, token, settings, generation, prepare]() -> Outcome {
+  const auto compute = [worker, settings, prepare](const CancelToken& token) -> Outcome {
     Outcome outcome;
-    outcome.generation = generation;
     try {
-      token->throw_if_cancelled();
+      token.throw_if_cancelled();
       if (!settings.modelFolder.isEmpty()) {
         const Gpt2Model& model = worker->modelFor(settings.modelFolder);
-        outcome.snapshot = computeModelSnapshot(settings, model, *token, prepare);
+        outcome.snapshot = computeModelSnapshot(settings, model, token, prepare);
         outcome.empty = !outcome.snapshot;
         return outcome;
       }
@@ -164,7 +155,7 @@ void ComputeController::start() {
       }
       Backend& backend = worker->backendFor(settings.device);
       const SnapshotPointer earlier = worker->last.lock();
-      outcome.snapshot = computeSnapshot(input, backend, *token, prepare, &worker->parameters, earlier.get());
+      outcome.snapshot = computeSnapshot(input, backend, token, prepare, &worker->parameters, earlier.get());
       worker->last = outcome.snapshot;
     } catch (const Cancelled&) {
       outcome.cancelled = true;
@@ -177,11 +168,12 @@ void ComputeController::start() {
       outcome.message = toQString(error.what());
     }
     return outcome;
-  }).then(this, [this](const Outcome& outcome) { finish(outcome); });
+  };
+  // A newer request's start or cancel drops this outcome.
+  m_job.start(&m_pool, this, compute, [this](const Outcome& outcome) { finish(outcome); });
 }
 
 void ComputeController::finish(const Outcome& outcome) {
-  if (outcome.generation != m_generation) return;  // a newer request superseded it
   setBusy(m_debounce.isActive());
   m_release.start();
   if (outcome.cancelled) {

@@ -1,8 +1,7 @@
 #pragma once
 // Computes snapshots off the GUI thread. One serial worker thread owns the backend (so CUDA state stays on
 // one thread); a request made while idle starts at once, and requests made while one is in flight are
-// debounced; a newer request cancels the one in flight through its CancelToken, and a generation counter
-// drops any result that arrives after a newer request was made.
+// debounced; a newer request cancels the one in flight and drops its result (RestartableJob).
 
 #include <QObject>
 #include <QSize>
@@ -14,6 +13,7 @@
 
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
+#include "compute/restartable_job.hpp"
 #include "state/view_settings.hpp"
 
 namespace attnscope::ui {
@@ -40,7 +40,7 @@ class ComputeController : public QObject {
   // starts); without it, every cell.
   void setMapPixels(std::function<QSize(const ViewSettings&)> pixels) { m_mapPixels = std::move(pixels); }
   bool isBusy() const { return m_busy; }
-  quint64 generation() const { return m_generation; }
+  quint64 generation() const { return m_job.generation(); }
   // For tests: the timer that coalesces requests made while a computation runs, and how many computations
   // have started (each one a job on the worker thread).
   QTimer* debounceTimer() { return &m_debounce; }
@@ -66,9 +66,8 @@ class ComputeController : public QObject {
   QTimer m_release;
   std::optional<ViewSettings> m_pending;
   std::optional<ViewSettings> m_lastRequested;
-  std::shared_ptr<CancelToken> m_cancel;
+  RestartableJob m_job;
   std::function<QSize(const ViewSettings&)> m_mapPixels;
-  quint64 m_generation = 0;
   quint64 m_started = 0;
   bool m_busy = false;
 };

@@ -46,30 +46,57 @@ QSize checkedSize(const HeatmapPlot& plot, QSize size, double scale) {
   return size;
 }
 
-QImage rasterize(HeatmapPlot& plot, QSize size, double scale) {
-  QImage image((QSizeF(size) * scale).toSize(), QImage::Format_ARGB32_Premultiplied);
+// QPicture::play scales what it draws by the device's resolution over the screen's; the picture already holds
+// logical pixels, which the painter maps to the device.
+void playAtLogicalSize(QPicture picture, QPainter& painter) {
+  const QPaintDevice& device = *painter.device();
+  painter.scale(qreal(picture.logicalDpiX()) / device.logicalDpiX(),
+                qreal(picture.logicalDpiY()) / device.logicalDpiY());
+  picture.play(&painter);
+}
+
+QImage rasterize(const RecordedImage& recorded) {
+  const double scale = recorded.request.scale;
+  QImage image((QSizeF(recorded.request.size) * scale).toSize(), QImage::Format_ARGB32_Premultiplied);
+  if (image.isNull()) throw Error("not enough memory for the image");
   image.fill(Qt::white);
   // 96 dpi at scale 1, so viewers show the image at its logical size.
   const int dotsPerMeter = static_cast<int>(std::lround(96.0 * scale / 0.0254));
   image.setDotsPerMeterX(dotsPerMeter);
   image.setDotsPerMeterY(dotsPerMeter);
-  QCPPainter painter(&image);
+  QPainter painter(&image);
   painter.scale(scale, scale);
-  plot.render(&painter, size, scale);
+  playAtLogicalSize(recorded.picture, painter);
   painter.end();
   return image;
 }
 
-QByteArray encodePng(const QImage& image) {
+// Refuses to take more bytes once the export is cancelled, which stops the PNG encoder mid-image.
+class CancellableBuffer : public QBuffer {
+ public:
+  CancellableBuffer(QByteArray* bytes, const CancelToken& cancel) : QBuffer(bytes), m_cancel(cancel) {}
+
+ protected:
+  qint64 writeData(const char* data, qint64 length) override {
+    return m_cancel.cancelled() ? -1 : QBuffer::writeData(data, length);
+  }
+
+ private:
+  const CancelToken& m_cancel;
+};
+
+QByteArray encodePng(const QImage& image, const CancelToken& cancel) {
   QByteArray bytes;
-  QBuffer buffer(&bytes);
+  CancellableBuffer buffer(&bytes, cancel);
   buffer.open(QIODevice::WriteOnly);
   QImageWriter writer(&buffer, "png");
-  if (!writer.write(image)) throw Error("cannot encode the PNG: " + writer.errorString().toStdString());
+  const bool written = writer.write(image);
+  cancel.throw_if_cancelled();
+  if (!written) throw Error("cannot encode the PNG: " + writer.errorString().toStdString());
   return bytes;
 }
 
-QByteArray renderSvg(HeatmapPlot& plot, QSize size) {
+QByteArray renderSvg(const QPicture& picture, QSize size) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
@@ -80,10 +107,9 @@ QByteArray renderSvg(HeatmapPlot& plot, QSize size) {
   generator.setViewBox(QRect(QPoint(0, 0), size));
   generator.setTitle(QStringLiteral("AttnScope heatmaps"));
   generator.setDescription(QStringLiteral("Attention heatmaps exported by AttnScope"));
-  QCPPainter painter;
+  QPainter painter;
   if (!painter.begin(&generator)) throw Error("cannot start the SVG renderer");
-  painter.setMode(QCPPainter::pmVectorized);
-  plot.render(&painter, size);
+  playAtLogicalSize(picture, painter);
   painter.end();
   // Qt gives the page size in millimetres; state it in pixels so every viewer opens it at the requested size.
   static const QRegularExpression width(QStringLiteral("(<svg[^>]*?)\\swidth=\"[^\"]*\""));
@@ -94,7 +120,7 @@ QByteArray renderSvg(HeatmapPlot& plot, QSize size) {
   return text.toUtf8();
 }
 
-QByteArray renderPdf(HeatmapPlot& plot, QSize size) {
+QByteArray renderPdf(const QPicture& picture, QSize size) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
@@ -106,10 +132,9 @@ QByteArray renderPdf(HeatmapPlot& plot, QSize size) {
     writer.setPageMargins(QMarginsF(0, 0, 0, 0));
     writer.setTitle(QStringLiteral("AttnScope heatmaps"));
     writer.setCreator(QStringLiteral("AttnScope"));
-    QCPPainter painter;
+    QPainter painter;
     if (!painter.begin(&writer)) throw Error("cannot start the PDF renderer");
-    painter.setMode(QCPPainter::pmVectorized);
-    plot.render(&painter, size);
+    playAtLogicalSize(picture, painter);
     painter.end();
   }
   return bytes;
@@ -172,26 +197,41 @@ QSize Exporter::naturalSize(const SnapshotPointer& snapshot, const DisplayOption
   return plotFor(snapshot, options, only)->naturalSize();
 }
 
+RecordedImage Exporter::record(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                               std::optional<MapKey> only, const ImageRequest& request) {
+  auto plot = plotFor(snapshot, options, only);
+  RecordedImage recorded;
+  recorded.request = request;
+  if (request.format != ImageFormat::png) recorded.request.scale = 1.0;
+  recorded.request.size = checkedSize(*plot, request.size, recorded.request.scale);
+  QCPPainter painter(&recorded.picture);
+  if (request.format != ImageFormat::png) painter.setMode(QCPPainter::pmVectorized);
+  plot->render(&painter, recorded.request.size, recorded.request.scale);
+  painter.end();
+  return recorded;
+}
+
+QByteArray Exporter::encode(const RecordedImage& image, const CancelToken& cancel) {
+  cancel.throw_if_cancelled();
+  switch (image.request.format) {
+    case ImageFormat::png:
+      return encodePng(rasterize(image), cancel);
+    case ImageFormat::svg:
+      return renderSvg(image.picture, image.request.size);
+    case ImageFormat::pdf:
+      return renderPdf(image.picture, image.request.size);
+  }
+  return {};
+}
+
 QImage Exporter::renderRaster(const SnapshotPointer& snapshot, const DisplayOptions& options,
                               std::optional<MapKey> only, QSize size, double scale) {
-  auto plot = plotFor(snapshot, options, only);
-  return rasterize(*plot, checkedSize(*plot, size, scale), scale);
+  return rasterize(record(snapshot, options, only, ImageRequest{ImageFormat::png, size, scale}));
 }
 
 QByteArray Exporter::renderImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
                                  std::optional<MapKey> only, const ImageRequest& request) {
-  auto plot = plotFor(snapshot, options, only);
-  const double scale = request.format == ImageFormat::png ? request.scale : 1.0;
-  const QSize size = checkedSize(*plot, request.size, scale);
-  switch (request.format) {
-    case ImageFormat::png:
-      return encodePng(rasterize(*plot, size, scale));
-    case ImageFormat::svg:
-      return renderSvg(*plot, size);
-    case ImageFormat::pdf:
-      return renderPdf(*plot, size);
-  }
-  return {};
+  return encode(record(snapshot, options, only, request));
 }
 
 void Exporter::exportImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
@@ -199,17 +239,25 @@ void Exporter::exportImage(const SnapshotPointer& snapshot, const DisplayOptions
   writeFile(path, renderImage(snapshot, options, only, request));
 }
 
-QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const DisplayOptions& options,
-                                    const ImageRequest& request, const QString& folder) {
+std::vector<std::pair<MapKey, QString>> Exporter::eachMapFiles(const SnapshotPointer& snapshot,
+                                                               const DisplayOptions& options,
+                                                               ImageFormat format, const QString& folder) {
   const QFileInfo info(folder);
   if (!info.isDir())
     throw Error("cannot export to " + folder.toStdString() + ": it is not a folder (create it first)");
   const auto grid = plotFor(snapshot, options, std::nullopt);
+  std::vector<std::pair<MapKey, QString>> files;
+  for (int map = 0; map < grid->mapCount(); ++map)
+    files.emplace_back(grid->mapKey(map),
+                       QDir(folder).filePath(grid->mapFileStem(map) + QLatin1Char('.') + suffix(format)));
+  return files;
+}
+
+QStringList Exporter::exportEachMap(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                                    const ImageRequest& request, const QString& folder) {
   QStringList written;
-  for (int map = 0; map < grid->mapCount(); ++map) {
-    const QString path =
-        QDir(folder).filePath(grid->mapFileStem(map) + QLatin1Char('.') + suffix(request.format));
-    exportImage(snapshot, options, grid->mapKey(map), request, path);
+  for (const auto& [key, path] : eachMapFiles(snapshot, options, request.format, folder)) {
+    exportImage(snapshot, options, key, request, path);
     written << path;
   }
   return written;

@@ -2,14 +2,20 @@
 // Writes what the grid shows: images (PNG, SVG, PDF) rendered at the requested size by a plot of their own,
 // independent of the window, and the matrices as CSV or JSON (the CLI's schema). Every file is written to a
 // temporary beside its target and renamed into place, so a failure never leaves a half-written file.
+// An image is made in two steps: `record` lays the plot out and draws it into paint commands on the GUI
+// thread (the plot is a widget), `encode` replays them into pixels, SVG or PDF on any thread.
 
 #include <QByteArray>
 #include <QImage>
+#include <QPicture>
 #include <QSize>
 #include <QString>
 #include <QStringList>
 #include <optional>
+#include <utility>
+#include <vector>
 
+#include "attnscope/backend.hpp"
 #include "compute/attention_snapshot.hpp"
 #include "plot/heatmap_plot.hpp"
 
@@ -21,6 +27,12 @@ struct ImageRequest {
   ImageFormat format = ImageFormat::png;
   QSize size;          // logical pixels (PDF: points); empty = the content's natural size
   double scale = 1.0;  // PNG only: output pixels per logical pixel (fonts and lines scale with it)
+};
+
+// An image drawn by a plot and kept as paint commands, with the request it was laid out for.
+struct RecordedImage {
+  ImageRequest request;  // its size filled in
+  QPicture picture;
 };
 
 class Exporter {
@@ -35,6 +47,16 @@ class Exporter {
   // One file per map of the grid into `folder`, named like head1-causal-weights.png. Returns the paths.
   static QStringList exportEachMap(const SnapshotPointer& snapshot, const DisplayOptions& options,
                                    const ImageRequest& request, const QString& folder);
+
+  // GUI thread. Throws attnscope::Error when there is nothing to export or the size is out of range.
+  static RecordedImage record(const SnapshotPointer& snapshot, const DisplayOptions& options,
+                              std::optional<MapKey> only, const ImageRequest& request);
+  // Any thread. Throws attnscope::Cancelled once `cancel` is set (checked while the PNG is encoded too).
+  static QByteArray encode(const RecordedImage& image, const CancelToken& cancel = {});
+  // Each map of the grid and the file exportEachMap writes it to; throws Error when `folder` is no folder.
+  static std::vector<std::pair<MapKey, QString>> eachMapFiles(const SnapshotPointer& snapshot,
+                                                              const DisplayOptions& options,
+                                                              ImageFormat format, const QString& folder);
 
   static QByteArray renderImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
                                 std::optional<MapKey> only, const ImageRequest& request);

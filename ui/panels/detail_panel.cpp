@@ -31,6 +31,7 @@ constexpr int kMeasuredRows = 200;
 
 DetailPanel::DetailPanel(QWidget* parent)
     : QWidget(parent),
+      m_followSnapshot(new QTimer(this)),
       m_stack(new QStackedWidget),
       m_placeholder(new QLabel),
       m_heading(new QLabel),
@@ -100,6 +101,24 @@ DetailPanel::DetailPanel(QWidget* parent)
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(m_stack);
   setMinimumWidth(320);
+}
+
+void DetailPanel::setModel(ScopeModel* model) {
+  m_followSnapshot->setSingleShot(true);
+  m_followSnapshot->setInterval(0);
+  connect(m_followSnapshot, &QTimer::timeout, this,
+          [this, model] { setContent(model->snapshot(), model->selection()); });
+  // The model announces the (clamped) selection right after a new snapshot.
+  connect(model, &ScopeModel::snapshotChanged, this, [this] { m_snapshotArrived = true; });
+  connect(model, &ScopeModel::selectionChanged, this, [this, model](const QuerySelection& selection) {
+    if (m_snapshotArrived) {
+      m_snapshotArrived = false;
+      m_followSnapshot->start();
+      return;
+    }
+    m_followSnapshot->stop();
+    setContent(model->snapshot(), selection);
+  });
 }
 
 void DetailPanel::setContent(const SnapshotPointer& snapshot, const QuerySelection& selection) {

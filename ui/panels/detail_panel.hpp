@@ -13,6 +13,7 @@
 
 class QCustomPlot;
 class QStackedWidget;
+class QTimer;
 
 namespace attnscope::ui {
 
@@ -24,6 +25,9 @@ class DetailPanel : public QWidget {
  public:
   explicit DetailPanel(QWidget* parent = nullptr);
 
+  // Explains the model's selected query. A new snapshot's explanation is filled in an event of its own,
+  // after the heatmaps are painted: the GUI thread never does both in one go.
+  void setModel(ScopeModel* model);
   void setContent(const SnapshotPointer& snapshot, const QuerySelection& selection);
 
   QString heading() const { return m_heading->text(); }
@@ -39,6 +43,8 @@ class DetailPanel : public QWidget {
   void fitBarLabels();
   void showVectors();
 
+  QTimer* m_followSnapshot;
+  bool m_snapshotArrived = false;
   SnapshotPointer m_snapshot;
   QuerySelection m_selection;
   QStackedWidget* m_stack;

@@ -24,6 +24,20 @@ ModelOverview::ModelOverview(QWidget* parent) : QWidget(parent) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
 
+void ModelOverview::setModel(ScopeModel* model) {
+  connect(model, &ScopeModel::snapshotChanged, this, [this, model](const SnapshotPointer& snapshot) {
+    setContent(snapshot, model->selection().maskRow, model->display().colorMap);
+  });
+  connect(model, &ScopeModel::displayChanged, this, [this, model](const DisplayOptions& display) {
+    setContent(model->snapshot(), model->selection().maskRow, display.colorMap);
+  });
+  connect(model, &ScopeModel::selectionChanged, this, [this, model](const QuerySelection& selection) {
+    if (selection.maskRow != m_maskRow)
+      setContent(model->snapshot(), selection.maskRow, model->display().colorMap);
+    setCurrentHead(selection.head);
+  });
+}
+
 void ModelOverview::setContent(const SnapshotPointer& snapshot, int maskRow, ColorMapId colorMap) {
   m_snapshot = snapshot && snapshot->model ? snapshot : nullptr;
   m_images.clear();

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "compute/attention_snapshot.hpp"
-#include "state/view_settings.hpp"
+#include "state/scope_model.hpp"
 
 namespace attnscope::ui {
 
@@ -18,6 +18,8 @@ class ModelOverview : public QWidget {
  public:
   explicit ModelOverview(QWidget* parent = nullptr);
 
+  // Shows the model's snapshot, in the mask row and head of its selection.
+  void setModel(ScopeModel* model);
   // Shows the maps of `maskRow` of a model snapshot (nothing for a book snapshot or null).
   void setContent(const SnapshotPointer& snapshot, int maskRow, ColorMapId colorMap);
   void setCurrentHead(int head);  // outlined in the grid's layer; -1 for none

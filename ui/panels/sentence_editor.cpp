@@ -16,6 +16,21 @@ SentenceEditor::SentenceEditor(QWidget* parent) : QPlainTextEdit(parent) {
   connect(this, &QPlainTextEdit::textChanged, this, [this] { emit textEdited(toPlainText()); });
 }
 
+void SentenceEditor::setModel(ScopeModel* model) {
+  setText(model->settings().text);
+  connect(this, &SentenceEditor::textEdited, model, &ScopeModel::setText);
+  connect(model, &ScopeModel::settingsChanged, this,
+          [this](const ViewSettings& settings) { setText(settings.text); });
+  connect(model, &ScopeModel::hoverChanged, this, [this, model](int query) {
+    const SnapshotPointer& snapshot = model->snapshot();
+    // Spans index the text the snapshot was computed from; while a newer edit computes they may not match.
+    if (snapshot && query >= 0 && query < snapshot->tokenCount() && snapshot->text == text())
+      highlightSpan(snapshot->spans[query].first, snapshot->spans[query].second);
+    else
+      highlightSpan(0, 0);
+  });
+}
+
 void SentenceEditor::setText(const QString& text) {
   if (text == toPlainText()) return;
   setPlainText(text);

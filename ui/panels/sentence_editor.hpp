@@ -4,6 +4,8 @@
 
 #include <QPlainTextEdit>
 
+#include "state/scope_model.hpp"
+
 namespace attnscope::ui {
 
 class SentenceEditor : public QPlainTextEdit {
@@ -12,6 +14,8 @@ class SentenceEditor : public QPlainTextEdit {
  public:
   explicit SentenceEditor(QWidget* parent = nullptr);
 
+  // Edits the model's text, shows the text of its settings and highlights the hovered query's span.
+  void setModel(ScopeModel* model);
   QString text() const { return toPlainText(); }
   // Replaces the text without an undo step per session load; keeps the cursor at the end.
   void setText(const QString& text);

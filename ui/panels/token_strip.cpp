@@ -21,6 +21,16 @@ TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent), m_summary(new QLabel)
   setSnapshot(nullptr);
 }
 
+void TokenStrip::setModel(ScopeModel* model) {
+  setSnapshot(model->snapshot());
+  connect(model, &ScopeModel::snapshotChanged, this, &TokenStrip::setSnapshot);
+  connect(model, &ScopeModel::hoverChanged, this, [this](int query) { setHover(query); });
+  connect(model, &ScopeModel::selectionChanged, this,
+          [this](const QuerySelection& selection) { setSelected(selection.query); });
+  connect(this, &TokenStrip::tokenHovered, model, [model](int index) { model->setHover(index, index); });
+  connect(this, &TokenStrip::tokenClicked, model, &ScopeModel::selectQuery);
+}
+
 void TokenStrip::setSnapshot(const SnapshotPointer& snapshot) {
   if (!snapshot) {
     m_summary->setText(tr("<span style='color:gray'>no tokens</span>"));

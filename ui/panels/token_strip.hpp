@@ -7,6 +7,7 @@
 
 #include "compute/attention_snapshot.hpp"
 #include "panels/token_chip_view.hpp"
+#include "state/scope_model.hpp"
 
 namespace attnscope::ui {
 
@@ -16,6 +17,8 @@ class TokenStrip : public QWidget {
  public:
   explicit TokenStrip(QWidget* parent = nullptr);
 
+  // Shows the model's tokens, hover and selected query; hovering a chip hovers its token, a click selects it.
+  void setModel(ScopeModel* model);
   void setSnapshot(const SnapshotPointer& snapshot);
   // The hovered query (from a chip, a heatmap row or cell); scrolled into view when it comes from elsewhere.
   void setHover(int query);

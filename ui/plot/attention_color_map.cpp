@@ -70,7 +70,7 @@ void AttentionColorMap::draw(QCPPainter* painter) {
     const QPointF a(keyAxis()->coordToPixel(-0.5), valueAxis()->coordToPixel(-0.5));
     const QPointF b(keyAxis()->coordToPixel(m_tokens - 0.5), valueAxis()->coordToPixel(m_tokens - 0.5));
     const QRectF rect = QRectF(a, b).normalized();
-    if (painter->paintEngine() && painter->paintEngine()->type() == QPaintEngine::Raster)
+    if (!painter->modes().testFlag(QCPPainter::pmVectorized))
       painter->fillRect(rect, m_hatch);
     else
       ColorMaps::paintHatch(painter, rect);

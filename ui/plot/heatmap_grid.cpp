@@ -53,6 +53,27 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   showHint(tr("Computing the heatmaps\u2026"));
 }
 
+void HeatmapGrid::setModel(ScopeModel* model) {
+  m_model = model;
+  connect(model, &ScopeModel::snapshotChanged, this,
+          [this](const SnapshotPointer& snapshot) { setContent(snapshot, m_model->display()); });
+  connect(model, &ScopeModel::displayChanged, this, [this](const DisplayOptions& display) {
+    setContent(m_model->snapshot(), display);
+    setSelection(m_model->selection());
+  });
+  connect(model, &ScopeModel::hoverChanged, this, &HeatmapGrid::setHover);
+  connect(model, &ScopeModel::selectionChanged, this, &HeatmapGrid::setSelection);
+  connect(this, &HeatmapGrid::cellHovered, model, &ScopeModel::setHover);
+  connect(this, &HeatmapGrid::cellClicked, model, [model](const MapKey& map, int query) {
+    model->setSelection(QuerySelection{query, map.maskRow, map.head});
+  });
+  connect(this, &HeatmapGrid::queryStepped, model, [model](int delta) {
+    const SnapshotPointer& snapshot = model->snapshot();
+    if (!snapshot) return;
+    model->selectQuery(std::clamp(model->selection().query + delta, 0, snapshot->tokenCount() - 1));
+  });
+}
+
 void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptions& options) {
   m_plot->setContent(snapshot, options);
   if (!snapshot)

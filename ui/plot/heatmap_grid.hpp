@@ -18,6 +18,9 @@ class HeatmapGrid : public QWidget {
  public:
   explicit HeatmapGrid(QWidget* parent = nullptr);
 
+  // Shows the model's snapshot as it draws it, with its hover and selection; hovering, clicking and Up/Down
+  // change them.
+  void setModel(ScopeModel* model);
   HeatmapPlot* plot() const { return m_plot; }
   void setContent(const SnapshotPointer& snapshot, const DisplayOptions& options);
   void setHover(int query, int key);
@@ -49,6 +52,7 @@ class HeatmapGrid : public QWidget {
   void showHint(const QString& text);
   void fitPlotWidth();
 
+  ScopeModel* m_model = nullptr;
   HeatmapPlot* m_plot;
   QLabel* m_banner;
   QLabel* m_hint;

@@ -3,7 +3,6 @@
 #include <QApplication>
 #include <QFontMetrics>
 #include <QPicture>
-#include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -81,15 +80,6 @@ QFont pixelFont(int pixels, bool bold = false) {
 
 }  // namespace
 
-DisplayOptions DisplayOptions::from(const ViewSettings& settings) {
-  DisplayOptions options;
-  options.quantities = settings.quantities;
-  options.colorMap = settings.colorMap;
-  options.sharedRange = settings.sharedRange;
-  options.reduction = settings.reduction;
-  return options;
-}
-
 HeatmapPlot::HeatmapPlot(QWidget* parent)
     : QCustomPlot(parent),
       m_tickFont(pixelFont(12)),
@@ -126,7 +116,7 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
 }
 
 HeatmapPlot::~HeatmapPlot() {
-  m_refineGeneration->fetch_add(1);  // the job in flight stops between maps
+  m_refineJob.cancel();  // the job in flight stops between maps
   m_refinePool.waitForDone();
   clearMaps();
 }
@@ -174,7 +164,7 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
     refill = true;
   }
   // Whatever is being built off the GUI thread is for the previous content.
-  m_refineGeneration->fetch_add(1);
+  m_refineJob.cancel();
   m_refineTimer.stop();
   m_refining = false;
   fill(refill);
@@ -433,20 +423,19 @@ void HeatmapPlot::refine() {
     if (!map.colorMap->region().serves(wanted)) jobs.push_back(Job{i, map.key, wanted});
   }
   if (jobs.empty()) return;
-  const quint64 generation = m_refineGeneration->fetch_add(1) + 1;
   m_refining = true;
   const SnapshotPointer snapshot = m_snapshot;
-  const auto latest = m_refineGeneration;
   using Built = std::shared_ptr<std::vector<MapCells>>;
-  QtConcurrent::run(&m_refinePool, [snapshot, jobs, latest, generation]() -> Built {
+  const auto build = [snapshot, jobs](const CancelToken& cancel) {
     auto built = std::make_shared<std::vector<MapCells>>();
     for (const Job& job : jobs) {
-      if (latest->load() != generation) break;  // a newer zoom or snapshot
+      if (cancel.cancelled()) break;  // a newer zoom or snapshot
       built->push_back(buildMapCells(*snapshot, job.key.maskRow, job.key.head, job.key.quantity, job.region));
     }
     return built;
-  }).then(this, [this, snapshot, jobs, generation](const Built& built) {
-    if (m_refineGeneration->load() != generation || snapshot != m_snapshot) return;
+  };
+  m_refineJob.start(&m_refinePool, this, build, [this, snapshot, jobs](const Built& built) {
+    if (snapshot != m_snapshot) return;
     m_refining = false;
     const int n = snapshot->tokenCount();
     for (std::size_t i = 0; i < built->size(); ++i)

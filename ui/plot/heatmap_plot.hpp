@@ -11,14 +11,15 @@
 #include <QSize>
 #include <QThreadPool>
 #include <QTimer>
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "compute/attention_snapshot.hpp"
+#include "compute/restartable_job.hpp"
 #include "plot/map_title.hpp"
 #include "plot/text_width_cache.hpp"
+#include "state/display_options.hpp"
 #include "state/view_settings.hpp"
 
 namespace attnscope::ui {
@@ -26,17 +27,6 @@ namespace attnscope::ui {
 class AttentionColorMap;
 class MapOverlay;
 class TokenAxisTicker;
-
-// How the maps are drawn; the part of ViewSettings that needs no computation.
-struct DisplayOptions {
-  std::vector<Quantity> quantities{Quantity::weights};
-  ColorMapId colorMap = ColorMapId::viridis;
-  bool sharedRange = true;
-  Reduction reduction = Reduction::max;
-
-  static DisplayOptions from(const ViewSettings& settings);
-  friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
-};
 
 // Which map: a mask row of the snapshot, a head and a quantity.
 struct MapKey {
@@ -149,7 +139,7 @@ class HeatmapPlot : public QCustomPlot {
   // Zoom and resize refinements: one worker thread, newest request wins.
   QThreadPool m_refinePool;
   QTimer m_refineTimer;
-  std::shared_ptr<std::atomic<quint64>> m_refineGeneration = std::make_shared<std::atomic<quint64>>(0);
+  RestartableJob m_refineJob;
   bool m_refining = false;
   bool m_rendering = false;
 };

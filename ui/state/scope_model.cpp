@@ -4,12 +4,17 @@
 
 namespace attnscope::ui {
 
-ScopeModel::ScopeModel(QObject* parent) : QObject(parent), m_settings(ViewSettings::defaults()) {}
+ScopeModel::ScopeModel(QObject* parent)
+    : QObject(parent), m_settings(ViewSettings::defaults()), m_display(DisplayOptions::from(m_settings)) {}
 
 void ScopeModel::setSettings(const ViewSettings& settings) {
   if (settings == m_settings) return;
   m_settings = settings;
   emit settingsChanged(m_settings);
+  const DisplayOptions display = DisplayOptions::from(m_settings);
+  if (display == m_display) return;
+  m_display = display;
+  emit displayChanged(m_display);
 }
 
 void ScopeModel::setText(const QString& text) {

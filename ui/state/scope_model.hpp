@@ -1,10 +1,12 @@
 #pragma once
-// The window's state, apart from any widget: the settings, the snapshot on screen, what the pointer is over
-// and which query is selected. Views read it and ask it for changes; they never talk to each other.
+// The window's state, apart from any widget: the settings (and how they draw the maps), the snapshot on
+// screen, what the pointer is over and which query is selected. Views subscribe to it and ask it for
+// changes; they never talk to each other.
 
 #include <QObject>
 
 #include "compute/attention_snapshot.hpp"
+#include "state/display_options.hpp"
 #include "state/view_settings.hpp"
 
 namespace attnscope::ui {
@@ -26,6 +28,8 @@ class ScopeModel : public QObject {
   const ViewSettings& settings() const { return m_settings; }
   void setSettings(const ViewSettings& settings);
   void setText(const QString& text);
+  // How the settings draw the maps; changes (after settingsChanged) only when one of its fields does.
+  const DisplayOptions& display() const { return m_display; }
 
   // The snapshot on screen: the last valid computation, or null when the text is empty.
   const SnapshotPointer& snapshot() const { return m_snapshot; }
@@ -42,6 +46,7 @@ class ScopeModel : public QObject {
 
  signals:
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
+  void displayChanged(const attnscope::ui::DisplayOptions& display);
   void snapshotChanged(const attnscope::ui::SnapshotPointer& snapshot);
   void hoverChanged(int query, int key);
   void selectionChanged(const attnscope::ui::QuerySelection& selection);
@@ -50,6 +55,7 @@ class ScopeModel : public QObject {
   QuerySelection clamped(QuerySelection selection) const;
 
   ViewSettings m_settings;
+  DisplayOptions m_display;
   SnapshotPointer m_snapshot;
   int m_hoveredQuery = -1;
   int m_hoveredKey = -1;

@@ -1,0 +1,41 @@
+#include "help.hpp"
+
+#include <QApplication>
+#include <QMessageBox>
+
+namespace attnscope::ui {
+
+void showShortcuts(QWidget* parent) {
+  QMessageBox::information(
+      parent, QObject::tr("Keyboard and Mouse"),
+      QObject::tr(
+          "<table cellspacing='6'>"
+          "<tr><td><b>Type</b></td><td>every edit recomputes the heatmaps</td></tr>"
+          "<tr><td><b>Hover a cell</b></td><td>its query and key tokens, raw and scaled score, weight; the "
+          "row and "
+          "column light up in every map and the query is highlighted in the sentence</td></tr>"
+          "<tr><td><b>Hover a token</b></td><td>its row and column in every map</td></tr>"
+          "<tr><td><b>Click a cell or token</b></td><td>select that query: the panel on the right explains "
+          "it</td></tr>"
+          "<tr><td><b>\u2191 / \u2193</b></td><td>previous / next query (click the grid first)</td></tr>"
+          "<tr><td><b>Ctrl+L</b></td><td>edit the sentence</td></tr>"
+          "<tr><td><b>Esc</b></td><td>cancel a long computation</td></tr>"
+          "<tr><td><b>Ctrl+E</b></td><td>export an image (PNG, SVG, PDF)</td></tr>"
+          "<tr><td><b>Ctrl+Shift+C</b></td><td>copy the heatmaps as an image</td></tr>"
+          "<tr><td><b>Ctrl+O / Ctrl+S</b></td><td>open / save a session</td></tr>"
+          "<tr><td><b>Ctrl+Shift+O</b></td><td>open a GPT-2 folder; click a map of the model overview to "
+          "show its layer and head in the grid</td></tr>"
+          "</table>"));
+}
+
+void showAbout(QWidget* parent) {
+  QMessageBox::about(
+      parent, QObject::tr("About AttnScope"),
+      QObject::tr(
+          "<h3>AttnScope %1</h3><p>Type a sentence and watch the attention mechanisms of chapter 3 of "
+          "<i>Build a Large Language Model (From Scratch)</i> work, with exactly the numbers PyTorch "
+          "prints for the same seed.</p>")
+          .arg(QApplication::applicationVersion()));
+}
+
+}  // namespace attnscope::ui
