@@ -1,6 +1,8 @@
 #include "help.hpp"
 
+#include <QAction>
 #include <QApplication>
+#include <QMenu>
 #include <QMessageBox>
 
 namespace attnscope::ui {
@@ -36,6 +38,15 @@ void showAbout(QWidget* parent) {
           "<i>Build a Large Language Model (From Scratch)</i> work, with exactly the numbers PyTorch "
           "prints for the same seed.</p>")
           .arg(QApplication::applicationVersion()));
+}
+
+void fillHelpMenu(QMenu* menu, QWidget* parent) {
+  QAction* shortcuts = menu->addAction(QObject::tr("&Keyboard and Mouse"));
+  shortcuts->setShortcut(QKeySequence::HelpContents);
+  QObject::connect(shortcuts, &QAction::triggered, parent, [parent] { showShortcuts(parent); });
+  QAction* about = menu->addAction(QObject::tr("&About AttnScope"));
+  about->setMenuRole(QAction::AboutRole);
+  QObject::connect(about, &QAction::triggered, parent, [parent] { showAbout(parent); });
 }
 
 }  // namespace attnscope::ui

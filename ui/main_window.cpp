@@ -16,6 +16,7 @@
 
 #include "help.hpp"
 #include "panels/detail_panel.hpp"
+#include "panels/heads_panel.hpp"
 #include "panels/model_overview.hpp"
 #include "panels/sentence_editor.hpp"
 #include "panels/settings_panel.hpp"
@@ -38,11 +39,13 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_settingsPanel(new SettingsPanel),
       m_detail(new DetailPanel),
       m_overview(new ModelOverview),
+      m_heads(new HeadsPanel),
       m_sessions(new SessionController(m_model, m_controller, this)),
       m_exports(new ExportController(m_model, m_grid->plot(), this)),
       m_settingsDock(new QDockWidget(tr("Settings"), this)),
       m_detailDock(new QDockWidget(tr("Selected query"), this)),
       m_overviewDock(new QDockWidget(tr("Model overview: every layer \u00d7 head"), this)),
+      m_headsDock(new QDockWidget(tr("Heads"), this)),
       m_summary(new QLabel),
       m_busy(new QProgressBar),
       m_cancelButton(new QToolButton),
@@ -70,7 +73,9 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   dock(m_settingsDock, "settingsDock", m_settingsPanel, Qt::LeftDockWidgetArea);
   dock(m_detailDock, "detailDock", m_detail, Qt::RightDockWidgetArea);
   dock(m_overviewDock, "overviewDock", m_overview, Qt::RightDockWidgetArea);
-  m_overviewDock->hide();  // shown while a model is open
+  dock(m_headsDock, "headsDock", m_heads, Qt::RightDockWidgetArea);
+  tabifyDockWidget(m_headsDock, m_detailDock);  // the selected query's tab in front
+  m_overviewDock->hide();                       // shown while a model is open
   resizeDocks({m_settingsDock, m_detailDock}, {300, 370}, Qt::Horizontal);
   m_defaultState = saveState();
 
@@ -96,6 +101,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_grid->setModel(m_model);
   m_detail->setModel(m_model);
   m_overview->setModel(m_model);
+  m_heads->setModel(m_model);
   connectModel();
   m_controller->requestNow(settings);
   setWindowModified(false);
@@ -155,9 +161,8 @@ void MainWindow::buildMenus() {
   edit->addAction(m_cancelAction);
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
-  view->addAction(m_settingsDock->toggleViewAction());
-  view->addAction(m_detailDock->toggleViewAction());
-  view->addAction(m_overviewDock->toggleViewAction());
+  for (QDockWidget* dock : {m_settingsDock, m_detailDock, m_overviewDock, m_headsDock})
+    view->addAction(dock->toggleViewAction());
   view->addSeparator();
   QAction* reset = view->addAction(tr("&Reset Layout"));
   connect(reset, &QAction::triggered, this, [this] {
@@ -166,13 +171,7 @@ void MainWindow::buildMenus() {
     m_detailDock->show();
   });
 
-  QMenu* help = menuBar()->addMenu(tr("&Help"));
-  QAction* shortcuts = help->addAction(tr("&Keyboard and Mouse"));
-  shortcuts->setShortcut(QKeySequence::HelpContents);
-  connect(shortcuts, &QAction::triggered, this, [this] { showShortcuts(this); });
-  QAction* about = help->addAction(tr("&About AttnScope"));
-  about->setMenuRole(QAction::AboutRole);
-  connect(about, &QAction::triggered, this, [this] { showAbout(this); });
+  fillHelpMenu(menuBar()->addMenu(tr("&Help")), this);
 }
 
 void MainWindow::buildStatusBar() {
@@ -210,13 +209,14 @@ void MainWindow::connectModel() {
     m_controller->request(settings);
   });
   connect(m_model, &ScopeModel::snapshotChanged, this, &MainWindow::onSnapshotChanged);
-  connect(m_overview, &ModelOverview::mapClicked, this, &MainWindow::onOverviewClicked);
+  connect(m_overview, &ModelOverview::mapClicked, this,
+          [this](int layer, int head) { showHead(m_overview->maskRow(), layer, head); });
+  connect(m_heads, &HeadsPanel::headClicked, this, &MainWindow::showHead);
   connect(m_settingsPanel, &SettingsPanel::openModelRequested, this, &MainWindow::openModelDialog);
   connect(m_settingsPanel, &SettingsPanel::closeModelRequested, this, &MainWindow::closeModel);
-  connect(m_sessions, &SessionController::statusMessage, this,
-          [this](const QString& message) { showStatus(message); });
-  connect(m_exports, &ExportController::statusMessage, this,
-          [this](const QString& message) { showStatus(message); });
+  const auto status = [this](const QString& message) { showStatus(message); };
+  connect(m_sessions, &SessionController::statusMessage, this, status);
+  connect(m_exports, &ExportController::statusMessage, this, status);
 
   // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
   m_controller->setMapPixels([this](const ViewSettings& settings) {
@@ -379,12 +379,12 @@ void MainWindow::openModelDialog() {
   if (!folder.isEmpty()) openModel(folder);
 }
 
-void MainWindow::onOverviewClicked(int layer, int head) {
+void MainWindow::showHead(int maskRow, int layer, int head) {
   ViewSettings settings = m_model->settings();
-  settings.layer = layer;
+  settings.layer = layer;  // 0 for the book's mechanisms, which have one
   m_model->setSettings(settings);
-  m_model->setSelection(QuerySelection{m_model->selection().query, m_overview->maskRow(), head});
-  m_grid->ensureMapVisible(m_overview->maskRow(), head);
+  m_model->setSelection(QuerySelection{m_model->selection().query, maskRow, head});
+  m_grid->ensureMapVisible(maskRow, head);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

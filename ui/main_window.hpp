@@ -23,6 +23,7 @@ class QToolButton;
 namespace attnscope::ui {
 
 class DetailPanel;
+class HeadsPanel;
 class HeatmapGrid;
 class ModelOverview;
 class SentenceEditor;
@@ -48,6 +49,7 @@ class MainWindow : public QMainWindow {
   SettingsPanel* settingsPanel() const { return m_settingsPanel; }
   DetailPanel* detailPanel() const { return m_detail; }
   ModelOverview* overview() const { return m_overview; }
+  HeadsPanel* heads() const { return m_heads; }
   QString statusSummary() const;
   QString lastStatusMessage() const { return m_lastMessage; }
   QStringList recentFiles() const { return m_sessions->recentFiles(); }
@@ -104,7 +106,8 @@ class MainWindow : public QMainWindow {
   void onComputeFailed(SettingsField field, const QString& message);
   void onBusyChanged(bool busy);
   void openModelDialog();
-  void onOverviewClicked(int layer, int head);
+  // Shows a head of the overview or the Heads table in the grid, switching a model's layer when needed.
+  void showHead(int maskRow, int layer, int head);
 
   ScopeModel* m_model;
   ComputeController* m_controller;
@@ -114,11 +117,13 @@ class MainWindow : public QMainWindow {
   SettingsPanel* m_settingsPanel;
   DetailPanel* m_detail;
   ModelOverview* m_overview;
+  HeadsPanel* m_heads;
   SessionController* m_sessions;
   ExportController* m_exports;
   QDockWidget* m_settingsDock;
   QDockWidget* m_detailDock;
   QDockWidget* m_overviewDock;
+  QDockWidget* m_headsDock;
 
   QLabel* m_summary;
   QProgressBar* m_busy;

@@ -14,6 +14,7 @@
 #include "attnscope/backend.hpp"
 #include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
 #include "attnscope/result.hpp"
 #include "compute/attention_input.hpp"
 #include "compute/cell_region.hpp"
@@ -106,6 +107,9 @@ struct AttentionSnapshot {
   // scores, masked cells included.
   HeadSummary headSummary = HeadSummary::none;
   std::vector<HeadResult> summaries;
+  // Every head's statistics, from its weights before dropout, computed on the worker before any matrix is
+  // let go: at index (row · statsLayerCount() + layer) · mechanismHeadCount() + head, every layer of a model.
+  std::vector<HeadStats> headStats;
 
   int tokenCount() const { return static_cast<int>(tokens.size()); }
   int maskCount() const { return static_cast<int>(rows.size()); }
@@ -123,6 +127,12 @@ struct AttentionSnapshot {
   // What the row computed, in words: "gpt2 layer 3" or the mechanism.
   QString mechanismLabel(int row) const;
   const OverviewMap& overviewMap(int row, int layer, int head) const;
+  // The layers headStats covers: every layer of a model, one for the book's mechanisms.
+  int statsLayerCount() const { return model ? model->config.n_layer : 1; }
+  const HeadStats& statsOf(int row, int layer, int head) const {
+    return headStats[static_cast<std::size_t>((row * statsLayerCount() + layer) * mechanismHeadCount() +
+                                              head)];
+  }
   bool hasDropout() const;
   bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
   bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }

@@ -150,8 +150,10 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       row.result = snapshot->rows[same->second].result;
       snapshot->rows.push_back(std::move(row));
       info.finalHidden.push_back(info.finalHidden[same->second]);
-      for (std::size_t i = 0; i < layers * heads; ++i)
+      for (std::size_t i = 0; i < layers * heads; ++i) {
         snapshot->overview.push_back(snapshot->overview[same->second * layers * heads + i]);
+        snapshot->headStats.push_back(snapshot->headStats[same->second * layers * heads + i]);
+      }
       continue;
     }
     Gpt2RunOptions options;
@@ -163,6 +165,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       for (const HeadResult& head : layer.heads) {
         cancel.throw_if_cancelled();
         snapshot->overview.push_back(reduceForOverview(head.weights, layer.mask));
+        snapshot->headStats.push_back(head_stats(head.weights, layer.mask));
       }
     };
     Gpt2Result result;

@@ -1,0 +1,159 @@
+// The Heads dock: every head's statistics as the engine computes them, sorting by a statistic, a click that
+// shows the head (and switches a model's layer), and a CSV export equal to attnscope-cli compute --stats.
+
+#include <QFile>
+#include <QHeaderView>
+#include <QProcess>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "attnscope/head_stats.hpp"
+#include "main_window.hpp"
+#include "panels/head_stats_model.hpp"
+#include "panels/heads_panel.hpp"
+#include "support/gpt2_checkpoint.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+
+namespace {
+
+QByteArray cliOutput(const QStringList& arguments) {
+  QProcess process;
+  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
+  if (!process.waitForFinished(60000) || process.exitCode() != 0)
+    qFatal("attnscope-cli failed: %s", process.readAllStandardError().constData());
+  return process.readAllStandardOutput();
+}
+
+// The rows of the table as shown (sorted), each the source model's row.
+std::vector<int> shownOrder(const QTableView* table) {
+  auto* sorted = static_cast<QSortFilterProxyModel*>(table->model());
+  std::vector<int> rows;
+  for (int row = 0; row < sorted->rowCount(); ++row)
+    rows.push_back(sorted->mapToSource(sorted->index(row, 0)).row());
+  return rows;
+}
+
+}  // namespace
+
+class TestHeadsPanel : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+  QTemporaryDir m_directory;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDirectory.isValid());
+    isolateSettings(m_settingsDirectory);
+  }
+
+  void everyHeadHasTheEnginesStatistics() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    QTableView* table = window.heads()->table();
+    QCOMPARE(table->model()->rowCount(), snapshot->maskCount() * snapshot->mechanismHeadCount());
+    QCOMPARE(table->model()->rowCount(), 4);  // the launch view: 2 heads × masks none and causal
+    QVERIFY(table->isColumnHidden(HeadStatsModel::layer));
+    for (int row = 0; row < table->model()->rowCount(); ++row) {
+      const int mask = row / 2, head = row % 2;
+      const HeadResult& result = snapshot->rows[mask].result.heads[head];
+      const HeadStats expected = head_stats(result.weights, snapshot->rows[mask].result.mask);
+      QCOMPARE(table->model()->index(row, HeadStatsModel::head).data().toInt(), head + 1);
+      QCOMPARE(table->model()->index(row, HeadStatsModel::mask).data().toString(), snapshot->maskLabel(mask));
+      for (int i = 0; i < HeadStatsModel::kStatistics; ++i) {
+        const QVariant shown =
+            table->model()->index(row, HeadStatsModel::firstStatistic + i).data(Qt::UserRole);
+        QCOMPARE(shown.toDouble(), *statisticOf(expected, i));
+      }
+    }
+    // Causal heads put all of the first query's weight on itself; the unmasked ones spread it.
+    QVERIFY(*snapshot->statsOf(1, 0, 0).self > *snapshot->statsOf(0, 0, 0).self);
+  }
+
+  void sortingOrdersTheHeadsByAStatistic() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    QTableView* table = window.heads()->table();
+    const int column = HeadStatsModel::firstStatistic + 5;  // self
+    table->horizontalHeader()->setSortIndicator(column, Qt::DescendingOrder);
+    const std::vector<int> order = shownOrder(table);
+    QCOMPARE(order.size(), std::size_t{4});
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    for (std::size_t i = 1; i < order.size(); ++i) {
+      const auto self = [&](int row) { return *snapshot->statsOf(row / 2, 0, row % 2).self; };
+      QVERIFY2(self(order[i - 1]) >= self(order[i]), "sorted by self, largest first");
+    }
+    QVERIFY(order.front() >= 2);  // a causal head leads
+  }
+
+  void clickingARowShowsThatHead() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QTableView* table = window.heads()->table();
+    const QModelIndex last = table->model()->index(3, HeadStatsModel::mask);  // causal, head 2
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(last).center());
+    QCOMPARE(window.model()->selection().maskRow, 1);
+    QCOMPARE(window.model()->selection().head, 1);
+  }
+
+  void aModelsTableCoversEveryLayerAndAClickSwitchesTheLayer() {
+    const QString folder = m_directory.filePath(QStringLiteral("gpt2-tiny"));
+    attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/3, /*heads=*/2, /*width=*/8, 16);
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    window.model()->setText(QStringLiteral("hello the world"));
+    window.openModel(folder);
+    QVERIFY(waitForIdle(window.controller()));
+    QTableView* table = window.heads()->table();
+    QVERIFY(!table->isColumnHidden(HeadStatsModel::layer));
+    QCOMPARE(table->model()->rowCount(), 2 * 3 * 2);  // masks × layers × heads
+    const int row = 5;                                // mask 0, layer 2, head 2
+    QCOMPARE(table->model()->index(row, HeadStatsModel::layer).data().toInt(), 2);
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {},
+                      table->visualRect(table->model()->index(row, HeadStatsModel::head)).center());
+    QCOMPARE(window.model()->settings().layer, 2);
+    QCOMPARE(window.model()->selection().head, 1);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->snapshot()->model->layer, 2);
+  }
+
+  void theCsvIsAttnscopeClis() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    const QString path = m_directory.filePath(QStringLiteral("heads.csv"));
+    QString error;
+    QVERIFY2(window.heads()->exportCsv(path, &error), qPrintable(error));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = file.readAll().split('\n');
+    // The launch view as attnscope-cli computes it, one mask at a time.
+    const QStringList launch{"compute", "--preset", "book", "--mechanism", "multihead", "--heads",
+                             "2",       "--d-out",  "4",    "--stats",     "--format",  "csv"};
+    QList<QByteArray> expected = cliOutput(launch + QStringList{"--mask", "none"}).split('\n');
+    expected.removeLast();  // the final newline
+    const QList<QByteArray> causal = cliOutput(launch + QStringList{"--mask", "causal"}).split('\n');
+    expected += causal.mid(1);
+    QCOMPARE(lines, expected);
+    QCOMPARE(lines.size(), 1 + 4 + 1);
+  }
+
+  void anUnwritableCsvSaysWhy() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    QString error;
+    QVERIFY(!window.heads()->exportCsv(QStringLiteral("/nonexistent/folder/heads.csv"), &error));
+    QVERIFY2(error.contains(QStringLiteral("/nonexistent/folder/heads.csv")), qPrintable(error));
+  }
+};
+
+QTEST_MAIN(TestHeadsPanel)
+#include "test_heads_panel.moc"

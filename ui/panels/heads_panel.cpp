@@ -1,0 +1,97 @@
+#include "panels/heads_panel.hpp"
+
+#include <QFileDialog>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "attnscope/atomic_file.hpp"
+#include "attnscope/error.hpp"
+#include "attnscope/result_format.hpp"
+#include "panels/head_stats_model.hpp"
+#include "text.hpp"
+
+namespace attnscope::ui {
+
+HeadsPanel::HeadsPanel(QWidget* parent)
+    : QWidget(parent),
+      m_stats(new HeadStatsModel(this)),
+      m_sorted(new QSortFilterProxyModel(this)),
+      m_table(new QTableView),
+      m_exportButton(new QPushButton(tr("Export CSV\u2026"))) {
+  m_sorted->setSourceModel(m_stats);
+  m_sorted->setSortRole(Qt::UserRole);
+  m_table->setObjectName(QStringLiteral("headsTable"));
+  m_table->setModel(m_sorted);
+  m_table->setSortingEnabled(true);
+  m_table->sortByColumn(-1, Qt::AscendingOrder);  // the snapshot's order until a header is clicked
+  m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_table->verticalHeader()->hide();
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_exportButton->setEnabled(false);
+
+  auto* hint = new QLabel(tr("Click a column to sort by it, a row to show that head."));
+  hint->setWordWrap(true);
+  hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(hint);
+  layout->addWidget(m_table, 1);
+  layout->addWidget(m_exportButton, 0, Qt::AlignRight);
+
+  connect(m_table, &QTableView::clicked, this, [this](const QModelIndex& index) {
+    const HeadStatsModel::Place place = m_stats->placeOf(m_sorted->mapToSource(index).row());
+    emit headClicked(place.maskRow, place.layer, place.head);
+  });
+  connect(m_exportButton, &QPushButton::clicked, this, &HeadsPanel::exportCsvDialog);
+}
+
+void HeadsPanel::setModel(ScopeModel* model) {
+  const auto show = [this](const SnapshotPointer& snapshot) {
+    m_stats->setSnapshot(snapshot);
+    m_table->setColumnHidden(HeadStatsModel::layer, !snapshot || !snapshot->model);
+    m_exportButton->setEnabled(snapshot && !snapshot->headStats.empty());
+  };
+  show(model->snapshot());
+  connect(model, &ScopeModel::snapshotChanged, this, show);
+}
+
+bool HeadsPanel::exportCsv(const QString& path, QString* error) const {
+  const SnapshotPointer& snapshot = m_stats->snapshot();
+  if (!snapshot) {
+    if (error) *error = tr("There are no heads yet: type a sentence.");
+    return false;
+  }
+  std::vector<HeadStatsRow> rows;
+  for (int row = 0; row < m_stats->rowCount(); ++row) {
+    const HeadStatsModel::Place place = m_stats->placeOf(row);
+    // Spelled as attnscope-cli spells a model's masks: "causal+window:3".
+    const QString mask =
+        snapshot->maskLabel(place.maskRow).replace(QStringLiteral(" + "), QStringLiteral("+"));
+    rows.push_back({place.layer, place.head, mask.toStdString(),
+                    snapshot->statsOf(place.maskRow, place.layer, place.head)});
+  }
+  try {
+    write_file_atomically(QFile::encodeName(path).toStdString(), head_stats_to_csv(rows));
+  } catch (const Error& problem) {
+    if (error) *error = toQString(problem.what());
+    return false;
+  }
+  return true;
+}
+
+void HeadsPanel::exportCsvDialog() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export the Heads Table"),
+                                                    QStringLiteral("heads.csv"), tr("CSV (*.csv)"));
+  if (path.isEmpty()) return;
+  QString error;
+  if (!exportCsv(path, &error)) QMessageBox::warning(this, tr("Export the Heads Table"), error);
+}
+
+}  // namespace attnscope::ui
