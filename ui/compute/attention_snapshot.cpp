@@ -330,8 +330,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     if (!row.result.fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
     snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
-    for (const HeadResult& head : row.result.heads)
-      snapshot->headStats.push_back(head_stats(head.weights, row.result.mask));
+    for (HeadStats& stats : head_stats(row.result)) snapshot->headStats.push_back(std::move(stats));
     snapshot->rows.push_back(std::move(row));
     const int index = snapshot->maskCount() - 1;
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));

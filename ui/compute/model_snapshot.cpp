@@ -165,8 +165,8 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       for (const HeadResult& head : layer.heads) {
         cancel.throw_if_cancelled();
         snapshot->overview.push_back(reduceForOverview(head.weights, layer.mask));
-        snapshot->headStats.push_back(head_stats(head.weights, layer.mask));
       }
+      for (HeadStats& stats : head_stats(layer)) snapshot->headStats.push_back(std::move(stats));
     };
     Gpt2Result result;
     try {

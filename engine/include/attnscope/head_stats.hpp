@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attnscope/matrix.hpp"
+#include "attnscope/result.hpp"
 
 namespace attnscope {
 
@@ -27,6 +28,8 @@ struct HeadStats {
 // `weights` is n × n with hidden cells 0, `mask` n × n with 1 for a hidden cell. Throws Error when the
 // shapes differ or are not square.
 HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask);
+// Every head of `result`, from its weights before dropout, the heads spread over the CPU's threads.
+std::vector<HeadStats> head_stats(const AttentionResult& result);
 
 // Attention rollout (Abnar & Zuidema, 2020) from each layer's mean head weights Ā_l (n × n, in layer order):
 // Ã_l = 0.5·Ā_l + 0.5·I with each row renormalised to sum 1, R_0 = Ã_0 and R_l = Ã_l · R_{l−1}. Returns R_l
