@@ -1,6 +1,7 @@
 #include "session/session_controller.hpp"
 
 #include <QAction>
+#include <QCollator>
 #include <QDir>
 #include <QDirIterator>
 #include <QFileDialog>
@@ -9,6 +10,9 @@
 #include <QJsonObject>
 #include <QMenu>
 #include <QMessageBox>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "session/session_file.hpp"
 #include "state/window_settings.hpp"
@@ -99,17 +103,24 @@ bool SessionController::openPreset(const QString& path, QString* error) {
 }
 
 void SessionController::fillExampleMenu(QMenu* menu) {
-  QStringList paths;
+  std::vector<std::pair<QString, QString>> examples;  // title, path
   QDirIterator presets(QStringLiteral(":/attnscope/presets"));
-  while (presets.hasNext()) paths << presets.next();
-  paths.sort();
-  for (const QString& path : paths) {
+  while (presets.hasNext()) {
+    const QString path = presets.next();
     QFile file(path);
     QString title = QFileInfo(path).completeBaseName();
     if (file.open(QIODevice::ReadOnly)) {
       const QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
       title = json.value(QStringLiteral("title")).toString(title);
     }
+    examples.emplace_back(title, path);
+  }
+  // In the book's order: by title, numbers compared as numbers ("Book 3.3" … "Book 3.6"), not by file name.
+  QCollator collator;
+  collator.setNumericMode(true);
+  std::sort(examples.begin(), examples.end(),
+            [&](const auto& a, const auto& b) { return collator.compare(a.first, b.first) < 0; });
+  for (const auto& [title, path] : examples) {
     QAction* action = menu->addAction(title);
     connect(action, &QAction::triggered, this, [this, path, title] {
       QString error;

@@ -4,6 +4,7 @@
 #include <QDirIterator>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMenu>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -176,6 +177,23 @@ class TestSession : public QObject {
     }
     QVERIFY_THROWS_EXCEPTION(Error,
                              SessionFile::load(directory.filePath(QStringLiteral("missing.attnscope"))));
+  }
+
+  void examplesAreInTheBooksOrder() {
+    MainWindow window;
+    QMenu* examples = nullptr;
+    for (QMenu* menu : window.findChildren<QMenu*>())
+      if (menu->title() == QStringLiteral("Open &Example")) examples = menu;
+    QVERIFY(examples);
+    QStringList titles;
+    for (const QAction* action : examples->actions()) titles << action->text();
+    QCOMPARE(titles.size(), 5);
+    QVERIFY2(titles[0].startsWith(QStringLiteral("Book 3.3")) &&
+                 titles[1].startsWith(QStringLiteral("Book 3.4")) &&
+                 titles[2].startsWith(QStringLiteral("Book 3.5")) &&
+                 titles[3].startsWith(QStringLiteral("Book 3.6")) &&
+                 titles[4].startsWith(QStringLiteral("Masks compared")),
+             qPrintable(titles.join(QStringLiteral(" | "))));
   }
 
   void everyPresetOpens() {
