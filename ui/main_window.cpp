@@ -95,7 +95,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   // The model holds the first settings before the views subscribe: they start from them.
   const ViewSettings settings = initial.value_or(m_saved.settings.value_or(ViewSettings::defaults()));
   m_model->setSettings(settings);
-  m_settingsPanel->setSettings(settings);
+  m_settingsPanel->setModel(m_model);
   m_editor->setModel(m_model);
   m_strip->setModel(m_model);
   m_grid->setModel(m_model);
@@ -198,13 +198,7 @@ void MainWindow::buildStatusBar() {
 }
 
 void MainWindow::connectModel() {
-  connect(m_settingsPanel, &SettingsPanel::settingsChanged, this, [this](const ViewSettings& settings) {
-    ViewSettings edited = settings;
-    edited.text = m_model->settings().text;  // the editor owns the text
-    m_model->setSettings(edited);
-  });
   connect(m_model, &ScopeModel::settingsChanged, this, [this](const ViewSettings& settings) {
-    m_settingsPanel->setSettings(settings);
     m_closeModelAction->setEnabled(!settings.modelFolder.isEmpty());
     m_controller->request(settings);
   });
@@ -243,7 +237,6 @@ void MainWindow::connectModel() {
 
 void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
   m_settingsPanel->clearFieldErrors();
-  m_settingsPanel->setEmbeddingsNote(snapshot->embeddingsNote);
   m_grid->clearProblem();
   if (!m_modelProblem.isEmpty()) {
     // The view the window went back to: say once, over it, why the model is not shown.
@@ -270,7 +263,6 @@ void MainWindow::onSnapshotReady(const SnapshotPointer& snapshot) {
 
 void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
   if (snapshot && snapshot->model) {
-    m_settingsPanel->setLayerCount(snapshot->model->config.n_layer);
     if (m_overviewDock->isHidden()) {
       m_overviewDock->show();
       // Room for n_layer rows of small maps: the detail panel scrolls, the maps would not be readable.
@@ -282,7 +274,6 @@ void MainWindow::onSnapshotChanged(const SnapshotPointer& snapshot) {
   m_summary->setText(statusSummary());
   m_summary->setToolTip(snapshot && !snapshot->fallbackReason.isEmpty() ? snapshot->fallbackReason
                                                                         : QString());
-  if (!snapshot) m_settingsPanel->setEmbeddingsNote(QString());
 }
 
 void MainWindow::onComputeFailed(SettingsField field, const QString& message) {

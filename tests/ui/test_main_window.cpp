@@ -6,6 +6,8 @@
 #include <QClipboard>
 #include <QFileDialog>
 #include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -25,6 +27,7 @@
 #include "plot/attention_color_map.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "session/session_file.hpp"
+#include "support/test_support.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;
@@ -123,6 +126,39 @@ class TestMainWindow : public QObject {
     QVERIFY(window.settingsPanel()->embeddingsNote().contains(QStringLiteral("seeded")));
     QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
     QCOMPARE(window.tokenStrip()->chips()->chipText(5), QStringLiteral("mat"));
+  }
+
+  void theEmbeddingsBoxSaysWhatIsUsed() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    SettingsPanel* panel = window.settingsPanel();
+    auto* useBook = panel->findChild<QPushButton*>(QStringLiteral("useBookSentence"));
+    QVERIFY(useBook);
+    QCOMPARE(panel->embeddingsShown(), QStringLiteral("Book preset"));
+    QVERIFY(!useBook->isEnabled());
+    const int noteTop = panel->findChild<QLabel*>(QStringLiteral("embeddingsNote"))->geometry().top();
+    const int seedTop = panel->findChild<QLineEdit*>(QStringLiteral("embeddingSeed"))->geometry().top();
+
+    // One more word: the book's embeddings no longer apply, and the box says what stands in.
+    typeText(window, QStringLiteral("Your journey starts with one small step"));
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(panel->embeddingsShown(),
+             QStringLiteral("Seeded table \u2014 the book's embeddings need the book's sentence"));
+    QVERIFY(useBook->isEnabled());
+    QCOMPARE(window.model()->snapshot()->embeddings.cols(), Eigen::Index{3});
+    // The longer note keeps its place and moves nothing above or below it.
+    QCOMPARE(panel->findChild<QLabel*>(QStringLiteral("embeddingsNote"))->geometry().top(), noteTop);
+    QCOMPARE(panel->findChild<QLineEdit*>(QStringLiteral("embeddingSeed"))->geometry().top(), seedTop);
+
+    // One click puts the book's sentence, and its embeddings, back.
+    QTest::mouseClick(useBook, Qt::LeftButton);
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.editor()->text(), QStringLiteral("Your journey starts with one step"));
+    QCOMPARE(panel->embeddingsShown(), QStringLiteral("Book preset"));
+    QVERIFY(!useBook->isEnabled());
+    ATTNSCOPE_COMPARE_EXACT(window.model()->snapshot()->embeddings, book_preset().embeddings,
+                            "book embeddings");
   }
 
   void changingHeadsAndMasksReshapesTheGrid() {

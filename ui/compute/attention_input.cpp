@@ -20,9 +20,8 @@ QString noteFor(const ViewSettings& settings, const PreparedInput& input) {
     case EmbeddingSource::seeded: {
       if (settings.embeddingSource == EmbeddingSource::book)
         return QStringLiteral(
-                   "The book's embeddings cover only \u201c%1\u201d. This text gets a seeded table instead "
-                   "(nn.Embedding, d_in %2, seed %3); type the book's sentence to get them back.")
-            .arg(toQString(book_preset().text))
+                   "The book's 6 \u00d7 3 embeddings cover only its own sentence: this text gets "
+                   "a seeded table, nn.Embedding(V, %1) with seed %2.")
             .arg(columns)
             .arg(seed);
       std::vector<std::string> distinct;
@@ -102,6 +101,8 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
   input.tokens = std::move(prepared.tokens);
   if (input.tokens.empty()) return input;
   input.embeddingsNote = noteFor(settings, prepared);
+  input.bookEmbeddingsReplaced = settings.embeddingSource == EmbeddingSource::book &&
+                                 prepared.embeddings_from == EmbeddingSource::seeded;
   input.embeddings = std::move(prepared.embeddings);
   input.config = prepared.config;
   input.config.mask.reset();  // each grid row sets its own

@@ -56,6 +56,9 @@ struct AttentionInput {
   AttentionConfig config;  // mask unset: each grid row sets its own
   std::vector<MaskSpec> masks;
   QString embeddingsNote;  // where the embeddings came from, in words
+  // The settings ask for the book's embeddings, but the text is not the book's sentence: a seeded table
+  // stands in (the settings panel says so).
+  bool bookEmbeddingsReplaced = false;
   HeadSummary headSummary = HeadSummary::none;
 
   // Throws FieldError. An empty text gives an input without tokens (the window shows a hint, not an error).

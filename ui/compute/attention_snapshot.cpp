@@ -308,6 +308,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
   snapshot->spans = utf16Spans(input.text, input.tokens);
   snapshot->embeddings = input.embeddings;
   snapshot->embeddingsNote = input.embeddingsNote;
+  snapshot->bookEmbeddingsReplaced = input.bookEmbeddingsReplaced;
   const std::vector<MaskSpec> masks =
       input.masks.empty() ? std::vector<MaskSpec>{input.config.effective_mask()} : input.masks;
   const double n = static_cast<double>(input.tokens.size());

@@ -85,7 +85,8 @@ struct AttentionSnapshot {
   std::vector<std::pair<int, int>> spans;  // UTF-16 [begin, end) of each token in `text`
   Matrix embeddings;
   QString embeddingsNote;
-  std::vector<MaskedResult> rows;  // one per mask, in grid order
+  bool bookEmbeddingsReplaced = false;  // see AttentionInput
+  std::vector<MaskedResult> rows;       // one per mask, in grid order
   // Some row's mask hides a cell (the grid then explains the hatch). Found on the worker: scanning every n²
   // mask took a long text's GUI thread tens of milliseconds per edit.
   bool anyMasked = false;

@@ -11,12 +11,14 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QRegularExpressionValidator>
 #include <QScrollBar>
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "attnscope/embeddings.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -214,7 +216,17 @@ QWidget* SettingsPanel::buildInputGroup() {
   m_embeddingsNote->setObjectName(QStringLiteral("embeddingsNote"));
   m_embeddingsNote->setWordWrap(true);
   m_embeddingsNote->setStyleSheet(QStringLiteral("QLabel { color: palette(dark); }"));
+  // Three lines are kept for the note whatever it says, so the fields below never move as it changes.
+  m_embeddingsNote->setMinimumHeight(3 * m_embeddingsNote->fontMetrics().lineSpacing());
+  m_embeddingsNote->setAlignment(Qt::AlignLeft | Qt::AlignTop);
   form->addRow(m_embeddingsNote);
+  m_useBookSentence = new QPushButton(tr("Use the book's sentence"));
+  m_useBookSentence->setObjectName(QStringLiteral("useBookSentence"));
+  m_useBookSentence->setToolTip(
+      tr("\u201cYour journey starts with one step\u201d, whose embeddings the book prints"));
+  m_useBookSentence->setEnabled(false);
+  connect(m_useBookSentence, &QPushButton::clicked, this, &SettingsPanel::bookSentenceRequested);
+  form->addRow(QString(), m_useBookSentence);
   addErrorRow(form, SettingsField::embeddings);
 
   connect(m_tokenizer, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
@@ -660,7 +672,39 @@ QString SettingsPanel::fieldError(SettingsField field) const {
 
 void SettingsPanel::setEmbeddingsNote(const QString& note) {
   m_embeddingsNote->setText(note);
-  m_embeddingsNote->setVisible(!note.isEmpty());
+}
+
+void SettingsPanel::setBookEmbeddingsReplaced(bool replaced) {
+  const QString shown =
+      replaced ? tr("Seeded table \u2014 the book's embeddings need the book's sentence") : tr("Book preset");
+  m_source->setItemText(0, shown);
+  m_source->setToolTip(replaced ? shown : QString());
+  m_useBookSentence->setEnabled(replaced);
+}
+
+QString SettingsPanel::embeddingsShown() const {
+  return m_source->currentText();
+}
+
+void SettingsPanel::setModel(ScopeModel* model) {
+  setSettings(model->settings());
+  connect(model, &ScopeModel::settingsChanged, this, &SettingsPanel::setSettings);
+  connect(this, &SettingsPanel::settingsChanged, model, [model](const ViewSettings& settings) {
+    ViewSettings edited = settings;
+    edited.text = model->settings().text;  // the editor owns the text
+    model->setSettings(edited);
+  });
+  connect(this, &SettingsPanel::bookSentenceRequested, model, [model] {
+    ViewSettings settings = model->settings();
+    settings.text = toQString(book_preset().text);
+    settings.tokenizer = TokenizerKind::whitespace;
+    model->setSettings(settings);
+  });
+  connect(model, &ScopeModel::snapshotChanged, this, [this](const SnapshotPointer& snapshot) {
+    setEmbeddingsNote(snapshot ? snapshot->embeddingsNote : QString());
+    setBookEmbeddingsReplaced(snapshot && snapshot->bookEmbeddingsReplaced);
+    if (snapshot && snapshot->model) setLayerCount(snapshot->model->config.n_layer);
+  });
 }
 
 QString SettingsPanel::embeddingsNote() const {

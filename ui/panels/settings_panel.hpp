@@ -6,6 +6,7 @@
 #include <map>
 
 #include "compute/attention_input.hpp"
+#include "state/scope_model.hpp"
 #include "state/view_settings.hpp"
 
 class QCheckBox;
@@ -14,6 +15,7 @@ class QDoubleSpinBox;
 class QFormLayout;
 class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSpinBox;
 class QToolButton;
 
@@ -25,6 +27,9 @@ class SettingsPanel : public QScrollArea {
  public:
   explicit SettingsPanel(QWidget* parent = nullptr);
 
+  // Shows the model's settings and the notes of its snapshot, and hands every edit to it (the text stays the
+  // editor's).
+  void setModel(ScopeModel* model);
   // Shows `settings` without emitting settingsChanged.
   void setSettings(const ViewSettings& settings);
   const ViewSettings& settings() const { return m_settings; }
@@ -34,6 +39,10 @@ class SettingsPanel : public QScrollArea {
   QString fieldError(SettingsField field) const;
   void setEmbeddingsNote(const QString& note);
   QString embeddingsNote() const;
+  // The book's embeddings were asked for but a seeded table stands in: the Embeddings box says so, and a
+  // button puts the book's sentence back.
+  void setBookEmbeddingsReplaced(bool replaced);
+  QString embeddingsShown() const;  // the Embeddings box's text
   // The open model's layer count bounds the layer field (0 while no model has computed yet: unbounded).
   void setLayerCount(int layers);
 
@@ -42,6 +51,7 @@ class SettingsPanel : public QScrollArea {
   void closeModelRequested();  // its Close button
   // The user changed a field; `settings` carries every field (the text included, as last set).
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
+  void bookSentenceRequested();  // "Use the book's sentence"
 
  private:
   QWidget* buildModelGroup();
@@ -75,6 +85,7 @@ class SettingsPanel : public QScrollArea {
   QSpinBox* m_dIn;
   QLineEdit* m_embeddingSeed;
   QLabel* m_embeddingsNote;
+  QPushButton* m_useBookSentence;
 
   QComboBox* m_mechanism;
   QSpinBox* m_dOut;
