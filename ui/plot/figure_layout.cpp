@@ -278,9 +278,12 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
     for (int head = (m_wrapRows - 1) * m_columns; head < heads; ++head)
       addTokenLabels(spec, mapRect(groups - 1, head), false, font);
     if (m_labelStep > 1)
-      lines << QStringLiteral("token labels: one token in %1, and the first and last").arg(m_labelStep);
+      lines.insert(spec.notes.size(),
+                   QStringLiteral("token labels: one token in %1, and the first and last").arg(m_labelStep));
   } else {
-    lines << QStringLiteral("token labels left off: the cells are smaller than the smallest label font");
+    // First among what was left out: the one line may be shortened.
+    lines.insert(spec.notes.size(),
+                 QStringLiteral("token labels left off: the cells are smaller than the smallest label font"));
   }
 
   // One colour bar per scale, beside its groups, with its extremes and middle and its name.
@@ -325,8 +328,8 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
 
   // Notes under the key labels, each shortened to the page's width; the masked-cell key first.
   double noteTop = gridBottom + chosen.labels.keyBand + 2.0;
-  const double noteLeft = dx + space.margin;
-  const double noteWidth = spec.page.width() - 2.0 * space.margin - 2.0 * dx;
+  const double noteLeft = space.margin;
+  const double noteWidth = spec.page.width() - 2.0 * space.margin;
   if (spec.maskedKey) {
     m_swatch = QRectF(noteLeft, noteTop + 1.0, noteHeight - 2.0, noteHeight - 2.0);
     const QString text = QFontMetricsF(note).elidedText(
@@ -338,7 +341,11 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
                        note, false, Qt::AlignLeft | Qt::AlignVCenter});
     noteTop += noteHeight + 2.0;
   }
-  for (const QString& line : lines) {
+  // What the layout had to leave out goes on one line, the one it reserves.
+  QStringList shown = spec.notes;
+  if (lines.size() > spec.notes.size())
+    shown << lines.mid(spec.notes.size()).join(QStringLiteral(" \u00b7 "));
+  for (const QString& line : shown) {
     const QString text = QFontMetricsF(note).elidedText(line, Qt::ElideRight, noteWidth);
     if (text.isEmpty()) continue;
     m_texts.push_back({FigureTextRole::note, QRectF(noteLeft, noteTop, widthOf(note, text), noteHeight), text,

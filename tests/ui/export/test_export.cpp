@@ -15,6 +15,8 @@
 
 #include "attnscope/result_format.hpp"
 #include "export/exporter.hpp"
+#include "export/figure_preset.hpp"
+#include "export/figure_renderer.hpp"
 #include "main_window.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "ui_test_support.hpp"
@@ -141,6 +143,36 @@ class TestExport : public QObject {
     Exporter::exportEachMap(snapshot, both, {ImageFormat::svg, QSize(400, 380), 1.0}, svgFolder.path());
     QCOMPARE(filesIn(svgFolder.path()).size(), 8);
     QVERIFY(filesIn(svgFolder.path()).contains(QStringLiteral("head2-none-scores.svg")));
+  }
+
+  // With a model, masks none and causal are both its own causal mask: one row, said to be the model's own.
+  void identicalModelRowsCollapse() {
+    // The book's rows marked as a model's (a snapshot is not copyable; this one is ours alone).
+    const auto snapshot = std::const_pointer_cast<AttentionSnapshot>(bookSnapshot());
+    snapshot->model = ModelInfo{};
+    const FigureRenderer figure(snapshot, DisplayOptions{});
+    QCOMPARE(figure.groupCount(), 1);
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("model.svg"));
+    Exporter::exportImage(snapshot, DisplayOptions{}, std::nullopt, {ImageFormat::svg, QSize(900, 500), 1.0},
+                          path);
+    const QByteArray svg = readAll(path);
+    QVERIFY(svg.contains("causal (the model&apos;s own)") || svg.contains("causal (the model's own)"));
+    QVERIFY(!svg.contains(">none<"));
+    // Without a model the two rows differ and both are drawn.
+    QCOMPARE(FigureRenderer(bookSnapshot(), DisplayOptions{}).groupCount(), 2);
+  }
+
+  // A preset's PDF and SVG pages have its physical size in points: a paper column is 3.5 in = 252 pt wide.
+  void presetsHavePhysicalSizes() {
+    const QByteArray pdf =
+        Exporter::renderImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                              FigurePresets::request(FigurePreset::column, ImageFormat::pdf));
+    QCOMPARE(qRound(pdfPageSize(pdf).width()), 252);
+    const QByteArray svg =
+        Exporter::renderImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                              FigurePresets::request(FigurePreset::page, ImageFormat::svg));
+    QVERIFY(svg.contains("width=\"504pt\""));
   }
 
   void maskNamesInFileNames() {
