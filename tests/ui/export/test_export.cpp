@@ -2,6 +2,7 @@
 // nothing; the matrices follow the CLI's contract.
 
 #include <QClipboard>
+#include <QComboBox>
 #include <QDirIterator>
 #include <QGuiApplication>
 #include <QImage>
@@ -14,6 +15,7 @@
 #include <QTest>
 
 #include "attnscope/result_format.hpp"
+#include "export/export_dialog.hpp"
 #include "export/exporter.hpp"
 #include "export/figure_preset.hpp"
 #include "export/figure_renderer.hpp"
@@ -173,6 +175,22 @@ class TestExport : public QObject {
         Exporter::renderImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
                               FigurePresets::request(FigurePreset::page, ImageFormat::svg));
     QVERIFY(svg.contains("width=\"504pt\""));
+  }
+
+  // The export dialog offers the presets beside a custom size.
+  void dialogOffersThePresets() {
+    HeatmapPlot plot;
+    plot.setContent(bookSnapshot(), DisplayOptions{});
+    ExportDialog dialog(plot, QSize(800, 600), QDir::tempPath());
+    auto* preset = dialog.findChild<QComboBox*>(QStringLiteral("preset"));
+    QVERIFY(preset);
+    QCOMPARE(preset->count(), 4);
+    dialog.setFormat(ImageFormat::png);
+    QCOMPARE(dialog.request().size, QSize(800, 600));
+    preset->setCurrentIndex(preset->findData(int(FigurePreset::column)));
+    const ImageRequest request = dialog.request();
+    QCOMPARE((QSizeF(request.size) * request.scale).toSize(), QSize(1050, 800));
+    QVERIFY(request.inPoints);
   }
 
   void maskNamesInFileNames() {
