@@ -55,6 +55,7 @@ struct FigureLayout::LabelPlan {
 
 struct FigureLayout::Candidate {
   int wrapRows = 1, columns = 1;
+  bool rowHeaders = true;  // room is kept for them (none when they cannot fit the groups anyway)
   double side = 0.0;
   LabelPlan labels;
 };
@@ -74,7 +75,7 @@ bool FigureLayout::fitLabels(const FigureSpec& spec, double side, int pixels, bo
   return true;
 }
 
-FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows) {
+FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows, bool rowHeaders) {
   const Spacing space(spec.style);
   const int heads = static_cast<int>(spec.columnHeaders.size());
   const int groups = static_cast<int>(spec.groups.size());
@@ -82,23 +83,27 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows)
   const int gridRows = groups * wrapRows;
   const QFont header = fontOf(spec.style.headerPixels, true), note = fontOf(spec.style.notePixels);
   const double headerBand = heightOf(header) + 2.0;
-  const double rowHeaderBand = (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1);
+  const double rowHeaderBand =
+      rowHeaders ? (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1) : 0.0;
   QStringList ticks;
   for (const FigureSpec::Scale& scale : spec.scales) ticks << scale.ticks;
   const double scaleBand = 2.0 * space.gap + space.bar + 3.0 + widest(note, ticks) + 3.0 + heightOf(note);
-  const int noteLines = static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1;
-  const double notesBand = noteLines * (heightOf(note) + 2.0);
+  const double noteLine = heightOf(note) + 2.0;
+  // The given notes, the masked-cell key, and a line for whatever headers had to be left out.
+  const double notesBand = (static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1) * noteLine;
   const int headerBands = wrapRows > 1 ? gridRows : 1;
   const double fixedHeight = 2.0 * space.margin + headerBands * headerBand + notesBand +
                              groups * (wrapRows - 1) * space.gap + (groups - 1) * space.groupGap;
   const double fixedWidth = 2.0 * space.margin + rowHeaderBand + scaleBand + (columns - 1) * space.gap;
+  // Thinned or left-off labels are said on a line of their own.
   const auto sideFor = [&](const LabelPlan& labels) {
-    return std::min((spec.page.width() - fixedWidth - labels.queryBand) / columns,
-                    (spec.page.height() - fixedHeight - labels.keyBand) / gridRows);
+    return std::min(
+        (spec.page.width() - fixedWidth - labels.queryBand) / columns,
+        (spec.page.height() - fixedHeight - labels.keyBand - (labels.step == 1 ? 0.0 : noteLine)) / gridRows);
   };
 
   // Largest font first, then smaller ones down to the minimum, then thinned at the minimum, then none.
-  Candidate candidate{wrapRows, columns, 0.0, {}};
+  Candidate candidate{wrapRows, columns, rowHeaders, 0.0, {}};
   const int n = static_cast<int>(spec.tokens.size());
   for (int pixels = spec.style.tickPixels; pixels >= spec.style.minimumTickPixels; --pixels) {
     const bool thin = pixels == spec.style.minimumTickPixels;
@@ -136,7 +141,13 @@ FigureLayout FigureLayout::compute(const FigureSpec& spec) {
     // Only the wraps that differ: 12 heads in 5 rows of 3 columns is 4 rows of 3.
     const int columns = (heads + wrapRows - 1) / wrapRows;
     if ((heads + columns - 1) / columns != wrapRows) continue;
-    const Candidate candidate = plan(spec, wrapRows);
+    Candidate candidate = plan(spec, wrapRows, true);
+    // Groups too short for even the smallest header: no room is kept for the headers (a note names the rows).
+    const QFont smallest = fontOf(spec.style.minimumTickPixels, true);
+    QStringList groupHeaders;
+    for (const FigureSpec::Group& group : spec.groups) groupHeaders << group.header;
+    const double groupHeight = wrapRows * candidate.side + (wrapRows - 1) * Spacing(spec.style).gap;
+    if (widest(smallest, groupHeaders) > groupHeight) candidate = plan(spec, wrapRows, false);
     if (candidate.side > best.side + 1e-9) best = candidate;
   }
   if (best.side < 1.0)
@@ -168,9 +179,11 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
   for (const FigureSpec::Scale& scale : spec.scales) ticks << scale.ticks;
   const double tickWidth = widest(note, ticks);
   const double scaleBand = 2.0 * space.gap + space.bar + 3.0 + tickWidth + 3.0 + noteHeight;
-  const double rowHeaderBand = (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1);
+  const double rowHeaderBand =
+      chosen.rowHeaders ? (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1) : 0.0;
   m_hatchSpacing = std::max(2.0, spec.style.tickPixels * 7.0 / 12.0);  // the window's 7 at 12 px labels
-  const int noteLines = static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1;
+  const int noteLines =
+      static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1 + (chosen.labels.step == 1 ? 0 : 1);
 
   // The whole figure centred on the page.
   const double gridWidth = m_columns * m_side + (m_columns - 1) * space.gap;
@@ -243,8 +256,8 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
     groupSpans.emplace_back(mapRect(group, 0).top(),
                             rowTops[static_cast<std::size_t>(group)].back() + m_side);
   }
-  bool rowHeadersCut = !addRowHeaders(spec, groupHeaders, groupSpans, groupHeaderLeft);
-  if (spec.scaleHeaders) {
+  bool rowHeadersCut = !chosen.rowHeaders || !addRowHeaders(spec, groupHeaders, groupSpans, groupHeaderLeft);
+  if (chosen.rowHeaders && spec.scaleHeaders) {
     QStringList scaleHeaders;
     std::vector<QPointF> scaleSpans;
     for (int scale = 0; scale < static_cast<int>(spec.scales.size()); ++scale) {
@@ -261,14 +274,24 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
     rowHeadersCut = !addRowHeaders(spec, scaleHeaders, scaleSpans, dx + space.margin) || rowHeadersCut;
   }
   if (rowHeadersCut) {
-    QStringList names;
-    for (const FigureSpec::Group& group : spec.groups)
-      names << (spec.scaleHeaders ? group.header + QStringLiteral(" \u00b7 ") +
-                                        spec.scales[static_cast<std::size_t>(group.scale)].header
-                                  : group.header);
-    lines << QStringLiteral("rows, top to bottom: ") + names.join(QStringLiteral(", "));
+    // "rows: raw scores: none, causal; weights: none, causal", each quantity named once.
+    QStringList blocks;
+    int shownScale = -1;
+    for (const FigureSpec::Group& group : spec.groups) {
+      if (blocks.isEmpty() || group.scale != shownScale) {
+        shownScale = group.scale;
+        blocks << (spec.scaleHeaders
+                       ? spec.scales[static_cast<std::size_t>(group.scale)].header + QStringLiteral(": ")
+                       : QString()) +
+                      group.header;
+      } else {
+        blocks.back() += QStringLiteral(", ") + group.header;
+      }
+    }
+    lines << QStringLiteral("rows: ") + blocks.join(QStringLiteral("; "));
   }
 
+  QString labelNote;
   // Token labels: queries left of the first column of every grid row, keys under the bottom row.
   if (m_labelStep > 0) {
     const QFont font = fontOf(m_labelPixels);
@@ -278,12 +301,9 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
     for (int head = (m_wrapRows - 1) * m_columns; head < heads; ++head)
       addTokenLabels(spec, mapRect(groups - 1, head), false, font);
     if (m_labelStep > 1)
-      lines.insert(spec.notes.size(),
-                   QStringLiteral("token labels: one token in %1, and the first and last").arg(m_labelStep));
+      labelNote = QStringLiteral("token labels: one token in %1, and the first and last").arg(m_labelStep);
   } else {
-    // First among what was left out: the one line may be shortened.
-    lines.insert(spec.notes.size(),
-                 QStringLiteral("token labels left off: the cells are smaller than the smallest label font"));
+    labelNote = QStringLiteral("token labels left off: the cells are smaller than the smallest label font");
   }
 
   // One colour bar per scale, beside its groups, with its extremes and middle and its name.
@@ -333,9 +353,8 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
   if (spec.maskedKey) {
     m_swatch = QRectF(noteLeft, noteTop + 1.0, noteHeight - 2.0, noteHeight - 2.0);
     const QString text = QFontMetricsF(note).elidedText(
-        QStringLiteral(
-            "masked: the key is hidden from the query (score \u2192 \u2212\u221e, weight exactly 0)"),
-        Qt::ElideRight, noteWidth - noteHeight - 2.0);
+        QStringLiteral("masked: the key is hidden from the query (weight exactly 0)"), Qt::ElideRight,
+        noteWidth - noteHeight - 2.0);
     m_texts.push_back({FigureTextRole::note,
                        QRectF(noteLeft + noteHeight + 2.0, noteTop, widthOf(note, text), noteHeight), text,
                        note, false, Qt::AlignLeft | Qt::AlignVCenter});
@@ -343,6 +362,7 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
   }
   // What the layout had to leave out goes on one line, the one it reserves.
   QStringList shown = spec.notes;
+  if (!labelNote.isEmpty()) shown << labelNote;
   if (lines.size() > spec.notes.size())
     shown << lines.mid(spec.notes.size()).join(QStringLiteral(" \u00b7 "));
   for (const QString& line : shown) {

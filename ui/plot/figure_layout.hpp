@@ -81,7 +81,7 @@ class FigureLayout {
   struct LabelPlan;
   struct Candidate;
   static bool fitLabels(const FigureSpec& spec, double side, int pixels, bool thin, LabelPlan* plan);
-  static Candidate plan(const FigureSpec& spec, int wrapRows);
+  static Candidate plan(const FigureSpec& spec, int wrapRows, bool rowHeaders);
   void place(const FigureSpec& spec, const Candidate& chosen);
   void addTokenLabels(const FigureSpec& spec, const QRectF& map, bool queries, const QFont& font);
   // Headers read bottom to top, each centred on its [top, bottom] span at `left`, at the largest font from
