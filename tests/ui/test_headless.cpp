@@ -99,6 +99,21 @@ class TestHeadless : public QObject {
   Q_OBJECT
 
  private slots:
+  // README: "--figure slide|column|page" gives the preset's pixels, and a PDF page of its size in points.
+  void figurePresets() {
+    QTemporaryDir directory;
+    const QString png = directory.filePath(QStringLiteral("column.png"));
+    Run run = runApp({"--figure", "column", "--export", png});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    QCOMPARE(QImage(png).size(), QSize(1050, 800));
+    const QString pdf = directory.filePath(QStringLiteral("page.pdf"));
+    run = runApp({"--figure", "page", "--export", pdf});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    QFile file(pdf);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(file.readAll().contains("/MediaBox [0 0 504.000000 324.000000]"));
+  }
+
   void exportsTheLaunchViewWithoutADisplay() {
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("grid.png"));
@@ -282,6 +297,10 @@ class TestHeadless : public QObject {
                               << QStringLiteral("--show");
     QTest::newRow("bad mask") << QStringList{"--masks", "window:0", "--export", out} << 1
                               << QStringLiteral("window");
+    QTest::newRow("bad figure") << QStringList{"--figure", "poster", "--export", out} << 2
+                                << QStringLiteral("--figure");
+    QTest::newRow("figure and size") << QStringList{"--figure", "slide", "--size", "800x600", "--export", out}
+                                     << 2 << QStringLiteral("--figure");
     QTest::newRow("bad size") << QStringList{"--size", "10x10", "--export", out} << 1
                               << QStringLiteral("--size");
     QTest::newRow("bad format") << QStringList{"--export", "grid.jpg"} << 1
