@@ -109,7 +109,11 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
   }
   for (std::size_t i = 0; i < m_quantities.size(); ++i) {
     FigureSpec::Scale scale{scaleLabel(m_quantities[i]), toString(m_quantities[i]), {}};
-    if (i < m_ranges.size()) {
+    if (!m_options.sharedRange) {
+      // Each map spans the whole bar with its own extremes.
+      scale.label += QStringLiteral(", each map's range");
+      scale.ticks = {QStringLiteral("max"), QStringLiteral("mid"), QStringLiteral("min")};
+    } else if (i < m_ranges.size()) {
       const QCPRange& range = m_ranges[i];
       scale.ticks = {tickText(range.upper), tickText(range.center()), tickText(range.lower)};
     } else {
@@ -175,8 +179,11 @@ void FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureStyle& st
       const auto scale =
           std::find(m_quantities.begin(), m_quantities.end(), cells.quantity) - m_quantities.begin();
       if (m_snapshot->anyMasked) ColorMaps::paintHatch(painter, map, figure.hatchSpacing());
-      painter->drawImage(map, cellImage(cells, ColorMaps::forQuantity(cells.quantity, m_options.colorMap),
-                                        m_ranges[static_cast<std::size_t>(scale)]));
+      const QCPRange range = m_options.sharedRange
+                                 ? m_ranges[static_cast<std::size_t>(scale)]
+                                 : ColorMaps::rangeFor(cells.quantity, cells.minimum, cells.maximum);
+      painter->drawImage(map,
+                         cellImage(cells, ColorMaps::forQuantity(cells.quantity, m_options.colorMap), range));
     }
   for (std::size_t scale = 0; scale < figure.scaleBars().size(); ++scale) {
     const QRectF bar = figure.scaleBars()[scale];

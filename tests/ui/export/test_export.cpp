@@ -177,6 +177,32 @@ class TestExport : public QObject {
     QVERIFY(svg.contains("width=\"504pt\""));
   }
 
+  // With each map's own range, a map's largest value is the top of the scale (viridis yellow) even where it
+  // is small next to the other maps' (the none row's weights, about 0.2 against the causal row's 1).
+  void eachMapsOwnRange() {
+    const SnapshotPointer snapshot = bookSnapshot();
+    DisplayOptions options;
+    options.sharedRange = false;
+    const QImage image = Exporter::renderRaster(snapshot, options, std::nullopt, QSize(1200, 800), 1.0);
+    FigureRenderer figure(snapshot, options);
+    const FigureLayout layout = figure.layout(QSizeF(1200, 800), FigureStyle{});
+    const MapKey key = figure.mapKey(0, 0);
+    QCOMPARE(key.maskRow, 0);  // none
+    const int n = snapshot->tokenCount();
+    int query = 0, column = 0;
+    for (int q = 0; q < n; ++q)
+      for (int k = 0; k < n; ++k)
+        if (snapshot->value(0, 0, Quantity::weights, q, k) >
+            snapshot->value(0, 0, Quantity::weights, query, column))
+          query = q, column = k;
+    QVERIFY(snapshot->value(0, 0, Quantity::weights, query, column) < 0.5);
+    const QRectF map = layout.mapRect(0, 0);
+    const double cell = map.width() / n;
+    const QColor colour =
+        image.pixelColor((map.topLeft() + QPointF((column + 0.5) * cell, (query + 0.5) * cell)).toPoint());
+    QVERIFY2(colour.red() > 230 && colour.green() > 210 && colour.blue() < 80, qPrintable(colour.name()));
+  }
+
   // The export dialog offers the presets beside a custom size.
   void dialogOffersThePresets() {
     HeatmapPlot plot;
