@@ -1,7 +1,8 @@
 // The figure layout of every export: for 1 to 25 heads, 1 to 4 masks, scores, weights or both, a short and a
-// 60-token text and each physical preset, every text lies inside the page, no two texts intersect and no
-// text covers a map or a colour bar. Laid out without painting; one painted export per preset checks that
-// the PNG has exactly the preset's pixels and that the maps are where the layout says.
+// 60-token text and each physical preset (and the pixel sizes 1600×1000 and 1050×700), every text lies inside
+// the page, no two texts intersect and no text covers a map or a colour bar. Laid out without painting; one
+// painted export per preset checks that the PNG has exactly the preset's pixels and that the maps are where
+// the layout says.
 
 #include <QImage>
 #include <QTemporaryDir>
@@ -87,12 +88,16 @@ class TestFigureLayout : public QObject {
       for (int masks = 1; masks <= 4; ++masks)
         for (int quantities = 0; quantities <= 2; ++quantities)
           for (const int tokenCount : {6, 60})
-            for (int preset = 0; preset < 3; ++preset)
+            // The presets, and the pixel sizes: 1600×1000 and 1050×700.
+            for (int preset = 0; preset < 5; ++preset)
               QTest::addRow("%d heads, %d masks, %s, %d tokens, %s", heads, masks,
                             quantities == 0   ? "scores"
                             : quantities == 1 ? "weights"
                                               : "both",
-                            tokenCount, qPrintable(FigurePresets::names().at(preset)))
+                            tokenCount,
+                            preset == 3   ? "1600x1000"
+                            : preset == 4 ? "1050x700"
+                                          : qPrintable(FigurePresets::names().at(preset)))
                   << heads << masks << quantities << tokenCount << preset;
   }
 
@@ -102,7 +107,9 @@ class TestFigureLayout : public QObject {
     QFETCH(int, quantities);
     QFETCH(int, tokenCount);
     QFETCH(int, preset);
-    const ImageRequest request = FigurePresets::request(static_cast<FigurePreset>(preset), ImageFormat::png);
+    const ImageRequest request =
+        preset < 3 ? FigurePresets::request(static_cast<FigurePreset>(preset), ImageFormat::png)
+                   : ImageRequest(ImageFormat::png, preset == 3 ? QSize(1600, 1000) : QSize(1050, 700));
     const FigureSpec spec = specFor(heads, masks, quantities, tokenCount, request);
     const FigureLayout layout = FigureLayout::compute(spec);
     const QRectF page(QPointF(0, 0), spec.page);
