@@ -9,6 +9,7 @@
 #include "compute/attention_snapshot.hpp"
 #include "compute/model_snapshot.hpp"
 #include "export/exporter.hpp"
+#include "export/figure_preset.hpp"
 #include "session/session_file.hpp"
 #include "text.hpp"
 
@@ -44,7 +45,14 @@ void CommandLine::addOptions(CLI::App& app) {
   app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
       ->check(CLI::IsMember({"weights", "scores", "both"}));
   app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
-  app.add_option("--size", m_size, "Image size WIDTHxHEIGHT in pixels (PDF: points), e.g. 1600x1000");
+  CLI::Option* size =
+      app.add_option("--size", m_size, "Image size WIDTHxHEIGHT in pixels (PDF: points), e.g. 1600x1000");
+  app.add_option(
+         "--figure", m_figure,
+         "A physical size instead of --size: slide (16:9, 1920x1080 px), column (3.5 in at 300 dpi) or "
+         "page (7 in at 300 dpi); PDF and SVG pages have that size in points")
+      ->check(CLI::IsMember({"slide", "column", "page"}))
+      ->excludes(size);
 }
 
 void CommandLine::noteGiven(const CLI::App& app) {
@@ -70,11 +78,11 @@ namespace {
 // rather than silently ignored.
 const std::set<std::string>& handledFlags() {
   static const std::set<std::string> flags{
-      "session",          "--text",         "--preset",    "--embeddings", "--tokenizer", "--d-in",
-      "--embedding-seed", "--mechanism",    "--d-out",     "--heads",      "--qkv-bias",  "--dropout",
-      "--seed",           "--dropout-seed", "--normalize", "--max-tokens", "--device",    "--masks",
-      "--show",           "--export",       "--size",      "--help",       "--version",   "--model",
-      "--layer",          "--head-summary"};
+      "session",          "--text",         "--preset",      "--embeddings", "--tokenizer", "--d-in",
+      "--embedding-seed", "--mechanism",    "--d-out",       "--heads",      "--qkv-bias",  "--dropout",
+      "--seed",           "--dropout-seed", "--normalize",   "--max-tokens", "--device",    "--masks",
+      "--show",           "--export",       "--size",        "--figure",     "--help",      "--version",
+      "--model",          "--layer",        "--head-summary"};
   return flags;
 }
 
@@ -114,9 +122,10 @@ ViewSettings CommandLine::settings() const {
 void CommandLine::exportImage() const {
   const ViewSettings viewSettings = settings();
   const QString path = exportPath();
-  ImageRequest request;
-  request.format = Exporter::formatFor(path);
-  request.size = size().value_or(QSize());
+  const ImageFormat format = Exporter::formatFor(path);
+  const auto preset = FigurePresets::parse(QString::fromStdString(m_figure));
+  const ImageRequest request = given("--figure") && preset ? FigurePresets::request(*preset, format)
+                                                           : ImageRequest(format, size().value_or(QSize()));
   const CancelToken never;
   SnapshotPointer snapshot;
   if (!viewSettings.modelFolder.isEmpty()) {

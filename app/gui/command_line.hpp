@@ -1,5 +1,6 @@
 #pragma once
-// attnscope's command line: attnscope-cli compute's engine flags plus --masks, --show, --export and --size,
+// attnscope's command line: attnscope-cli compute's engine flags plus --masks, --show, --export, --size and
+// --figure (slide, column, page),
 // and --model DIR with --layer L and --head-summary for a GPT-2 folder.
 // Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2
 // heads, d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window
@@ -43,6 +44,7 @@ class CommandLine {
   std::string m_show = "weights";
   std::optional<std::string> m_export;
   std::string m_size;
+  std::string m_figure;
   std::string m_session;
   int m_layer = 0;
   std::string m_headSummary = "none";

@@ -13,7 +13,7 @@
 #include "attnscope/backend.hpp"
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
-#include "plot/attention_color_map.hpp"
+#include "export/figure_renderer.hpp"
 #include "plot/color_maps.hpp"
 #include "plot/heatmap_plot.hpp"
 #include "state/view_settings.hpp"
@@ -52,26 +52,23 @@ Run runApp(const QStringList& arguments, const QString& fileSizeLimitBlocks = {}
   return run;
 }
 
-// Where the launch view's maps are in an image of `size`: the same layout as the export's, made here by a
-// plot of our own (HeatmapPlot::render lays it out at that size). The colours come from the file alone.
+// Where the launch view's export puts its maps and colour bar at `size`: the figure's own layout, the one
+// the export draws. The colours come from the file alone.
 struct LaunchLayout {
   SnapshotPointer snapshot;
-  std::unique_ptr<HeatmapPlot> plot;
+  std::unique_ptr<FigureRenderer> figure;
+  FigureLayout layout;
 };
 
 LaunchLayout launchLayout(QSize size) {
   const ViewSettings settings = ViewSettings::defaults();
-  LaunchLayout layout;
+  LaunchLayout launch;
   const auto backend = make_backend(Device::cpu);
   const CancelToken never;
-  layout.snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
-  layout.plot = std::make_unique<HeatmapPlot>();
-  layout.plot->setContent(layout.snapshot, DisplayOptions::from(settings));
-  QImage scratch(size, QImage::Format_ARGB32_Premultiplied);
-  QCPPainter painter(&scratch);
-  layout.plot->render(&painter, size);
-  painter.end();
-  return layout;
+  launch.snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
+  launch.figure = std::make_unique<FigureRenderer>(launch.snapshot, DisplayOptions::from(settings));
+  launch.layout = launch.figure->layout(QSizeF(size), FigureStyle{});
+  return launch;
 }
 
 int channelDistance(QRgb a, QRgb b) {
@@ -83,15 +80,14 @@ bool isGrey(QRgb c) {
   return qRed(c) == qGreen(c) && qGreen(c) == qBlue(c);
 }
 
-// The pixels of a band in the upper part of a cell, clear of the value printed at its centre.
-QList<QRgb> cellPatch(const QImage& image, const HeatmapPlot& plot, int map, int query, int key) {
-  const QPointF centre = plot.cellCentre(map, query, key);
-  const double width = std::abs(plot.cellCentre(map, query, key + 1).x() - centre.x());
-  const double height = std::abs(plot.cellCentre(map, query + 1, key).y() - centre.y());
+// The pixels of a band in the upper part of a cell of an n-token map drawn in `map`.
+QList<QRgb> cellPatch(const QImage& image, const QRectF& map, int n, int query, int key) {
+  const double cell = map.width() / n;
+  const QPointF centre = map.topLeft() + QPointF((key + 0.5) * cell, (query + 0.5) * cell);
   QList<QRgb> pixels;
   for (double dy = -0.4; dy <= -0.25; dy += 0.05)
     for (double dx = -0.4; dx <= 0.4; dx += 0.05) {
-      const QPoint point = (centre + QPointF(dx * width, dy * height)).toPoint();
+      const QPoint point = (centre + QPointF(dx * cell, dy * cell)).toPoint();
       if (image.rect().contains(point)) pixels << image.pixel(point);
     }
   return pixels;
@@ -103,6 +99,21 @@ class TestHeadless : public QObject {
   Q_OBJECT
 
  private slots:
+  // README: "--figure slide|column|page" gives the preset's pixels, and a PDF page of its size in points.
+  void figurePresets() {
+    QTemporaryDir directory;
+    const QString png = directory.filePath(QStringLiteral("column.png"));
+    Run run = runApp({"--figure", "column", "--export", png});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    QCOMPARE(QImage(png).size(), QSize(1050, 800));
+    const QString pdf = directory.filePath(QStringLiteral("page.pdf"));
+    run = runApp({"--figure", "page", "--export", pdf});
+    QVERIFY2(run.exitCode == 0, run.err.constData());
+    QFile file(pdf);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(file.readAll().contains("/MediaBox [0 0 504.000000 324.000000]"));
+  }
+
   void exportsTheLaunchViewWithoutADisplay() {
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("grid.png"));
@@ -124,60 +135,79 @@ class TestHeadless : public QObject {
     const QImage image = QImage(path).convertToFormat(QImage::Format_RGB32);
     QCOMPARE(image.size(), size);
 
-    const LaunchLayout layout = launchLayout(size);
-    const HeatmapPlot& plot = *layout.plot;
-    QCOMPARE(plot.mapCount(), 4);  // heads 1 and 2 × masks none and causal
-    const int n = layout.snapshot->tokenCount();
+    const LaunchLayout launch = launchLayout(size);
+    const FigureRenderer& figure = *launch.figure;
+    const AttentionSnapshot& snapshot = *launch.snapshot;
+    QCOMPARE(figure.groupCount(), 2);  // masks none and causal
+    QCOMPARE(figure.headCount(), 2);   // heads 1 and 2
+    const int n = snapshot.tokenCount();
     QCOMPARE(n, 6);
+    // The maps share one range, the extremes of every visible weight.
+    double minimum = 2, maximum = -1;
+    for (int group = 0; group < 2; ++group)
+      for (int head = 0; head < 2; ++head)
+        for (int query = 0; query < n; ++query)
+          for (int key = 0; key < n; ++key) {
+            const MapKey map = figure.mapKey(group, head);
+            if (snapshot.isMasked(map.maskRow, query, key)) continue;
+            const double value = snapshot.value(map.maskRow, map.head, map.quantity, query, key);
+            minimum = std::min(minimum, value);
+            maximum = std::max(maximum, value);
+          }
+    const QCPRange range = ColorMaps::rangeFor(Quantity::weights, minimum, maximum);
+    QCPColorGradient gradient = ColorMaps::forQuantity(Quantity::weights, ColorMapId::viridis);
     int hatched = 0;
     double overallLowest = 2, overallHighest = -1;
     QRgb overallLowestColour = 0, overallHighestColour = 0;
-    for (int map = 0; map < plot.mapCount(); ++map) {
-      const AttentionColorMap* cells = plot.colorMap(map);
-      QCPColorGradient gradient = cells->gradient();
-      const QCPRange range = cells->dataRange();
-      // The cells are large enough for a band above the printed value.
-      QVERIFY(std::abs(plot.cellCentre(map, 1, 0).y() - plot.cellCentre(map, 0, 0).y()) >= 40);
-      double lowest = 2, highest = -1;
-      QRgb lowestColour = 0, highestColour = 0;
-      for (int query = 0; query < n; ++query)
-        for (int key = 0; key < n; ++key) {
-          const QString where =
-              QStringLiteral("%1, query %2, key %3").arg(plot.mapTitle(map)).arg(query).arg(key);
-          const QList<QRgb> patch = cellPatch(image, plot, map, query, key);
-          QVERIFY2(patch.size() > 40, qPrintable(where));
-          const double value = cells->cellValue(query, key);
-          if (layout.snapshot->rows[plot.mapKey(map).maskRow].result.mask(query, key)) {
-            // Hatched: only the hatch's two greys, both of them, never a colour of the scale.
-            QVERIFY2(std::isnan(value), qPrintable(where));
-            bool background = false, line = false;
-            for (const QRgb pixel : patch) {
-              QVERIFY2(isGrey(pixel) && qRed(pixel) < 235, qPrintable(where));
-              background = background || qRed(pixel) == ColorMaps::maskedBackground().red();
-              line = line || qRed(pixel) == ColorMaps::maskedLine().red();
+    for (int group = 0; group < 2; ++group)
+      for (int head = 0; head < 2; ++head) {
+        const MapKey map = figure.mapKey(group, head);
+        const QRectF rect = launch.layout.mapRect(group, head);
+        // The cells are large enough to look into.
+        QVERIFY(rect.width() / n >= 40);
+        QCOMPARE(rect.width(), rect.height());  // square cells
+        double lowest = 2, highest = -1;
+        QRgb lowestColour = 0, highestColour = 0;
+        for (int query = 0; query < n; ++query)
+          for (int key = 0; key < n; ++key) {
+            const QString where = QStringLiteral("head %1 · %2, query %3, key %4")
+                                      .arg(map.head + 1)
+                                      .arg(snapshot.maskLabel(map.maskRow))
+                                      .arg(query)
+                                      .arg(key);
+            const QList<QRgb> patch = cellPatch(image, rect, n, query, key);
+            QVERIFY2(patch.size() > 40, qPrintable(where));
+            if (snapshot.isMasked(map.maskRow, query, key)) {
+              // Hatched: only the hatch's two greys, both of them, never a colour of the scale.
+              bool background = false, line = false;
+              for (const QRgb pixel : patch) {
+                QVERIFY2(isGrey(pixel) && qRed(pixel) < 235, qPrintable(where));
+                background = background || qRed(pixel) == ColorMaps::maskedBackground().red();
+                line = line || qRed(pixel) == ColorMaps::maskedLine().red();
+              }
+              QVERIFY2(background && line, qPrintable(where));
+              ++hatched;
+              continue;
             }
-            QVERIFY2(background && line, qPrintable(where));
-            ++hatched;
-            continue;
+            // Visible: one flat colour, the gradient's for this weight.
+            const double value = snapshot.value(map.maskRow, map.head, map.quantity, query, key);
+            const QRgb expected = gradient.color(value, range);
+            for (const QRgb pixel : patch)
+              QVERIFY2(channelDistance(pixel, expected) <= 3,
+                       qPrintable(QStringLiteral("%1: pixel #%2, the map's colour for %3 is #%4")
+                                      .arg(where)
+                                      .arg(pixel & 0xffffff, 6, 16, QLatin1Char('0'))
+                                      .arg(value)
+                                      .arg(expected & 0xffffff, 6, 16, QLatin1Char('0'))));
+            QVERIFY2(!isGrey(patch.first()), qPrintable(where));
+            if (value < lowest) lowest = value, lowestColour = patch.first();
+            if (value > highest) highest = value, highestColour = patch.first();
           }
-          // Visible: one flat colour, the gradient's for this weight.
-          const QRgb expected = gradient.color(value, range);
-          for (const QRgb pixel : patch)
-            QVERIFY2(channelDistance(pixel, expected) <= 3,
-                     qPrintable(QStringLiteral("%1: pixel #%2, the map's colour for %3 is #%4")
-                                    .arg(where)
-                                    .arg(pixel & 0xffffff, 6, 16, QLatin1Char('0'))
-                                    .arg(value)
-                                    .arg(expected & 0xffffff, 6, 16, QLatin1Char('0'))));
-          QVERIFY2(!isGrey(patch.first()), qPrintable(where));
-          if (value < lowest) lowest = value, lowestColour = patch.first();
-          if (value > highest) highest = value, highestColour = patch.first();
-        }
-      QVERIFY(highest > lowest);
-      QVERIFY2(channelDistance(lowestColour, highestColour) > 0, qPrintable(plot.mapTitle(map)));
-      if (highest > overallHighest) overallHighest = highest, overallHighestColour = highestColour;
-      if (lowest < overallLowest) overallLowest = lowest, overallLowestColour = lowestColour;
-    }
+        QVERIFY(highest > lowest);
+        QVERIFY(channelDistance(lowestColour, highestColour) > 0);
+        if (highest > overallHighest) overallHighest = highest, overallHighestColour = highestColour;
+        if (lowest < overallLowest) overallLowest = lowest, overallLowestColour = lowestColour;
+      }
     // The maps share one range: the causal maps' first query (weight 1) and the grid's smallest weight sit
     // far apart on it.
     QCOMPARE(overallHighest, 1.0);
@@ -185,23 +215,17 @@ class TestHeadless : public QObject {
     QVERIFY(channelDistance(overallLowestColour, overallHighestColour) > 100);
     QCOMPARE(hatched, 2 * n * (n - 1) / 2);  // the causal maps' upper triangles
 
-    // The colour bar: a vertical strip beside the maps whose colour runs from the scale's low end at the
-    // bottom to its high end at the top (viridis: green rises all the way).
-    QList<QCPColorScale*> scales;
-    for (QCPLayoutElement* element : plot.plotLayout()->elements(true))
-      if (auto* scale = qobject_cast<QCPColorScale*>(element)) scales << scale;
-    QCOMPARE(scales.size(), 1);
-    QCPAxis* axis = scales.first()->axis();
-    const QRect bar = axis->axisRect()->rect();
-    QVERIFY(bar.left() > plot.mapRect(1)->rect().right());
-    const int x = bar.center().x();
-    const int top = int(std::ceil(axis->coordToPixel(axis->range().upper))) + 2;
-    const int bottom = int(std::floor(axis->coordToPixel(axis->range().lower))) - 2;
+    // The colour bar: one, a vertical strip beside the maps whose colour runs from the scale's low end at
+    // the bottom to its high end at the top (viridis: green rises all the way).
+    QCOMPARE(launch.layout.scaleBars().size(), std::size_t(1));
+    const QRectF bar = launch.layout.scaleBars().front();
+    QVERIFY(bar.left() > launch.layout.mapRect(0, 1).right());
+    const int x = qRound(bar.center().x());
+    const int top = int(std::ceil(bar.top())) + 2;
+    const int bottom = int(std::floor(bar.bottom())) - 2;
     QVERIFY(bottom - top > 200);
-    QCPColorGradient gradient = scales.first()->gradient();
-    QVERIFY(channelDistance(image.pixel(x, bottom), gradient.color(axis->range().lower, axis->range())) <=
-            12);
-    QVERIFY(channelDistance(image.pixel(x, top), gradient.color(axis->range().upper, axis->range())) <= 12);
+    QVERIFY(channelDistance(image.pixel(x, bottom), gradient.color(range.lower, range)) <= 12);
+    QVERIFY(channelDistance(image.pixel(x, top), gradient.color(range.upper, range)) <= 12);
     for (int y = bottom; y > top; --y) {
       const QRgb below = image.pixel(x, y), above = image.pixel(x, y - 1);
       QVERIFY2(!isGrey(above), qPrintable(QStringLiteral("colour bar at y %1").arg(y - 1)));
@@ -273,6 +297,10 @@ class TestHeadless : public QObject {
                               << QStringLiteral("--show");
     QTest::newRow("bad mask") << QStringList{"--masks", "window:0", "--export", out} << 1
                               << QStringLiteral("window");
+    QTest::newRow("bad figure") << QStringList{"--figure", "poster", "--export", out} << 2
+                                << QStringLiteral("--figure");
+    QTest::newRow("figure and size") << QStringList{"--figure", "slide", "--size", "800x600", "--export", out}
+                                     << 2 << QStringLiteral("--figure");
     QTest::newRow("bad size") << QStringList{"--size", "10x10", "--export", out} << 1
                               << QStringLiteral("--size");
     QTest::newRow("bad format") << QStringList{"--export", "grid.jpg"} << 1

@@ -13,6 +13,8 @@
 #include <QPushButton>
 #include <QSpinBox>
 
+#include "export/figure_preset.hpp"
+
 namespace attnscope::ui {
 
 ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory,
@@ -22,6 +24,7 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
       m_windowSize(windowSize),
       m_target(new QComboBox),
       m_format(new QComboBox),
+      m_preset(new QComboBox),
       m_width(new QSpinBox),
       m_height(new QSpinBox),
       m_scale(new QDoubleSpinBox),
@@ -39,6 +42,14 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
   m_format->addItem(tr("PNG image"), int(ImageFormat::png));
   m_format->addItem(tr("SVG (vector)"), int(ImageFormat::svg));
   m_format->addItem(tr("PDF (vector)"), int(ImageFormat::pdf));
+
+  m_preset->setObjectName(QStringLiteral("preset"));
+  m_preset->addItem(tr("Custom size"), -1);
+  for (const FigurePreset preset : {FigurePreset::slide, FigurePreset::column, FigurePreset::page})
+    m_preset->addItem(FigurePresets::description(preset), int(preset));
+  m_preset->setToolTip(
+      tr("A preset lays the figure out at its physical size: PDF and SVG pages have it in "
+         "points, so 8 pt labels print at 8 pt"));
 
   for (QSpinBox* side : {m_width, m_height}) {
     side->setRange(16, 16384);
@@ -91,6 +102,7 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
   auto* form = new QFormLayout(this);
   form->addRow(tr("&Export"), m_target);
   form->addRow(tr("&Format"), m_format);
+  form->addRow(tr("F&igure"), m_preset);
   form->addRow(tr("&Size"), sizeRow);
   form->addRow(tr("S&cale"), scaleRow);
   form->addRow(tr("Save &to"), pathRow);
@@ -99,6 +111,7 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
 
   connect(m_target, &QComboBox::currentIndexChanged, this, &ExportDialog::onTargetChanged);
   connect(m_format, &QComboBox::currentIndexChanged, this, &ExportDialog::onFormatChanged);
+  connect(m_preset, &QComboBox::currentIndexChanged, this, &ExportDialog::onFormatChanged);
   connect(m_width, &QSpinBox::valueChanged, this, &ExportDialog::onFormatChanged);
   connect(m_height, &QSpinBox::valueChanged, this, &ExportDialog::onFormatChanged);
   connect(m_scale, &QDoubleSpinBox::valueChanged, this, &ExportDialog::onFormatChanged);
@@ -124,8 +137,11 @@ std::optional<MapKey> ExportDialog::map() const {
 }
 
 ImageRequest ExportDialog::request() const {
+  const auto format = static_cast<ImageFormat>(m_format->currentData().toInt());
+  if (const int preset = m_preset->currentData().toInt(); preset >= 0)
+    return FigurePresets::request(static_cast<FigurePreset>(preset), format);
   ImageRequest request;
-  request.format = static_cast<ImageFormat>(m_format->currentData().toInt());
+  request.format = format;
   request.size = QSize(m_width->value(), m_height->value());
   request.scale = request.format == ImageFormat::png ? m_scale->value() : 1.0;
   return request;
@@ -178,7 +194,10 @@ void ExportDialog::onTargetChanged() {
 
 void ExportDialog::onFormatChanged() {
   const ImageRequest wanted = request();
-  m_scale->setEnabled(wanted.format == ImageFormat::png);
+  const bool custom = m_preset->currentData().toInt() < 0;
+  m_scale->setEnabled(custom && wanted.format == ImageFormat::png);
+  m_width->setEnabled(custom);
+  m_height->setEnabled(custom);
   const QSize pixels = (QSizeF(wanted.size) * wanted.scale).toSize();
   m_pixels->setText(
       wanted.format == ImageFormat::png ? tr("%1 \u00d7 %2 pixels").arg(pixels.width()).arg(pixels.height())

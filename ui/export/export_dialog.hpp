@@ -1,6 +1,7 @@
 #pragma once
-// File ▸ Export Image: the whole grid, one map or each map to a folder; PNG, SVG or PDF; at a chosen pixel
-// size (and, for PNG, a scale). The main window performs the export the dialog describes.
+// File ▸ Export Image: the whole grid, one map or each map to a folder; PNG, SVG or PDF; at a figure preset
+// (slide, paper column, paper page: a physical size) or a chosen pixel size (and, for PNG, a scale). The main
+// window performs the export the dialog describes.
 
 #include <QDialog>
 #include <optional>
@@ -48,6 +49,7 @@ class ExportDialog : public QDialog {
   QSize m_windowSize;
   QComboBox* m_target;
   QComboBox* m_format;
+  QComboBox* m_preset;  // custom size (-1) or a FigurePreset
   QSpinBox* m_width;
   QSpinBox* m_height;
   QDoubleSpinBox* m_scale;

@@ -16,11 +16,13 @@
 #include "attnscope/atomic_file.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/result_format.hpp"
+#include "export/figure_renderer.hpp"
 
 namespace attnscope::ui {
 namespace {
 
 constexpr int kMaximumSide = 16384;
+constexpr double kVectorCellsPerUnit = 4.0;
 
 // A plot of its own, never shown: exports do not depend on the window's size or hover state.
 std::unique_ptr<HeatmapPlot> plotFor(const SnapshotPointer& snapshot, const DisplayOptions& options,
@@ -32,8 +34,7 @@ std::unique_ptr<HeatmapPlot> plotFor(const SnapshotPointer& snapshot, const Disp
   return plot;
 }
 
-QSize checkedSize(const HeatmapPlot& plot, QSize size, double scale) {
-  if (size.isEmpty()) size = plot.naturalSize();
+QSize checkedSize(QSize size, double scale) {
   if (!(scale > 0.0) || scale > 8.0) throw Error("the scale must be above 0 and at most 8");
   const QSize pixels = (QSizeF(size) * scale).toSize();
   if (size.width() < 16 || size.height() < 16 || pixels.width() > kMaximumSide ||
@@ -96,7 +97,7 @@ QByteArray encodePng(const QImage& image, const CancelToken& cancel) {
   return bytes;
 }
 
-QByteArray renderSvg(const QPicture& picture, QSize size) {
+QByteArray renderSvg(const QPicture& picture, QSize size, bool inPoints) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
@@ -111,12 +112,14 @@ QByteArray renderSvg(const QPicture& picture, QSize size) {
   if (!painter.begin(&generator)) throw Error("cannot start the SVG renderer");
   playAtLogicalSize(picture, painter);
   painter.end();
-  // Qt gives the page size in millimetres; state it in pixels so every viewer opens it at the requested size.
+  // Qt gives the page size in millimetres; state it in pixels (or the preset's points) so every viewer opens
+  // it at the requested size.
   static const QRegularExpression width(QStringLiteral("(<svg[^>]*?)\\swidth=\"[^\"]*\""));
   static const QRegularExpression height(QStringLiteral("(<svg[^>]*?)\\sheight=\"[^\"]*\""));
   QString text = QString::fromUtf8(bytes);
-  text.replace(width, QStringLiteral("\\1 width=\"%1\"").arg(size.width()));
-  text.replace(height, QStringLiteral("\\1 height=\"%1\"").arg(size.height()));
+  const QString unit = inPoints ? QStringLiteral("pt") : QString();
+  text.replace(width, QStringLiteral("\\1 width=\"%1%2\"").arg(size.width()).arg(unit));
+  text.replace(height, QStringLiteral("\\1 height=\"%1%2\"").arg(size.height()).arg(unit));
   return text.toUtf8();
 }
 
@@ -199,14 +202,17 @@ QSize Exporter::naturalSize(const SnapshotPointer& snapshot, const DisplayOption
 
 RecordedImage Exporter::record(const SnapshotPointer& snapshot, const DisplayOptions& options,
                                std::optional<MapKey> only, const ImageRequest& request) {
-  auto plot = plotFor(snapshot, options, only);
+  FigureRenderer figure(snapshot, options, only);
   RecordedImage recorded;
   recorded.request = request;
   if (request.format != ImageFormat::png) recorded.request.scale = 1.0;
-  recorded.request.size = checkedSize(*plot, request.size, recorded.request.scale);
-  QCPPainter painter(&recorded.picture);
-  if (request.format != ImageFormat::png) painter.setMode(QCPPainter::pmVectorized);
-  plot->render(&painter, recorded.request.size, recorded.request.scale);
+  recorded.request.size = checkedSize(
+      request.size.isEmpty() ? naturalSize(snapshot, options, only) : request.size, recorded.request.scale);
+  QPainter painter(&recorded.picture);
+  // Vector output keeps a long text's cells at a few per point, so zooming into the page shows them.
+  const double pixelsPerUnit =
+      request.format == ImageFormat::png ? recorded.request.scale : kVectorCellsPerUnit;
+  figure.paint(&painter, QSizeF(recorded.request.size), recorded.request.style, pixelsPerUnit);
   painter.end();
   return recorded;
 }
@@ -217,7 +223,7 @@ QByteArray Exporter::encode(const RecordedImage& image, const CancelToken& cance
     case ImageFormat::png:
       return encodePng(rasterize(image), cancel);
     case ImageFormat::svg:
-      return renderSvg(image.picture, image.request.size);
+      return renderSvg(image.picture, image.request.size, image.request.inPoints);
     case ImageFormat::pdf:
       return renderPdf(image.picture, image.request.size);
   }
@@ -245,11 +251,14 @@ std::vector<std::pair<MapKey, QString>> Exporter::eachMapFiles(const SnapshotPoi
   const QFileInfo info(folder);
   if (!info.isDir())
     throw Error("cannot export to " + folder.toStdString() + ": it is not a folder (create it first)");
-  const auto grid = plotFor(snapshot, options, std::nullopt);
+  const FigureRenderer figure(snapshot, options);
   std::vector<std::pair<MapKey, QString>> files;
-  for (int map = 0; map < grid->mapCount(); ++map)
-    files.emplace_back(grid->mapKey(map),
-                       QDir(folder).filePath(grid->mapFileStem(map) + QLatin1Char('.') + suffix(format)));
+  for (int group = 0; group < figure.groupCount(); ++group)
+    for (int head = 0; head < figure.headCount(); ++head) {
+      const MapKey key = figure.mapKey(group, head);
+      files.emplace_back(key, QDir(folder).filePath(HeatmapPlot::fileStem(*snapshot, key) + QLatin1Char('.') +
+                                                    suffix(format)));
+    }
   return files;
 }
 

@@ -2,8 +2,8 @@
 // Writes what the grid shows: images (PNG, SVG, PDF) rendered at the requested size by a plot of their own,
 // independent of the window, and the matrices as CSV or JSON (the CLI's schema). Every file is written to a
 // temporary beside its target and renamed into place, so a failure never leaves a half-written file.
-// An image is made in two steps: `record` lays the plot out and draws it into paint commands on the GUI
-// thread (the plot is a widget), `encode` replays them into pixels, SVG or PDF on any thread.
+// An image is a figure laid out by FigureLayout and painted by FigureRenderer, in two steps: `record` draws
+// it into paint commands on the GUI thread, `encode` replays them into pixels, SVG or PDF on any thread.
 
 #include <QByteArray>
 #include <QImage>
@@ -17,6 +17,7 @@
 
 #include "attnscope/backend.hpp"
 #include "compute/attention_snapshot.hpp"
+#include "plot/figure_layout.hpp"
 #include "plot/heatmap_plot.hpp"
 
 namespace attnscope::ui {
@@ -24,9 +25,17 @@ namespace attnscope::ui {
 enum class ImageFormat { png, svg, pdf };
 
 struct ImageRequest {
+  ImageRequest() = default;
+  ImageRequest(ImageFormat format, QSize size, double scale = 1.0, FigureStyle style = {},
+               bool inPoints = false)
+      : format(format), size(size), scale(scale), style(style), inPoints(inPoints) {}
+
   ImageFormat format = ImageFormat::png;
   QSize size;          // logical pixels (PDF: points); empty = the content's natural size
   double scale = 1.0;  // PNG only: output pixels per logical pixel (fonts and lines scale with it)
+  FigureStyle style;   // text sizes in logical pixels (points for the physical presets)
+  // The size is in points (a physical preset): an SVG then declares its size in points, like the PDF.
+  bool inPoints = false;
 };
 
 // An image drawn by a plot and kept as paint commands, with the request it was laid out for.

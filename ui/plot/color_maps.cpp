@@ -79,11 +79,11 @@ QBrush ColorMaps::maskedBrush() {
   return QBrush(pixmap);
 }
 
-void ColorMaps::paintHatch(QPainter* painter, const QRectF& rect) {
-  constexpr double spacing = 7.0;
+void ColorMaps::paintHatch(QPainter* painter, const QRectF& rect, double spacing) {
   painter->save();
   painter->fillRect(rect, maskedBackground());
-  painter->setPen(QPen(maskedLine(), 1));
+  // Flat caps: a wide line ends where it is cut instead of reaching past the rectangle.
+  painter->setPen(QPen(maskedLine(), spacing / 7.0, Qt::SolidLine, Qt::FlatCap));
   painter->setRenderHint(QPainter::Antialiasing, true);
   // Lines from bottom-left to top-right ("////"), cut to the rectangle here rather than by a clip region:
   // Qt's SVG generator writes no clipping.

@@ -29,7 +29,8 @@ class ColorMaps {
   static QColor maskedLine();
   static QBrush maskedBrush();  // the hatch as a tiled brush, for on-screen items
   // Fills `rect` with the hatch as vector lines (SVG and PDF keep them sharp; SVG has no tiled brushes).
-  static void paintHatch(QPainter* painter, const QRectF& rect);
+  // `spacing` between lines, in the painter's units; the lines are a ninth of it wide (1 at the default).
+  static void paintHatch(QPainter* painter, const QRectF& rect, double spacing = 7.0);
   // Text colour that reads on a cell of `background`.
   static QColor textOn(const QColor& background);
 };

@@ -2,6 +2,7 @@
 // nothing; the matrices follow the CLI's contract.
 
 #include <QClipboard>
+#include <QComboBox>
 #include <QDirIterator>
 #include <QGuiApplication>
 #include <QImage>
@@ -14,7 +15,10 @@
 #include <QTest>
 
 #include "attnscope/result_format.hpp"
+#include "export/export_dialog.hpp"
 #include "export/exporter.hpp"
+#include "export/figure_preset.hpp"
+#include "export/figure_renderer.hpp"
 #include "main_window.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "ui_test_support.hpp"
@@ -99,7 +103,10 @@ class TestExport : public QObject {
     QCOMPARE(renderer.defaultSize(), QSize(1200, 800));
     QCOMPARE(renderer.viewBox(), QRect(0, 0, 1200, 800));
     const QByteArray svg = readAll(path);
-    QVERIFY(svg.contains("head 1 \xc2\xb7 causal"));  // titles are text, not pixels
+    // Headers are text, not pixels: a column header per head and a row header per mask, no title per map.
+    QVERIFY(svg.contains(">head 1<"));
+    QVERIFY(svg.contains(">causal<"));
+    QVERIFY(!svg.contains("head 1 \xc2\xb7 causal"));
     QVERIFY(svg.contains("journey"));
   }
 
@@ -138,6 +145,78 @@ class TestExport : public QObject {
     Exporter::exportEachMap(snapshot, both, {ImageFormat::svg, QSize(400, 380), 1.0}, svgFolder.path());
     QCOMPARE(filesIn(svgFolder.path()).size(), 8);
     QVERIFY(filesIn(svgFolder.path()).contains(QStringLiteral("head2-none-scores.svg")));
+  }
+
+  // With a model, masks none and causal are both its own causal mask: one row, said to be the model's own.
+  void identicalModelRowsCollapse() {
+    // The book's rows marked as a model's (a snapshot is not copyable; this one is ours alone).
+    const auto snapshot = std::const_pointer_cast<AttentionSnapshot>(bookSnapshot());
+    snapshot->model = ModelInfo{};
+    const FigureRenderer figure(snapshot, DisplayOptions{});
+    QCOMPARE(figure.groupCount(), 1);
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("model.svg"));
+    Exporter::exportImage(snapshot, DisplayOptions{}, std::nullopt, {ImageFormat::svg, QSize(900, 500), 1.0},
+                          path);
+    const QByteArray svg = readAll(path);
+    QVERIFY(svg.contains("causal (the model&apos;s own)") || svg.contains("causal (the model's own)"));
+    QVERIFY(!svg.contains(">none<"));
+    // Without a model the two rows differ and both are drawn.
+    QCOMPARE(FigureRenderer(bookSnapshot(), DisplayOptions{}).groupCount(), 2);
+  }
+
+  // A preset's PDF and SVG pages have its physical size in points: a paper column is 3.5 in = 252 pt wide.
+  void presetsHavePhysicalSizes() {
+    const QByteArray pdf =
+        Exporter::renderImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                              FigurePresets::request(FigurePreset::column, ImageFormat::pdf));
+    QCOMPARE(qRound(pdfPageSize(pdf).width()), 252);
+    const QByteArray svg =
+        Exporter::renderImage(bookSnapshot(), DisplayOptions{}, std::nullopt,
+                              FigurePresets::request(FigurePreset::page, ImageFormat::svg));
+    QVERIFY(svg.contains("width=\"504pt\""));
+  }
+
+  // With each map's own range, a map's largest value is the top of the scale (viridis yellow) even where it
+  // is small next to the other maps' (the none row's weights, about 0.2 against the causal row's 1).
+  void eachMapsOwnRange() {
+    const SnapshotPointer snapshot = bookSnapshot();
+    DisplayOptions options;
+    options.sharedRange = false;
+    const QImage image = Exporter::renderRaster(snapshot, options, std::nullopt, QSize(1200, 800), 1.0);
+    FigureRenderer figure(snapshot, options);
+    const FigureLayout layout = figure.layout(QSizeF(1200, 800), FigureStyle{});
+    const MapKey key = figure.mapKey(0, 0);
+    QCOMPARE(key.maskRow, 0);  // none
+    const int n = snapshot->tokenCount();
+    int query = 0, column = 0;
+    for (int q = 0; q < n; ++q)
+      for (int k = 0; k < n; ++k)
+        if (snapshot->value(0, 0, Quantity::weights, q, k) >
+            snapshot->value(0, 0, Quantity::weights, query, column))
+          query = q, column = k;
+    QVERIFY(snapshot->value(0, 0, Quantity::weights, query, column) < 0.5);
+    const QRectF map = layout.mapRect(0, 0);
+    const double cell = map.width() / n;
+    const QColor colour =
+        image.pixelColor((map.topLeft() + QPointF((column + 0.5) * cell, (query + 0.5) * cell)).toPoint());
+    QVERIFY2(colour.red() > 230 && colour.green() > 210 && colour.blue() < 80, qPrintable(colour.name()));
+  }
+
+  // The export dialog offers the presets beside a custom size.
+  void dialogOffersThePresets() {
+    HeatmapPlot plot;
+    plot.setContent(bookSnapshot(), DisplayOptions{});
+    ExportDialog dialog(plot, QSize(800, 600), QDir::tempPath());
+    auto* preset = dialog.findChild<QComboBox*>(QStringLiteral("preset"));
+    QVERIFY(preset);
+    QCOMPARE(preset->count(), 4);
+    dialog.setFormat(ImageFormat::png);
+    QCOMPARE(dialog.request().size, QSize(800, 600));
+    preset->setCurrentIndex(preset->findData(int(FigurePreset::column)));
+    const ImageRequest request = dialog.request();
+    QCOMPARE((QSizeF(request.size) * request.scale).toSize(), QSize(1050, 800));
+    QVERIFY(request.inPoints);
   }
 
   void maskNamesInFileNames() {
