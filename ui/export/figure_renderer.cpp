@@ -13,20 +13,6 @@
 namespace attnscope::ui {
 namespace {
 
-QString scaleLabel(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::rawScores:
-      return QStringLiteral("score q\u00b7k");
-    case Quantity::scaledScores:
-      return QStringLiteral("scaled score");
-    case Quantity::weights:
-      return QStringLiteral("weight");
-    case Quantity::dropoutWeights:
-      return QStringLiteral("weight after dropout");
-  }
-  return {};
-}
-
 QString tickText(double value) {
   QString text = QString::number(value, 'g', 3);
   text.replace(QLatin1Char('-'), QChar(0x2212));
@@ -108,7 +94,7 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
     spec.groups.push_back({header, static_cast<int>(scale)});
   }
   for (std::size_t i = 0; i < m_quantities.size(); ++i) {
-    FigureSpec::Scale scale{scaleLabel(m_quantities[i]), toString(m_quantities[i]), {}};
+    FigureSpec::Scale scale{colorScaleLabel(m_quantities[i]), toString(m_quantities[i]), {}};
     if (!m_options.sharedRange) {
       // Each map spans the whole bar with its own extremes.
       scale.label += QStringLiteral(", each map's range");

@@ -39,20 +39,6 @@ constexpr double kRotatedLabels = -90.0;
 constexpr int kMaxSettlePasses = 3;
 constexpr int kRefineDelayMs = 15;  // coalesces the steps of one wheel turn
 
-QString scaleLabel(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::rawScores:
-      return QStringLiteral("score q\u00b7k");
-    case Quantity::scaledScores:
-      return QStringLiteral("scaled score");
-    case Quantity::weights:
-      return QStringLiteral("weight");
-    case Quantity::dropoutWeights:
-      return QStringLiteral("weight after dropout");
-  }
-  return {};
-}
-
 QString maskSlug(const MaskSpec& mask) {
   switch (mask.kind) {
     case MaskKind::none:
@@ -190,7 +176,7 @@ void HeatmapPlot::setupScale(QCPColorScale* scale, Quantity quantity) {
   scale->setBarWidth(12);
   scale->setRangeDrag(false);
   scale->setRangeZoom(false);
-  scale->setLabel(scaleLabel(quantity));
+  scale->setLabel(colorScaleLabel(quantity));
   scale->axis()->setLabelFont(m_tickFont);
   scale->axis()->setTickLabelFont(m_tickFont);
   scale->axis()->setNumberFormat(QStringLiteral("g"));

@@ -126,6 +126,20 @@ QString toString(Quantity quantity) {
   return {};
 }
 
+QString colorScaleLabel(Quantity quantity) {
+  switch (quantity) {
+    case Quantity::rawScores:
+      return QStringLiteral("score q\u00b7k");
+    case Quantity::scaledScores:
+      return QStringLiteral("scaled score");
+    case Quantity::weights:
+      return QStringLiteral("weight");
+    case Quantity::dropoutWeights:
+      return QStringLiteral("weight after dropout");
+  }
+  return {};
+}
+
 QString slugOf(Quantity quantity) {
   switch (quantity) {
     case Quantity::rawScores:

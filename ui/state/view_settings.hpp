@@ -85,12 +85,13 @@ struct ViewSettings {
 };
 
 QString toString(EmbeddingSource source);
-QString toString(Quantity quantity);    // "raw scores", "scaled scores", "weights", "dropout weights"
-QString slugOf(Quantity quantity);      // "scores", "scaled-scores", "weights", "dropout-weights"
-QString toString(ColorMapId colorMap);  // "viridis", "magma", "cividis"
-QString toString(Reduction reduction);  // "max", "mean"
-QString toString(HeadSummary summary);  // "none", "mean", "max"
-bool isScore(Quantity quantity);        // raw or scaled scores: a diverging map centred on 0
+QString toString(Quantity quantity);         // "raw scores", "scaled scores", "weights", "dropout weights"
+QString slugOf(Quantity quantity);           // "scores", "scaled-scores", "weights", "dropout-weights"
+QString colorScaleLabel(Quantity quantity);  // the colour bar's: "score q·k", …, "weight after dropout"
+QString toString(ColorMapId colorMap);       // "viridis", "magma", "cividis"
+QString toString(Reduction reduction);       // "max", "mean"
+QString toString(HeadSummary summary);       // "none", "mean", "max"
+bool isScore(Quantity quantity);             // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 
 }  // namespace attnscope::ui
