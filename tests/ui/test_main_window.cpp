@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QLabel>
 #include <QLineEdit>
@@ -126,6 +127,24 @@ class TestMainWindow : public QObject {
     QVERIFY(window.settingsPanel()->embeddingsNote().contains(QStringLiteral("seeded")));
     QCOMPARE(window.tokenStrip()->chips()->tokenCount(), 6);
     QCOMPARE(window.tokenStrip()->chips()->chipText(5), QStringLiteral("mat"));
+  }
+
+  void fitsA1024By700Screen() {
+    MainWindow window;
+    window.resize(1024, 700);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY2(window.width() <= 1024 && window.height() <= 700,
+             qPrintable(QStringLiteral("%1 × %2").arg(window.width()).arg(window.height())));
+    const QRect inside = window.rect();
+    for (const QDockWidget* dock : window.findChildren<QDockWidget*>()) {
+      // A dock behind another's tab is not on screen (its geometry is left wherever Qt parked it).
+      if (!dock->isVisible() || dock->isFloating() || dock->visibleRegion().isEmpty()) continue;
+      QVERIFY2(inside.contains(dock->geometry()), qPrintable(dock->objectName()));
+    }
+    QVERIFY(inside.contains(window.statusBar()->geometry()));
+    QVERIFY(inside.contains(window.centralWidget()->geometry()));
+    QVERIFY(window.grid()->width() > 200);
   }
 
   void theEmbeddingsBoxSaysWhatIsUsed() {

@@ -100,7 +100,7 @@ DetailPanel::DetailPanel(QWidget* parent)
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(m_stack);
-  setMinimumWidth(320);
+  setMinimumWidth(240);  // with the settings and the grid, it fits a 1024-pixel-wide window
 }
 
 void DetailPanel::setModel(ScopeModel* model) {

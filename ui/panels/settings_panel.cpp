@@ -24,6 +24,8 @@
 namespace attnscope::ui {
 namespace {
 
+constexpr int kMinimumWidth = 240;
+
 struct MechanismEntry {
   Mechanism mechanism;
   const char* label;
@@ -87,8 +89,10 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QScrollArea(parent), m_settings(
   setWidget(content);
   setWidgetResizable(true);
   setFrameShape(QFrame::NoFrame);
-  setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  setMinimumWidth(content->minimumSizeHint().width() + verticalScrollBar()->sizeHint().width());
+  // Narrower than its fields on a small screen (1024 × 700), the panel scrolls sideways rather than pushing
+  // the window wider than the screen.
+  setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+  setMinimumWidth(kMinimumWidth);
   showSettings();
 }
 

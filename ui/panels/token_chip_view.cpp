@@ -43,7 +43,8 @@ QSize TokenChipView::sizeHint() const {
 }
 
 QSize TokenChipView::minimumSizeHint() const {
-  return sizeHint();
+  // The chips scroll sideways, so a narrow window (1024 px) need not make room for them.
+  return QSize(120, sizeHint().height());
 }
 
 void TokenChipView::setTokens(const QStringList& tokens) {
