@@ -129,6 +129,33 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.tokenStrip()->chips()->chipText(5), QStringLiteral("mat"));
   }
 
+  void maskedKeysAreNotBars() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    // Query 2 ("journey") in the causal row: keys 3 to 6 are hidden from it.
+    window.model()->setSelection(QuerySelection{1, 1, 0});
+    QTRY_VERIFY(window.detailPanel()->barChart()->itemCount() > 0);
+    QCustomPlot* chart = window.detailPanel()->barChart();
+    const double top = chart->yAxis->range().upper;
+    int hatched = 0;
+    for (int i = 0; i < chart->itemCount(); ++i) {
+      auto* rect = qobject_cast<QCPItemRect*>(chart->item(i));
+      if (!rect) continue;
+      ++hatched;
+      // A foot at the base, far below the real bars (0.484 and 0.516 here).
+      QVERIFY2(rect->topLeft->coords().y() <= 0.06 * top,
+               qPrintable(QString::number(rect->topLeft->coords().y())));
+      QCOMPARE(rect->bottomRight->coords().y(), 0.0);
+    }
+    QCOMPARE(hatched, 4);
+    const auto pixelOf = [&](int key) { return chart->xAxis->coordToPixel(key); };
+    QVERIFY2(window.detailPanel()->barToolTip(pixelOf(3)).contains(QStringLiteral("masked")),
+             qPrintable(window.detailPanel()->barToolTip(pixelOf(3))));
+    QVERIFY2(window.detailPanel()->barToolTip(pixelOf(1)).startsWith(QStringLiteral("2 journey: weight 0.5")),
+             qPrintable(window.detailPanel()->barToolTip(pixelOf(1))));
+  }
+
   void fitsA1024By700Screen() {
     MainWindow window;
     window.resize(1024, 700);

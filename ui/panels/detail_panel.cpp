@@ -5,6 +5,7 @@
 #include <QHeaderView>
 #include <QStackedWidget>
 #include <QTimer>
+#include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,8 @@ QLabel* sectionTitle(const QString& text) {
   return label;
 }
 
-constexpr int kLabelledBars = 12;  // print each weight above its bar up to this many keys
+constexpr int kLabelledBars = 12;           // print each weight above its bar up to this many keys
+constexpr double kMaskedMarkHeight = 0.05;  // of the chart's height: the hatched foot under a hidden key
 constexpr int kMeasuredRows = 200;
 
 }  // namespace
@@ -61,6 +63,9 @@ DetailPanel::DetailPanel(QWidget* parent)
   m_barTicker = QSharedPointer<TokenAxisTicker>::create(m_bars->xAxis, QStringList(), 10);
   m_bars->xAxis->setTicker(m_barTicker);
   auto* bars = new QCPBars(m_bars->xAxis, m_bars->yAxis);
+  connect(m_bars, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
+    QToolTip::showText(event->globalPosition().toPoint(), barToolTip(event->position().x()), m_bars);
+  });
   bars->setWidth(0.7);
   bars->setPen(Qt::NoPen);
   bars->setBrush(QColor::fromRgba(ColorMaps::sequential(ColorMapId::viridis).color(0.35, QCPRange(0, 1))));
@@ -183,8 +188,9 @@ void DetailPanel::showBars() {
       int last = key;
       if (n > kLabelledBars)
         while (last + 1 < n && m_snapshot->isMasked(m_selection.maskRow, query, last + 1)) ++last;
+      // A hatched foot, not a bar: a hidden key has no weight, and a full-height hatch read as the tallest.
       auto* hidden = new QCPItemRect(m_bars);
-      hidden->topLeft->setCoords(key - 0.35, top);
+      hidden->topLeft->setCoords(key - 0.35, top * kMaskedMarkHeight);
       hidden->bottomRight->setCoords(last + 0.35, 0);
       key = last;
       hidden->setPen(Qt::NoPen);
@@ -202,6 +208,21 @@ void DetailPanel::showBars() {
     }
   }
   fitBarLabels();
+}
+
+QString DetailPanel::barToolTip(double x) const {
+  if (!m_snapshot || m_selection.query < 0) return {};
+  const int key = static_cast<int>(std::lround(m_bars->xAxis->pixelToCoord(x)));
+  if (key < 0 || key >= m_snapshot->tokenCount()) return {};
+  const QString token = m_snapshot->tokenTexts[key].toHtmlEscaped();
+  if (m_snapshot->isMasked(m_selection.maskRow, m_selection.query, key))
+    return tr("%1 %2: masked, hidden from this query (weight exactly 0)").arg(key + 1).arg(token);
+  return tr("%1 %2: weight %3")
+      .arg(key + 1)
+      .arg(token)
+      .arg(
+          m_snapshot->value(m_selection.maskRow, m_selection.head, Quantity::weights, m_selection.query, key),
+          0, 'f', 4);
 }
 
 void DetailPanel::fitBarLabels() {

@@ -32,6 +32,8 @@ class DetailPanel : public QWidget {
 
   QString heading() const { return m_heading->text(); }
   QCustomPlot* barChart() const { return m_bars; }
+  // The bar chart's tooltip at pixel x: the key, and its weight or that it is masked.
+  QString barToolTip(double x) const;
   QueryStepsModel* stepsModel() const { return m_steps; }
   QTableWidget* vectorsTable() const { return m_vectors; }
 
