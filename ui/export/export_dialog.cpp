@@ -118,6 +118,12 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
   connect(windowButton, &QPushButton::clicked, this, [this] { setPixelSize(m_windowSize); });
   connect(naturalButton, &QPushButton::clicked, this, &ExportDialog::useNaturalSize);
   connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);
+  // The format follows the file name as it is typed: "typed.svg" is an SVG, whatever the box said.
+  connect(m_path, &QLineEdit::textEdited, this, [this](const QString& text) {
+    const QString suffix = QFileInfo(text.trimmed()).suffix().toLower();
+    for (const ImageFormat format : {ImageFormat::png, ImageFormat::svg, ImageFormat::pdf})
+      if (suffix == Exporter::suffix(format) && request().format != format) setFormat(format);
+  });
   connect(buttons, &QDialogButtonBox::accepted, this, &ExportDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &ExportDialog::reject);
 
@@ -237,6 +243,11 @@ void ExportDialog::accept() {
     problem = tr("%1 is not a folder.").arg(where);
   else if (target() != Target::folder && QFileInfo(where).isDir())
     problem = tr("%1 is a folder: add a file name.").arg(where);
+  else if (target() != Target::folder &&
+           QFileInfo(where).suffix().toLower() != Exporter::suffix(request().format))
+    problem =
+        tr("%1 does not end in .%2, the format chosen: name it .png, .svg or .pdf to choose the format.")
+            .arg(QFileInfo(where).fileName(), Exporter::suffix(request().format));
   if (!problem.isEmpty()) {
     m_problem->setText(problem);
     m_problem->show();

@@ -9,6 +9,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLineEdit>
 #include <QRegularExpression>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
@@ -217,6 +218,32 @@ class TestExport : public QObject {
     const ImageRequest request = dialog.request();
     QCOMPARE((QSizeF(request.size) * request.scale).toSize(), QSize(1050, 800));
     QVERIFY(request.inPoints);
+  }
+
+  // The format follows the typed extension; an extension of no format is refused, and the dialog stays open.
+  void theFormatFollowsTheTypedFileName() {
+    HeatmapPlot plot;
+    plot.setContent(bookSnapshot(), DisplayOptions{});
+    QTemporaryDir directory;
+    ExportDialog dialog(plot, QSize(800, 600), directory.path());
+    auto* path = dialog.findChild<QLineEdit*>(QStringLiteral("path"));
+    QVERIFY(path);
+    QCOMPARE(dialog.request().format, ImageFormat::png);
+    path->clear();
+    QTest::keyClicks(path, directory.filePath(QStringLiteral("typed.svg")));
+    QCOMPARE(dialog.request().format, ImageFormat::svg);
+    QCOMPARE(dialog.path(), directory.filePath(QStringLiteral("typed.svg")));
+    path->clear();
+    QTest::keyClicks(path, directory.filePath(QStringLiteral("typed.pdf")));
+    QCOMPARE(dialog.request().format, ImageFormat::pdf);
+
+    path->clear();
+    QTest::keyClicks(path, directory.filePath(QStringLiteral("typed.jpg")));
+    dialog.show();
+    dialog.accept();
+    QVERIFY(dialog.isVisible());  // refused: still open, with the path as typed
+    QCOMPARE(dialog.path(), directory.filePath(QStringLiteral("typed.jpg")));
+    QVERIFY(dialog.result() != QDialog::Accepted);
   }
 
   void maskNamesInFileNames() {
