@@ -20,6 +20,7 @@
 #include "panels/model_overview.hpp"
 #include "panels/sentence_editor.hpp"
 #include "panels/settings_panel.hpp"
+#include "panels/token_chip_view.hpp"
 #include "panels/token_strip.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "resources.hpp"
@@ -102,6 +103,9 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_detail->setModel(m_model);
   m_overview->setModel(m_model);
   m_heads->setModel(m_model);
+  setTabOrder(m_editor, m_strip->chips());  // the sentence, its tokens, the maps, then the settings
+  setTabOrder(m_strip->chips(), m_grid->plot());
+  setTabOrder(m_grid->plot(), m_settingsPanel);
   connectModel();
   m_controller->requestNow(settings);
   setWindowModified(false);

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -355,6 +356,43 @@ class TestMainWindow : public QObject {
     QTest::keyClick(plot, Qt::Key_Up);  // and the first
     QCOMPARE(window.model()->selection().query, 0);
     QCOMPARE(window.model()->selection().maskRow, 1);  // the map clicked stays the one explained
+  }
+
+  void arrowKeysWorkAfterAChipClickAndFocusIsVisible() {
+    MainWindow window;
+    QVERIFY(activate(window));
+    TokenChipView* chips = window.tokenStrip()->chips();
+    QTest::mouseClick(chips->viewport(), Qt::LeftButton, {}, chips->chipRect(2).center());
+    QCOMPARE(window.model()->selection().query, 2);
+    QVERIFY(chips->hasFocus());
+    QTest::keyClick(chips, Qt::Key_Down);
+    QCOMPARE(window.model()->selection().query, 3);
+    QTest::keyClick(chips, Qt::Key_Up);
+    QTest::keyClick(chips, Qt::Key_Up);
+    QCOMPARE(window.model()->selection().query, 1);
+
+    // The chips draw a frame while they have the focus, and lose it with the focus.
+    const auto corner = [&] { return chips->viewport()->grab().toImage().pixelColor(1, 1); };
+    const QColor focused = corner();
+    window.editor()->setFocus();
+    QTRY_VERIFY(!chips->hasFocus());
+    QVERIFY2(corner() != focused, qPrintable(focused.name()));
+
+    // Tab runs editor → chips → maps → settings; the maps show the focus around them, and ↓ moves there too.
+    window.editor()->setFocus();
+    QTRY_VERIFY(QApplication::focusWidget() != chips);
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QTRY_VERIFY(chips->hasFocus());
+    QTest::keyClick(chips, Qt::Key_Tab);
+    HeatmapPlot* plot = window.grid()->plot();
+    QTRY_VERIFY(plot->hasFocus());
+    QVERIFY(window.grid()->findChild<QScrollArea*>()->styleSheet().contains(QStringLiteral("highlight")));
+    QTest::keyClick(plot, Qt::Key_Down);
+    QCOMPARE(window.model()->selection().query, 2);
+    QTest::keyClick(plot, Qt::Key_Tab);
+    QTRY_VERIFY(window.settingsPanel()->isAncestorOf(QApplication::focusWidget()) ||
+                QApplication::focusWidget() == window.settingsPanel());
+    QVERIFY(window.grid()->findChild<QScrollArea*>()->styleSheet().isEmpty());
   }
 
   // README: "Esc cancels a long computation (the previous heatmaps stay)".

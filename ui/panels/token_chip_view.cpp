@@ -1,5 +1,6 @@
 #include "panels/token_chip_view.hpp"
 
+#include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
@@ -32,6 +33,7 @@ TokenChipView::TokenChipView(QWidget* parent) : QAbstractScrollArea(parent) {
   viewport()->setAutoFillBackground(false);
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
   horizontalScrollBar()->setSingleStep(24);
+  setFocusPolicy(Qt::StrongFocus);  // Tab reaches the chips, and a click on one keeps ↑ ↓ there
 }
 
 int TokenChipView::chipHeight() const {
@@ -155,6 +157,31 @@ void TokenChipView::paintEvent(QPaintEvent*) {
     // text order.
     painter.drawText(textRect, Qt::AlignLeft | Qt::AlignVCenter, it->text);
   }
+  if (hasFocus()) {  // where the keys go, visibly
+    painter.setRenderHint(QPainter::Antialiasing, false);
+    painter.setPen(QPen(accent, 2));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(viewport()->rect().adjusted(1, 1, -1, -1));
+  }
+}
+
+void TokenChipView::keyPressEvent(QKeyEvent* event) {
+  const int key = event->key();
+  if (key == Qt::Key_Up || key == Qt::Key_Left || key == Qt::Key_Down || key == Qt::Key_Right) {
+    emit stepped(key == Qt::Key_Up || key == Qt::Key_Left ? -1 : 1);
+    return;
+  }
+  QAbstractScrollArea::keyPressEvent(event);
+}
+
+void TokenChipView::focusInEvent(QFocusEvent* event) {
+  QAbstractScrollArea::focusInEvent(event);
+  viewport()->update();
+}
+
+void TokenChipView::focusOutEvent(QFocusEvent* event) {
+  QAbstractScrollArea::focusOutEvent(event);
+  viewport()->update();
 }
 
 void TokenChipView::mouseMoveEvent(QMouseEvent* event) {

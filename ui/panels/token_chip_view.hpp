@@ -33,11 +33,15 @@ class TokenChipView : public QAbstractScrollArea {
  signals:
   void chipHovered(int index);  // -1 when the pointer leaves the chips
   void chipClicked(int index);
+  void stepped(int delta);  // ← ↑ (−1) or → ↓ (+1) while the chips have the keyboard focus
 
  protected:
   void paintEvent(QPaintEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
+  void focusInEvent(QFocusEvent* event) override;
+  void focusOutEvent(QFocusEvent* event) override;
   void leaveEvent(QEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
   void changeEvent(QEvent* event) override;

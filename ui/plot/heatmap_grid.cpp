@@ -31,7 +31,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   m_hint->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 15px; padding: 40px;"));
 
   m_plot->setMouseTracking(true);
-  m_plot->setFocusPolicy(Qt::ClickFocus);
+  m_plot->setFocusPolicy(Qt::StrongFocus);  // Tab reaches the maps; ↑ ↓ then move the query
   m_plot->installEventFilter(this);
   m_plot->setToolTipDuration(-1);
   connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapGrid::onMouseMove);
@@ -67,11 +67,7 @@ void HeatmapGrid::setModel(ScopeModel* model) {
   connect(this, &HeatmapGrid::cellClicked, model, [model](const MapKey& map, int query) {
     model->setSelection(QuerySelection{query, map.maskRow, map.head});
   });
-  connect(this, &HeatmapGrid::queryStepped, model, [model](int delta) {
-    const SnapshotPointer& snapshot = model->snapshot();
-    if (!snapshot) return;
-    model->selectQuery(std::clamp(model->selection().query + delta, 0, snapshot->tokenCount() - 1));
-  });
+  connect(this, &HeatmapGrid::queryStepped, model, &ScopeModel::stepQuery);
 }
 
 void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptions& options) {
@@ -215,6 +211,11 @@ bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {
     if (event->type() == QEvent::Leave) {
       emit cellHovered(-1, -1);
       QToolTip::hideText();
+    } else if (event->type() == QEvent::FocusIn || event->type() == QEvent::FocusOut) {
+      // QCustomPlot draws no focus frame: the scroll area around the maps shows where the keys go.
+      m_scroll->setStyleSheet(event->type() == QEvent::FocusIn
+                                  ? QStringLiteral("QScrollArea { border: 2px solid palette(highlight); }")
+                                  : QString());
     } else if (event->type() == QEvent::KeyPress) {
       const auto* key = static_cast<QKeyEvent*>(event);
       if (key->key() == Qt::Key_Up || key->key() == Qt::Key_Down) {

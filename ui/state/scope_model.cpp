@@ -55,6 +55,11 @@ void ScopeModel::selectQuery(int query) {
   setSelection(selection);
 }
 
+void ScopeModel::stepQuery(int delta) {
+  if (!m_snapshot) return;
+  selectQuery(std::clamp(m_selection.query + delta, 0, m_snapshot->tokenCount() - 1));
+}
+
 QuerySelection ScopeModel::clamped(QuerySelection selection) const {
   if (!m_snapshot) return selection;
   const int tokens = m_snapshot->tokenCount();

@@ -43,6 +43,7 @@ class ScopeModel : public QObject {
   const QuerySelection& selection() const { return m_selection; }
   void setSelection(const QuerySelection& selection);
   void selectQuery(int query);  // keeps the map
+  void stepQuery(int delta);    // the query `delta` rows on (↑ ↓), kept inside the text
 
  signals:
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
