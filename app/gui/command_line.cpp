@@ -129,7 +129,8 @@ void CommandLine::exportImage() const {
   const CancelToken never;
   SnapshotPointer snapshot;
   if (!viewSettings.modelFolder.isEmpty()) {
-    snapshot = computeModelSnapshot(viewSettings, openModel(viewSettings.modelFolder), never);
+    snapshot =
+        computeModelSnapshot(viewSettings, openModel(viewSettings.modelFolder), never, {}, cli::flag_name);
     if (!snapshot) throw Error("the text is empty: give --text with at least one word");
   } else {
     const AttentionInput input = AttentionInput::fromSettings(viewSettings, cli::flag_name);

@@ -130,6 +130,8 @@ AttentionConfig config_for(const ComputeRequest& request, int d_in, FieldNames n
   return config;
 }
 
+}  // namespace
+
 void check_token_limit(std::size_t count, const ComputeRequest& request, FieldNames names) {
   if (count <= static_cast<std::size_t>(request.max_tokens)) return;
   const std::string limit = std::to_string(request.max_tokens);
@@ -141,8 +143,6 @@ void check_token_limit(std::size_t count, const ComputeRequest& request, FieldNa
                          ": each head keeps several n × n matrices; shorten the text" +
                          (flag.empty() ? " or choose a coarser tokenizer" : " or raise the limit"));
 }
-
-}  // namespace
 
 std::string_view to_string(EmbeddingSource source) {
   switch (source) {

@@ -73,7 +73,8 @@ OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask) {
 }
 
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
-                                     const CancelToken& cancel, const PreparedMaps& prepare) {
+                                     const CancelToken& cancel, const PreparedMaps& prepare,
+                                     FieldNames names) {
   const Gpt2Config& config = model.config();
   if (settings.masks.empty())
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
@@ -101,13 +102,11 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
                        "shorten it.")
             .arg(n)
             .arg(config.n_positions));
-  if (n > settings.maxTokens)
-    throw FieldError(
-        SettingsField::text,
-        QStringLiteral("%1 tokens is more than the limit of %2 (--max-tokens %2): shorten the text "
-                       "or raise the limit.")
-            .arg(n)
-            .arg(settings.maxTokens));
+  try {
+    check_token_limit(info.tokens.size(), settings.request(), names);
+  } catch (const RequestError& error) {
+    throw FieldError(settingsFieldOf(error.field()), toQString(error.what()));
+  }
   // The grid draws n² doubles per map besides the engine's floats: the same bound as the book's view.
   constexpr double kMaxShownCells = 80e6;
   const double maps = static_cast<double>(config.n_head + (settings.headSummary != HeadSummary::none)) *

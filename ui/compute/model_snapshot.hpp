@@ -19,8 +19,10 @@ Gpt2Model openModel(const QString& folder);
 // Null when the text has no tokens. Throws FieldError (text: invalid UTF-8 or more tokens than the model's
 // positions; layer: not one of the model's; masks: a bad mask file) and Cancelled (checked between runs,
 // layers and maps).
+// `names` says how messages name the fields (the headless export names its flags).
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
-                                     const CancelToken& cancel, const PreparedMaps& prepare = {});
+                                     const CancelToken& cancel, const PreparedMaps& prepare = {},
+                                     FieldNames names = setting_name);
 
 // Reduces an n × n weights matrix to the overview's at most OverviewMap::kCells² cells (block means of
 // the visible cells; NaN where a block is all hidden).

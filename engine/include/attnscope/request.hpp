@@ -112,6 +112,10 @@ struct PreparedInput {
 // how). A text without tokens gives an input without tokens: the window shows a hint, attnscope-cli an error.
 PreparedInput prepare_input(const ComputeRequest& request, FieldNames names = setting_name);
 
+// Throws RequestError(text) when `count` tokens are more than request.max_tokens, naming the limit's field as
+// `names` does (a front end without one suggests a coarser tokenizer instead).
+void check_token_limit(std::size_t count, const ComputeRequest& request, FieldNames names = setting_name);
+
 // What a model request describes: the model, the text's BPE tokens and how to run it.
 struct PreparedModelInput {
   Gpt2Model model;
