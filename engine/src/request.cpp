@@ -273,6 +273,11 @@ std::vector<int> parse_layers(std::string_view text, int layer_count, FieldNames
   return {layers.begin(), layers.end()};
 }
 
+std::string model_mask_name(const MaskSpec& mask) {
+  if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return "causal";
+  return "causal+" + mask.to_string();
+}
+
 PreparedModelInput prepare_model_input(const ComputeRequest& request, FieldNames names) {
   if (request.device == Device::cuda)
     throw RequestError(RequestField::device, names(RequestField::model) + " computes on the CPU: drop " +
@@ -285,10 +290,8 @@ PreparedModelInput prepare_model_input(const ComputeRequest& request, FieldNames
   input.run.keep_scores = true;
   if (!request.masks.empty()) {
     const MaskSpec& extra = request.masks.front();
-    if (extra.kind != MaskKind::none && extra.kind != MaskKind::causal) {
-      input.run.extra_mask = extra;
-      input.mask = "causal+" + extra.to_string();
-    }
+    if (extra.kind != MaskKind::none && extra.kind != MaskKind::causal) input.run.extra_mask = extra;
+    input.mask = model_mask_name(extra);
   }
   try {
     input.tokens = input.model.tokenizer().tokenize(request.text);

@@ -11,6 +11,7 @@
 
 #include "attnscope/atomic_file.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/request.hpp"
 #include "attnscope/result_format.hpp"
 #include "panels/head_stats_model.hpp"
 #include "text.hpp"
@@ -71,10 +72,8 @@ bool HeadsPanel::exportCsv(const QString& path, QString* error) const {
   std::vector<HeadStatsRow> rows;
   for (int row = 0; row < m_stats->rowCount(); ++row) {
     const HeadStatsModel::Place place = m_stats->placeOf(row);
-    // Spelled as attnscope-cli spells a model's masks: "causal+window:3".
-    const QString mask =
-        snapshot->maskLabel(place.maskRow).replace(QStringLiteral(" + "), QStringLiteral("+"));
-    rows.push_back({place.layer, place.head, mask.toStdString(),
+    const MaskSpec& mask = snapshot->rows[place.maskRow].mask;
+    rows.push_back({place.layer, place.head, snapshot->model ? model_mask_name(mask) : mask.to_string(),
                     snapshot->statsOf(place.maskRow, place.layer, place.head)});
   }
   try {

@@ -125,6 +125,10 @@ struct PreparedModelInput {
   std::string mask;    // as the JSON names it: "causal", or "causal+window:3"
 };
 
+// A model run's mask as results name it: "causal" (none and causal are both the model's own), or the mask on
+// top of it, "causal+window:3".
+std::string model_mask_name(const MaskSpec& mask);
+
 // Opens request.model, tokenizes the text and checks layers, masks (at most one), device and max_tokens.
 // Throws Error.
 PreparedModelInput prepare_model_input(const ComputeRequest& request, FieldNames names = setting_name);
