@@ -77,7 +77,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   dock(m_headsDock, "headsDock", m_heads, Qt::RightDockWidgetArea);
   tabifyDockWidget(m_headsDock, m_detailDock);  // the selected query's tab in front
   m_overviewDock->hide();                       // shown while a model is open
-  resizeDocks({m_settingsDock, m_detailDock}, {300, 370}, Qt::Horizontal);
+  resizeDocks({m_settingsDock, m_detailDock}, {m_settingsPanel->sizeHint().width(), 370}, Qt::Horizontal);
   m_defaultState = saveState();
 
   buildActions();

@@ -690,6 +690,11 @@ QString SettingsPanel::embeddingsShown() const {
   return m_source->currentText();
 }
 
+QSize SettingsPanel::sizeHint() const {
+  return QSize(widget()->minimumSizeHint().width() + verticalScrollBar()->sizeHint().width(),
+               QScrollArea::sizeHint().height());
+}
+
 void SettingsPanel::setModel(ScopeModel* model) {
   setSettings(model->settings());
   connect(model, &ScopeModel::settingsChanged, this, &SettingsPanel::setSettings);

@@ -27,6 +27,9 @@ class SettingsPanel : public QScrollArea {
  public:
   explicit SettingsPanel(QWidget* parent = nullptr);
 
+  // Wide enough for every field; the panel can be narrower (it then scrolls sideways).
+  QSize sizeHint() const override;
+
   // Shows the model's settings and the notes of its snapshot, and hands every edit to it (the text stays the
   // editor's).
   void setModel(ScopeModel* model);
