@@ -221,7 +221,7 @@ void MainWindow::connectModel() {
     const bool multihead =
         settings.mechanism == Mechanism::multihead || settings.mechanism == Mechanism::multihead_wrapper;
     const int rows = static_cast<int>(std::max<std::size_t>(1, settings.masks.size()) *
-                                      std::max<std::size_t>(1, settings.quantities.size()));
+                                      std::max<std::size_t>(1, settings.display.quantities.size()));
     return m_grid->plot()->pixelsPerMap(multihead ? settings.heads : 1, rows);
   });
   // The window's messages about a result come before the views show it.

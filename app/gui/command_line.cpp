@@ -105,16 +105,16 @@ ViewSettings CommandLine::settings() const {
     if (m_layer < 0) throw Error("--layer " + std::to_string(m_layer) + " must be 0 or more");
   }
   if (given("--head-summary"))
-    settings.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
-                           : m_headSummary == "max" ? HeadSummary::max
-                                                    : HeadSummary::none;
+    settings.display.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
+                                   : m_headSummary == "max" ? HeadSummary::max
+                                                            : HeadSummary::none;
   if (given("--show")) {
     if (m_show == "scores")
-      settings.quantities = {Quantity::rawScores};
+      settings.display.quantities = {Quantity::rawScores};
     else if (m_show == "both")
-      settings.quantities = {Quantity::rawScores, Quantity::weights};
+      settings.display.quantities = {Quantity::rawScores, Quantity::weights};
     else
-      settings.quantities = {Quantity::weights};
+      settings.display.quantities = {Quantity::weights};
   }
   return settings;
 }
@@ -139,7 +139,7 @@ void CommandLine::exportImage() const {
     const auto backend = make_backend(viewSettings.device);
     snapshot = computeSnapshot(input, *backend, never);
   }
-  Exporter::exportImage(snapshot, DisplayOptions::from(viewSettings), std::nullopt, request, path);
+  Exporter::exportImage(snapshot, viewSettings.display, std::nullopt, request, path);
 }
 
 }  // namespace attnscope::app

@@ -22,7 +22,7 @@ class TestCommandLine : public QObject {
     ViewSettings saved = ViewSettings::defaults();
     saved.text = QStringLiteral("From a session");
     saved.masks = {MaskSpec::parse("window:2")};
-    saved.quantities = {Quantity::rawScores};
+    saved.display.quantities = {Quantity::rawScores};
     SessionFile::save(path, saved);
 
     const auto parse = [](const QStringList& arguments) {
@@ -44,7 +44,7 @@ class TestCommandLine : public QObject {
     QVERIFY(!flags->onlySession());
     ViewSettings expected = saved;
     expected.heads = 1;
-    expected.quantities = {Quantity::rawScores, Quantity::weights};
+    expected.display.quantities = {Quantity::rawScores, Quantity::weights};
     QCOMPARE(flags->settings(), expected);
 
     const auto missing = parse({directory.filePath(QStringLiteral("missing.attnscope"))});

@@ -340,7 +340,7 @@ int main(int argc, char** argv) {
   settings.dOut = 64 * heads;
   settings.heads = heads;
   settings.mechanism = Mechanism::multihead;
-  settings.quantities = {Quantity::weights};
+  settings.display.quantities = {Quantity::weights};
   settings.text = textOf(sizes.front());
 
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");

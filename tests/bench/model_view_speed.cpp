@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       for (int repeat = 0; repeat < 5; ++repeat) {
         const auto start = Clock::now();
         const ui::SnapshotPointer snapshot =
-            ui::computeModelSnapshot(settings, model, never, {settings.quantities});
+            ui::computeModelSnapshot(settings, model, never, {settings.display.quantities});
         best = std::min(best, msSince(start));
         tokens = snapshot->tokenCount();
         const auto run = Clock::now();

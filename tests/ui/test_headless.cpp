@@ -66,7 +66,7 @@ LaunchLayout launchLayout(QSize size) {
   const auto backend = make_backend(Device::cpu);
   const CancelToken never;
   launch.snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
-  launch.figure = std::make_unique<FigureRenderer>(launch.snapshot, DisplayOptions::from(settings));
+  launch.figure = std::make_unique<FigureRenderer>(launch.snapshot, settings.display);
   launch.layout = launch.figure->layout(QSizeF(size), FigureStyle{});
   return launch;
 }

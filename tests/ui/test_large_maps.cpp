@@ -193,7 +193,7 @@ class TestLargeMaps : public QObject {
     HeatmapGrid grid;
     grid.resize(700, 500);
     grid.show();
-    DisplayOptions options = DisplayOptions::from(settings);
+    DisplayOptions options = settings.display;
     grid.setContent(snapshot, options);
     HeatmapPlot* plot = grid.plot();
     QTRY_VERIFY(!plot->isRefining() && plot->mapRect(0)->width() > 0 && !plot->reductionNote(0).isEmpty());
@@ -236,7 +236,7 @@ class TestLargeMaps : public QObject {
     HeatmapGrid grid;
     grid.resize(700, 500);
     grid.show();
-    grid.setContent(snapshot, DisplayOptions::from(settings));
+    grid.setContent(snapshot, settings.display);
     HeatmapPlot* plot = grid.plot();
     QTRY_VERIFY(!plot->isRefining() && plot->colorMap(0)->region().isReduced());
 
@@ -263,7 +263,7 @@ class TestLargeMaps : public QObject {
     const ViewSettings settings = longSettings(600);
     HeatmapPlot plot;
     plot.resize(500, 400);
-    plot.setContent(snapshotOf(settings), DisplayOptions::from(settings));
+    plot.setContent(snapshotOf(settings), settings.display);
     plot.zoomMap(0, -300, 100, 550, 900);
     const QCPRange keys = plot.mapRect(0)->axis(QCPAxis::atBottom)->range();
     const QCPRange queries = plot.mapRect(0)->axis(QCPAxis::atLeft)->range();
@@ -277,7 +277,7 @@ class TestLargeMaps : public QObject {
     const ViewSettings settings = longSettings(600);
     const SnapshotPointer snapshot = snapshotOf(settings);
     HeatmapPlot plot;
-    plot.setContent(snapshot, DisplayOptions::from(settings));
+    plot.setContent(snapshot, settings.display);
     QImage small(400, 300, QImage::Format_ARGB32_Premultiplied);
     {
       QCPPainter painter(&small);
@@ -364,15 +364,23 @@ class TestLargeMaps : public QObject {
     QVERIFY(!Exporter::toCsv(*kept).isEmpty());
   }
 
-  void aLongTextKeepsScoresOnlyWhileShown() {
+  void aLongTextRecomputesItsScoresFromQAndK() {
     ViewSettings settings = longSettings(1100);
     settings.masks = {MaskSpec::parse("causal")};
     settings.heads = 1;
+    settings.display.quantities = {Quantity::rawScores, Quantity::weights};
+    // Shown or not, a long text's n² scores are not kept: ticking a score map must not run the engine again.
     const SnapshotPointer withoutScores = snapshotOf(settings);
     QCOMPARE(withoutScores->rows[0].result.heads[0].scores.size(), Eigen::Index{0});
-    ViewSettings withScores = settings;
-    withScores.quantities = {Quantity::rawScores, Quantity::weights};
-    const SnapshotPointer scored = snapshotOf(withScores);
+    ViewSettings weightsOnly = settings;
+    weightsOnly.display.quantities = {Quantity::weights};
+    QVERIFY(settings.sameComputation(weightsOnly));
+    // The engine's own scores, for comparison.
+    AttentionInput input = AttentionInput::fromSettings(settings);
+    input.config.keep_scores = true;
+    const auto backend = make_backend(Device::cpu);
+    const CancelToken never;
+    const SnapshotPointer scored = computeSnapshot(input, *backend, never, {});
     QCOMPARE(scored->rows[0].result.heads[0].scores.size(), Eigen::Index{1100 * 1100});
     // Hover and the exports recompute them from q and k.
     QCOMPARE(withoutScores->value(0, 0, Quantity::rawScores, 700, 300),
@@ -384,20 +392,18 @@ class TestLargeMaps : public QObject {
     QVERIFY(csv.startsWith("mask,"));
     // A short text keeps them whatever is shown.
     QVERIFY(snapshotOf(longSettings(12))->rows[0].result.heads[0].scores.size() != 0);
-    // Ticking a score map needs the scores: a new computation; the reduction is only drawing.
-    QVERIFY(!settings.sameComputation(withScores));
     ViewSettings mean = settings;
-    mean.reduction = Reduction::mean;
+    mean.display.reduction = Reduction::mean;
     QVERIFY(settings.sameComputation(mean));
   }
 
   void theReductionIsASavedDisplaySetting() {
     ViewSettings settings = ViewSettings::defaults();
-    QVERIFY(settings.reduction == Reduction::max);
-    settings.reduction = Reduction::mean;
+    QVERIFY(settings.display.reduction == Reduction::max);
+    settings.display.reduction = Reduction::mean;
     const QJsonObject json = settings.toJson();
     QCOMPARE(json[QStringLiteral("reduction")].toString(), QStringLiteral("mean"));
-    QVERIFY(ViewSettings::fromJson(json).reduction == Reduction::mean);
+    QVERIFY(ViewSettings::fromJson(json).display.reduction == Reduction::mean);
     QJsonObject bad = json;
     bad[QStringLiteral("reduction")] = QStringLiteral("median");
     try {
@@ -415,7 +421,7 @@ class TestLargeMaps : public QObject {
     QVERIFY(combo);
     combo->setCurrentIndex(combo->findData(int(Reduction::mean)));
     QCOMPARE(changed.count(), 1);
-    QVERIFY(changed.at(0).at(0).value<ViewSettings>().reduction == Reduction::mean);
+    QVERIFY(changed.at(0).at(0).value<ViewSettings>().display.reduction == Reduction::mean);
   }
 
   void anEditWhileIdleComputesAtOnce() {

@@ -664,7 +664,7 @@ class TestMainWindow : public QObject {
 
     // Only the drawing changed: nothing to compute.
     ViewSettings redrawn = second;
-    redrawn.colorMap = ColorMapId::magma;
+    redrawn.display.colorMap = ColorMapId::magma;
     controller.request(redrawn);
     QVERIFY(!controller.isBusy());
   }

@@ -443,7 +443,7 @@ class TestModelView : public QObject {
     const ViewSettings loaded = SessionFile::load(path);
     QCOMPARE(loaded.modelFolder, QFileInfo(m_model).absoluteFilePath());
     QCOMPARE(loaded.layer, 1);
-    QVERIFY(loaded.headSummary == HeadSummary::mean);
+    QVERIFY(loaded.display.headSummary == HeadSummary::mean);
     QVERIFY(ViewSettings::fromJson(loaded.toJson()) == loaded);
 
     MainWindow window;

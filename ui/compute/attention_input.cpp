@@ -97,7 +97,7 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
   input.text = settings.text;
   input.tokenizer = settings.tokenizer;
   input.masks = settings.masks;
-  input.headSummary = settings.headSummary;
+  input.headSummary = settings.display.headSummary;
   input.tokens = std::move(prepared.tokens);
   if (input.tokens.empty()) return input;
   input.embeddingsNote = noteFor(settings, prepared);
@@ -107,12 +107,13 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
   input.config = prepared.config;
   input.config.mask.reset();  // each grid row sets its own
 
-  // A long text's scores are n² floats per head that no map on screen needs (hover recomputes one from q and
-  // k); a short text keeps them, so its exports carry the engine's own numbers.
+  // A long text's scores are n² floats per head that its maps need not keep: a score map, a hover and an
+  // export recompute them from q and k. A short text keeps them, so its exports carry the engine's own
+  // numbers. Whether a score map is shown does not decide it: showing one must not run the engine again.
   constexpr std::size_t kScoresAlwaysKept = 1024;
-  input.config.keep_scores = settings.showsScores() || input.tokens.size() <= kScoresAlwaysKept;
+  input.config.keep_scores = input.tokens.size() <= kScoresAlwaysKept;
   // The maps on screen are reduced to their pixels; what grows with n² is what the engine returns: per head
-  // the weights, the scores while a score map is shown, the weights after dropout. A long text's are let go
+  // the weights, a short text's scores, the weights after dropout. A long text's are let go
   // mask by mask once its maps are drawn (softmax without dropout; see PreparedMaps), so then one mask's
   // matrices are held at a time, else all of them; and a mask matrix per mask.
   constexpr double kMaxHeldBytes = 8.0 * (1 << 30);
@@ -127,8 +128,8 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
     throw FieldError(
         SettingsField::text,
         QStringLiteral("%1 tokens with %2 heads and %3 masks need %4 GiB for the attention matrices, more "
-                       "than AttnScope holds (%5 GiB). Shorten the text, or show fewer heads, masks or score "
-                       "maps.")
+                       "than AttnScope holds (%5 GiB). Shorten the text, or use fewer heads or "
+                       "masks.")
             .arg(input.tokens.size())
             .arg(input.config.head_count())
             .arg(input.masks.size())

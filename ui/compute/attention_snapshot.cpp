@@ -203,7 +203,7 @@ const float* AttentionSnapshot::values(int row, int head, Quantity quantity, int
 }
 
 std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
-  for (MapCells& map : prepared)
+  for (MapCells& map : prepared.maps)
     if (map.cells && map.maskRow == row && map.head == head && map.quantity == quantity)
       return std::move(map);
   return std::nullopt;
@@ -390,44 +390,65 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
 HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
   const int heads = snapshot.mechanismHeadCount();
   const bool mean = snapshot.headSummary == HeadSummary::mean;
-  const Eigen::Index n = snapshot.tokenCount();
+  const int n = snapshot.tokenCount();
   const AttentionResult& result = snapshot.rows[row].result;
-  HeadResult combined;
-  combined.scale = result.heads.front().scale;
-  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
-  // Raw scores from value(), which recomputes a masked cell's q·k: the summary has no q and k of its own.
-  combined.scores = Matrix(n, n);
-  for (Eigen::Index query = 0; query < n; ++query)
-    for (Eigen::Index key = 0; key < n; ++key) {
-      float total = 0.0f, largest = -std::numeric_limits<float>::infinity();
-      for (int head = 0; head < heads; ++head) {
-        const float score =
-            snapshot.value(row, head, Quantity::rawScores, static_cast<int>(query), static_cast<int>(key));
-        total += score;
-        largest = std::max(largest, score);
+  const auto masked = result.mask.array() != 0;
+  Matrix scratch;
+  // The heads' values read as the maps read them: kept matrices in place, let-go ones from q and k.
+  const auto combine = [&](Quantity quantity) {
+    Matrix out;
+    for (int head = 0; head < heads; ++head) {
+      Eigen::Index stride = 0;
+      const float* first = snapshot.values(row, head, quantity, 0, n, 0, n, scratch, &stride);
+      Matrix values =
+          Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>(first, n, n, Eigen::OuterStride<>(stride));
+      if (quantity == Quantity::rawScores) {
+        // The summary keeps its masked cells' scores too (q·k before masked_fill): it has no q and k of its
+        // own to recompute them from.
+        if (masked.any()) {
+          const HeadResult& one = result.heads[head];
+          const Matrix products = one.queries * one.keys.transpose();
+          values = masked.select(products, values);
+        }
+      } else {
+        values = masked.select(0.0f, values);  // let-go weights are recomputed everywhere; a masked one is 0
       }
-      combined.scores(query, key) = mean ? total / static_cast<float>(heads) : largest;
+      if (head == 0)
+        out = std::move(values);
+      else if (mean)
+        out += values;
+      else
+        out = out.cwiseMax(values);
     }
-  const auto reduce = [&](auto pick) {
-    Matrix out = pick(result.heads.front());
-    for (int head = 1; head < heads; ++head)
-      out = mean ? Matrix(out + pick(result.heads[head])) : Matrix(out.cwiseMax(pick(result.heads[head])));
     if (mean) out /= static_cast<float>(heads);
     return out;
   };
-  combined.weights = reduce([](const HeadResult& head) -> const Matrix& { return head.weights; });
-  if (result.heads.front().dropout_weights)
-    combined.dropout_weights =
-        reduce([](const HeadResult& head) -> const Matrix& { return *head.dropout_weights; });
+  HeadResult combined;
+  combined.scale = result.heads.front().scale;
+  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+  combined.scores = combine(Quantity::rawScores);
+  combined.weights = combine(Quantity::weights);
+  if (result.heads.front().dropout_weights) combined.dropout_weights = combine(Quantity::dropoutWeights);
   return combined;
 }
 
-void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary) {
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary, const CancelToken& cancel) {
   snapshot.headSummary = summary;
   snapshot.summaries.clear();
   if (summary == HeadSummary::none || snapshot.mechanismHeadCount() < 2) return;
-  for (int row = 0; row < snapshot.maskCount(); ++row)
+  for (int row = 0; row < snapshot.maskCount(); ++row) {
+    cancel.throw_if_cancelled();
     snapshot.summaries.push_back(summarizeHeads(snapshot, row));
+  }
+}
+
+std::shared_ptr<const AttentionSnapshot> withHeadSummary(
+    const std::shared_ptr<const AttentionSnapshot>& snapshot, HeadSummary summary,
+    const CancelToken& cancel) {
+  auto copy = makeSnapshot();
+  *copy = *snapshot;
+  addHeadSummaries(*copy, summary, cancel);
+  return copy;
 }
 
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
@@ -449,7 +470,7 @@ void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& pr
     if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);
   });
   cancel.throw_if_cancelled();
-  for (Job& job : jobs) snapshot.prepared.push_back(std::move(job.cells));
+  for (Job& job : jobs) snapshot.prepared.maps.push_back(std::move(job.cells));
 }
 
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {

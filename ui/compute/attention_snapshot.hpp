@@ -77,6 +77,41 @@ struct OverviewMap {
   float maximum = 0.0f;      // the largest visible cell (0 when every cell is hidden)
 };
 
+// A snapshot's rows, shared by the snapshots made from it (the same computation with another head summary):
+// n² floats per head are never copied. Filled on the worker before the snapshot is published, read-only
+// after.
+class SnapshotRows {
+ public:
+  std::size_t size() const { return m_rows->size(); }
+  bool empty() const { return m_rows->empty(); }
+  MaskedResult& operator[](std::size_t index) { return (*m_rows)[index]; }
+  const MaskedResult& operator[](std::size_t index) const { return (*m_rows)[index]; }
+  MaskedResult& front() { return m_rows->front(); }
+  const MaskedResult& front() const { return m_rows->front(); }
+  MaskedResult& back() { return m_rows->back(); }
+  const MaskedResult& back() const { return m_rows->back(); }
+  auto begin() { return m_rows->begin(); }
+  auto end() { return m_rows->end(); }
+  auto begin() const { return m_rows->cbegin(); }
+  auto end() const { return m_rows->cend(); }
+  void push_back(MaskedResult row) { m_rows->push_back(std::move(row)); }
+
+ private:
+  std::shared_ptr<std::vector<MaskedResult>> m_rows = std::make_shared<std::vector<MaskedResult>>();
+};
+
+// The cells the worker prepared for a snapshot's plots. They belong to the snapshot they were built with: a
+// copy of the snapshot starts without any (its plots build their own).
+struct PreparedCells {
+  std::vector<MapCells> maps;
+  PreparedCells() = default;
+  PreparedCells(const PreparedCells&) {}
+  PreparedCells& operator=(const PreparedCells&) {
+    maps.clear();
+    return *this;
+  }
+};
+
 struct AttentionSnapshot {
   QString text;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
@@ -86,7 +121,7 @@ struct AttentionSnapshot {
   Matrix embeddings;
   QString embeddingsNote;
   bool bookEmbeddingsReplaced = false;  // see AttentionInput
-  std::vector<MaskedResult> rows;       // one per mask, in grid order
+  SnapshotRows rows;                    // one per mask, in grid order
   // Some row's mask hides a cell (the grid then explains the hatch). Found on the worker: scanning every n²
   // mask took a long text's GUI thread tens of milliseconds per edit.
   bool anyMasked = false;
@@ -96,7 +131,7 @@ struct AttentionSnapshot {
   // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception
   // to the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on
   // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
-  mutable std::vector<MapCells> prepared;
+  mutable PreparedCells prepared;
 
   // Set when a GPT-2 model computed it: the rows then hold model->layer, every mask row on top of the
   // model's causal mask.
@@ -175,10 +210,13 @@ struct PreparedMaps {
 // The steps computeSnapshot and computeModelSnapshot share. Token spans are in code points; QString indexes
 // UTF-16 units.
 std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens);
-// Row `row`'s summary map of snapshot.headSummary (the heads' matrices must still be kept).
+// Row `row`'s summary map of snapshot.headSummary, from the heads' values (kept or recomputed from q and k).
 HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row);
 // Adds each row's summary map (nothing for a single head or HeadSummary::none).
-void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary);
+void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary, const CancelToken& cancel);
+// The same computation with another head summary (any thread): shares the rows, makes the new summary maps.
+std::shared_ptr<const AttentionSnapshot> withHeadSummary(
+    const std::shared_ptr<const AttentionSnapshot>& snapshot, HeadSummary summary, const CancelToken& cancel);
 // Builds the cells of the maps `prepare` asks for, of one row or of every row, checking `cancel` between
 // maps.
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,

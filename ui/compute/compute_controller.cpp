@@ -89,7 +89,15 @@ ComputeController::~ComputeController() {
 }
 
 void ComputeController::request(const ViewSettings& settings) {
-  if (m_lastRequested && m_lastRequested->sameComputation(settings)) return;
+  if (m_lastRequested && m_lastRequested->sameComputation(settings)) {
+    // Only how the maps are drawn changed. A new head summary is made from the snapshot on screen (or from
+    // the one in flight, when it arrives), never by running the engine again.
+    const bool newSummary = settings.display.headSummary != m_lastRequested->display.headSummary;
+    m_lastRequested = settings;
+    if (m_pending) m_pending = settings;
+    if (newSummary && !m_pending && !m_busy) summarize(settings.display.headSummary);
+    return;
+  }
   m_lastRequested = settings;
   m_pending = settings;
   // Nothing in flight or waiting: no reason to wait, the first keystroke computes at once.
@@ -129,8 +137,8 @@ void ComputeController::start() {
   m_release.stop();  // this computation is what the kept memory is for
 
   PreparedMaps prepare;
-  prepare.quantities = settings.quantities;
-  prepare.reduction = settings.reduction;
+  prepare.quantities = settings.display.quantities;
+  prepare.reduction = settings.display.reduction;
   if (m_mapPixels) {
     const QSize pixels = m_mapPixels(settings);
     prepare.keyPixels = pixels.width();
@@ -173,6 +181,27 @@ void ComputeController::start() {
   m_job.start(&m_pool, this, compute, [this](const Outcome& outcome) { finish(outcome); });
 }
 
+void ComputeController::summarize(HeadSummary summary) {
+  const SnapshotPointer shown = m_shown.lock();
+  if (!shown) return;  // nothing on screen to sum up: the next computation makes the summary
+  ++m_summarized;
+  setBusy(true);
+  const auto make = [shown, summary](const CancelToken& token) -> Outcome {
+    Outcome outcome;
+    try {
+      outcome.snapshot = withHeadSummary(shown, summary, token);
+    } catch (const Cancelled&) {
+      outcome.cancelled = true;
+    } catch (const std::bad_alloc&) {
+      outcome.message = QStringLiteral("Out of memory: the text is too long for a summary of its heads.");
+    } catch (const std::exception& error) {
+      outcome.message = toQString(error.what());
+    }
+    return outcome;
+  };
+  m_job.start(&m_pool, this, make, [this](const Outcome& outcome) { finish(outcome); });
+}
+
 void ComputeController::finish(const Outcome& outcome) {
   setBusy(m_debounce.isActive());
   m_release.start();
@@ -180,9 +209,14 @@ void ComputeController::finish(const Outcome& outcome) {
     m_lastRequested.reset();
     emit cancelled();
   } else if (outcome.empty) {
+    m_shown.reset();
     emit inputEmpty();
   } else if (outcome.snapshot) {
+    m_shown = outcome.snapshot;
     emit snapshotReady(outcome.snapshot);
+    // The head summary was changed while this was computed.
+    if (m_lastRequested && !m_busy && outcome.snapshot->headSummary != m_lastRequested->display.headSummary)
+      summarize(m_lastRequested->display.headSummary);
   } else {
     m_lastRequested.reset();  // asking again (after fixing a file, say) must compute again
     emit failed(outcome.field, outcome.message);

@@ -26,7 +26,8 @@ class ComputeController : public QObject {
   ~ComputeController() override;
 
   // Computes `settings` (at once when idle, else after the debounce interval), unless only how the maps are
-  // drawn changed since the last request. A request made while one is running cancels that one.
+  // drawn changed since the last request: a new head summary is then made from the snapshot on screen. A
+  // request made while one is running cancels that one.
   void request(const ViewSettings& settings);
   // The same without waiting (first launch, opening a session, tests).
   void requestNow(const ViewSettings& settings);
@@ -45,6 +46,8 @@ class ComputeController : public QObject {
   // have started (each one a job on the worker thread).
   QTimer* debounceTimer() { return &m_debounce; }
   quint64 startedCount() const { return m_started; }
+  // How many head summaries were made from a snapshot on screen (no computation).
+  quint64 summarizedCount() const { return m_summarized; }
 
  signals:
   void snapshotReady(attnscope::ui::SnapshotPointer snapshot);
@@ -57,6 +60,7 @@ class ComputeController : public QObject {
   struct Worker;
   struct Outcome;
   void start();
+  void summarize(HeadSummary summary);
   void finish(const Outcome& outcome);
   void setBusy(bool busy);
 
@@ -68,7 +72,10 @@ class ComputeController : public QObject {
   std::optional<ViewSettings> m_lastRequested;
   RestartableJob m_job;
   std::function<QSize(const ViewSettings&)> m_mapPixels;
+  // The last snapshot this sent, while the window still holds it: what a new head summary is made from.
+  std::weak_ptr<const AttentionSnapshot> m_shown;
   quint64 m_started = 0;
+  quint64 m_summarized = 0;
   bool m_busy = false;
 };
 

@@ -109,9 +109,10 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
   }
   // The grid draws n² doubles per map besides the engine's floats: the same bound as the book's view.
   constexpr double kMaxShownCells = 80e6;
-  const double maps = static_cast<double>(config.n_head + (settings.headSummary != HeadSummary::none)) *
-                      static_cast<double>(settings.masks.size()) *
-                      static_cast<double>(std::max<std::size_t>(1, settings.quantities.size()));
+  const double maps =
+      static_cast<double>(config.n_head + (settings.display.headSummary != HeadSummary::none)) *
+      static_cast<double>(settings.masks.size()) *
+      static_cast<double>(std::max<std::size_t>(1, settings.display.quantities.size()));
   if (double(n) * n * maps > kMaxShownCells)
     throw FieldError(
         SettingsField::text,
@@ -181,7 +182,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     snapshot->rows.push_back(std::move(row));
   }
   snapshot->model = std::move(info);
-  addHeadSummaries(*snapshot, settings.headSummary);
+  addHeadSummaries(*snapshot, settings.display.headSummary, cancel);
   prepareMaps(*snapshot, prepare, cancel);
   for (const MaskedResult& row : snapshot->rows)
     snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();

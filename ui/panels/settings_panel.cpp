@@ -516,12 +516,13 @@ void SettingsPanel::showSettings() {
   if (file) m_maskPath->setText(QString::fromStdString(file->path));
 
   for (auto& [quantity, box] : m_show)
-    box->setChecked(std::find(s.quantities.begin(), s.quantities.end(), quantity) != s.quantities.end());
-  select(m_colorMap, int(s.colorMap));
-  select(m_range, s.sharedRange);
-  select(m_reduction, int(s.reduction));
+    box->setChecked(std::find(s.display.quantities.begin(), s.display.quantities.end(), quantity) !=
+                    s.display.quantities.end());
+  select(m_colorMap, int(s.display.colorMap));
+  select(m_range, s.display.sharedRange);
+  select(m_reduction, int(s.display.reduction));
   select(m_device, int(s.device));
-  select(m_headSummary, int(s.headSummary));
+  select(m_headSummary, int(s.display.headSummary));
   m_modelName->setText(s.modelFolder.isEmpty()
                            ? tr("none: the book's mechanisms")
                            : QFileInfo(s.modelFolder).fileName() + QStringLiteral("  (") +
@@ -628,15 +629,15 @@ bool SettingsPanel::readWidgets(ViewSettings& s) {
     if (!used[i]) masks.push_back(wanted[i]);
   s.masks = masks;
 
-  s.quantities.clear();
+  s.display.quantities.clear();
   for (const Quantity quantity : allQuantities())
-    if (m_show[quantity]->isChecked()) s.quantities.push_back(quantity);
-  s.colorMap = static_cast<ColorMapId>(m_colorMap->currentData().toInt());
-  s.sharedRange = m_range->currentData().toBool();
-  s.reduction = static_cast<Reduction>(m_reduction->currentData().toInt());
+    if (m_show[quantity]->isChecked()) s.display.quantities.push_back(quantity);
+  s.display.colorMap = static_cast<ColorMapId>(m_colorMap->currentData().toInt());
+  s.display.sharedRange = m_range->currentData().toBool();
+  s.display.reduction = static_cast<Reduction>(m_reduction->currentData().toInt());
   s.device = static_cast<Device>(m_device->currentData().toInt());
   s.layer = m_layer->value();
-  s.headSummary = static_cast<HeadSummary>(m_headSummary->currentData().toInt());
+  s.display.headSummary = static_cast<HeadSummary>(m_headSummary->currentData().toInt());
   return valid;
 }
 
@@ -647,7 +648,7 @@ void SettingsPanel::onEdited() {
   ViewSettings settings = m_settings;
   if (!readWidgets(settings)) return;  // the error is shown; nothing to compute until it is fixed
   setFieldError(SettingsField::quantities,
-                settings.quantities.empty() ? tr("Tick at least one quantity to show.") : QString());
+                settings.display.quantities.empty() ? tr("Tick at least one quantity to show.") : QString());
   if (settings == m_settings) return;
   m_settings = settings;
   emit settingsChanged(m_settings);

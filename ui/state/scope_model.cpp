@@ -4,17 +4,14 @@
 
 namespace attnscope::ui {
 
-ScopeModel::ScopeModel(QObject* parent)
-    : QObject(parent), m_settings(ViewSettings::defaults()), m_display(DisplayOptions::from(m_settings)) {}
+ScopeModel::ScopeModel(QObject* parent) : QObject(parent), m_settings(ViewSettings::defaults()) {}
 
 void ScopeModel::setSettings(const ViewSettings& settings) {
   if (settings == m_settings) return;
+  const bool newDisplay = settings.display != m_settings.display;
   m_settings = settings;
   emit settingsChanged(m_settings);
-  const DisplayOptions display = DisplayOptions::from(m_settings);
-  if (display == m_display) return;
-  m_display = display;
-  emit displayChanged(m_display);
+  if (newDisplay) emit displayChanged(m_settings.display);
 }
 
 void ScopeModel::setText(const QString& text) {

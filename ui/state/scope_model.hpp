@@ -29,7 +29,7 @@ class ScopeModel : public QObject {
   void setSettings(const ViewSettings& settings);
   void setText(const QString& text);
   // How the settings draw the maps; changes (after settingsChanged) only when one of its fields does.
-  const DisplayOptions& display() const { return m_display; }
+  const DisplayOptions& display() const { return m_settings.display; }
 
   // The snapshot on screen: the last valid computation, or null when the text is empty.
   const SnapshotPointer& snapshot() const { return m_snapshot; }
@@ -56,7 +56,6 @@ class ScopeModel : public QObject {
   QuerySelection clamped(QuerySelection selection) const;
 
   ViewSettings m_settings;
-  DisplayOptions m_display;
   SnapshotPointer m_snapshot;
   int m_hoveredQuery = -1;
   int m_hoveredKey = -1;

@@ -102,95 +102,14 @@ Reduction parseReduction(const std::string& name) {
 
 }  // namespace
 
-const std::vector<Quantity>& allQuantities() {
-  static const std::vector<Quantity> quantities{Quantity::rawScores, Quantity::scaledScores,
-                                                Quantity::weights, Quantity::dropoutWeights};
-  return quantities;
-}
-
 QString toString(EmbeddingSource source) {
   return toQString(to_string(source));
-}
-
-QString toString(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::rawScores:
-      return QStringLiteral("raw scores");
-    case Quantity::scaledScores:
-      return QStringLiteral("scaled scores");
-    case Quantity::weights:
-      return QStringLiteral("weights");
-    case Quantity::dropoutWeights:
-      return QStringLiteral("dropout weights");
-  }
-  return {};
-}
-
-QString colorScaleLabel(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::rawScores:
-      return QStringLiteral("score q\u00b7k");
-    case Quantity::scaledScores:
-      return QStringLiteral("scaled score");
-    case Quantity::weights:
-      return QStringLiteral("weight");
-    case Quantity::dropoutWeights:
-      return QStringLiteral("weight after dropout");
-  }
-  return {};
-}
-
-QString slugOf(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::rawScores:
-      return QStringLiteral("scores");
-    case Quantity::scaledScores:
-      return QStringLiteral("scaled-scores");
-    case Quantity::weights:
-      return QStringLiteral("weights");
-    case Quantity::dropoutWeights:
-      return QStringLiteral("dropout-weights");
-  }
-  return {};
-}
-
-QString toString(ColorMapId colorMap) {
-  switch (colorMap) {
-    case ColorMapId::viridis:
-      return QStringLiteral("viridis");
-    case ColorMapId::magma:
-      return QStringLiteral("magma");
-    case ColorMapId::cividis:
-      return QStringLiteral("cividis");
-  }
-  return QStringLiteral("viridis");
-}
-
-QString toString(Reduction reduction) {
-  return reduction == Reduction::mean ? QStringLiteral("mean") : QStringLiteral("max");
-}
-
-QString toString(HeadSummary summary) {
-  switch (summary) {
-    case HeadSummary::none:
-      return QStringLiteral("none");
-    case HeadSummary::mean:
-      return QStringLiteral("mean");
-    case HeadSummary::max:
-      return QStringLiteral("max");
-  }
-  return QStringLiteral("none");
-}
-
-bool isScore(Quantity quantity) {
-  return quantity == Quantity::rawScores || quantity == Quantity::scaledScores;
 }
 
 ViewSettings ViewSettings::defaults() {
   ViewSettings settings;
   settings.text = QString::fromStdString(book_preset().text);
   settings.masks = {MaskSpec{MaskKind::none, 0, {}}, MaskSpec{MaskKind::causal, 0, {}}};
-  settings.quantities = {Quantity::weights};
   return settings;
 }
 
@@ -240,14 +159,7 @@ void ViewSettings::setRequest(const ComputeRequest& request) {
 }
 
 bool ViewSettings::sameComputation(const ViewSettings& other) const {
-  // What is drawn (quantities, colour map, range, reduction) is not part of the request; the head summary's
-  // maps are made on the worker with the snapshot.
-  return request() == other.request() && headSummary == other.headSummary &&
-         showsScores() == other.showsScores();
-}
-
-bool ViewSettings::showsScores() const {
-  return std::any_of(quantities.begin(), quantities.end(), isScore);
+  return request() == other.request();
 }
 
 QJsonObject ViewSettings::toJson() const {
@@ -272,15 +184,16 @@ QJsonObject ViewSettings::toJson() const {
   for (const MaskSpec& mask : masks) maskArray.append(QString::fromStdString(mask.to_string()));
   json[QStringLiteral("masks")] = maskArray;
   QJsonArray show;
-  for (const Quantity quantity : quantities) show.append(slugOf(quantity));
+  for (const Quantity quantity : display.quantities) show.append(slugOf(quantity));
   json[QStringLiteral("show")] = show;
-  json[QStringLiteral("color_map")] = toString(colorMap);
-  json[QStringLiteral("color_range")] = sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
+  json[QStringLiteral("color_map")] = toString(display.colorMap);
+  json[QStringLiteral("color_range")] =
+      display.sharedRange ? QStringLiteral("shared") : QStringLiteral("per-map");
   json[QStringLiteral("device")] = toQString(to_string(device));
-  json[QStringLiteral("reduction")] = toString(reduction);
+  json[QStringLiteral("reduction")] = toString(display.reduction);
   json[QStringLiteral("model")] = modelFolder;
   json[QStringLiteral("layer")] = layer;
-  json[QStringLiteral("head_summary")] = toString(headSummary);
+  json[QStringLiteral("head_summary")] = toString(display.headSummary);
   return json;
 }
 
@@ -345,31 +258,31 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
     std::vector<bool> wanted(allQuantities().size(), false);
     for (const QJsonValue quantity : value.toArray())
       wanted[static_cast<std::size_t>(parseField(quantity, QStringLiteral("show"), parseQuantity))] = true;
-    settings.quantities.clear();
+    settings.display.quantities.clear();
     for (const Quantity quantity : allQuantities())
-      if (wanted[static_cast<std::size_t>(quantity)]) settings.quantities.push_back(quantity);
+      if (wanted[static_cast<std::size_t>(quantity)]) settings.display.quantities.push_back(quantity);
   }
   if (has("color_map"))
-    settings.colorMap =
+    settings.display.colorMap =
         parseField(json[QStringLiteral("color_map")], QStringLiteral("color_map"), parseColorMap);
   if (has("color_range")) {
     const QString range = stringFromJson(json[QStringLiteral("color_range")], QStringLiteral("color_range"));
     if (range != QLatin1String("shared") && range != QLatin1String("per-map"))
       fail(QStringLiteral("color_range"), QStringLiteral("must be shared or per-map"));
-    settings.sharedRange = range == QLatin1String("shared");
+    settings.display.sharedRange = range == QLatin1String("shared");
   }
   if (has("device"))
     settings.device = parseField(json[QStringLiteral("device")], QStringLiteral("device"),
                                  [](const std::string& s) { return parse_device(s); });
   if (has("reduction"))
-    settings.reduction =
+    settings.display.reduction =
         parseField(json[QStringLiteral("reduction")], QStringLiteral("reduction"), parseReduction);
   if (has("model"))
     settings.modelFolder = stringFromJson(json[QStringLiteral("model")], QStringLiteral("model"));
   if (has("layer"))
     settings.layer = intFromJson(json[QStringLiteral("layer")], QStringLiteral("layer"), 0, 4096);
   if (has("head_summary"))
-    settings.headSummary =
+    settings.display.headSummary =
         parseField(json[QStringLiteral("head_summary")], QStringLiteral("head_summary"), parseHeadSummary);
   return settings;
 }

@@ -187,7 +187,7 @@ class TestFigureLayout : public QObject {
     const auto backend = make_backend(Device::cpu);
     const CancelToken never;
     const SnapshotPointer snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
-    const DisplayOptions options = DisplayOptions::from(settings);
+    const DisplayOptions options = settings.display;
     const ImageRequest request = FigurePresets::request(static_cast<FigurePreset>(preset), ImageFormat::png);
     QTemporaryDir directory;
     const QString path = directory.filePath(QStringLiteral("figure.png"));

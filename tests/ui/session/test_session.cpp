@@ -39,9 +39,9 @@ ViewSettings unusualSettings() {
   settings.normalization = Normalization::sum;
   settings.masks = {MaskSpec::parse("prefix:2"), MaskSpec::parse("none"), MaskSpec::parse("window:4"),
                     MaskSpec::parse("file:/tmp/m.csv")};
-  settings.quantities = {Quantity::scaledScores, Quantity::dropoutWeights};
-  settings.colorMap = ColorMapId::cividis;
-  settings.sharedRange = false;
+  settings.display.quantities = {Quantity::scaledScores, Quantity::dropoutWeights};
+  settings.display.colorMap = ColorMapId::cividis;
+  settings.display.sharedRange = false;
   settings.device = Device::automatic;
   return settings;
 }
