@@ -17,9 +17,8 @@ namespace {
   throw Error("cannot write " + path.string() + ": " + std::strerror(error_number));
 }
 
-}  // namespace
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
+// Writes `contents` to a new hidden file beside `path` and returns its name; removes it on failure.
+std::string write_temporary(const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
   std::string hidden_name = ".";
   hidden_name += path.filename().string();
@@ -50,10 +49,36 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     ::unlink(temporary.c_str());
     fail(path, error_number);
   }
+  return temporary;
+}
+
+void rename_into_place(const std::string& temporary, const std::filesystem::path& path) {
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const int error_number = errno;
     ::unlink(temporary.c_str());
     fail(path, error_number);
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
+  rename_into_place(write_temporary(path, contents), path);
+}
+
+StagedFiles::~StagedFiles() {
+  for (const auto& [temporary, path] : staged_) ::unlink(temporary.c_str());
+}
+
+void StagedFiles::stage(const std::filesystem::path& path, std::string_view contents) {
+  staged_.emplace_back(write_temporary(path, contents), path);
+}
+
+void StagedFiles::commit() {
+  while (!staged_.empty()) {
+    const auto [temporary, path] = staged_.front();
+    staged_.erase(staged_.begin());
+    rename_into_place(temporary, path);
   }
 }
 

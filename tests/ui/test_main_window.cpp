@@ -436,7 +436,9 @@ class TestMainWindow : public QObject {
     // Ctrl+Shift+C: the grid as an image on the clipboard.
     QGuiApplication::clipboard()->clear();
     QVERIFY(QGuiApplication::clipboard()->image().isNull());
+    QSignalSpy copiedSpy(window.exports(), &ExportController::imageCopied);
     QTest::keyClick(keys, Qt::Key_C, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(copiedSpy.wait(20000));
     const QImage copied = QGuiApplication::clipboard()->image();
     QCOMPARE(copied.size(), window.grid()->plot()->size() * window.grid()->plot()->devicePixelRatioF());
 

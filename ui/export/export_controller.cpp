@@ -13,7 +13,9 @@
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 #include <new>
+#include <string_view>
 
+#include "attnscope/atomic_file.hpp"
 #include "export/export_dialog.hpp"
 #include "text.hpp"
 
@@ -60,9 +62,7 @@ ExportController::ExportController(ScopeModel* model, HeatmapPlot* windowPlot, Q
   connect(m_csvAction, &QAction::triggered, this, [this] { dataDialog(QStringLiteral("csv")); });
   connect(m_jsonAction, &QAction::triggered, this, [this] { dataDialog(QStringLiteral("json")); });
   m_copyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
-  connect(m_copyAction, &QAction::triggered, this, [this] {
-    if (copyImage()) emit statusMessage(tr("Copied the heatmaps to the clipboard."));
-  });
+  connect(m_copyAction, &QAction::triggered, this, [this] { copyImage(); });
 }
 
 ExportController::~ExportController() {
@@ -167,36 +167,41 @@ void ExportController::writeInBackground() {
   std::vector<QString> paths;
   for (const auto& image : m_job->images) paths.push_back(image.second);
   const int recordedSteps = static_cast<int>(paths.size());
-  QtConcurrent::run(&m_pool,
-                    [this, snapshot = m_job->snapshot, dataPath = m_job->dataPath, recorded = m_job->recorded,
-                     paths, recordedSteps, cancel = m_job->cancel]() -> Outcome {
-                      try {
-                        if (!dataPath.isEmpty()) {
-                          const bool csv = QFileInfo(dataPath).suffix().toLower() == QLatin1String("csv");
-                          const QByteArray contents =
-                              csv ? Exporter::toCsv(*snapshot) : Exporter::toJson(*snapshot);
-                          cancel->throw_if_cancelled();
-                          Exporter::writeFile(dataPath, contents);
-                          return Outcome{true, false, {}};
-                        }
-                        for (std::size_t i = 0; i < paths.size(); ++i) {
-                          const QByteArray contents = Exporter::encode((*recorded)[i], *cancel);
-                          cancel->throw_if_cancelled();
-                          Exporter::writeFile(paths[i], contents);
-                          const int done = recordedSteps + static_cast<int>(i) + 1;
-                          QMetaObject::invokeMethod(this, [this, done] {
-                            if (m_progress) m_progress->setValue(done);
-                          });
-                        }
-                        return Outcome{true, false, {}};
-                      } catch (const Cancelled&) {
-                        return Outcome{false, true, {}};
-                      } catch (const Error& problem) {
-                        return Outcome{false, false, toQString(problem.what())};
-                      } catch (const std::bad_alloc&) {
-                        return Outcome{false, false, QStringLiteral("not enough memory for the export")};
-                      }
-                    })
+  QtConcurrent::run(
+      &m_pool,
+      [this, snapshot = m_job->snapshot, dataPath = m_job->dataPath, recorded = m_job->recorded, paths,
+       recordedSteps, cancel = m_job->cancel]() -> Outcome {
+        try {
+          if (!dataPath.isEmpty()) {
+            const bool csv = QFileInfo(dataPath).suffix().toLower() == QLatin1String("csv");
+            const QByteArray contents = csv ? Exporter::toCsv(*snapshot) : Exporter::toJson(*snapshot);
+            cancel->throw_if_cancelled();
+            Exporter::writeFile(dataPath, contents);
+            return Outcome{true, false, {}};
+          }
+          // All the maps or none: a Cancel or a failure halfway leaves the folder as it was.
+          StagedFiles staged;
+          for (std::size_t i = 0; i < paths.size(); ++i) {
+            const QByteArray contents = Exporter::encode((*recorded)[i], *cancel);
+            cancel->throw_if_cancelled();
+            staged.stage(QFile::encodeName(paths[i]).toStdString(),
+                         std::string_view(contents.constData(), static_cast<std::size_t>(contents.size())));
+            const int done = recordedSteps + static_cast<int>(i) + 1;
+            QMetaObject::invokeMethod(this, [this, done] {
+              if (m_progress) m_progress->setValue(done);
+            });
+          }
+          cancel->throw_if_cancelled();
+          staged.commit();
+          return Outcome{true, false, {}};
+        } catch (const Cancelled&) {
+          return Outcome{false, true, {}};
+        } catch (const Error& problem) {
+          return Outcome{false, false, toQString(problem.what())};
+        } catch (const std::bad_alloc&) {
+          return Outcome{false, false, QStringLiteral("not enough memory for the export")};
+        }
+      })
       .then(this, [this](const Outcome& outcome) { end(outcome); });
 }
 
@@ -216,7 +221,7 @@ void ExportController::end(const Outcome& outcome) {
     if (!job->directory.isEmpty()) m_lastDirectory = job->directory;
     emit statusMessage(m_lastMessage);
   } else if (outcome.cancelled) {
-    emit statusMessage(tr("Export cancelled; nothing more was written."));
+    emit statusMessage(tr("Export cancelled; nothing was written."));
   } else if (fromDialog) {
     QMessageBox::warning(m_window, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(m_lastMessage));
   }
@@ -236,14 +241,24 @@ bool ExportController::waitForFinished(QString* error) {
 bool ExportController::copyImage() {
   const SnapshotPointer& snapshot = m_model->snapshot();
   if (!snapshot) return false;
+  // Drawn here into paint commands (a few milliseconds), turned into pixels on the worker, handed to the
+  // clipboard back here.
+  auto recorded = std::make_shared<RecordedImage>();
   try {
-    const QImage image = Exporter::renderRaster(snapshot, m_model->display(), std::nullopt,
-                                                m_windowPlot->size(), m_windowPlot->devicePixelRatioF());
-    QGuiApplication::clipboard()->setImage(image);
+    *recorded = Exporter::record(
+        snapshot, m_model->display(), std::nullopt,
+        ImageRequest{ImageFormat::png, m_windowPlot->size(), m_windowPlot->devicePixelRatioF()});
   } catch (const Error& problem) {
     emit statusMessage(toQString(problem.what()));
     return false;
   }
+  QtConcurrent::run(&m_pool, [recorded] {
+    return Exporter::toRaster(*recorded);
+  }).then(this, [this](const QImage& image) {
+    QGuiApplication::clipboard()->setImage(image);
+    emit statusMessage(tr("Copied the heatmaps to the clipboard."));
+    emit imageCopied();
+  });
   return true;
 }
 

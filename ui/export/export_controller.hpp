@@ -1,8 +1,8 @@
 #pragma once
 // File ▸ Export and Edit ▸ Copy Image. An export draws its images on the GUI thread one per event-loop turn
 // (each into paint commands, see Exporter::record) and leaves rasterising, encoding and writing to a worker
-// thread, so the window keeps repainting; a progress dialog offers Cancel, which leaves nothing behind.
-// One export runs at a time.
+// thread, so the window keeps repainting; a progress dialog offers Cancel, which leaves nothing behind (the
+// maps of a folder are written all together or not at all). One export runs at a time.
 
 #include <QObject>
 #include <QThreadPool>
@@ -46,6 +46,8 @@ class ExportController : public QObject {
   // Runs the event loop until the export in flight is done; true when it wrote everything, else false with
   // the reason in `error`.
   bool waitForFinished(QString* error = nullptr);
+  // Copies the grid as the window shows it, at its size, to the clipboard: drawn here, turned into pixels on
+  // the worker; `imageCopied` says when it is there. False when there is nothing to copy.
   bool copyImage();
   QProgressDialog* progressDialog() const { return m_progress; }
 
@@ -53,6 +55,7 @@ class ExportController : public QObject {
   // `message` is the status line of a written export, or why nothing was written.
   void finished(bool written, const QString& message);
   void statusMessage(const QString& message);
+  void imageCopied();
 
  private:
   struct Job;

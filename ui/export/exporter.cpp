@@ -230,6 +230,10 @@ QByteArray Exporter::encode(const RecordedImage& image, const CancelToken& cance
   return {};
 }
 
+QImage Exporter::toRaster(const RecordedImage& image) {
+  return rasterize(image);
+}
+
 QImage Exporter::renderRaster(const SnapshotPointer& snapshot, const DisplayOptions& options,
                               std::optional<MapKey> only, QSize size, double scale) {
   return rasterize(record(snapshot, options, only, ImageRequest{ImageFormat::png, size, scale}));

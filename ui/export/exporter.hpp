@@ -62,6 +62,8 @@ class Exporter {
                               std::optional<MapKey> only, const ImageRequest& request);
   // Any thread. Throws attnscope::Cancelled once `cancel` is set (checked while the PNG is encoded too).
   static QByteArray encode(const RecordedImage& image, const CancelToken& cancel = {});
+  // Any thread: the recorded image in pixels (the clipboard's copy).
+  static QImage toRaster(const RecordedImage& image);
   // Each map of the grid and the file exportEachMap writes it to; throws Error when `folder` is no folder.
   static std::vector<std::pair<MapKey, QString>> eachMapFiles(const SnapshotPointer& snapshot,
                                                               const DisplayOptions& options,

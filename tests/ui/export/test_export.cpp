@@ -11,6 +11,7 @@
 #include <QJsonObject>
 #include <QLineEdit>
 #include <QRegularExpression>
+#include <QSignalSpy>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QTest>
@@ -333,7 +334,9 @@ class TestExport : public QObject {
                                 {ImageFormat::png, QSize(300, 300), 1.0}, std::nullopt, &error));
     QVERIFY(error.contains(QStringLiteral("/nonexistent-dir/x.png")));
 
+    QSignalSpy copiedSpy(window.exports(), &ExportController::imageCopied);
     QVERIFY(window.copyImage());
+    QVERIFY(copiedSpy.wait(20000));
     const QImage copied = QGuiApplication::clipboard()->image();
     QVERIFY(!copied.isNull());
     QCOMPARE(copied.size(), window.grid()->plot()->size() * window.grid()->plot()->devicePixelRatioF());

@@ -1,6 +1,7 @@
 // ExportController: images are drawn on the GUI thread one per event-loop turn and rasterised, encoded and
 // written on a worker. The bound: during an 8192×8192 PNG of the launch view the GUI thread never
-// blocks for more than 50 ms. Cancel leaves no file and no temporary behind, and the previous file intact.
+// blocks for more than 50 ms. Cancel leaves no file and no temporary behind, and the previous file intact; a
+// folder of maps is written all together or not at all.
 
 #include <time.h>
 
@@ -151,6 +152,40 @@ class TestExportController : public QObject {
     QVERIFY2(window.exportImage(fresh, {ImageFormat::png, QSize(800, 600), 1.0}, std::nullopt, &error),
              qPrintable(error));
     QCOMPARE(QImageReader(fresh).size(), QSize(800, 600));
+  }
+
+  void cancellingAFolderLeavesItAsItWas() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    QTemporaryDir directory;
+    const QString previous = directory.filePath(QStringLiteral("head1-causal-weights.png"));
+    {
+      QFile file(previous);
+      QVERIFY(file.open(QIODevice::WriteOnly));
+      file.write("the previous map");
+    }
+    ExportController* exports = window.exports();
+    exports->exportEachMap(directory.path(), {ImageFormat::png, QSize(kLargeSide, kLargeSide), 1.0});
+    QVERIFY(exports->isExporting());
+    // The launch view's four maps are drawn (steps 1–4), then encoded one by one (5–8): cancel once the first
+    // is written to its temporary.
+    constexpr int kMaps = 4;
+    QTRY_VERIFY_WITH_TIMEOUT(exports->progressDialog() && exports->progressDialog()->value() >= kMaps + 1,
+                             120000);
+    QVERIFY(exports->isExporting());
+    exports->progressDialog()->findChild<QPushButton*>()->click();
+    QString error;
+    QVERIFY(!exports->waitForFinished(&error));
+    QVERIFY(error.contains(QStringLiteral("cancelled")));
+    QCOMPARE(readAll(previous), QByteArray("the previous map"));
+    QCOMPARE(QDir(directory.path()).entryList(QDir::Files | QDir::Hidden),
+             QStringList{QStringLiteral("head1-causal-weights.png")});
+
+    // Not cancelled, every map is written, the earlier one replaced.
+    QVERIFY2(window.exportEachMap(directory.path(), {ImageFormat::png, QSize(300, 300), 1.0}, &error),
+             qPrintable(error));
+    QCOMPARE(QDir(directory.path()).entryList(QDir::Files | QDir::Hidden).size(), kMaps);
+    QCOMPARE(QImageReader(previous).size(), QSize(300, 300));
   }
 
  private:
