@@ -22,6 +22,7 @@ void showShortcuts(QWidget* parent) {
           "<tr><td><b>\u2191 / \u2193</b></td><td>previous / next query (click the grid first)</td></tr>"
           "<tr><td><b>Ctrl+L</b></td><td>edit the sentence</td></tr>"
           "<tr><td><b>Esc</b></td><td>cancel a long computation</td></tr>"
+          "<tr><td><b>Ctrl+0</b></td><td>fit every head into the window / readable maps that scroll</td></tr>"
           "<tr><td><b>Ctrl+E</b></td><td>export an image (PNG, SVG, PDF)</td></tr>"
           "<tr><td><b>Ctrl+Shift+C</b></td><td>copy the heatmaps as an image</td></tr>"
           "<tr><td><b>Ctrl+O / Ctrl+S</b></td><td>open / save a session</td></tr>"

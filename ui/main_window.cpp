@@ -92,6 +92,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   if (!m_saved.problem.isEmpty()) showStatus(m_saved.problem, 0);
   m_sessions->setRecentFiles(m_saved.recentFiles);
   m_exports->setLastDirectory(m_saved.exportDirectory);
+  m_grid->setFitAllHeads(m_saved.fitAllHeads);
 
   // The model holds the first settings before the views subscribe: they start from them.
   const ViewSettings settings = initial.value_or(m_saved.settings.value_or(ViewSettings::defaults()));
@@ -103,9 +104,10 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_detail->setModel(m_model);
   m_overview->setModel(m_model);
   m_heads->setModel(m_model);
-  setTabOrder(m_editor, m_strip->chips());  // the sentence, its tokens, the maps, then the settings
+  setTabOrder(m_editor, m_strip->chips());  // the sentence, its tokens, the maps (either mode), the settings
   setTabOrder(m_strip->chips(), m_grid->plot());
-  setTabOrder(m_grid->plot(), m_settingsPanel);
+  setTabOrder(m_grid->plot(), m_grid->figureView());
+  setTabOrder(m_grid->figureView(), m_settingsPanel);
   connectModel();
   m_controller->requestNow(settings);
   setWindowModified(false);
@@ -168,6 +170,7 @@ void MainWindow::buildMenus() {
   for (QDockWidget* dock : {m_settingsDock, m_detailDock, m_overviewDock, m_headsDock})
     view->addAction(dock->toggleViewAction());
   view->addSeparator();
+  view->addAction(m_grid->fitAction());
   QAction* reset = view->addAction(tr("&Reset Layout"));
   connect(reset, &QAction::triggered, this, [this] {
     restoreState(m_defaultState);
@@ -386,6 +389,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   m_saved.settings = m_model->settings();
   m_saved.recentFiles = m_sessions->recentFiles();
   m_saved.exportDirectory = m_exports->lastDirectory();
+  m_saved.fitAllHeads = m_grid->fitsAllHeads();
   m_saved.save(*this);
   m_exports->cancel();
   m_controller->cancel();

@@ -7,6 +7,7 @@
 
 #include <QComboBox>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "compute/freed_memory.hpp"
 #include "export/exporter.hpp"
 #include "panels/settings_panel.hpp"
+#include "plot/figure_renderer.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "plot/text_width_cache.hpp"
 #include "support/test_support.hpp"
@@ -273,36 +275,44 @@ class TestLargeMaps : public QObject {
     QCOMPARE(plot.mapRect(0)->axis(QCPAxis::atBottom)->range().size(), 1.0);
   }
 
+  // Exports draw through FigureRenderer, which reduces each map to the pixels it has in that image: a small
+  // PNG of a long text says under the grid which block each drawn cell is, twice the pixels per unit give
+  // finer blocks on the same page, and a page with room for every cell draws them one by one, without a note.
   void exportsAreReducedForTheirOwnSize() {
     const ViewSettings settings = longSettings(600);
     const SnapshotPointer snapshot = snapshotOf(settings);
-    HeatmapPlot plot;
-    plot.setContent(snapshot, settings.display);
-    QImage small(400, 300, QImage::Format_ARGB32_Premultiplied);
-    {
-      QCPPainter painter(&small);
-      plot.render(&painter, small.size());
-    }
-    QVERIFY(plot.colorMap(0)->region().isReduced());
-    QVERIFY(plot.colorMap(0)->region().keyCells() <= plot.mapRect(0)->width());
-    QVERIFY(plot.gridNote().contains(plot.reductionNote(0)));
-    // Twice the pixels per logical pixel: finer cells for the same layout.
-    const int block = plot.colorMap(0)->region().keyBlock;
-    QImage sharp(800, 600, QImage::Format_ARGB32_Premultiplied);
-    {
-      QCPPainter painter(&sharp);
-      painter.scale(2, 2);
-      plot.render(&painter, small.size(), 2.0);
-    }
-    QVERIFY(plot.colorMap(0)->region().keyBlock < block);
-    QImage large(4000, 3000, QImage::Format_ARGB32_Premultiplied);
-    {
-      QCPPainter painter(&large);
-      plot.render(&painter, large.size());
-    }
-    QVERIFY(!plot.colorMap(0)->region().isReduced());
-    QVERIFY(plot.reductionNote(0).isEmpty());
-    QCOMPARE(plot.colorMap(0)->cellValue(5, 3), double(snapshot->rows[0].result.heads[0].weights(5, 3)));
+    const DisplayOptions options = settings.display;
+    // The key block of the note for that page and pixels per unit (0: no note, the cells are not reduced).
+    const auto keyBlock = [&](QSize page, double pixelsPerUnit, double* mapPixels) {
+      FigureRenderer figure(snapshot, options);
+      const FigureLayout layout = figure.layout(QSizeF(page), FigureStyle{}, pixelsPerUnit);
+      *mapPixels = layout.mapSide() * pixelsPerUnit;
+      for (const FigureText& text : layout.texts()) {
+        const QRegularExpressionMatch match =
+            QRegularExpression(QStringLiteral("each drawn cell is the max of (\\d+)\u00d7(\\d+) cells"))
+                .match(text.text);
+        if (text.role == FigureTextRole::note && match.hasMatch()) return match.captured(1).toInt();
+      }
+      return 0;
+    };
+    double pixels = 0.0;
+    const int block = keyBlock(QSize(400, 300), 1.0, &pixels);
+    QVERIFY(block > 1);
+    QVERIFY(600.0 / block <= std::ceil(pixels) + 1);  // no more cells than the map has pixels
+    const int sharper = keyBlock(QSize(400, 300), 2.0, &pixels);
+    QVERIFY2(sharper > 0 && sharper < block,
+             qPrintable(QStringLiteral("%1 then %2").arg(block).arg(sharper)));
+    QCOMPARE(keyBlock(QSize(4000, 3000), 1.0, &pixels), 0);
+    QVERIFY(pixels >= 600);
+
+    // The files say so: the small export has the note (an SVG keeps several cells per unit, so its blocks are
+    // finer than the PNG's), the large one has none.
+    const auto svg = [&](QSize size) {
+      return QString::fromUtf8(
+          Exporter::renderImage(snapshot, options, std::nullopt, ImageRequest{ImageFormat::svg, size}));
+    };
+    QVERIFY(svg(QSize(400, 300)).contains(QStringLiteral("each drawn cell is the max of")));
+    QVERIFY(!svg(QSize(4000, 3000)).contains(QStringLiteral("each drawn cell")));
   }
 
   void aLongTextLetsGoOfItsMatricesOnceDrawn() {

@@ -16,7 +16,7 @@
 #include "attnscope/atomic_file.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/result_format.hpp"
-#include "export/figure_renderer.hpp"
+#include "plot/figure_renderer.hpp"
 
 namespace attnscope::ui {
 namespace {

@@ -16,7 +16,9 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       m_banner(new QLabel),
       m_hint(new QLabel),
       m_scroll(new QScrollArea),
-      m_stack(new QStackedWidget) {
+      m_stack(new QStackedWidget),
+      m_figure(new FigureView),
+      m_fitAction(new QAction(tr("&Fit All Heads"), this)) {
   m_banner->setObjectName(QStringLiteral("problemBanner"));
   m_banner->setWordWrap(true);
   m_banner->setTextFormat(Qt::PlainText);
@@ -44,7 +46,30 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   m_scroll->setFrameShape(QFrame::NoFrame);
   m_scroll->viewport()->installEventFilter(this);
   m_stack->addWidget(m_scroll);
+  m_stack->addWidget(m_figure);
   m_stack->addWidget(m_hint);
+
+  // Every head in the window at once, laid out as the export figure is.
+  connect(m_figure, &FigureView::cellHovered, this,
+          [this](const MapKey& map, int query, int key, const QPoint& globalPosition) {
+            emit cellHovered(query, key);
+            if (query >= 0)
+              QToolTip::showText(globalPosition + QPoint(14, 10), toolTipFor(map, query, key), m_figure);
+            else
+              QToolTip::hideText();
+          });
+  connect(m_figure, &FigureView::cellClicked, this, &HeatmapGrid::cellClicked);
+  connect(m_figure, &FigureView::queryStepped, this, &HeatmapGrid::queryStepped);
+  m_fitAction->setObjectName(QStringLiteral("fitAllHeadsAction"));
+  m_fitAction->setCheckable(true);
+  m_fitAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+  m_fitAction->setToolTip(
+      tr("Every head fitted into the window (as the exported figure), or readable maps "
+         "that scroll (Ctrl+0)"));
+  addAction(m_fitAction);  // the key works without a menu too
+  connect(m_fitAction, &QAction::toggled, this, [this] {
+    if (!isShowingHint()) showMaps();  // the hint stays up in either mode
+  });
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->setSpacing(4);
@@ -78,8 +103,25 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
     showHint(tr(
         "Nothing to show: tick at least one quantity under Display (raw scores, scaled scores, weights)."));
   else
-    m_stack->setCurrentWidget(m_scroll);
+    showMaps();
+  m_figure->setContent(snapshot, options);
   fitPlotWidth();
+}
+
+void HeatmapGrid::setFitAllHeads(bool fit) {
+  m_fitAction->setChecked(fit);
+}
+
+QWidget* HeatmapGrid::mapsWidget() const {
+  return fitsAllHeads() ? static_cast<QWidget*>(m_figure) : m_plot;
+}
+
+void HeatmapGrid::showMaps() {
+  QWidget* page = fitsAllHeads() ? static_cast<QWidget*>(m_figure) : m_scroll;
+  if (m_stack->currentWidget() == page) return;
+  const bool focused = m_plot->hasFocus() || m_figure->hasFocus();
+  m_stack->setCurrentWidget(page);
+  if (focused) mapsWidget()->setFocus(Qt::OtherFocusReason);
 }
 
 void HeatmapGrid::fitPlotWidth() {
@@ -118,13 +160,17 @@ QString HeatmapGrid::hint() const {
 
 void HeatmapGrid::setHover(int query, int key) {
   m_plot->setHover(query, key);
+  m_figure->setHover(query, key);
 }
 
 void HeatmapGrid::setSelection(const QuerySelection& selection) {
-  m_plot->setSelection(selection.query, MapKey{selection.maskRow, selection.head, Quantity::weights});
+  const MapKey explained{selection.maskRow, selection.head, Quantity::weights};
+  m_plot->setSelection(selection.query, explained);
+  m_figure->setSelection(selection.query, explained);
 }
 
 void HeatmapGrid::ensureMapVisible(int maskRow, int head) {
+  if (fitsAllHeads()) return;  // every map is in view
   for (int map = 0; map < m_plot->mapCount(); ++map) {
     const MapKey key = m_plot->mapKey(map);
     if (key.maskRow != maskRow || key.head != head) continue;
@@ -155,9 +201,14 @@ QString HeatmapGrid::problem() const {
 }
 
 QString HeatmapGrid::toolTipFor(int map, int query, int key) const {
+  if (map < 0 || map >= m_plot->mapCount()) return {};
+  return toolTipFor(m_plot->mapKey(map), query, key);
+}
+
+QString HeatmapGrid::toolTipFor(const MapKey& mapKey, int query, int key) const {
   const SnapshotPointer& snapshot = m_plot->snapshot();
-  if (!snapshot || map < 0 || map >= m_plot->mapCount()) return {};
-  const MapKey mapKey = m_plot->mapKey(map);
+  if (!snapshot || query < 0 || key < 0 || query >= snapshot->tokenCount() || key >= snapshot->tokenCount())
+    return {};
   const auto token = [&snapshot](int index) {
     return displayToken(snapshot->tokenTexts.at(index), 24).toHtmlEscaped();
   };

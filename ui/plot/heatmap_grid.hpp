@@ -1,12 +1,16 @@
 #pragma once
 // The centre of the window: the heatmap plot, with hover tooltips and click-to-select, an empty-state hint
 // when there is nothing to show, and a banner that explains why the maps on screen are the last valid ones.
+// Two modes, switched by the View menu's "Fit All Heads" (Ctrl+0): the maps at a readable size that scroll
+// (HeatmapPlot), or every map fitted into the window as the export figure lays them out (FigureView).
 
+#include <QAction>
 #include <QLabel>
 #include <QScrollArea>
 #include <QStackedWidget>
 #include <QWidget>
 
+#include "plot/figure_view.hpp"
 #include "plot/heatmap_plot.hpp"
 #include "state/scope_model.hpp"
 
@@ -22,6 +26,13 @@ class HeatmapGrid : public QWidget {
   // change them.
   void setModel(ScopeModel* model);
   HeatmapPlot* plot() const { return m_plot; }
+  FigureView* figureView() const { return m_figure; }
+  // Checkable, Ctrl+0: every head fitted into the window instead of readable maps that scroll.
+  QAction* fitAction() const { return m_fitAction; }
+  void setFitAllHeads(bool fit);
+  bool fitsAllHeads() const { return m_fitAction->isChecked(); }
+  // The widget that shows the maps in the current mode (for the focus chain).
+  QWidget* mapsWidget() const;
   void setContent(const SnapshotPointer& snapshot, const DisplayOptions& options);
   void setHover(int query, int key);
   void setSelection(const QuerySelection& selection);
@@ -37,6 +48,7 @@ class HeatmapGrid : public QWidget {
   // What the tooltip says for a cell: query and key tokens, raw and scaled score, weight (and dropout
   // weight).
   QString toolTipFor(int map, int query, int key) const;
+  QString toolTipFor(const MapKey& map, int query, int key) const;
 
  signals:
   void cellHovered(int query, int key);  // (-1, -1) when the pointer leaves the maps
@@ -51,6 +63,7 @@ class HeatmapGrid : public QWidget {
   void onMousePress(QMouseEvent* event);
   void showHint(const QString& text);
   void fitPlotWidth();
+  void showMaps();  // the page of the current mode
 
   ScopeModel* m_model = nullptr;
   HeatmapPlot* m_plot;
@@ -58,6 +71,8 @@ class HeatmapGrid : public QWidget {
   QLabel* m_hint;
   QScrollArea* m_scroll;
   QStackedWidget* m_stack;
+  FigureView* m_figure;
+  QAction* m_fitAction;
 };
 
 }  // namespace attnscope::ui

@@ -2,7 +2,6 @@
 
 #include <QApplication>
 #include <QFontMetrics>
-#include <QPicture>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -86,8 +85,8 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
       replot(QCustomPlot::rpQueuedReplot);
     else
       m_settlePasses = 0;
-    // A zoom, a resize or a new reduction: the cells in view are rebuilt for it (exports do it in render).
-    if (!m_rendering && isVisible() && needsRefine()) m_refineTimer.start();
+    // A zoom, a resize or a new reduction: the cells in view are rebuilt for it.
+    if (isVisible() && needsRefine()) m_refineTimer.start();
   });
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
@@ -434,19 +433,6 @@ void HeatmapPlot::refine() {
   });
 }
 
-void HeatmapPlot::refineNow(double pixelRatio) {
-  if (!m_snapshot) return;
-  const int n = m_snapshot->tokenCount();
-  for (Map& map : m_maps) {
-    const CellRegion wanted = wantedRegion(map, pixelRatio, QSize());
-    if (map.axisRect->width() > 0 && !map.colorMap->region().serves(wanted))
-      map.colorMap->setCells(
-          buildMapCells(*m_snapshot, map.key.maskRow, map.key.head, map.key.quantity, wanted), n);
-  }
-  updateRanges();
-  updateNote();
-}
-
 void HeatmapPlot::updateNote() {
   if (!m_note) return;
   const QString note = gridNote();
@@ -618,20 +604,6 @@ QSize HeatmapPlot::naturalSize() const {
   const int width = columns * (side + labels) + scales + 24;
   const int height = rows * (side + labels) + 40;
   return QSize(std::clamp(width, 320, 8000), std::clamp(height, 240, 8000));
-}
-
-void HeatmapPlot::render(QCPPainter* painter, const QSize& size, double pixelRatio) {
-  m_rendering = true;
-  for (int pass = 0; pass < kMaxSettlePasses + 1; ++pass) {
-    QPicture scratch;
-    QCPPainter scratchPainter(&scratch);
-    toPainter(&scratchPainter, size.width(), size.height());
-    scratchPainter.end();
-    refineNow(pixelRatio);  // the maps now have their size in this image
-    if (!settle()) break;
-  }
-  toPainter(painter, size.width(), size.height());
-  m_rendering = false;
 }
 
 }  // namespace attnscope::ui

@@ -1,7 +1,8 @@
 #pragma once
 // The heatmaps of a snapshot laid out in one QCustomPlot: a block of rows per quantity (one row per mask, one
 // column per head), each map titled "head h · mask", with token labels, a colour bar per quantity (or per
-// map) and the masked-cell key. The window shows one; every export renders a fresh one at the requested size.
+// map) and the masked-cell key. The window shows one (exports draw through FigureRenderer instead; they only
+// ask it for a natural size).
 // A map never holds more cells than its axis rect has pixels: a long text's maps show blocks of cells reduced
 // to their max or mean (said in a note under the grid); the wheel zooms into a map and the cells in view are
 // rebuilt finer off the GUI thread, down to one cell per token.
@@ -84,10 +85,6 @@ class HeatmapPlot : public QCustomPlot {
 
   // A size at which every map is comfortably readable: used for exports when no size is given.
   QSize naturalSize() const;
-  // Lays the plot out at `size` until the token labels settle (how many fit, whether they are rotated),
-  // then paints it with `painter` (whose device is at least that size) at `pixelRatio` device pixels per
-  // logical pixel, with each map reduced for that size. For exports.
-  void render(QCPPainter* painter, const QSize& size, double pixelRatio = 1.0);
 
  signals:
   // Cells built off the GUI thread (after a zoom, a resize or a new reduction) are on screen.
@@ -107,8 +104,7 @@ class HeatmapPlot : public QCustomPlot {
   std::vector<Quantity> shownQuantities() const;
   CellRegion wantedRegion(const Map& map, double pixelRatio, QSize estimate) const;
   bool needsRefine() const;
-  void refine();                      // off the GUI thread; the cells arrive later
-  void refineNow(double pixelRatio);  // here and now (exports)
+  void refine();  // off the GUI thread; the cells arrive later
   void updateNote();
   void clampRange(QCPAxis* axis);
   std::vector<MapKey> layoutKeys() const;
@@ -141,7 +137,6 @@ class HeatmapPlot : public QCustomPlot {
   QTimer m_refineTimer;
   RestartableJob m_refineJob;
   bool m_refining = false;
-  bool m_rendering = false;
 };
 
 }  // namespace attnscope::ui

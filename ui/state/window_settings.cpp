@@ -26,6 +26,7 @@ void WindowSettings::restore(QMainWindow* window) {
   recentFiles.removeAll(QString());
   while (recentFiles.size() > kMaxRecentFiles) recentFiles.removeLast();
   exportDirectory = saved.value(QStringLiteral("export/directory")).toString();
+  fitAllHeads = saved.value(QStringLiteral("view/fitAllHeads"), false).toBool();
 
   const QVariant last = saved.value(QStringLiteral("session/settings"));
   if (!last.isValid()) return;
@@ -47,6 +48,7 @@ void WindowSettings::save(const QMainWindow& window) const {
   saved.setValue(QStringLiteral("window/state"), window.saveState());
   saved.setValue(QStringLiteral("recentFiles"), recentFiles);
   saved.setValue(QStringLiteral("export/directory"), exportDirectory);
+  saved.setValue(QStringLiteral("view/fitAllHeads"), fitAllHeads);
   if (settings)
     saved.setValue(QStringLiteral("session/settings"),
                    QString::fromUtf8(QJsonDocument(settings->toJson()).toJson(QJsonDocument::Compact)));

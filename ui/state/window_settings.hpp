@@ -1,6 +1,7 @@
 #pragma once
 // What the next launch restores, in QSettings: the window's geometry and docks, the recent sessions, the
-// last export folder and the last settings (text included).
+// last export folder, whether the maps fit the window (View ▸ Fit All Heads) and the last settings (text
+// included).
 
 #include <QString>
 #include <QStringList>
@@ -26,6 +27,7 @@ class WindowSettings {
   std::optional<ViewSettings> settings;
   QStringList recentFiles;
   QString exportDirectory;
+  bool fitAllHeads = false;
   QString problem;
 };
 

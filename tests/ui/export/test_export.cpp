@@ -20,8 +20,8 @@
 #include "export/export_dialog.hpp"
 #include "export/exporter.hpp"
 #include "export/figure_preset.hpp"
-#include "export/figure_renderer.hpp"
 #include "main_window.hpp"
+#include "plot/figure_renderer.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "ui_test_support.hpp"
 

@@ -12,7 +12,7 @@
 #include "compute/attention_input.hpp"
 #include "export/exporter.hpp"
 #include "export/figure_preset.hpp"
-#include "export/figure_renderer.hpp"
+#include "plot/figure_renderer.hpp"
 #include "plot/figure_layout.hpp"
 #include "ui_test_support.hpp"
 

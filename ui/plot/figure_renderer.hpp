@@ -2,7 +2,8 @@
 // Paints the maps of a snapshot as a figure for a page: the geometry comes from FigureLayout (headers
 // instead of per-map titles, token labels once on the outer edges, square cells, one colour bar per
 // quantity), the cells from the snapshot, reduced to the page's pixels for a long text. Every image export
-// (PNG, SVG, PDF, each map to a folder) draws through it, so they all share one layout.
+// (PNG, SVG, PDF, each map to a folder) and the window's "fit all heads" view (FigureView) draw through it,
+// so they all share one layout. Not tied to a thread: the view builds its figures on a worker.
 // With a GPT-2 model the mask rows none and causal are the same map (the model's own causal mask): they are
 // drawn once, as "causal (the model's own)".
 
@@ -24,8 +25,8 @@ class FigureRenderer {
 
   // The layout for a page of `page` layout units (maps filled in at `pixelsPerUnit` device pixels a unit).
   FigureLayout layout(QSizeF page, const FigureStyle& style, double pixelsPerUnit = 1.0);
-  // Paints the figure onto `painter`, whose coordinates are layout units from (0, 0).
-  void paint(QPainter* painter, QSizeF page, const FigureStyle& style, double pixelsPerUnit = 1.0);
+  // Paints the figure onto `painter`, whose coordinates are layout units from (0, 0); returns its layout.
+  FigureLayout paint(QPainter* painter, QSizeF page, const FigureStyle& style, double pixelsPerUnit = 1.0);
 
   // The maps drawn, group by group (quantity blocks, then mask rows), head by head.
   int groupCount() const { return static_cast<int>(m_groups.size()); }

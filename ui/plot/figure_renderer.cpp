@@ -1,4 +1,4 @@
-#include "export/figure_renderer.hpp"
+#include "plot/figure_renderer.hpp"
 
 #include <QImage>
 #include <algorithm>
@@ -152,7 +152,8 @@ FigureLayout FigureRenderer::layout(QSizeF page, const FigureStyle& style, doubl
   return FigureLayout::compute(spec(page, style));
 }
 
-void FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureStyle& style, double pixelsPerUnit) {
+FigureLayout FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureStyle& style,
+                                   double pixelsPerUnit) {
   const FigureLayout figure = layout(page, style, pixelsPerUnit);
   painter->save();
   painter->fillRect(QRectF(QPointF(0, 0), page), Qt::white);
@@ -203,6 +204,7 @@ void FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureStyle& st
     painter->restore();
   }
   painter->restore();
+  return figure;
 }
 
 }  // namespace attnscope::ui
