@@ -258,6 +258,37 @@ class TestModelView : public QObject {
     compareGrid(*window.grid()->plot(), window.model()->settings(), 1);
   }
 
+  void theOverviewIsLaidOutLikeTheGrid() {
+    // FigureLayout places the overview's maps: square, one row per layer, inside the widget at every size,
+    // never overlapping each other or a header, and a message instead of maps when there is no room.
+    MainWindow window;
+    openTinyModel(window, m_model);
+    ModelOverview* overview = window.overview();
+    for (const QSize size : {QSize(160, 120), QSize(300, 200), QSize(420, 160), QSize(600, 500)}) {
+      overview->resize(size);
+      std::vector<QRect> maps;
+      for (int layer = 0; layer < kLayers; ++layer)
+        for (int head = 0; head < kHeads; ++head) {
+          const QRect map = overview->mapRect(layer, head);
+          QVERIFY(!map.isEmpty());
+          QCOMPARE(map.width(), map.height());
+          QVERIFY2(overview->rect().contains(map),
+                   qPrintable(QStringLiteral("%1x%2").arg(size.width()).arg(size.height())));
+          if (head > 0) QCOMPARE(map.top(), overview->mapRect(layer, 0).top());
+          if (layer > 0) QVERIFY(map.top() > overview->mapRect(layer - 1, head).bottom());
+          for (const QRect& other : maps) QVERIFY(!map.intersects(other));
+          maps.push_back(map);
+        }
+      // Maps fill the room they are given: the larger side is not wasted.
+      QVERIFY(maps.front().width() * kHeads > size.width() / 3 ||
+              maps.front().height() * kLayers > size.height() / 3);
+    }
+    overview->resize(20, 20);
+    QVERIFY(overview->mapRect(0, 0).isEmpty());
+    int layer = -1, head = -1;
+    QVERIFY(!overview->mapAt(QPoint(10, 10), &layer, &head));
+  }
+
   void manyHeadsScrollInsteadOfWideningTheWindow() {
     // GPT-2's 12 heads (and a summary) side by side: the window keeps its size, the grid scrolls, and each
     // map keeps a readable width.

@@ -1,19 +1,22 @@
 #include "panels/model_overview.hpp"
 
+#include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
 #include <algorithm>
 #include <cmath>
 
+#include "attnscope/error.hpp"
 #include "plot/color_maps.hpp"
 
 namespace attnscope::ui {
 namespace {
 
+// For the size hints: the layout adds headers and gaps around the cells.
 constexpr int kLabelWidth = 30;
 constexpr int kLabelHeight = 16;
-constexpr int kGap = 3;
+constexpr int kGap = 5;
 constexpr int kMinimumCell = 14;
 constexpr int kPreferredCell = 30;
 
@@ -65,6 +68,7 @@ void ModelOverview::setContent(const SnapshotPointer& snapshot, int maskRow, Col
         m_images.push_back(std::move(image));
       }
   }
+  m_laidOut = false;
   updateGeometry();
   update();
 }
@@ -75,20 +79,31 @@ void ModelOverview::setCurrentHead(int head) {
   update();
 }
 
-ModelOverview::Geometry ModelOverview::geometry() const {
-  Geometry g;
-  g.left = kLabelWidth;
-  g.top = kLabelHeight;
-  if (m_layers == 0 || m_heads == 0) return g;
-  const int byWidth = (width() - kLabelWidth) / m_heads - kGap;
-  const int byHeight = (height() - kLabelHeight) / m_layers - kGap;
-  g.cell = std::max(kMinimumCell, std::min(byWidth, byHeight));
-  return g;
+const std::optional<FigureLayout>& ModelOverview::layout() const {
+  if (m_laidOut) return m_layout;
+  m_laidOut = true;
+  m_layout.reset();
+  if (m_layers == 0 || m_heads == 0) return m_layout;
+  FigureSpec spec;
+  spec.page = QSizeF(size());
+  const int pixels = std::max(8, QFontMetrics(font()).height() - 4);
+  spec.style = FigureStyle{pixels, pixels, pixels, std::max(6, pixels - 3)};
+  for (int head = 0; head < m_heads; ++head) spec.columnHeaders << QString::number(head + 1);
+  spec.shortColumnHeaders = spec.columnHeaders;
+  for (int layer = 0; layer < m_layers; ++layer) spec.groups.push_back({QStringLiteral("L%1").arg(layer), 0});
+  spec.tokenAxes = false;
+  spec.wrapRows = 1;
+  try {
+    m_layout = FigureLayout::compute(spec);
+  } catch (const Error&) {
+    // Too small for the maps: paintEvent says so.
+  }
+  return m_layout;
 }
 
 QRect ModelOverview::mapRect(int layer, int head) const {
-  const Geometry g = geometry();
-  return QRect(g.left + head * (g.cell + kGap), g.top + layer * (g.cell + kGap), g.cell, g.cell);
+  if (!layout()) return {};
+  return m_layout->mapRect(layer, head).toRect();
 }
 
 bool ModelOverview::mapAt(const QPoint& position, int* layer, int* head) const {
@@ -116,34 +131,43 @@ QSize ModelOverview::minimumSizeHint() const {
           kLabelHeight + std::max(1, m_layers) * (kMinimumCell + kGap)};
 }
 
+void ModelOverview::resizeEvent(QResizeEvent* event) {
+  m_laidOut = false;
+  QWidget::resizeEvent(event);
+}
+
 void ModelOverview::paintEvent(QPaintEvent*) {
   QPainter painter(this);
-  if (!m_snapshot) {
+  if (!m_snapshot || !layout()) {
     painter.setPen(palette().color(QPalette::PlaceholderText));
     painter.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap,
-                     tr("Open a GPT-2 model (File \u25b8 Open Model) "
-                        "to see every layer and head here."));
+                     m_snapshot ? tr("Too small to show every layer and head: make this panel larger.")
+                                : tr("Open a GPT-2 model (File \u25b8 Open Model) "
+                                     "to see every layer and head here."));
     return;
   }
-  QFont small = font();
-  small.setPointSizeF(small.pointSizeF() * 0.8);
-  painter.setFont(small);
-  const Geometry g = geometry();
-  painter.setPen(palette().color(QPalette::WindowText));
-  for (int head = 0; head < m_heads; ++head)
-    painter.drawText(QRect(mapRect(0, head).left(), 0, g.cell, kLabelHeight), Qt::AlignCenter,
-                     QString::number(head + 1));
-  for (int layer = 0; layer < m_layers; ++layer) {
-    const QRect first = mapRect(layer, 0);
-    const QRect label(0, first.top(), kLabelWidth - 4, g.cell);
-    if (layer == m_currentLayer) {
-      // The grid's layer: a band behind its row.
-      const QRect band(0, first.top() - 2, mapRect(layer, m_heads - 1).right() + 3, g.cell + 4);
-      painter.fillRect(band, palette().color(QPalette::Highlight).lighter(160));
-    }
-    painter.drawText(label, Qt::AlignRight | Qt::AlignVCenter, QStringLiteral("L%1").arg(layer));
+  if (m_currentLayer >= 0) {
+    // The grid's layer: a band behind its row.
+    const QRect first = mapRect(m_currentLayer, 0), last = mapRect(m_currentLayer, m_heads - 1);
+    painter.fillRect(QRect(0, first.top() - 2, last.right() + 4, first.height() + 4),
+                     palette().color(QPalette::Highlight).lighter(160));
+  }
+  for (int layer = 0; layer < m_layers; ++layer)
     for (int head = 0; head < m_heads; ++head)
       painter.drawImage(mapRect(layer, head), m_images[static_cast<std::size_t>(layer * m_heads + head)]);
+  painter.setPen(palette().color(QPalette::WindowText));
+  for (const FigureText& text : m_layout->texts()) {
+    painter.setFont(text.font);
+    if (!text.vertical) {
+      painter.drawText(text.rect, static_cast<int>(text.alignment), text.text);
+      continue;
+    }
+    painter.save();
+    painter.translate(text.rect.left(), text.rect.bottom());
+    painter.rotate(-90.0);
+    painter.drawText(QRectF(0.0, 0.0, text.rect.height(), text.rect.width()),
+                     static_cast<int>(text.alignment), text.text);
+    painter.restore();
   }
   if (m_currentLayer >= 0 && m_currentHead >= 0 && m_currentHead < m_heads) {
     // Darker than the layer's band behind it, so the head stands out from its row.

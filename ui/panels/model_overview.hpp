@@ -1,13 +1,16 @@
 #pragma once
 // Every layer × head of a GPT-2 model as small maps (the weights of one mask row, each map scaled to its own
-// largest weight), one row per layer. The layer on screen in the grid is marked, and the head the selected
-// query was picked in is outlined; clicking a map asks for that layer and head.
+// largest weight), one row per layer, laid out by the grid's own FigureLayout (a group per layer, a column
+// per head, no token axes). The layer on screen in the grid is marked, and the head the selected query was
+// picked in is outlined; clicking a map asks for that layer and head.
 
 #include <QImage>
 #include <QWidget>
+#include <optional>
 #include <vector>
 
 #include "compute/attention_snapshot.hpp"
+#include "plot/figure_layout.hpp"
 #include "state/scope_model.hpp"
 
 namespace attnscope::ui {
@@ -43,14 +46,13 @@ class ModelOverview : public QWidget {
 
  protected:
   void paintEvent(QPaintEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
 
  private:
-  struct Geometry {
-    int left = 0, top = 0, cell = 0;
-  };
-  Geometry geometry() const;
+  // The layout for the widget's size; empty when there is nothing to show or no room for the maps.
+  const std::optional<FigureLayout>& layout() const;
 
   SnapshotPointer m_snapshot;
   int m_maskRow = 0;
@@ -59,6 +61,8 @@ class ModelOverview : public QWidget {
   int m_currentLayer = -1;
   int m_currentHead = -1;
   std::vector<QImage> m_images;  // layer · n_head + head
+  mutable std::optional<FigureLayout> m_layout;
+  mutable bool m_laidOut = false;
 };
 
 }  // namespace attnscope::ui

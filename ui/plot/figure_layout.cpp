@@ -87,7 +87,9 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows,
       rowHeaders ? (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1) : 0.0;
   QStringList ticks;
   for (const FigureSpec::Scale& scale : spec.scales) ticks << scale.ticks;
-  const double scaleBand = 2.0 * space.gap + space.bar + 3.0 + widest(note, ticks) + 3.0 + heightOf(note);
+  const double scaleBand =
+      spec.scales.empty() ? 0.0
+                          : 2.0 * space.gap + space.bar + 3.0 + widest(note, ticks) + 3.0 + heightOf(note);
   const double noteLine = heightOf(note) + 2.0;
   // The given notes, the masked-cell key, and a line for whatever headers had to be left out.
   const double notesBand = (static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1) * noteLine;
@@ -97,13 +99,18 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows,
   const double fixedWidth = 2.0 * space.margin + rowHeaderBand + scaleBand + (columns - 1) * space.gap;
   // Thinned or left-off labels are said on a line of their own.
   const auto sideFor = [&](const LabelPlan& labels) {
-    return std::min(
-        (spec.page.width() - fixedWidth - labels.queryBand) / columns,
-        (spec.page.height() - fixedHeight - labels.keyBand - (labels.step == 1 ? 0.0 : noteLine)) / gridRows);
+    return std::min((spec.page.width() - fixedWidth - labels.queryBand) / columns,
+                    (spec.page.height() - fixedHeight - labels.keyBand -
+                     (labels.step == 1 || !spec.tokenAxes ? 0.0 : noteLine)) /
+                        gridRows);
   };
+  Candidate candidate{wrapRows, columns, rowHeaders, 0.0, {}};
+  if (!spec.tokenAxes) {
+    candidate.side = sideFor(LabelPlan{});
+    return candidate;
+  }
 
   // Largest font first, then smaller ones down to the minimum, then thinned at the minimum, then none.
-  Candidate candidate{wrapRows, columns, rowHeaders, 0.0, {}};
   const int n = static_cast<int>(spec.tokens.size());
   for (int pixels = spec.style.tickPixels; pixels >= spec.style.minimumTickPixels; --pixels) {
     const bool thin = pixels == spec.style.minimumTickPixels;
@@ -134,10 +141,11 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows,
 
 FigureLayout FigureLayout::compute(const FigureSpec& spec) {
   const int heads = static_cast<int>(spec.columnHeaders.size());
-  if (heads == 0 || spec.groups.empty() || spec.tokens.isEmpty())
+  if (heads == 0 || spec.groups.empty() || (spec.tokenAxes && spec.tokens.isEmpty()))
     throw Error("there is nothing to lay out: no map is shown");
   Candidate best;
   for (int wrapRows = 1; wrapRows <= heads; ++wrapRows) {
+    if (spec.wrapRows > 0 && wrapRows != std::min(spec.wrapRows, heads)) continue;
     // Only the wraps that differ: 12 heads in 5 rows of 3 columns is 4 rows of 3.
     const int columns = (heads + wrapRows - 1) / wrapRows;
     if ((heads + columns - 1) / columns != wrapRows) continue;
@@ -178,12 +186,13 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
   QStringList ticks;
   for (const FigureSpec::Scale& scale : spec.scales) ticks << scale.ticks;
   const double tickWidth = widest(note, ticks);
-  const double scaleBand = 2.0 * space.gap + space.bar + 3.0 + tickWidth + 3.0 + noteHeight;
+  const double scaleBand =
+      spec.scales.empty() ? 0.0 : 2.0 * space.gap + space.bar + 3.0 + tickWidth + 3.0 + noteHeight;
   const double rowHeaderBand =
       chosen.rowHeaders ? (heightOf(header) + space.gap) * (spec.scaleHeaders ? 2 : 1) : 0.0;
   m_hatchSpacing = std::max(2.0, spec.style.tickPixels * 7.0 / 12.0);  // the window's 7 at 12 px labels
-  const int noteLines =
-      static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1 + (chosen.labels.step == 1 ? 0 : 1);
+  const int noteLines = static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1 +
+                        (chosen.labels.step == 1 || !spec.tokenAxes ? 0 : 1);
 
   // The whole figure centred on the page.
   const double gridWidth = m_columns * m_side + (m_columns - 1) * space.gap;
@@ -302,7 +311,7 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
       addTokenLabels(spec, mapRect(groups - 1, head), false, font);
     if (m_labelStep > 1)
       labelNote = QStringLiteral("token labels: one token in %1, and the first and last").arg(m_labelStep);
-  } else {
+  } else if (spec.tokenAxes) {
     labelNote = QStringLiteral("token labels left off: the cells are smaller than the smallest label font");
   }
 

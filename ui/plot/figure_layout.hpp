@@ -47,6 +47,9 @@ struct FigureSpec {
   QStringList notes;   // lines always shown under the grid
   bool maskedKey = false;
   bool scaleHeaders = false;  // several quantities: each block of groups is headed by its quantity
+  // False: no token labels at all (the model overview's thumbnails); `tokens` may then be empty.
+  bool tokenAxes = true;
+  int wrapRows = 0;  // grid rows per group; 0: whichever gives the largest maps
 };
 
 enum class FigureTextRole { columnHeader, rowHeader, queryLabel, keyLabel, scaleTick, scaleLabel, note };
