@@ -13,8 +13,8 @@
 #include "attnscope/backend.hpp"
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
-#include "plot/figure_renderer.hpp"
 #include "plot/color_maps.hpp"
+#include "plot/figure_renderer.hpp"
 #include "plot/heatmap_plot.hpp"
 #include "state/view_settings.hpp"
 

@@ -12,8 +12,8 @@
 #include "compute/attention_input.hpp"
 #include "export/exporter.hpp"
 #include "export/figure_preset.hpp"
-#include "plot/figure_renderer.hpp"
 #include "plot/figure_layout.hpp"
+#include "plot/figure_renderer.hpp"
 #include "ui_test_support.hpp"
 
 using namespace attnscope;
