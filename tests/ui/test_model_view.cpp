@@ -21,10 +21,12 @@
 #include "attnscope/gpt2.hpp"
 #include "compute/model_snapshot.hpp"
 #include "main_window.hpp"
+#include "panels/head_stats_model.hpp"
 #include "panels/model_overview.hpp"
 #include "panels/settings_panel.hpp"
 #include "panels/token_chip_view.hpp"
 #include "panels/token_strip.hpp"
+#include "plot/color_maps.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "session/session_file.hpp"
 #include "ui_test_support.hpp"
@@ -287,6 +289,43 @@ class TestModelView : public QObject {
     QVERIFY(overview->mapRect(0, 0).isEmpty());
     int layer = -1, head = -1;
     QVERIFY(!overview->mapAt(QPoint(10, 10), &layer, &head));
+  }
+
+  void theOverviewCanShowAStatisticOfEveryHead() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    ModelOverview* overview = window.overview();
+    overview->resize(500, 400);
+    QCOMPARE(overview->shownStatistic(), -1);
+    QVERIFY(overview->mapText(0, 0).isEmpty());
+    constexpr int kSelf = 5;  // statisticOf's order: H bits, H norm, keys, max, first, self, prev
+    QCOMPARE(statisticName(kSelf), QStringLiteral("self"));
+    overview->shownSelector()->setCurrentIndex(kSelf + 1);
+    QCOMPARE(overview->shownStatistic(), kSelf);
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    // Each map is labelled with its head's value and coloured by it on one scale: the lowest and the highest
+    // head get the scale's two ends.
+    double low = 2.0, high = -1.0;
+    QPoint lowest, highest;
+    for (int layer = 0; layer < kLayers; ++layer)
+      for (int head = 0; head < kHeads; ++head) {
+        const double self = *snapshot->statsOf(0, layer, head).self;
+        QCOMPARE(overview->mapText(layer, head), QString::number(self, 'f', 2));
+        if (self < low) low = self, lowest = QPoint(layer, head);
+        if (self > high) high = self, highest = QPoint(layer, head);
+      }
+    QVERIFY(high > low);
+    const QImage painted = overview->grab().toImage();
+    const auto colourAt = [&](QPoint place) {
+      return QColor(painted.pixel(overview->mapRect(place.x(), place.y()).topLeft() + QPoint(2, 2)));
+    };
+    QCPColorGradient gradient = ColorMaps::sequential(window.model()->display().colorMap);
+    QCOMPARE(colourAt(lowest), QColor(gradient.color(0.0, QCPRange(0.0, 1.0))));
+    QCOMPARE(colourAt(highest), QColor(gradient.color(1.0, QCPRange(0.0, 1.0))));
+    // Remembered for the next window.
+    MainWindow next;
+    QCOMPARE(next.overview()->shownStatistic(), kSelf);
+    next.overview()->showStatistic(-1);
   }
 
   void manyHeadsScrollInsteadOfWideningTheWindow() {
