@@ -218,6 +218,7 @@ void MainWindow::connectModel() {
   const auto status = [this](const QString& message) { showStatus(message); };
   connect(m_sessions, &SessionController::statusMessage, this, status);
   connect(m_exports, &ExportController::statusMessage, this, status);
+  connect(m_heads, &HeadsPanel::statusMessage, this, status);
 
   // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
   m_controller->setMapPixels([this](const ViewSettings& settings) {

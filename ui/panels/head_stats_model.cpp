@@ -2,6 +2,7 @@
 
 #include <array>
 #include <limits>
+#include <utility>
 
 namespace attnscope::ui {
 
@@ -35,7 +36,30 @@ HeadStatsModel::HeadStatsModel(QObject* parent) : QAbstractTableModel(parent) {}
 void HeadStatsModel::setSnapshot(const SnapshotPointer& snapshot) {
   beginResetModel();
   m_snapshot = snapshot;
+  m_probe.reset();
+  m_hitIndex.clear();
   endResetModel();
+}
+
+void HeadStatsModel::setProbe(std::optional<SnapshotProbe> probe) {
+  m_probe = std::move(probe);
+  m_hitIndex.clear();
+  if (m_probe && m_snapshot) {
+    const int heads = m_snapshot->mechanismHeadCount();
+    m_hitIndex.assign(static_cast<std::size_t>(m_snapshot->statsLayerCount() * heads), -1);
+    for (std::size_t i = 0; i < m_probe->hits.size(); ++i)
+      m_hitIndex[static_cast<std::size_t>(m_probe->hits[i].layer * heads + m_probe->hits[i].head)] =
+          static_cast<int>(i);
+  }
+  emit headerDataChanged(Qt::Horizontal, kProbeWeight, kProbeRank);
+  if (rowCount() > 0) emit dataChanged(index(0, kProbeWeight), index(rowCount() - 1, kProbeRank));
+}
+
+const ProbeHit* HeadStatsModel::hitOf(const Place& place) const {
+  if (!m_probe || place.maskRow != m_probe->maskRow || m_hitIndex.empty()) return nullptr;
+  const int hit =
+      m_hitIndex[static_cast<std::size_t>(place.layer * m_snapshot->mechanismHeadCount() + place.head)];
+  return hit < 0 ? nullptr : &m_probe->hits[static_cast<std::size_t>(hit)];
 }
 
 HeadStatsModel::Place HeadStatsModel::placeOf(int row) const {
@@ -50,7 +74,7 @@ int HeadStatsModel::rowCount(const QModelIndex& parent) const {
 }
 
 int HeadStatsModel::columnCount(const QModelIndex& parent) const {
-  return parent.isValid() ? 0 : firstStatistic + kStatistics;
+  return parent.isValid() ? 0 : kProbeRank + 1;
 }
 
 QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
@@ -59,9 +83,18 @@ QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
   const int column = index.column();
   if (role == Qt::TextAlignmentRole)
     return column >= firstStatistic ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
-  if (role == Qt::ToolTipRole && column >= firstStatistic)
+  if (role == Qt::ToolTipRole && column >= firstStatistic && column < kProbeWeight)
     return statisticDescription(column - firstStatistic);
   if (role != Qt::DisplayRole && role != Qt::UserRole) return {};
+  if (column == kProbeWeight || column == kProbeRank) {
+    const ProbeHit* hit = hitOf(place);
+    if (role == Qt::UserRole) {
+      if (column == kProbeWeight) return hit ? double(hit->weight) : std::numeric_limits<double>::lowest();
+      return hit ? hit->rank : std::numeric_limits<int>::max();
+    }
+    if (!hit) return QStringLiteral("\u2013");
+    return column == kProbeWeight ? QString::number(hit->weight, 'f', 3) : QString::number(hit->rank);
+  }
   // Heads count from 1 and a model's layers from 0, as the grid and the layer selector name them.
   if (column == layer) return place.layer;
   if (column == head) return role == Qt::DisplayRole ? QVariant(place.head + 1) : QVariant(place.head);
@@ -74,9 +107,19 @@ QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
 
 QVariant HeadStatsModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal) return {};
+  if (role == Qt::ToolTipRole && section == kProbeWeight)
+    return tr("The probed query's weight on the probed key in this head");
+  if (role == Qt::ToolTipRole && section == kProbeRank)
+    return tr("1 + the number of keys the probed query weighs more than the probed key");
   if (role == Qt::ToolTipRole && section >= firstStatistic)
     return statisticDescription(section - firstStatistic);
   if (role != Qt::DisplayRole) return {};
+  if (section == kProbeWeight)
+    return m_probe && m_snapshot ? QStringLiteral("%1\u2192%2")
+                                       .arg(m_snapshot->tokenTexts.value(m_probe->query).left(8),
+                                            m_snapshot->tokenTexts.value(m_probe->key).left(8))
+                                 : tr("probe");
+  if (section == kProbeRank) return tr("rank");
   if (section == layer) return tr("layer");
   if (section == head) return tr("head");
   if (section == mask) return tr("mask");

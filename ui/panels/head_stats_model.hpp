@@ -1,11 +1,14 @@
 #pragma once
-// Every head of a snapshot as a table row: its layer (a model's), head and mask, and the seven statistics
-// of attnscope/head_stats.hpp. Sorting reads Qt::UserRole: the number itself, below every number where a
+// Every head of a snapshot as a table row: its layer (a model's), head and mask, the seven statistics of
+// attnscope/head_stats.hpp, and with a probe the head's weight from the probed query to its key, and that
+// key's rank in the query's row. Sorting reads Qt::UserRole: the number itself, below every number where a
 // statistic has none.
 
 #include <QAbstractTableModel>
+#include <optional>
 
 #include "compute/attention_snapshot.hpp"
+#include "compute/snapshot_probe.hpp"
 
 namespace attnscope::ui {
 
@@ -15,11 +18,16 @@ class HeadStatsModel : public QAbstractTableModel {
  public:
   enum Column { layer, head, mask, firstStatistic };
   static constexpr int kStatistics = 7;
+  static constexpr int kProbeWeight = firstStatistic + kStatistics;
+  static constexpr int kProbeRank = kProbeWeight + 1;
 
   explicit HeadStatsModel(QObject* parent = nullptr);
 
   void setSnapshot(const SnapshotPointer& snapshot);
   const SnapshotPointer& snapshot() const { return m_snapshot; }
+  // The probe of this snapshot (its mask row's heads get a weight and a rank), or none.
+  void setProbe(std::optional<SnapshotProbe> probe);
+  const std::optional<SnapshotProbe>& probe() const { return m_probe; }
 
   // Where row `row` points in the snapshot.
   struct Place {
@@ -35,7 +43,11 @@ class HeadStatsModel : public QAbstractTableModel {
   QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
  private:
+  const ProbeHit* hitOf(const Place& place) const;
+
   SnapshotPointer m_snapshot;
+  std::optional<SnapshotProbe> m_probe;
+  std::vector<int> m_hitIndex;  // layer · heads + head → index into m_probe->hits, −1 for none
 };
 
 // The statistic in column firstStatistic + i: its value (empty where no row counts), its short name (a column

@@ -1,10 +1,13 @@
 #include "panels/heads_panel.hpp"
 
+#include <QComboBox>
 #include <QFileDialog>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -23,7 +26,8 @@ HeadsPanel::HeadsPanel(QWidget* parent)
       m_stats(new HeadStatsModel(this)),
       m_sorted(new QSortFilterProxyModel(this)),
       m_table(new QTableView),
-      m_exportButton(new QPushButton(tr("Export CSV\u2026"))) {
+      m_exportButton(new QPushButton(tr("Export CSV\u2026"))),
+      m_probeField(new QComboBox) {
   m_sorted->setSourceModel(m_stats);
   m_sorted->setSortRole(Qt::UserRole);
   m_table->setObjectName(QStringLiteral("headsTable"));
@@ -37,12 +41,24 @@ HeadsPanel::HeadsPanel(QWidget* parent)
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_exportButton->setEnabled(false);
 
-  auto* hint = new QLabel(tr("Click a column to sort by it, a row to show that head."));
+  auto* hint = new QLabel(
+      tr("Click a column to sort by it, a row to show that head. Probe: pick a key (or Alt+click a cell or a "
+         "token) to rank every head by the selected query's weight on it."));
   hint->setWordWrap(true);
   hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
+  m_probeField->setObjectName(QStringLiteral("probeKey"));
+  m_probeField->setToolTip(tr("The key every head is asked about, for the selected query"));
+  m_probeField->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  m_probeField->setMinimumContentsLength(10);
+  auto* probeRow = new QHBoxLayout;
+  auto* probeLabel = new QLabel(tr("&Probe key"));
+  probeLabel->setBuddy(m_probeField);
+  probeRow->addWidget(probeLabel);
+  probeRow->addWidget(m_probeField, 1);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(hint);
+  layout->addLayout(probeRow);
   layout->addWidget(m_table, 1);
   layout->addWidget(m_exportButton, 0, Qt::AlignRight);
 
@@ -54,13 +70,58 @@ HeadsPanel::HeadsPanel(QWidget* parent)
 }
 
 void HeadsPanel::setModel(ScopeModel* model) {
+  m_model = model;
   const auto show = [this](const SnapshotPointer& snapshot) {
     m_stats->setSnapshot(snapshot);
     m_table->setColumnHidden(HeadStatsModel::layer, !snapshot || !snapshot->model);
     m_exportButton->setEnabled(snapshot && !snapshot->headStats.empty());
+    fillProbeField();
+    updateProbe();
   };
   show(model->snapshot());
   connect(model, &ScopeModel::snapshotChanged, this, show);
+  connect(model, &ScopeModel::selectionChanged, this, &HeadsPanel::updateProbe);
+  connect(model, &ScopeModel::probeChanged, this, [this](int key) {
+    m_probeField->setCurrentIndex(key + 1);
+    updateProbe();
+  });
+  connect(m_probeField, &QComboBox::activated, this,
+          [this](int index) { m_model->setProbeKey(m_probeField->itemData(index).toInt()); });
+}
+
+void HeadsPanel::fillProbeField() {
+  const QSignalBlocker blocker(m_probeField);
+  m_probeField->clear();
+  m_probeField->addItem(tr("none"), -1);
+  const SnapshotPointer& snapshot = m_model->snapshot();
+  if (snapshot)
+    for (int token = 0; token < snapshot->tokenCount(); ++token)
+      m_probeField->addItem(QStringLiteral("%1 \u00b7 %2").arg(token).arg(snapshot->tokenTexts.value(token)),
+                            token);
+  m_probeField->setCurrentIndex(m_model->probeKey() + 1);
+  m_probeField->setEnabled(snapshot != nullptr);
+}
+
+void HeadsPanel::updateProbe() {
+  const SnapshotPointer& snapshot = m_model->snapshot();
+  const QuerySelection& selection = m_model->selection();
+  const bool probing = snapshot && m_model->probeKey() >= 0 && selection.query >= 0;
+  m_table->setColumnHidden(HeadStatsModel::kProbeWeight, !probing);
+  m_table->setColumnHidden(HeadStatsModel::kProbeRank, !probing);
+  if (!probing) {
+    m_stats->setProbe(std::nullopt);
+    return;
+  }
+  try {
+    SnapshotProbe probe = probeSnapshot(*snapshot, selection.maskRow, selection.query, m_model->probeKey());
+    const QString summary = probeSummary(*snapshot, probe);
+    m_stats->setProbe(std::move(probe));
+    m_table->sortByColumn(HeadStatsModel::kProbeWeight, Qt::DescendingOrder);
+    emit statusMessage(summary);
+  } catch (const Error& problem) {
+    m_stats->setProbe(std::nullopt);
+    emit statusMessage(toQString(problem.what()));
+  }
 }
 
 bool HeadsPanel::exportCsv(const QString& path, QString* error) const {

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "attnscope/error.hpp"
+#include "compute/snapshot_probe.hpp"
 #include "panels/head_stats_model.hpp"
 #include "plot/color_maps.hpp"
 
@@ -81,7 +82,26 @@ void ModelOverview::setModel(ScopeModel* model) {
     if (selection.maskRow != m_maskRow)
       setContent(model->snapshot(), selection.maskRow, model->display().colorMap);
     setCurrentHead(selection.head);
+    updateProbe(model);
   });
+  connect(model, &ScopeModel::probeChanged, this, [this, model] { updateProbe(model); });
+  connect(model, &ScopeModel::snapshotChanged, this, [this, model] { updateProbe(model); });
+}
+
+void ModelOverview::updateProbe(ScopeModel* model) {
+  constexpr std::size_t kOutlined = 3;
+  m_probed.clear();
+  const QuerySelection& selection = model->selection();
+  if (m_snapshot && model->probeKey() >= 0 && selection.query >= 0) {
+    try {
+      const SnapshotProbe probe = probeSnapshot(*m_snapshot, m_maskRow, selection.query, model->probeKey());
+      for (std::size_t i = 0; i < std::min(kOutlined, probe.hits.size()); ++i)
+        m_probed.emplace_back(probe.hits[i].layer, probe.hits[i].head);
+    } catch (const Error&) {
+      // Out of range while a new text arrives: the next snapshot asks again.
+    }
+  }
+  update();
 }
 
 void ModelOverview::setContent(const SnapshotPointer& snapshot, int maskRow, ColorMapId colorMap) {
@@ -271,6 +291,10 @@ void ModelOverview::paintEvent(QPaintEvent*) {
     painter.restore();
   }
   painter.restore();
+  // The probe's strongest heads: dashed, in the selection's colour.
+  painter.setBrush(Qt::NoBrush);
+  painter.setPen(QPen(palette().color(QPalette::Highlight), 2, Qt::DashLine));
+  for (const auto& [layer, head] : m_probed) painter.drawRect(mapRect(layer, head).adjusted(-3, -3, 2, 2));
   if (m_currentLayer >= 0 && m_currentHead >= 0 && m_currentHead < m_heads) {
     // Darker than the layer's band behind it, so the head stands out from its row.
     painter.setPen(QPen(palette().color(QPalette::Highlight).darker(160), 3));

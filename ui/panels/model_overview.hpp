@@ -43,6 +43,8 @@ class ModelOverview : public QWidget {
   QComboBox* shownSelector() const { return m_shows; }
   // The text drawn on a map while a statistic is shown ("0.41", "–" where it has none); empty otherwise.
   QString mapText(int layer, int head) const;
+  // The heads the probe ranks highest (outlined, strongest first), as (layer, head).
+  const std::vector<std::pair<int, int>>& probedHeads() const { return m_probed; }
   // The map's rectangle in widget coordinates, and the map under a position (false outside every map).
   QRect mapRect(int layer, int head) const;
   bool mapAt(const QPoint& position, int* layer, int* head) const;
@@ -67,6 +69,7 @@ class ModelOverview : public QWidget {
   QPoint origin() const;  // of the maps' page, under the selector
   void buildImages();
   void paintStatistic(QPainter& painter, int layer, int head) const;
+  void updateProbe(ScopeModel* model);
 
   SnapshotPointer m_snapshot;
   int m_maskRow = 0;
@@ -77,7 +80,8 @@ class ModelOverview : public QWidget {
   ColorMapId m_colorMap = ColorMapId::viridis;
   QComboBox* m_shows;
   int m_statistic = -1;
-  std::vector<QImage> m_images;      // layer · n_head + head
+  std::vector<QImage> m_images;  // layer · n_head + head
+  std::vector<std::pair<int, int>> m_probed;
   double m_low = 0.0, m_high = 1.0;  // the statistic's range over the shown maps
   mutable std::optional<FigureLayout> m_layout;
   mutable bool m_laidOut = false;

@@ -198,7 +198,12 @@ void TokenChipView::mouseMoveEvent(QMouseEvent* event) {
 
 void TokenChipView::mousePressEvent(QMouseEvent* event) {
   const int index = chipAt(event->position().toPoint());
-  if (index >= 0 && event->button() == Qt::LeftButton) emit chipClicked(index);
+  if (index >= 0 && event->button() == Qt::LeftButton) {
+    if (event->modifiers() & Qt::AltModifier)
+      emit chipProbed(index);
+    else
+      emit chipClicked(index);
+  }
   QAbstractScrollArea::mousePressEvent(event);
 }
 

@@ -33,7 +33,8 @@ class TokenChipView : public QAbstractScrollArea {
  signals:
   void chipHovered(int index);  // -1 when the pointer leaves the chips
   void chipClicked(int index);
-  void stepped(int delta);  // ← ↑ (−1) or → ↓ (+1) while the chips have the keyboard focus
+  void chipProbed(int index);  // Alt+click
+  void stepped(int delta);     // ← ↑ (−1) or → ↓ (+1) while the chips have the keyboard focus
 
  protected:
   void paintEvent(QPaintEvent* event) override;

@@ -29,6 +29,7 @@ void TokenStrip::setModel(ScopeModel* model) {
           [this](const QuerySelection& selection) { setSelected(selection.query); });
   connect(this, &TokenStrip::tokenHovered, model, [model](int index) { model->setHover(index, index); });
   connect(this, &TokenStrip::tokenClicked, model, &ScopeModel::selectQuery);
+  connect(m_chips, &TokenChipView::chipProbed, model, &ScopeModel::setProbeKey);
   connect(m_chips, &TokenChipView::stepped, model, &ScopeModel::stepQuery);
 }
 

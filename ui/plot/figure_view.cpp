@@ -287,7 +287,9 @@ void FigureView::mousePressEvent(QMouseEvent* event) {
   if (event->button() != Qt::LeftButton) return;
   MapKey map;
   int query = -1, key = -1;
-  if (cellAt(event->position(), &map, &query, &key)) emit cellClicked(map, query);
+  if (!cellAt(event->position(), &map, &query, &key)) return;
+  emit cellClicked(map, query);
+  if (event->modifiers() & Qt::AltModifier) emit keyProbed(key);
 }
 
 void FigureView::leaveEvent(QEvent* event) {

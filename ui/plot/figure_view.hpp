@@ -59,6 +59,7 @@ class FigureView : public QWidget {
   // The pointer over a cell of `map` (query, key), at `globalPosition`; (-1, -1) when it leaves the maps.
   void cellHovered(const attnscope::ui::MapKey& map, int query, int key, const QPoint& globalPosition);
   void cellClicked(const attnscope::ui::MapKey& map, int query);
+  void keyProbed(int key);       // Alt+click
   void queryStepped(int delta);  // Up / Down
   void figureShown();            // a new figure is on screen
 

@@ -59,6 +59,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
               QToolTip::hideText();
           });
   connect(m_figure, &FigureView::cellClicked, this, &HeatmapGrid::cellClicked);
+  connect(m_figure, &FigureView::keyProbed, this, &HeatmapGrid::keyProbed);
   connect(m_figure, &FigureView::queryStepped, this, &HeatmapGrid::queryStepped);
   m_fitAction->setObjectName(QStringLiteral("fitAllHeadsAction"));
   m_fitAction->setCheckable(true);
@@ -93,6 +94,7 @@ void HeatmapGrid::setModel(ScopeModel* model) {
     model->setSelection(QuerySelection{query, map.maskRow, map.head});
   });
   connect(this, &HeatmapGrid::queryStepped, model, &ScopeModel::stepQuery);
+  connect(this, &HeatmapGrid::keyProbed, model, &ScopeModel::setProbeKey);
 }
 
 void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptions& options) {
@@ -253,7 +255,9 @@ void HeatmapGrid::onMouseMove(QMouseEvent* event) {
 void HeatmapGrid::onMousePress(QMouseEvent* event) {
   if (event->button() != Qt::LeftButton) return;
   int map = -1, query = -1, key = -1;
-  if (m_plot->cellAt(event->position(), &map, &query, &key)) emit cellClicked(m_plot->mapKey(map), query);
+  if (!m_plot->cellAt(event->position(), &map, &query, &key)) return;
+  emit cellClicked(m_plot->mapKey(map), query);
+  if (event->modifiers() & Qt::AltModifier) emit keyProbed(key);
 }
 
 bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {

@@ -53,6 +53,7 @@ class HeatmapGrid : public QWidget {
  signals:
   void cellHovered(int query, int key);  // (-1, -1) when the pointer leaves the maps
   void cellClicked(const attnscope::ui::MapKey& map, int query);
+  void keyProbed(int key);       // Alt+click: the probe asks every head about this key
   void queryStepped(int delta);  // Up / Down in the grid
 
  protected:

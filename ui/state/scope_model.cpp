@@ -30,6 +30,14 @@ void ScopeModel::setSnapshot(SnapshotPointer snapshot) {
   const QuerySelection selection = clamped(m_selection);
   m_selection = selection;
   emit selectionChanged(m_selection);
+  if (m_probeKey >= 0 && (!m_snapshot || m_probeKey >= m_snapshot->tokenCount())) setProbeKey(-1);
+}
+
+void ScopeModel::setProbeKey(int key) {
+  if (key < -1 || (m_snapshot && key >= m_snapshot->tokenCount()) || (!m_snapshot && key >= 0)) key = -1;
+  if (key == m_probeKey) return;
+  m_probeKey = key;
+  emit probeChanged(key);
 }
 
 void ScopeModel::setHover(int query, int key) {

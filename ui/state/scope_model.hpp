@@ -45,12 +45,18 @@ class ScopeModel : public QObject {
   void selectQuery(int query);  // keeps the map
   void stepQuery(int delta);    // the query `delta` rows on (↑ ↓), kept inside the text
 
+  // The key the probe asks every head about, for the selected query (Alt+click on a cell or a chip, or the
+  // Heads dock's field); -1 for none. Dropped when the text no longer has that token.
+  int probeKey() const { return m_probeKey; }
+  void setProbeKey(int key);
+
  signals:
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
   void displayChanged(const attnscope::ui::DisplayOptions& display);
   void snapshotChanged(const attnscope::ui::SnapshotPointer& snapshot);
   void hoverChanged(int query, int key);
   void selectionChanged(const attnscope::ui::QuerySelection& selection);
+  void probeChanged(int key);
 
  private:
   QuerySelection clamped(QuerySelection selection) const;
@@ -61,6 +67,7 @@ class ScopeModel : public QObject {
   int m_hoveredKey = -1;
   // "journey", the query the book (and the seed notebook) explains, until the user picks another.
   QuerySelection m_selection{1, 0, 0};
+  int m_probeKey = -1;
 };
 
 }  // namespace attnscope::ui

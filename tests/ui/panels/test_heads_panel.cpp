@@ -1,18 +1,27 @@
 // The Heads dock: every head's statistics as the engine computes them, sorting by a statistic, a click that
-// shows the head (and switches a model's layer), and a CSV export equal to attnscope-cli compute --stats.
+// shows the head (and switches a model's layer), a CSV export equal to attnscope-cli compute --stats, and the
+// probe (Alt+click on a chip or a cell, or the probe field) that ranks every head by one query → key weight
+// as attnscope-cli's --probe does, names the strongest in the status line and outlines them in the overview.
 
+#include <QComboBox>
 #include <QFile>
 #include <QHeaderView>
 #include <QProcess>
 #include <QSortFilterProxyModel>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include "attnscope/head_stats.hpp"
+#include "compute/model_snapshot.hpp"
+#include "compute/snapshot_probe.hpp"
 #include "main_window.hpp"
 #include "panels/head_stats_model.hpp"
 #include "panels/heads_panel.hpp"
+#include "panels/model_overview.hpp"
+#include "panels/token_chip_view.hpp"
+#include "plot/heatmap_grid.hpp"
 #include "support/gpt2_checkpoint.hpp"
 #include "ui_test_support.hpp"
 
@@ -124,6 +133,120 @@ class TestHeadsPanel : public QObject {
     QCOMPARE(window.model()->selection().head, 1);
     QVERIFY(waitForIdle(window.controller()));
     QCOMPARE(window.model()->snapshot()->model->layer, 2);
+  }
+
+  void altClickingAChipProbesEveryHead() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    ViewSettings settings = window.model()->settings();
+    settings.heads = 4;
+    settings.dOut = 8;
+    window.model()->setSettings(settings);
+    QVERIFY(waitForIdle(window.controller()));
+    window.model()->setSelection(QuerySelection{1, 1, 0});  // "journey", causal
+    QTableView* table = window.heads()->table();
+    QVERIFY(table->isColumnHidden(HeadStatsModel::kProbeWeight));
+
+    // Alt+click on the chip of "Your" (key 0).
+    auto* chips = window.findChild<TokenChipView*>();
+    QVERIFY(chips);
+    QTest::mouseClick(chips->viewport(), Qt::LeftButton, Qt::AltModifier, chips->chipRect(0).center());
+    QCOMPARE(window.model()->probeKey(), 0);
+    QCOMPARE(window.model()->selection().query, 1);  // Alt+click probes; it does not select
+    QVERIFY(!table->isColumnHidden(HeadStatsModel::kProbeWeight));
+    QCOMPARE(window.heads()->probeField()->currentIndex(), 1);
+
+    // The table is sorted by the weight, as attnscope-cli --probe orders the heads.
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    std::vector<ProbedRow> rows;
+    for (int head = 0; head < 4; ++head)
+      rows.push_back({0, head, snapshot->rows[1].result.heads[head].weights.row(1).transpose()});
+    const std::vector<ProbeHit> expected = probe(rows, 0);
+    const std::vector<int> order = shownOrder(table);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const HeadStatsModel::Place place =
+          static_cast<HeadStatsModel*>(static_cast<QSortFilterProxyModel*>(table->model())->sourceModel())
+              ->placeOf(order[i]);
+      QCOMPARE(place.maskRow, 1);
+      QCOMPARE(place.head, expected[i].head);
+      const QModelIndex weight = table->model()->index(static_cast<int>(i), HeadStatsModel::kProbeWeight);
+      QCOMPARE(weight.data(Qt::UserRole).toDouble(), double(expected[i].weight));
+      QCOMPARE(table->model()->index(static_cast<int>(i), HeadStatsModel::kProbeRank).data().toInt(),
+               expected[i].rank);
+    }
+    // The status line names the strongest: “journey” → “Your”: H2 0.62, …
+    const QString status = window.statusBar()->currentMessage();
+    QVERIFY2(
+        status.startsWith(
+            QStringLiteral("\u201cjourney\u201d \u2192 \u201cYour\u201d: H%1 ").arg(expected.front().head)),
+        qPrintable(status));
+
+    // The field clears it.
+    window.heads()->probeField()->setCurrentIndex(0);
+    emit window.heads()->probeField()->activated(0);
+    QCOMPARE(window.model()->probeKey(), -1);
+    QVERIFY(table->isColumnHidden(HeadStatsModel::kProbeWeight));
+    // Alt+click on a cell selects its query (in that map) and probes its key.
+    HeatmapPlot* plot = window.grid()->plot();
+    window.grid()->ensureMapVisible(1, 2);
+    int map = 0;
+    while (map < plot->mapCount() && !(plot->mapKey(map).maskRow == 1 && plot->mapKey(map).head == 2)) ++map;
+    QTest::mouseClick(plot, Qt::LeftButton, Qt::AltModifier, plot->cellCentre(map, 3, 2).toPoint());
+    QCOMPARE(window.model()->probeKey(), 2);
+    QCOMPARE(window.model()->selection(), (QuerySelection{3, 1, 2}));
+    QVERIFY(!table->isColumnHidden(HeadStatsModel::kProbeWeight));
+    // A key beyond a shorter text is dropped.
+    window.model()->setProbeKey(5);
+    QCOMPARE(window.model()->probeKey(), 5);
+    window.model()->setText(QStringLiteral("Your journey"));
+    QVERIFY(waitForIdle(window.controller()));
+    QCOMPARE(window.model()->probeKey(), -1);
+  }
+
+  void aModelsProbeCoversEveryLayerAndOutlinesTheStrongest() {
+    const QString folder = m_directory.filePath(QStringLiteral("gpt2-probe"));
+    attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/3, /*heads=*/2, /*width=*/8, 16);
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    window.model()->setText(QStringLiteral("hello the world"));
+    window.openModel(folder);
+    QVERIFY(waitForIdle(window.controller()));
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    const int n = snapshot->tokenCount();
+    window.model()->setSelection(QuerySelection{n - 1, 0, 0});
+    window.model()->setProbeKey(1);
+    // Every layer's heads, from the engine's own run.
+    const Gpt2Model model = openModel(folder);
+    std::vector<int> ids;
+    for (const BpeToken& token : snapshot->model->tokens) ids.push_back(token.id);
+    Gpt2RunOptions options;
+    options.layers = {0, 1, 2};
+    const Gpt2Result run = model.run(ids, options);
+    std::vector<ProbedRow> rows;
+    for (std::size_t layer = 0; layer < run.layers.size(); ++layer)
+      for (int head = 0; head < 2; ++head)
+        rows.push_back(
+            {run.layer_indices[layer], head,
+             run.layers[layer].heads[static_cast<std::size_t>(head)].weights.row(n - 1).transpose()});
+    const std::vector<ProbeHit> expected = probe(rows, 1);
+    const SnapshotProbe probed = probeSnapshot(*snapshot, 0, n - 1, 1);
+    QVERIFY(probed.everyLayer);
+    QCOMPARE(probed.hits.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      QCOMPARE(probed.hits[i].layer, expected[i].layer);
+      QCOMPARE(probed.hits[i].head, expected[i].head);
+      QCOMPARE(probed.hits[i].weight, expected[i].weight);
+      QCOMPARE(probed.hits[i].rank, expected[i].rank);
+    }
+    const auto& outlined = window.overview()->probedHeads();
+    QCOMPARE(outlined.size(), std::size_t{3});
+    for (std::size_t i = 0; i < 3; ++i)
+      QVERIFY(outlined[i] == std::make_pair(expected[i].layer, expected[i].head));
+    QVERIFY(window.statusBar()->currentMessage().contains(
+        QStringLiteral(": L%1 H%2 ").arg(expected.front().layer).arg(expected.front().head)));
+    QVERIFY_THROWS_EXCEPTION(Error, probeSnapshot(*snapshot, 0, n, 1));
   }
 
   void theCsvIsAttnscopeClis() {
