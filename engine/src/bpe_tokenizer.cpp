@@ -356,7 +356,17 @@ std::vector<BpeToken> BpeTokenizer::tokenize(std::string_view text) const {
                      char_begin, char_end};
       token.id = id;
       token.piece = impl_->pieces[static_cast<std::size_t>(id)];
-      token.display = display_bytes(impl_->bytes[static_cast<std::size_t>(id)]);
+      token.bytes_display = display_bytes(impl_->bytes[static_cast<std::size_t>(id)]);
+      // The characters that start in this piece, whole: the bytes before the first lead byte belong to the
+      // previous piece's character, and a character cut at the end is completed from the text.
+      auto lead = exact_begin;
+      while (lead < exact_end && is_continuation(lead)) ++lead;
+      if (lead == exact_end)
+        token.display = kContinuedPiece;
+      else if (lead == exact_begin && byte_end == exact_end)
+        token.display = token.bytes_display;
+      else
+        token.display = display_bytes(text.substr(lead, byte_end - lead));
       tokens.push_back(std::move(token));
       exact_begin = exact_end;
     }

@@ -108,7 +108,7 @@ Json model_result_to_json(const std::vector<BpeToken>& tokens, const Gpt2Config&
   for (const auto& token : tokens) {
     texts.push_back(token.token.text);
     ids.push_back(token.id);
-    pieces.push_back(token.display);
+    pieces.push_back(token.bytes_display);  // the piece's own bytes, not its chip
   }
   json["tokens"] = std::move(texts);
   json["token_ids"] = std::move(ids);

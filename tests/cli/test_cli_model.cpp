@@ -76,7 +76,8 @@ class TestCliModel : public QObject {
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       QCOMPARE(ids[qsizetype(i)].toInt(), tokens[i].id);
       QCOMPARE(texts[qsizetype(i)].toString().toStdString(), tokens[i].token.text);
-      QCOMPARE(json["token_pieces"].toArray()[qsizetype(i)].toString().toStdString(), tokens[i].display);
+      QCOMPARE(json["token_pieces"].toArray()[qsizetype(i)].toString().toStdString(),
+               tokens[i].bytes_display);
       expected_ids.push_back(tokens[i].id);
     }
     const auto world = std::find(texts.begin(), texts.end(), QJsonValue(" world"));  // merged into one token

@@ -533,17 +533,18 @@ void TestBpeTokenizer::byteFallbackAndSpans() {
     const char* piece;
     std::size_t byte_begin, byte_end, char_begin, char_end;
     const char* text;
-    const char* display;
+    const char* display;        // the whole character on the piece that starts it, "⋯" on the rest
+    const char* bytes_display;  // the piece's own bytes
   };
   const std::vector<Expected> expected = {
-      {"x", 0, 1, 0, 1, "x", "x"},
-      {"Ġ", 1, 2, 1, 2, " ", "\u00B7"},
-      {"Ã", 2, 4, 2, 3, "\u00FC", "<0xC3>"},
-      {"¼", 2, 4, 2, 3, "\u00FC", "<0xBC>"},
-      {"â", 4, 7, 3, 4, "\u20AC", "<0xE2>"},
-      {"", 4, 7, 3, 4, "\u20AC", "<0x82>"},  // piece: the byte 0x82's, filled in below
-      {"¬", 4, 7, 3, 4, "\u20AC", "<0xAC>"},
-      {"Ã©", 7, 9, 4, 5, "\u00E9", "\u00E9"},
+      {"x", 0, 1, 0, 1, "x", "x", "x"},
+      {"Ġ", 1, 2, 1, 2, " ", "\u00B7", "\u00B7"},
+      {"Ã", 2, 4, 2, 3, "\u00FC", "\u00FC", "<0xC3>"},
+      {"¼", 2, 4, 2, 3, "\u00FC", "\u22EF", "<0xBC>"},
+      {"â", 4, 7, 3, 4, "\u20AC", "\u20AC", "<0xE2>"},
+      {"", 4, 7, 3, 4, "\u20AC", "\u22EF", "<0x82>"},  // piece: the byte 0x82's, filled in below
+      {"¬", 4, 7, 3, 4, "\u20AC", "\u22EF", "<0xAC>"},
+      {"Ã©", 7, 9, 4, 5, "\u00E9", "\u00E9", "\u00E9"},
   };
   QCOMPARE(tokens.size(), expected.size());
   for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -556,10 +557,20 @@ void TestBpeTokenizer::byteFallbackAndSpans() {
     QCOMPARE(token.token.char_end, expected[i].char_end);
     QCOMPARE(token.token.text, std::string(expected[i].text));
     QCOMPARE(token.display, std::string(expected[i].display));
+    QCOMPARE(token.bytes_display, std::string(expected[i].bytes_display));
   }
   // Bytes merge only by merges: the vocabulary's "ðŁ ĳ" never applies, as no merge makes "ðŁ".
   const auto wave = tiny().tokenize("\xF0\x9F\x91\x8B");
   QCOMPARE(wave.size(), std::size_t{4});
+  // The wave's chip on its first piece, "⋯" on the three others; the tooltips have the bytes.
+  QCOMPARE(wave[0].display, std::string("\U0001F44B"));
+  for (std::size_t i = 1; i < wave.size(); ++i) QCOMPARE(wave[i].display, std::string("\u22EF"));
+  QCOMPARE(wave[0].bytes_display, std::string("<0xF0>"));
+  // A piece that ends one character and starts the next shows the one it starts.
+  const auto two = tiny().tokenize("\xC3\xBC\xC3\xBC");
+  QCOMPARE(two.size(), std::size_t{4});
+  QCOMPARE(two[1].display, std::string("\u22EF"));
+  QCOMPARE(two[2].display, std::string("\u00FC"));
 }
 
 void TestBpeTokenizer::spansCoverTheText_data() {
@@ -593,7 +604,11 @@ void TestBpeTokenizer::spansCoverTheText() {
              QString::fromUtf8(text.left(static_cast<qsizetype>(span.byte_begin))).toUcs4().size());
     QCOMPARE(static_cast<qsizetype>(span.char_end),
              QString::fromUtf8(text.left(static_cast<qsizetype>(span.byte_end))).toUcs4().size());
-    QCOMPARE(token.display, attnscope::bpe_display(token.piece));
+    QCOMPARE(token.bytes_display, attnscope::bpe_display(token.piece));
+    // The chip never shows a lone byte: the characters that start in the piece, whole, or "⋯".
+    QVERIFY2(token.display.find("<0x") == std::string::npos, token.display.c_str());
+    const auto lead = std::find_if(bytes.begin(), bytes.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    QCOMPARE(token.display == attnscope::kContinuedPiece, lead == bytes.end());
     exact += bytes.size();
   }
   QCOMPARE(exact, static_cast<std::size_t>(text.size()));
@@ -1006,6 +1021,15 @@ void TestBpeTokenizer::gpt2Vocabulary() {
   QCOMPARE(tokens[1].display, std::string("\u00B7cat"));
   QCOMPARE(tokens[2].display, std::string("\u21B5"));
   QCOMPARE(tokens[1].token.text, std::string(" cat"));
+  // 👍 is three byte-level pieces in GPT-2: the chips read "·👍 ⋯ ⋯", the bytes stay with each piece.
+  const auto thumbs = tokenizer.tokenize("ok \xF0\x9F\x91\x8D");
+  QVERIFY(thumbs.size() >= 3);
+  QCOMPARE(thumbs[1].display, std::string("\u00B7\U0001F44D"));
+  QVERIFY(thumbs[1].bytes_display.find("<0xF0>") != std::string::npos);
+  for (std::size_t i = 2; i < thumbs.size(); ++i) {
+    QCOMPARE(thumbs[i].display, std::string("\u22EF"));
+    QVERIFY(thumbs[i].bytes_display.find("<0x") != std::string::npos);
+  }
 }
 
 void TestBpeTokenizer::matchesGpt3Encoder() {

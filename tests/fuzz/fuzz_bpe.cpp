@@ -8,8 +8,9 @@
 // - the pre-tokens cover the text without gaps, and the ids are those of the pre-tokens encoded one by one
 //   (merges never cross a pre-token);
 // - decode(encode(text)) == text;
-// - every display form is non-empty, valid UTF-8 and holds no control character, line separator or bidi
-// control. Memory stays linear in the input.
+// - every display form (the chip's and the piece's own bytes') is non-empty, valid UTF-8 and holds no control
+// character, line separator or bidi control; the chip is "⋯" exactly for a piece of continuation bytes.
+// Memory stays linear in the input.
 
 #include <cstdint>
 #include <map>
@@ -158,8 +159,14 @@ void check_tokens(const BpeTokenizer& tokenizer, std::string_view text, const st
     FUZZ_CHECK(span.text == text.substr(span.byte_begin, span.byte_end - span.byte_begin), token.piece);
     FUZZ_CHECK(span.char_begin == count_code_points(text.substr(0, span.byte_begin)), token.piece);
     FUZZ_CHECK(span.char_end == span.char_begin + count_code_points(span.text), token.piece);
-    FUZZ_CHECK(token.display == attnscope::bpe_display(token.piece), token.piece);
+    FUZZ_CHECK(token.bytes_display == attnscope::bpe_display(token.piece), token.piece);
+    check_display(token.bytes_display);
     check_display(token.display);
+    // The chip: "⋯" exactly when every byte of the piece continues a character begun before it.
+    bool continued = true;
+    for (auto offset = exact; offset < exact_end; ++offset)
+      continued = continued && is_continuation(text, offset);
+    FUZZ_CHECK((token.display == attnscope::kContinuedPiece) == continued, token.piece);
     exact = exact_end;
   }
   FUZZ_CHECK(exact == text.size(), "the tokens stop early");

@@ -434,6 +434,28 @@ class TestModelView : public QObject {
     QVERIFY(window.tokenStrip()->summary().contains(QStringLiteral("GPT-2 BPE")));
   }
 
+  void aCharacterSplitOverPiecesIsShownWhole() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    // The tiny vocabulary has no merges for 👍: its four bytes are four pieces.
+    window.model()->setText(QStringLiteral("the \U0001F44D world"));
+    QVERIFY(waitForIdle(window.controller()));
+    TokenChipView* chips = window.tokenStrip()->chips();
+    int first = -1;
+    for (int i = 0; i < chips->tokenCount(); ++i) {
+      QVERIFY2(!chips->chipText(i).contains(QStringLiteral("<0x")), qPrintable(chips->chipText(i)));
+      if (first < 0 && chips->chipText(i).contains(QStringLiteral("\U0001F44D"))) first = i;
+    }
+    QVERIFY(first >= 0);
+    QVERIFY2(chips->chipToolTip(first).contains(QStringLiteral("<0xF0>")),
+             qPrintable(chips->chipToolTip(first)));
+    QCOMPARE(chips->chipText(first + 1), QStringLiteral("\u22EF"));
+    QVERIFY(chips->chipToolTip(first + 1).contains(QStringLiteral("<0x9F>")));
+    // The maps' labels come from the same text: no byte names there either.
+    for (const QString& label : window.grid()->plot()->rowLabels(0))
+      QVERIFY2(!label.contains(QStringLiteral("<0x")), qPrintable(label));
+  }
+
   void aBadFolderSaysWhyAndKeepsThePreviousView_data() {
     QTest::addColumn<QString>("name");
     QTest::addColumn<QString>("expected");  // in the message

@@ -214,6 +214,7 @@ void ExportController::end(const Outcome& outcome) {
   for (QAction* action : {m_imageAction, m_eachMapAction, m_csvAction, m_jsonAction})
     action->setEnabled(true);
   const bool fromDialog = std::exchange(m_dialogAsked, false);
+  std::optional<ImageDialogState> imageDialogState = std::exchange(m_imageDialogAsked, std::nullopt);
   m_lastWritten = outcome.written;
   m_lastMessage = outcome.cancelled ? tr("the export was cancelled") : outcome.message;
   if (outcome.written) {
@@ -222,6 +223,11 @@ void ExportController::end(const Outcome& outcome) {
     emit statusMessage(m_lastMessage);
   } else if (outcome.cancelled) {
     emit statusMessage(tr("Export cancelled; nothing was written."));
+  } else if (imageDialogState) {
+    imageDialogState->problem = m_lastMessage;
+    emit statusMessage(tr("Export failed; nothing was written."));
+    // After `finished` is out, not inside it: the dialog runs an event loop of its own.
+    QTimer::singleShot(0, this, [this, state = *imageDialogState] { imageDialog(false, state); });
   } else if (fromDialog) {
     QMessageBox::warning(m_window, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(m_lastMessage));
   }
@@ -262,13 +268,20 @@ bool ExportController::copyImage() {
   return true;
 }
 
-void ExportController::imageDialog(bool eachMap) {
+void ExportController::imageDialog(bool eachMap, const std::optional<ImageDialogState>& again) {
   if (!m_model->snapshot() || m_windowPlot->mapCount() == 0) {
     emit statusMessage(tr("There is nothing to export yet: type a sentence."));
     return;
   }
   ExportDialog dialog(*m_windowPlot, m_windowPlot->size(), directory(), m_window);
-  if (eachMap) dialog.setTarget(ExportDialog::Target::folder);
+  if (again) {
+    // A failed export: the dialog as it was accepted (its format and size are remembered), with the reason.
+    dialog.setTargetIndex(again->targetIndex);
+    dialog.setPath(again->path);
+    dialog.setProblem(tr("Nothing was written: %1").arg(again->problem));
+  } else if (eachMap) {
+    dialog.setTarget(ExportDialog::Target::folder);
+  }
   if (dialog.exec() != QDialog::Accepted) return;
   const QString path = dialog.path();
   const bool folder = dialog.target() == ExportDialog::Target::folder;
@@ -276,11 +289,13 @@ void ExportController::imageDialog(bool eachMap) {
     exportEachMap(path, dialog.request());
   else
     exportImage(path, dialog.request(), dialog.map());
+  ImageDialogState state{dialog.targetIndex(), path, {}};
   if (m_job) {
-    m_dialogAsked = true;
+    m_imageDialogAsked = state;
     m_job->directory = folder ? path : QFileInfo(path).path();
   } else if (!m_lastWritten) {
-    QMessageBox::warning(m_window, tr("Export Failed"), tr("Nothing was written.\n\n%1").arg(m_lastMessage));
+    state.problem = m_lastMessage;
+    QTimer::singleShot(0, this, [this, state] { imageDialog(false, state); });
   }
 }
 

@@ -65,7 +65,13 @@ class ExportController : public QObject {
   void recordNext();
   void writeInBackground();
   void end(const Outcome& outcome);
-  void imageDialog(bool eachMap);
+  // The image dialog as it was accepted, to reopen it with the reason when its export fails.
+  struct ImageDialogState {
+    int targetIndex = 0;
+    QString path;
+    QString problem;
+  };
+  void imageDialog(bool eachMap, const std::optional<ImageDialogState>& again = std::nullopt);
   void dataDialog(const QString& suffix);
 
   ScopeModel* m_model;
@@ -83,6 +89,8 @@ class ExportController : public QObject {
   QString m_lastMessage;
   QString m_lastDirectory;
   bool m_dialogAsked = false;  // the running export came from a dialog: a failure is shown in a message box
+  // The running export came from the image dialog: a failure reopens it.
+  std::optional<ImageDialogState> m_imageDialogAsked;
 };
 
 }  // namespace attnscope::ui

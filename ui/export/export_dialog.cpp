@@ -11,11 +11,21 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QSpinBox>
 
 #include "export/figure_preset.hpp"
+#include "state/window_settings.hpp"
 
 namespace attnscope::ui {
+namespace {
+
+QSettings savedSettings() {
+  return QSettings(QString::fromLatin1(WindowSettings::kOrganization),
+                   QString::fromLatin1(WindowSettings::kApplication));
+}
+
+}  // namespace
 
 ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QString& directory,
                            QWidget* parent)
@@ -129,7 +139,48 @@ ExportDialog::ExportDialog(const HeatmapPlot& grid, QSize windowSize, const QStr
 
   setPixelSize(windowSize.isEmpty() ? grid.naturalSize() : windowSize);
   m_path->setText(QDir(directory).filePath(QStringLiteral("attention.png")));
+  restoreChoices();
   onFormatChanged();
+}
+
+void ExportDialog::restoreChoices() {
+  QSettings saved = savedSettings();
+  saved.beginGroup(QStringLiteral("exportDialog"));
+  const QString suffix = saved.value(QStringLiteral("format")).toString();
+  for (const ImageFormat format : {ImageFormat::png, ImageFormat::svg, ImageFormat::pdf})
+    if (suffix == Exporter::suffix(format)) setFormat(format);
+  if (const int preset = m_preset->findData(saved.value(QStringLiteral("preset"), -1).toInt()); preset >= 0)
+    m_preset->setCurrentIndex(preset);
+  const QSize size = saved.value(QStringLiteral("size")).toSize();
+  if (size.isValid() && !size.isEmpty()) setPixelSize(size);
+  if (const double scale = saved.value(QStringLiteral("scale"), 0.0).toDouble(); scale > 0)
+    m_scale->setValue(scale);
+}
+
+void ExportDialog::saveChoices() const {
+  QSettings saved = savedSettings();
+  saved.beginGroup(QStringLiteral("exportDialog"));
+  saved.setValue(QStringLiteral("format"), Exporter::suffix(request().format));
+  saved.setValue(QStringLiteral("preset"), m_preset->currentData().toInt());
+  saved.setValue(QStringLiteral("size"), QSize(m_width->value(), m_height->value()));
+  saved.setValue(QStringLiteral("scale"), m_scale->value());
+}
+
+int ExportDialog::targetIndex() const {
+  return m_target->currentIndex();
+}
+
+void ExportDialog::setTargetIndex(int index) {
+  if (index >= 0 && index < m_target->count()) m_target->setCurrentIndex(index);
+}
+
+void ExportDialog::setProblem(const QString& problem) {
+  m_problem->setText(problem);
+  m_problem->setVisible(!problem.isEmpty());
+}
+
+QString ExportDialog::problem() const {
+  return m_problem->isHidden() ? QString() : m_problem->text();
 }
 
 ExportDialog::Target ExportDialog::target() const {
@@ -243,16 +294,17 @@ void ExportDialog::accept() {
     problem = tr("%1 is not a folder.").arg(where);
   else if (target() != Target::folder && QFileInfo(where).isDir())
     problem = tr("%1 is a folder: add a file name.").arg(where);
+  else if (target() != Target::folder && !QFileInfo(QFileInfo(where).absolutePath()).isDir())
+    problem = tr("There is no folder %1: choose one that exists.")
+                  .arg(QDir::toNativeSeparators(QFileInfo(where).absolutePath()));
   else if (target() != Target::folder &&
            QFileInfo(where).suffix().toLower() != Exporter::suffix(request().format))
     problem =
         tr("%1 does not end in .%2, the format chosen: name it .png, .svg or .pdf to choose the format.")
             .arg(QFileInfo(where).fileName(), Exporter::suffix(request().format));
-  if (!problem.isEmpty()) {
-    m_problem->setText(problem);
-    m_problem->show();
-    return;
-  }
+  if (!problem.isEmpty()) return setProblem(problem);
+  setProblem(QString());
+  saveChoices();
   QDialog::accept();
 }
 

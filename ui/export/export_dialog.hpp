@@ -1,7 +1,8 @@
 #pragma once
 // File ▸ Export Image: the whole grid, one map or each map to a folder; PNG, SVG or PDF; at a figure preset
 // (slide, paper column, paper page: a physical size) or a chosen pixel size (and, for PNG, a scale). The main
-// window performs the export the dialog describes.
+// window performs the export the dialog describes. The format, figure preset, size and scale of the last
+// export are remembered in QSettings; a failed export reopens the dialog as it was, with the reason in it.
 
 #include <QDialog>
 #include <optional>
@@ -36,7 +37,14 @@ class ExportDialog : public QDialog {
   void setFormat(ImageFormat format);
   void setPixelSize(QSize size);
   void setPath(const QString& path);
+  int targetIndex() const;  // the Export box's row, to reopen the dialog as it was
+  void setTargetIndex(int index);
+  // Shows why the export described could not be written (empty: hides it).
+  void setProblem(const QString& problem);
+  QString problem() const;
 
+  // Refuses (and says why, the dialog staying open) a path it can tell is wrong: no name, a missing folder,
+  // a name whose suffix is not the format's; else remembers the choices and closes.
   void accept() override;
 
  private:
@@ -44,6 +52,8 @@ class ExportDialog : public QDialog {
   void onFormatChanged();
   void browse();
   void useNaturalSize();
+  void restoreChoices();
+  void saveChoices() const;
 
   const HeatmapPlot& m_grid;
   QSize m_windowSize;

@@ -2,16 +2,21 @@
 
 #include <qcustomplot.h>
 
+#include <QCheckBox>
+#include <QHBoxLayout>
 #include <QHeaderView>
+#include <QSettings>
 #include <QStackedWidget>
 #include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "plot/color_maps.hpp"
 #include "plot/token_axis_ticker.hpp"
+#include "state/window_settings.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -28,6 +33,14 @@ QLabel* sectionTitle(const QString& text) {
 constexpr int kLabelledBars = 12;           // print each weight above its bar up to this many keys
 constexpr double kMaskedMarkHeight = 0.05;  // of the chart's height: the hatched foot under a hidden key
 constexpr int kMeasuredRows = 200;
+constexpr int kMinimumSlots = 6;  // fewer bars than this are centred, not stretched across the chart
+const QString kAllKeysSetting = QStringLiteral("detailPanel/allKeys");
+
+// The panel's own display choice, beside what the next launch restores (WindowSettings).
+QSettings savedSettings() {
+  return QSettings(QString::fromLatin1(WindowSettings::kOrganization),
+                   QString::fromLatin1(WindowSettings::kApplication));
+}
 
 }  // namespace
 
@@ -39,6 +52,8 @@ DetailPanel::DetailPanel(QWidget* parent)
       m_heading(new QLabel),
       m_formula(new QLabel),
       m_bars(new QCustomPlot),
+      m_allKeys(new QCheckBox),
+      m_barsTitle(sectionTitle(tr("Weights over the keys"))),
       m_steps(new QueryStepsModel(this)),
       m_stepsView(new QTableView),
       m_vectors(new QTableWidget) {
@@ -52,7 +67,7 @@ DetailPanel::DetailPanel(QWidget* parent)
   m_formula->setWordWrap(true);
   m_formula->setStyleSheet(QStringLiteral("color: palette(dark);"));
 
-  m_bars->setMinimumHeight(190);
+  m_bars->setMinimumHeight(160);
   m_bars->installEventFilter(this);
   m_bars->setBackground(QBrush(Qt::white));
   m_bars->xAxis->grid()->setVisible(false);
@@ -70,6 +85,17 @@ DetailPanel::DetailPanel(QWidget* parent)
   bars->setPen(Qt::NoPen);
   bars->setBrush(QColor::fromRgba(ColorMaps::sequential(ColorMapId::viridis).color(0.35, QCPRange(0, 1))));
 
+  m_allKeys->setObjectName(QStringLiteral("allKeys"));
+  m_allKeys->setText(tr("All keys"));
+  m_allKeys->setToolTip(tr("Show a bar for every key; unchecked, a long text shows the %1 largest weights "
+                           "and the query's own key")
+                            .arg(kTopKeys));
+  m_allKeys->setChecked(savedSettings().value(kAllKeysSetting, false).toBool());
+  connect(m_allKeys, &QCheckBox::toggled, this, [this](bool all) {
+    savedSettings().setValue(kAllKeysSetting, all);
+    if (m_snapshot && m_stack->currentIndex() == 1) showBars();
+  });
+
   m_stepsView->setModel(m_steps);
   m_stepsView->verticalHeader()->hide();
   m_stepsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -79,20 +105,26 @@ DetailPanel::DetailPanel(QWidget* parent)
   m_stepsView->setSelectionMode(QAbstractItemView::NoSelection);
   m_stepsView->setAlternatingRowColors(true);
   m_stepsView->verticalHeader()->setDefaultSectionSize(m_stepsView->fontMetrics().height() + 6);
+  m_stepsView->setMinimumHeight(5 * m_stepsView->verticalHeader()->defaultSectionSize());
 
   m_vectors->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_vectors->setSelectionMode(QAbstractItemView::NoSelection);
   m_vectors->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   m_vectors->verticalHeader()->setDefaultSectionSize(m_vectors->fontMetrics().height() + 6);
   m_vectors->setAlternatingRowColors(true);
-  m_vectors->setMaximumHeight(190);
+  // A header and four rows (the book's d_out), then it scrolls: the step table above gets the height.
+  m_vectors->setMaximumHeight(5 * m_vectors->verticalHeader()->defaultSectionSize() + 6);
 
   auto* details = new QWidget;
   auto* layout = new QVBoxLayout(details);
   layout->setContentsMargins(8, 8, 8, 8);
   layout->setSpacing(6);
   layout->addWidget(m_heading);
-  layout->addWidget(sectionTitle(tr("Weights over the keys")));
+  auto* barsTitle = new QHBoxLayout;
+  barsTitle->setContentsMargins(0, 0, 0, 0);
+  barsTitle->addWidget(m_barsTitle, 1);
+  barsTitle->addWidget(m_allKeys);
+  layout->addLayout(barsTitle);
   layout->addWidget(m_bars, 2);
   layout->addWidget(sectionTitle(tr("Step by step")));
   layout->addWidget(m_formula);
@@ -168,39 +200,77 @@ void DetailPanel::setContent(const SnapshotPointer& snapshot, const QuerySelecti
 void DetailPanel::showBars() {
   const int n = m_snapshot->tokenCount();
   const int query = m_selection.query;
+  const auto weight = [&](int key) {
+    return m_snapshot->value(m_selection.maskRow, m_selection.head, Quantity::weights, query, key);
+  };
+  const auto masked = [&](int key) { return m_snapshot->isMasked(m_selection.maskRow, query, key); };
+  // A long text's bars would be a pixel wide: the largest weights and the query's own key, in text order.
+  const bool many = n > kManyKeys;
+  m_allKeys->setVisible(many);
+  m_shownKeys.clear();
+  int hidden = 0;
+  for (int key = 0; key < n; ++key) hidden += masked(key);
+  if (many && !m_allKeys->isChecked()) {
+    QVector<int> visible;
+    for (int key = 0; key < n; ++key)
+      if (!masked(key)) visible << key;
+    const auto top = visible.begin() + std::min<qsizetype>(kTopKeys, visible.size());
+    std::partial_sort(visible.begin(), top, visible.end(), [&](int a, int b) {
+      return weight(a) > weight(b) || (weight(a) == weight(b) && a < b);
+    });
+    m_shownKeys = QVector<int>(visible.begin(), top);
+    if (!m_shownKeys.contains(query)) m_shownKeys << query;
+    std::sort(m_shownKeys.begin(), m_shownKeys.end());
+    m_barsTitle->setText(tr("Weights \u00b7 largest %1 of %2").arg(m_shownKeys.size()).arg(n));
+  } else {
+    m_shownKeys.resize(n);
+    std::iota(m_shownKeys.begin(), m_shownKeys.end(), 0);
+    m_barsTitle->setText(many ? tr("Weights \u00b7 all %1 keys").arg(n) : tr("Weights over the keys"));
+  }
+  m_barsTitle->setToolTip(many && hidden > 0 ? tr("%1 masked, hidden from this query").arg(hidden)
+                                             : QString());
+  const int m = static_cast<int>(m_shownKeys.size());
+
   auto* bars = qobject_cast<QCPBars*>(m_bars->plottable(0));
   m_bars->clearItems();
-  QVector<double> keys(n), values(n);
+  QVector<double> positions(m), values(m);
+  QStringList labels;
   double top = 0.0;
-  for (int key = 0; key < n; ++key) {
-    keys[key] = key;
-    values[key] = m_snapshot->value(m_selection.maskRow, m_selection.head, Quantity::weights, query, key);
-    top = std::max(top, values[key]);
+  for (int slot = 0; slot < m; ++slot) {
+    const int key = m_shownKeys[slot];
+    positions[slot] = slot;
+    values[slot] = weight(key);
+    labels << m_snapshot->tokenTexts[key];
+    top = std::max(top, values[slot]);
   }
-  bars->setData(keys, values, true);
+  bars->setData(positions, values, true);
   top = top > 0 ? top * 1.18 : 1.0;
   m_bars->yAxis->setRange(0, top);
-  m_bars->xAxis->setRange(-0.6, n - 0.4);
-  m_barTicker->setTokens(m_snapshot->tokenTexts);
-  for (int key = 0; key < n; ++key) {
-    if (m_snapshot->isMasked(m_selection.maskRow, query, key)) {
+  const double pad = std::max(0, kMinimumSlots - m) / 2.0;
+  m_bars->xAxis->setRange(-0.6 - pad, m - 0.4 + pad);
+  m_barTicker->setTokens(labels);
+  for (int slot = 0; slot < m; ++slot) {
+    const int key = m_shownKeys[slot];
+    if (masked(key)) {
       // A long text's hidden keys as one item per run, not one per key (thousands of items to draw).
-      int last = key;
-      if (n > kLabelledBars)
-        while (last + 1 < n && m_snapshot->isMasked(m_selection.maskRow, query, last + 1)) ++last;
+      int last = slot;
+      if (m > kLabelledBars)
+        while (last + 1 < m && m_shownKeys[last + 1] == m_shownKeys[last] + 1 &&
+               masked(m_shownKeys[last + 1]))
+          ++last;
       // A hatched foot, not a bar: a hidden key has no weight, and a full-height hatch read as the tallest.
-      auto* hidden = new QCPItemRect(m_bars);
-      hidden->topLeft->setCoords(key - 0.35, top * kMaskedMarkHeight);
-      hidden->bottomRight->setCoords(last + 0.35, 0);
-      key = last;
-      hidden->setPen(Qt::NoPen);
-      hidden->setBrush(ColorMaps::maskedBrush());
-      hidden->setClipToAxisRect(true);
-    } else if (n <= kLabelledBars) {
+      auto* foot = new QCPItemRect(m_bars);
+      foot->topLeft->setCoords(slot - 0.35, top * kMaskedMarkHeight);
+      foot->bottomRight->setCoords(last + 0.35, 0);
+      slot = last;
+      foot->setPen(Qt::NoPen);
+      foot->setBrush(ColorMaps::maskedBrush());
+      foot->setClipToAxisRect(true);
+    } else if (m <= kLabelledBars) {
       auto* label = new QCPItemText(m_bars);
-      label->position->setCoords(key, values[key]);
+      label->position->setCoords(slot, values[slot]);
       label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
-      label->setText(QString::number(values[key], 'f', n <= 6 ? 3 : 2));
+      label->setText(QString::number(values[slot], 'f', m <= 6 ? 3 : 2));
       QFont font = m_bars->font();
       font.setPointSizeF(font.pointSizeF() * 0.85);
       label->setFont(font);
@@ -212,8 +282,10 @@ void DetailPanel::showBars() {
 
 QString DetailPanel::barToolTip(double x) const {
   if (!m_snapshot || m_selection.query < 0) return {};
-  const int key = static_cast<int>(std::lround(m_bars->xAxis->pixelToCoord(x)));
-  if (key < 0 || key >= m_snapshot->tokenCount()) return {};
+  const int slot = static_cast<int>(std::lround(m_bars->xAxis->pixelToCoord(x)));
+  if (slot < 0 || slot >= m_shownKeys.size()) return {};
+  const int key = m_shownKeys[slot];
+  if (key >= m_snapshot->tokenCount()) return {};
   const QString token = m_snapshot->tokenTexts[key].toHtmlEscaped();
   if (m_snapshot->isMasked(m_selection.maskRow, m_selection.query, key))
     return tr("%1 %2: masked, hidden from this query (weight exactly 0)").arg(key + 1).arg(token);
@@ -227,8 +299,8 @@ QString DetailPanel::barToolTip(double x) const {
 
 void DetailPanel::fitBarLabels() {
   // Horizontal key labels while each fits its bar, else rotated (the ticker then thins them by font height).
-  const int n = std::max(1, static_cast<int>(m_barTicker->labels().size()));
-  const double barWidth = m_bars->axisRect()->width() / static_cast<double>(n);
+  const double span = std::max(1.0, m_bars->xAxis->range().size());
+  const double barWidth = m_bars->axisRect()->width() / span;
   const double rotation = m_barTicker->widestLabel() + 6 > barWidth ? -90.0 : 0.0;
   if (rotation != m_bars->xAxis->tickLabelRotation()) m_bars->xAxis->setTickLabelRotation(rotation);
   m_bars->replot();

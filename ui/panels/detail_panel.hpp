@@ -14,6 +14,7 @@
 class QCustomPlot;
 class QStackedWidget;
 class QTimer;
+class QCheckBox;
 
 namespace attnscope::ui {
 
@@ -32,8 +33,17 @@ class DetailPanel : public QWidget {
 
   QString heading() const { return m_heading->text(); }
   QCustomPlot* barChart() const { return m_bars; }
+  // The keys the bar chart shows, in text order, bar i at x = i. Over kManyKeys keys only the kTopKeys
+  // largest weights and the query's own key, unless "All keys" is checked (remembered in QSettings).
+  static constexpr int kManyKeys = 24;
+  static constexpr int kTopKeys = 16;
+  const QVector<int>& shownKeys() const { return m_shownKeys; }
+  QCheckBox* allKeysButton() const { return m_allKeys; }
+  // The chart's title and, over kManyKeys keys, how many are shown and masked.
+  QString barsNote() const { return m_barsTitle->text() + QLatin1Char(' ') + m_barsTitle->toolTip(); }
   // The bar chart's tooltip at pixel x: the key, and its weight or that it is masked.
   QString barToolTip(double x) const;
+  QTableView* stepsView() const { return m_stepsView; }
   QueryStepsModel* stepsModel() const { return m_steps; }
   QTableWidget* vectorsTable() const { return m_vectors; }
 
@@ -55,6 +65,9 @@ class DetailPanel : public QWidget {
   QLabel* m_formula;
   QCustomPlot* m_bars;
   QSharedPointer<TokenAxisTicker> m_barTicker;
+  QCheckBox* m_allKeys;
+  QLabel* m_barsTitle;
+  QVector<int> m_shownKeys;
   QueryStepsModel* m_steps;
   QTableView* m_stepsView;
   QTableWidget* m_vectors;

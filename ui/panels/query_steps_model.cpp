@@ -25,7 +25,7 @@ int QueryStepsModel::rowCount(const QModelIndex& parent) const {
 
 int QueryStepsModel::columnCount(const QModelIndex& parent) const {
   if (parent.isValid()) return 0;
-  return m_snapshot && m_snapshot->hasDropout() ? dropoutColumn + 1 : weightColumn + 1;
+  return m_snapshot && m_snapshot->hasDropout() ? dropoutColumn + 1 : scaledColumn + 1;
 }
 
 QVariant QueryStepsModel::data(const QModelIndex& index, int role) const {

@@ -12,7 +12,9 @@ class QueryStepsModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  enum Column { keyColumn, scoreColumn, scaledColumn, maskedColumn, weightColumn, dropoutColumn };
+  // The masked score and the weight come right after the key, so that a narrow dock shows them without
+  // scrolling sideways; q·k and the scaled score (what the masked score is made from) follow.
+  enum Column { keyColumn, maskedColumn, weightColumn, scoreColumn, scaledColumn, dropoutColumn };
 
   explicit QueryStepsModel(QObject* parent = nullptr);
 

@@ -15,6 +15,8 @@
 #include <QRegularExpressionValidator>
 #include <QScrollBar>
 #include <QSpinBox>
+#include <QTextLayout>
+#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -25,6 +27,26 @@ namespace attnscope::ui {
 namespace {
 
 constexpr int kMinimumWidth = 240;
+constexpr int kEmbeddingsNoteLines = 3;
+
+// `text` word-wrapped to `width` in at most `lines` lines, the last one elided if it does not fit.
+QString elidedToLines(const QString& text, const QFont& font, int width, int lines) {
+  QTextLayout layout(text, font);
+  layout.beginLayout();
+  QStringList shown;
+  for (int i = 0; i < lines; ++i) {
+    QTextLine line = layout.createLine();
+    if (!line.isValid()) break;
+    line.setLineWidth(width);
+    const QString part = text.mid(line.textStart(), line.textLength());
+    if (i == lines - 1 && line.textStart() + line.textLength() < text.size())
+      shown << QFontMetrics(font).elidedText(text.mid(line.textStart()), Qt::ElideRight, width);
+    else
+      shown << part.trimmed();
+  }
+  layout.endLayout();
+  return shown.join(QLatin1Char('\n'));
+}
 
 struct MechanismEntry {
   Mechanism mechanism;
@@ -85,9 +107,18 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QScrollArea(parent), m_settings(
   layout->addWidget(buildMasksGroup());
   layout->addWidget(buildDisplayGroup());
   layout->addWidget(buildDeviceGroup());
+  // Room for the device's error note, which floats under its field.
+  layout->addSpacing(2 * fontMetrics().lineSpacing());
   layout->addStretch(1);
   setWidget(content);
   setWidgetResizable(true);
+  // The error notes float over the fields (they are not in the layouts): a shown error pushes nothing down.
+  for (auto& [field, label] : m_errors) {
+    label->setParent(content);
+    label->hide();
+  }
+  content->installEventFilter(this);
+  m_embeddingsNote->installEventFilter(this);
   setFrameShape(QFrame::NoFrame);
   // Narrower than its fields on a small screen (1024 × 700), the panel scrolls sideways rather than pushing
   // the window wider than the screen.
@@ -97,15 +128,51 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QScrollArea(parent), m_settings(
 }
 
 QLabel* SettingsPanel::addErrorRow(QFormLayout* form, SettingsField field) {
+  // Under the row added last (a spanning row, or the field of a labelled one).
+  QLayoutItem* anchor = form->itemAt(form->rowCount() - 1, QFormLayout::FieldRole);
+  if (!anchor) anchor = form->itemAt(form->rowCount() - 1, QFormLayout::SpanningRole);
   auto* label = new QLabel;
   label->setObjectName(QStringLiteral("fieldError"));
   label->setWordWrap(true);
   label->setTextFormat(Qt::PlainText);
-  label->setStyleSheet(QStringLiteral("QLabel { color: #b3261e; }"));
+  label->setStyleSheet(
+      QStringLiteral("QLabel { color: #b3261e; background: #fdf0ef; border: 1px solid #e3a19b; "
+                     "border-radius: 3px; padding: 2px 4px; }"));
+  // What it covers stays usable: a click goes through to the field underneath.
+  label->setAttribute(Qt::WA_TransparentForMouseEvents);
   label->hide();
-  form->addRow(label);
   m_errors[field] = label;
+  m_errorAnchors[field] = anchor ? anchor->widget() : nullptr;
   return label;
+}
+
+void SettingsPanel::placeErrors() {
+  QWidget* content = widget();
+  std::map<QWidget*, int> below;  // two notes under one field stack
+  for (auto& [field, label] : m_errors) {
+    QWidget* anchor = m_errorAnchors[field];
+    if (label->isHidden() || !anchor) continue;
+    // As wide as the anchor's group, just under the anchor, over whatever follows.
+    QWidget* group = anchor;
+    while (group->parentWidget() != content && !qobject_cast<QGroupBox*>(group))
+      group = group->parentWidget();
+    const int left = group->mapTo(content, QPoint(0, 0)).x() + 6;
+    const int width = std::max(80, group->width() - 12);
+    const auto [next, first] =
+        below.try_emplace(anchor, anchor->mapTo(content, QPoint(0, anchor->height())).y() + 1);
+    const int top = next->second;
+    label->setGeometry(left, top, width, label->heightForWidth(width));
+    next->second = top + label->height() + 1;
+    label->raise();
+  }
+}
+
+bool SettingsPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == widget() && (event->type() == QEvent::Resize || event->type() == QEvent::LayoutRequest))
+    QTimer::singleShot(0, this, [this] { placeErrors(); });
+  else if (watched == m_embeddingsNote && event->type() == QEvent::Resize)
+    showEmbeddingsNote();
+  return QScrollArea::eventFilter(watched, event);
 }
 
 QWidget* SettingsPanel::buildModelGroup() {
@@ -218,10 +285,13 @@ QWidget* SettingsPanel::buildInputGroup() {
 
   m_embeddingsNote = new QLabel;
   m_embeddingsNote->setObjectName(QStringLiteral("embeddingsNote"));
-  m_embeddingsNote->setWordWrap(true);
+  m_embeddingsNote->setWordWrap(false);
+  m_embeddingsNote->setTextFormat(Qt::PlainText);
   m_embeddingsNote->setStyleSheet(QStringLiteral("QLabel { color: palette(dark); }"));
-  // Three lines are kept for the note whatever it says, so the fields below never move as it changes.
-  m_embeddingsNote->setMinimumHeight(3 * m_embeddingsNote->fontMetrics().lineSpacing());
+  // Three lines are kept for the note whatever it says, so the fields below never move as it changes; a
+  // longer note is elided (in full in its tooltip).
+  m_embeddingsNote->setFixedHeight(kEmbeddingsNoteLines * m_embeddingsNote->fontMetrics().lineSpacing() + 2);
+  m_embeddingsNote->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
   m_embeddingsNote->setAlignment(Qt::AlignLeft | Qt::AlignTop);
   form->addRow(m_embeddingsNote);
   m_useBookSentence = new QPushButton(tr("Use the book's sentence"));
@@ -544,10 +614,10 @@ void SettingsPanel::updateEnabledFields() {
   // A model brings its own tokenizer, embeddings, mechanism and device.
   m_tokenizer->setEnabled(!model);
   m_source->setEnabled(!model);
-  m_fileRow->setEnabled(!model);
   m_mechanismGroup->setEnabled(!model);
   m_device->setEnabled(!model);
-  m_fileRow->setVisible(source == EmbeddingSource::file);
+  // Always there, enabled for File…: choosing a source moves nothing.
+  m_fileRow->setEnabled(!model && source == EmbeddingSource::file);
   m_dIn->setEnabled(!model && source == EmbeddingSource::seeded);
   m_embeddingSeed->setEnabled(!model && source != EmbeddingSource::file);
   const bool multihead = mechanism == Mechanism::multihead || mechanism == Mechanism::multihead_wrapper;
@@ -659,6 +729,12 @@ void SettingsPanel::setFieldError(SettingsField field, const QString& message) {
   if (it == m_errors.end()) return;
   it->second->setText(message);
   it->second->setVisible(!message.isEmpty());
+  placeErrors();
+}
+
+QLabel* SettingsPanel::fieldErrorLabel(SettingsField field) const {
+  const auto it = m_errors.find(field);
+  return it == m_errors.end() ? nullptr : it->second;
 }
 
 void SettingsPanel::clearFieldErrors() {
@@ -676,7 +752,17 @@ QString SettingsPanel::fieldError(SettingsField field) const {
 }
 
 void SettingsPanel::setEmbeddingsNote(const QString& note) {
-  m_embeddingsNote->setText(note);
+  m_embeddingsNoteText = note;
+  showEmbeddingsNote();
+}
+
+void SettingsPanel::showEmbeddingsNote() {
+  const int width = m_embeddingsNote->contentsRect().width();
+  const QString shown =
+      width > 0 ? elidedToLines(m_embeddingsNoteText, m_embeddingsNote->font(), width, kEmbeddingsNoteLines)
+                : m_embeddingsNoteText;
+  m_embeddingsNote->setText(shown);
+  m_embeddingsNote->setToolTip(shown == m_embeddingsNoteText ? QString() : m_embeddingsNoteText);
 }
 
 void SettingsPanel::setBookEmbeddingsReplaced(bool replaced) {
@@ -718,7 +804,7 @@ void SettingsPanel::setModel(ScopeModel* model) {
 }
 
 QString SettingsPanel::embeddingsNote() const {
-  return m_embeddingsNote->text();
+  return m_embeddingsNoteText;
 }
 
 void SettingsPanel::setLayerCount(int layers) {

@@ -1,6 +1,7 @@
 #pragma once
 // Every setting of the computation and of the drawing, grouped as the pipeline runs: input, mechanism, masks,
-// display, device. A problem is explained under the field that can fix it.
+// display, device. A problem is explained under the field that can fix it, in a note that floats over the
+// panel: showing or hiding it, or a longer Embeddings note, never moves a field under the pointer.
 
 #include <QScrollArea>
 #include <map>
@@ -46,6 +47,8 @@ class SettingsPanel : public QScrollArea {
   // button puts the book's sentence back.
   void setBookEmbeddingsReplaced(bool replaced);
   QString embeddingsShown() const;  // the Embeddings box's text
+  // The floating note that explains `field`'s problem (hidden when there is none).
+  QLabel* fieldErrorLabel(SettingsField field) const;
   // The open model's layer count bounds the layer field (0 while no model has computed yet: unbounded).
   void setLayerCount(int layers);
 
@@ -56,6 +59,9 @@ class SettingsPanel : public QScrollArea {
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
   void bookSentenceRequested();  // "Use the book's sentence"
 
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
  private:
   QWidget* buildModelGroup();
   QWidget* buildInputGroup();
@@ -64,6 +70,8 @@ class SettingsPanel : public QScrollArea {
   QWidget* buildDisplayGroup();
   QWidget* buildDeviceGroup();
   QLabel* addErrorRow(QFormLayout* form, SettingsField field);
+  void placeErrors();
+  void showEmbeddingsNote();
   void showSettings();
   void updateEnabledFields();
   void onEdited();
@@ -73,6 +81,8 @@ class SettingsPanel : public QScrollArea {
   ViewSettings m_settings;
   bool m_updating = false;
   std::map<SettingsField, QLabel*> m_errors;
+  std::map<SettingsField, QWidget*> m_errorAnchors;  // the field each note floats under
+  QString m_embeddingsNoteText;                      // in full; the label shows it elided to its lines
 
   QLabel* m_modelName;
   QToolButton* m_closeModel;

@@ -49,10 +49,11 @@ QSize TokenChipView::minimumSizeHint() const {
   return QSize(120, sizeHint().height());
 }
 
-void TokenChipView::setTokens(const QStringList& tokens) {
+void TokenChipView::setTokens(const QStringList& tokens, const QStringList& details) {
   m_chips.clear();
   m_chips.reserve(static_cast<std::size_t>(tokens.size()));
-  for (const QString& token : tokens) m_chips.push_back(Chip{displayToken(token, kMaxCharacters), 0, 0});
+  for (qsizetype i = 0; i < tokens.size(); ++i)
+    m_chips.push_back(Chip{displayToken(tokens[i], kMaxCharacters), details.value(i), 0, 0});
   m_hovered = -1;
   if (m_highlighted >= tokenCount()) m_highlighted = -1;
   if (m_selected >= tokenCount()) m_selected = -1;
@@ -191,9 +192,14 @@ void TokenChipView::mouseMoveEvent(QMouseEvent* event) {
     viewport()->update();
     emit chipHovered(index);
   }
-  if (index >= 0)
-    setToolTip(tr("Token %1 of %2: %3").arg(index + 1).arg(tokenCount()).arg(m_chips[index].text));
+  if (index >= 0) setToolTip(chipToolTip(index));
   QAbstractScrollArea::mouseMoveEvent(event);
+}
+
+QString TokenChipView::chipToolTip(int index) const {
+  const Chip& chip = m_chips[static_cast<std::size_t>(index)];
+  const QString tip = tr("Token %1 of %2: %3").arg(index + 1).arg(tokenCount()).arg(chip.text);
+  return chip.detail.isEmpty() ? tip : tip + QLatin1Char('\n') + chip.detail;
 }
 
 void TokenChipView::mousePressEvent(QMouseEvent* event) {

@@ -16,9 +16,11 @@ class TokenChipView : public QAbstractScrollArea {
  public:
   explicit TokenChipView(QWidget* parent = nullptr);
 
-  void setTokens(const QStringList& tokens);
+  // `details`, when given, add a line to each chip's tooltip (a GPT-2 piece's bytes and id).
+  void setTokens(const QStringList& tokens, const QStringList& details = {});
   int tokenCount() const { return static_cast<int>(m_chips.size()); }
   QString chipText(int index) const { return m_chips[index].text; }
+  QString chipToolTip(int index) const;
   // The chip's rectangle in viewport coordinates (scrolled).
   QRect chipRect(int index) const;
   int chipAt(const QPoint& viewportPosition) const;
@@ -50,6 +52,7 @@ class TokenChipView : public QAbstractScrollArea {
  private:
   struct Chip {
     QString text;
+    QString detail;
     int left = 0;
     int width = 0;
   };

@@ -42,7 +42,11 @@ void TokenStrip::setSnapshot(const SnapshotPointer& snapshot) {
   m_summary->setText(tr("<b>%1</b><br><span style='color:gray'>%2</span>")
                          .arg(snapshot->model ? tr("GPT-2 BPE") : toQString(to_string(snapshot->tokenizer)),
                               counted(snapshot->tokenCount(), tr("token"), tr("tokens"))));
-  m_chips->setTokens(snapshot->tokenTexts);
+  QStringList details;  // a GPT-2 piece's own bytes: the chip of a character split over pieces shows it whole
+  if (snapshot->model)
+    for (const BpeToken& token : snapshot->model->tokens)
+      details << tr("GPT-2 piece %1 (id %2)").arg(toQString(token.bytes_display)).arg(token.id);
+  m_chips->setTokens(snapshot->tokenTexts, details);
 }
 
 void TokenStrip::setHover(int query) {

@@ -30,11 +30,18 @@ struct BpeToken {
   // touches and `text` holds those characters, so that `text` is always valid UTF-8 and the spans always fall
   // on character boundaries; the tokens that share a character then have overlapping spans.
   Token token;
-  int id = 0;           // the vocabulary id
-  std::string piece;    // the vocabulary string, e.g. "Ġcat"
-  std::string display;  // bpe_display(piece): "·cat"
+  int id = 0;         // the vocabulary id
+  std::string piece;  // the vocabulary string, e.g. "Ġcat"
+  // For chips and labels: bpe_display of the whole characters that start in this piece ("·cat"). A piece
+  // that ends inside a character shows that whole character (the first of 👍's pieces shows "👍"), a piece
+  // made only of the rest of a character shows kContinuedPiece ("⋯"); its own bytes are in bytes_display.
+  std::string display;
+  std::string bytes_display;  // bpe_display(piece): "·cat", or "<0xF0><0x9F>" for part of a character
   friend bool operator==(const BpeToken&, const BpeToken&) = default;
 };
+
+// The display of a piece that holds only the continuation bytes of a character begun by the piece before.
+inline constexpr std::string_view kContinuedPiece = "\u22EF";  // ⋯
 
 class BpeTokenizer {
  public:
