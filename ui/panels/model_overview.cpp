@@ -132,7 +132,7 @@ void ModelOverview::paintEvent(QPaintEvent*) {
   painter.setPen(palette().color(QPalette::WindowText));
   for (int head = 0; head < m_heads; ++head)
     painter.drawText(QRect(mapRect(0, head).left(), 0, g.cell, kLabelHeight), Qt::AlignCenter,
-                     QString::number(head + 1));
+                     headLabel(head));
   for (int layer = 0; layer < m_layers; ++layer) {
     const QRect first = mapRect(layer, 0);
     const QRect label(0, first.top(), kLabelWidth - 4, g.cell);
@@ -166,7 +166,7 @@ void ModelOverview::mouseMoveEvent(QMouseEvent* event) {
     QToolTip::showText(event->globalPosition().toPoint() + QPoint(12, 8),
                        tr("layer %1 \u00b7 head %2 \u00b7 %3 \u2014 click to show it in the grid")
                            .arg(layer)
-                           .arg(head + 1)
+                           .arg(head)
                            .arg(m_snapshot->maskLabel(m_maskRow)),
                        this);
   } else {

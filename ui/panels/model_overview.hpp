@@ -29,6 +29,8 @@ class ModelOverview : public QWidget {
   int maskRow() const { return m_maskRow; }
   int currentLayer() const { return m_currentLayer; }
   int currentHead() const { return m_currentHead; }
+  // The label over a head's column: its index, counted from 0 as everywhere else ("0" … "11").
+  static QString headLabel(int head) { return QString::number(head); }
   // The map's rectangle in widget coordinates, and the map under a position (false outside every map).
   QRect mapRect(int layer, int head) const;
   bool mapAt(const QPoint& position, int* layer, int* head) const;

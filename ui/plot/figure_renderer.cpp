@@ -80,7 +80,7 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
   for (const int head : m_heads) {
     spec.columnHeaders << m_snapshot->headLabel(head);
     spec.shortColumnHeaders << (m_snapshot->isSummary(head) ? toString(m_snapshot->headSummary)
-                                                            : QString::number(head + 1));
+                                                            : QString::number(head));
   }
   // Several quantities head their blocks of rows; one map names its quantity in its row header.
   spec.scaleHeaders = m_quantities.size() > 1;

@@ -71,7 +71,7 @@ class HeatmapPlot : public QCustomPlot {
   // True while cells for the maps in view are being built off the GUI thread.
   bool isRefining() const { return m_refining; }
   int colorScaleCount() const;
-  // File-name stem of a map: head1-causal-weights.
+  // File-name stem of a map: head0-causal-weights (heads count from 0).
   QString mapFileStem(int index) const;
   static QString fileStem(const AttentionSnapshot& snapshot, const MapKey& key);
 
