@@ -13,12 +13,6 @@
 namespace attnscope::ui {
 namespace {
 
-QString tickText(double value) {
-  QString text = QString::number(value, 'g', 3);
-  text.replace(QLatin1Char('-'), QChar(0x2212));
-  return text;
-}
-
 bool isModelsOwnMask(const AttentionSnapshot& snapshot, int row) {
   const MaskKind kind = snapshot.rows[static_cast<std::size_t>(row)].mask.kind;
   return snapshot.model && (kind == MaskKind::none || kind == MaskKind::causal);
@@ -101,7 +95,8 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
       scale.ticks = {QStringLiteral("max"), QStringLiteral("mid"), QStringLiteral("min")};
     } else if (i < m_ranges.size()) {
       const QCPRange& range = m_ranges[i];
-      scale.ticks = {tickText(range.upper), tickText(range.center()), tickText(range.lower)};
+      scale.ticks = {ColorMaps::tickText(range.upper), ColorMaps::tickText(range.center()),
+                     ColorMaps::tickText(range.lower)};
     } else {
       // Before the cells are built: room for any value printed with 3 significant digits.
       scale.ticks = {QStringLiteral("\u22120.000"), QStringLiteral("\u22120.000"),
