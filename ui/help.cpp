@@ -28,6 +28,8 @@ void showShortcuts(QWidget* parent) {
           "<tr><td><b>Ctrl+O / Ctrl+S</b></td><td>open / save a session</td></tr>"
           "<tr><td><b>Ctrl+Shift+O</b></td><td>open a GPT-2 folder; click a map of the model overview to "
           "show its layer and head in the grid</td></tr>"
+          "<tr><td><b>Numbers</b></td><td>heads and layers count from 0 (head 0, layer 0), as in the "
+          "exports and attnscope-cli's JSON</td></tr>"
           "</table>"));
 }
 

@@ -116,7 +116,7 @@ class TestFitAllHeads : public QObject {
     QTRY_VERIFY(view->isCurrent());
     const QImage before = view->grab().toImage();
 
-    // Query 2 ("starts"), key 1 ("journey") in the causal map of head 8.
+    // Query 2 ("starts"), key 1 ("journey") in the causal map of head 7.
     const QPoint cell = view->cellCentre(1, 7, 2, 1).toPoint();
     QTest::mouseMove(view, cell);
     QTRY_COMPARE(scene.model.hoveredQuery(), 2);
@@ -131,7 +131,7 @@ class TestFitAllHeads : public QObject {
     QVERIFY(plotMap >= 0);
     const QString tip = scene.grid.toolTipFor(plotMap, 2, 1);
     QVERIFY(tip.contains(QStringLiteral("starts")) && tip.contains(QStringLiteral("journey")));
-    QVERIFY(tip.contains(QStringLiteral("head 8")));
+    QVERIFY(tip.contains(QStringLiteral("head 7")));
     QCOMPARE(QToolTip::text(), tip);
     // The hovered row, column and cell are drawn over the figure.
     QTRY_VERIFY(view->grab().toImage() != before);

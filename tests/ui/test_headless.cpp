@@ -171,7 +171,7 @@ class TestHeadless : public QObject {
         for (int query = 0; query < n; ++query)
           for (int key = 0; key < n; ++key) {
             const QString where = QStringLiteral("head %1 · %2, query %3, key %4")
-                                      .arg(map.head + 1)
+                                      .arg(map.head)
                                       .arg(snapshot.maskLabel(map.maskRow))
                                       .arg(query)
                                       .arg(key);

@@ -98,10 +98,10 @@ class TestMainWindow : public QObject {
     QVERIFY(settings.embeddingSource == EmbeddingSource::book);
     HeatmapPlot* plot = window.grid()->plot();
     QCOMPARE(plot->mapCount(), 4);  // masks none and causal, 2 heads
-    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 none"));
-    QCOMPARE(plot->mapTitle(1), QStringLiteral("head 2 \u00b7 none"));
-    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 1 \u00b7 causal"));
-    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 2 \u00b7 causal"));
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 0 \u00b7 none"));
+    QCOMPARE(plot->mapTitle(1), QStringLiteral("head 1 \u00b7 none"));
+    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 0 \u00b7 causal"));
+    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 1 \u00b7 causal"));
     QVERIFY(!window.grid()->isShowingHint());
     compareWithEngine(*plot, settings);
     QVERIFY(window.settingsPanel()->embeddingsNote().contains(QStringLiteral("book")));
@@ -217,7 +217,7 @@ class TestMainWindow : public QObject {
     field<QSpinBox>(window, "heads")->setValue(4);
     QVERIFY(waitForIdle(window.controller()));
     QCOMPARE(plot->mapCount(), 8);
-    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 4 \u00b7 none"));
+    QCOMPARE(plot->mapTitle(3), QStringLiteral("head 3 \u00b7 none"));
     compareWithEngine(*plot, window.model()->settings());
 
     field<QSpinBox>(window, "heads")->setValue(1);
@@ -225,13 +225,13 @@ class TestMainWindow : public QObject {
     field<QSpinBox>(window, "windowSize")->setValue(2);
     QVERIFY(waitForIdle(window.controller()));
     QCOMPARE(plot->mapCount(), 3);
-    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 1 \u00b7 window:2"));
+    QCOMPARE(plot->mapTitle(2), QStringLiteral("head 0 \u00b7 window:2"));
     compareWithEngine(*plot, window.model()->settings());
 
     field<QCheckBox>(window, "maskNone")->setChecked(false);
     QVERIFY(waitForIdle(window.controller()));
     QCOMPARE(plot->mapCount(), 2);
-    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 causal"));
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 0 \u00b7 causal"));
 
     // Two quantities: a block of rows each, with a colour bar each.
     field<QCheckBox>(window, "show-scores")->setChecked(true);
@@ -280,7 +280,7 @@ class TestMainWindow : public QObject {
     QVERIFY(waitForIdle(window.controller()));
     HeatmapPlot* plot = window.grid()->plot();
     plot->replot();
-    // Query 3 ("starts"), key 2 ("journey") in the causal map of head 2.
+    // Query 3 ("starts"), key 2 ("journey") in the causal map of head 1.
     const QPoint cell = plot->cellCentre(3, 2, 1).toPoint();
     QTest::mouseMove(plot, cell);
     QTRY_COMPARE(window.model()->hoveredQuery(), 2);

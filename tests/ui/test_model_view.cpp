@@ -159,7 +159,7 @@ class TestModelView : public QObject {
     HeatmapPlot* plot = window.grid()->plot();
     // Masks none and causal (the launch view's), both the model's own causal mask: two rows of three heads.
     QCOMPARE(plot->mapCount(), 2 * kHeads);
-    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 1 \u00b7 causal"));
+    QCOMPARE(plot->mapTitle(0), QStringLiteral("head 0 \u00b7 causal"));
     compareGrid(*plot, settings, 0);
     QVERIFY(window.statusSummary().contains(QStringLiteral("layer 0")));
     // The context vectors of the layer on screen are the engine's.
@@ -190,7 +190,7 @@ class TestModelView : public QObject {
     QVERIFY(window.model()->settings().modelFolder.isEmpty());
     QVERIFY(field<QComboBox>(window, "mechanism")->isEnabled());
     QVERIFY(!field<QLabel>(window, "maskNote")->isVisible());
-    QCOMPARE(window.grid()->plot()->mapTitle(0), QStringLiteral("head 1 \u00b7 none"));
+    QCOMPARE(window.grid()->plot()->mapTitle(0), QStringLiteral("head 0 \u00b7 none"));
     compareWithEngine(*window.grid()->plot(), window.model()->settings());
   }
 
@@ -409,7 +409,7 @@ class TestModelView : public QObject {
     const ViewSettings& settings = window.model()->settings();
     QCOMPARE(settings.masks.size(), std::size_t{2});
     HeatmapPlot* plot = window.grid()->plot();
-    QCOMPARE(plot->mapTitle(kHeads), QStringLiteral("head 1 \u00b7 causal + window:2"));
+    QCOMPARE(plot->mapTitle(kHeads), QStringLiteral("head 0 \u00b7 causal + window:2"));
     compareGrid(*plot, settings, 0);
     // Causal, and only the two most recent keys.
     const SnapshotPointer& snapshot = window.model()->snapshot();

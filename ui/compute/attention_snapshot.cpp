@@ -118,7 +118,7 @@ bool AttentionSnapshot::hasDropout() const {
 QString AttentionSnapshot::headLabel(int head) const {
   if (isSummary(head))
     return headSummary == HeadSummary::max ? QStringLiteral("max of heads") : QStringLiteral("mean of heads");
-  return QStringLiteral("head %1").arg(head + 1);
+  return QStringLiteral("head %1").arg(head);
 }
 
 QString AttentionSnapshot::mechanismLabel(int row) const {

@@ -159,7 +159,7 @@ struct AttentionSnapshot {
   const HeadResult& head(int row, int head) const {
     return isSummary(head) ? summaries[row] : rows[row].result.heads[head];
   }
-  QString headLabel(int head) const;  // "head 3", "mean of heads", "max of heads"
+  QString headLabel(int head) const;  // "head 0" (heads count from 0), "mean of heads", "max of heads"
   // What the row computed, in words: "gpt2 layer 3" or the mechanism.
   QString mechanismLabel(int row) const;
   const OverviewMap& overviewMap(int row, int layer, int head) const;

@@ -53,7 +53,7 @@ class Exporter {
   // The whole grid, or one map with `only`. Throws attnscope::Error with the reason when it cannot write.
   static void exportImage(const SnapshotPointer& snapshot, const DisplayOptions& options,
                           std::optional<MapKey> only, const ImageRequest& request, const QString& path);
-  // One file per map of the grid into `folder`, named like head1-causal-weights.png. Returns the paths.
+  // One file per map of the grid into `folder`, named like head0-causal-weights.png. Returns the paths.
   static QStringList exportEachMap(const SnapshotPointer& snapshot, const DisplayOptions& options,
                                    const ImageRequest& request, const QString& folder);
 

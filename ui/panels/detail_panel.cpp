@@ -330,9 +330,9 @@ void DetailPanel::showVectors() {
   QStringList header;
   for (const auto& column : columns) header << column.first;
   m_vectors->setHorizontalHeaderLabels(header);
-  m_vectors->horizontalHeaderItem(0)->setToolTip(tr("The query vector of head %1").arg(m_selection.head + 1));
+  m_vectors->horizontalHeaderItem(0)->setToolTip(tr("The query vector of head %1").arg(m_selection.head));
   m_vectors->horizontalHeaderItem(1)->setToolTip(
-      tr("Head %1's context vector: the weights times the values").arg(m_selection.head + 1));
+      tr("Head %1's context vector: the weights times the values").arg(m_selection.head));
   m_vectors->horizontalHeaderItem(2)->setToolTip(
       tr("The module's output for this token (heads concatenated, then out_proj for multi-head)"));
   for (int c = 0; c < static_cast<int>(columns.size()); ++c)

@@ -95,9 +95,9 @@ QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
     if (!hit) return QStringLiteral("\u2013");
     return column == kProbeWeight ? QString::number(hit->weight, 'f', 3) : QString::number(hit->rank);
   }
-  // Heads count from 1 and a model's layers from 0, as the grid and the layer selector name them.
+  // Heads and layers count from 0, as the grid, the layer selector and the CLI's JSON name them.
   if (column == layer) return place.layer;
-  if (column == head) return role == Qt::DisplayRole ? QVariant(place.head + 1) : QVariant(place.head);
+  if (column == head) return place.head;
   if (column == mask) return m_snapshot->maskLabel(place.maskRow);
   const std::optional<double> value =
       statisticOf(m_snapshot->statsOf(place.maskRow, place.layer, place.head), column - firstStatistic);

@@ -188,7 +188,7 @@ const std::optional<FigureLayout>& ModelOverview::layout() const {
   spec.page = QSizeF(width(), height() - origin().y());
   const int pixels = std::max(8, QFontMetrics(font()).height() - 4);
   spec.style = FigureStyle{pixels, pixels, pixels, std::max(6, pixels - 3)};
-  for (int head = 0; head < m_heads; ++head) spec.columnHeaders << QString::number(head + 1);
+  for (int head = 0; head < m_heads; ++head) spec.columnHeaders << headLabel(head);
   spec.shortColumnHeaders = spec.columnHeaders;
   for (int layer = 0; layer < m_layers; ++layer) spec.groups.push_back({QStringLiteral("L%1").arg(layer), 0});
   spec.tokenAxes = false;
@@ -315,7 +315,7 @@ void ModelOverview::mouseMoveEvent(QMouseEvent* event) {
     setCursor(Qt::PointingHandCursor);
     QString text = tr("layer %1 \u00b7 head %2 \u00b7 %3 \u2014 click to show it in the grid")
                        .arg(layer)
-                       .arg(head + 1)
+                       .arg(head)
                        .arg(m_snapshot->maskLabel(m_maskRow));
     if (m_statistic >= 0)
       text += QStringLiteral("\n%1: %2").arg(statisticName(m_statistic), mapText(layer, head));

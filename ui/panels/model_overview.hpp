@@ -45,6 +45,8 @@ class ModelOverview : public QWidget {
   QString mapText(int layer, int head) const;
   // The heads the probe ranks highest (outlined, strongest first), as (layer, head).
   const std::vector<std::pair<int, int>>& probedHeads() const { return m_probed; }
+  // The label over a head's column: its index, counted from 0 as everywhere else ("0" … "11").
+  static QString headLabel(int head) { return QString::number(head); }
   // The map's rectangle in widget coordinates, and the map under a position (false outside every map).
   QRect mapRect(int layer, int head) const;
   bool mapAt(const QPoint& position, int* layer, int* head) const;

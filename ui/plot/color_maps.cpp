@@ -53,9 +53,26 @@ QCPRange ColorMaps::rangeFor(Quantity quantity, double minimum, double maximum) 
     if (!(extent > 0.0) || !std::isfinite(extent)) extent = 1.0;
     return QCPRange(-extent, extent);
   }
-  double upper = maximum;
-  if (!(upper > 0.0) || !std::isfinite(upper)) upper = 1.0;
-  return QCPRange(std::min(0.0, minimum), upper);
+  if (!std::isfinite(minimum) || !std::isfinite(maximum)) return QCPRange(0.0, 1.0);
+  if (maximum > minimum) return QCPRange(minimum, maximum);
+  // One value (a one-token text, uniform rows): from 0 to it, so it is drawn as the top of the scale.
+  return QCPRange(std::min(0.0, minimum), maximum > 0.0 ? maximum : 1.0);
+}
+
+QString ColorMaps::tickText(double value) {
+  if (std::abs(value) < 1e-12) value = 0.0;  // no "-0" or "1e-17" in the middle of a score bar
+  QString text = QString::number(value, 'g', 3);
+  text.replace(QLatin1Char('-'), QChar(0x2212));
+  return text;
+}
+
+QVector<double> ColorMaps::ticksFor(const QCPRange& range) {
+  return {range.lower, range.center(), range.upper};
+}
+
+double ColorMaps::shareOf(const QCPRange& range, double minimum, double maximum) {
+  if (!std::isfinite(minimum) || !std::isfinite(maximum) || !(range.size() > 0.0)) return 1.0;
+  return std::clamp((maximum - minimum) / range.size(), 0.0, 1.0);
 }
 
 QColor ColorMaps::maskedBackground() {

@@ -21,9 +21,18 @@ class ColorMaps {
   static QCPColorGradient forQuantity(Quantity quantity, ColorMapId id) {
     return isScore(quantity) ? diverging() : sequential(id);
   }
-  // The colour range a quantity is drawn with, given the extremes of its unmasked values: weights from 0 to
-  // their largest value, scores symmetric around 0 so that white means 0.
+  // The colour range a quantity is drawn with, given the extremes of its unmasked values: weights from their
+  // smallest to their largest value (a long text's weights, about 1/n each, span the whole map instead of
+  // its darkest tenth; the colour bar prints both ends), scores symmetric around 0 so that white means 0.
   static QCPRange rangeFor(Quantity quantity, double minimum, double maximum);
+  // A colour bar's number: 3 significant digits, with a true minus sign ("0.00334", "\u22121.7").
+  static QString tickText(double value);
+  // The colour bar's ticks: both ends and the middle (0 for scores), bottom to top.
+  static QVector<double> ticksFor(const QCPRange& range);
+  // How much of `range` values from `minimum` to `maximum` use (0 to 1; 1 when there is nothing to draw).
+  // A map that uses less than kFlatShare of its colour bar looks flat: one colour, whatever its values.
+  static double shareOf(const QCPRange& range, double minimum, double maximum);
+  static constexpr double kFlatShare = 0.1;
 
   static QColor maskedBackground();
   static QColor maskedLine();

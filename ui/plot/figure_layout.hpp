@@ -30,7 +30,7 @@ struct FigureStyle {
 struct FigureSpec {
   QSizeF page;  // layout units
   FigureStyle style;
-  QStringList columnHeaders;       // one per head column: "head 1", …, "mean of heads"
+  QStringList columnHeaders;       // one per head column: "head 0", …, "mean of heads"
   QStringList shortColumnHeaders;  // used when the long ones do not fit: "1", …, "mean"
   struct Group {
     QString header;  // the mask: "causal"

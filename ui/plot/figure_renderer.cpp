@@ -13,12 +13,6 @@
 namespace attnscope::ui {
 namespace {
 
-QString tickText(double value) {
-  QString text = QString::number(value, 'g', 3);
-  text.replace(QLatin1Char('-'), QChar(0x2212));
-  return text;
-}
-
 bool isModelsOwnMask(const AttentionSnapshot& snapshot, int row) {
   const MaskKind kind = snapshot.rows[static_cast<std::size_t>(row)].mask.kind;
   return snapshot.model && (kind == MaskKind::none || kind == MaskKind::causal);
@@ -80,7 +74,7 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
   for (const int head : m_heads) {
     spec.columnHeaders << m_snapshot->headLabel(head);
     spec.shortColumnHeaders << (m_snapshot->isSummary(head) ? toString(m_snapshot->headSummary)
-                                                            : QString::number(head + 1));
+                                                            : QString::number(head));
   }
   // Several quantities head their blocks of rows; one map names its quantity in its row header.
   spec.scaleHeaders = m_quantities.size() > 1;
@@ -101,7 +95,8 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
       scale.ticks = {QStringLiteral("max"), QStringLiteral("mid"), QStringLiteral("min")};
     } else if (i < m_ranges.size()) {
       const QCPRange& range = m_ranges[i];
-      scale.ticks = {tickText(range.upper), tickText(range.center()), tickText(range.lower)};
+      scale.ticks = {ColorMaps::tickText(range.upper), ColorMaps::tickText(range.center()),
+                     ColorMaps::tickText(range.lower)};
     } else {
       // Before the cells are built: room for any value printed with 3 significant digits.
       scale.ticks = {QStringLiteral("\u22120.000"), QStringLiteral("\u22120.000"),

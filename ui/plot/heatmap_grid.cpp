@@ -1,5 +1,6 @@
 #include "plot/heatmap_grid.hpp"
 
+#include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QScrollArea>
 #include <QToolTip>
@@ -14,6 +15,9 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
     : QWidget(parent),
       m_plot(new HeatmapPlot),
       m_banner(new QLabel),
+      m_rangeHint(new QWidget),
+      m_rangeHintText(new QLabel),
+      m_rangeHintButton(new QPushButton(tr("Use one range per map"))),
       m_hint(new QLabel),
       m_scroll(new QScrollArea),
       m_stack(new QStackedWidget),
@@ -27,6 +31,30 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
                      "border-radius: 4px;"
                      " padding: 6px 10px; }"));
   m_banner->hide();
+
+  // Maps that a shared colour range leaves flat: a long text's weights (about 1/n) beside a causal map whose
+  // first row is 1, say. The other choice is one click away.
+  m_rangeHint->setObjectName(QStringLiteral("rangeHint"));
+  m_rangeHint->setAttribute(Qt::WA_StyledBackground);
+  m_rangeHint->setStyleSheet(QStringLiteral(
+      "QWidget#rangeHint { background: #e8f1fb; border: 1px solid #90b8e0; border-radius: 4px; }"
+      " QLabel { color: #1a3a5c; }"));
+  m_rangeHintText->setWordWrap(true);
+  m_rangeHintButton->setObjectName(QStringLiteral("perMapRangeButton"));
+  m_rangeHintButton->setToolTip(
+      tr("Display \u25b8 Colour range: one per map, each map spanning its own bar"));
+  auto* hintLayout = new QHBoxLayout(m_rangeHint);
+  hintLayout->setContentsMargins(10, 4, 6, 4);
+  hintLayout->addWidget(m_rangeHintText, 1);
+  hintLayout->addWidget(m_rangeHintButton);
+  m_rangeHint->hide();
+  connect(m_rangeHintButton, &QPushButton::clicked, this, [this] {
+    if (!m_model) return;
+    ViewSettings settings = m_model->settings();
+    settings.display.sharedRange = false;
+    m_model->setSettings(settings);
+  });
+  connect(m_plot, &HeatmapPlot::refined, this, &HeatmapGrid::updateRangeHint);
 
   m_hint->setAlignment(Qt::AlignCenter);
   m_hint->setWordWrap(true);
@@ -75,6 +103,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   layout->setContentsMargins(0, 0, 0, 0);
   layout->setSpacing(4);
   layout->addWidget(m_banner);
+  layout->addWidget(m_rangeHint);
   layout->addWidget(m_stack, 1);
   showHint(tr("Computing the heatmaps\u2026"));
 }
@@ -108,6 +137,18 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
     showMaps();
   m_figure->setContent(snapshot, options);
   fitPlotWidth();
+  updateRangeHint();
+}
+
+void HeatmapGrid::updateRangeHint() {
+  const int flat = m_plot->displayOptions().sharedRange && m_plot->snapshot()
+                       ? static_cast<int>(m_plot->flatMaps().size())
+                       : 0;
+  if (flat > 0)
+    m_rangeHintText->setText(
+        (flat == 1 ? tr("1 map looks flat") : tr("%1 maps look flat").arg(flat)) +
+        tr(" with one colour range shared by all maps: each uses under a tenth of the colour bar."));
+  m_rangeHint->setVisible(flat > 0);
 }
 
 void HeatmapGrid::setFitAllHeads(bool fit) {

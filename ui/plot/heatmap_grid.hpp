@@ -6,6 +6,7 @@
 
 #include <QAction>
 #include <QLabel>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QStackedWidget>
 #include <QWidget>
@@ -44,6 +45,10 @@ class HeatmapGrid : public QWidget {
   QString problem() const;
   bool isShowingHint() const;
   QString hint() const;
+  // Shown above the maps when a shared colour range leaves some maps flat (one colour); its button asks the
+  // model for one range per map.
+  QWidget* rangeHint() const { return m_rangeHint; }
+  QPushButton* rangeHintButton() const { return m_rangeHintButton; }
 
   // What the tooltip says for a cell: query and key tokens, raw and scaled score, weight (and dropout
   // weight).
@@ -65,10 +70,14 @@ class HeatmapGrid : public QWidget {
   void showHint(const QString& text);
   void fitPlotWidth();
   void showMaps();  // the page of the current mode
+  void updateRangeHint();
 
   ScopeModel* m_model = nullptr;
   HeatmapPlot* m_plot;
   QLabel* m_banner;
+  QWidget* m_rangeHint;
+  QLabel* m_rangeHintText;
+  QPushButton* m_rangeHintButton;
   QLabel* m_hint;
   QScrollArea* m_scroll;
   QStackedWidget* m_stack;

@@ -54,6 +54,25 @@ QString maskSlug(const MaskSpec& mask) {
   return QStringLiteral("mask");
 }
 
+// The bar's range and its numbers: both ends and the middle, as the exported figure's bar prints them. The
+// numbers take the same width whatever they are (room for "−0.000123"), so the maps keep their size when
+// a long text's cells, built for that size off the GUI thread, bring the range.
+void setScaleRange(QCPColorScale* scale, const QCPRange& range) {
+  scale->setDataRange(range);
+  auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+  const QFontMetrics metrics(scale->axis()->tickLabelFont());
+  int widest = 0;
+  for (const double tick : ColorMaps::ticksFor(range)) {
+    const QString text = ColorMaps::tickText(tick);
+    ticker->addTick(tick, text);
+    widest = std::max(widest, metrics.horizontalAdvance(text));
+  }
+  scale->axis()->setTicker(ticker);
+  constexpr int kPadding = 5;  // QCPAxis's own
+  const int reserved = metrics.horizontalAdvance(QStringLiteral("\u22120.000123"));
+  scale->axis()->setPadding(kPadding + std::max(0, reserved - widest));
+}
+
 QFont pixelFont(int pixels, bool bold = false) {
   // Pixel sizes, so a PDF (72 dpi), an SVG and the screen all draw text at the same size relative to the
   // maps.
@@ -479,7 +498,7 @@ void HeatmapPlot::updateRanges() {
         maximum = std::max(maximum, map.colorMap->maximum());
       }
       scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
-      scale->setDataRange(ColorMaps::rangeFor(quantity, minimum, maximum));
+      setScaleRange(scale, ColorMaps::rangeFor(quantity, minimum, maximum));
       for (const Map& map : m_maps)
         if (map.key.quantity == quantity) map.colorMap->setColorScale(scale);
     }
@@ -488,27 +507,53 @@ void HeatmapPlot::updateRanges() {
       const Map& map = m_maps[i];
       QCPColorScale* scale = m_mapScales[i];
       scale->setGradient(ColorMaps::forQuantity(map.key.quantity, m_options.colorMap));
-      scale->setDataRange(
-          ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
+      setScaleRange(scale,
+                    ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
       map.colorMap->setColorScale(scale);
     }
   }
 }
 
 bool HeatmapPlot::settle() {
+  // Maps that show all of their tokens label the same tokens: rotated when any of them needs it, thinned by
+  // the step of the most crowded one (a pixel less of width must not label other tokens). A zoomed map
+  // labels its own, and zooming it leaves the others' labels alone.
+  const int n = m_snapshot ? m_snapshot->tokenCount() : 0;
+  const auto whole = [n](const QCPAxis* axis) {
+    return axis->range().lower <= -0.5 + 1e-6 && axis->range().upper >= n - 0.5 - 1e-6;
+  };
   bool changed = false;
+  const auto rotate = [&changed](QCPAxis* axis, bool rotated) {
+    // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
+    const double rotation = rotated ? kRotatedLabels : 0.0;
+    if (rotation == axis->tickLabelRotation()) return;
+    axis->setTickLabelRotation(rotation);
+    changed = true;
+  };
+  bool rotateWhole = false;
   for (Map& map : m_maps) {
     QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
-    const double tokens = std::max(1.0, keys->range().size());
-    const double cellWidth = map.axisRect->width() / tokens;
-    if (map.axisRect->width() > 0) {
-      // Horizontal labels while each fits its column, else rotated (they then thin out by font height).
-      const double rotation = map.columns->widestLabel() + 6 > cellWidth ? kRotatedLabels : 0.0;
-      if (rotation != keys->tickLabelRotation()) {
-        keys->setTickLabelRotation(rotation);
-        changed = true;
-      }
-    }
+    if (map.axisRect->width() <= 0) continue;
+    const double cellWidth = map.axisRect->width() / std::max(1.0, keys->range().size());
+    const bool rotated = map.columns->widestLabel() + 6 > cellWidth;
+    if (whole(keys))
+      rotateWhole = rotateWhole || rotated;
+    else
+      rotate(keys, rotated);
+  }
+  int columnStep = 1, rowStep = 1;
+  for (Map& map : m_maps) {
+    QCPAxis* keys = map.axisRect->axis(QCPAxis::atBottom);
+    if (map.axisRect->width() > 0 && whole(keys)) rotate(keys, rotateWhole);
+  }
+  for (const Map& map : m_maps) {
+    if (whole(map.axisRect->axis(QCPAxis::atBottom)))
+      columnStep = std::max(columnStep, map.columns->naturalStep());
+    if (whole(map.axisRect->axis(QCPAxis::atLeft))) rowStep = std::max(rowStep, map.rows->naturalStep());
+  }
+  for (Map& map : m_maps) {
+    map.columns->setSharedStep(whole(map.axisRect->axis(QCPAxis::atBottom)) ? columnStep : 0);
+    map.rows->setSharedStep(whole(map.axisRect->axis(QCPAxis::atLeft)) ? rowStep : 0);
     changed = changed || map.rows->isStale() || map.columns->isStale();
   }
   return changed;
@@ -526,6 +571,13 @@ QStringList HeatmapPlot::columnLabels(int index) const {
   return m_maps[index].columns->labels();
 }
 
+QStringList HeatmapPlot::shownLabels(int index, Qt::Orientation orientation) const {
+  const QCPAxis* axis =
+      m_maps[index].axisRect->axis(orientation == Qt::Horizontal ? QCPAxis::atBottom : QCPAxis::atLeft);
+  const QVector<QString> labels = axis->tickVectorLabels();  // a copy each call
+  return QStringList(labels.begin(), labels.end());
+}
+
 QCPRange HeatmapPlot::colorRange(int index) const {
   return m_maps[index].colorMap->dataRange();
 }
@@ -534,10 +586,30 @@ int HeatmapPlot::colorScaleCount() const {
   return static_cast<int>(m_sharedScales.size() + m_mapScales.size());
 }
 
+QStringList HeatmapPlot::colorScaleLabels(int index) const {
+  const auto shared = static_cast<int>(m_sharedScales.size());
+  const QCPColorScale* scale = index < shared ? m_sharedScales[static_cast<std::size_t>(index)].second
+                                              : m_mapScales[static_cast<std::size_t>(index - shared)];
+  const auto ticker = scale->axis()->ticker().dynamicCast<QCPAxisTickerText>();
+  return ticker ? QStringList(ticker->ticks().values()) : QStringList();
+}
+
+std::vector<int> HeatmapPlot::flatMaps() const {
+  std::vector<int> flat;
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const AttentionColorMap* map = m_maps[i].colorMap;
+    // A map of one value is uniform under any range, not flattened by this one.
+    if (map->maximum() > map->minimum() &&
+        ColorMaps::shareOf(map->dataRange(), map->minimum(), map->maximum()) < ColorMaps::kFlatShare)
+      flat.push_back(static_cast<int>(i));
+  }
+  return flat;
+}
+
 QString HeatmapPlot::fileStem(const AttentionSnapshot& snapshot, const MapKey& key) {
   const QString head = snapshot.isSummary(key.head)
                            ? QStringLiteral("%1-of-heads").arg(toString(snapshot.headSummary))
-                           : QStringLiteral("head%1").arg(key.head + 1);
+                           : QStringLiteral("head%1").arg(key.head);
   const QString layer = snapshot.model ? QStringLiteral("layer%1-").arg(snapshot.model->layer) : QString();
   return QStringLiteral("%1%2-%3-%4")
       .arg(layer, head, maskSlug(snapshot.rows[key.maskRow].mask), slugOf(key.quantity));

@@ -58,6 +58,10 @@ class HeatmapPlot : public QCustomPlot {
   QCPAxisRect* mapRect(int index) const { return m_maps[index].axisRect; }
   QStringList rowLabels(int index) const;     // query tokens, top to bottom
   QStringList columnLabels(int index) const;  // key tokens, left to right
+  // The token labels on screen after the last replot: keys (Qt::Horizontal) or queries (Qt::Vertical),
+  // thinned to every k-th token. Maps of the same tokens, shown whole, label the same ones; a zoomed map its
+  // own.
+  QStringList shownLabels(int index, Qt::Orientation orientation) const;
   QCPRange colorRange(int index) const;
   // "max of 4×4 cells" when the map's cells are reduced, else empty; and the note under the grid.
   QString reductionNote(int index) const;
@@ -68,10 +72,17 @@ class HeatmapPlot : public QCustomPlot {
   // Shows tokens [begin, end) of both axes of a map (clamped to the map), as the wheel does.
   void zoomMap(int index, double keyLower, double keyUpper, double queryLower, double queryUpper);
   void resetZoom(int index);
-  // True while cells for the maps in view are being built off the GUI thread.
-  bool isRefining() const { return m_refining; }
+  // True while cells for the maps in view are being built off the GUI thread, or are about to be (a resize,
+  // such as the range hint appearing above the maps, starts a new build after a short delay).
+  bool isRefining() const { return m_refining || m_refineTimer.isActive(); }
   int colorScaleCount() const;
-  // File-name stem of a map: head1-causal-weights.
+  // The numbers on a colour bar (shared bars first, then one per map), bottom to top: the range's ends and
+  // its middle.
+  QStringList colorScaleLabels(int index) const;
+  // The maps whose values use less than ColorMaps::kFlatShare of their colour bar, so that they look like one
+  // colour (a shared range across very different maps; never with one range per map).
+  std::vector<int> flatMaps() const;
+  // File-name stem of a map: head0-causal-weights (heads count from 0).
   QString mapFileStem(int index) const;
   static QString fileStem(const AttentionSnapshot& snapshot, const MapKey& key);
 

@@ -45,6 +45,10 @@ int TokenAxisTicker::labelExtent() const {
 }
 
 int TokenAxisTicker::step() const {
+  return m_sharedStep > 0 ? m_sharedStep : naturalStep();
+}
+
+int TokenAxisTicker::naturalStep() const {
   // The tokens in view: a zoomed-in axis labels more of them.
   const int count =
       std::min(static_cast<int>(m_labels.size()), static_cast<int>(std::ceil(m_axis->range().size())));

@@ -26,7 +26,11 @@ class TokenAxisTicker : public QCPAxisTicker {
   // Pixels needed per label along the axis: the font height when labels are stacked or rotated, else the
   // widest label.
   int labelExtent() const;
-  int step() const;  // every step-th token is labelled at the axis' current length and range
+  int step() const;  // every step-th token is labelled: the shared step when one is set, else naturalStep()
+  // Every step-th token fits at the axis' current length and range.
+  int naturalStep() const;
+  // A step set for a whole grid, so that maps of the same tokens label the same ones (0: this axis' own).
+  void setSharedStep(int step) { m_sharedStep = step; }
   // True when the axis changed length since the ticks were generated and they would now be thinned
   // differently (the layout sizes the axis after generating its ticks, so a replot may need a second pass).
   bool isStale() const { return step() != m_generatedStep; }
@@ -43,6 +47,7 @@ class TokenAxisTicker : public QCPAxisTicker {
   mutable QFont m_widestFont;
   int m_maxCharacters;
   int m_generatedStep = 0;
+  int m_sharedStep = 0;
 };
 
 }  // namespace attnscope::ui

@@ -106,9 +106,9 @@ class TestExport : public QObject {
     QCOMPARE(renderer.viewBox(), QRect(0, 0, 1200, 800));
     const QByteArray svg = readAll(path);
     // Headers are text, not pixels: a column header per head and a row header per mask, no title per map.
-    QVERIFY(svg.contains(">head 1<"));
+    QVERIFY(svg.contains(">head 0<"));
     QVERIFY(svg.contains(">causal<"));
-    QVERIFY(!svg.contains("head 1 \xc2\xb7 causal"));
+    QVERIFY(!svg.contains("head 0 \xc2\xb7 causal"));
     QVERIFY(svg.contains("journey"));
   }
 
@@ -136,8 +136,8 @@ class TestExport : public QObject {
     QTemporaryDir folder;
     const QStringList written = Exporter::exportEachMap(
         snapshot, DisplayOptions{}, {ImageFormat::png, QSize(400, 380), 1.0}, folder.path());
-    QCOMPARE(filesIn(folder.path()), QStringList({"head1-causal-weights.png", "head1-none-weights.png",
-                                                  "head2-causal-weights.png", "head2-none-weights.png"}));
+    QCOMPARE(filesIn(folder.path()), QStringList({"head0-causal-weights.png", "head0-none-weights.png",
+                                                  "head1-causal-weights.png", "head1-none-weights.png"}));
     QCOMPARE(written.size(), 4);
     for (const QString& path : written) QCOMPARE(QImage(path).size(), QSize(400, 380));
 
@@ -146,7 +146,7 @@ class TestExport : public QObject {
     QTemporaryDir svgFolder;
     Exporter::exportEachMap(snapshot, both, {ImageFormat::svg, QSize(400, 380), 1.0}, svgFolder.path());
     QCOMPARE(filesIn(svgFolder.path()).size(), 8);
-    QVERIFY(filesIn(svgFolder.path()).contains(QStringLiteral("head2-none-scores.svg")));
+    QVERIFY(filesIn(svgFolder.path()).contains(QStringLiteral("head1-none-scores.svg")));
   }
 
   // With a model, masks none and causal are both its own causal mask: one row, said to be the model's own.
@@ -254,7 +254,7 @@ class TestExport : public QObject {
     QTemporaryDir folder;
     Exporter::exportEachMap(bookSnapshot(settings), DisplayOptions{},
                             {ImageFormat::pdf, QSize(300, 300), 1.0}, folder.path());
-    QCOMPARE(filesIn(folder.path()), QStringList({"head1-prefix2-weights.pdf", "head1-window3-weights.pdf"}));
+    QCOMPARE(filesIn(folder.path()), QStringList({"head0-prefix2-weights.pdf", "head0-window3-weights.pdf"}));
   }
 
   void failedExportsWriteNothing() {
@@ -329,7 +329,7 @@ class TestExport : public QObject {
              qPrintable(error));
     QCOMPARE(QImage(path).size(), QSize(2000, 1400));
     QVERIFY(window.exportEachMap(directory.path(), {ImageFormat::svg, QSize(500, 500), 1.0}, &error));
-    QVERIFY(QFileInfo::exists(directory.filePath(QStringLiteral("head2-causal-weights.svg"))));
+    QVERIFY(QFileInfo::exists(directory.filePath(QStringLiteral("head1-causal-weights.svg"))));
     QVERIFY(!window.exportImage(QStringLiteral("/nonexistent-dir/x.png"),
                                 {ImageFormat::png, QSize(300, 300), 1.0}, std::nullopt, &error));
     QVERIFY(error.contains(QStringLiteral("/nonexistent-dir/x.png")));

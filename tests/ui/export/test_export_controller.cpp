@@ -158,7 +158,7 @@ class TestExportController : public QObject {
     MainWindow window;
     QVERIFY(waitForIdle(window.controller()));
     QTemporaryDir directory;
-    const QString previous = directory.filePath(QStringLiteral("head1-causal-weights.png"));
+    const QString previous = directory.filePath(QStringLiteral("head0-causal-weights.png"));
     {
       QFile file(previous);
       QVERIFY(file.open(QIODevice::WriteOnly));
@@ -179,7 +179,7 @@ class TestExportController : public QObject {
     QVERIFY(error.contains(QStringLiteral("cancelled")));
     QCOMPARE(readAll(previous), QByteArray("the previous map"));
     QCOMPARE(QDir(directory.path()).entryList(QDir::Files | QDir::Hidden),
-             QStringList{QStringLiteral("head1-causal-weights.png")});
+             QStringList{QStringLiteral("head0-causal-weights.png")});
 
     // Not cancelled, every map is written, the earlier one replaced.
     QVERIFY2(window.exportEachMap(directory.path(), {ImageFormat::png, QSize(300, 300), 1.0}, &error),

@@ -74,7 +74,7 @@ class TestHeadsPanel : public QObject {
       const int mask = row / 2, head = row % 2;
       const HeadResult& result = snapshot->rows[mask].result.heads[head];
       const HeadStats expected = head_stats(result.weights, snapshot->rows[mask].result.mask);
-      QCOMPARE(table->model()->index(row, HeadStatsModel::head).data().toInt(), head + 1);
+      QCOMPARE(table->model()->index(row, HeadStatsModel::head).data().toInt(), head);
       QCOMPARE(table->model()->index(row, HeadStatsModel::mask).data().toString(), snapshot->maskLabel(mask));
       for (int i = 0; i < HeadStatsModel::kStatistics; ++i) {
         const QVariant shown =
@@ -107,7 +107,7 @@ class TestHeadsPanel : public QObject {
     window.show();
     QVERIFY(waitForIdle(window.controller()));
     QTableView* table = window.heads()->table();
-    const QModelIndex last = table->model()->index(3, HeadStatsModel::mask);  // causal, head 2
+    const QModelIndex last = table->model()->index(3, HeadStatsModel::mask);  // causal, head 1
     QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(last).center());
     QCOMPARE(window.model()->selection().maskRow, 1);
     QCOMPARE(window.model()->selection().head, 1);
@@ -125,7 +125,7 @@ class TestHeadsPanel : public QObject {
     QTableView* table = window.heads()->table();
     QVERIFY(!table->isColumnHidden(HeadStatsModel::layer));
     QCOMPARE(table->model()->rowCount(), 2 * 3 * 2);  // masks × layers × heads
-    const int row = 5;                                // mask 0, layer 2, head 2
+    const int row = 5;                                // mask 0, layer 2, head 1
     QCOMPARE(table->model()->index(row, HeadStatsModel::layer).data().toInt(), 2);
     QTest::mouseClick(table->viewport(), Qt::LeftButton, {},
                       table->visualRect(table->model()->index(row, HeadStatsModel::head)).center());

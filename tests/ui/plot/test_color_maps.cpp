@@ -38,9 +38,19 @@ class TestColorMaps : public QObject {
     QVERIFY(distance(zero, qRgb(0xf7, 0xf7, 0xf7)) <= 6);
     QVERIFY(qBlue(diverging.color(-1.7, range)) > qRed(diverging.color(-1.7, range)));
     QVERIFY(qRed(diverging.color(1.7, range)) > qBlue(diverging.color(1.7, range)));
-    // Weights start at 0 whatever their smallest value.
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).lower, 0.0);
+    // Weights run from their smallest to their largest value (a one-value map from 0 to it).
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).lower, 0.1);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).upper, 0.4);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25).lower, 0.0);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25).upper, 0.25);
     QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.0, 0.0).upper, 1.0);
+    // The colour bar's numbers: 3 significant digits, a true minus, no "-0".
+    QCOMPARE(ColorMaps::tickText(0.0033412), QStringLiteral("0.00334"));
+    QCOMPARE(ColorMaps::tickText(-1.7), QStringLiteral("\u22121.7"));
+    QCOMPARE(ColorMaps::tickText(-1e-17), QStringLiteral("0"));
+    // A map whose values use under a tenth of its bar looks flat.
+    QVERIFY(ColorMaps::shareOf(QCPRange(0.0, 1.0), 0.002, 0.006) < ColorMaps::kFlatShare);
+    QCOMPARE(ColorMaps::shareOf(QCPRange(0.002, 0.006), 0.002, 0.006), 1.0);
   }
 
   void maskedCellsAreTransparentAndUnlikeAnyColour() {

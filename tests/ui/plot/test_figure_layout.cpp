@@ -36,8 +36,8 @@ FigureSpec specFor(int heads, int masks, int quantities, int tokenCount, const I
   spec.page = QSizeF(request.size);
   spec.style = request.style;
   for (int head = 0; head < heads; ++head) {
-    spec.columnHeaders << QStringLiteral("head %1").arg(head + 1);
-    spec.shortColumnHeaders << QString::number(head + 1);
+    spec.columnHeaders << QStringLiteral("head %1").arg(head);
+    spec.shortColumnHeaders << QString::number(head);
   }
   const int firstQuantity = quantities == 1 ? 1 : 0;  // weights alone, or scores and weights
   const int lastQuantity = quantities == 0 ? 0 : 1;   // 0: scores alone

@@ -1,0 +1,190 @@
+// The scrolling maps' colour range and token labels: a long text's weights span the colour bar, whose
+// numbers are the range's actual ends; a shared range across very different maps is reported as flat (and
+// the grid's hint switches to one range per map); maps of the same tokens label the same tokens, and zooming
+// one map changes only its own labels.
+
+#include <QPushButton>
+#include <QSet>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "compute/attention_input.hpp"
+#include "compute/attention_snapshot.hpp"
+#include "plot/attention_color_map.hpp"
+#include "plot/color_maps.hpp"
+#include "plot/heatmap_grid.hpp"
+#include "plot/heatmap_plot.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
+
+namespace {
+
+// A seeded text of `tokens` words, multi-head with 2 heads, masked by `masks`.
+ViewSettings seededText(int tokens, std::vector<MaskSpec> masks) {
+  ViewSettings settings = ViewSettings::defaults();
+  QStringList words;
+  for (int i = 0; i < tokens; ++i) words << QStringLiteral("w%1").arg(i);
+  settings.text = words.join(QLatin1Char(' '));
+  settings.embeddingSource = EmbeddingSource::seeded;
+  settings.dIn = 3;
+  settings.masks = std::move(masks);
+  return settings;
+}
+
+SnapshotPointer snapshotOf(const ViewSettings& settings) {
+  const auto backend = make_backend(Device::cpu);
+  const CancelToken never;
+  return computeSnapshot(AttentionInput::fromSettings(settings), *backend, never, PreparedMaps{});
+}
+
+MaskSpec none() {
+  return MaskSpec::parse("none");
+}
+MaskSpec causal() {
+  return MaskSpec::parse("causal");
+}
+
+// A grid on its own, subscribed to a model that holds `settings` and their snapshot.
+struct Scene {
+  ScopeModel model;
+  HeatmapGrid grid;
+
+  explicit Scene(const ViewSettings& settings) {
+    model.setSettings(settings);
+    grid.setModel(&model);
+    grid.resize(1300, 800);
+    grid.show();
+    model.setSnapshot(snapshotOf(settings));
+  }
+};
+
+}  // namespace
+
+class TestHeatmapPlot : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_settingsDirectory;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDirectory.isValid());
+    isolateSettings(m_settingsDirectory);
+  }
+
+  void aLongTextsWeightsSpanTheColourBar() {
+    Scene scene(seededText(300, {none()}));
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->mapCount(), 2);
+    QTRY_VERIFY(!std::isnan(plot->colorMap(0)->minimum()) && !plot->isRefining());
+    // The weights of 300 tokens are about 1/300: the bar runs from the smallest to the largest of them, not
+    // from 0 to 1.
+    const QCPRange range = plot->colorRange(0);
+    QVERIFY2(range.upper < 0.1, qPrintable(QString::number(range.upper)));
+    QVERIFY(range.lower > 0.0);
+    double minimum = 2, maximum = -1;
+    for (int map = 0; map < plot->mapCount(); ++map) {
+      minimum = std::min(minimum, plot->colorMap(map)->minimum());
+      maximum = std::max(maximum, plot->colorMap(map)->maximum());
+    }
+    QCOMPARE(range.lower, minimum);
+    QCOMPARE(range.upper, maximum);
+    // So the cells are drawn in many colours, from the bottom of the bar to its top.
+    QCPColorGradient gradient = ColorMaps::forQuantity(Quantity::weights, ColorMapId::viridis);
+    QSet<QRgb> colours;
+    for (int query = 0; query < 300; query += 3)
+      for (int key = 0; key < 300; key += 3)
+        colours.insert(gradient.color(plot->colorMap(0)->cellValue(query, key), range));
+    QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
+    // The colour bar prints the range's ends (and its middle).
+    QCOMPARE(plot->colorScaleCount(), 1);
+    QCOMPARE(plot->colorScaleLabels(0),
+             (QStringList{ColorMaps::tickText(range.lower), ColorMaps::tickText(range.center()),
+                          ColorMaps::tickText(range.upper)}));
+    QVERIFY(plot->flatMaps().empty());
+    QVERIFY(scene.grid.rangeHint()->isHidden());
+  }
+
+  void eachMapsBarPrintsItsOwnRange() {
+    ViewSettings settings = seededText(12, {none(), causal()});
+    settings.display.sharedRange = false;
+    Scene scene(settings);
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->colorScaleCount(), 4);
+    for (int map = 0; map < 4; ++map) {
+      const QCPRange range = plot->colorRange(map);
+      QCOMPARE(range.lower, plot->colorMap(map)->minimum());
+      QCOMPARE(range.upper, plot->colorMap(map)->maximum());
+      QCOMPARE(plot->colorScaleLabels(map).first(), ColorMaps::tickText(range.lower));
+      QCOMPARE(plot->colorScaleLabels(map).last(), ColorMaps::tickText(range.upper));
+    }
+    // The causal maps' first query sees only itself: weight 1, the top of their bars.
+    QCOMPARE(plot->colorScaleLabels(2).last(), QStringLiteral("1"));
+  }
+
+  void aSharedRangeThatFlattensMapsOffersOnePerMap() {
+    // 120 tokens: the causal maps' first rows have weight 1, so a shared bar runs to 1 and the maps without
+    // a mask (weights about 1/120) use under a tenth of it.
+    Scene scene(seededText(120, {none(), causal()}));
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->mapCount(), 4);
+    QCOMPARE(plot->colorScaleCount(), 1);
+    QCOMPARE(plot->colorScaleLabels(0).last(), QStringLiteral("1"));
+    QCOMPARE(plot->flatMaps(), (std::vector<int>{0, 1}));  // the two heads' maps without a mask
+    QVERIFY(scene.grid.rangeHint()->isVisible());
+
+    QTest::mouseClick(scene.grid.rangeHintButton(), Qt::LeftButton);
+    QCOMPARE(scene.model.display().sharedRange, false);
+    QCOMPARE(plot->colorScaleCount(), 4);
+    QVERIFY(plot->flatMaps().empty());
+    QVERIFY(scene.grid.rangeHint()->isHidden());
+    // Each map now spans its own bar.
+    QVERIFY(plot->colorRange(0).upper < 0.1);
+  }
+
+  void mapsOfTheSameTokensLabelTheSameTokens() {
+    ViewSettings settings = seededText(40, {none(), causal()});
+    settings.display.sharedRange = false;  // bars of different widths beside each map
+    Scene scene(settings);
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->mapCount(), 4);
+    QTRY_VERIFY(plot->shownLabels(0, Qt::Horizontal).size() > 1);
+    // At any width: the maps differ by a few pixels (the causal maps' bars print "1", the others' longer
+    // numbers), which must not make them label other tokens.
+    for (int width = 700; width <= 1300; width += 23) {
+      scene.grid.resize(width, 800);
+      QTest::qWait(20);  // the layout, and the passes that settle the labels after a replot
+      plot->replot();
+      const QString where = QStringLiteral("grid width %1").arg(width);
+      for (const Qt::Orientation orientation : {Qt::Horizontal, Qt::Vertical}) {
+        const QStringList first = plot->shownLabels(0, orientation);
+        QVERIFY2(first.size() > 1 && first.size() < 40, qPrintable(where));
+        for (int map = 1; map < 4; ++map)
+          QVERIFY2(plot->shownLabels(map, orientation) == first,
+                   qPrintable(where + QStringLiteral(", map %1: ").arg(map) +
+                              plot->shownLabels(map, orientation).join(QLatin1Char(' ')) +
+                              QStringLiteral(" / ") + first.join(QLatin1Char(' '))));
+      }
+    }
+
+    // Zooming one map labels more of its tokens and leaves the others' labels as they were.
+    const QStringList before = plot->shownLabels(1, Qt::Horizontal);
+    const QStringList zoomedBefore = plot->shownLabels(0, Qt::Horizontal);
+    plot->zoomMap(0, 0, 8, 0, 8);
+    QTRY_VERIFY(plot->shownLabels(0, Qt::Horizontal) != zoomedBefore);
+    QTest::qWait(50);  // the passes that settle the labels after a replot
+    QCOMPARE(plot->shownLabels(0, Qt::Horizontal).first(), QStringLiteral("w0"));
+    for (int map = 1; map < 4; ++map) {
+      QCOMPARE(plot->shownLabels(map, Qt::Horizontal), before);
+      QCOMPARE(plot->shownLabels(map, Qt::Vertical), plot->shownLabels(1, Qt::Vertical));
+    }
+  }
+};
+
+QTEST_MAIN(TestHeatmapPlot)
+#include "test_heatmap_plot.moc"
