@@ -55,7 +55,7 @@ struct Gpt2Config {
 // tokens), and the final hidden state. Under the causal mask position i depends only on tokens 0…i, so a
 // run given this finds the first position k whose token or mask row changed and computes only positions ≥ k
 // in every layer (attention in blocks of 64 queries from the one holding k), with the same bits as a fresh
-// run: every product is computed row by row in a fixed order, independent of which rows are computed. Tied
+// run: every product is one FMA chain per cell, attention runs over the text padded to whole blocks. Tied
 // to the model that filled it (another model's, or one run with other threads, is ignored and refilled).
 struct Gpt2Cache {
   std::vector<int> ids;
