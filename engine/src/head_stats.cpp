@@ -36,16 +36,18 @@ class Mean {
 
 }  // namespace
 
-HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask) {
+void head_row_stats(const Matrix& weights, const MaskMatrix& mask, Eigen::Index row_begin,
+                    std::vector<HeadRowStats>& rows) {
   const Eigen::Index n = weights.rows();
   if (weights.cols() != n || mask.rows() != n || mask.cols() != n)
     throw Error("head statistics need square weights and mask of one size, not " +
                 shape_of(weights.rows(), weights.cols()) + " and " + shape_of(mask.rows(), mask.cols()));
-  Mean entropy, normalized, effective, maximum, first, self, previous;
-  for (Eigen::Index i = 0; i < n; ++i) {
+  rows.resize(static_cast<std::size_t>(n));
+  for (Eigen::Index i = std::max<Eigen::Index>(0, row_begin); i < n; ++i) {
+    HeadRowStats& row = rows[static_cast<std::size_t>(i)];
     const std::uint8_t* hidden = mask.row(i).data();
-    const Eigen::Index visible = n - std::count(hidden, hidden + n, std::uint8_t{1});
-    if (visible == 0) continue;
+    row.visible = n - std::count(hidden, hidden + n, std::uint8_t{1});
+    if (row.visible == 0) continue;
     // Hidden cells are exactly 0, so only the span from the first to the last visible key has terms
     // (0·log 0 = 0): half the row under a causal mask, a few cells under a window.
     const Eigen::Index begin = std::find(hidden, hidden + n, std::uint8_t{0}) - hidden;
@@ -55,19 +57,36 @@ HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask) {
     const auto span = weights.row(i).segment(begin, end - begin).array();
     // w · log max(w, FLT_MIN) is 0 for a weight of 0 without a branch per cell, and differs from w · log w
     // by under 1e-36 for the rest: one vectorised pass.
-    const double bits =
-        -static_cast<double>((span * span.max(std::numeric_limits<float>::min()).log()).sum()) /
-        std::log(2.0);
-    entropy.add(bits);
-    effective.add(std::exp2(bits));
-    if (visible >= 2) normalized.add(bits / std::log2(static_cast<double>(visible)));
-    maximum.add(span.maxCoeff());
-    first.add(weights(i, 0));
-    self.add(weights(i, i));
-    if (i >= 1) previous.add(weights(i, i - 1));
+    row.bits = -static_cast<double>((span * span.max(std::numeric_limits<float>::min()).log()).sum()) /
+               std::log(2.0);
+    row.max_weight = span.maxCoeff();
+    row.first_token = weights(i, 0);
+    row.self = weights(i, i);
+    row.previous_token = i >= 1 ? weights(i, i - 1) : 0.0f;
+  }
+}
+
+HeadStats head_stats(const std::vector<HeadRowStats>& rows) {
+  Mean entropy, normalized, effective, maximum, first, self, previous;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const HeadRowStats& row = rows[i];
+    if (row.visible == 0) continue;
+    entropy.add(row.bits);
+    effective.add(std::exp2(row.bits));
+    if (row.visible >= 2) normalized.add(row.bits / std::log2(static_cast<double>(row.visible)));
+    maximum.add(row.max_weight);
+    first.add(row.first_token);
+    self.add(row.self);
+    if (i >= 1) previous.add(row.previous_token);
   }
   return {entropy.value(), normalized.value(), effective.value(), maximum.value(),
           first.value(),   self.value(),       previous.value()};
+}
+
+HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask) {
+  std::vector<HeadRowStats> rows;
+  head_row_stats(weights, mask, 0, rows);
+  return head_stats(rows);
 }
 
 std::vector<HeadStats> head_stats(const AttentionResult& result) {

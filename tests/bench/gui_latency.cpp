@@ -10,7 +10,16 @@
 //
 //   cmake --build BUILD --target gui_latency && BUILD/bin/gui_latency [--tokens 16,64,1024,4096] [--edits 20]
 //       [--masks none,causal] [--heads 12] [--size 1600x1000] [--device cpu|cuda|auto] [--json FILE]
-//       [--no-baseline]
+//       [--no-baseline] [--model DIR] [--edit-at start|middle|end]
+//
+// With --model DIR (a GPT-2 folder: a real gpt2, or the gpt2-shaped one `gpt2_speed --keep --dir DIR`
+// writes), the window shows that model's layer 0 instead (--heads is the model's), --tokens count BPE tokens
+// (the text is sized with the model's tokenizer: the table gives the count it reached), and the baseline is a
+// full forward: the window's computation of the same snapshot from scratch (computeModelSnapshot without the
+// worker's ModelCache: every layer, the overview and head statistics) and Gpt2Model::run alone, each the
+// median of three. --edit-at puts every edit at one place: a character typed at the end of the text, of the
+// middle word or of the first word, taken away again, then that word's first character replaced; without
+// it, the edits are the default cycle above.
 //
 // Peak memory: run it under /usr/bin/time -v (Maximum resident set size); it prints VmHWM too.
 
@@ -20,6 +29,7 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -31,11 +41,14 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "compute/model_snapshot.hpp"
 #include "main_window.hpp"
 #include "panels/sentence_editor.hpp"
 #include "plot/heatmap_grid.hpp"
@@ -143,8 +156,9 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(values.size() - 1, index)];
 }
 
-// n whitespace tokens from a seeded vocabulary of short words.
-QString textOf(int n) {
+// n whitespace tokens from a seeded vocabulary of short words; with a model, words of it while its BPE gives
+// at most n tokens.
+QString textOf(int n, const Gpt2Model* model = nullptr) {
   std::mt19937 random(2024);
   std::uniform_int_distribution<int> letter('a', 'z');
   std::uniform_int_distribution<int> length(2, 7);
@@ -155,7 +169,28 @@ QString textOf(int n) {
   }
   std::uniform_int_distribution<std::size_t> pick(0, vocabulary.size() - 1);
   QStringList words;
-  for (int i = 0; i < n; ++i) words << vocabulary[pick(random)];
+  if (!model) {
+    for (int i = 0; i < n; ++i) words << vocabulary[pick(random)];
+    return words.join(QLatin1Char(' '));
+  }
+  // Words a few at a time, then one at a time near the end (each costs a tokenisation of the whole text).
+  const auto tokens = [model](const QStringList& candidate) {
+    return static_cast<int>(model->tokenizer().encode(candidate.join(QLatin1Char(' ')).toStdString()).size());
+  };
+  int count = 0, misses = 0, step = std::max(1, n / 4);
+  while (count < n && misses < 64) {
+    QStringList longer = words;
+    for (int i = 0; i < step; ++i) longer << vocabulary[pick(random)];
+    const int longerCount = tokens(longer);
+    if (longerCount <= n) {
+      words = longer;
+      count = longerCount;
+    } else if (step > 1) {
+      step /= 2;
+    } else {
+      ++misses;
+    }
+  }
   return words.join(QLatin1Char(' '));
 }
 
@@ -169,12 +204,13 @@ struct Result {
   QSize mapPixels;
   QString note;
   int timeouts = 0;
+  double modelRun = 0.0;  // with a model: Gpt2Model::run alone, ms
 };
 
 class Bench {
  public:
-  Bench(MainWindow& window, BlockMeter& meter, TimedApplication& app)
-      : m_window(window), m_meter(meter), m_app(app) {
+  Bench(MainWindow& window, BlockMeter& meter, TimedApplication& app, const Gpt2Model* model, QString editAt)
+      : m_window(window), m_meter(meter), m_app(app), m_model(model), m_editAt(std::move(editAt)) {
     HeatmapPlot* plot = window.grid()->plot();
     QObject::connect(plot, &QCustomPlot::afterReplot, plot, [this, plot] {
       if (m_done || m_expected.isEmpty() || !plot->snapshot() || plot->snapshot()->text != m_expected) return;
@@ -199,6 +235,28 @@ class Bench {
     return false;
   }
 
+  // A model's full forward for the same text, median of three: the window's computation from scratch (no
+  // ModelCache), and Gpt2Model::run alone.
+  std::pair<double, double> fullForwardMs(const ViewSettings& settings) const {
+    const CancelToken never;
+    PreparedMaps prepare;
+    prepare.quantities = settings.display.quantities;
+    prepare.reduction = settings.display.reduction;
+    std::vector<double> snapshots, runs;
+    const std::vector<BpeToken> tokens = m_model->tokenizer().tokenize(settings.text.toStdString());
+    std::vector<int> ids;
+    for (const BpeToken& token : tokens) ids.push_back(token.id);
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      Clock::time_point start = Clock::now();
+      computeModelSnapshot(settings, *m_model, never, prepare);
+      snapshots.push_back(msBetween(start, Clock::now()));
+      start = Clock::now();
+      m_model->run(ids);
+      runs.push_back(msBetween(start, Clock::now()));
+    }
+    return {percentile(snapshots, 0.5), percentile(runs, 0.5)};
+  }
+
   // The engine alone for the same text: compute_attention per mask, as the window's worker once called it.
   static double engineMs(const ViewSettings& settings) {
     const AttentionInput input = AttentionInput::fromSettings(settings);
@@ -214,13 +272,32 @@ class Bench {
   }
 
   // One key event; true when the new snapshot was painted before the timeout.
-  bool edit(int index, int n, double* latency, double* compute) {
+  bool edit(int index, double* latency, double* compute) {
     SentenceEditor* editor = m_window.editor();
     editor->setFocus();
     QTextCursor cursor = editor->textCursor();
     const int kind = index % 3;
     Qt::Key key = Qt::Key_X;
-    if (kind == 0) {  // add a character to the last token
+    if (!m_editAt.isEmpty()) {
+      // Every edit at one word: the last, the middle or the first.
+      const QStringList words = editor->text().split(QLatin1Char(' '));
+      const int word = m_editAt == QLatin1String("end")      ? static_cast<int>(words.size()) - 1
+                       : m_editAt == QLatin1String("middle") ? static_cast<int>(words.size()) / 2
+                                                             : 0;
+      int start = 0;
+      for (int i = 0; i < word; ++i) start += static_cast<int>(words[i].size()) + 1;
+      const int end = start + static_cast<int>(words[word].size());
+      if (kind == 0) {  // type a character at the end of the word
+        cursor.setPosition(end);
+      } else if (kind == 1) {  // and take it away
+        cursor.setPosition(end);
+        key = Qt::Key_Backspace;
+      } else {  // replace the word's first character
+        cursor.setPosition(start);
+        cursor.setPosition(start + 1, QTextCursor::KeepAnchor);
+        key = words[word].startsWith(QLatin1Char('q')) ? Qt::Key_Z : Qt::Key_Q;
+      }
+    } else if (kind == 0) {  // add a character to the last token
       cursor.movePosition(QTextCursor::End);
     } else if (kind == 1) {  // and take it away
       cursor.movePosition(QTextCursor::End);
@@ -228,10 +305,11 @@ class Bench {
     } else {  // replace the first character of the middle token
       const QStringList words = editor->text().split(QLatin1Char(' '));
       int position = 0;
-      for (int i = 0; i < n / 2; ++i) position += static_cast<int>(words[i].size()) + 1;
+      const auto middle = static_cast<int>(words.size()) / 2;  // n / 2 without a model
+      for (int i = 0; i < middle; ++i) position += static_cast<int>(words[i].size()) + 1;
       cursor.setPosition(position);
       cursor.setPosition(position + 1, QTextCursor::KeepAnchor);
-      key = words[n / 2].startsWith(QLatin1Char('q')) ? Qt::Key_Z : Qt::Key_Q;
+      key = words[middle].startsWith(QLatin1Char('q')) ? Qt::Key_Z : Qt::Key_Q;
     }
     editor->setTextCursor(cursor);
     m_done = false;
@@ -255,9 +333,14 @@ class Bench {
     Result result;
     result.tokens = n;
     ViewSettings settings = m_window.model()->settings();
-    settings.text = textOf(n);
+    settings.text = textOf(n, m_model);
     m_window.model()->setSettings(settings);
     if (!settle(600000)) qFatal("the first computation at n = %d did not finish", n);
+    if (m_model) {
+      const SnapshotPointer shown = m_window.grid()->plot()->snapshot();
+      if (!shown) qFatal("no snapshot at n = %d: %s", n, qPrintable(m_window.statusSummary()));
+      result.tokens = shown->tokenCount();
+    }
     for (int i = 0; i < warmup + edits; ++i) {
       if (i == warmup) {
         m_meter.worst = 0.0;
@@ -265,7 +348,7 @@ class Bench {
         m_app.slowestWhat.clear();
       }
       double latency = 0.0, compute = 0.0;
-      if (!edit(i, n, &latency, &compute)) {
+      if (!edit(i, &latency, &compute)) {
         ++result.timeouts;
       } else if (i >= warmup) {
         result.latencies.push_back(latency);
@@ -282,7 +365,10 @@ class Bench {
       result.mapPixels = plot->mapRect(0)->rect().size();
       result.note = plot->reductionNote(0);
     }
-    if (baseline) result.engine = engineMs(m_window.model()->settings());
+    if (baseline && m_model)
+      std::tie(result.engine, result.modelRun) = fullForwardMs(m_window.model()->settings());
+    else if (baseline)
+      result.engine = engineMs(m_window.model()->settings());
     return result;
   }
 
@@ -293,6 +379,8 @@ class Bench {
   QString m_expected;
   bool m_done = false;
   Clock::time_point m_end;
+  const Gpt2Model* m_model = nullptr;
+  QString m_editAt;
 };
 
 }  // namespace
@@ -303,6 +391,7 @@ int main(int argc, char** argv) {
   int edits = 20, warmup = 2, heads = 12;
   std::string masks = "none,causal", size = "1600x1000", device = "cpu", jsonPath;
   bool noBaseline = false;
+  std::string modelFolder, editAt;
   cli.add_option("--tokens", sizes, "text lengths, comma-separated")
       ->delimiter(',')
       ->check(CLI::Range(1, 16384));
@@ -316,6 +405,11 @@ int main(int argc, char** argv) {
   cli.add_flag(
       "--no-baseline", noBaseline,
       "skip compute_attention after each length (it holds every mask's matrices: not for memory runs)");
+  cli.add_option("--model", modelFolder,
+                 "a GPT-2 folder: the window shows its layer 0, --tokens are BPE tokens");
+  cli.add_option("--edit-at", editAt,
+                 "where every edit happens: start, middle or end (the first, middle or last word)")
+      ->check(CLI::IsMember({"start", "middle", "end"}));
   CLI11_PARSE(cli, argc, argv);
 
   int windowWidth = 0, windowHeight = 0;
@@ -341,25 +435,43 @@ int main(int argc, char** argv) {
   settings.heads = heads;
   settings.mechanism = Mechanism::multihead;
   settings.display.quantities = {Quantity::weights};
-  settings.text = textOf(sizes.front());
 
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
   int qtArgc = 1;
   TimedApplication app(qtArgc, argv);
   QStandardPaths::setTestModeEnabled(true);  // QSettings of a test profile, not the user's
 
+  std::optional<Gpt2Model> model;
+  if (!modelFolder.empty()) {
+    try {
+      model = openModel(QString::fromStdString(modelFolder));
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "gui_latency: %s\n", error.what());
+      return 2;
+    }
+    settings.modelFolder = QFileInfo(QString::fromStdString(modelFolder)).absoluteFilePath();
+    settings.layer = 0;
+    heads = model->config().n_head;
+  }
+  settings.text = textOf(sizes.front(), model ? &*model : nullptr);
+
   BlockMeter meter;
   MainWindow window(settings);
   window.resize(windowWidth, windowHeight);
   window.show();
   Watchdog watchdog(&meter);
-  Bench bench(window, meter, app);
+  Bench bench(window, meter, app, model ? &*model : nullptr, QString::fromStdString(editAt));
 
   std::printf(
       "AttnScope GUI latency: %d heads x head_dim 64, masks %s, weights, window %dx%d, %s, %d edits "
-      "(+%d warm-up) per length\n",
+      "(+%d warm-up) per length%s%s%s\n",
       heads, masks.c_str(), windowWidth, windowHeight, QGuiApplication::platformName().toUtf8().constData(),
-      edits, warmup);
+      edits, warmup, model ? qPrintable(QStringLiteral(", model %1 layer 0").arg(settings.modelFolder)) : "",
+      editAt.empty() ? "" : ", edits at the ", editAt.c_str());
+  if (model)
+    std::printf(
+        "with a model: tokens are BPE tokens; engine = the window's computation from scratch (a full forward "
+        "with every layer's overview and statistics), run = Gpt2Model::run alone, medians of three\n");
   std::printf(
       "latency = key event to the heatmaps repainted with the new snapshot; worker = its engine work (the "
       "floor); engine = compute_attention over the masks, drawing the parameters (the old path); GUI blk = "
@@ -367,8 +479,9 @@ int main(int argc, char** argv) {
   std::printf("%7s %8s %8s %8s %9s %9s %8s %8s %9s %10s %9s  %s\n", "tokens", "p50 ms", "p95 ms", "max ms",
               "worker ms", "engine ms", "p50/wkr", "p50/eng", "GUI blk", "map px", "peak MiB", "reduction");
   QJsonArray rows;
-  for (const int n : sizes) {
-    const Result result = bench.run(n, warmup, edits, !noBaseline);
+  for (const int requested : sizes) {
+    const Result result = bench.run(requested, warmup, edits, !noBaseline);
+    const int n = result.tokens;
     const double p50 = percentile(result.latencies, 0.5), p95 = percentile(result.latencies, 0.95);
     const double worst = percentile(result.latencies, 1.0), compute = percentile(result.computes, 0.5);
     const QString pixels =
@@ -379,6 +492,10 @@ int main(int argc, char** argv) {
                 result.peakKb / 1024.0, result.note.isEmpty() ? "none" : result.note.toUtf8().constData(),
                 result.timeouts ? qPrintable(QStringLiteral(" (%1 timed out)").arg(result.timeouts)) : "");
     std::printf("        slowest GUI event: %s\n", qPrintable(result.slowestEvent));
+    if (model)
+      std::printf(
+          "        full forward: window's computation %.1f ms, Gpt2Model::run %.1f ms; p95 / full = %.2f\n",
+          result.engine, result.modelRun, result.engine > 0 ? p95 / result.engine : 0.0);
     std::fflush(stdout);
     QJsonObject row;
     row[QStringLiteral("tokens")] = n;
@@ -395,6 +512,11 @@ int main(int argc, char** argv) {
     row[QStringLiteral("map_pixels")] = pixels;
     row[QStringLiteral("reduction")] = result.note;
     row[QStringLiteral("timeouts")] = result.timeouts;
+    if (model) {
+      row[QStringLiteral("full_forward_ms")] = result.engine;
+      row[QStringLiteral("model_run_ms")] = result.modelRun;
+      row[QStringLiteral("edit_at")] = QString::fromStdString(editAt.empty() ? "default" : editAt);
+    }
     QJsonArray latencies;
     for (const double latency : result.latencies) latencies.append(latency);
     row[QStringLiteral("latencies_ms")] = latencies;

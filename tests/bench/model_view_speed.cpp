@@ -1,7 +1,8 @@
 // What the window's worker does for each edit while a GPT-2 model is open: tokenize, run the model once per
 // distinct mask, reduce every layer × head for the overview, keep the chosen layer and build its maps'
 // cells (computeModelSnapshot), for texts of the given token counts; with the time to open the folder and
-// the resident memory after each step.
+// the resident memory after each step. Then five edits through the worker's ModelCache, one run each, with
+// the positions each recomputed.
 //
 //   cmake --build BUILD --target model_view_speed && BUILD/bin/model_view_speed DIR [TOKENS...]
 //
@@ -83,6 +84,29 @@ int main(int argc, char** argv) {
           "%d tokens, masks none+causal (one run), weights: best of 5 %.0f ms (Gpt2Model::run "
           "alone %.0f ms), resident %ld MB, peak %ld MB\n",
           tokens, best, bestRun, residentMb(), residentMb("VmHWM:"));
+      // The same edits through the worker's ModelCache: the first word replaced (every position again) and
+      // back, the last word taken away and put back (n changes), a letter of the last word replaced.
+      ui::ModelCache cache;
+      ui::computeModelSnapshot(settings, model, never, {settings.display.quantities}, setting_name, &cache);
+      const QString text = settings.text;
+      const auto timed = [&](const QString& edited) {
+        settings.text = edited;
+        const auto start = Clock::now();
+        const ui::SnapshotPointer snapshot = ui::computeModelSnapshot(
+            settings, model, never, {settings.display.quantities}, setting_name, &cache);
+        return std::pair(msSince(start), snapshot->model->recomputedPositions);
+      };
+      for (const auto& [what, edited] :
+           {std::pair("first word replaced", QStringLiteral("Our") + text.mid(4)),
+            std::pair("first word back", text),
+            std::pair("last word taken away", text.left(text.lastIndexOf(QLatin1Char(' ')))),
+            std::pair("and put back", text),
+            std::pair("a letter typed into the last word",
+                      text.left(text.size() - 1) + QStringLiteral("x"))}) {
+        const auto [ms, recomputed] = timed(edited);
+        std::printf("  with the cache, %s: %.0f ms, %d positions recomputed\n", what, ms, recomputed);
+      }
+      settings.text = text;
     }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "model_view_speed: %s\n", error.what());

@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "../support/gpt2_checkpoint.hpp"
@@ -269,8 +270,8 @@ class TestGpt2 : public QObject {
       QVERIFY2(weights.worst < kTolerance, qPrintable(QString::number(weights.worst)));
     }
 
-    // A causal model's first rows do not depend on later tokens (and 70 rows take the engine's own product,
-    // 300 Eigen's: the two agree).
+    // A causal model's first rows do not depend on later tokens (cacheReusesUnchangedPositionsExactly checks
+    // that they are the same bits).
     const std::vector<int> prefix(ids.begin(), ids.begin() + 70);
     const Gpt2Result shorter = model.run(prefix);
     const Comparison comparison =
@@ -280,6 +281,171 @@ class TestGpt2 : public QObject {
     const Comparison prefix_weights =
         compare(weights, Matrix(all.layers[2].heads[1].weights.topLeftCorner(70, 70)), floor_of(weights));
     QVERIFY2(prefix_weights.worst < kTolerance, qPrintable(QString::number(prefix_weights.worst)));
+  }
+
+  // A sequence of edits, as an editor makes them, through one Gpt2Cache: each run must equal a fresh run bit
+  // for bit and compute only from the first changed position. The second model's widths leave columns past
+  // the last packet (the products' scalar tail) and a head size of 5.
+  void cacheReusesUnchangedPositionsExactly_data() {
+    QTest::addColumn<int>("layers");
+    QTest::addColumn<int>("heads");
+    QTest::addColumn<int>("width");
+    QTest::newRow("3 layers, 4 heads of 8") << 3 << 4 << 32;
+    QTest::newRow("2 layers, 4 heads of 5") << 2 << 4 << 20;
+  }
+
+  void cacheReusesUnchangedPositionsExactly() {
+    QFETCH(int, layers);
+    QFETCH(int, heads);
+    QFETCH(int, width);
+    QTemporaryDir directory;
+    const Gpt2Config config = write_small_gpt2(path_of(directory), layers, heads, width, 400);
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    std::uint32_t state = 12345;
+    const auto random_id = [&] {
+      state = state * 1664525u + 1013904223u;
+      return static_cast<int>((state >> 8) % static_cast<std::uint32_t>(config.vocab_size));
+    };
+    const auto random_ids = [&](int count) {
+      std::vector<int> ids;
+      for (int i = 0; i < count; ++i) ids.push_back(random_id());
+      return ids;
+    };
+
+    Gpt2Cache cache;
+    std::vector<int> ids = random_ids(150);
+    std::optional<MaskSpec> extra;
+    int shown = 1;
+    std::vector<int> undo;
+    // expected_reused: the first position whose token or mask row differs from the last run's.
+    const auto check = [&](const char* what, int expected_reused) {
+      Gpt2RunOptions fresh_options;
+      fresh_options.layers = {shown};
+      fresh_options.keep_scores = true;
+      fresh_options.extra_mask = extra;
+      const Gpt2Result fresh = model.run(ids, fresh_options);
+      Gpt2RunOptions options = fresh_options;
+      options.cache = &cache;
+      const Gpt2Result reused = model.run(ids, options);
+      QVERIFY2(reused.reused_positions == expected_reused,
+               qPrintable(QStringLiteral("%1: reused %2 positions, expected %3")
+                              .arg(what)
+                              .arg(reused.reused_positions)
+                              .arg(expected_reused)));
+      ATTNSCOPE_COMPARE_EXACT(reused.final_hidden, fresh.final_hidden,
+                              QStringLiteral("%1: final_hidden").arg(what));
+      const AttentionResult& a = reused.layers.front();
+      const AttentionResult& b = fresh.layers.front();
+      ATTNSCOPE_COMPARE_EXACT(a.output, b.output, QStringLiteral("%1: output").arg(what));
+      ATTNSCOPE_COMPARE_EXACT(a.mask, b.mask, QStringLiteral("%1: mask").arg(what));
+      for (std::size_t h = 0; h < a.heads.size(); ++h) {
+        ATTNSCOPE_COMPARE_EXACT(a.heads[h].weights, b.heads[h].weights,
+                                QStringLiteral("%1: weights").arg(what));
+        ATTNSCOPE_COMPARE_EXACT(a.heads[h].scores, b.heads[h].scores, QStringLiteral("%1: scores").arg(what));
+        ATTNSCOPE_COMPARE_EXACT(a.heads[h].context, b.heads[h].context,
+                                QStringLiteral("%1: context").arg(what));
+        ATTNSCOPE_COMPARE_EXACT(a.heads[h].queries, b.heads[h].queries,
+                                QStringLiteral("%1: queries").arg(what));
+      }
+    };
+    const auto middle = [&] { return static_cast<std::ptrdiff_t>(ids.size() / 2); };
+
+    check("first run", 0);
+    check("the same ids again", 150);
+    ids.push_back(random_id());
+    check("type at the end", 150);
+    ids.back() = random_id();
+    check("replace the last token", 150);
+    ids.pop_back();
+    check("delete at the end", 150);
+    ids[75] = random_id();
+    check("replace in the middle", 75);
+    ids.erase(ids.begin() + middle());
+    check("delete in the middle", 75);
+    ids.insert(ids.begin() + 10, random_id());
+    check("insert near the start", 10);
+    ids.front() = random_id();
+    check("replace the first token", 0);
+    ids.erase(ids.begin());
+    check("delete the first token", 0);
+    ids.insert(ids.begin(), random_id());
+    check("insert at the start", 0);
+    undo = ids;
+    const std::vector<int> pasted =
+        random_ids(130);  // past 256 rows, where Eigen's product used to take over
+    ids.insert(ids.begin() + 100, pasted.begin(), pasted.end());
+    check("paste in the middle", 100);
+    ids = undo;
+    check("undo the paste", 100);
+    ids.insert(ids.end(), pasted.begin(), pasted.end());
+    check("paste at the end", static_cast<int>(undo.size()));
+    shown = 0;
+    check("another layer shown", static_cast<int>(ids.size()));
+    extra = MaskSpec::parse("window:8");
+    check("a window mask on top", 8);  // rows 0…7 see the same keys under window:8 as under causal alone
+    ids.insert(ids.end() - 3, random_id());
+    check("insert 3 tokens before the end under the window", static_cast<int>(ids.size()) - 4);
+    extra.reset();
+    check("the window taken away", 8);
+
+    // on_layer still sees every layer's full attention, as a fresh run hands it out.
+    std::vector<Matrix> fresh_seen, reused_seen;
+    Gpt2RunOptions watched;
+    watched.layers = {0};
+    watched.on_layer = [&](int, const AttentionResult& attention) {
+      fresh_seen.push_back(attention.heads[1].weights);
+    };
+    ids[ids.size() - 2] = random_id();
+    model.run(ids, watched);
+    watched.cache = &cache;
+    watched.on_layer = [&](int, const AttentionResult& attention) {
+      reused_seen.push_back(attention.heads[1].weights);
+    };
+    QCOMPARE(model.run(ids, watched).reused_positions, static_cast<int>(ids.size()) - 2);
+    QCOMPARE(reused_seen.size(), fresh_seen.size());
+    for (std::size_t l = 0; l < fresh_seen.size(); ++l)
+      ATTNSCOPE_COMPARE_EXACT(reused_seen[l], fresh_seen[l], "on_layer weights");
+
+    // on_layer_rows: the rows from first_row on, as a fresh run computes them, from the changed row's block.
+    reused_seen.clear();
+    std::vector<Eigen::Index> first_rows;
+    Gpt2RunOptions rows_watched;
+    rows_watched.layers = {0};
+    rows_watched.cache = &cache;
+    rows_watched.on_layer_rows = [&](int, const AttentionResult& attention, Eigen::Index first_row) {
+      reused_seen.push_back(attention.heads[1].weights);
+      first_rows.push_back(first_row);
+    };
+    ids[ids.size() - 2] = random_id();
+    fresh_seen.clear();
+    watched.cache = nullptr;
+    watched.on_layer = [&](int, const AttentionResult& attention) {
+      fresh_seen.push_back(attention.heads[1].weights);
+    };
+    model.run(ids, watched);
+    QCOMPARE(model.run(ids, rows_watched).reused_positions, static_cast<int>(ids.size()) - 2);
+    QCOMPARE(reused_seen.size(), fresh_seen.size());
+    const Eigen::Index n = static_cast<Eigen::Index>(ids.size());
+    for (std::size_t l = 0; l < fresh_seen.size(); ++l) {
+      QCOMPARE(first_rows[l], l == 0 ? Eigen::Index(0) : (n - 2) / 64 * 64);
+      ATTNSCOPE_COMPARE_EXACT(Matrix(reused_seen[l].bottomRows(n - first_rows[l])),
+                              Matrix(fresh_seen[l].bottomRows(n - first_rows[l])), "on_layer_rows weights");
+    }
+
+    // A cache another model filled is not trusted.
+    QTemporaryDir other_directory;
+    write_small_gpt2(path_of(other_directory), layers, heads, width, 400);
+    const Gpt2Model other = Gpt2Model::open(path_of(other_directory));
+    Gpt2RunOptions options;
+    options.cache = &cache;
+    QCOMPARE(other.run(ids, options).reused_positions, 0);
+    QCOMPARE(other.run(ids, options).reused_positions, static_cast<int>(ids.size()));
+    // A cancelled run leaves nothing to trust.
+    CancelToken cancel;
+    cancel.cancel();
+    ids.back() = random_id();
+    QVERIFY_THROWS_EXCEPTION(Cancelled, other.run(ids, options, cancel));
+    QCOMPARE(other.run(ids, options).reused_positions, 0);
   }
 
   void extraMaskCanEmptyRows() {

@@ -65,6 +65,9 @@ struct ModelInfo {
   int layer = 0;                    // 0-based
   std::vector<BpeToken> tokens;     // ids and vocabulary pieces, in token order
   std::vector<Matrix> finalHidden;  // per mask row: n × n_embd after ln_f
+  // Positions the model computed for this snapshot, summed over its runs (one per distinct mask): n per run
+  // without a ModelCache, fewer when an earlier edit's states were reused (0 when only the layer changed).
+  int recomputedPositions = 0;
 };
 
 // One head of one layer, reduced for the model overview to at most kCells × kCells: each cell is the mean

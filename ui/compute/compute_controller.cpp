@@ -35,9 +35,12 @@ struct ComputeController::Worker {
   // releases it.
   std::optional<Gpt2Model> model;
   QString modelFolder;
+  // What an edit leaves unchanged in the model's states, for the next one; belongs to `model`.
+  ModelCache modelCache;
 
   const Gpt2Model& modelFor(const QString& folder) {
     if (!model || modelFolder != folder) {
+      modelCache = {};
       model.reset();
       model = openModel(folder);
       modelFolder = folder;
@@ -83,6 +86,7 @@ ComputeController::~ComputeController() {
   auto worker = m_worker;
   m_pool.start([worker] {
     worker->backend.reset();
+    worker->modelCache = {};
     worker->model.reset();
   });
   m_pool.waitForDone();
@@ -151,11 +155,13 @@ void ComputeController::start() {
       token.throw_if_cancelled();
       if (!settings.modelFolder.isEmpty()) {
         const Gpt2Model& model = worker->modelFor(settings.modelFolder);
-        outcome.snapshot = computeModelSnapshot(settings, model, token, prepare);
+        outcome.snapshot =
+            computeModelSnapshot(settings, model, token, prepare, setting_name, &worker->modelCache);
         outcome.empty = !outcome.snapshot;
         return outcome;
       }
       worker->model.reset();
+      worker->modelCache = {};
       const AttentionInput input = AttentionInput::fromSettings(settings);
       if (input.tokens.empty()) {
         outcome.empty = true;

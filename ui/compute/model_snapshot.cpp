@@ -3,6 +3,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QtConcurrent/QtConcurrentMap>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -46,25 +47,51 @@ Gpt2Model openModel(const QString& folder) {
   }
 }
 
-OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask) {
+void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
+                   HeadRowSummaries& rows) {
   const int n = static_cast<int>(weights.rows());
-  OverviewMap map;
-  map.size = std::min(n, OverviewMap::kCells);
-  const auto cells = static_cast<std::size_t>(map.size) * static_cast<std::size_t>(map.size);
-  std::vector<float> sums(cells, 0.0f);
-  std::vector<int> counts(cells, 0);
-  for (int query = 0; query < n; ++query) {
-    const std::size_t row =
-        static_cast<std::size_t>(query * map.size / n) * static_cast<std::size_t>(map.size);
-    for (int key = 0; key < n; ++key) {
-      if (mask(query, key)) continue;
-      const std::size_t cell = row + static_cast<std::size_t>(key * map.size / n);
-      sums[cell] += weights(query, key);
-      ++counts[cell];
+  const int size = std::min(n, OverviewMap::kCells);
+  head_row_stats(weights, mask, firstRow, rows.stats);
+  rows.overviewSums.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(size));
+  rows.overviewCounts.resize(rows.overviewSums.size());
+  // Key k falls in column k·size/n: the keys [⌈c·n/size⌉, ⌈(c+1)·n/size⌉) of column c.
+  std::vector<int> columnBegin(static_cast<std::size_t>(size) + 1);
+  for (int c = 0; c <= size; ++c) columnBegin[static_cast<std::size_t>(c)] = (c * n + size - 1) / size;
+  for (int query = static_cast<int>(std::max<Eigen::Index>(0, firstRow)); query < n; ++query) {
+    const float* row = weights.row(query).data();
+    const std::uint8_t* hidden = mask.row(query).data();
+    const std::size_t cells = static_cast<std::size_t>(query) * static_cast<std::size_t>(size);
+    for (int c = 0; c < size; ++c) {
+      float sum = 0.0f;
+      int count = 0;
+      for (int key = columnBegin[static_cast<std::size_t>(c)];
+           key < columnBegin[static_cast<std::size_t>(c) + 1]; ++key)
+        if (!hidden[key]) {
+          sum += row[key];
+          ++count;
+        }
+      rows.overviewSums[cells + static_cast<std::size_t>(c)] = sum;
+      rows.overviewCounts[cells + static_cast<std::size_t>(c)] = count;
     }
   }
-  map.cells.resize(cells);
-  for (std::size_t i = 0; i < cells; ++i) {
+}
+
+OverviewMap overviewOf(const HeadRowSummaries& rows, int n) {
+  OverviewMap map;
+  map.size = std::min(n, OverviewMap::kCells);
+  const auto size = static_cast<std::size_t>(map.size);
+  std::vector<float> sums(size * size, 0.0f);
+  std::vector<int> counts(size * size, 0);
+  for (int query = 0; query < n; ++query) {
+    const std::size_t cellRow = static_cast<std::size_t>(query * map.size / n) * size;
+    const std::size_t rowCells = static_cast<std::size_t>(query) * size;
+    for (std::size_t c = 0; c < size; ++c) {
+      sums[cellRow + c] += rows.overviewSums[rowCells + c];
+      counts[cellRow + c] += rows.overviewCounts[rowCells + c];
+    }
+  }
+  map.cells.resize(size * size);
+  for (std::size_t i = 0; i < map.cells.size(); ++i) {
     map.cells[i] =
         counts[i] ? sums[i] / static_cast<float>(counts[i]) : std::numeric_limits<float>::quiet_NaN();
     if (counts[i]) map.maximum = std::max(map.maximum, map.cells[i]);
@@ -72,9 +99,15 @@ OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask) {
   return map;
 }
 
+OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask) {
+  HeadRowSummaries rows;
+  summarizeRows(weights, mask, 0, rows);
+  return overviewOf(rows, static_cast<int>(weights.rows()));
+}
+
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
-                                     const CancelToken& cancel, const PreparedMaps& prepare,
-                                     FieldNames names) {
+                                     const CancelToken& cancel, const PreparedMaps& prepare, FieldNames names,
+                                     ModelCache* cache) {
   const Gpt2Config& config = model.config();
   if (settings.masks.empty())
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
@@ -139,6 +172,33 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
   const auto heads = static_cast<std::size_t>(config.n_head);
   // Rows with the same effective mask (none and causal, say) share one run.
   std::map<std::string, std::size_t> runOfMask;
+  if (cache) {
+    // Runs of masks no longer shown are let go (about 5·n_embd floats per token and layer each). A mask
+    // new to the cache starts from another run's states: its rows before the first one the masks hide
+    // differently are reused.
+    std::map<std::string, ModelCache::Run> kept;
+    std::vector<std::string> missing;
+    for (const MaskSpec& mask : settings.masks) {
+      const std::optional<MaskSpec> extra = extraMaskOf(mask);
+      const std::string key = extra ? extra->to_string() : std::string();
+      if (kept.count(key)) continue;
+      if (auto found = cache->runs.find(key); found != cache->runs.end()) {
+        kept.emplace(key, std::move(found->second));
+        cache->runs.erase(found);
+      } else {
+        kept[key];
+        missing.push_back(key);
+      }
+    }
+    const std::string* seedKey = nullptr;
+    const Gpt2Cache* seed = nullptr;
+    for (const auto& [key, run] : kept)
+      if (!run.model.ids.empty()) seedKey = &key, seed = &run.model;
+    if (!seed && !cache->runs.empty()) seed = &cache->runs.begin()->second.model;
+    for (const std::string& key : missing)
+      if (seed && (!seedKey || *seedKey != key)) kept[key].model = *seed;
+    cache->runs = std::move(kept);
+  }
   for (const MaskSpec& mask : settings.masks) {
     cancel.throw_if_cancelled();
     const std::optional<MaskSpec> extra = extraMaskOf(mask);
@@ -159,15 +219,46 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     Gpt2RunOptions options;
     options.extra_mask = extra;
     options.layers = {settings.layer};
-    // Every layer reaches the overview reduced as soon as it is computed, so only the layer on screen is
-    // held at n² per head.
-    options.on_layer = [&](int, const AttentionResult& layer) {
-      for (const HeadResult& head : layer.heads) {
-        cancel.throw_if_cancelled();
-        snapshot->overview.push_back(reduceForOverview(head.weights, layer.mask));
+    ModelCache::Run* cached = cache ? &cache->runs[key] : nullptr;
+    if (cached) options.cache = &cached->model;
+    const bool summariesKept = cached && cached->ids == ids;
+    // Each layer's heads are summarised row by row as soon as the layer is computed (only the layer on
+    // screen is held at n² per head); with the cache, only the rows the edit changed, unless n changed (the
+    // overview's blocks move) or the last run did not finish its summaries.
+    std::vector<HeadRowSummaries> ownRows;
+    std::vector<HeadRowSummaries>& rowSummaries = cached ? cached->rows : ownRows;
+    const bool rowsReusable =
+        cached && cached->rowsValid && cached->rowsCount == n && rowSummaries.size() == layers * heads;
+    const auto summarize = [&](int l, const AttentionResult& layer, Eigen::Index firstRow) {
+      cancel.throw_if_cancelled();
+      const std::size_t first = static_cast<std::size_t>(l) * heads;
+      std::vector<std::size_t> headIndices(heads);
+      for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
+      QtConcurrent::blockingMap(headIndices, [&](std::size_t h) {
+        summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h]);
+      });
+      for (std::size_t h = 0; h < heads; ++h) {
+        snapshot->overview.push_back(overviewOf(rowSummaries[first + h], n));
+        snapshot->headStats.push_back(head_stats(rowSummaries[first + h].stats));
       }
-      for (HeadStats& stats : head_stats(layer)) snapshot->headStats.push_back(std::move(stats));
     };
+    if (summariesKept) {
+      // Only the layer or another mask changed: every layer's summaries are those of the last run.
+      snapshot->overview.insert(snapshot->overview.end(), cached->overview.begin(), cached->overview.end());
+      snapshot->headStats.insert(snapshot->headStats.end(), cached->headStats.begin(),
+                                 cached->headStats.end());
+    } else {
+      rowSummaries.resize(layers * heads);
+      if (cached) {
+        cached->ids.clear();  // until this run has finished them
+        cached->rowsValid = false;
+      }
+      if (rowsReusable)
+        options.on_layer_rows = summarize;
+      else
+        options.on_layer = [&](int l, const AttentionResult& layer) { summarize(l, layer, 0); };
+    }
+    const std::size_t summariesBegin = snapshot->overview.size();
     Gpt2Result result;
     try {
       result = model.run(ids, options, cancel);
@@ -175,6 +266,16 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       throw FieldError(mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general,
                        toQString(error.what()));
     }
+    if (cached && !summariesKept) {
+      cached->overview.assign(snapshot->overview.begin() + static_cast<std::ptrdiff_t>(summariesBegin),
+                              snapshot->overview.end());
+      cached->headStats.assign(snapshot->headStats.begin() + static_cast<std::ptrdiff_t>(summariesBegin),
+                               snapshot->headStats.end());
+      cached->ids = ids;
+      cached->rowsCount = n;
+      cached->rowsValid = true;
+    }
+    info.recomputedPositions += n - result.reused_positions;
     row.result = std::move(result.layers.front());
     snapshot->computeMs += result.compute_ms;
     info.finalHidden.push_back(std::move(result.final_hidden));

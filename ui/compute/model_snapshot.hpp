@@ -5,6 +5,8 @@
 // reduced for the model overview.
 
 #include <QString>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "attnscope/gpt2.hpp"
@@ -12,6 +14,31 @@
 #include "state/view_settings.hpp"
 
 namespace attnscope::ui {
+
+// What the window's worker keeps between edits for one open model, per distinct mask run: the engine's
+// Gpt2Cache (so an edit recomputes only the positions from the first changed token) and every layer × head's
+// overview map and statistics with the ids they were made for (so showing another layer runs only that
+// layer's attention, from the cached states). Reset it when the model changes.
+// One head's overview and statistics terms, per query row: an edit recomputes only the rows it changed.
+struct HeadRowSummaries {
+  std::vector<HeadRowStats> stats;  // per query row
+  std::vector<float>
+      overviewSums;  // per query row × overview column: the row's visible weights there, summed
+  std::vector<int> overviewCounts;  // and counted
+};
+
+struct ModelCache {
+  struct Run {
+    Gpt2Cache model;
+    std::vector<int> ids;  // what overview and headStats describe; empty when they describe nothing
+    std::vector<OverviewMap> overview;
+    std::vector<HeadStats> headStats;
+    std::vector<HeadRowSummaries> rows;  // per layer × head, for rowsCount positions when rowsValid
+    int rowsCount = 0;
+    bool rowsValid = false;
+  };
+  std::map<std::string, Run> runs;  // by the extra mask's text ("" for the model's causal mask alone)
+};
 
 // Opens settings.modelFolder; throws FieldError(model) naming the folder or file and the problem.
 Gpt2Model openModel(const QString& folder);
@@ -22,10 +49,15 @@ Gpt2Model openModel(const QString& folder);
 // `names` says how messages name the fields (the headless export names its flags).
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
                                      const CancelToken& cancel, const PreparedMaps& prepare = {},
-                                     FieldNames names = setting_name);
+                                     FieldNames names = setting_name, ModelCache* cache = nullptr);
 
 // Reduces an n × n weights matrix to the overview's at most OverviewMap::kCells² cells (block means of
-// the visible cells; NaN where a block is all hidden).
+// the visible cells; NaN where a block is all hidden): each query row's visible weights summed per block of
+// keys in key order (summarizeRows), then those sums per block of queries in query order (overviewOf).
 OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask);
+// Rows [firstRow, n) of `rows` from the weights' rows (the others are left as they are; rows sized for n).
+void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
+                   HeadRowSummaries& rows);
+OverviewMap overviewOf(const HeadRowSummaries& rows, int n);
 
 }  // namespace attnscope::ui

@@ -49,6 +49,25 @@ struct Gpt2Config {
   void validate(std::string_view name = "config.json") const;
 };
 
+// What a run leaves for the next one to reuse (an editor's next keystroke): the token ids and effective mask
+// it was computed for and, per layer, the hidden state entering it, its q|k|v and its attention's c_proj
+// output (each n × width, row-major; about 5·n_embd·n_layer floats per token: 190 MB for gpt2 at 1,023
+// tokens), and the final hidden state. Under the causal mask position i depends only on tokens 0…i, so a
+// run given this finds the first position k whose token or mask row changed and computes only positions ≥ k
+// in every layer (attention in blocks of 64 queries from the one holding k), with the same bits as a fresh
+// run: every product is one FMA chain per cell, attention runs over the text padded to whole blocks. Tied
+// to the model that filled it (another model's, or one run with other threads, is ignored and refilled).
+struct Gpt2Cache {
+  std::vector<int> ids;
+  MaskMatrix mask;                                         // causal and the extra mask, n × n, 1 = hidden
+  std::vector<Matrix> layer_input, qkv, attention_output;  // per layer: n × n_embd, n × 3·n_embd, n × n_embd
+  Matrix final_hidden;                                     // n × n_embd, after ln_f
+  std::weak_ptr<const void> model;
+  int threads = 0;
+
+  void clear() { *this = Gpt2Cache{}; }
+};
+
 struct Gpt2RunOptions {
   // Applied on top of the causal mask (a key is hidden when either hides it), e.g. window:W.
   std::optional<MaskSpec> extra_mask;
@@ -60,6 +79,14 @@ struct Gpt2RunOptions {
   // is computed: a viewer summarises the layers it does not keep without holding n_layer · n_head · n²
   // weights at once. An exception it throws ends the run.
   std::function<void(int layer, const AttentionResult& attention)> on_layer;
+  // on_layer for a viewer that keeps per-row summaries of every layer between edits: called the same way,
+  // but only the rows from first_row on are computed in each head's weights, scores and context (the rows
+  // before it are left unset; they equal those of the run that last used options.cache). first_row is 0
+  // without a cache, for kept layers and while on_layer is set.
+  std::function<void(int layer, const AttentionResult& attention, Eigen::Index first_row)> on_layer_rows;
+  // When set, the run reuses what it holds and leaves its own state in it (see Gpt2Cache). Only attention the
+  // run hands out (kept layers, on_layer) is computed for every row; other layers' only from the changed one.
+  Gpt2Cache* cache = nullptr;
 };
 
 struct Gpt2Result {
@@ -71,6 +98,7 @@ struct Gpt2Result {
   std::vector<int> layer_indices;
   Matrix final_hidden;  // n × n_embd, after ln_f
   double compute_ms = 0.0;
+  int reused_positions = 0;  // the leading positions whose hidden states came from options.cache
 };
 
 class Gpt2Model {

@@ -28,6 +28,20 @@ struct HeadStats {
 // `weights` is n × n with hidden cells 0, `mask` n × n with 1 for a hidden cell. Throws Error when the
 // shapes differ or are not square.
 HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask);
+
+// One query row's terms of HeadStats (visible = |V_i|; a row with none is left out of every mean), so that a
+// viewer can keep them and recompute only the rows an edit changed: head_stats(rows) over the rows of
+// head_row_stats(weights, mask, 0, …) is head_stats(weights, mask) bit for bit.
+struct HeadRowStats {
+  double bits = 0.0;
+  float max_weight = 0.0f, first_token = 0.0f, self = 0.0f, previous_token = 0.0f;
+  Eigen::Index visible = 0;
+};
+// Fills rows[i] for i in [row_begin, n) (rows is resized to n; the rows before row_begin are left as they
+// are and weights' rows before row_begin are not read). Throws Error as head_stats.
+void head_row_stats(const Matrix& weights, const MaskMatrix& mask, Eigen::Index row_begin,
+                    std::vector<HeadRowStats>& rows);
+HeadStats head_stats(const std::vector<HeadRowStats>& rows);
 // Every head of `result`, from its weights before dropout, the heads spread over the CPU's threads.
 std::vector<HeadStats> head_stats(const AttentionResult& result);
 

@@ -480,9 +480,10 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
     const std::size_t h = order[task] / blocks, block = order[task] % blocks;
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
-    if (is_copied(block))
-      copy_rows((*copied->earlier)[h], row_begin, row_end, inputs[h].keep_scores, heads[h]);
-    else
+    if (is_copied(block)) {
+      if (copied->earlier)
+        copy_rows((*copied->earlier)[h], row_begin, row_end, inputs[h].keep_scores, heads[h]);
+    } else
       attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);
   });
 }

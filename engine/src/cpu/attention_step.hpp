@@ -57,7 +57,7 @@ constexpr Eigen::Index kRowBlock = 64;
 // Blocks of kRowBlock queries whose every input equals an earlier result's: attention_heads copies their
 // rows from it instead of computing them (the same bits: the same inputs, the same products).
 struct CopiedBlocks {
-  const std::vector<HeadResult>* earlier = nullptr;  // one per head
+  const std::vector<HeadResult>* earlier = nullptr;  // one per head; null: the marked blocks are skipped
   std::vector<char> copied;                          // per block
 };
 

@@ -134,17 +134,22 @@ constexpr Index kLanes = packet::packet_traits<float>::size;
 constexpr int kTileRows = kLanes >= 16 ? 8 : 4;
 constexpr int kTilePackets = kLanes >= 16 ? 3 : 2;
 constexpr Index kTileColumns = kTilePackets * kLanes;
-// Up to this many rows product_rows is faster than Eigen's product, which packs (copies) the whole weight
-// matrix on every call: as long as the product itself for a short text. Above, the two are on a par.
-constexpr Index kProductRowsLimit = 256;
+// The inner dimension is taken kDepthBlock at a time, each block's slice of a column tile of the weights
+// packed contiguously (it stays in L1/L2 while every row passes through it, as in Eigen's GEMM). The tile's
+// sums are stored between blocks and loaded again, so every cell is still one chain of FMAs in the order
+// k = 0, 1, …: blocking changes no bit.
+constexpr Index kDepthBlock = 256;
 
-// out[r][0, V·kLanes) = Σ_k x[r][k] · w[k][0, V·kLanes) for R rows, the sums in registers.
+// out[r][0, V·kLanes) (+)= Σ_k x[r][k] · w[k][0, V·kLanes) for R rows and `depth` values of k, the sums in
+// registers, starting from out's values when `accumulate` and from 0 otherwise.
 template <int R, int V>
 void product_tile(const float* x, Index x_stride, const float* w, Index w_stride, Index depth, float* out,
-                  Index out_stride) {
+                  Index out_stride, bool accumulate) {
   Packet sum[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) sum[r][v] = packet::pset1<Packet>(0.0f);
+    for (int v = 0; v < V; ++v)
+      sum[r][v] = accumulate ? packet::ploadu<Packet>(out + r * out_stride + v * kLanes)
+                             : packet::pset1<Packet>(0.0f);
   for (Index k = 0; k < depth; ++k) {
     const float* w_row = w + k * w_stride;
     Packet w_packets[V];
@@ -161,62 +166,86 @@ void product_tile(const float* x, Index x_stride, const float* w, Index w_stride
 // product_tile for the last `rows` (< kTileRows) rows.
 template <int V, int R = 1>
 void product_last_rows(int rows, const float* x, Index x_stride, const float* w, Index w_stride, Index depth,
-                       float* out, Index out_stride) {
+                       float* out, Index out_stride, bool accumulate) {
   if constexpr (R < kTileRows) {
-    if (rows == R) return product_tile<R, V>(x, x_stride, w, w_stride, depth, out, out_stride);
-    product_last_rows<V, R + 1>(rows, x, x_stride, w, w_stride, depth, out, out_stride);
+    if (rows == R) return product_tile<R, V>(x, x_stride, w, w_stride, depth, out, out_stride, accumulate);
+    product_last_rows<V, R + 1>(rows, x, x_stride, w, w_stride, depth, out, out_stride, accumulate);
   }
 }
 
-// Every row of out for the V·kLanes columns starting at `column`.
+// Rows [row_begin, row_end) of out for the V·kLanes columns starting at `column`, over x's columns
+// [k_begin, k_begin + depth) against w (depth rows of stride w_stride).
 template <int V>
-void product_columns(const Matrix& x, const Eigen::Map<const Matrix>& w, Index column, Matrix& out) {
-  const Index n = x.rows(), depth = x.cols(), w_stride = w.cols(), out_stride = out.cols();
-  const float* w_column = w.data() + column;
-  Index r = 0;
-  for (; r + kTileRows <= n; r += kTileRows)
-    product_tile<kTileRows, V>(x.row(r).data(), depth, w_column, w_stride, depth, out.row(r).data() + column,
-                               out_stride);
-  if (r < n)
-    product_last_rows<V>(static_cast<int>(n - r), x.row(r).data(), depth, w_column, w_stride, depth,
-                         out.row(r).data() + column, out_stride);
+void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w, Index w_stride, Index column,
+                     Index row_begin, Index row_end, Matrix& out, bool accumulate) {
+  const Index x_stride = x.cols(), out_stride = out.cols();
+  Index r = row_begin;
+  for (; r + kTileRows <= row_end; r += kTileRows)
+    product_tile<kTileRows, V>(x.row(r).data() + k_begin, x_stride, w, w_stride, depth,
+                               out.row(r).data() + column, out_stride, accumulate);
+  if (r < row_end)
+    product_last_rows<V>(static_cast<int>(row_end - r), x.row(r).data() + k_begin, x_stride, w, w_stride,
+                         depth, out.row(r).data() + column, out_stride, accumulate);
 }
 
-// out[:, begin, end) = x · w[:, begin, end), streaming that slice of the weights once per kTileRows rows of x
-// without copying it.
-void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Matrix& out) {
-  Index column = begin;
-  for (; column + kTileColumns <= end; column += kTileColumns)
-    product_columns<kTilePackets>(x, w, column, out);
-  for (; column + kLanes <= end; column += kLanes) product_columns<1>(x, w, column, out);
-  if (column < end) out.middleCols(column, end - column).noalias() = x * w.middleCols(column, end - column);
+// out[first_row, n)[begin, end) = x · w[:, begin, end). Every output cell is Σ_k x[r][k]·w[k][c] accumulated
+// with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes it, so a row's result does
+// not depend on the other rows computed with it: a run that reuses the rows before an edit gets the bits of a
+// fresh one. (Eigen's product does not promise that: its kernels depend on the number of rows. It was used
+// above 256 rows; this is within about 10 % of it there.)
+void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Index first_row,
+                  Matrix& out) {
+  const Index n = x.rows(), depth = x.cols(), w_stride = w.cols();
+  std::vector<float> packed(static_cast<std::size_t>(std::min(depth, kDepthBlock) * kTileColumns));
+  for (Index k_begin = 0; k_begin < depth; k_begin += kDepthBlock) {
+    const Index block = std::min(kDepthBlock, depth - k_begin);
+    const bool accumulate = k_begin > 0;
+    Index column = begin;
+    for (; column + kTileColumns <= end; column += kTileColumns) {
+      for (Index k = 0; k < block; ++k)
+        std::copy_n(w.data() + (k_begin + k) * w_stride + column, kTileColumns,
+                    packed.data() + k * kTileColumns);
+      product_columns<kTilePackets>(x, k_begin, block, packed.data(), kTileColumns, column, first_row, n, out,
+                                    accumulate);
+    }
+    for (; column + kLanes <= end; column += kLanes)
+      product_columns<1>(x, k_begin, block, w.data() + k_begin * w_stride + column, w_stride, column,
+                         first_row, n, out, accumulate);
+  }
+  // The last columns (fewer than a packet: only small models' widths leave any), one cell at a time.
+  for (Index column = begin + (end - begin) / kLanes * kLanes; column < end; ++column)
+    for (Index r = first_row; r < n; ++r) {
+      float sum = 0.0f;
+      for (Index k = 0; k < depth; ++k) sum = std::fma(x(r, k), w(k, column), sum);
+      out(r, column) = sum;
+    }
 }
 
-// out = x · weight + bias (a Conv1D: weight is in × out), then GELU (tanh) when `gelu`. The output columns
-// are split into tasks across the threads, so each thread reads only its share of the weights: what bounds a
+// out[first_row, n) = x · weight + bias for those rows (a Conv1D: weight is in × out), then GELU (tanh) when
+// `gelu`; out is sized n × out-columns, its rows before first_row left as they are. The output columns are
+// split into tasks across the threads, so each thread reads only its share of the weights: what bounds a
 // short text, whose product is one pass over them.
 void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, Matrix& out, bool gelu,
-            int threads) {
+            int threads, Index first_row = 0) {
   const auto w = weight.matrix();
   const auto b = bias.vector();
   const Index n = x.rows(), columns = w.cols();
-  out.resize(n, columns);
+  if (out.rows() != n || out.cols() != columns) out.resize(n, columns);
+  if (first_row >= n) return;
   const Index quanta = (columns + kTileColumns - 1) / kTileColumns;
   const Index tasks = std::max<Index>(1, std::min<Index>(quanta, 2 * static_cast<Index>(threads)));
   parallel_for(static_cast<std::size_t>(tasks), threads, [&](std::size_t task) {
     const Index begin = std::min(columns, quanta * static_cast<Index>(task) / tasks * kTileColumns);
     const Index end = std::min(columns, quanta * static_cast<Index>(task + 1) / tasks * kTileColumns);
     if (begin >= end) return;
-    auto block = out.middleCols(begin, end - begin);
-    if (n <= kProductRowsLimit)
-      product_rows(x, w, begin, end, out);
-    else
-      block.noalias() = x * w.middleCols(begin, end - begin);
+    auto block = out.block(first_row, begin, n - first_row, end - begin);
+    product_rows(x, w, begin, end, first_row, out);
     block.rowwise() += b.segment(begin, end - begin);
     if (gelu) {
-      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Hugging Face's NewGELUActivation.
+      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Hugging Face's NewGELUActivation. Row by row: each
+      // row's cells sit at the same addresses (alignment) in every run, and so take the same packets.
       constexpr float kSqrt2OverPi = 0.7978845608028654f;
-      for (Index i = 0; i < n; ++i) {
+      for (Index i = 0; i < block.rows(); ++i) {
         auto a = block.row(i).array();
         a = 0.5f * a * (1.0f + (kSqrt2OverPi * (a + 0.044715f * a.cube())).tanh());
       }
@@ -224,17 +253,20 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
   });
 }
 
-// PyTorch's LayerNorm over each row: (x − mean) / √(var + ε) · weight + bias, var biased.
+// PyTorch's LayerNorm over each row from first_row on: (x − mean) / √(var + ε) · weight + bias, var biased.
+// out is sized like x, its rows before first_row left as they are.
 void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, double epsilon,
-                Matrix& out, int threads) {
+                Matrix& out, int threads, Index first_row = 0) {
   const auto w = weight.vector().array();
   const auto b = bias.vector().array();
   const Index n = x.rows();
-  out.resize(n, x.cols());
-  const Index blocks = (n + kRowBlock - 1) / kRowBlock;
+  if (out.rows() != n || out.cols() != x.cols()) out.resize(n, x.cols());
+  if (first_row >= n) return;
+  const Index blocks = (n - first_row + kRowBlock - 1) / kRowBlock;
   parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t block) {
-    const Index end = std::min(n, (static_cast<Index>(block) + 1) * kRowBlock);
-    for (Index i = static_cast<Index>(block) * kRowBlock; i < end; ++i) {
+    const Index begin = first_row + static_cast<Index>(block) * kRowBlock;
+    const Index end = std::min(n, begin + kRowBlock);
+    for (Index i = begin; i < end; ++i) {
       const auto row = x.row(i).array();
       const double mean = row.cast<double>().mean();
       const double variance = (row.cast<double>() - mean).square().mean();
@@ -242,6 +274,31 @@ void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& b
       out.row(i).array() = (row - static_cast<float>(mean)) * inverse_deviation * w + b;
     }
   });
+}
+
+// head's matrices cut from the padded length to n × n (scores, weights) and n × d, copying only the rows
+// from first_row on.
+void unpad(HeadResult& head, Index n, Index first_row, bool scores) {
+  const auto cut = [n, first_row](Matrix& matrix, Index cols) {
+    Matrix result(n, cols);
+    result.bottomRows(n - first_row) = matrix.block(first_row, 0, n - first_row, cols);
+    matrix.swap(result);
+  };
+  cut(head.weights, n);
+  if (scores) cut(head.scores, n);
+  for (Matrix* part : {&head.queries, &head.keys, &head.values, &head.context}) cut(*part, part->cols());
+}
+
+// `matrix` resized to rows × cols keeping its first `kept` rows (kept ≤ both row counts).
+void resize_keeping(Matrix& matrix, Index rows, Index cols, Index kept) {
+  if (matrix.rows() == rows && matrix.cols() == cols) return;
+  if (kept == 0 || matrix.cols() != cols) {
+    matrix.resize(rows, cols);
+    return;
+  }
+  Matrix resized(rows, cols);
+  resized.topRows(kept) = matrix.topRows(kept);
+  matrix.swap(resized);
 }
 
 std::vector<bool> kept_layers(const std::vector<int>& selection, int layer_count) {
@@ -353,24 +410,87 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   for (Index i = 0; i < n; ++i)
     if (ranges[static_cast<std::size_t>(i)].begin >= ranges[static_cast<std::size_t>(i)].end)
       empty_rows.push_back(i);
+  // Attention runs over the text padded to whole blocks of 64 queries: a block computes its rows with
+  // products of its own shape, so a last block cut short by n would give other bits than the same rows of a
+  // longer text, where the block is whole, and an edit at the end could not reuse them. A padded query sees
+  // only itself (its q, k and v are 0); real queries never see padded keys (the causal mask).
+  const Index padded = (n + kRowBlock - 1) / kRowBlock * kRowBlock;
+  MaskMatrix padded_mask;
+  if (padded > n) {
+    padded_mask.setOnes(padded, padded);
+    padded_mask.topLeftCorner(n, n) = mask;
+    for (Index p = n; p < padded; ++p) padded_mask(p, p) = 0;
+  }
+  const MaskMatrix& step_mask = padded > n ? padded_mask : mask;
+  const std::vector<cpu::VisibleRange> step_ranges = padded > n ? cpu::visible_ranges(padded_mask) : ranges;
   // As Hugging Face: scores / torch.full([], head_dim ** 0.5), a float32 divisor.
   const auto scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(head_dim)));
   const int threads = cpu::worker_threads();
 
+  const auto layer_count = static_cast<std::size_t>(config.n_layer);
+
+  // What the cache lets this run skip: positions before the first token or mask row that changed.
+  Gpt2Cache* cache = options.cache;
+  Index reused = 0;
+  if (cache) {
+    const bool valid = cache->model.lock() == impl_ && cache->threads == threads &&
+                       cache->layer_input.size() == layer_count && cache->qkv.size() == layer_count &&
+                       cache->attention_output.size() == layer_count &&
+                       cache->mask.rows() == static_cast<Index>(cache->ids.size());
+    if (valid) {
+      const Index common = std::min<Index>(n, static_cast<Index>(cache->ids.size()));
+      while (reused < common &&
+             cache->ids[static_cast<std::size_t>(reused)] == ids[static_cast<std::size_t>(reused)] &&
+             cache->mask.row(reused).head(reused + 1) == mask.row(reused).head(reused + 1))
+        ++reused;
+    } else {
+      cache->clear();
+    }
+    // From here on the cache describes this run: were it to stop (cancelled, an error), the next run must
+    // not trust the rows it had not finished.
+    cache->ids.clear();
+    cache->mask.resize(0, 0);
+    cache->model = impl_;
+    cache->threads = threads;
+    cache->layer_input.resize(layer_count);
+    cache->qkv.resize(layer_count);
+    cache->attention_output.resize(layer_count);
+  }
+  // The first block of 64 queries that holds a changed row: attention recomputes whole blocks (its products'
+  // bits depend on the block's shape), the queries of its reused rows coming from the cached q|k|v.
+  const Index first_block = reused / kRowBlock;
+
+  // x is the residual stream for positions ≥ reused; rows before them are never read.
   Matrix x(n, width);
   const auto wte = model.wte.matrix();
   const auto wpe = model.wpe.matrix();
-  for (Index i = 0; i < n; ++i) x.row(i) = wte.row(ids[static_cast<std::size_t>(i)]) + wpe.row(i);
+  for (Index i = reused; i < n; ++i) x.row(i) = wte.row(ids[static_cast<std::size_t>(i)]) + wpe.row(i);
 
   Gpt2Result result;
-  Matrix normed, qkv, merged(n, width), attention_output, hidden, mlp_output;
+  result.reused_positions = static_cast<int>(reused);
+  // Without a cache, one layer's state at a time.
+  Matrix own_input, own_qkv, own_attention_output;
+  Matrix normed, merged(n, width), hidden, mlp_output;
   for (int l = 0; l < config.n_layer; ++l) {
     cancel.throw_if_cancelled();
     const auto layer_start = std::chrono::steady_clock::now();
-    const Gpt2LayerWeights& weights = model.layers[static_cast<std::size_t>(l)];
-    layer_norm(x, weights.ln_1_weight, weights.ln_1_bias, config.layer_norm_epsilon, normed, threads);
-    conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads);
+    const auto layer_index = static_cast<std::size_t>(l);
+    const Gpt2LayerWeights& weights = model.layers[layer_index];
+    Matrix& input = cache ? cache->layer_input[layer_index] : own_input;
+    Matrix& qkv = cache ? cache->qkv[layer_index] : own_qkv;
+    Matrix& attention_output = cache ? cache->attention_output[layer_index] : own_attention_output;
+    resize_keeping(input, n, width, reused);
+    resize_keeping(qkv, n, 3 * width, reused);
+    resize_keeping(attention_output, n, width, reused);
+    input.bottomRows(n - reused) = x.bottomRows(n - reused);
 
+    layer_norm(input, weights.ln_1_weight, weights.ln_1_bias, config.layer_norm_epsilon, normed, threads,
+               reused);
+    conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads, reused);
+
+    const bool keep = kept[layer_index];
+    // Attention handed out is computed for every row; otherwise only the blocks from the changed row's on.
+    const bool every_row = keep || static_cast<bool>(options.on_layer);
     AttentionResult layer;
     layer.device = "cpu";
     layer.heads.resize(head_count);
@@ -378,33 +498,53 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     parallel_for(head_count, threads, [&](std::size_t h) {
       HeadResult& head = layer.heads[h];
       const Index column = static_cast<Index>(h) * head_dim;
-      head.queries = qkv.middleCols(column, head_dim);
-      head.keys = qkv.middleCols(width + column, head_dim);
-      head.values = qkv.middleCols(2 * width + column, head_dim);
-      inputs[h] = cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &mask,
-                                 Normalization::softmax, nullptr,    options.keep_scores};
+      for (Matrix* part : {&head.queries, &head.keys, &head.values}) {
+        part->resize(padded, head_dim);
+        part->bottomRows(padded - n).setZero();
+      }
+      head.queries.topRows(n) = qkv.middleCols(column, head_dim);
+      head.keys.topRows(n) = qkv.middleCols(width + column, head_dim);
+      head.values.topRows(n) = qkv.middleCols(2 * width + column, head_dim);
+      inputs[h] =
+          cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &step_mask,
+                         Normalization::softmax, nullptr,    options.keep_scores};
       cpu::allocate_head(inputs[h], head);
     });
-    cpu::attention_heads(inputs, ranges, layer.heads, threads, &cancel);
+    cpu::CopiedBlocks skipped;
+    if (!every_row && first_block > 0) {
+      skipped.copied.assign(static_cast<std::size_t>(padded / kRowBlock), 0);
+      std::fill_n(skipped.copied.begin(), first_block, 1);
+    }
+    cpu::attention_heads(inputs, step_ranges, layer.heads, threads, &cancel,
+                         skipped.copied.empty() ? nullptr : &skipped);
     for (std::size_t h = 0; h < head_count; ++h)
-      merged.middleCols(static_cast<Index>(h) * head_dim, head_dim) = layer.heads[h].context;
+      merged.block(reused, static_cast<Index>(h) * head_dim, n - reused, head_dim) =
+          layer.heads[h].context.middleRows(reused, n - reused);
 
-    conv1d(merged, weights.attn_proj_weight, weights.attn_proj_bias, attention_output, false, threads);
-    x += attention_output;
-    layer_norm(x, weights.ln_2_weight, weights.ln_2_bias, config.layer_norm_epsilon, normed, threads);
-    conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads);
-    conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads);
-    x += mlp_output;
+    conv1d(merged, weights.attn_proj_weight, weights.attn_proj_bias, attention_output, false, threads,
+           reused);
+    x.bottomRows(n - reused) += attention_output.bottomRows(n - reused);
+    layer_norm(x, weights.ln_2_weight, weights.ln_2_bias, config.layer_norm_epsilon, normed, threads, reused);
+    conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads, reused);
+    conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads, reused);
+    x.bottomRows(n - reused) += mlp_output.bottomRows(n - reused);
     // Finite weights can still overflow float32. A non-finite attention weight reaches its context row, and
     // anything else the residual stream, so these n × d checks catch it before the layer is handed out.
-    bool finite = x.allFinite();
-    for (const HeadResult& head : layer.heads) finite = finite && head.context.allFinite();
+    // (Reused rows were checked when they were computed.)
+    bool finite = x.bottomRows(n - reused).allFinite();
+    for (const HeadResult& head : layer.heads)
+      finite = finite && head.context.middleRows(reused, n - reused).allFinite();
     if (!finite)
       throw Error("layer " + std::to_string(l) +
                   " overflowed float32: the checkpoint's weights are too large for this text");
 
-    const bool keep = kept[static_cast<std::size_t>(l)];
-    if (keep || options.on_layer) {
+    if (keep || options.on_layer || options.on_layer_rows) {
+      // Without the padding: the rows it hands out (the others are allocated, never written).
+      if (padded > n) {
+        const Index first_row = every_row ? 0 : first_block * kRowBlock;
+        parallel_for(head_count, threads,
+                     [&](std::size_t h) { unpad(layer.heads[h], n, first_row, options.keep_scores); });
+      }
       layer.mask = mask;
       layer.empty_rows = empty_rows;
       layer.output = attention_output;
@@ -412,12 +552,24 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
     }
     if (options.on_layer) options.on_layer(l, layer);
+    if (options.on_layer_rows) options.on_layer_rows(l, layer, every_row ? 0 : first_block * kRowBlock);
     if (keep) {
       result.layers.push_back(std::move(layer));
       result.layer_indices.push_back(l);
     }
   }
-  layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden, threads);
+  if (cache) {
+    resize_keeping(cache->final_hidden, n, width, reused);
+    layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, cache->final_hidden, threads,
+               reused);
+    // The x rows before `reused` were never filled: ln_f's rows for them come from the cache.
+    result.final_hidden = cache->final_hidden;
+    cache->ids = ids;
+    cache->mask = mask;
+  } else {
+    layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden,
+               threads);
+  }
   result.compute_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;

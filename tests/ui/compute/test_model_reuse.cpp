@@ -1,0 +1,142 @@
+// The window's GPT-2 computation keeps the model's states between edits (ModelCache, held by the
+// ComputeController's worker): an edit recomputes only the positions from the first changed token, showing
+// another layer recomputes none, and every snapshot equals a fresh computation's bit for bit.
+
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cstring>
+
+#include "../support/gpt2_checkpoint.hpp"
+#include "compute/compute_controller.hpp"
+#include "compute/model_snapshot.hpp"
+#include "ui_test_support.hpp"
+
+using namespace attnscope;
+using namespace attnscope::ui;
+using attnscope::testing::write_small_gpt2;
+
+namespace {
+
+bool sameBits(const Matrix& a, const Matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+bool sameOverview(const OverviewMap& a, const OverviewMap& b) {
+  return a.size == b.size && a.cells.size() == b.cells.size() &&
+         std::memcmp(a.cells.data(), b.cells.data(), sizeof(float) * a.cells.size()) == 0 &&
+         a.maximum == b.maximum;
+}
+
+// Everything the model computed for the two snapshots agrees bit for bit.
+void compareSnapshots(const AttentionSnapshot& actual, const AttentionSnapshot& expected, const char* what) {
+  QVERIFY2(actual.rows.size() == expected.rows.size(), what);
+  for (std::size_t r = 0; r < actual.rows.size(); ++r) {
+    const AttentionResult& a = actual.rows[r].result;
+    const AttentionResult& b = expected.rows[r].result;
+    QVERIFY2(a.heads.size() == b.heads.size(), what);
+    QVERIFY2(sameBits(a.output, b.output), what);
+    for (std::size_t h = 0; h < a.heads.size(); ++h) {
+      QVERIFY2(sameBits(a.heads[h].weights, b.heads[h].weights), what);
+      QVERIFY2(sameBits(a.heads[h].context, b.heads[h].context), what);
+    }
+    QVERIFY2(sameBits(actual.model->finalHidden[r], expected.model->finalHidden[r]), what);
+  }
+  QVERIFY2(actual.overview.size() == expected.overview.size(), what);
+  for (std::size_t i = 0; i < actual.overview.size(); ++i)
+    QVERIFY2(sameOverview(actual.overview[i], expected.overview[i]), what);
+  QVERIFY2(actual.headStats.size() == expected.headStats.size(), what);
+  for (std::size_t i = 0; i < actual.headStats.size(); ++i) {
+    QVERIFY2(actual.headStats[i].entropy_bits == expected.headStats[i].entropy_bits, what);
+    QVERIFY2(actual.headStats[i].previous_token == expected.headStats[i].previous_token, what);
+  }
+}
+
+}  // namespace
+
+class TestModelReuse : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_directory.isValid());
+    m_model = m_directory.filePath(QStringLiteral("gpt2-small"));
+    write_small_gpt2(m_model.toStdString(), 3, 2, 16, 256);
+  }
+
+  void editsRecomputeOnlyFromTheChange() {
+    const Gpt2Model model = openModel(m_model);
+    ViewSettings settings = ViewSettings::defaults();
+    settings.modelFolder = m_model;
+    settings.layer = 1;
+    QString text;
+    for (int i = 0; i < 20; ++i) text += QStringLiteral("hello the world, ");
+    settings.text = text;
+    const CancelToken never;
+    ModelCache cache;
+    int runs = 1;  // distinct masks: the model runs once for each
+    const auto both = [&](const char* what) -> int {
+      const SnapshotPointer reused = computeModelSnapshot(settings, model, never, {}, setting_name, &cache);
+      const SnapshotPointer fresh = computeModelSnapshot(settings, model, never);
+      compareSnapshots(*reused, *fresh, what);
+      if (QTest::currentTestFailed()) return -1;
+      if (fresh->model->recomputedPositions != runs * fresh->tokenCount()) {  // no cache: every position
+        QTest::qFail("a fresh computation must compute every position", __FILE__, __LINE__);
+        return -1;
+      }
+      return reused->model->recomputedPositions;
+    };
+    const int n = both("first");
+    QVERIFY(n > 100);
+    QCOMPARE(both("the same text"), 0);
+    settings.text += QStringLiteral("w");
+    QCOMPARE(both("a character typed at the end"), 1);  // " w" is one new token
+    settings.text += QStringLiteral("or");
+    QCOMPARE(both("typed into the last token"), 1);
+    settings.layer = 2;
+    QCOMPARE(both("another layer"), 0);
+    settings.text.insert(text.size() / 2, QStringLiteral("the"));
+    const int middle = both("typed in the middle");
+    QVERIFY2(middle > 0 && middle < n / 2 + 8, qPrintable(QString::number(middle)));
+    settings.masks.push_back(MaskSpec::parse("window:4"));
+    runs = 2;
+    const int window = both("a window mask on top");
+    QVERIFY2(window > 0 && window <= settings.text.size(), qPrintable(QString::number(window)));
+    settings.text.chop(3);
+    QVERIFY(both("deleted at the end under two masks") <= 2 * 2);
+    QCOMPARE(cache.runs.size(), std::size_t(2));
+    settings.masks.pop_back();
+    runs = 1;
+    QCOMPARE(both("the window taken away"), 0);
+    QCOMPARE(cache.runs.size(), std::size_t(1));
+  }
+
+  // The window's worker keeps the cache: the second edit's snapshot recomputed only the edited token.
+  void theWorkerKeepsTheCache() {
+    ComputeController controller;
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    ViewSettings settings = ViewSettings::defaults();
+    settings.modelFolder = m_model;
+    settings.text = QStringLiteral("hello the world, the world, the world");
+    controller.requestNow(settings);
+    QVERIFY(ready.wait(20000));
+    const auto first = ready.takeFirst().at(0).value<SnapshotPointer>();
+    settings.text.chop(2);  // " world" becomes " wor": the last token replaced
+    controller.requestNow(settings);
+    QVERIFY(ready.wait(20000));
+    const auto second = ready.takeFirst().at(0).value<SnapshotPointer>();
+    QCOMPARE(first->model->recomputedPositions, first->tokenCount());
+    QCOMPARE(second->model->recomputedPositions, 1);
+    const Gpt2Model model = openModel(m_model);
+    const SnapshotPointer fresh = computeModelSnapshot(settings, model, CancelToken());
+    compareSnapshots(*second, *fresh, "through the worker");
+  }
+
+ private:
+  QTemporaryDir m_directory;
+  QString m_model;
+};
+
+QTEST_MAIN(TestModelReuse)
+#include "test_model_reuse.moc"
