@@ -176,8 +176,8 @@ void product_last_rows(int rows, const float* x, Index x_stride, const float* w,
 // Rows [row_begin, row_end) of out for the V·kLanes columns starting at `column`, over x's columns
 // [k_begin, k_begin + depth) against w (depth rows of stride w_stride).
 template <int V>
-void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w, Index w_stride, Index column,
-                     Index row_begin, Index row_end, Matrix& out, bool accumulate) {
+void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w, Index w_stride,
+                     Index column, Index row_begin, Index row_end, Matrix& out, bool accumulate) {
   const Index x_stride = x.cols(), out_stride = out.cols();
   Index r = row_begin;
   for (; r + kTileRows <= row_end; r += kTileRows)
