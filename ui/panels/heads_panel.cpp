@@ -39,6 +39,11 @@ HeadsPanel::HeadsPanel(QWidget* parent)
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->verticalHeader()->hide();
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // The probe's columns, when shown, come right after the head's name: they are what the table is sorted by.
+  for (const int column : {HeadStatsModel::kProbeWeight, HeadStatsModel::kProbeRank})
+    m_table->horizontalHeader()->moveSection(
+        m_table->horizontalHeader()->visualIndex(column),
+        HeadStatsModel::mask + 1 + (column - HeadStatsModel::kProbeWeight));
   m_exportButton->setEnabled(false);
 
   auto* hint = new QLabel(
@@ -96,8 +101,9 @@ void HeadsPanel::fillProbeField() {
   const SnapshotPointer& snapshot = m_model->snapshot();
   if (snapshot)
     for (int token = 0; token < snapshot->tokenCount(); ++token)
-      m_probeField->addItem(QStringLiteral("%1 \u00b7 %2").arg(token).arg(snapshot->tokenTexts.value(token)),
-                            token);
+      // Numbered as the token chips number them.
+      m_probeField->addItem(
+          QStringLiteral("%1 \u00b7 %2").arg(token + 1).arg(snapshot->tokenTexts.value(token)), token);
   m_probeField->setCurrentIndex(m_model->probeKey() + 1);
   m_probeField->setEnabled(snapshot != nullptr);
 }

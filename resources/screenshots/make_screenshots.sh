@@ -1,0 +1,12 @@
+#!/bin/sh
+# Makes the README's screenshots of the window with the real app, without a display: the launch view, and
+# the chapter 3 multi-head mechanism with 12 heads fitted into the window with the Heads dock probing
+# "journey" → "Your".
+# Usage: resources/screenshots/make_screenshots.sh [build folder]   (default: build)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-"$here/../../build"}
+cmake --build "$build" --target window_screenshot
+tool="$build/bin/window_screenshot"
+"$tool" "$here/window.png" --size 1600x1000
+"$tool" "$here/finding-heads.png" --size 1600x1000 --heads 12 --d-out 24 --fit --query 1 --probe 0 --heads-dock
