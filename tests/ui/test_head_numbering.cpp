@@ -27,11 +27,7 @@ using namespace attnscope::ui::testing;
 namespace {
 
 QJsonObject cliJson(const QStringList& arguments) {
-  QProcess process;
-  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
-  if (!process.waitForFinished(60000) || process.exitCode() != 0)
-    qFatal("attnscope-cli failed: %s", process.readAllStandardError().constData());
-  return QJsonDocument::fromJson(process.readAllStandardOutput()).object();
+  return QJsonDocument::fromJson(cliOutput(arguments)).object();
 }
 
 // The numbers the Heads table shows in its head column, in the snapshot's order.

@@ -3,6 +3,7 @@
 // to compare the views with.
 
 #include <QDir>
+#include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -36,6 +37,15 @@ inline bool waitForIdle(ComputeController* controller, int timeoutMs = 20000) {
   while (controller->isBusy() && timer.elapsed() < timeoutMs) QTest::qWait(5);
   QCoreApplication::processEvents();
   return !controller->isBusy();
+}
+
+// attnscope-cli's standard output for `arguments`; ends the test run when it does not exit 0.
+inline QByteArray cliOutput(const QStringList& arguments) {
+  QProcess process;
+  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
+  if (!process.waitForFinished(60000) || process.exitCode() != 0)
+    qFatal("attnscope-cli failed: %s", process.readAllStandardError().constData());
+  return process.readAllStandardOutput();
 }
 
 inline std::vector<std::string> textsOf(const std::vector<Token>& tokens) {

@@ -31,12 +31,14 @@ using namespace attnscope::ui::testing;
 
 namespace {
 
-QByteArray cliOutput(const QStringList& arguments) {
-  QProcess process;
-  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope-cli"), arguments);
-  if (!process.waitForFinished(60000) || process.exitCode() != 0)
-    qFatal("attnscope-cli failed: %s", process.readAllStandardError().constData());
-  return process.readAllStandardOutput();
+// A tiny GPT-2 (3 layers × 2 heads) written to `folder` and opened in `window` on a three-word text.
+bool openTinyModel(MainWindow& window, const QString& folder) {
+  attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/3, /*heads=*/2, /*width=*/8, 16);
+  window.show();
+  if (!waitForIdle(window.controller())) return false;
+  window.model()->setText(QStringLiteral("hello the world"));
+  window.openModel(folder);
+  return waitForIdle(window.controller());
 }
 
 // The rows of the table as shown (sorted), each the source model's row.
@@ -115,13 +117,8 @@ class TestHeadsPanel : public QObject {
 
   void aModelsTableCoversEveryLayerAndAClickSwitchesTheLayer() {
     const QString folder = m_directory.filePath(QStringLiteral("gpt2-tiny"));
-    attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/3, /*heads=*/2, /*width=*/8, 16);
     MainWindow window;
-    window.show();
-    QVERIFY(waitForIdle(window.controller()));
-    window.model()->setText(QStringLiteral("hello the world"));
-    window.openModel(folder);
-    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(openTinyModel(window, folder));
     QTableView* table = window.heads()->table();
     QVERIFY(!table->isColumnHidden(HeadStatsModel::layer));
     QCOMPARE(table->model()->rowCount(), 2 * 3 * 2);  // masks × layers × heads
@@ -206,13 +203,8 @@ class TestHeadsPanel : public QObject {
 
   void aModelsProbeCoversEveryLayerAndOutlinesTheStrongest() {
     const QString folder = m_directory.filePath(QStringLiteral("gpt2-probe"));
-    attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/3, /*heads=*/2, /*width=*/8, 16);
     MainWindow window;
-    window.show();
-    QVERIFY(waitForIdle(window.controller()));
-    window.model()->setText(QStringLiteral("hello the world"));
-    window.openModel(folder);
-    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(openTinyModel(window, folder));
     const SnapshotPointer snapshot = window.model()->snapshot();
     const int n = snapshot->tokenCount();
     window.model()->setSelection(QuerySelection{n - 1, 0, 0});
