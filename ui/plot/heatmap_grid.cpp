@@ -17,7 +17,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       m_banner(new QLabel),
       m_rangeHint(new QWidget),
       m_rangeHintText(new QLabel),
-      m_rangeHintButton(new QPushButton(tr("Use one range per map"))),
+      m_rangeHintButton(new QPushButton(tr("One range per map"))),
       m_hint(new QLabel),
       m_scroll(new QScrollArea),
       m_stack(new QStackedWidget),
@@ -40,6 +40,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       "QWidget#rangeHint { background: #e8f1fb; border: 1px solid #90b8e0; border-radius: 4px; }"
       " QLabel { color: #1a3a5c; }"));
   m_rangeHintText->setWordWrap(true);
+  m_rangeHintText->setMinimumWidth(1);
   m_rangeHintButton->setObjectName(QStringLiteral("perMapRangeButton"));
   m_rangeHintButton->setToolTip(
       tr("Display \u25b8 Colour range: one per map, each map spanning its own bar"));
@@ -144,10 +145,14 @@ void HeatmapGrid::updateRangeHint() {
   const int flat = m_plot->displayOptions().sharedRange && m_plot->snapshot()
                        ? static_cast<int>(m_plot->flatMaps().size())
                        : 0;
-  if (flat > 0)
-    m_rangeHintText->setText(
-        (flat == 1 ? tr("1 map looks flat") : tr("%1 maps look flat").arg(flat)) +
-        tr(" with one colour range shared by all maps: each uses under a tenth of the colour bar."));
+  // One short line: in a narrow window a wrapped sentence pushed the maps out of sight.
+  if (flat > 0) {
+    m_rangeHintText->setText(flat == 1 ? tr("1 map looks flat in the shared colour range.")
+                                       : tr("%1 maps look flat in the shared colour range.").arg(flat));
+    m_rangeHintText->setToolTip(
+        tr("With one colour range shared by all maps, each of these uses under a "
+           "tenth of the colour bar."));
+  }
   m_rangeHint->setVisible(flat > 0);
 }
 
