@@ -10,6 +10,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
 #include "attnscope/error.hpp"
+#include "attnscope/geometry.hpp"
 #include "attnscope/gpt2.hpp"
 #include "attnscope/head_stats.hpp"
 #include "attnscope/quote.hpp"
@@ -57,6 +58,8 @@ std::optional<std::pair<Eigen::Index, Eigen::Index>> parse_probe(const cli::Outp
 void refuse_csv_extras(const cli::OutputOptions& output) {
   if (output.format == "csv" && (output.probe || output.rollout))
     throw Error("--probe and --rollout add to the JSON: drop --format csv");
+  if (output.format == "csv" && output.geometry)
+    throw Error("--geometry adds to the JSON (2-D points per head): drop --format csv");
 }
 
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
@@ -92,11 +95,14 @@ int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
     return 0;
   }
   Json json = model_result_to_json(input.tokens, input.model.config(), input.mask, result);
-  if (output.stats) {
+  if (output.stats || output.geometry) {
     std::size_t index = 0;
     for (const AttentionResult& layer : result.layers)
-      for (const HeadResult& head : layer.heads)
-        json["heads"][index++]["stats"] = head_stats_to_json(head_stats(head.weights, layer.mask));
+      for (const HeadResult& head : layer.heads) {
+        Json& entry = json["heads"][index++];
+        if (output.stats) entry["stats"] = head_stats_to_json(head_stats(head.weights, layer.mask));
+        if (output.geometry) entry["geometry"] = geometry_to_json(head_geometry(head.queries, head.keys));
+      }
   }
   if (output.rollout) {
     json["rollout"] = rollout_to_json(result.layer_indices, attention_rollout(layer_means));
@@ -142,6 +148,10 @@ int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output
   if (output.stats)
     for (std::size_t h = 0; h < result.heads.size(); ++h)
       json["heads"][h]["stats"] = head_stats_to_json(head_stats(result.heads[h].weights, result.mask));
+  if (output.geometry)
+    for (std::size_t h = 0; h < result.heads.size(); ++h)
+      json["heads"][h]["geometry"] =
+          geometry_to_json(head_geometry(result.heads[h].queries, result.heads[h].keys));
   if (probed) {
     std::vector<ProbedRow> rows;
     for (std::size_t h = 0; h < result.heads.size(); ++h)

@@ -20,6 +20,10 @@ std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
   line.compute->add_flag("--stats", line.output_options.stats,
                          "Add each head's statistics (entropy, focus, first-token, self and previous-token "
                          "shares); with --format csv, print one line per head instead of the cells");
+  line.compute->add_flag(
+      "--geometry", line.output_options.geometry,
+      "Add each head's queries and keys as 2-D points (the vectors themselves for head_dim 2, "
+      "else their first two principal components) and the variance they explain; JSON only");
   line.compute->add_option("--probe", line.output_options.probe,
                            "QUERY:KEY (0-based tokens): add every head's weight from that query to that key, "
                            "strongest first");

@@ -11,11 +11,13 @@
 
 namespace attnscope::cli {
 
-// compute --format and --output, and what to add to the result: --stats, --probe and --rollout.
+// compute --format and --output, and what to add to the result: --stats, --geometry, --probe and
+// --rollout.
 struct OutputOptions {
   std::string format = "json";
   std::optional<std::string> output;
   bool stats = false;
+  bool geometry = false;             // JSON only
   std::optional<std::string> probe;  // QUERY:KEY, 0-based token indices
   bool rollout = false;
 };

@@ -166,6 +166,16 @@ Json head_stats_to_json(const HeadStats& stats) {
   return json;
 }
 
+Json geometry_to_json(const HeadGeometry& geometry) {
+  Json json = Json::object();
+  json["queries_2d"] = matrix_to_json(geometry.queries_2d);
+  json["keys_2d"] = matrix_to_json(geometry.keys_2d);
+  json["explained"] = geometry.explained ? Json::array({static_cast<float>((*geometry.explained)[0]),
+                                                        static_cast<float>((*geometry.explained)[1])})
+                                         : Json(nullptr);
+  return json;
+}
+
 std::string head_stats_to_csv(const std::vector<HeadStatsRow>& rows) {
   std::ostringstream csv;
   csv << "layer,head,mask";

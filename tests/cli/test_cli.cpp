@@ -12,6 +12,7 @@
 #include "../support/test_support.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/embeddings.hpp"
+#include "attnscope/geometry.hpp"
 #include "attnscope/head_stats.hpp"
 
 using namespace attnscope;
@@ -152,6 +153,58 @@ class TestCli : public QObject {
         QJsonDocument::fromJson(one.out).object()["heads"][0].toObject()["stats"].toObject();
     QVERIFY(stats["previous_token"].isNull() && stats["normalized_entropy"].isNull());
     QCOMPARE(stats["self"].toDouble(), 1.0);
+  }
+
+  void geometryIsTheEnginesOwn() {
+    // --geometry adds each head's 2-D points, computed from the queries and keys the same JSON prints.
+    // head_dim 2 (the book's d_out = 2): the vectors themselves, explained null.
+    const Run two = run_cli(
+        {"compute", "--preset", "book", "--mechanism", "self-attention", "--d-out", "2", "--geometry"});
+    QCOMPARE(two.exit_code, 0);
+    const QJsonObject head = QJsonDocument::fromJson(two.out).object()["heads"][0].toObject();
+    const QJsonObject geometry = head["geometry"].toObject();
+    QCOMPARE(geometry.keys(), (QStringList{"explained", "keys_2d", "queries_2d"}));
+    QVERIFY(geometry["explained"].isNull());
+    QCOMPARE(geometry["queries_2d"], head["queries"]);
+    QCOMPARE(geometry["keys_2d"], head["keys"]);
+
+    // The book's default run (simplified, head_dim 3) and multihead with head_dim 4: principal components.
+    const QList<QStringList> runs{{"compute", "--preset", "book", "--geometry"},
+                                  {"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "8",
+                                   "--heads", "2", "--geometry"}};
+    for (const QStringList& arguments : runs) {
+      const Run run = run_cli(arguments);
+      QCOMPARE(run.exit_code, 0);
+      const QJsonArray heads = QJsonDocument::fromJson(run.out).object()["heads"].toArray();
+      QVERIFY(!heads.isEmpty());
+      for (const auto& value : heads) {
+        const QJsonObject printed = value.toObject();
+        const Matrix queries = to_matrix(printed["queries"]);
+        QVERIFY(queries.cols() == 3 || queries.cols() == 4);
+        const HeadGeometry expected = head_geometry(queries, to_matrix(printed["keys"]));
+        const QJsonObject got = printed["geometry"].toObject();
+        QCOMPARE(got["queries_2d"].toArray().size(), 6);
+        QCOMPARE(got["queries_2d"].toArray()[0].toArray().size(), 2);
+        ATTNSCOPE_COMPARE_EXACT(to_matrix(got["queries_2d"]), expected.queries_2d, "queries_2d");
+        ATTNSCOPE_COMPARE_EXACT(to_matrix(got["keys_2d"]), expected.keys_2d, "keys_2d");
+        const QJsonArray explained = got["explained"].toArray();
+        QCOMPARE(explained.size(), 2);
+        QCOMPARE(float(explained[0].toDouble()), float((*expected.explained)[0]));
+        QCOMPARE(float(explained[1].toDouble()), float((*expected.explained)[1]));
+        QVERIFY(explained[0].toDouble() >= explained[1].toDouble() && explained[1].toDouble() > 0);
+      }
+    }
+
+    // One token of the simplified mechanism: its query is its key, no variance: zeros, not NaN.
+    const Run one = run_cli({"compute", "--text", "alone", "--geometry"});
+    QCOMPARE(one.exit_code, 0);
+    const QJsonObject alone =
+        QJsonDocument::fromJson(one.out).object()["heads"][0].toObject()["geometry"].toObject();
+    QCOMPARE(alone["explained"].toArray().size(), 2);
+    QCOMPARE(alone["explained"][0].toDouble(), 0.0);
+    QCOMPARE(alone["explained"][1].toDouble(), 0.0);
+    ATTNSCOPE_COMPARE_EXACT(to_matrix(alone["queries_2d"]), Matrix(Matrix::Zero(1, 2)), "queries_2d");
+    ATTNSCOPE_COMPARE_EXACT(to_matrix(alone["keys_2d"]), Matrix(Matrix::Zero(1, 2)), "keys_2d");
   }
 
   void probeSortsEveryHead() {
@@ -387,6 +440,9 @@ class TestCli : public QObject {
                                      << "--max-tokens: Value 0 not in range 1 to 2147483647";
     QTest::newRow("token limit") << QStringList{"compute", book, "--max-tokens", "5"} << value
                                  << "6 tokens is more than the limit of 5";
+    QTest::newRow("geometry as csv")
+        << QStringList{"compute", book, "--geometry", "--format", "csv"} << value
+        << "--geometry adds to the JSON (2-D points per head): drop --format csv";
     QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << value
                                    << "does not match";
   }

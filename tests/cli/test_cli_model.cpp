@@ -12,6 +12,7 @@
 
 #include "../support/gpt2_checkpoint.hpp"
 #include "../support/test_support.hpp"
+#include "attnscope/geometry.hpp"
 #include "attnscope/gpt2.hpp"
 #include "attnscope/head_stats.hpp"
 
@@ -278,6 +279,34 @@ class TestCliModel : public QObject {
       QCOMPARE(stats.keys().size(), 7);
       QVERIFY(stats["entropy_bits"].toDouble() >= 0);
     }
+  }
+
+  void geometryCoversThePrintedHeads() {
+    // GPT-2 heads are 12 / 3 = 4 wide: principal components of each printed head's queries and keys.
+    const Run run = run_cli({"compute", "--model", m_model, "--text", kText, "--layers", "1", "--geometry"});
+    QCOMPARE(run.exit_code, 0);
+    const QJsonArray heads = QJsonDocument::fromJson(run.out).object()["heads"].toArray();
+    QCOMPARE(heads.size(), m_config.n_head);
+    for (const auto& value : heads) {
+      const QJsonObject head = value.toObject();
+      QCOMPARE(head["layer"].toInt(), 1);
+      const Matrix queries = to_matrix(head["queries"]);
+      QCOMPARE(queries.cols(), Eigen::Index(4));
+      const HeadGeometry expected = head_geometry(queries, to_matrix(head["keys"]));
+      const QJsonObject geometry = head["geometry"].toObject();
+      ATTNSCOPE_COMPARE_EXACT(to_matrix(geometry["queries_2d"]), expected.queries_2d, "queries_2d");
+      ATTNSCOPE_COMPARE_EXACT(to_matrix(geometry["keys_2d"]), expected.keys_2d, "keys_2d");
+      QCOMPARE(float(geometry["explained"][0].toDouble()), float((*expected.explained)[0]));
+      QCOMPARE(float(geometry["explained"][1].toDouble()), float((*expected.explained)[1]));
+    }
+    const Run csv =
+        run_cli({"compute", "--model", m_model, "--text", kText, "--geometry", "--format", "csv"});
+    QCOMPARE(csv.exit_code, 1);
+    QVERIFY(csv.out.isEmpty());
+    QCOMPARE(
+        QString::fromUtf8(csv.err),
+        QString(
+            "attnscope-cli: error: --geometry adds to the JSON (2-D points per head): drop --format csv\n"));
   }
 
   void aNaNWeightIsAnErrorNotNull() {

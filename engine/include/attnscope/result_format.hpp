@@ -8,6 +8,7 @@
 
 #include "attnscope/bpe_tokenizer.hpp"
 #include "attnscope/config.hpp"
+#include "attnscope/geometry.hpp"
 #include "attnscope/gpt2.hpp"
 #include "attnscope/head_stats.hpp"
 #include "attnscope/result.hpp"
@@ -37,6 +38,9 @@ std::string model_result_to_csv(const std::vector<BpeToken>& tokens, const Gpt2R
 // {"entropy_bits", "normalized_entropy", "effective_keys", "max_weight", "first_token", "self",
 // "previous_token"}, null where a statistic has no row to average.
 Json head_stats_to_json(const HeadStats& stats);
+
+// {"queries_2d": [[x, y], …], "keys_2d": [[x, y], …], "explained": [r1, r2] or null (head_dim 2)}.
+Json geometry_to_json(const HeadGeometry& geometry);
 
 // One line per head and mask: a header `layer,head,mask,` and the seven statistics (empty where null).
 struct HeadStatsRow {
