@@ -21,6 +21,7 @@ struct Row {
   std::string mask;
   double median_ms = 0, gflops = 0, sgemm_gflops = 0;
   std::optional<double> mask_softmax_share;   // of the step's time; CPU rows
+  std::optional<double> stats_share;          // the head statistics' time over the step's; CPU rows
   std::optional<double> max_abs_diff_vs_cpu;  // GPU rows
 };
 
@@ -85,17 +86,19 @@ std::vector<Device> pick_devices(const BenchOptions& options, std::ostream& err)
 
 void print_header(std::ostream& out) {
   out << "device  tokens  heads  head_dim  mask        median_ms      gflops  sgemm_gflops  vs_sgemm  "
-         "mask_softmax  max_abs_diff_vs_cpu\n";
+         "mask_softmax  stats_vs_step  max_abs_diff_vs_cpu\n";
 }
 
 void print_row(std::ostream& out, const Row& row) {
-  char diff[32] = "-", share[32] = "-";
+  char diff[32] = "-", share[32] = "-", stats[32] = "-";
   if (row.max_abs_diff_vs_cpu) std::snprintf(diff, sizeof diff, "%.3g", *row.max_abs_diff_vs_cpu);
   if (row.mask_softmax_share) std::snprintf(share, sizeof share, "%.1f%%", 100.0 * *row.mask_softmax_share);
-  char line[256];
-  std::snprintf(line, sizeof line, "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %7.2fx  %12s  %19s\n",
+  if (row.stats_share) std::snprintf(stats, sizeof stats, "%.1f%%", 100.0 * *row.stats_share);
+  char line[288];
+  std::snprintf(line, sizeof line,
+                "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %7.2fx  %12s  %13s  %19s\n",
                 row.device.c_str(), row.tokens, row.heads, row.head_dim, row.mask.c_str(), row.median_ms,
-                row.gflops, row.sgemm_gflops, row.gflops / row.sgemm_gflops, share, diff);
+                row.gflops, row.sgemm_gflops, row.gflops / row.sgemm_gflops, share, stats, diff);
   out << line << std::flush;
 }
 
@@ -111,6 +114,8 @@ nlohmann::ordered_json to_json(const Row& row) {
   json["sgemm_gflops"] = row.sgemm_gflops;
   json["mask_softmax_share"] = row.mask_softmax_share ? nlohmann::ordered_json(*row.mask_softmax_share)
                                                       : nlohmann::ordered_json(nullptr);
+  json["stats_vs_step"] =
+      row.stats_share ? nlohmann::ordered_json(*row.stats_share) : nlohmann::ordered_json(nullptr);
   json["max_abs_diff_vs_cpu"] = row.max_abs_diff_vs_cpu ? nlohmann::ordered_json(*row.max_abs_diff_vs_cpu)
                                                         : nlohmann::ordered_json(nullptr);
   return json;
@@ -138,7 +143,8 @@ void add_bench_options(CLI::App& app, BenchOptions& options) {
       "--json", options.json,
       "Print a JSON array, one object per run: device, tokens, heads, head_dim, mask, median_ms, gflops, "
       "sgemm_gflops, mask_softmax_share (fraction of the step spent scaling, masking and normalising; null "
-      "on a GPU), max_abs_diff_vs_cpu (null on the CPU)");
+      "on a GPU), stats_vs_step (the window's head statistics of the step's weights, as a fraction of the "
+      "step's time; null on a GPU), max_abs_diff_vs_cpu (null on the CPU)");
 }
 
 std::vector<MaskSpec> bench_masks(const BenchOptions& options) {
@@ -172,6 +178,7 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
           StepTiming once = time_attention_step(device, problems[m], 1);
           timings[m].step_ms.push_back(once.step_ms.front());
           timings[m].sgemm_ms.push_back(once.sgemm_ms.front());
+          if (!once.stats_ms.empty()) timings[m].stats_ms.push_back(once.stats_ms.front());
           if (once.mask_softmax_share) shares[m] += *once.mask_softmax_share / options.repeat;
           timings[m].mask_softmax_share = once.mask_softmax_share ? std::optional(shares[m]) : std::nullopt;
           timings[m].context = std::move(once.context);
@@ -190,6 +197,7 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
         row.gflops = flops / (row.median_ms * 1e6);
         row.sgemm_gflops = flops / (median(timing.sgemm_ms) * 1e6);
         row.mask_softmax_share = timing.mask_softmax_share;
+        if (!timing.stats_ms.empty()) row.stats_share = median(timing.stats_ms) / row.median_ms;
         if (device != Device::cpu)
           row.max_abs_diff_vs_cpu = max_abs_diff(timing.context, cpu_step_context(problem));
         rows_by_mask[m].push_back(std::move(row));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "attnscope/error.hpp"
+#include "attnscope/head_stats.hpp"
 #include "cpu/attention_step.hpp"
 #include "cpu/parallel.hpp"
 #if ATTNSCOPE_HAVE_CUDA
@@ -58,6 +59,11 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   };
 
   const auto step = [&] { cpu::attention_heads(inputs, ranges, results, threads, nullptr); };
+  std::vector<HeadStats> stats(heads);
+  const auto statistics = [&] {
+    cpu::parallel_for(heads, threads,
+                      [&](std::size_t h) { stats[h] = head_stats(results[h].weights, problem.mask); });
+  };
   const auto sgemm = [&] {  // results' weights and context serve as the products' outputs
     cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
       const std::size_t h = task / blocks;
@@ -85,6 +91,9 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
     auto start = Clock::now();
     step();
     timing.step_ms.push_back(elapsed_ms(start));
+    start = Clock::now();
+    statistics();
+    timing.stats_ms.push_back(elapsed_ms(start));
     if (r + 1 == repeat) keep_context();  // before the SGEMM overwrites the contexts
     start = Clock::now();
     sgemm();

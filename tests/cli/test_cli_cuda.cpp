@@ -45,6 +45,7 @@ class TestCliCuda : public QObject {
       ++gpu_runs;
       QCOMPARE(object["device"].toString(), QString("cuda"));
       QVERIFY(object["mask_softmax_share"].isNull());
+      QVERIFY(object["stats_vs_step"].isNull());
       QVERIFY(object["max_abs_diff_vs_cpu"].isDouble());
       QVERIFY2(object["max_abs_diff_vs_cpu"].toDouble() < 1e-5,
                qPrintable(QString::number(object["max_abs_diff_vs_cpu"].toDouble())));

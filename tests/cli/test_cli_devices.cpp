@@ -114,18 +114,19 @@ class TestCliDevices : public QObject {
     QCOMPARE(lines.size(), 5);
     QCOMPARE(lines[0].simplified(),
              QString("device tokens heads head_dim mask median_ms gflops sgemm_gflops vs_sgemm mask_softmax "
-                     "max_abs_diff_vs_cpu"));
+                     "stats_vs_step max_abs_diff_vs_cpu"));
     const QStringList expected{"cpu 8 2 4 none", "cpu 8 2 4 causal", "cpu 16 2 4 none", "cpu 16 2 4 causal"};
     for (int i = 0; i < 4; ++i) {
       const QString row = lines[i + 1].simplified();
       QVERIFY2(row.startsWith(expected[i] + ' '), qPrintable(row));
       QVERIFY2(row.endsWith(" -"), qPrintable(row));
       const QStringList cells = row.split(' ');
-      QCOMPARE(cells.size(), 11);
+      QCOMPARE(cells.size(), 12);
       QVERIFY2(cells[8].endsWith('x') && cells[8].chopped(1).toDouble() > 0, qPrintable(row));
       QVERIFY2(cells[9].endsWith('%') && cells[9].chopped(1).toDouble() > 0 &&
                    cells[9].chopped(1).toDouble() < 100,
                qPrintable(row));
+      QVERIFY2(cells[10].endsWith('%') && cells[10].chopped(1).toDouble() > 0, qPrintable(row));
     }
   }
 
@@ -136,9 +137,17 @@ class TestCliDevices : public QObject {
     const QJsonArray runs = QJsonDocument::fromJson(run.out, &error).array();
     QCOMPARE(error.error, QJsonParseError::NoError);
     QCOMPARE(runs.size(), 4);
-    const QStringList fields{
-        "device",    "tokens", "heads",        "head_dim",           "mask",
-        "median_ms", "gflops", "sgemm_gflops", "mask_softmax_share", "max_abs_diff_vs_cpu"};
+    const QStringList fields{"device",
+                             "tokens",
+                             "heads",
+                             "head_dim",
+                             "mask",
+                             "median_ms",
+                             "gflops",
+                             "sgemm_gflops",
+                             "mask_softmax_share",
+                             "stats_vs_step",
+                             "max_abs_diff_vs_cpu"};
     for (const auto& value : runs) {
       const QJsonObject object = value.toObject();
       QCOMPARE(object.keys().size(), fields.size());
@@ -153,6 +162,8 @@ class TestCliDevices : public QObject {
       const double share = object["mask_softmax_share"].toDouble();
       QVERIFY2(share > 0 && share < 1, qPrintable(QString::number(share)));
       QVERIFY(object["max_abs_diff_vs_cpu"].isNull());
+      // The head statistics the window computes after each step take time too.
+      QVERIFY(object["stats_vs_step"].toDouble() > 0);
     }
     QCOMPARE(runs[0].toObject()["tokens"].toInt(), 8);
     QCOMPARE(runs[1].toObject()["mask"].toString(), QString("causal"));

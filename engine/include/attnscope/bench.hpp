@@ -24,7 +24,10 @@ struct StepTiming {
   // The fraction of the timed steps' block time spent scaling, masking and normalising (CPU only).
   std::optional<double> mask_softmax_share;
   std::vector<double> sgemm_ms;  // plain SGEMMs of the step's two products (the same FLOPs), per repetition
-  std::vector<float> context;    // heads × tokens × head_dim from the last repetition
+  // CPU only: the window's head statistics (head_stats.hpp) of the step's weights, per repetition, computed
+  // as the window's worker computes them after each step (every head, spread over the threads).
+  std::vector<double> stats_ms;
+  std::vector<float> context;  // heads × tokens × head_dim from the last repetition
 };
 
 // Floating-point operations of the step's two products: 4 · heads · tokens² · head_dim (masked cells count).
