@@ -311,8 +311,9 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
                            texts[head], font, false, Qt::AlignCenter});
       }
   }
+  // First of what was left out: the line is elided to the page's width, and the column list can be long.
   if (hasReadouts(spec) && m_readoutPixels == 0)
-    lines << QStringLiteral("statistics over the maps left off: the maps are too narrow for them");
+    lines.insert(spec.notes.size(), QStringLiteral("statistics left off: the maps are too narrow"));
 
   // Row headers, read bottom to top left of each group (and of each quantity's block of groups).
   const double groupHeaderLeft = dx + space.margin + (spec.scaleHeaders ? heightOf(header) + space.gap : 0.0);
