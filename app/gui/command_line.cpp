@@ -44,6 +44,9 @@ void CommandLine::addOptions(CLI::App& app) {
       ->check(CLI::IsMember({"none", "mean", "max"}));
   app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
       ->check(CLI::IsMember({"weights", "scores", "both"}));
+  app.add_flag("--stats", m_stats,
+               "Print each head's statistics under its map's title (H bits, self, prev, first); the window "
+               "shows them by default, an --export only with --stats or a session saved with them on");
   app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
   CLI::Option* size =
       app.add_option("--size", m_size, "Image size WIDTHxHEIGHT in pixels (PDF: points), e.g. 1600x1000");
@@ -78,11 +81,11 @@ namespace {
 // rather than silently ignored.
 const std::set<std::string>& handledFlags() {
   static const std::set<std::string> flags{
-      "session",          "--text",         "--preset",      "--embeddings", "--tokenizer", "--d-in",
-      "--embedding-seed", "--mechanism",    "--d-out",       "--heads",      "--qkv-bias",  "--dropout",
-      "--seed",           "--dropout-seed", "--normalize",   "--max-tokens", "--device",    "--masks",
-      "--show",           "--export",       "--size",        "--figure",     "--help",      "--version",
-      "--model",          "--layer",        "--head-summary"};
+      "session",          "--text",         "--preset",       "--embeddings", "--tokenizer", "--d-in",
+      "--embedding-seed", "--mechanism",    "--d-out",        "--heads",      "--qkv-bias",  "--dropout",
+      "--seed",           "--dropout-seed", "--normalize",    "--max-tokens", "--device",    "--masks",
+      "--show",           "--export",       "--size",         "--figure",     "--help",      "--version",
+      "--model",          "--layer",        "--head-summary", "--stats"};
   return flags;
 }
 
@@ -108,6 +111,7 @@ ViewSettings CommandLine::settings() const {
     settings.display.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
                                    : m_headSummary == "max" ? HeadSummary::max
                                                             : HeadSummary::none;
+  if (given("--stats")) settings.display.statReadouts = true;
   if (given("--show")) {
     if (m_show == "scores")
       settings.display.quantities = {Quantity::rawScores};
@@ -120,7 +124,10 @@ ViewSettings CommandLine::settings() const {
 }
 
 void CommandLine::exportImage() const {
-  const ViewSettings viewSettings = settings();
+  ViewSettings viewSettings = settings();
+  // Headless exports keep their output of before the readouts existed: readouts only when asked for, or when
+  // the session file says so.
+  if (!given("--stats") && !given("session")) viewSettings.display.statReadouts = false;
   const QString path = exportPath();
   const ImageFormat format = Exporter::formatFor(path);
   const auto preset = FigurePresets::parse(QString::fromStdString(m_figure));

@@ -16,6 +16,7 @@
 #include "plot/color_maps.hpp"
 #include "plot/figure_renderer.hpp"
 #include "plot/heatmap_plot.hpp"
+#include "plot/stat_readout.hpp"
 #include "state/view_settings.hpp"
 
 using namespace attnscope;
@@ -61,7 +62,8 @@ struct LaunchLayout {
 };
 
 LaunchLayout launchLayout(QSize size) {
-  const ViewSettings settings = ViewSettings::defaults();
+  ViewSettings settings = ViewSettings::defaults();
+  settings.display.statReadouts = false;  // an export without --stats has none
   LaunchLayout launch;
   const auto backend = make_backend(Device::cpu);
   const CancelToken never;
@@ -275,6 +277,33 @@ class TestHeadless : public QObject {
       QVERIFY(bytes.startsWith("%PDF-"));
       QVERIFY(bytes.contains("/MediaBox [0 0 900.000000 700.000000]"));
     }
+  }
+
+  // README: "--stats" prints each head's statistics under its map in an export; without it (and without a
+  // session saying so) the export has none, as before readouts existed.
+  void statsPrintsTheReadouts() {
+    ViewSettings settings = ViewSettings::defaults();
+    const auto backend = make_backend(Device::cpu);
+    const CancelToken never;
+    const SnapshotPointer snapshot = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never);
+    const QString readout = statReadout(*snapshot, 0, 0);
+    QVERIFY(readout.startsWith(QStringLiteral("H ")));
+    QTemporaryDir directory;
+    const auto svgText = [&](const QStringList& flags) {
+      const QString path = directory.filePath(QStringLiteral("stats.svg"));
+      QFile::remove(path);
+      const Run run = runApp(flags + QStringList{"--export", path, "--size", "1600x1000"});
+      if (run.exitCode != 0) qWarning("%s", run.err.constData());
+      QFile file(path);
+      return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
+    };
+    const QString with = svgText({"--stats"});
+    QVERIFY(with.contains(QStringLiteral("<svg")));
+    QVERIFY2(with.contains(readout.toHtmlEscaped()), qPrintable(readout));
+    const QString without = svgText({});
+    QVERIFY(without.contains(QStringLiteral("<svg")));
+    QVERIFY(!without.contains(readout.toHtmlEscaped()));
+    QVERIFY(!without.contains(QStringLiteral(" bits")));
   }
 
   void theDefaultSizeFitsTheGrid() {

@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QLabel>
@@ -539,6 +540,47 @@ class TestMainWindow : public QObject {
 
   // The window types through the same debounce: its controller keeps the 50 ms, and keystrokes made while a
   // computation runs become one computation.
+  // Display ▸ Statistics under each map: each head's readout is its statsOf values as stat_readout.hpp
+  // formats them (summary maps have none), and the checkbox hides and shows them without a computation.
+  void statReadoutsFollowTheCheckbox() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    HeatmapPlot* plot = window.grid()->plot();
+    field<QComboBox>(window, "headSummary")->setCurrentIndex(1);
+    QVERIFY(waitForIdle(window.controller()));
+    const SnapshotPointer snapshot = plot->snapshot();
+    QVERIFY(snapshot && !snapshot->headStats.empty());
+    QVERIFY(window.model()->settings().display.statReadouts);  // on by default
+    for (int index = 0; index < plot->mapCount(); ++index) {
+      const MapKey key = plot->mapKey(index);
+      if (snapshot->isSummary(key.head)) {
+        QVERIFY(plot->mapReadout(index).isEmpty());
+        continue;
+      }
+      const HeadStats& stats = snapshot->statsOf(key.maskRow, 0, key.head);
+      const QString expected = QStringLiteral("H %1 bits \u00b7 self %2 \u00b7 prev %3 \u00b7 first %4")
+                                   .arg(*stats.entropy_bits, 0, 'f', 1)
+                                   .arg(*stats.self, 0, 'f', 2)
+                                   .arg(stats.previous_token ? QString::number(*stats.previous_token, 'f', 2)
+                                                             : QStringLiteral("\u2013"))
+                                   .arg(*stats.first_token, 0, 'f', 2);
+      QCOMPARE(plot->mapReadout(index), expected);
+      QVERIFY(plot->mapReadoutToolTip(index).contains(QStringLiteral("entropy")));
+    }
+    const quint64 started = window.controller()->startedCount();
+    const int mapHeight = plot->mapRect(0)->rect().height();
+    auto* box = field<QCheckBox>(window, "statReadouts");
+    box->setChecked(false);
+    QVERIFY(!window.model()->settings().display.statReadouts);
+    for (int index = 0; index < plot->mapCount(); ++index) QVERIFY(plot->mapReadout(index).isEmpty());
+    QVERIFY(plot->mapRect(0)->rect().height() >= mapHeight);  // the line's room goes to the maps
+    box->setChecked(true);
+    QVERIFY(!plot->mapReadout(0).isEmpty());
+    QCOMPARE(window.controller()->startedCount(), started);
+    QVERIFY(!window.controller()->isBusy());
+  }
+
   void typingInTheWindowIsDebounced() {
     MainWindow window;
     window.show();

@@ -507,6 +507,14 @@ QWidget* SettingsPanel::buildDisplayGroup() {
       tr("An extra map per mask row: the mean or the largest value of the heads, cell by cell"));
   form->addRow(tr("&Heads"), m_headSummary);
 
+  m_statReadouts = new QCheckBox(tr("Statistics &under each map"));
+  m_statReadouts->setObjectName(QStringLiteral("statReadouts"));
+  m_statReadouts->setToolTip(
+      tr("A line under each map's title: entropy in bits, and the mean weight on the query itself, the "
+         "previous token and the first token"));
+  form->addRow(QString(), m_statReadouts);
+
+  connect(m_statReadouts, &QCheckBox::toggled, this, &SettingsPanel::onEdited);
   connect(m_headSummary, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_colorMap, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
   connect(m_range, &QComboBox::currentIndexChanged, this, &SettingsPanel::onEdited);
@@ -593,6 +601,7 @@ void SettingsPanel::showSettings() {
   select(m_reduction, int(s.display.reduction));
   select(m_device, int(s.device));
   select(m_headSummary, int(s.display.headSummary));
+  m_statReadouts->setChecked(s.display.statReadouts);
   m_modelName->setText(s.modelFolder.isEmpty()
                            ? tr("none: the book's mechanisms")
                            : QFileInfo(s.modelFolder).fileName() + QStringLiteral("  (") +
@@ -708,6 +717,7 @@ bool SettingsPanel::readWidgets(ViewSettings& s) {
   s.device = static_cast<Device>(m_device->currentData().toInt());
   s.layer = m_layer->value();
   s.display.headSummary = static_cast<HeadSummary>(m_headSummary->currentData().toInt());
+  s.display.statReadouts = m_statReadouts->isChecked();
   return valid;
 }
 

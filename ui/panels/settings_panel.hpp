@@ -123,6 +123,7 @@ class SettingsPanel : public QScrollArea {
   QComboBox* m_range;
   QComboBox* m_reduction;
   QComboBox* m_headSummary;
+  QCheckBox* m_statReadouts;
   QComboBox* m_device;
 };
 

@@ -42,6 +42,26 @@ struct Spacing {
         bar(std::max(5.0, style.tickPixels * 0.8)) {}
 };
 
+// The readouts' largest font (smaller than the headers: a second line under them) and the height of their
+// band over each map; 0 without readouts.
+int readoutPixelsOf(const FigureStyle& style) {
+  return std::max(style.minimumTickPixels, style.notePixels - 1);
+}
+double readoutBandOf(const FigureStyle& style, bool readouts) {
+  return readouts ? heightOf(fontOf(readoutPixelsOf(style))) + 1.0 : 0.0;
+}
+bool hasReadouts(const FigureSpec& spec) {
+  for (const QStringList& group : spec.readouts)
+    for (const QString& readout : group)
+      if (!readout.isEmpty()) return true;
+  return false;
+}
+QStringList allReadouts(const FigureSpec& spec) {
+  QStringList all;
+  for (const QStringList& group : spec.readouts) all << group;
+  return all;
+}
+
 }  // namespace
 
 // How the token labels are drawn for a candidate layout.
@@ -56,6 +76,7 @@ struct FigureLayout::LabelPlan {
 struct FigureLayout::Candidate {
   int wrapRows = 1, columns = 1;
   bool rowHeaders = true;  // room is kept for them (none when they cannot fit the groups anyway)
+  bool readouts = false;   // room is kept over each map for its readout
   double side = 0.0;
   LabelPlan labels;
 };
@@ -75,7 +96,8 @@ bool FigureLayout::fitLabels(const FigureSpec& spec, double side, int pixels, bo
   return true;
 }
 
-FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows, bool rowHeaders) {
+FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows, bool rowHeaders,
+                                           bool readouts) {
   const Spacing space(spec.style);
   const int heads = static_cast<int>(spec.columnHeaders.size());
   const int groups = static_cast<int>(spec.groups.size());
@@ -95,6 +117,7 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows,
   const double notesBand = (static_cast<int>(spec.notes.size()) + (spec.maskedKey ? 1 : 0) + 1) * noteLine;
   const int headerBands = wrapRows > 1 ? gridRows : 1;
   const double fixedHeight = 2.0 * space.margin + headerBands * headerBand + notesBand +
+                             gridRows * readoutBandOf(spec.style, readouts) +
                              groups * (wrapRows - 1) * space.gap + (groups - 1) * space.groupGap;
   const double fixedWidth = 2.0 * space.margin + rowHeaderBand + scaleBand + (columns - 1) * space.gap;
   // Thinned or left-off labels are said on a line of their own.
@@ -104,7 +127,7 @@ FigureLayout::Candidate FigureLayout::plan(const FigureSpec& spec, int wrapRows,
                      (labels.step == 1 || !spec.tokenAxes ? 0.0 : noteLine)) /
                         gridRows);
   };
-  Candidate candidate{wrapRows, columns, rowHeaders, 0.0, {}};
+  Candidate candidate{wrapRows, columns, rowHeaders, readouts, 0.0, {}};
   if (!spec.tokenAxes) {
     candidate.side = sideFor(LabelPlan{});
     return candidate;
@@ -143,19 +166,27 @@ FigureLayout FigureLayout::compute(const FigureSpec& spec) {
   const int heads = static_cast<int>(spec.columnHeaders.size());
   if (heads == 0 || spec.groups.empty() || (spec.tokenAxes && spec.tokens.isEmpty()))
     throw Error("there is nothing to lay out: no map is shown");
+  const bool readouts = hasReadouts(spec);
+  if (readouts && static_cast<int>(spec.readouts.size()) != static_cast<int>(spec.groups.size()))
+    throw Error("the figure has readouts for some groups only");
   Candidate best;
   for (int wrapRows = 1; wrapRows <= heads; ++wrapRows) {
     if (spec.wrapRows > 0 && wrapRows != std::min(spec.wrapRows, heads)) continue;
     // Only the wraps that differ: 12 heads in 5 rows of 3 columns is 4 rows of 3.
     const int columns = (heads + wrapRows - 1) / wrapRows;
     if ((heads + columns - 1) / columns != wrapRows) continue;
-    Candidate candidate = plan(spec, wrapRows, true);
+    Candidate candidate = plan(spec, wrapRows, true, readouts);
+    // Maps too narrow for the readouts at the smallest size: no room is kept for them (a note says so).
+    if (readouts && widest(fontOf(spec.style.minimumTickPixels), allReadouts(spec)) >
+                        std::floor(candidate.side) + Spacing(spec.style).gap - 1.0)
+      candidate = plan(spec, wrapRows, true, false);
     // Groups too short for even the smallest header: no room is kept for the headers (a note names the rows).
     const QFont smallest = fontOf(spec.style.minimumTickPixels, true);
     QStringList groupHeaders;
     for (const FigureSpec::Group& group : spec.groups) groupHeaders << group.header;
     const double groupHeight = wrapRows * candidate.side + (wrapRows - 1) * Spacing(spec.style).gap;
-    if (widest(smallest, groupHeaders) > groupHeight) candidate = plan(spec, wrapRows, false);
+    if (widest(smallest, groupHeaders) > groupHeight)
+      candidate = plan(spec, wrapRows, false, candidate.readouts);
     if (candidate.side > best.side + 1e-9) best = candidate;
   }
   if (best.side < 1.0)
@@ -198,8 +229,9 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
   const double gridWidth = m_columns * m_side + (m_columns - 1) * space.gap;
   const double usedWidth =
       2.0 * space.margin + rowHeaderBand + chosen.labels.queryBand + gridWidth + scaleBand;
-  const double gridHeight = groups * m_wrapRows * m_side + groups * (m_wrapRows - 1) * space.gap +
-                            (groups - 1) * space.groupGap +
+  const double readoutBand = readoutBandOf(spec.style, chosen.readouts);
+  const double gridHeight = groups * m_wrapRows * (m_side + readoutBand) +
+                            groups * (m_wrapRows - 1) * space.gap + (groups - 1) * space.groupGap +
                             (m_wrapRows > 1 ? groups * m_wrapRows : 1) * headerBand;
   const double usedHeight =
       2.0 * space.margin + gridHeight + chosen.labels.keyBand + noteLines * (noteHeight + 2.0);
@@ -215,6 +247,7 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
     for (int row = 0; row < m_wrapRows; ++row) {
       if (group > 0 || row > 0)
         y += (m_wrapRows > 1 ? headerBand : 0.0) + (row == 0 ? space.groupGap : space.gap);
+      y += readoutBand;
       rowTops[static_cast<std::size_t>(group)].push_back(std::round(y));
       y += m_side;
     }
@@ -248,13 +281,39 @@ void FigureLayout::place(const FigureSpec& spec, const Candidate& chosen) {
         const QRectF map = mapRect(group, head);
         const QString& text = (*names)[head];
         const double width = widthOf(headerFont, text), height = heightOf(headerFont);
-        m_texts.push_back({FigureTextRole::columnHeader,
-                           QRectF(map.center().x() - width / 2.0, map.top() - 1.0 - height, width, height),
-                           text, headerFont, false, Qt::AlignCenter});
+        m_texts.push_back(
+            {FigureTextRole::columnHeader,
+             QRectF(map.center().x() - width / 2.0, map.top() - readoutBand - 1.0 - height, width, height),
+             text, headerFont, false, Qt::AlignCenter});
       }
   } else {
     lines << QStringLiteral("columns, left to right: ") + spec.columnHeaders.join(QStringLiteral(", "));
   }
+
+  // Readouts: the largest size at which every one fits over its map (the smallest always does: see compute).
+  if (chosen.readouts) {
+    const QStringList all = allReadouts(spec);
+    for (int pixels = readoutPixelsOf(spec.style); pixels >= spec.style.minimumTickPixels; --pixels)
+      if (widest(fontOf(pixels), all) <= m_side + space.gap - 1.0) {
+        m_readoutPixels = pixels;
+        break;
+      }
+    const QFont font = fontOf(m_readoutPixels);
+    const double height = heightOf(font);
+    for (int group = 0; group < groups && m_readoutPixels > 0; ++group)
+      for (int head = 0; head < heads; ++head) {
+        const QStringList& texts = spec.readouts[static_cast<std::size_t>(group)];
+        if (head >= texts.size() || texts[head].isEmpty()) continue;
+        const QRectF map = mapRect(group, head);
+        const double width = widthOf(font, texts[head]);
+        m_texts.push_back({FigureTextRole::readout,
+                           QRectF(map.center().x() - width / 2.0, map.top() - 1.0 - height, width, height),
+                           texts[head], font, false, Qt::AlignCenter});
+      }
+  }
+  // First of what was left out: the line is elided to the page's width, and the column list can be long.
+  if (hasReadouts(spec) && m_readoutPixels == 0)
+    lines.insert(spec.notes.size(), QStringLiteral("statistics left off: the maps are too narrow"));
 
   // Row headers, read bottom to top left of each group (and of each quantity's block of groups).
   const double groupHeaderLeft = dx + space.margin + (spec.scaleHeaders ? heightOf(header) + space.gap : 0.0);

@@ -50,9 +50,22 @@ struct FigureSpec {
   // False: no token labels at all (the model overview's thumbnails); `tokens` may then be empty.
   bool tokenAxes = true;
   int wrapRows = 0;  // grid rows per group; 0: whichever gives the largest maps
+  // A short line over each map, under its column header: its statistics ("H 1.7 bits · self 0.41 · …"). One
+  // list per group, one string per head (empty: that map has none); no lists: no readouts. They shrink to
+  // the smallest label size to fit their map's width, else are all left off with a note.
+  std::vector<QStringList> readouts;
 };
 
-enum class FigureTextRole { columnHeader, rowHeader, queryLabel, keyLabel, scaleTick, scaleLabel, note };
+enum class FigureTextRole {
+  columnHeader,
+  readout,
+  rowHeader,
+  queryLabel,
+  keyLabel,
+  scaleTick,
+  scaleLabel,
+  note
+};
 
 struct FigureText {
   FigureTextRole role;
@@ -74,6 +87,8 @@ class FigureLayout {
   // Every k-th token is labelled (1: all); 0 when the labels are left off.
   int labelStep() const { return m_labelStep; }
   int labelPixels() const { return m_labelPixels; }
+  // The readouts' font size; 0 when they are left off (or none were asked for).
+  int readoutPixels() const { return m_readoutPixels; }
   QRectF mapRect(int group, int head) const { return m_maps[static_cast<std::size_t>(group)][head]; }
   const std::vector<QRectF>& scaleBars() const { return m_bars; }  // one per scale
   QRectF maskedSwatch() const { return m_swatch; }                 // empty without the masked-cell key
@@ -84,7 +99,7 @@ class FigureLayout {
   struct LabelPlan;
   struct Candidate;
   static bool fitLabels(const FigureSpec& spec, double side, int pixels, bool thin, LabelPlan* plan);
-  static Candidate plan(const FigureSpec& spec, int wrapRows, bool rowHeaders);
+  static Candidate plan(const FigureSpec& spec, int wrapRows, bool rowHeaders, bool readouts);
   void place(const FigureSpec& spec, const Candidate& chosen);
   void addTokenLabels(const FigureSpec& spec, const QRectF& map, bool queries, const QFont& font);
   // Headers read bottom to top, each centred on its [top, bottom] span at `left`, at the largest font from
@@ -95,7 +110,7 @@ class FigureLayout {
 
   int m_wrapRows = 1, m_columns = 1;
   double m_side = 0.0;
-  int m_labelStep = 1, m_labelPixels = 0;
+  int m_labelStep = 1, m_labelPixels = 0, m_readoutPixels = 0;
   bool m_keysVertical = false;
   std::vector<std::vector<QRectF>> m_maps;
   std::vector<QRectF> m_bars;

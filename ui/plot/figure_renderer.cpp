@@ -7,6 +7,7 @@
 
 #include "attnscope/error.hpp"
 #include "plot/color_maps.hpp"
+#include "plot/stat_readout.hpp"
 #include "plot/token_axis_ticker.hpp"
 #include "text.hpp"
 
@@ -104,6 +105,18 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
     }
     spec.scales.push_back(scale);
   }
+  if (m_options.statReadouts) {
+    bool any = false;
+    for (const Group& group : m_groups) {
+      QStringList readouts;
+      for (const int head : m_heads) {
+        readouts << statReadout(*m_snapshot, group.maskRow, head);
+        any = any || !readouts.back().isEmpty();
+      }
+      spec.readouts.push_back(readouts);
+    }
+    if (!any) spec.readouts.clear();
+  }
   for (const QString& token : m_snapshot->tokenTexts)
     spec.tokens << displayToken(token, TokenAxisTicker::kDefaultMaxCharacters);
   spec.maskedKey = m_snapshot->anyMasked;
@@ -184,8 +197,10 @@ FigureLayout FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureS
     painter->setBrush(Qt::NoBrush);
     painter->drawRect(figure.maskedSwatch());
   }
-  painter->setPen(QColor(0x20, 0x20, 0x20));
   for (const FigureText& text : figure.texts()) {
+    // Readouts in grey: a second line that reads after the header.
+    painter->setPen(text.role == FigureTextRole::readout ? QColor(0x50, 0x50, 0x50)
+                                                         : QColor(0x20, 0x20, 0x20));
     painter->setFont(text.font);
     if (!text.vertical) {
       painter->drawText(text.rect, static_cast<int>(text.alignment), text.text);

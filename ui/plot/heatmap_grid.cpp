@@ -294,7 +294,12 @@ void HeatmapGrid::onMouseMove(QMouseEvent* event) {
                        m_plot);
   } else {
     emit cellHovered(-1, -1);
-    QToolTip::hideText();
+    const int readout = m_plot->readoutAt(event->position());
+    if (readout >= 0)
+      QToolTip::showText(event->globalPosition().toPoint() + QPoint(14, 10),
+                         m_plot->mapReadoutToolTip(readout), m_plot);
+    else
+      QToolTip::hideText();
   }
 }
 

@@ -11,6 +11,7 @@
 #include "plot/color_maps.hpp"
 #include "plot/map_overlay.hpp"
 #include "plot/masked_legend.hpp"
+#include "plot/stat_readout.hpp"
 #include "plot/token_axis_ticker.hpp"
 #include "text.hpp"
 
@@ -88,6 +89,7 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
     : QCustomPlot(parent),
       m_tickFont(pixelFont(12)),
       m_titleFont(pixelFont(13, true)),
+      m_readoutFont(pixelFont(11)),
       m_noteFont(pixelFont(12)) {
   setBackground(QBrush(Qt::white));
   plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
@@ -251,9 +253,14 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
     map.title = new MapTitle(this, m_titleFont);
     map.title->setTextColor(QColor(0x20, 0x20, 0x20));
     cell->addElement(0, 0, map.title);
+    map.readout = new MapTitle(this, m_readoutFont);
+    map.readout->setElided(true);
+    map.readout->setTextColor(QColor(0x50, 0x50, 0x50));
+    map.readout->setMargins(QMargins(2, 0, 2, 0));
+    cell->addElement(1, 0, map.readout);
     map.axisRect = new QCPAxisRect(this, true);
     if (m_options.sharedRange) {
-      cell->addElement(1, 0, map.axisRect);
+      cell->addElement(2, 0, map.axisRect);
     } else {
       auto* row = new QCPLayoutGrid;
       row->setColumnSpacing(6);
@@ -263,7 +270,7 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
       row->setColumnStretchFactor(1, 0.001);
       setupScale(scale, key.quantity);
       m_mapScales.push_back(scale);
-      cell->addElement(1, 0, row);
+      cell->addElement(2, 0, row);
     }
     map.axisRect->setMarginGroup(QCP::msAll, m_marginGroup);
     setupAxes(map);
@@ -353,6 +360,8 @@ void HeatmapPlot::fill(bool values) {
     if (severalQuantities || key.quantity != Quantity::weights)
       title += QStringLiteral(" \u00b7 ") + toString(key.quantity);
     map.title->setText(title);
+    map.readout->setText(m_options.statReadouts ? statReadout(*m_snapshot, key.maskRow, key.head)
+                                                : QString());
     map.rows->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
     map.columns->setTokens(m_tokenTexts, m_tokenLabels, m_widestTokenLabel);
     // A zoom survives an edit that keeps the token count.
@@ -561,6 +570,25 @@ bool HeatmapPlot::settle() {
 
 QString HeatmapPlot::mapTitle(int index) const {
   return m_maps[index].title->text();
+}
+
+QString HeatmapPlot::mapReadout(int index) const {
+  return m_maps[index].readout->text();
+}
+
+QString HeatmapPlot::mapReadoutToolTip(int index) const {
+  if (!m_snapshot || mapReadout(index).isEmpty()) return QString();
+  const MapKey& key = m_maps[index].key;
+  return statReadoutToolTip(*m_snapshot, key.maskRow, key.head);
+}
+
+int HeatmapPlot::readoutAt(const QPointF& position) const {
+  for (std::size_t i = 0; i < m_maps.size(); ++i) {
+    const MapTitle* readout = m_maps[i].readout;
+    if (!readout->text().isEmpty() && readout->outerRect().contains(position.toPoint()))
+      return static_cast<int>(i);
+  }
+  return -1;
 }
 
 QStringList HeatmapPlot::rowLabels(int index) const {

@@ -54,6 +54,12 @@ class HeatmapPlot : public QCustomPlot {
   int mapCount() const { return static_cast<int>(m_maps.size()); }
   MapKey mapKey(int index) const { return m_maps[index].key; }
   QString mapTitle(int index) const;
+  // The statistics line under a map's title (see stat_readout.hpp): empty when Display hides them or the map
+  // has none (a summary map). Its tooltip names each statistic in full; readoutAt finds the map whose line
+  // is under a widget position (-1 when none).
+  QString mapReadout(int index) const;
+  QString mapReadoutToolTip(int index) const;
+  int readoutAt(const QPointF& position) const;
   AttentionColorMap* colorMap(int index) const { return m_maps[index].colorMap; }
   QCPAxisRect* mapRect(int index) const { return m_maps[index].axisRect; }
   QStringList rowLabels(int index) const;     // query tokens, top to bottom
@@ -106,6 +112,7 @@ class HeatmapPlot : public QCustomPlot {
     MapKey key;
     QCPAxisRect* axisRect = nullptr;
     MapTitle* title = nullptr;
+    MapTitle* readout = nullptr;  // elided; empty (no height) when hidden
     AttentionColorMap* colorMap = nullptr;
     MapOverlay* overlay = nullptr;
     TokenAxisTicker* rows = nullptr;
@@ -141,7 +148,7 @@ class HeatmapPlot : public QCustomPlot {
   QStringList m_tokenTexts, m_tokenLabels;
   TextWidthCache m_labelWidths;
   int m_widestTokenLabel = 0;
-  QFont m_tickFont, m_titleFont, m_noteFont;
+  QFont m_tickFont, m_titleFont, m_readoutFont, m_noteFont;
   int m_settlePasses = 0;
   // Zoom and resize refinements: one worker thread, newest request wins.
   QThreadPool m_refinePool;

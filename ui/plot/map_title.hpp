@@ -15,6 +15,13 @@ class MapTitle : public QCPTextElement {
  public:
   MapTitle(QCustomPlot* plot, const QFont& font);
 
+  // Elided: the text never widens its column (it is cut with "…" to the width it is given) and an empty
+  // text takes no height, so a readout line can be switched off without rebuilding the layout.
+  void setElided(bool elided) { m_elided = elided; }
+  bool isElided() const { return m_elided; }
+  // The text as drawn at the last replot (elided or whole).
+  QString shownText() const { return m_shownText; }
+
  protected:
   QSize minimumOuterSizeHint() const override;
   QSize maximumOuterSizeHint() const override;
@@ -28,6 +35,12 @@ class MapTitle : public QCPTextElement {
   mutable QString m_laidOutText;
   mutable QFont m_laidOutFont;
   mutable QSize m_textSize;
+  bool m_elided = false;
+  QString m_shownText;
+  QStaticText m_elidedText;  // elided mode: laid out at draw time when the width changed
+  int m_elidedWidth = -1;
+  QString m_elidedFrom;
+  QFont m_elidedFont;
 };
 
 }  // namespace attnscope::ui

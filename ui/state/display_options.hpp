@@ -24,6 +24,9 @@ struct DisplayOptions {
   bool sharedRange = true;  // one colour range per quantity across all maps, else one per map
   Reduction reduction = Reduction::max;
   HeadSummary headSummary = HeadSummary::none;
+  // Each head's statistics on a line under its map's title ("H 1.7 bits · self 0.41 · …"). On by default: the
+  // numbers are computed with every edit anyway, and they are what tells a learner which map to look at.
+  bool statReadouts = true;
 
   // Whether a score map is shown.
   bool showsScores() const;

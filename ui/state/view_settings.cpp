@@ -194,6 +194,7 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("model")] = modelFolder;
   json[QStringLiteral("layer")] = layer;
   json[QStringLiteral("head_summary")] = toString(display.headSummary);
+  json[QStringLiteral("stat_readouts")] = display.statReadouts;
   return json;
 }
 
@@ -284,6 +285,9 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("head_summary"))
     settings.display.headSummary =
         parseField(json[QStringLiteral("head_summary")], QStringLiteral("head_summary"), parseHeadSummary);
+  if (has("stat_readouts"))
+    settings.display.statReadouts =
+        boolFromJson(json[QStringLiteral("stat_readouts")], QStringLiteral("stat_readouts"));
   return settings;
 }
 

@@ -52,6 +52,8 @@ class TestRecompute : public QObject {
            s.display.quantities = {Quantity::rawScores, Quantity::weights};
          }},
         {"scaled scores only", [](ViewSettings& s) { s.display.quantities = {Quantity::scaledScores}; }},
+        {"readouts off", [](ViewSettings& s) { s.display.statReadouts = false; }},
+        {"readouts on", [](ViewSettings& s) { s.display.statReadouts = true; }},
     };
     for (const auto& [what, change] : changes) {
       change(settings);

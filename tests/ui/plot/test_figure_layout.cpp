@@ -1,5 +1,6 @@
 // The figure layout of every export: for 1 to 25 heads, 1 to 4 masks, scores, weights or both, a short and a
-// 60-token text and each physical preset (and the pixel sizes 1600×1000 and 1050×700), every text lies inside
+// 60-token text, with and without statistics readouts, and each physical preset (and the pixel sizes
+// 1600×1000 and 1050×700), every text lies inside
 // the page, no two texts intersect and no text covers a map or a colour bar. Laid out without painting; one
 // painted export per preset checks that the PNG has exactly the preset's pixels and that the maps are where
 // the layout says.
@@ -54,6 +55,19 @@ FigureSpec specFor(int heads, int masks, int quantities, int tokenCount, const I
   return spec;
 }
 
+// Readouts as FigureRenderer makes them: the last of several heads is a summary map, without one.
+void addReadouts(FigureSpec& spec) {
+  const int heads = static_cast<int>(spec.columnHeaders.size());
+  for (std::size_t group = 0; group < spec.groups.size(); ++group) {
+    QStringList readouts;
+    for (int head = 0; head < heads; ++head)
+      readouts << (heads > 1 && head == heads - 1
+                       ? QString()
+                       : QStringLiteral("H 1.7 bits \u00b7 self 0.41 \u00b7 prev 0.05 \u00b7 first \u2013"));
+    spec.readouts.push_back(readouts);
+  }
+}
+
 bool overlaps(const QRectF& a, const QRectF& b) {
   const QRectF common = a.intersected(b);
   return common.width() > 1e-6 && common.height() > 1e-6;
@@ -84,21 +98,24 @@ class TestFigureLayout : public QObject {
     QTest::addColumn<int>("quantities");  // 0 scores, 1 weights, 2 both
     QTest::addColumn<int>("tokenCount");
     QTest::addColumn<int>("preset");
+    QTest::addColumn<bool>("readouts");
     for (const int heads : {1, 2, 12, 16, 25})
       for (int masks = 1; masks <= 4; ++masks)
         for (int quantities = 0; quantities <= 2; ++quantities)
           for (const int tokenCount : {6, 60})
             // The presets, and the pixel sizes: 1600×1000 and 1050×700.
             for (int preset = 0; preset < 5; ++preset)
-              QTest::addRow("%d heads, %d masks, %s, %d tokens, %s", heads, masks,
-                            quantities == 0   ? "scores"
-                            : quantities == 1 ? "weights"
-                                              : "both",
-                            tokenCount,
-                            preset == 3   ? "1600x1000"
-                            : preset == 4 ? "1050x700"
-                                          : qPrintable(FigurePresets::names().at(preset)))
-                  << heads << masks << quantities << tokenCount << preset;
+              for (const bool readouts : {false, true})
+                QTest::addRow("%d heads, %d masks, %s, %d tokens, %s%s", heads, masks,
+                              quantities == 0   ? "scores"
+                              : quantities == 1 ? "weights"
+                                                : "both",
+                              tokenCount,
+                              preset == 3   ? "1600x1000"
+                              : preset == 4 ? "1050x700"
+                                            : qPrintable(FigurePresets::names().at(preset)),
+                              readouts ? ", readouts" : "")
+                    << heads << masks << quantities << tokenCount << preset << readouts;
   }
 
   void noTextLeavesThePageOrCollides() {
@@ -107,10 +124,12 @@ class TestFigureLayout : public QObject {
     QFETCH(int, quantities);
     QFETCH(int, tokenCount);
     QFETCH(int, preset);
+    QFETCH(bool, readouts);
     const ImageRequest request =
         preset < 3 ? FigurePresets::request(static_cast<FigurePreset>(preset), ImageFormat::png)
                    : ImageRequest(ImageFormat::png, preset == 3 ? QSize(1600, 1000) : QSize(1050, 700));
-    const FigureSpec spec = specFor(heads, masks, quantities, tokenCount, request);
+    FigureSpec spec = specFor(heads, masks, quantities, tokenCount, request);
+    if (readouts) addReadouts(spec);
     const FigureLayout layout = FigureLayout::compute(spec);
     const QRectF page(QPointF(0, 0), spec.page);
     std::vector<QRectF> shapes;  // maps and colour bars
@@ -138,6 +157,25 @@ class TestFigureLayout : public QObject {
       for (const QRectF& shape : shapes)
         QVERIFY2(!overlaps(texts[i].rect, shape),
                  qPrintable(QStringLiteral("covers a map: ") + describe(texts[i])));
+    }
+    // Each map with a readout has it, just over the map; or none has, and a note says why.
+    int readoutTexts = 0;
+    bool readoutsNoted = false;
+    for (const FigureText& text : texts) {
+      readoutsNoted = readoutsNoted || text.text.contains(QStringLiteral("statistics left off"));
+      if (text.role != FigureTextRole::readout) continue;
+      ++readoutTexts;
+      QVERIFY(text.text.startsWith(QStringLiteral("H 1.7 bits")));
+    }
+    if (!readouts) {
+      QCOMPARE(readoutTexts, 0);
+    } else if (layout.readoutPixels() > 0) {
+      QCOMPARE(readoutTexts, static_cast<int>(spec.groups.size()) * (heads > 1 ? heads - 1 : 1));
+      QVERIFY(layout.readoutPixels() >= spec.style.minimumTickPixels);
+      QVERIFY(!readoutsNoted);
+    } else {
+      QCOMPARE(readoutTexts, 0);
+      QVERIFY(readoutsNoted);
     }
     // Labelled once: the query labels left of the first column, the key labels under the bottom row.
     const int labelled = layout.labelStep();

@@ -42,6 +42,7 @@ ViewSettings unusualSettings() {
   settings.display.quantities = {Quantity::scaledScores, Quantity::dropoutWeights};
   settings.display.colorMap = ColorMapId::cividis;
   settings.display.sharedRange = false;
+  settings.display.statReadouts = false;
   settings.device = Device::automatic;
   return settings;
 }
@@ -74,6 +75,17 @@ class TestSession : public QObject {
     QCOMPARE(SessionFile::load(path).seed, (std::uint64_t{1} << 60) + 7);
     SessionFile::save(path, ViewSettings::defaults());
     QCOMPARE(SessionFile::load(path), ViewSettings::defaults());
+  }
+
+  // A session saved before the readouts existed has no stat_readouts: it opens with the default (on).
+  void aMissingReadoutSettingIsTheDefault() {
+    QTemporaryDir directory;
+    const QString path = directory.filePath(QStringLiteral("old.attnscope"));
+    writeFile(path, "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": {\"heads\": 3}}");
+    const ViewSettings loaded = SessionFile::load(path);
+    QCOMPARE(loaded.heads, 3);
+    QCOMPARE(loaded.display.statReadouts, ViewSettings::defaults().display.statReadouts);
+    QVERIFY(loaded.display.statReadouts);
   }
 
   void theWindowSavesAndOpensSessions() {
@@ -139,6 +151,11 @@ class TestSession : public QObject {
                                      "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
                                      "{\"masks\": [\"window:0\"]}}")
                               << QStringLiteral("masks");
+    QTest::newRow("bad stat_readouts")
+        << QByteArray(
+               "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
+               "{\"stat_readouts\": \"yes\"}}")
+        << QStringLiteral("stat_readouts");
     QTest::newRow("bad seed") << QByteArray(
                                      "{\"format\": \"attnscope-session\", \"version\": 1, \"settings\": "
                                      "{\"seed\": -1}}")
