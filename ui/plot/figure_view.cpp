@@ -8,6 +8,7 @@
 
 #include "attnscope/error.hpp"
 #include "plot/figure_renderer.hpp"
+#include "plot/map_overlay.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -207,12 +208,11 @@ void FigureView::paintEvent(QPaintEvent*) {
 }
 
 void FigureView::paintOverlay(QPainter* painter) const {
-  // As MapOverlay draws over the scrolling maps: a veil over the hovered row and column, the hovered cell
-  // outlined, the selected query's row outlined dark with a white core (solid in the map it was picked in).
+  // The marks MapOverlay draws over the scrolling maps, on every map of the figure.
   const int n = m_figure->tokens;
   if (n == 0) return;
-  const QColor veil(255, 255, 255, 56);
-  const QPen edge(QColor(20, 20, 20, 170), 1);
+  const bool hoveredQuery = m_hoveredQuery >= 0 && m_hoveredQuery < n;
+  const bool hoveredKey = m_hoveredKey >= 0 && m_hoveredKey < n;
   for (int group = 0; group < groupCount(); ++group)
     for (int head = 0; head < headCount(); ++head) {
       const QRectF map = mapRect(group, head);
@@ -220,43 +220,19 @@ void FigureView::paintOverlay(QPainter* painter) const {
       const auto row = [&](int query) {
         return QRectF(map.left(), map.top() + query * cell, map.width(), cell);
       };
-      const auto column = [&](int key) {
-        return QRectF(map.left() + key * cell, map.top(), cell, map.height());
-      };
-      if (m_hoveredQuery >= 0 && m_hoveredQuery < n) {
-        painter->setPen(edge);
-        painter->setBrush(veil);
-        painter->drawRect(row(m_hoveredQuery));
-      }
-      if (m_hoveredKey >= 0 && m_hoveredKey < n) {
-        painter->setPen(edge);
-        painter->setBrush(veil);
-        painter->drawRect(column(m_hoveredKey));
-      }
-      if (m_hoveredQuery >= 0 && m_hoveredKey >= 0 && m_hoveredQuery < n && m_hoveredKey < n) {
-        const QRectF hovered(map.left() + m_hoveredKey * cell, map.top() + m_hoveredQuery * cell, cell, cell);
-        painter->setBrush(Qt::NoBrush);
-        painter->setPen(QPen(QColor(20, 20, 20), 3));
-        painter->drawRect(hovered);
-        painter->setPen(QPen(Qt::white, 1));
-        painter->drawRect(hovered);
-      }
+      OverlayMarks marks;
+      if (hoveredQuery) marks.hoveredRow = row(m_hoveredQuery);
+      if (hoveredKey)
+        marks.hoveredColumn = QRectF(map.left() + m_hoveredKey * cell, map.top(), cell, map.height());
+      if (hoveredQuery && hoveredKey)
+        marks.hoveredCell =
+            QRectF(map.left() + m_hoveredKey * cell, map.top() + m_hoveredQuery * cell, cell, cell);
       if (m_selectedQuery >= 0 && m_selectedQuery < n) {
         const MapKey key = mapKey(group, head);
-        const bool explained =
-            m_explained && m_explained->maskRow == key.maskRow && m_explained->head == key.head;
-        const QRectF selected = row(m_selectedQuery).adjusted(1, 0, -1, 0);
-        painter->setBrush(Qt::NoBrush);
-        QPen outer(QColor(10, 10, 10), explained ? 4 : 3);
-        outer.setJoinStyle(Qt::MiterJoin);
-        painter->setPen(outer);
-        painter->drawRect(selected);
-        QPen inner(Qt::white, explained ? 1.5 : 1);
-        inner.setJoinStyle(Qt::MiterJoin);
-        if (!explained) inner.setStyle(Qt::DashLine);
-        painter->setPen(inner);
-        painter->drawRect(selected);
+        marks.selectedRow = row(m_selectedQuery).adjusted(1, 0, -1, 0);
+        marks.explained = m_explained && m_explained->maskRow == key.maskRow && m_explained->head == key.head;
       }
+      MapOverlay::paintMarks(painter, marks);
     }
 }
 

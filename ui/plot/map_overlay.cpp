@@ -45,39 +45,43 @@ QRectF MapOverlay::columnRect(int key) const {
 
 void MapOverlay::draw(QCPPainter* painter) {
   if (!m_axisRect) return;
+  OverlayMarks marks;
+  if (m_hoveredQuery >= 0) marks.hoveredRow = rowRect(m_hoveredQuery);
+  if (m_hoveredKey >= 0) marks.hoveredColumn = columnRect(m_hoveredKey);
+  if (m_hoveredQuery >= 0 && m_hoveredKey >= 0) marks.hoveredCell = cellRect(m_hoveredQuery, m_hoveredKey);
+  if (m_selectedQuery >= 0) marks.selectedRow = rowRect(m_selectedQuery).adjusted(1, 0, -1, 0);
+  marks.explained = m_explained;
+  paintMarks(painter, marks);
+}
+
+void MapOverlay::paintMarks(QPainter* painter, const OverlayMarks& marks) {
   const QColor veil(255, 255, 255, 56);
   const QPen edge(QColor(20, 20, 20, 170), 1);
-  if (m_hoveredQuery >= 0) {
+  for (const QRectF& band : {marks.hoveredRow, marks.hoveredColumn}) {
+    if (band.isEmpty()) continue;
     painter->setPen(edge);
     painter->setBrush(veil);
-    painter->drawRect(rowRect(m_hoveredQuery));
+    painter->drawRect(band);
   }
-  if (m_hoveredKey >= 0) {
-    painter->setPen(edge);
-    painter->setBrush(veil);
-    painter->drawRect(columnRect(m_hoveredKey));
-  }
-  if (m_hoveredQuery >= 0 && m_hoveredKey >= 0) {
-    const QRectF cell = cellRect(m_hoveredQuery, m_hoveredKey);
+  if (!marks.hoveredCell.isEmpty()) {
     painter->setBrush(Qt::NoBrush);
     painter->setPen(QPen(QColor(20, 20, 20), 3));
-    painter->drawRect(cell);
+    painter->drawRect(marks.hoveredCell);
     painter->setPen(QPen(Qt::white, 1));
-    painter->drawRect(cell);
+    painter->drawRect(marks.hoveredCell);
   }
-  if (m_selectedQuery >= 0) {
+  if (!marks.selectedRow.isEmpty()) {
     // A dark outline with a white core reads on every colour of every map.
-    const QRectF row = rowRect(m_selectedQuery).adjusted(1, 0, -1, 0);
     painter->setBrush(Qt::NoBrush);
-    QPen outer(QColor(10, 10, 10), m_explained ? 4 : 3);
+    QPen outer(QColor(10, 10, 10), marks.explained ? 4 : 3);
     outer.setJoinStyle(Qt::MiterJoin);
     painter->setPen(outer);
-    painter->drawRect(row);
-    QPen inner(Qt::white, m_explained ? 1.5 : 1);
+    painter->drawRect(marks.selectedRow);
+    QPen inner(Qt::white, marks.explained ? 1.5 : 1);
     inner.setJoinStyle(Qt::MiterJoin);
-    if (!m_explained) inner.setStyle(Qt::DashLine);
+    if (!marks.explained) inner.setStyle(Qt::DashLine);
     painter->setPen(inner);
-    painter->drawRect(row);
+    painter->drawRect(marks.selectedRow);
   }
 }
 

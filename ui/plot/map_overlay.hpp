@@ -4,7 +4,15 @@
 
 #include <qcustomplot.h>
 
+#include <QRectF>
+
 namespace attnscope::ui {
+
+// Where the marks go on one map, in the painter's coordinates; an empty rectangle draws nothing.
+struct OverlayMarks {
+  QRectF hoveredRow, hoveredColumn, hoveredCell, selectedRow;
+  bool explained = false;  // the selection was picked in this map: its outline is solid, not dashed
+};
 
 class MapOverlay : public QCPLayerable {
   Q_OBJECT
@@ -15,6 +23,11 @@ class MapOverlay : public QCPLayerable {
 
   void setHover(int query, int key);
   void setSelectedQuery(int query, bool explained);
+
+  // The marks as every view of the maps draws them (the scrolling maps here, the fit view over its figure):
+  // a veil over the hovered row and column, the hovered cell outlined, the selected query's row outlined
+  // dark with a white core.
+  static void paintMarks(QPainter* painter, const OverlayMarks& marks);
 
  protected:
   QRect clipRect() const override;
