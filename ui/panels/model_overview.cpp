@@ -15,6 +15,7 @@
 #include "compute/snapshot_probe.hpp"
 #include "panels/head_stats_model.hpp"
 #include "plot/color_maps.hpp"
+#include "plot/figure_renderer.hpp"
 
 namespace attnscope::ui {
 namespace {
@@ -270,26 +271,10 @@ void ModelOverview::paintEvent(QPaintEvent*) {
     }
   painter.save();
   painter.translate(origin());
-  for (const QRectF& bar : m_layout->scaleBars()) {
-    QImage strip(1, 256, QImage::Format_ARGB32);
-    QCPColorGradient gradient = ColorMaps::sequential(m_colorMap);
-    for (int y = 0; y < 256; ++y) strip.setPixel(0, y, gradient.color(1.0 - y / 255.0, QCPRange(0.0, 1.0)));
-    painter.drawImage(bar, strip);
-  }
+  for (const QRectF& bar : m_layout->scaleBars())
+    FigureRenderer::paintScaleStrip(&painter, bar, ColorMaps::sequential(m_colorMap));
   painter.setPen(palette().color(QPalette::WindowText));
-  for (const FigureText& text : m_layout->texts()) {
-    painter.setFont(text.font);
-    if (!text.vertical) {
-      painter.drawText(text.rect, static_cast<int>(text.alignment), text.text);
-      continue;
-    }
-    painter.save();
-    painter.translate(text.rect.left(), text.rect.bottom());
-    painter.rotate(-90.0);
-    painter.drawText(QRectF(0.0, 0.0, text.rect.height(), text.rect.width()),
-                     static_cast<int>(text.alignment), text.text);
-    painter.restore();
-  }
+  for (const FigureText& text : m_layout->texts()) FigureRenderer::paintText(&painter, text);
   painter.restore();
   // The probe's strongest heads: dashed, in the selection's colour.
   painter.setBrush(Qt::NoBrush);

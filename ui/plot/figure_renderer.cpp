@@ -183,10 +183,7 @@ FigureLayout FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureS
   for (std::size_t scale = 0; scale < figure.scaleBars().size(); ++scale) {
     const QRectF bar = figure.scaleBars()[scale];
     if (bar.isEmpty()) continue;
-    QCPColorGradient gradient = ColorMaps::forQuantity(m_quantities[scale], m_options.colorMap);
-    QImage strip(1, 256, QImage::Format_ARGB32);
-    for (int y = 0; y < 256; ++y) strip.setPixel(0, y, gradient.color(1.0 - y / 255.0, QCPRange(0.0, 1.0)));
-    painter->drawImage(bar, strip);
+    paintScaleStrip(painter, bar, ColorMaps::forQuantity(m_quantities[scale], m_options.colorMap));
     painter->setPen(QPen(QColor(0x80, 0x80, 0x80), 0));
     painter->setBrush(Qt::NoBrush);
     painter->drawRect(bar);
@@ -201,20 +198,30 @@ FigureLayout FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureS
     // Readouts in grey: a second line that reads after the header.
     painter->setPen(text.role == FigureTextRole::readout ? QColor(0x50, 0x50, 0x50)
                                                          : QColor(0x20, 0x20, 0x20));
-    painter->setFont(text.font);
-    if (!text.vertical) {
-      painter->drawText(text.rect, static_cast<int>(text.alignment), text.text);
-      continue;
-    }
-    painter->save();
-    painter->translate(text.rect.left(), text.rect.bottom());
-    painter->rotate(-90.0);
-    painter->drawText(QRectF(0.0, 0.0, text.rect.height(), text.rect.width()),
-                      static_cast<int>(text.alignment), text.text);
-    painter->restore();
+    paintText(painter, text);
   }
   painter->restore();
   return figure;
+}
+
+void FigureRenderer::paintScaleStrip(QPainter* painter, const QRectF& bar, QCPColorGradient gradient) {
+  QImage strip(1, 256, QImage::Format_ARGB32);
+  for (int y = 0; y < 256; ++y) strip.setPixel(0, y, gradient.color(1.0 - y / 255.0, QCPRange(0.0, 1.0)));
+  painter->drawImage(bar, strip);
+}
+
+void FigureRenderer::paintText(QPainter* painter, const FigureText& text) {
+  painter->setFont(text.font);
+  if (!text.vertical) {
+    painter->drawText(text.rect, static_cast<int>(text.alignment), text.text);
+    return;
+  }
+  painter->save();
+  painter->translate(text.rect.left(), text.rect.bottom());
+  painter->rotate(-90.0);
+  painter->drawText(QRectF(0.0, 0.0, text.rect.height(), text.rect.width()), static_cast<int>(text.alignment),
+                    text.text);
+  painter->restore();
 }
 
 }  // namespace attnscope::ui

@@ -28,6 +28,11 @@ class FigureRenderer {
   // Paints the figure onto `painter`, whose coordinates are layout units from (0, 0); returns its layout.
   FigureLayout paint(QPainter* painter, QSizeF page, const FigureStyle& style, double pixelsPerUnit = 1.0);
 
+  // The pieces every painter of a FigureLayout shares (the figure here, the model overview): a colour bar's
+  // gradient, low at the bottom, filling `bar`; one of the layout's texts, read bottom to top when vertical.
+  static void paintScaleStrip(QPainter* painter, const QRectF& bar, QCPColorGradient gradient);
+  static void paintText(QPainter* painter, const FigureText& text);
+
   // The maps drawn, group by group (quantity blocks, then mask rows), head by head.
   int groupCount() const { return static_cast<int>(m_groups.size()); }
   int headCount() const { return static_cast<int>(m_heads.size()); }
