@@ -85,7 +85,6 @@ void HeadsPanel::setModel(ScopeModel* model) {
   };
   show(model->snapshot());
   connect(model, &ScopeModel::snapshotChanged, this, show);
-  connect(model, &ScopeModel::selectionChanged, this, &HeadsPanel::updateProbe);
   connect(model, &ScopeModel::probeChanged, this, [this](int key) {
     m_probeField->setCurrentIndex(key + 1);
     updateProbe();
@@ -109,25 +108,13 @@ void HeadsPanel::fillProbeField() {
 }
 
 void HeadsPanel::updateProbe() {
-  const SnapshotPointer& snapshot = m_model->snapshot();
-  const QuerySelection& selection = m_model->selection();
-  const bool probing = snapshot && m_model->probeKey() >= 0 && selection.query >= 0;
-  m_table->setColumnHidden(HeadStatsModel::kProbeWeight, !probing);
-  m_table->setColumnHidden(HeadStatsModel::kProbeRank, !probing);
-  if (!probing) {
-    m_stats->setProbe(std::nullopt);
-    return;
-  }
-  try {
-    SnapshotProbe probe = probeSnapshot(*snapshot, selection.maskRow, selection.query, m_model->probeKey());
-    const QString summary = probeSummary(*snapshot, probe);
-    m_stats->setProbe(std::move(probe));
-    m_table->sortByColumn(HeadStatsModel::kProbeWeight, Qt::DescendingOrder);
-    emit statusMessage(summary);
-  } catch (const Error& problem) {
-    m_stats->setProbe(std::nullopt);
-    emit statusMessage(toQString(problem.what()));
-  }
+  const std::optional<SnapshotProbe>& probe = m_model->probe();
+  m_table->setColumnHidden(HeadStatsModel::kProbeWeight, !probe);
+  m_table->setColumnHidden(HeadStatsModel::kProbeRank, !probe);
+  m_stats->setProbe(probe);
+  if (!probe) return;
+  m_table->sortByColumn(HeadStatsModel::kProbeWeight, Qt::DescendingOrder);
+  emit statusMessage(probeSummary(*m_model->snapshot(), *probe));
 }
 
 bool HeadsPanel::exportCsv(const QString& path, QString* error) const {

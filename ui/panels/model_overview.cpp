@@ -83,25 +83,17 @@ void ModelOverview::setModel(ScopeModel* model) {
     if (selection.maskRow != m_maskRow)
       setContent(model->snapshot(), selection.maskRow, model->display().colorMap);
     setCurrentHead(selection.head);
-    updateProbe(model);
   });
-  connect(model, &ScopeModel::probeChanged, this, [this, model] { updateProbe(model); });
-  connect(model, &ScopeModel::snapshotChanged, this, [this, model] { updateProbe(model); });
+  // The model makes the probe again whenever its key, the selected query or the snapshot change.
+  connect(model, &ScopeModel::probeChanged, this, [this, model] { updateProbe(model->probe()); });
 }
 
-void ModelOverview::updateProbe(ScopeModel* model) {
+void ModelOverview::updateProbe(const std::optional<SnapshotProbe>& probe) {
   constexpr std::size_t kOutlined = 3;
   m_probed.clear();
-  const QuerySelection& selection = model->selection();
-  if (m_snapshot && model->probeKey() >= 0 && selection.query >= 0) {
-    try {
-      const SnapshotProbe probe = probeSnapshot(*m_snapshot, m_maskRow, selection.query, model->probeKey());
-      for (std::size_t i = 0; i < std::min(kOutlined, probe.hits.size()); ++i)
-        m_probed.emplace_back(probe.hits[i].layer, probe.hits[i].head);
-    } catch (const Error&) {
-      // Out of range while a new text arrives: the next snapshot asks again.
-    }
-  }
+  if (m_snapshot && probe)
+    for (std::size_t i = 0; i < std::min(kOutlined, probe->hits.size()); ++i)
+      m_probed.emplace_back(probe->hits[i].layer, probe->hits[i].head);
   update();
 }
 

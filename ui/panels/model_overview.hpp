@@ -71,7 +71,7 @@ class ModelOverview : public QWidget {
   QPoint origin() const;  // of the maps' page, under the selector
   void buildImages();
   void paintStatistic(QPainter& painter, int layer, int head) const;
-  void updateProbe(ScopeModel* model);
+  void updateProbe(const std::optional<SnapshotProbe>& probe);
 
   SnapshotPointer m_snapshot;
   int m_maskRow = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "attnscope/error.hpp"
+
 namespace attnscope::ui {
 
 ScopeModel::ScopeModel(QObject* parent) : QObject(parent), m_settings(ViewSettings::defaults()) {}
@@ -24,20 +26,34 @@ void ScopeModel::setText(const QString& text) {
 void ScopeModel::setSnapshot(SnapshotPointer snapshot) {
   m_snapshot = std::move(snapshot);
   m_hoveredQuery = m_hoveredKey = -1;
+  // Keep the selected query across edits where it still exists, so typing does not lose the detail view;
+  // the probe follows the new snapshot before any view hears of it.
+  m_selection = clamped(m_selection);
+  const bool probing = m_probeKey >= 0;
+  if (probing && (!m_snapshot || m_probeKey >= m_snapshot->tokenCount())) m_probeKey = -1;
+  updateProbe();
   emit snapshotChanged(m_snapshot);
   emit hoverChanged(-1, -1);
-  // Keep the selected query across edits where it still exists, so typing does not lose the detail view.
-  const QuerySelection selection = clamped(m_selection);
-  m_selection = selection;
   emit selectionChanged(m_selection);
-  if (m_probeKey >= 0 && (!m_snapshot || m_probeKey >= m_snapshot->tokenCount())) setProbeKey(-1);
+  if (probing) emit probeChanged(m_probeKey);
 }
 
 void ScopeModel::setProbeKey(int key) {
   if (key < -1 || (m_snapshot && key >= m_snapshot->tokenCount()) || (!m_snapshot && key >= 0)) key = -1;
   if (key == m_probeKey) return;
   m_probeKey = key;
+  updateProbe();
   emit probeChanged(key);
+}
+
+void ScopeModel::updateProbe() {
+  m_probe.reset();
+  if (!m_snapshot || m_probeKey < 0 || m_selection.query < 0) return;
+  try {
+    m_probe = probeSnapshot(*m_snapshot, m_selection.maskRow, m_selection.query, m_probeKey);
+  } catch (const Error&) {
+    // Out of the text: no probe (the selection and the key are kept inside it, so this is not expected).
+  }
 }
 
 void ScopeModel::setHover(int query, int key) {
@@ -50,8 +66,11 @@ void ScopeModel::setHover(int query, int key) {
 void ScopeModel::setSelection(const QuerySelection& selection) {
   const QuerySelection next = clamped(selection);
   if (next == m_selection) return;
+  const bool probed = next.query != m_selection.query || next.maskRow != m_selection.maskRow;
   m_selection = next;
+  if (probed && m_probeKey >= 0) updateProbe();
   emit selectionChanged(m_selection);
+  if (probed && m_probeKey >= 0) emit probeChanged(m_probeKey);
 }
 
 void ScopeModel::selectQuery(int query) {

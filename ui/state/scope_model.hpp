@@ -4,8 +4,10 @@
 // changes; they never talk to each other.
 
 #include <QObject>
+#include <optional>
 
 #include "compute/attention_snapshot.hpp"
+#include "compute/snapshot_probe.hpp"
 #include "state/display_options.hpp"
 #include "state/view_settings.hpp"
 
@@ -49,6 +51,9 @@ class ScopeModel : public QObject {
   // Heads dock's field); -1 for none. Dropped when the text no longer has that token.
   int probeKey() const { return m_probeKey; }
   void setProbeKey(int key);
+  // That probe over the snapshot's heads, made again when the key, the selected query or its mask row, or
+  // the snapshot changes (then probeChanged); empty without a key or a selected query.
+  const std::optional<SnapshotProbe>& probe() const { return m_probe; }
 
  signals:
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
@@ -60,6 +65,7 @@ class ScopeModel : public QObject {
 
  private:
   QuerySelection clamped(QuerySelection selection) const;
+  void updateProbe();
 
   ViewSettings m_settings;
   SnapshotPointer m_snapshot;
@@ -68,6 +74,7 @@ class ScopeModel : public QObject {
   // "journey", the query the book (and the seed notebook) explains, until the user picks another.
   QuerySelection m_selection{1, 0, 0};
   int m_probeKey = -1;
+  std::optional<SnapshotProbe> m_probe;
 };
 
 }  // namespace attnscope::ui
