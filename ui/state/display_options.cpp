@@ -1,12 +1,7 @@
 #include "state/display_options.hpp"
 
-#include <algorithm>
 
 namespace attnscope::ui {
-
-bool DisplayOptions::showsScores() const {
-  return std::any_of(quantities.begin(), quantities.end(), isScore);
-}
 
 const std::vector<Quantity>& allQuantities() {
   static const std::vector<Quantity> quantities{Quantity::rawScores, Quantity::scaledScores,

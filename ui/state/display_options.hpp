@@ -28,8 +28,6 @@ struct DisplayOptions {
   // numbers are computed with every edit anyway, and they are what tells a learner which map to look at.
   bool statReadouts = true;
 
-  // Whether a score map is shown.
-  bool showsScores() const;
   friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
 };
 
