@@ -1,6 +1,5 @@
 #include "state/display_options.hpp"
 
-
 namespace attnscope::ui {
 
 const std::vector<Quantity>& allQuantities() {
