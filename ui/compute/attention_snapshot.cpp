@@ -44,6 +44,26 @@ QCPRange cellRange(int begin, int block, int cells) {
                    : QCPRange(begin - 0.5, begin + block - 0.5);
 }
 
+// An estimate of the 99th percentile of the non-NaN values among `count` cells, from every stride-th cell.
+// The stride shares no factor with the row length's likely values (it is odd and not a multiple of 3, 5 or
+// 7, or else 1), so the sample does not keep to a few columns; a fixed stride keeps the estimate, and so the
+// colours, steady while nothing changes.
+double percentile99Of(const double* cells, std::size_t count) {
+  std::size_t stride = std::max<std::size_t>(1, count / MapCells::kPercentileSample);
+  if (stride > 1) {
+    stride |= 1;
+    while (stride % 3 == 0 || stride % 5 == 0 || stride % 7 == 0) stride += 2;
+  }
+  std::vector<double> sample;
+  sample.reserve(count / stride + 1);
+  for (std::size_t i = 0; i < count; i += stride)
+    if (!std::isnan(cells[i])) sample.push_back(cells[i]);
+  if (sample.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const auto rank = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(sample.size() - 1) + 0.5);
+  std::nth_element(sample.begin(), sample.begin() + rank, sample.end());
+  return sample[static_cast<std::size_t>(rank)];
+}
+
 }  // namespace
 
 std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vector<Token>& tokens) {
@@ -293,6 +313,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   map.cells.reset(new QCPColorMapData(*buffer));
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;
+  map.percentile99 = any ? percentile99Of(cells, static_cast<std::size_t>(keyCells) * queryCells) : nan;
   return map;
 }
 

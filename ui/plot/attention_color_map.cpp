@@ -34,7 +34,7 @@ bool AttentionColorMap::setValues(const AttentionSnapshot& snapshot, int maskRow
   } else {
     m_tokens = n;
     m_region = CellRegion{};
-    m_minimum = m_maximum = std::numeric_limits<double>::quiet_NaN();
+    m_minimum = m_maximum = m_percentile99 = std::numeric_limits<double>::quiet_NaN();
     m_anyMasked = false;
     data()->clear();
   }
@@ -54,6 +54,7 @@ void AttentionColorMap::setCells(MapCells cells, int tokenCount) {
       m_region.queryEnd == m_tokens) {
     m_minimum = cells.minimum;
     m_maximum = cells.maximum;
+    m_percentile99 = cells.percentile99;
   }
 }
 

@@ -31,6 +31,7 @@ class AttentionColorMap : public QCPColorMap {
   // Extremes of the unmasked cells (NaN when every cell is masked).
   double minimum() const { return m_minimum; }
   double maximum() const { return m_maximum; }
+  double percentile99() const { return m_percentile99; }  // see MapCells::percentile99
 
   // Smallest cell, in pixels, that gets its value printed.
   static constexpr int kMinimumLabelledCellWidth = 30;
@@ -47,7 +48,7 @@ class AttentionColorMap : public QCPColorMap {
 
   int m_tokens = 0;
   CellRegion m_region;
-  double m_minimum = 0.0, m_maximum = 0.0;
+  double m_minimum = 0.0, m_maximum = 0.0, m_percentile99 = 0.0;
   bool m_anyMasked = false;  // a cell is NaN: the hatch shows through it
   QBrush m_hatch;
 };

@@ -47,13 +47,14 @@ QCPColorGradient ColorMaps::diverging() {
                     "#d6604d", "#b2182b", "#67001f"});
 }
 
-QCPRange ColorMaps::rangeFor(Quantity quantity, double minimum, double maximum) {
+QCPRange ColorMaps::rangeFor(Quantity quantity, double minimum, double maximum, double percentile99) {
   if (isScore(quantity)) {
     double extent = std::max(std::abs(minimum), std::abs(maximum));
     if (!(extent > 0.0) || !std::isfinite(extent)) extent = 1.0;
     return QCPRange(-extent, extent);
   }
   if (!std::isfinite(minimum) || !std::isfinite(maximum)) return QCPRange(0.0, 1.0);
+  if (percentile99 > minimum && percentile99 < 0.5 * maximum) return QCPRange(minimum, percentile99);
   if (maximum > minimum) return QCPRange(minimum, maximum);
   // One value (a one-token text, uniform rows): from 0 to it, so it is drawn as the top of the scale.
   return QCPRange(std::min(0.0, minimum), maximum > 0.0 ? maximum : 1.0);
@@ -70,9 +71,16 @@ QVector<double> ColorMaps::ticksFor(const QCPRange& range) {
   return {range.lower, range.center(), range.upper};
 }
 
-double ColorMaps::shareOf(const QCPRange& range, double minimum, double maximum) {
-  if (!std::isfinite(minimum) || !std::isfinite(maximum) || !(range.size() > 0.0)) return 1.0;
-  return std::clamp((maximum - minimum) / range.size(), 0.0, 1.0);
+QStringList ColorMaps::tickTexts(const QCPRange& range, double maximum) {
+  QStringList texts;
+  for (const double tick : ticksFor(range)) texts << tickText(tick);
+  if (maximum > range.upper) texts.back().prepend(QStringLiteral("\u2265 "));
+  return texts;
+}
+
+double ColorMaps::shareOf(const QCPRange& range, double minimum, double top) {
+  if (!std::isfinite(minimum) || !std::isfinite(top) || !(range.size() > 0.0)) return 1.0;
+  return std::clamp((top - minimum) / range.size(), 0.0, 1.0);
 }
 
 QColor ColorMaps::maskedBackground() {

@@ -21,18 +21,24 @@ class ColorMaps {
   static QCPColorGradient forQuantity(Quantity quantity, ColorMapId id) {
     return isScore(quantity) ? diverging() : sequential(id);
   }
-  // The colour range a quantity is drawn with, given the extremes of its unmasked values: weights from their
-  // smallest to their largest value (a long text's weights, about 1/n each, span the whole map instead of
-  // its darkest tenth; the colour bar prints both ends), scores symmetric around 0 so that white means 0.
-  static QCPRange rangeFor(Quantity quantity, double minimum, double maximum);
+  // The colour range a quantity is drawn with, given the extremes of its unmasked values and their 99th
+  // percentile: scores symmetric around 0 so that white means 0; weights from their smallest value to their
+  // largest (a long text's weights, about 1/n each, span the whole bar instead of its darkest tenth), or to
+  // the percentile when that is under half the largest, so that a few weights near 1 (a causal map's first
+  // rows) do not darken every other cell. The cells above are drawn in the top colour and the bar says
+  // "≥" (see tickTexts).
+  static QCPRange rangeFor(Quantity quantity, double minimum, double maximum, double percentile99);
   // A colour bar's number: 3 significant digits, with a true minus sign ("0.00334", "\u22121.7").
   static QString tickText(double value);
   // The colour bar's ticks: both ends and the middle (0 for scores), bottom to top.
   static QVector<double> ticksFor(const QCPRange& range);
-  // How much of `range` values from `minimum` to `maximum` use (0 to 1; 1 when there is nothing to draw).
-  // A map that uses less than kFlatShare of its colour bar looks flat: one colour, whatever its values.
-  static double shareOf(const QCPRange& range, double minimum, double maximum);
-  static constexpr double kFlatShare = 0.1;
+  // Their texts, bottom to top; the top one reads "≥ 0.0331" when values up to `maximum` lie above it.
+  static QStringList tickTexts(const QCPRange& range, double maximum);
+  // How much of `range` values from `minimum` to `top` use (0 to 1; 1 when there is nothing to draw). A map
+  // whose cells below their 99th percentile use less than kFlatShare of its colour bar looks flat: one
+  // colour, whatever its values.
+  static double shareOf(const QCPRange& range, double minimum, double top);
+  static constexpr double kFlatShare = 0.25;  // the darkest quarter of viridis reads as one colour
 
   static QColor maskedBackground();
   static QColor maskedLine();

@@ -95,9 +95,8 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
       scale.label += QStringLiteral(", each map's range");
       scale.ticks = {QStringLiteral("max"), QStringLiteral("mid"), QStringLiteral("min")};
     } else if (i < m_ranges.size()) {
-      const QCPRange& range = m_ranges[i];
-      scale.ticks = {ColorMaps::tickText(range.upper), ColorMaps::tickText(range.center()),
-                     ColorMaps::tickText(range.lower)};
+      const QStringList ticks = ColorMaps::tickTexts(m_ranges[i], m_maxima[i]);
+      scale.ticks = QStringList(ticks.rbegin(), ticks.rend());
     } else {
       // Before the cells are built: room for any value printed with 3 significant digits.
       scale.ticks = {QStringLiteral("\u22120.000"), QStringLiteral("\u22120.000"),
@@ -141,14 +140,18 @@ void FigureRenderer::buildCells(double side, double pixelsPerUnit) {
       m_cells.push_back(buildMapCells(*m_snapshot, key.maskRow, key.head, key.quantity, region));
     }
   m_ranges.clear();
+  m_maxima.clear();
   for (const Quantity quantity : m_quantities) {
-    double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+    // As the scrolling maps' shared range: the top is the largest of the maps' percentiles.
+    double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum, percentile = maximum;
     for (const MapCells& cells : m_cells) {
       if (cells.quantity != quantity || std::isnan(cells.minimum)) continue;
       minimum = std::min(minimum, cells.minimum);
       maximum = std::max(maximum, cells.maximum);
+      percentile = std::fmax(percentile, cells.percentile99);
     }
-    m_ranges.push_back(ColorMaps::rangeFor(quantity, minimum, maximum));
+    m_ranges.push_back(ColorMaps::rangeFor(quantity, minimum, maximum, percentile));
+    m_maxima.push_back(maximum);
   }
 }
 
@@ -174,9 +177,9 @@ FigureLayout FigureRenderer::paint(QPainter* painter, QSizeF page, const FigureS
       const auto scale =
           std::find(m_quantities.begin(), m_quantities.end(), cells.quantity) - m_quantities.begin();
       if (m_snapshot->anyMasked) ColorMaps::paintHatch(painter, map, figure.hatchSpacing());
-      const QCPRange range = m_options.sharedRange
-                                 ? m_ranges[static_cast<std::size_t>(scale)]
-                                 : ColorMaps::rangeFor(cells.quantity, cells.minimum, cells.maximum);
+      const QCPRange range = m_options.sharedRange ? m_ranges[static_cast<std::size_t>(scale)]
+                                                   : ColorMaps::rangeFor(cells.quantity, cells.minimum,
+                                                                         cells.maximum, cells.percentile99);
       painter->drawImage(map,
                          cellImage(cells, ColorMaps::forQuantity(cells.quantity, m_options.colorMap), range));
     }

@@ -52,9 +52,11 @@ class FigureRenderer {
   std::vector<Group> m_groups;
   std::vector<int> m_heads;
   std::vector<Quantity> m_quantities;  // one colour bar each, in the order of the groups
-  // Filled by buildCells: each map's cells (group-major) and each quantity's colour range.
+  // Filled by buildCells: each map's cells (group-major), and each quantity's colour range and largest value
+  // (which may lie above the range).
   std::vector<MapCells> m_cells;
   std::vector<QCPRange> m_ranges;
+  std::vector<double> m_maxima;
   int m_cellPixels = 0;
 };
 

@@ -147,11 +147,10 @@ void HeatmapGrid::updateRangeHint() {
                        : 0;
   // One short line: in a narrow window a wrapped sentence pushed the maps out of sight.
   if (flat > 0) {
-    m_rangeHintText->setText(flat == 1 ? tr("1 map looks flat in the shared colour range.")
-                                       : tr("%1 maps look flat in the shared colour range.").arg(flat));
+    m_rangeHintText->setText(flat == 1 ? tr("1 map looks flat.") : tr("%1 maps look flat.").arg(flat));
     m_rangeHintText->setToolTip(
-        tr("With one colour range shared by all maps, each of these uses under a "
-           "tenth of the colour bar."));
+        tr("With one colour range shared by all maps, the weights of each of these differ by a factor of two "
+           "or more but use under a quarter of the colour bar."));
   }
   m_rangeHint->setVisible(flat > 0);
 }

@@ -58,15 +58,17 @@ QString maskSlug(const MaskSpec& mask) {
 // The bar's range and its numbers: both ends and the middle, as the exported figure's bar prints them. The
 // numbers take the same width whatever they are (room for "−0.000123"), so the maps keep their size when
 // a long text's cells, built for that size off the GUI thread, bring the range.
-void setScaleRange(QCPColorScale* scale, const QCPRange& range) {
+// `maximum`: the largest value drawn with it, which may lie above the range's top (see ColorMaps::rangeFor).
+void setScaleRange(QCPColorScale* scale, const QCPRange& range, double maximum) {
   scale->setDataRange(range);
   auto ticker = QSharedPointer<QCPAxisTickerText>::create();
   const QFontMetrics metrics(scale->axis()->tickLabelFont());
   int widest = 0;
-  for (const double tick : ColorMaps::ticksFor(range)) {
-    const QString text = ColorMaps::tickText(tick);
-    ticker->addTick(tick, text);
-    widest = std::max(widest, metrics.horizontalAdvance(text));
+  const QVector<double> ticks = ColorMaps::ticksFor(range);
+  const QStringList texts = ColorMaps::tickTexts(range, maximum);
+  for (int i = 0; i < ticks.size(); ++i) {
+    ticker->addTick(ticks[i], texts[i]);
+    widest = std::max(widest, metrics.horizontalAdvance(texts[i]));
   }
   scale->axis()->setTicker(ticker);
   constexpr int kPadding = 5;  // QCPAxis's own
@@ -500,14 +502,17 @@ void HeatmapPlot::resetZoom(int index) {
 void HeatmapPlot::updateRanges() {
   if (m_options.sharedRange) {
     for (const auto& [quantity, scale] : m_sharedScales) {
-      double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum;
+      // The top is the largest of the maps' percentiles, so that no map has more than 1 % of its cells
+      // above it.
+      double minimum = std::numeric_limits<double>::infinity(), maximum = -minimum, percentile = maximum;
       for (const Map& map : m_maps) {
         if (map.key.quantity != quantity || std::isnan(map.colorMap->minimum())) continue;
         minimum = std::min(minimum, map.colorMap->minimum());
         maximum = std::max(maximum, map.colorMap->maximum());
+        percentile = std::fmax(percentile, map.colorMap->percentile99());
       }
       scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
-      setScaleRange(scale, ColorMaps::rangeFor(quantity, minimum, maximum));
+      setScaleRange(scale, ColorMaps::rangeFor(quantity, minimum, maximum, percentile), maximum);
       for (const Map& map : m_maps)
         if (map.key.quantity == quantity) map.colorMap->setColorScale(scale);
     }
@@ -516,8 +521,11 @@ void HeatmapPlot::updateRanges() {
       const Map& map = m_maps[i];
       QCPColorScale* scale = m_mapScales[i];
       scale->setGradient(ColorMaps::forQuantity(map.key.quantity, m_options.colorMap));
-      setScaleRange(scale,
-                    ColorMaps::rangeFor(map.key.quantity, map.colorMap->minimum(), map.colorMap->maximum()));
+      const AttentionColorMap* cells = map.colorMap;
+      setScaleRange(
+          scale,
+          ColorMaps::rangeFor(map.key.quantity, cells->minimum(), cells->maximum(), cells->percentile99()),
+          cells->maximum());
       map.colorMap->setColorScale(scale);
     }
   }
@@ -626,9 +634,11 @@ std::vector<int> HeatmapPlot::flatMaps() const {
   std::vector<int> flat;
   for (std::size_t i = 0; i < m_maps.size(); ++i) {
     const AttentionColorMap* map = m_maps[i].colorMap;
-    // A map of one value is uniform under any range, not flattened by this one.
-    if (map->maximum() > map->minimum() &&
-        ColorMaps::shareOf(map->dataRange(), map->minimum(), map->maximum()) < ColorMaps::kFlatShare)
+    const double top = std::fmin(map->maximum(), map->percentile99());
+    // Nearly uniform weights (the book's sentence without a mask: 0.15 to 0.17) look alike under any range,
+    // so they are not flattened by this one; weights that differ by a factor of two or more are.
+    const bool varies = isScore(m_maps[i].key.quantity) ? top > map->minimum() : top >= 2.0 * map->minimum();
+    if (varies && ColorMaps::shareOf(map->dataRange(), map->minimum(), top) < ColorMaps::kFlatShare)
       flat.push_back(static_cast<int>(i));
   }
   return flat;

@@ -85,8 +85,9 @@ class HeatmapPlot : public QCustomPlot {
   // The numbers on a colour bar (shared bars first, then one per map), bottom to top: the range's ends and
   // its middle.
   QStringList colorScaleLabels(int index) const;
-  // The maps whose values use less than ColorMaps::kFlatShare of their colour bar, so that they look like one
-  // colour (a shared range across very different maps; never with one range per map).
+  // The maps whose weights differ by a factor of two or more but, up to their 99th percentile, use less than
+  // ColorMaps::kFlatShare of their colour bar, so that they look like one colour (a shared range across very
+  // different maps; never with one range per map).
   std::vector<int> flatMaps() const;
   // File-name stem of a map: head0-causal-weights (heads count from 0).
   QString mapFileStem(int index) const;

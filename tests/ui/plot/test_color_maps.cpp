@@ -30,7 +30,7 @@ class TestColorMaps : public QObject {
   }
 
   void scoresAreCentredOnZero() {
-    const QCPRange range = ColorMaps::rangeFor(Quantity::rawScores, -0.3, 1.7);
+    const QCPRange range = ColorMaps::rangeFor(Quantity::rawScores, -0.3, 1.7, 0.2);
     QCOMPARE(range.lower, -1.7);
     QCOMPARE(range.upper, 1.7);
     QCPColorGradient diverging = ColorMaps::diverging();
@@ -39,16 +39,29 @@ class TestColorMaps : public QObject {
     QVERIFY(qBlue(diverging.color(-1.7, range)) > qRed(diverging.color(-1.7, range)));
     QVERIFY(qRed(diverging.color(1.7, range)) > qBlue(diverging.color(1.7, range)));
     // Weights run from their smallest to their largest value (a one-value map from 0 to it).
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).lower, 0.1);
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4).upper, 0.4);
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25).lower, 0.0);
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25).upper, 0.25);
-    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.0, 0.0).upper, 1.0);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4, 0.4).lower, 0.1);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4, 0.4).upper, 0.4);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25, 0.25).lower, 0.0);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.25, 0.25, 0.25).upper, 0.25);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.0, 0.0, 0.0).upper, 1.0);
+    // A 99th percentile under half the largest weight is the top (a causal map's first rows, weight 1, do not
+    // set it); one above half, or none, leaves the largest weight on top. Scores ignore it.
+    const QCPRange clipped = ColorMaps::rangeFor(Quantity::weights, 0.001, 1.0, 0.03);
+    QCOMPARE(clipped.lower, 0.001);
+    QCOMPARE(clipped.upper, 0.03);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4, 0.35).upper, 0.4);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4, std::nan("")).upper, 0.4);
+    QCOMPARE(ColorMaps::rangeFor(Quantity::weights, 0.1, 0.4, 0.05).upper, 0.4);  // under the smallest
+    QCOMPARE(ColorMaps::rangeFor(Quantity::rawScores, -0.3, 1.7, 0.01).upper, 1.7);
+    // Its bar says that larger values are drawn in the top colour.
+    QCOMPARE(ColorMaps::tickTexts(clipped, 1.0),
+             (QStringList{QStringLiteral("0.001"), QStringLiteral("0.0155"), QStringLiteral("\u2265 0.03")}));
+    QCOMPARE(ColorMaps::tickTexts(clipped, 0.03).last(), QStringLiteral("0.03"));
     // The colour bar's numbers: 3 significant digits, a true minus, no "-0".
     QCOMPARE(ColorMaps::tickText(0.0033412), QStringLiteral("0.00334"));
     QCOMPARE(ColorMaps::tickText(-1.7), QStringLiteral("\u22121.7"));
     QCOMPARE(ColorMaps::tickText(-1e-17), QStringLiteral("0"));
-    // A map whose values use under a tenth of its bar looks flat.
+    // A map whose values use under a quarter of its bar looks flat.
     QVERIFY(ColorMaps::shareOf(QCPRange(0.0, 1.0), 0.002, 0.006) < ColorMaps::kFlatShare);
     QCOMPARE(ColorMaps::shareOf(QCPRange(0.002, 0.006), 0.002, 0.006), 1.0);
   }

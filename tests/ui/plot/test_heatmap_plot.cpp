@@ -1,5 +1,6 @@
 // The scrolling maps' colour range and token labels: a long text's weights span the colour bar, whose
-// numbers are the range's actual ends; a shared range across very different maps is reported as flat (and
+// numbers are the range's actual ends; a few weights near 1 do not set its top; a shared range across very
+// different maps is reported as flat (and
 // the grid's hint switches to one range per map); maps of the same tokens label the same tokens, and zooming
 // one map changes only its own labels.
 
@@ -85,13 +86,15 @@ class TestHeatmapPlot : public QObject {
     const QCPRange range = plot->colorRange(0);
     QVERIFY2(range.upper < 0.1, qPrintable(QString::number(range.upper)));
     QVERIFY(range.lower > 0.0);
-    double minimum = 2, maximum = -1;
+    double minimum = 2, maximum = -1, percentile = -1;
     for (int map = 0; map < plot->mapCount(); ++map) {
       minimum = std::min(minimum, plot->colorMap(map)->minimum());
       maximum = std::max(maximum, plot->colorMap(map)->maximum());
+      percentile = std::max(percentile, plot->colorMap(map)->percentile99());
     }
     QCOMPARE(range.lower, minimum);
-    QCOMPARE(range.upper, maximum);
+    // Its top: the largest weight, or the 99th percentile when that is under half of it.
+    QCOMPARE(range.upper, percentile < 0.5 * maximum ? percentile : maximum);
     // So the cells are drawn in many colours, from the bottom of the bar to its top.
     QCPColorGradient gradient = ColorMaps::forQuantity(Quantity::weights, ColorMapId::viridis);
     QSet<QRgb> colours;
@@ -103,7 +106,7 @@ class TestHeatmapPlot : public QObject {
     QCOMPARE(plot->colorScaleCount(), 1);
     QCOMPARE(plot->colorScaleLabels(0),
              (QStringList{ColorMaps::tickText(range.lower), ColorMaps::tickText(range.center()),
-                          ColorMaps::tickText(range.upper)}));
+                          ColorMaps::tickTexts(range, maximum).last()}));
     QVERIFY(plot->flatMaps().empty());
     QVERIFY(scene.grid.rangeHint()->isHidden());
   }
@@ -125,10 +128,62 @@ class TestHeatmapPlot : public QObject {
     QCOMPARE(plot->colorScaleLabels(2).last(), QStringLiteral("1"));
   }
 
+  void aCausalMapsFirstRowsDoNotDarkenALongText() {
+    // 300 tokens, causal beside none: the causal maps' first rows hold weights near 1 and the rest about
+    // 1/300. The shared bar's top is the maps' 99th percentile, so the cells below it use the bar, the bar
+    // says "≥" at its top.
+    Scene scene(seededText(300, {none(), causal()}));
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->mapCount(), 4);
+    QTRY_VERIFY(!std::isnan(plot->colorMap(3)->minimum()) && !plot->isRefining());
+    QCOMPARE(plot->colorScaleCount(), 1);
+    const QCPRange range = plot->colorRange(0);
+    double maximum = -1, percentile = -1;
+    for (int map = 0; map < plot->mapCount(); ++map) {
+      maximum = std::max(maximum, plot->colorMap(map)->maximum());
+      percentile = std::max(percentile, plot->colorMap(map)->percentile99());
+    }
+    QCOMPARE(maximum, 1.0);  // the causal maps' first query sees only itself
+    QCOMPARE(range.upper, percentile);
+    QVERIFY2(range.upper < 0.2, qPrintable(QString::number(range.upper)));
+    QCOMPARE(plot->colorScaleLabels(0).last(), QStringLiteral("\u2265 ") + ColorMaps::tickText(range.upper));
+    // The maps without a mask (weights about 1/300, under the causal rows' 1/i) stay in the bar's darkest
+    // quarter: the hint offers one range per map.
+    QCOMPARE(plot->flatMaps(), (std::vector<int>{0, 1}));
+    QVERIFY(scene.grid.rangeHint()->isVisible());
+    // The causal map's cells are drawn in many colours; about 1 % of them reach the top colour.
+    QCPColorGradient gradient = ColorMaps::forQuantity(Quantity::weights, ColorMapId::viridis);
+    QSet<QRgb> colours;
+    int cells = 0, atTop = 0;
+    for (int query = 0; query < 300; query += 2)
+      for (int key = 0; key <= query; key += 2) {
+        const double value = plot->colorMap(2)->cellValue(query, key);
+        if (std::isnan(value)) continue;
+        colours.insert(gradient.color(value, range));
+        ++cells;
+        atTop += value >= range.upper ? 1 : 0;
+      }
+    QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
+    QVERIFY2(atTop < cells / 20, qPrintable(QStringLiteral("%1 of %2").arg(atTop).arg(cells)));
+  }
+
+  void nearlyUniformWeightsAreNotCalledFlat() {
+    // The launch view: the book's sentence without a mask has weights 0.15 to 0.17 beside the causal maps'
+    // 1. They look alike under any range, so the hint does not offer another.
+    Scene scene(ViewSettings::defaults());
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    QCOMPARE(plot->mapCount(), 4);
+    QVERIFY(plot->colorMap(0)->maximum() < 2.0 * plot->colorMap(0)->minimum());
+    QVERIFY(plot->flatMaps().empty());
+    QVERIFY(scene.grid.rangeHint()->isHidden());
+  }
+
   void aSharedRangeThatFlattensMapsOffersOnePerMap() {
-    // 120 tokens: the causal maps' first rows have weight 1, so a shared bar runs to 1 and the maps without
-    // a mask (weights about 1/120) use under a tenth of it.
-    Scene scene(seededText(120, {none(), causal()}));
+    // window:1 beside none: each query of the window maps sees only itself (weight 1 in every visible cell),
+    // so a shared bar runs to 1 and the maps without a mask (weights about 1/120) use under a quarter of it.
+    Scene scene(seededText(120, {none(), MaskSpec::parse("window:1")}));
     QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
     HeatmapPlot* plot = scene.grid.plot();
     QCOMPARE(plot->mapCount(), 4);
