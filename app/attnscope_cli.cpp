@@ -129,9 +129,12 @@ int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output
   const auto probed = parse_probe(output, input.tokens.size());
   const auto backend = make_backend(request.device);
   const CancelToken never_cancelled;
-  const AttentionResult result = compute_attention(input.config, input.embeddings, *backend, never_cancelled);
+  AttentionConfig config = input.config;
+  config.row_stats = output.stats;  // the statistics as the window computes them, with the weights
+  const AttentionResult result = compute_attention(config, input.embeddings, *backend, never_cancelled);
   if (!result.fallback_reason.empty())
     std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
+  const std::vector<HeadStats> stats = output.stats ? head_stats(result) : std::vector<HeadStats>{};
   if (output.format == "csv") {
     if (!output.stats) {
       write_output(result_to_csv(input.tokens, result), output);
@@ -140,14 +143,14 @@ int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output
     std::vector<HeadStatsRow> rows;
     const std::string mask = input.config.effective_mask().to_string();
     for (std::size_t h = 0; h < result.heads.size(); ++h)
-      rows.push_back({0, static_cast<int>(h), mask, head_stats(result.heads[h].weights, result.mask)});
+      rows.push_back({0, static_cast<int>(h), mask, stats[h]});
     write_output(head_stats_to_csv(rows), output);
     return 0;
   }
   Json json = result_to_json(input.tokens, input.config, result);
   if (output.stats)
     for (std::size_t h = 0; h < result.heads.size(); ++h)
-      json["heads"][h]["stats"] = head_stats_to_json(head_stats(result.heads[h].weights, result.mask));
+      json["heads"][h]["stats"] = head_stats_to_json(stats[h]);
   if (output.geometry)
     for (std::size_t h = 0; h < result.heads.size(); ++h)
       json["heads"][h]["geometry"] =

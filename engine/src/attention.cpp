@@ -68,6 +68,7 @@ AttentionProblem problem_with(const AttentionConfig& config, const Matrix& input
   problem.mask = build_mask(config.effective_mask(), input.rows());
   problem.normalization = config.normalization;
   problem.keep_scores = config.keep_scores;
+  problem.row_stats = config.row_stats;
   problem.parameters_id = parameters.id;
   return problem;
 }

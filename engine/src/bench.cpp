@@ -58,11 +58,10 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
     return std::pair{begin, std::min(n, begin + kRowBlock) - begin};
   };
 
-  const auto step = [&] { cpu::attention_heads(inputs, ranges, results, threads, nullptr); };
-  std::vector<HeadStats> stats(heads);
-  const auto statistics = [&] {
-    cpu::parallel_for(heads, threads,
-                      [&](std::size_t h) { stats[h] = head_stats(results[h].weights, problem.mask); });
+  for (HeadResult& result : results) result.row_stats.resize(static_cast<std::size_t>(n));
+  const auto step = [&](bool row_stats) {
+    for (cpu::StepInput& input : inputs) input.row_stats = row_stats;
+    cpu::attention_heads(inputs, ranges, results, threads, nullptr);
   };
   const auto sgemm = [&] {  // results' weights and context serve as the products' outputs
     cpu::parallel_for(heads * blocks, threads, [&](std::size_t task) {
@@ -75,7 +74,7 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   };
 
   StepTiming timing;
-  step();
+  step(false);
   if (repeat > 0) sgemm();
   cpu::StepClock clock;
   for (cpu::StepInput& input : inputs) input.clock = &clock;
@@ -89,11 +88,11 @@ StepTiming time_step_on_cpu(const StepProblem& problem, int repeat) {
   // moves both alike and their ratio stays fair.
   for (int r = 0; r < repeat; ++r) {
     auto start = Clock::now();
-    step();
+    step(false);
     timing.step_ms.push_back(elapsed_ms(start));
     start = Clock::now();
-    statistics();
-    timing.stats_ms.push_back(elapsed_ms(start));
+    step(true);
+    timing.step_with_stats_ms.push_back(elapsed_ms(start));
     if (r + 1 == repeat) keep_context();  // before the SGEMM overwrites the contexts
     start = Clock::now();
     sgemm();

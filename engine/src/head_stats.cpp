@@ -36,6 +36,49 @@ class Mean {
 
 }  // namespace
 
+HeadRowStats head_row_stats(const float* weights, Eigen::Index key_begin, Eigen::Index key_end,
+                            const std::uint8_t* hidden, Eigen::Index n, Eigen::Index row) {
+  HeadRowStats stats;
+  stats.visible = n - std::count(hidden, hidden + n, std::uint8_t{1});
+  if (stats.visible == 0) return stats;
+  // Hidden cells are exactly 0, so only the span from the first to the last visible key has terms
+  // (0·log 0 = 0): half the row under a causal mask, a few cells under a window.
+  const Eigen::Index first = std::find(hidden, hidden + n, std::uint8_t{0}) - hidden;
+  const Eigen::Index last = n - (std::find(std::make_reverse_iterator(hidden + n),
+                                           std::make_reverse_iterator(hidden), std::uint8_t{0}) -
+                                 std::make_reverse_iterator(hidden + n));
+  const Eigen::Index begin = std::max(first, key_begin), end = std::min(last, key_end);
+  const float* span = weights + (begin - key_begin);
+  const Eigen::Index count = std::max<Eigen::Index>(0, end - begin);
+  // w · log max(w, FLT_MIN) is 0 for a weight of 0 without a branch per cell, and differs from w · log w by
+  // under 1e-36 for the rest: one vectorised pass, in packets from the span's first cell.
+  using namespace Eigen::internal;
+  using Packet = packet_traits<float>::type;
+  constexpr Eigen::Index kPacket = packet_traits<float>::size;
+  const Packet smallest = pset1<Packet>(std::numeric_limits<float>::min());
+  Packet sum = pset1<Packet>(0.0f), largest = pset1<Packet>(0.0f);
+  Eigen::Index j = 0;
+  for (; j + kPacket <= count; j += kPacket) {
+    const Packet w = ploadu<Packet>(span + j);
+    sum = padd(sum, pmul(w, plog(pmax(w, smallest))));
+    largest = pmax(largest, w);
+  }
+  float total = predux(sum), maximum = predux_max(largest);
+  for (; j < count; ++j) {
+    total += span[j] * std::log(std::max(span[j], std::numeric_limits<float>::min()));
+    maximum = std::max(maximum, span[j]);
+  }
+  stats.bits = -static_cast<double>(total) / std::log(2.0);
+  stats.max_weight = maximum;
+  const auto weight = [&](Eigen::Index key) {
+    return key >= key_begin && key < key_end ? weights[key - key_begin] : 0.0f;
+  };
+  stats.first_token = weight(0);
+  stats.self = weight(row);
+  stats.previous_token = row >= 1 ? weight(row - 1) : 0.0f;
+  return stats;
+}
+
 void head_row_stats(const Matrix& weights, const MaskMatrix& mask, Eigen::Index row_begin,
                     std::vector<HeadRowStats>& rows) {
   const Eigen::Index n = weights.rows();
@@ -43,27 +86,8 @@ void head_row_stats(const Matrix& weights, const MaskMatrix& mask, Eigen::Index 
     throw Error("head statistics need square weights and mask of one size, not " +
                 shape_of(weights.rows(), weights.cols()) + " and " + shape_of(mask.rows(), mask.cols()));
   rows.resize(static_cast<std::size_t>(n));
-  for (Eigen::Index i = std::max<Eigen::Index>(0, row_begin); i < n; ++i) {
-    HeadRowStats& row = rows[static_cast<std::size_t>(i)];
-    const std::uint8_t* hidden = mask.row(i).data();
-    row.visible = n - std::count(hidden, hidden + n, std::uint8_t{1});
-    if (row.visible == 0) continue;
-    // Hidden cells are exactly 0, so only the span from the first to the last visible key has terms
-    // (0·log 0 = 0): half the row under a causal mask, a few cells under a window.
-    const Eigen::Index begin = std::find(hidden, hidden + n, std::uint8_t{0}) - hidden;
-    const Eigen::Index end = n - (std::find(std::make_reverse_iterator(hidden + n),
-                                            std::make_reverse_iterator(hidden), std::uint8_t{0}) -
-                                  std::make_reverse_iterator(hidden + n));
-    const auto span = weights.row(i).segment(begin, end - begin).array();
-    // w · log max(w, FLT_MIN) is 0 for a weight of 0 without a branch per cell, and differs from w · log w
-    // by under 1e-36 for the rest: one vectorised pass.
-    row.bits = -static_cast<double>((span * span.max(std::numeric_limits<float>::min()).log()).sum()) /
-               std::log(2.0);
-    row.max_weight = span.maxCoeff();
-    row.first_token = weights(i, 0);
-    row.self = weights(i, i);
-    row.previous_token = i >= 1 ? weights(i, i - 1) : 0.0f;
-  }
+  for (Eigen::Index i = std::max<Eigen::Index>(0, row_begin); i < n; ++i)
+    rows[static_cast<std::size_t>(i)] = head_row_stats(weights.row(i).data(), 0, n, mask.row(i).data(), n, i);
 }
 
 HeadStats head_stats(const std::vector<HeadRowStats>& rows) {
@@ -91,8 +115,12 @@ HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask) {
 
 std::vector<HeadStats> head_stats(const AttentionResult& result) {
   std::vector<HeadStats> stats(result.heads.size());
-  cpu::parallel_for(stats.size(), cpu::worker_threads(),
-                    [&](std::size_t h) { stats[h] = head_stats(result.heads[h].weights, result.mask); });
+  const auto n = static_cast<std::size_t>(result.mask.rows());
+  cpu::parallel_for(stats.size(), cpu::worker_threads(), [&](std::size_t h) {
+    const HeadResult& head = result.heads[h];
+    stats[h] =
+        head.row_stats.size() == n ? head_stats(head.row_stats) : head_stats(head.weights, result.mask);
+  });
   return stats;
 }
 

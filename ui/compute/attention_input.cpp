@@ -112,6 +112,7 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
   // numbers. Whether a score map is shown does not decide it: showing one must not run the engine again.
   constexpr std::size_t kScoresAlwaysKept = 1024;
   input.config.keep_scores = input.tokens.size() <= kScoresAlwaysKept;
+  input.config.row_stats = true;  // every snapshot carries its heads' statistics
   // The maps on screen are reduced to their pixels; what grows with n² is what the engine returns: per head
   // the weights, a short text's scores, the weights after dropout. A long text's are let go
   // mask by mask once its maps are drawn (softmax without dropout; see PreparedMaps), so then one mask's

@@ -49,7 +49,10 @@ struct AttentionProblem {
   MaskMatrix mask;  // n × n
   Normalization normalization = Normalization::softmax;
   std::vector<std::vector<float>> dropout_noise;  // per head n·n multipliers (row-major), empty: no dropout
-  bool keep_scores = true;          // false: HeadResult::scores stays empty (saves n² floats per head)
+  bool keep_scores = true;  // false: HeadResult::scores stays empty (saves n² floats per head)
+  // Also fill HeadResult::row_stats: the CPU backend computes them with each block's weights, while they are
+  // in cache, at a fraction of a separate pass's cost; other backends leave them empty.
+  bool row_stats = false;
   std::uint64_t parameters_id = 0;  // ModuleParameters::id of `heads` (0: unknown)
   // Per mask of compute_masks, an earlier result (or null) that a backend may copy unchanged rows from
   // instead of computing them. The CPU backend copies a block of query rows only when the earlier result

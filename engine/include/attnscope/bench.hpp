@@ -24,9 +24,9 @@ struct StepTiming {
   // The fraction of the timed steps' block time spent scaling, masking and normalising (CPU only).
   std::optional<double> mask_softmax_share;
   std::vector<double> sgemm_ms;  // plain SGEMMs of the step's two products (the same FLOPs), per repetition
-  // CPU only: the window's head statistics (head_stats.hpp) of the step's weights, per repetition, computed
-  // as the window's worker computes them after each step (every head, spread over the threads).
-  std::vector<double> stats_ms;
+  // CPU only: the step again with the head statistics' row terms (head_stats.hpp), as the window's worker
+  // computes it (AttentionConfig::row_stats), per repetition.
+  std::vector<double> step_with_stats_ms;
   std::vector<float> context;  // heads × tokens × head_dim from the last repetition
 };
 

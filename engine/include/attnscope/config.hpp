@@ -51,6 +51,9 @@ struct AttentionConfig {
   Normalization normalization = Normalization::softmax;
   // What the result keeps: raw scores are n² floats per head that a viewer can recompute from Q and K.
   bool keep_scores = true;
+  // Also return each head's per-row statistics terms (HeadResult::row_stats), which a viewer that shows the
+  // head statistics needs: the CPU backend computes them with the weights, at a fraction of a later pass.
+  bool row_stats = false;
   // More tokens than this is an error (the result holds several n × n matrices per head).
   int max_tokens = 16384;
 

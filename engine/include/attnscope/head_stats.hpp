@@ -3,6 +3,7 @@
 // goes (the first token, the query itself, the previous token), how attention flows through a model's
 // layers (rollout), and which heads link one query to one key (the probe).
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -29,20 +30,21 @@ struct HeadStats {
 // shapes differ or are not square.
 HeadStats head_stats(const Matrix& weights, const MaskMatrix& mask);
 
-// One query row's terms of HeadStats (visible = |V_i|; a row with none is left out of every mean), so that a
-// viewer can keep them and recompute only the rows an edit changed: head_stats(rows) over the rows of
-// head_row_stats(weights, mask, 0, …) is head_stats(weights, mask) bit for bit.
-struct HeadRowStats {
-  double bits = 0.0;
-  float max_weight = 0.0f, first_token = 0.0f, self = 0.0f, previous_token = 0.0f;
-  Eigen::Index visible = 0;
-};
+// The terms of one query row (HeadRowStats), so that a viewer can keep them and recompute only the rows an
+// edit changed: head_stats(rows) over the rows of head_row_stats(weights, mask, 0, …) is head_stats(weights,
+// mask) bit for bit. Each row's terms are summed in an order fixed by the row's visible span alone, so they
+// do not depend on where the row lies in memory.
 // Fills rows[i] for i in [row_begin, n) (rows is resized to n; the rows before row_begin are left as they
 // are and weights' rows before row_begin are not read). Throws Error as head_stats.
 void head_row_stats(const Matrix& weights, const MaskMatrix& mask, Eigen::Index row_begin,
                     std::vector<HeadRowStats>& rows);
+// Row `row`'s terms from `weights`, its weights for the keys [key_begin, key_end) (every weight outside that
+// span is 0, as every hidden one is), and `hidden`, its n mask bytes (1 = hidden).
+HeadRowStats head_row_stats(const float* weights, Eigen::Index key_begin, Eigen::Index key_end,
+                            const std::uint8_t* hidden, Eigen::Index n, Eigen::Index row);
 HeadStats head_stats(const std::vector<HeadRowStats>& rows);
-// Every head of `result`, from its weights before dropout, the heads spread over the CPU's threads.
+// Every head of `result`, from its weights before dropout (from HeadResult::row_stats where the backend
+// computed them), the heads spread over the CPU's threads.
 std::vector<HeadStats> head_stats(const AttentionResult& result);
 
 // Attention rollout (Abnar & Zuidema, 2020) from each layer's mean head weights Ā_l (n × n, in layer order):

@@ -11,6 +11,15 @@
 
 namespace attnscope {
 
+// One query row's terms of the head statistics (head_stats.hpp): its entropy in bits, its largest weight, its
+// weights on the first token, itself and the previous token, and its number of visible keys (a row with none
+// is left out of every mean).
+struct HeadRowStats {
+  double bits = 0.0;
+  float max_weight = 0.0f, first_token = 0.0f, self = 0.0f, previous_token = 0.0f;
+  Eigen::Index visible = 0;
+};
+
 struct HeadResult {
   Matrix queries;      // n × head_dim
   Matrix keys;         // n × head_dim
@@ -21,6 +30,10 @@ struct HeadResult {
   Matrix weights;  // n × n normalised (softmax or sum) masked, scaled scores; hidden cells exactly 0
   std::optional<Matrix> dropout_weights;  // n × n, only when dropout > 0
   Matrix context;                         // n × head_dim: (dropout_)weights · values
+  // Per query row, the statistics' terms of `weights` (head_row_stats), when AttentionProblem::row_stats
+  // asked for them and the backend computed them with the weights (the CPU backend does, while each block's
+  // weights are in cache); empty otherwise. Equal, bit for bit, to head_row_stats over `weights`.
+  std::vector<HeadRowStats> row_stats;
 };
 
 struct AttentionResult {

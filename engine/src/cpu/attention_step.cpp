@@ -16,6 +16,7 @@
 #endif
 
 #include "attnscope/error.hpp"
+#include "attnscope/head_stats.hpp"
 #include "cpu/parallel.hpp"
 
 namespace attnscope::cpu {
@@ -68,17 +69,53 @@ float exact_inverse(float divisor) {
   return std::isfinite(inverse) && inverse > 0.0f ? inverse : 0.0f;
 }
 
+// What a softmax row gives the head statistics for free: with d_j = s_j − max (the scaled score less the
+// row's largest), e_j = exp(d_j), Z = Σ e_j and w_j = e_j / Z, the row's entropy is
+// −Σ w_j·ln w_j = ln Z − Σ e_j·d_j / Z: one multiply-add per cell in the pass that computes e_j, instead of a
+// logarithm per weight afterwards. It agrees with the logarithms within float rounding (about 1e-6 relative).
+struct SoftmaxTerms {
+  float sum = 0.0f;           // Z
+  float weighted_gap = 0.0f;  // Σ e_j·d_j
+  float largest = 0.0f;       // max_j w_j
+  // Never below 0, which rounding could otherwise give a row of one visible key or one dominant weight.
+  double bits() const {
+    return std::max(
+        0.0, (std::log(static_cast<double>(sum)) - static_cast<double>(weighted_gap) / sum) / std::log(2.0));
+  }
+};
+
+// A softmax row's HeadRowStats from its SoftmaxTerms and its weights `row` for the keys [key_begin, key_end)
+// (0 outside them).
+HeadRowStats row_stats_of(const SoftmaxTerms& terms, const float* row, Eigen::Index key_begin,
+                          Eigen::Index key_end, Eigen::Index visible, Eigen::Index query) {
+  const auto weight = [&](Eigen::Index key) {
+    return key >= key_begin && key < key_end ? row[key - key_begin] : 0.0f;
+  };
+  HeadRowStats stats;
+  stats.visible = visible;
+  stats.bits = visible == 1 ? 0.0 : terms.bits();
+  stats.max_weight = terms.largest;
+  stats.first_token = weight(0);
+  stats.self = weight(query);
+  stats.previous_token = query >= 1 ? weight(query - 1) : 0.0f;
+  return stats;
+}
+
 // Softmax of count raw cells src[0, count) into dst (src may be dst), as PyTorch computes it: scale, subtract
 // the max, exponentiate, multiply by 1/sum. Three passes instead of five: the max of the raw cells (scaling
 // is monotonic, so scaling it gives the max of the scaled cells exactly), scale + subtract + exp + sum,
-// multiply. Hidden cells (−∞) end exactly 0.
+// multiply. Hidden cells (−∞) end exactly 0. With `terms`, also the row's SoftmaxTerms.
 template <typename Scale>
-void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
+void softmax(const float* src, float* dst, Eigen::Index count, Scale scale, SoftmaxTerms* terms = nullptr) {
   using namespace Eigen::internal;
   const Eigen::Index body = count - count % kPacketSize, tail = count - body;
   const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff());
   const Packet max_packet = pset1<Packet>(max_score);
   const auto exp_of = [&](const Packet& raw) { return pexp(psub(scale(raw), max_packet)); };
+  // e·d for the entropy; a hidden cell's d is −∞ and its e 0, so d is clamped to keep 0·d at 0.
+  const Packet lowest = pset1<Packet>(std::numeric_limits<float>::lowest());
+  const auto gap_of = [&](const Packet& raw) { return pmax(psub(scale(raw), max_packet), lowest); };
+  Packet gap0 = pzero(max_packet), gap1 = gap0;
 
   // The last `tail` cells through the same vector exp: the packet ending at count, read before the loop below
   // may overwrite the cells it shares with the body (it then stores the same values there), and counted in
@@ -86,28 +123,48 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
   Packet tail_exp = pzero(max_packet), tail_lanes = tail_exp;
   alignas(64) float lanes[kPacketSize];
   if (tail > 0 && body > 0) {
-    tail_exp = exp_of(ploadu<Packet>(src + count - kPacketSize));
+    const Packet raw = ploadu<Packet>(src + count - kPacketSize);
+    tail_exp = exp_of(raw);
     tail_lanes = tail_mask(tail);
+    if (terms) gap1 = pmul(pand(tail_exp, tail_lanes), gap_of(raw));
   } else if (tail > 0) {
     std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
     std::copy(src, src + count, lanes);
-    tail_exp = exp_of(pload<Packet>(lanes));
+    const Packet raw = pload<Packet>(lanes);
+    tail_exp = exp_of(raw);
+    if (terms) gap1 = pmul(tail_exp, gap_of(raw));
   }
 
   Packet sum0 = pzero(max_packet), sum1 = sum0;
   Eigen::Index j = 0;
-  for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
-    const Packet e0 = exp_of(ploadu<Packet>(src + j));
-    const Packet e1 = exp_of(ploadu<Packet>(src + j + kPacketSize));
-    pstoreu(dst + j, e0);
-    pstoreu(dst + j + kPacketSize, e1);
-    sum0 = padd(sum0, e0);
-    sum1 = padd(sum1, e1);
+  if (terms) {
+    for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
+      const Packet r0 = ploadu<Packet>(src + j), r1 = ploadu<Packet>(src + j + kPacketSize);
+      const Packet d0 = gap_of(r0), d1 = gap_of(r1);
+      const Packet e0 = pexp(d0), e1 = pexp(d1);
+      pstoreu(dst + j, e0);
+      pstoreu(dst + j + kPacketSize, e1);
+      sum0 = padd(sum0, e0);
+      sum1 = padd(sum1, e1);
+      gap0 = pmadd(e0, d0, gap0);
+      gap1 = pmadd(e1, d1, gap1);
+    }
+  } else {
+    for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
+      const Packet e0 = exp_of(ploadu<Packet>(src + j));
+      const Packet e1 = exp_of(ploadu<Packet>(src + j + kPacketSize));
+      pstoreu(dst + j, e0);
+      pstoreu(dst + j + kPacketSize, e1);
+      sum0 = padd(sum0, e0);
+      sum1 = padd(sum1, e1);
+    }
   }
   if (j < body) {
-    const Packet e = exp_of(ploadu<Packet>(src + j));
+    const Packet raw = ploadu<Packet>(src + j);
+    const Packet e = exp_of(raw);
     pstoreu(dst + j, e);
     sum0 = padd(sum0, e);
+    if (terms) gap0 = pmadd(e, gap_of(raw), gap0);
   }
   if (tail > 0 && body > 0) {
     pstoreu(dst + count - kPacketSize, tail_exp);
@@ -118,12 +175,23 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale) {
     sum1 = padd(sum1, tail_exp);
   }
 
-  const Packet inverse = pset1<Packet>(1.0f / predux(padd(sum0, sum1)));
-  for (j = 0; j < body; j += kPacketSize) pstoreu(dst + j, pmul(ploadu<Packet>(dst + j), inverse));
-  if (tail > 0 && body > 0)
-    pstoreu(dst + count - kPacketSize, pmul(tail_exp, inverse));
-  else
+  const float sum = predux(padd(sum0, sum1));
+  const Packet inverse = pset1<Packet>(1.0f / sum);
+  Packet largest = pzero(inverse);
+  for (j = 0; j < body; j += kPacketSize) {
+    const Packet weight = pmul(ploadu<Packet>(dst + j), inverse);
+    pstoreu(dst + j, weight);
+    if (terms) largest = pmax(largest, weight);
+  }
+  if (tail > 0 && body > 0) {
+    const Packet weight = pmul(tail_exp, inverse);
+    pstoreu(dst + count - kPacketSize, weight);
+    largest = pmax(largest, weight);
+  } else {
     for (j = body; j < count; ++j) dst[j] *= pfirst(inverse);
+    largest = pmax(largest, pmul(tail_exp, inverse));  // the padding's e is 0
+  }
+  if (terms) *terms = {sum, predux(padd(gap0, gap1)), predux_max(largest)};
 }
 
 // The sum of count cells in an order fixed by count alone. Eigen's sum starts its packets at the first
@@ -269,43 +337,58 @@ void write_rows(Matrix& matrix, Eigen::Index row_begin, Eigen::Index row_end, Ke
 }
 
 // Scale, mask and normalise rows [row_begin, row_end) within `span`, from their raw scores to their weights
-// (the same cells or not): the step's part between the two products. Hidden cells end exactly 0.
+// (the same cells or not): the step's part between the two products. Hidden cells end exactly 0. With
+// `stats` (n rows), also each row's statistics terms.
 template <typename Scale>
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, Scale scale, const Cells& raw, const Cells& weights) {
-  if (span.begin >= span.end) return;
+                    Eigen::Index row_end, KeySpan span, Scale scale, const Cells& raw, const Cells& weights,
+                    std::vector<HeadRowStats>* stats) {
+  const Eigen::Index n = input.queries->rows();
   const Eigen::Index width = span.end - span.begin;
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
-    const float* src = raw.at(query, span.begin);  // src[k], row[k]: key span.begin + k
-    float* row = weights.at(query, span.begin);
+    HeadRowStats* row_stats = stats ? &(*stats)[static_cast<std::size_t>(query)] : nullptr;
     const VisibleRange range = ranges[static_cast<std::size_t>(query)];
     if (range.begin >= range.end) {
-      std::fill(row, row + width, 0.0f);
+      if (width > 0) std::fill_n(weights.at(query, span.begin), width, 0.0f);
+      if (row_stats) *row_stats = HeadRowStats{};
       continue;
     }
+    const float* src = raw.at(query, span.begin);  // src[k], row[k]: key span.begin + k
+    float* row = weights.at(query, span.begin);
+    SoftmaxTerms terms;
+    SoftmaxTerms* wanted = row_stats ? &terms : nullptr;
     if (range.contiguous && input.normalization == Normalization::softmax) {
       // Hidden keys are exactly those outside the range: weight 0 there, softmax over the range alone.
       const Eigen::Index begin = range.begin - span.begin, end = range.end - span.begin;
       std::fill(row, row + begin, 0.0f);
       std::fill(row + end, row + width, 0.0f);
-      softmax(src + begin, row + begin, end - begin, scale);
+      softmax(src + begin, row + begin, end - begin, scale, wanted);
+      if (row_stats)
+        *row_stats = row_stats_of(terms, row, span.begin, span.end, range.end - range.begin, query);
       continue;
     }
-    const std::uint8_t* hidden = input.mask->row(query).data() + span.begin;
-    for (Eigen::Index k = 0; k < width; ++k) row[k] = hidden[k] ? kMinusInfinity : scale(src[k]);
-    if (input.normalization == Normalization::softmax)
-      softmax(row, row, width, AsIs{});
-    else
+    const std::uint8_t* hidden = input.mask->row(query).data();
+    for (Eigen::Index k = 0; k < width; ++k) row[k] = hidden[span.begin + k] ? kMinusInfinity : scale(src[k]);
+    if (input.normalization == Normalization::softmax) {
+      softmax(row, row, width, AsIs{}, wanted);
+      if (row_stats)
+        *row_stats = row_stats_of(terms, row, span.begin, span.end,
+                                  n - std::count(hidden, hidden + n, std::uint8_t{1}), query);
+    } else {
       sum_normalize(row, 0, width, query);
+      if (row_stats) *row_stats = head_row_stats(row, span.begin, span.end, hidden, n, query);
+    }
   }
 }
 
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, KeySpan span, const Cells& raw, const Cells& weights) {
+                    Eigen::Index row_end, KeySpan span, const Cells& raw, const Cells& weights,
+                    std::vector<HeadRowStats>* stats) {
   if (const float inverse = exact_inverse(input.scale_divisor); inverse > 0.0f)
-    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, raw, weights);
+    normalize_rows(input, ranges, row_begin, row_end, span, MultiplyBy{inverse}, raw, weights, stats);
   else
-    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, raw, weights);
+    normalize_rows(input, ranges, row_begin, row_end, span, DivideBy{input.scale_divisor}, raw, weights,
+                   stats);
 }
 
 // Rows [row_begin, row_end) of an earlier head whose block had the same inputs: its cells, and past its last
@@ -322,6 +405,22 @@ void copy_rows(const HeadResult& earlier, Eigen::Index row_begin, Eigen::Index r
   finish_streaming();
   head.context.middleRows(row_begin, row_end - row_begin) =
       earlier.context.middleRows(row_begin, row_end - row_begin);
+}
+
+// head.row_stats for copied rows [row_begin, row_end): the earlier head's (the same inputs give the same
+// terms), or, when it has none, computed from the copied weights.
+void copy_row_stats(const HeadResult& earlier, const MaskMatrix& mask, Eigen::Index row_begin,
+                    Eigen::Index row_end, HeadResult& head) {
+  const auto rows = static_cast<std::size_t>(row_end);
+  if (earlier.row_stats.size() >= rows) {
+    std::copy(earlier.row_stats.begin() + row_begin, earlier.row_stats.begin() + row_end,
+              head.row_stats.begin() + row_begin);
+    return;
+  }
+  const Eigen::Index n = head.weights.cols();
+  for (Eigen::Index query = row_begin; query < row_end; ++query)
+    head.row_stats[static_cast<std::size_t>(query)] =
+        head_row_stats(head.weights.row(query).data(), 0, n, mask.row(query).data(), n, query);
 }
 
 // Asks the kernel to back a fresh n × n matrix with 2 MiB pages. Every edit writes new matrices, and the
@@ -384,6 +483,7 @@ void allocate_head(const StepInput& input, HeadResult& head) {
     prefer_huge_pages(*head.dropout_weights);
   }
   head.context.resize(n, input.values->cols());
+  if (input.row_stats) head.row_stats.resize(static_cast<std::size_t>(n));
 }
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
@@ -427,7 +527,8 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   }
 
   const Clock::time_point normalize_start = input.clock ? Clock::now() : Clock::time_point{};
-  normalize_rows(input, ranges, row_begin, row_end, span, raw, weights);
+  normalize_rows(input, ranges, row_begin, row_end, span, raw, weights,
+                 input.row_stats ? &head.row_stats : nullptr);
   const Clock::time_point normalize_end = input.clock ? Clock::now() : Clock::time_point{};
   write_rows(head.weights, row_begin, row_end, span, dense ? nullptr : &weights, 0.0f);
   finish_streaming();
@@ -481,8 +582,11 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
     if (is_copied(block)) {
-      if (copied->earlier)
+      if (copied->earlier) {
         copy_rows((*copied->earlier)[h], row_begin, row_end, inputs[h].keep_scores, heads[h]);
+        if (inputs[h].row_stats)
+          copy_row_stats((*copied->earlier)[h], *inputs[h].mask, row_begin, row_end, heads[h]);
+      }
     } else
       attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);
   });

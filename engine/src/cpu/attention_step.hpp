@@ -26,6 +26,8 @@ struct StepInput {
   const std::vector<float>* dropout_noise = nullptr;  // n·n multipliers, or null
   bool keep_scores = true;
   StepClock* clock = nullptr;  // when set, attention_rows adds its time to it
+  // Also fill head.row_stats (HeadResult), each block's rows from its weights while they are in cache.
+  bool row_stats = false;
 };
 
 // For each query row, the half-open range of keys that are visible to it ([0, 0) when none is), and whether
@@ -68,7 +70,8 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
                      std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied = nullptr);
 
-// Sizes head's matrices for n queries (no initialisation; attention_rows writes every cell).
+// Sizes head's matrices (and row_stats when asked) for n queries (no initialisation; attention_rows writes
+// every cell).
 void allocate_head(const StepInput& input, HeadResult& head);
 
 }  // namespace attnscope::cpu

@@ -199,6 +199,7 @@ class CpuBackend final : public Backend {
                             problem.normalization,
                             problem.dropout_noise.empty() ? nullptr : &problem.dropout_noise[h],
                             problem.keep_scores};
+      inputs[h].row_stats = problem.row_stats;
       allocate_head(inputs[h], head);
     }
     const CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);

@@ -75,7 +75,9 @@ class TestHeadsPanel : public QObject {
     for (int row = 0; row < table->model()->rowCount(); ++row) {
       const int mask = row / 2, head = row % 2;
       const HeadResult& result = snapshot->rows[mask].result.heads[head];
-      const HeadStats expected = head_stats(result.weights, snapshot->rows[mask].result.mask);
+      // The snapshot's own statistics, from the row terms the step computed with the weights.
+      QCOMPARE(result.row_stats.size(), result.weights.rows());
+      const HeadStats expected = head_stats(snapshot->rows[mask].result)[std::size_t(head)];
       QCOMPARE(table->model()->index(row, HeadStatsModel::head).data().toInt(), head);
       QCOMPARE(table->model()->index(row, HeadStatsModel::mask).data().toString(), snapshot->maskLabel(mask));
       for (int i = 0; i < HeadStatsModel::kStatistics; ++i) {
