@@ -9,6 +9,7 @@
 #include "attnscope/atomic_file.hpp"
 #include "attnscope/attention.hpp"
 #include "attnscope/backend.hpp"
+#include "attnscope/compare.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/geometry.hpp"
 #include "attnscope/gpt2.hpp"
@@ -60,6 +61,32 @@ void refuse_csv_extras(const cli::OutputOptions& output) {
     throw Error("--probe and --rollout add to the JSON: drop --format csv");
   if (output.format == "csv" && output.geometry)
     throw Error("--geometry adds to the JSON (2-D points per head): drop --format csv");
+  if (output.format == "csv" && output.stats && output.compare_text)
+    throw Error(
+        "--stats and --compare-text each print one line per head with --format csv: drop one of them, "
+        "or --format csv");
+}
+
+constexpr const char* kCompareTextEmpty = "--compare-text: the text is empty: type at least one word";
+
+// Input B of --compare-text: A's request with only the text replaced.
+ComputeRequest compare_request(const ComputeRequest& request, const std::string& text) {
+  // Without a text an embeddings file would name its own tokens, and B would silently be A.
+  if (text.empty()) throw Error(kCompareTextEmpty);
+  ComputeRequest compared = request;
+  compared.text = text;
+  return compared;
+}
+
+// Runs a step of input B; the message of an Error it throws names the flag, so that it does not read as a
+// fault of --text.
+template <typename Step>
+auto blaming_compare_text(Step&& step) {
+  try {
+    return step();
+  } catch (const Error& error) {
+    throw Error(std::string("--compare-text: ") + error.what());
+  }
 }
 
 // --model: the text through a GPT-2 folder's tokenizer and every layer.
@@ -80,8 +107,20 @@ int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
       }
       if (output.rollout) layer_means.push_back(mean_of_heads(weights));
     };
+  std::optional<PreparedModelInput> compared;
+  if (output.compare_text) {
+    const ComputeRequest request_b = compare_request(request, *output.compare_text);
+    compared = blaming_compare_text([&] { return prepare_model_input(request_b, cli::flag_name); });
+    compared->run.keep_scores = false;  // only its weights are compared
+  }
   const Gpt2Result result = input.model.run(input.ids, input.run);
+  std::vector<HeadComparison> comparison;
+  if (compared) comparison = compare_layers(result, compared->model.run(compared->ids, compared->run));
   if (output.format == "csv") {
+    if (compared) {
+      write_output(comparison_to_csv(input.mask, comparison), output);
+      return 0;
+    }
     if (!output.stats) {
       write_output(model_result_to_csv(input.tokens, result), output);
       return 0;
@@ -108,6 +147,12 @@ int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
     json["rollout"] = rollout_to_json(result.layer_indices, attention_rollout(layer_means));
   }
   if (probed) json["probe"] = probe_to_json(probe(probed_rows, probed->second));
+  if (compared) {
+    std::vector<std::string> texts;
+    for (const BpeToken& token : compared->tokens) texts.push_back(token.token.text);
+    const auto aligned = static_cast<Eigen::Index>(std::min(input.tokens.size(), compared->tokens.size()));
+    json["compare"] = comparison_to_json(texts, aligned, input.mask, comparison);
+  }
   write_output(json.dump() + "\n", output);
   return 0;
 }
@@ -127,21 +172,38 @@ int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output
   if (input.tokens.empty()) throw Error("the text is empty: type at least one word");
   cli::check_flags_against(flags, input.embeddings);
   const auto probed = parse_probe(output, input.tokens.size());
+  std::optional<PreparedInput> compared;
+  if (output.compare_text) {
+    const ComputeRequest request_b = compare_request(request, *output.compare_text);
+    compared = blaming_compare_text([&] { return prepare_input(request_b, cli::flag_name); });
+    if (compared->tokens.empty()) throw Error(kCompareTextEmpty);
+  }
   const auto backend = make_backend(request.device);
   const CancelToken never_cancelled;
-  AttentionConfig config = input.config;
-  config.row_stats = output.stats;  // the statistics as the window computes them, with the weights
-  const AttentionResult result = compute_attention(config, input.embeddings, *backend, never_cancelled);
-  if (!result.fallback_reason.empty())
-    std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
+  const auto compute = [&](const PreparedInput& prepared) {
+    AttentionConfig config = prepared.config;
+    config.row_stats = output.stats;  // the statistics as the window computes them, with the weights
+    AttentionResult result = compute_attention(config, prepared.embeddings, *backend, never_cancelled);
+    if (!result.fallback_reason.empty())
+      std::cerr << "attnscope-cli: warning: " << result.fallback_reason << "\n";
+    return result;
+  };
+  const AttentionResult result = compute(input);
   const std::vector<HeadStats> stats = output.stats ? head_stats(result) : std::vector<HeadStats>{};
+  std::vector<HeadComparison> comparison;
+  // B's own failure (a row whose scores add up to 0 under sum normalisation) names the flag too.
+  if (compared) comparison = compare_heads(result, blaming_compare_text([&] { return compute(*compared); }));
+  const std::string mask = input.config.effective_mask().to_string();
   if (output.format == "csv") {
+    if (compared) {
+      write_output(comparison_to_csv(mask, comparison), output);
+      return 0;
+    }
     if (!output.stats) {
       write_output(result_to_csv(input.tokens, result), output);
       return 0;
     }
     std::vector<HeadStatsRow> rows;
-    const std::string mask = input.config.effective_mask().to_string();
     for (std::size_t h = 0; h < result.heads.size(); ++h)
       rows.push_back({0, static_cast<int>(h), mask, stats[h]});
     write_output(head_stats_to_csv(rows), output);
@@ -160,6 +222,12 @@ int run_compute(const cli::ComputeFlags& flags, const cli::OutputOptions& output
     for (std::size_t h = 0; h < result.heads.size(); ++h)
       rows.push_back({0, static_cast<int>(h), result.heads[h].weights.row(probed->first)});
     json["probe"] = probe_to_json(probe(rows, probed->second));
+  }
+  if (compared) {
+    std::vector<std::string> texts;
+    for (const Token& token : compared->tokens) texts.push_back(token.text);
+    const auto aligned = static_cast<Eigen::Index>(std::min(input.tokens.size(), compared->tokens.size()));
+    json["compare"] = comparison_to_json(texts, aligned, mask, comparison);
   }
   write_output(json.dump() + "\n", output);
   return 0;

@@ -27,6 +27,10 @@ std::unique_ptr<CLI::App> make_cli_app(CliCommandLine& line) {
   line.compute->add_option("--probe", line.output_options.probe,
                            "QUERY:KEY (0-based tokens): add every head's weight from that query to that key, "
                            "strongest first");
+  line.compute->add_option("--compare-text", line.output_options.compare_text,
+                           "TEXT: add, per head, how the text's weights differ from TEXT's under the same "
+                           "settings (A − B over the first min(n_A, n_B) tokens, and the total variation); "
+                           "with --format csv, print one line per head instead of the cells");
   line.compute
       ->add_flag("--rollout", line.output_options.rollout,
                  "With --model: add attention rollout (Abnar & Zuidema, 2020) up to each printed layer")

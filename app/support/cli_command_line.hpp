@@ -11,8 +11,8 @@
 
 namespace attnscope::cli {
 
-// compute --format and --output, and what to add to the result: --stats, --geometry, --probe and
-// --rollout.
+// compute --format and --output, and what to add to the result: --stats, --geometry, --probe, --rollout and
+// --compare-text.
 struct OutputOptions {
   std::string format = "json";
   std::optional<std::string> output;
@@ -20,6 +20,7 @@ struct OutputOptions {
   bool geometry = false;             // JSON only
   std::optional<std::string> probe;  // QUERY:KEY, 0-based token indices
   bool rollout = false;
+  std::optional<std::string> compare_text;  // input B, run with A's settings
 };
 
 // What the command line asks for. After a parse, exactly one of the subcommands is true.

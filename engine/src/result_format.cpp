@@ -190,6 +190,31 @@ std::string head_stats_to_csv(const std::vector<HeadStatsRow>& rows) {
   return csv.str();
 }
 
+Json comparison_to_json(const std::vector<std::string>& tokens, Eigen::Index aligned, const std::string& mask,
+                        const std::vector<HeadComparison>& heads) {
+  Json json;
+  json["tokens"] = tokens;
+  json["aligned"] = aligned;
+  Json entries = Json::array();
+  for (const HeadComparison& head : heads)
+    entries.push_back(Json{{"layer", head.layer},
+                           {"head", head.head},
+                           {"mask", mask},
+                           {"total_variation", static_cast<float>(head.total_variation)},
+                           {"weights_diff", matrix_to_json(head.weights_diff)}});
+  json["heads"] = std::move(entries);
+  return json;
+}
+
+std::string comparison_to_csv(const std::string& mask, const std::vector<HeadComparison>& heads) {
+  std::ostringstream csv;
+  csv << "layer,head,mask,total_variation\n";
+  for (const HeadComparison& head : heads)
+    csv << head.layer << ',' << head.head << ',' << csv_field(mask) << ','
+        << format_float(static_cast<float>(head.total_variation)) << '\n';
+  return csv.str();
+}
+
 Json rollout_to_json(const std::vector<int>& layers, const std::vector<Matrix>& rollout) {
   Json json = Json::array();
   for (const int layer : layers)

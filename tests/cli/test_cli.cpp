@@ -48,6 +48,40 @@ QJsonObject compute_json(const QStringList& arguments) {
   return QJsonDocument::fromJson(run.out).object();
 }
 
+// The flags of one case of tests/golden/compare.json: A's text and settings, --compare-text B; a file mask is
+// written into `directory`.
+QStringList compare_flags(const QJsonObject& oracle, const QTemporaryDir& directory) {
+  const auto text = [](const QJsonValue& tokens) {
+    QStringList words;
+    for (const auto& token : tokens.toArray()) words << token.toString();
+    return words.join(' ');
+  };
+  QStringList flags{"--text",           text(oracle["a_tokens"]),
+                    "--compare-text",   text(oracle["b_tokens"]),
+                    "--mechanism",      oracle["mechanism"].toString(),
+                    "--d-in",           QString::number(oracle["d_in"].toInt()),
+                    "--d-out",          QString::number(oracle["d_out"].toInt()),
+                    "--heads",          QString::number(oracle["n_heads"].toInt()),
+                    "--seed",           QString::number(oracle["seed"].toInt()),
+                    "--embedding-seed", QString::number(oracle["embedding_seed"].toInt())};
+  if (oracle["qkv_bias"].toBool()) flags << "--qkv-bias";
+  if (oracle["dropout"].toDouble() > 0) flags << "--dropout" << QString::number(oracle["dropout"].toDouble());
+  if (!oracle["dropout_seed"].isNull())
+    flags << "--dropout-seed" << QString::number(oracle["dropout_seed"].toInt());
+  QString mask = oracle["mask"].toString();
+  if (mask == "file") {
+    QFile file(directory.filePath(oracle["name"].toString() + ".csv"));
+    if (!file.open(QIODevice::WriteOnly)) qFatal("cannot write %s", qPrintable(file.fileName()));
+    for (const auto& row : oracle["mask_matrix"].toArray()) {
+      QStringList cells;
+      for (const auto& cell : row.toArray()) cells << QString::number(cell.toInt());
+      file.write(cells.join(' ').toUtf8() + '\n');
+    }
+    mask = "file:" + file.fileName();
+  }
+  return flags << "--mask" << mask;
+}
+
 QString write_file(const QTemporaryDir& directory, const QString& name, const QByteArray& contents) {
   QFile file(directory.filePath(name));
   if (!file.open(QIODevice::WriteOnly)) qFatal("cannot write %s", qPrintable(file.fileName()));
@@ -205,6 +239,71 @@ class TestCli : public QObject {
     QCOMPARE(alone["explained"][1].toDouble(), 0.0);
     ATTNSCOPE_COMPARE_EXACT(to_matrix(alone["queries_2d"]), Matrix(Matrix::Zero(1, 2)), "queries_2d");
     ATTNSCOPE_COMPARE_EXACT(to_matrix(alone["keys_2d"]), Matrix(Matrix::Zero(1, 2)), "keys_2d");
+  }
+
+  // --compare-text against the oracle, which ran both texts through PyTorch: B's tokens, m, and per head the
+  // mask A ran under, A − B and the total variation; and the same heads as CSV lines.
+  void compareTextMatchesTheOracle() {
+    const QJsonArray cases = read_json_object(golden_path("compare.json"))["mechanisms"].toArray();
+    QVERIFY(cases.size() >= 7);
+    QTemporaryDir directory;
+    for (const auto& value : cases) {
+      const QJsonObject oracle = value.toObject();
+      const QString name = oracle["name"].toString();
+      const QStringList flags = compare_flags(oracle, directory);
+      const Run run = run_cli(QStringList{"compute"} + flags);
+      QVERIFY2(run.exit_code == 0 && run.err.isEmpty(), run.err.constData());
+      const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+      const QJsonObject compare = json["compare"].toObject();
+      QCOMPARE(compare.keys(), (QStringList{"aligned", "heads", "tokens"}));
+      QCOMPARE(compare["tokens"], oracle["b_tokens"]);
+      QCOMPARE(compare["aligned"].toInt(), oracle["aligned"].toInt());
+      const QJsonArray heads = compare["heads"].toArray(), expected = oracle["heads"].toArray();
+      QCOMPARE(heads.size(), expected.size());
+      QCOMPARE(heads.size(), json["heads"].toArray().size());
+      for (qsizetype h = 0; h < heads.size(); ++h) {
+        const QJsonObject head = heads[h].toObject(), want = expected[h].toObject();
+        const QString label = QStringLiteral("%1 head %2").arg(name).arg(h);
+        QCOMPARE(head.keys(), (QStringList{"head", "layer", "mask", "total_variation", "weights_diff"}));
+        QCOMPARE(head["layer"].toInt(), 0);
+        QCOMPARE(head["head"].toInt(), want["head"].toInt());
+        QCOMPARE(head["mask"].toString(), json["mask"].toString());
+        ATTNSCOPE_COMPARE_DECIMALS(to_matrix(head["weights_diff"]), to_matrix(want["weights_diff"]), 1e-6,
+                                   label);
+        QVERIFY2(std::abs(head["total_variation"].toDouble() - want["total_variation"].toDouble()) <= 1e-6,
+                 qPrintable(label));
+      }
+
+      const Run csv = run_cli(QStringList{"compute"} + flags + QStringList{"--format", "csv"});
+      QVERIFY2(csv.exit_code == 0, csv.err.constData());
+      const QStringList lines = QString::fromUtf8(csv.out).split('\n', Qt::SkipEmptyParts);
+      QCOMPARE(lines.size(), 1 + heads.size());
+      QCOMPARE(lines[0], QString("layer,head,mask,total_variation"));
+      for (qsizetype h = 0; h < heads.size(); ++h) {
+        const QStringList cells = lines[h + 1].split(',');
+        QCOMPARE(cells.size(), 4);
+        QCOMPARE(cells.mid(0, 2).join(','), QStringLiteral("0,%1").arg(h));
+        QVERIFY(cells[2] == json["mask"].toString() || cells[2] == '"' + json["mask"].toString() + '"');
+        QCOMPARE(cells[3].toFloat(), float(heads[h].toObject()["total_variation"].toDouble()));
+      }
+    }
+  }
+
+  void compareTextKeepsTheRestOfTheOutput() {
+    // A's own output is what it is without --compare-text; the same text as B differs nowhere.
+    const QStringList book{"compute", "--preset", "book", "--mechanism", "multihead", "--d-out", "4"};
+    const QJsonObject alone = QJsonDocument::fromJson(run_cli(book).out).object();
+    const Run run = run_cli(book + QStringList{"--compare-text", "Your journey starts with one step"});
+    QCOMPARE(run.exit_code, 0);
+    QJsonObject json = QJsonDocument::fromJson(run.out).object();
+    const QJsonObject compare = json.take("compare").toObject();
+    QCOMPARE(json, alone);
+    QCOMPARE(compare["aligned"].toInt(), 6);
+    for (const auto& head : compare["heads"].toArray()) {
+      QCOMPARE(head.toObject()["total_variation"].toDouble(), 0.0);
+      QCOMPARE(head.toObject()["mask"].toString(), QString("causal"));
+      QVERIFY(to_matrix(head.toObject()["weights_diff"]).isZero(0.0));
+    }
   }
 
   void probeSortsEveryHead() {
@@ -443,6 +542,26 @@ class TestCli : public QObject {
     QTest::newRow("geometry as csv")
         << QStringList{"compute", book, "--geometry", "--format", "csv"} << value
         << "--geometry adds to the JSON (2-D points per head): drop --format csv";
+    QTest::newRow("compare text empty") << QStringList{"compute", book, "--compare-text", ""} << value
+                                        << "--compare-text: the text is empty: type at least one word";
+    QTest::newRow("compare text without tokens")
+        << QStringList{"compute", "--text", "a b", "--compare-text", " \t "} << value
+        << "--compare-text: the text is empty: type at least one word";
+    QTest::newRow("compare text empty with embeddings only")
+        << QStringList{"compute", "--embeddings", QStringLiteral(ATTNSCOPE_TEST_DATA_DIR "/emb_book.csv"),
+                       "--compare-text", ""}
+        << value << "--compare-text: the text is empty: type at least one word";
+    QTest::newRow("compare text too long")
+        << QStringList{"compute", "--text", "a b c", "--max-tokens", "3", "--compare-text", "a b c d"}
+        << value << "--compare-text: 4 tokens is more than the limit of 3 (--max-tokens 3)";
+    QTest::newRow("compare text against the embeddings file")
+        << QStringList{"compute", "--embeddings", QStringLiteral(ATTNSCOPE_TEST_DATA_DIR "/emb_book.csv"),
+                       "--compare-text", "a b"}
+        << value
+        << "--compare-text: " ATTNSCOPE_TEST_DATA_DIR "/emb_book.csv has 6 rows but the text has 2 tokens";
+    QTest::newRow("compare text with stats as csv")
+        << QStringList{"compute", book, "--compare-text", "a b", "--stats", "--format", "csv"} << value
+        << "--stats and --compare-text each print one line per head with --format csv";
     QTest::newRow("d-in mismatch") << QStringList{"compute", book, "--d-in", "4"} << value
                                    << "does not match";
   }

@@ -309,6 +309,105 @@ class TestCliModel : public QObject {
             "attnscope-cli: error: --geometry adds to the JSON (2-D points per head): drop --format csv\n"));
   }
 
+  // --compare-text through the oracle's checkpoint (tests/golden/compare.json): the texts' bytes are their
+  // tokens, B's tokens and every printed layer's heads, A − B and the total variation, as JSON and as CSV.
+  void compareTextMatchesTheOracle() {
+    const QJsonArray cases = read_json_object(golden_path("compare.json"))["gpt2"].toArray();
+    QVERIFY(cases.size() >= 2);
+    QTemporaryDir directory;
+    for (const auto& value : cases) {
+      const QJsonObject oracle = value.toObject();
+      const QString name = oracle["name"].toString();
+      const QJsonObject json_config = oracle["config"].toObject();
+      Gpt2Config config;
+      config.vocab_size = json_config["vocab_size"].toInt();
+      config.n_positions = json_config["n_positions"].toInt();
+      config.n_embd = json_config["n_embd"].toInt();
+      config.n_layer = json_config["n_layer"].toInt();
+      config.n_head = json_config["n_head"].toInt();
+      config.layer_norm_epsilon = json_config["layer_norm_epsilon"].toDouble();
+      const QString folder = directory.filePath(name);
+      write_gpt2_folder(folder.toStdString(), config,
+                        draw_tensors(gpt2_tensor_rules(config), std::uint64_t(oracle["seed"].toInt()),
+                                     oracle["dtype"].toString().toStdString()));
+      QStringList flags{"compute",
+                        "--model",
+                        folder,
+                        "--text",
+                        oracle["a_text"].toString(),
+                        "--compare-text",
+                        oracle["b_text"].toString()};
+      if (!oracle["extra_mask"].isNull()) flags << "--mask" << oracle["extra_mask"].toString();
+      // The second case prints layers 0 and 2 only: the comparison covers the printed layers.
+      const bool some_layers = name != cases[0].toObject()["name"].toString();
+      if (some_layers)
+        flags << "--layers"
+              << "0,2";
+      const Run run = run_cli(flags);
+      QVERIFY2(run.exit_code == 0 && run.err.isEmpty(), run.err.constData());
+      const QJsonObject json = QJsonDocument::fromJson(run.out).object();
+      QCOMPARE(json["token_ids"], oracle["a_ids"]);
+      const QJsonObject compare = json["compare"].toObject();
+      QJsonArray b_tokens;
+      for (const QChar c : oracle["b_text"].toString()) b_tokens.append(QString(c));
+      QCOMPARE(compare["tokens"], b_tokens);
+      QCOMPARE(compare["aligned"].toInt(), oracle["aligned"].toInt());
+      QJsonArray expected;
+      for (const auto& head : oracle["heads"].toArray())
+        if (!some_layers || head.toObject()["layer"].toInt() != 1) expected.append(head);
+      const QJsonArray heads = compare["heads"].toArray();
+      QCOMPARE(heads.size(), expected.size());
+      QCOMPARE(heads.size(), json["heads"].toArray().size());
+      for (qsizetype h = 0; h < heads.size(); ++h) {
+        const QJsonObject head = heads[h].toObject(), want = expected[h].toObject();
+        const QString label = QStringLiteral("%1 layer %2 head %3")
+                                  .arg(name)
+                                  .arg(head["layer"].toInt())
+                                  .arg(head["head"].toInt());
+        QCOMPARE(head["layer"].toInt(), want["layer"].toInt());
+        QCOMPARE(head["head"].toInt(), want["head"].toInt());
+        QCOMPARE(head["mask"].toString(), json["mask"].toString());
+        ATTNSCOPE_COMPARE_DECIMALS(to_matrix(head["weights_diff"]), to_matrix(want["weights_diff"]), 1e-6,
+                                   label);
+        QVERIFY2(std::abs(head["total_variation"].toDouble() - want["total_variation"].toDouble()) <= 1e-6,
+                 qPrintable(label));
+      }
+
+      const Run csv = run_cli(flags + QStringList{"--format", "csv"});
+      QVERIFY2(csv.exit_code == 0, csv.err.constData());
+      const QStringList lines = QString::fromUtf8(csv.out).split('\n', Qt::SkipEmptyParts);
+      QCOMPARE(lines.size(), 1 + heads.size());
+      QCOMPARE(lines[0], QString("layer,head,mask,total_variation"));
+      for (qsizetype h = 0; h < heads.size(); ++h) {
+        const QJsonObject head = heads[h].toObject();
+        QCOMPARE(lines[h + 1].section(',', 0, 2), QStringLiteral("%1,%2,%3")
+                                                      .arg(head["layer"].toInt())
+                                                      .arg(head["head"].toInt())
+                                                      .arg(json["mask"].toString()));
+        QCOMPARE(lines[h + 1].section(',', 3).toFloat(), float(head["total_variation"].toDouble()));
+      }
+    }
+  }
+
+  void compareTextErrorsAreOneLine_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("empty") << ""
+                           << "--compare-text: the text is empty: type at least one word";
+    // 41 bytes, 41 tokens: one more than the model's positions.
+    QTest::newRow("too long") << QString(41, 'x')
+                              << "--compare-text: the text is 41 tokens, more than the model's 40 positions "
+                                 "(n_positions): shorten it";
+  }
+  void compareTextErrorsAreOneLine() {
+    QFETCH(QString, text);
+    QFETCH(QString, message);
+    const Run run = run_cli({"compute", "--model", m_model, "--text", kText, "--compare-text", text});
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY(run.out.isEmpty());
+    QCOMPARE(QString::fromUtf8(run.err), "attnscope-cli: error: " + message + "\n");
+  }
+
   void aNaNWeightIsAnErrorNotNull() {
     // A NaN weight would print as null, which the schema keeps for hidden cells: the model is refused.
     QTemporaryDir directory;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attnscope/bpe_tokenizer.hpp"
+#include "attnscope/compare.hpp"
 #include "attnscope/config.hpp"
 #include "attnscope/geometry.hpp"
 #include "attnscope/gpt2.hpp"
@@ -50,6 +51,14 @@ struct HeadStatsRow {
   HeadStats stats;
 };
 std::string head_stats_to_csv(const std::vector<HeadStatsRow>& rows);
+
+// Compare (--compare-text): {"tokens": B's token texts, "aligned": m (the smaller token count), "heads":
+// [{"layer", "head", "mask", "total_variation", "weights_diff": m × m, A − B}, …]}, the heads in `heads`'
+// order, each labelled with the mask both inputs ran under (`mask`, as the result's "mask" names it).
+Json comparison_to_json(const std::vector<std::string>& tokens, Eigen::Index aligned, const std::string& mask,
+                        const std::vector<HeadComparison>& heads);
+// One line per head: a header `layer,head,mask,total_variation`.
+std::string comparison_to_csv(const std::string& mask, const std::vector<HeadComparison>& heads);
 
 // [{"layer": l, "weights": R_l}, …] for each of `layers`, from attention_rollout's result over every layer.
 Json rollout_to_json(const std::vector<int>& layers, const std::vector<Matrix>& rollout);
