@@ -40,8 +40,9 @@ void CommandLine::addOptions(CLI::App& app) {
   app.add_option("--layer", m_layer, "With --model: the layer the grid shows (0-based, default 0)")
       ->needs(model);
   app.add_option("--head-summary", m_headSummary,
-                 "An extra map per mask row: none (default), mean or max of the heads")
-      ->check(CLI::IsMember({"none", "mean", "max"}));
+                 "An extra map per mask row: none (default), mean or max of the heads, or with --model the "
+                 "attention rollout up to --layer")
+      ->check(CLI::IsMember({"none", "mean", "max", "rollout"}));
   app.add_option("--show", m_show, "What the maps show: weights (default), scores or both")
       ->check(CLI::IsMember({"weights", "scores", "both"}));
   app.add_flag("--stats", m_stats,
@@ -108,9 +109,13 @@ ViewSettings CommandLine::settings() const {
     if (m_layer < 0) throw Error("--layer " + std::to_string(m_layer) + " must be 0 or more");
   }
   if (given("--head-summary"))
-    settings.display.headSummary = m_headSummary == "mean"  ? HeadSummary::mean
-                                   : m_headSummary == "max" ? HeadSummary::max
-                                                            : HeadSummary::none;
+    for (const HeadSummary summary :
+         {HeadSummary::none, HeadSummary::mean, HeadSummary::max, HeadSummary::rollout})
+      if (toString(summary).toStdString() == m_headSummary) settings.display.headSummary = summary;
+  if (settings.display.headSummary == HeadSummary::rollout && settings.modelFolder.isEmpty())
+    throw Error(
+        "--head-summary rollout needs --model DIR: rollout follows attention through a model's layers, and a "
+        "chapter 3 mechanism has one");
   if (given("--stats")) settings.display.statReadouts = true;
   if (given("--show")) {
     if (m_show == "scores")

@@ -137,12 +137,16 @@ Matrix mean_of_heads(const std::vector<const Matrix*>& head_weights) {
   return (sum / static_cast<double>(head_weights.size())).cast<float>();
 }
 
-std::vector<Matrix> attention_rollout(const std::vector<Matrix>& layer_mean_weights) {
-  std::vector<Matrix> rollout;
-  if (layer_mean_weights.empty()) return rollout;
+namespace {
+
+// R_0 … R_{count−1}, each handed to `each` as a float matrix.
+template <typename Each>
+void roll_out(const std::vector<Matrix>& layer_mean_weights, std::size_t count, Each each) {
+  if (count == 0) return;
   const Eigen::Index n = layer_mean_weights.front().rows();
   Eigen::MatrixXd flow;
-  for (const Matrix& mean : layer_mean_weights) {
+  for (std::size_t l = 0; l < count; ++l) {
+    const Matrix& mean = layer_mean_weights[l];
     if (mean.rows() != n || mean.cols() != n)
       throw Error("rollout needs every layer's weights n × n with one n, not " + shape_of(n, n) + " and " +
                   shape_of(mean.rows(), mean.cols()));
@@ -150,10 +154,26 @@ std::vector<Matrix> attention_rollout(const std::vector<Matrix>& layer_mean_weig
     // pointing at themselves.
     Eigen::MatrixXd step = 0.5 * mean.cast<double>() + 0.5 * Eigen::MatrixXd::Identity(n, n);
     step.array().colwise() /= step.rowwise().sum().array();
-    flow = rollout.empty() ? step : Eigen::MatrixXd(step * flow);
-    rollout.push_back(flow.cast<float>());
+    flow = l == 0 ? step : Eigen::MatrixXd(step * flow);
+    each(flow.cast<float>());
   }
+}
+
+}  // namespace
+
+std::vector<Matrix> attention_rollout(const std::vector<Matrix>& layer_mean_weights) {
+  std::vector<Matrix> rollout;
+  roll_out(layer_mean_weights, layer_mean_weights.size(), [&](Matrix r) { rollout.push_back(std::move(r)); });
   return rollout;
+}
+
+Matrix attention_rollout(const std::vector<Matrix>& layer_mean_weights, std::size_t layer) {
+  if (layer >= layer_mean_weights.size())
+    throw Error("rollout to layer " + std::to_string(layer) + " needs " + std::to_string(layer + 1) +
+                " layers' weights, not " + std::to_string(layer_mean_weights.size()));
+  Matrix last;
+  roll_out(layer_mean_weights, layer + 1, [&](Matrix r) { last = std::move(r); });
+  return last;
 }
 
 std::vector<ProbeHit> probe(const std::vector<ProbedRow>& rows, Eigen::Index key) {

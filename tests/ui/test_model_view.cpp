@@ -12,17 +12,21 @@
 #include <QLabel>
 #include <QProcess>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTextCursor>
 #include <algorithm>
 #include <cmath>
 
 #include "../support/gpt2_checkpoint.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
 #include "compute/model_snapshot.hpp"
 #include "main_window.hpp"
 #include "panels/head_stats_model.hpp"
 #include "panels/model_overview.hpp"
+#include "panels/sentence_editor.hpp"
 #include "panels/settings_panel.hpp"
 #include "panels/token_chip_view.hpp"
 #include "panels/token_strip.hpp"
@@ -379,6 +383,72 @@ class TestModelView : public QObject {
         summary == int(HeadSummary::mean) ? QStringLiteral("mean of heads") : QStringLiteral("max of heads");
     QCOMPARE(plot->mapTitle(kHeads), label + QStringLiteral(" \u00b7 causal"));
     compareGrid(*plot, window.model()->settings(), 0);
+  }
+
+  void rolloutFollowsTheLayers() {
+    MainWindow window;
+    openTinyModel(window, m_model);
+    auto* combo = field<QComboBox>(window, "headSummary");
+    const quint64 started = window.controller()->startedCount();
+    combo->setCurrentIndex(combo->findData(int(HeadSummary::rollout)));
+    QVERIFY(waitForIdle(window.controller()));
+    // Made from the snapshot's layer means on the worker: the model does not run again.
+    QCOMPARE(window.controller()->startedCount(), started);
+    // The engine's rollout (what attnscope-cli --rollout prints), from every layer's mean head weights.
+    const Gpt2Result all = engineRun(m_model, kText);
+    std::vector<Matrix> means;
+    for (const AttentionResult& layer : all.layers) {
+      std::vector<const Matrix*> weights;
+      for (const HeadResult& head : layer.heads) weights.push_back(&head.weights);
+      means.push_back(mean_of_heads(weights));
+    }
+    const std::vector<Matrix> rollout = attention_rollout(means);
+    for (int layer = 0; layer < kLayers; ++layer) {
+      field<QSpinBox>(window, "layer")->setValue(layer);
+      QVERIFY(waitForIdle(window.controller()));
+      HeatmapPlot* plot = window.grid()->plot();
+      QCOMPARE(plot->mapCount(), 2 * (kHeads + 1));
+      QCOMPARE(plot->mapTitle(kHeads), QStringLiteral("rollout to layer %1 \u00b7 causal").arg(layer));
+      const int n = static_cast<int>(rollout[0].rows());
+      for (int q = 0; q < n; ++q)
+        for (int k = 0; k < n; ++k) {
+          const double shown = plot->colorMap(kHeads)->cellValue(q, k);
+          if (k > q)
+            QVERIFY(std::isnan(shown));  // the causal mask's hatch
+          else
+            QCOMPARE(shown, double(rollout[std::size_t(layer)](q, k)));
+        }
+    }
+    // An edit at the end keeps it equal to a fresh run's.
+    window.editor()->moveCursor(QTextCursor::End);
+    QTest::keyClicks(window.editor(), QStringLiteral(" hello"));
+    QVERIFY(waitForIdle(window.controller()));
+    const SnapshotPointer snapshot = window.model()->snapshot();
+    const Gpt2Result edited = engineRun(m_model, kText + QStringLiteral(" hello"));
+    std::vector<Matrix> editedMeans;
+    for (const AttentionResult& layer : edited.layers) {
+      std::vector<const Matrix*> weights;
+      for (const HeadResult& head : layer.heads) weights.push_back(&head.weights);
+      editedMeans.push_back(mean_of_heads(weights));
+    }
+    QVERIFY(snapshot->isSummary(kHeads));
+    QVERIFY(snapshot->head(0, kHeads).weights == attention_rollout(editedMeans).back());
+  }
+
+  void rolloutNeedsAModel() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    auto* combo = field<QComboBox>(window, "headSummary");
+    auto* items = qobject_cast<QStandardItemModel*>(combo->model());
+    QVERIFY(!items->item(combo->findData(int(HeadSummary::rollout)))->isEnabled());
+    openTinyModel(window, m_model);
+    QVERIFY(items->item(combo->findData(int(HeadSummary::rollout)))->isEnabled());
+    // Headless: asked for without a model, a one-line error.
+    const Run run =
+        runApp({QStringLiteral("--head-summary"), QStringLiteral("rollout"), QStringLiteral("--export"),
+                QDir::temp().filePath(QStringLiteral("attnscope-rollout.png"))});
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY2(run.err.contains("--head-summary rollout needs --model"), run.err.constData());
   }
 
   void headSummariesInTheBookView() {

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "attnscope/attention.hpp"
+#include "attnscope/head_stats.hpp"
 #include "attnscope/mask.hpp"
 #include "text.hpp"
 
@@ -136,8 +137,10 @@ bool AttentionSnapshot::hasDropout() const {
 }
 
 QString AttentionSnapshot::headLabel(int head) const {
-  if (isSummary(head))
+  if (isSummary(head)) {
+    if (headSummary == HeadSummary::rollout) return QStringLiteral("rollout to layer %1").arg(model->layer);
     return headSummary == HeadSummary::max ? QStringLiteral("max of heads") : QStringLiteral("mean of heads");
+  }
   return QStringLiteral("head %1").arg(head);
 }
 
@@ -453,13 +456,30 @@ HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
   return combined;
 }
 
+// Row `row`'s rollout up to the layer shown, from the model's mean head weights. It has weights only: its
+// scores are NaN (a rollout is not a softmax of scores).
+HeadResult rolloutOf(const AttentionSnapshot& snapshot, int row) {
+  const ModelInfo& model = *snapshot.model;
+  const int n = snapshot.tokenCount();
+  HeadResult rollout;
+  rollout.queries = rollout.keys = rollout.values = rollout.context = Matrix(n, 0);
+  rollout.weights = attention_rollout(*model.layerMeans[static_cast<std::size_t>(row)],
+                                      static_cast<std::size_t>(model.layer));
+  rollout.scores = Matrix::Constant(n, n, std::numeric_limits<float>::quiet_NaN());
+  return rollout;
+}
+
 void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary, const CancelToken& cancel) {
   snapshot.headSummary = summary;
   snapshot.summaries.clear();
-  if (summary == HeadSummary::none || snapshot.mechanismHeadCount() < 2) return;
+  // A rollout needs a model's layers; a mean or max needs several heads.
+  const bool rollout = summary == HeadSummary::rollout;
+  if (summary == HeadSummary::none || (rollout && !snapshot.model) ||
+      (!rollout && snapshot.mechanismHeadCount() < 2))
+    return;
   for (int row = 0; row < snapshot.maskCount(); ++row) {
     cancel.throw_if_cancelled();
-    snapshot.summaries.push_back(summarizeHeads(snapshot, row));
+    snapshot.summaries.push_back(rollout ? rolloutOf(snapshot, row) : summarizeHeads(snapshot, row));
   }
 }
 

@@ -69,6 +69,9 @@ struct ModelInfo {
   int layer = 0;                    // 0-based
   std::vector<BpeToken> tokens;     // ids and vocabulary pieces, in token order
   std::vector<Matrix> finalHidden;  // per mask row: n × n_embd after ln_f
+  // Per mask row, every layer's mean head weights Ā_l (n × n each; mean_of_heads): what the rollout summary
+  // is made from, so that choosing it never runs the model again.
+  std::vector<std::shared_ptr<const std::vector<Matrix>>> layerMeans;
   // Positions the model computed for this snapshot, summed over its runs (one per distinct mask): n per run
   // without a ModelCache, fewer when an earlier edit's states were reused (0 when only the layer changed).
   int recomputedPositions = 0;
@@ -146,8 +149,8 @@ struct AttentionSnapshot {
   // Model only: every layer × head of every mask row, at index (row · n_layer + layer) · n_head + head.
   std::vector<OverviewMap> overview;
   // With a summary, each row has one more map after its heads: the mean or max of the heads, cell by cell
-  // (summaries[row]). Its q, k, v and context are empty; its raw scores are the summary of the heads' raw
-  // scores, masked cells included.
+  // (summaries[row]), or a model's rollout up to the layer shown. Its q, k, v and context are empty; its raw
+  // scores are the summary of the heads' raw scores, masked cells included (NaN for a rollout).
   HeadSummary headSummary = HeadSummary::none;
   std::vector<HeadResult> summaries;
   // Every head's statistics, from its weights before dropout, computed on the worker before any matrix is
@@ -166,7 +169,8 @@ struct AttentionSnapshot {
   const HeadResult& head(int row, int head) const {
     return isSummary(head) ? summaries[row] : rows[row].result.heads[head];
   }
-  QString headLabel(int head) const;  // "head 0" (heads count from 0), "mean of heads", "max of heads"
+  // "head 0" (heads count from 0), "mean of heads", "max of heads", "rollout to layer 5"
+  QString headLabel(int head) const;
   // What the row computed, in words: "gpt2 layer 3" or the mechanism.
   QString mechanismLabel(int row) const;
   const OverviewMap& overviewMap(int row, int layer, int head) const;

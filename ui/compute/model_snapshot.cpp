@@ -210,6 +210,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       row.result = snapshot->rows[same->second].result;
       snapshot->rows.push_back(std::move(row));
       info.finalHidden.push_back(info.finalHidden[same->second]);
+      info.layerMeans.push_back(info.layerMeans[same->second]);
       for (std::size_t i = 0; i < layers * heads; ++i) {
         snapshot->overview.push_back(snapshot->overview[same->second * layers * heads + i]);
         snapshot->headStats.push_back(snapshot->headStats[same->second * layers * heads + i]);
@@ -229,6 +230,15 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     std::vector<HeadRowSummaries>& rowSummaries = cached ? cached->rows : ownRows;
     const bool rowsReusable =
         cached && cached->rowsValid && cached->rowsCount == n && rowSummaries.size() == layers * heads;
+    // Every layer's mean head weights, for the rollout: the cache's when only the layer changed, else a copy
+    // whose rows from the first changed one are updated (the cache's may be on screen in a snapshot).
+    std::shared_ptr<std::vector<Matrix>> means;
+    if (!summariesKept) {
+      means = cached && cached->layerMeans && rowsReusable
+                  ? std::make_shared<std::vector<Matrix>>(*cached->layerMeans)
+                  : std::make_shared<std::vector<Matrix>>();
+      means->resize(layers);
+    }
     const auto summarize = [&](int l, const AttentionResult& layer, Eigen::Index firstRow) {
       cancel.throw_if_cancelled();
       const std::size_t first = static_cast<std::size_t>(l) * heads;
@@ -237,6 +247,14 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       QtConcurrent::blockingMap(headIndices, [&](std::size_t h) {
         summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h]);
       });
+      // As mean_of_heads sums them (in double, head by head), so that the window's rollout is the CLI's.
+      Matrix& mean = (*means)[static_cast<std::size_t>(l)];
+      if (mean.rows() != n || mean.cols() != n) mean.resize(n, n);
+      const Eigen::Index changed = n - firstRow;
+      Eigen::MatrixXd sum = layer.heads.front().weights.bottomRows(changed).cast<double>();
+      for (std::size_t h = 1; h < heads; ++h)
+        sum += layer.heads[h].weights.bottomRows(changed).cast<double>();
+      mean.bottomRows(changed) = (sum / static_cast<double>(heads)).cast<float>();
       for (std::size_t h = 0; h < heads; ++h) {
         snapshot->overview.push_back(overviewOf(rowSummaries[first + h], n));
         snapshot->headStats.push_back(head_stats(rowSummaries[first + h].stats));
@@ -274,7 +292,9 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       cached->ids = ids;
       cached->rowsCount = n;
       cached->rowsValid = true;
+      cached->layerMeans = means;
     }
+    info.layerMeans.push_back(summariesKept ? cached->layerMeans : std::move(means));
     info.recomputedPositions += n - result.reused_positions;
     row.result = std::move(result.layers.front());
     snapshot->computeMs += result.compute_ms;

@@ -34,6 +34,9 @@ struct ModelCache {
     std::vector<OverviewMap> overview;
     std::vector<HeadStats> headStats;
     std::vector<HeadRowSummaries> rows;  // per layer × head, for rowsCount positions when rowsValid
+    // Per layer, the mean of its heads' weights (n × n, for rowsCount positions when rowsValid): the
+    // rollout's Ā_l. Shared with the snapshots made from it, so it is copied before an edit changes it.
+    std::shared_ptr<const std::vector<Matrix>> layerMeans;
     int rowsCount = 0;
     bool rowsValid = false;
   };

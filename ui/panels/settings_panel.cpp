@@ -15,6 +15,7 @@
 #include <QRegularExpressionValidator>
 #include <QScrollBar>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTextLayout>
 #include <QTimer>
 #include <QToolButton>
@@ -503,8 +504,10 @@ QWidget* SettingsPanel::buildDisplayGroup() {
   m_headSummary->addItem(tr("each head"), int(HeadSummary::none));
   m_headSummary->addItem(tr("each head + mean of heads"), int(HeadSummary::mean));
   m_headSummary->addItem(tr("each head + max of heads"), int(HeadSummary::max));
+  m_headSummary->addItem(tr("each head + rollout to this layer"), int(HeadSummary::rollout));
   m_headSummary->setToolTip(
-      tr("An extra map per mask row: the mean or the largest value of the heads, cell by cell"));
+      tr("An extra map per mask row: the mean or the largest value of the heads, cell by cell, or for a "
+         "model the attention rollout (Abnar & Zuidema, 2020) from layer 0 up to the layer shown"));
   form->addRow(tr("&Heads"), m_headSummary);
 
   m_statReadouts = new QCheckBox(tr("Statistics &under each map"));
@@ -618,6 +621,11 @@ void SettingsPanel::updateEnabledFields() {
   const bool model = !m_settings.modelFolder.isEmpty();
   m_closeModel->setEnabled(model);
   m_layer->setEnabled(model);
+  // Rollout follows attention through a model's layers; a chapter 3 mechanism has one.
+  auto* summaries = qobject_cast<QStandardItemModel*>(m_headSummary->model());
+  QStandardItem* rollout = summaries->item(m_headSummary->findData(int(HeadSummary::rollout)));
+  rollout->setEnabled(model);
+  rollout->setToolTip(model ? QString() : tr("Open a GPT-2 model first: rollout needs its layers"));
   m_modelNote->setVisible(model);
   m_maskNote->setVisible(model);
   // A model brings its own tokenizer, embeddings, mechanism and device.

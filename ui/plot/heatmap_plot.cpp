@@ -645,9 +645,11 @@ std::vector<int> HeatmapPlot::flatMaps() const {
 }
 
 QString HeatmapPlot::fileStem(const AttentionSnapshot& snapshot, const MapKey& key) {
-  const QString head = snapshot.isSummary(key.head)
-                           ? QStringLiteral("%1-of-heads").arg(toString(snapshot.headSummary))
-                           : QStringLiteral("head%1").arg(key.head);
+  QString head = QStringLiteral("head%1").arg(key.head);
+  if (snapshot.isSummary(key.head))
+    head = snapshot.headSummary == HeadSummary::rollout
+               ? QStringLiteral("rollout")
+               : QStringLiteral("%1-of-heads").arg(toString(snapshot.headSummary));
   const QString layer = snapshot.model ? QStringLiteral("layer%1-").arg(snapshot.model->layer) : QString();
   return QStringLiteral("%1%2-%3-%4")
       .arg(layer, head, maskSlug(snapshot.rows[key.maskRow].mask), slugOf(key.quantity));

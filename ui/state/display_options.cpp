@@ -74,6 +74,8 @@ QString toString(HeadSummary summary) {
       return QStringLiteral("mean");
     case HeadSummary::max:
       return QStringLiteral("max");
+    case HeadSummary::rollout:
+      return QStringLiteral("rollout");
   }
   return QStringLiteral("none");
 }

@@ -15,8 +15,9 @@ enum class ColorMapId { viridis, magma, cividis };
 
 // How a map with more tokens than pixels shows each block of cells: its largest or its mean unmasked value.
 enum class Reduction { max, mean };
-// An extra map per mask row that sums up its heads cell by cell.
-enum class HeadSummary { none, mean, max };
+// An extra map per mask row that sums up its heads cell by cell, or, for a model, the attention rollout
+// (Abnar & Zuidema, 2020) from layer 0 up to the layer shown.
+enum class HeadSummary { none, mean, max, rollout };
 
 struct DisplayOptions {
   std::vector<Quantity> quantities{Quantity::weights};  // in Quantity order, no duplicates
@@ -36,7 +37,7 @@ QString slugOf(Quantity quantity);           // "scores", "scaled-scores", "weig
 QString colorScaleLabel(Quantity quantity);  // the colour bar's: "score q·k", …, "weight after dropout"
 QString toString(ColorMapId colorMap);       // "viridis", "magma", "cividis"
 QString toString(Reduction reduction);       // "max", "mean"
-QString toString(HeadSummary summary);       // "none", "mean", "max"
+QString toString(HeadSummary summary);       // "none", "mean", "max", "rollout"
 bool isScore(Quantity quantity);             // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 

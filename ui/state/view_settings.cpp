@@ -89,9 +89,10 @@ ColorMapId parseColorMap(const std::string& name) {
 }
 
 HeadSummary parseHeadSummary(const std::string& name) {
-  for (const HeadSummary summary : {HeadSummary::none, HeadSummary::mean, HeadSummary::max})
+  for (const HeadSummary summary :
+       {HeadSummary::none, HeadSummary::mean, HeadSummary::max, HeadSummary::rollout})
     if (toString(summary).toStdString() == name) return summary;
-  throw Error("unknown head summary " + quote(name) + " (expected none, mean or max)");
+  throw Error("unknown head summary " + quote(name) + " (expected none, mean, max or rollout)");
 }
 
 Reduction parseReduction(const std::string& name) {

@@ -51,6 +51,9 @@ std::vector<HeadStats> head_stats(const AttentionResult& result);
 // Ã_l = 0.5·Ā_l + 0.5·I with each row renormalised to sum 1, R_0 = Ã_0 and R_l = Ã_l · R_{l−1}. Returns R_l
 // for every layer. Throws Error when the matrices are not all n × n.
 std::vector<Matrix> attention_rollout(const std::vector<Matrix>& layer_mean_weights);
+// R_layer alone, from the first layer + 1 matrices (the same numbers as attention_rollout's). Throws Error
+// as attention_rollout, or when there are not that many.
+Matrix attention_rollout(const std::vector<Matrix>& layer_mean_weights, std::size_t layer);
 
 // The mean of a layer's head weights, the Ā_l that attention_rollout takes.
 Matrix mean_of_heads(const std::vector<const Matrix*>& head_weights);
