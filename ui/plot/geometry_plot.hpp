@@ -1,0 +1,84 @@
+#pragma once
+// One head's queries and keys as points in a plane (the Geometry dock): queries as filled discs, keys as open
+// triangles, and lines from the selected query to the keys it weighs, as wide and as opaque as their weight.
+// It draws what it is given; which keys get a line or a label, and what the coordinates are, the panel
+// decides. The axes keep one scale for both, so angles and distances in the plane are not distorted.
+
+#include <qcustomplot.h>
+
+#include <QPicture>
+#include <QStringList>
+#include <optional>
+#include <vector>
+
+#include "attnscope/matrix.hpp"
+
+namespace attnscope::ui {
+
+// Every token's query and key in the plane: row i of `queries` and `keys` (n × 2) is token i's.
+struct GeometryPoints {
+  Matrix queries;
+  Matrix keys;
+  QStringList tokens;
+  QString xLabel, yLabel;
+};
+
+// What stands out: the selected query (−1: none), its lines and the tokens whose two points are labelled.
+struct GeometryHighlight {
+  struct Line {
+    int key = 0;
+    float weight = 0.0f;
+  };
+  int query = -1;
+  std::vector<Line> lines;
+  std::vector<int> labelled;
+};
+
+// A point of the plot: token `index`'s query or key.
+struct GeometryPick {
+  bool key = false;
+  int index = 0;
+};
+
+class GeometryPlot : public QCustomPlot {
+  Q_OBJECT
+
+ public:
+  explicit GeometryPlot(QWidget* parent = nullptr);
+
+  void setPoints(GeometryPoints points);
+  void setHighlight(GeometryHighlight highlight);
+  void clearContent();
+  const GeometryPoints& points() const { return m_points; }
+  const GeometryHighlight& highlight() const { return m_highlight; }
+
+  QCPCurve* queryCurve() const { return m_queries; }
+  QCPCurve* keyCurve() const { return m_keys; }
+  // The line drawn to each key of highlight().lines, in that order.
+  const std::vector<QCPItemLine*>& lineItems() const { return m_lineItems; }
+  // Where token `index`'s query or key is drawn, in widget pixels.
+  QPointF pixelOf(GeometryPick point) const;
+  // The point nearest `position` (widget pixels) within kPickRadius pixels; a key wins a tie with a query.
+  std::optional<GeometryPick> pointAt(QPointF position) const;
+  static constexpr double kPickRadius = 8.0;
+
+  // The plot laid out and painted at `size` (logical pixels), independent of the widget's size.
+  QPicture record(QSize size) const;
+
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
+ private:
+  void drawHighlight();
+  // Ranges that show every point with one scale on both axes, for a viewport of `viewport`.
+  void fitRanges(const QRect& viewport);
+
+  GeometryPoints m_points;
+  GeometryHighlight m_highlight;
+  QCPCurve* m_queries;
+  QCPCurve* m_keys;
+  QCPCurve* m_selected;
+  std::vector<QCPItemLine*> m_lineItems;
+};
+
+}  // namespace attnscope::ui
