@@ -12,8 +12,17 @@ namespace {
 const QColor kQueryColor(0x1f, 0x77, 0xb4);
 const QColor kKeyColor(0xd9, 0x5f, 0x02);
 const QColor kLineColor(0x1b, 0x3a, 0x5c);
-constexpr double kMargin = 0.12;  // of the points' extent, each side: room for the labels and markers
+constexpr double kMargin = 0.12;     // of the points' extent, each side: room for the markers
+constexpr double kLabelRoom = 0.15;  // more on the right, where the labels run
 constexpr int kLabelCharacters = 14;
+constexpr double kSharedLabelDistance = 0.015;  // of the larger axis range
+// Above this many tokens the points are drawn without antialiasing: a long text's 2n discs and triangles took
+// most of a replot's time.
+constexpr int kAntialiasedTokens = 2000;
+// The selection's lines, and its ring and labels, on layers of their own that a new selection redraws alone,
+// without the points.
+const QString kLinesLayer = QStringLiteral("selectionLines");
+const QString kMarksLayer = QStringLiteral("selectionMarks");
 
 QCPCurve* pointCurve(QCustomPlot* plot, const QCPScatterStyle& style, const QString& name) {
   auto* curve = new QCPCurve(plot->xAxis, plot->yAxis);
@@ -51,6 +60,10 @@ GeometryPlot::GeometryPlot(QWidget* parent) : QCustomPlot(parent) {
       pointCurve(this, QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(kLineColor, 2), Qt::NoBrush, 15),
                  tr("selected query"));
   m_selected->removeFromLegend();
+  addLayer(kLinesLayer, layer(QStringLiteral("grid")), limAbove);
+  addLayer(kMarksLayer, layer(QStringLiteral("main")), limAbove);
+  for (const QString& name : {kLinesLayer, kMarksLayer}) layer(name)->setMode(QCPLayer::lmBuffered);
+  m_selected->setLayer(kMarksLayer);
 
   // The legend in a row of its own above the points, which it would otherwise cover.
   axisRect()->insetLayout()->take(legend);
@@ -70,13 +83,17 @@ void GeometryPlot::setPoints(GeometryPoints points) {
   setCurve(m_keys, m_points.keys);
   xAxis->setLabel(m_points.xLabel);
   yAxis->setLabel(m_points.yLabel);
+  setNotAntialiasedElements(m_points.queries.rows() > kAntialiasedTokens ? QCP::aeScatters : QCP::aeNone);
   fitRanges(rect());
   drawHighlight();
+  replot(rpQueuedReplot);
 }
 
 void GeometryPlot::setHighlight(GeometryHighlight highlight) {
   m_highlight = std::move(highlight);
   drawHighlight();
+  layer(kLinesLayer)->replot();
+  layer(kMarksLayer)->replot();
 }
 
 void GeometryPlot::clearContent() {
@@ -85,14 +102,14 @@ void GeometryPlot::clearContent() {
   m_queries->data()->clear();
   m_keys->data()->clear();
   drawHighlight();
+  replot(rpQueuedReplot);
 }
 
 void GeometryPlot::drawHighlight() {
-  clearItems();
-  m_lineItems.clear();
   m_selected->data()->clear();
   const int n = static_cast<int>(m_points.queries.rows());
   const int query = m_highlight.query;
+  std::size_t lines = 0, labels = 0;
   if (query >= 0 && query < n) {
     m_selected->addData(0, m_points.queries(query, 0), m_points.queries(query, 1));
     float heaviest = 0.0f;
@@ -102,32 +119,61 @@ void GeometryPlot::drawHighlight() {
       const double share = heaviest > 0.0f ? line.weight / heaviest : 0.0;
       QColor color = kLineColor;
       color.setAlphaF(0.15 + 0.85 * share);
-      auto* item = new QCPItemLine(this);
-      item->setLayer(QStringLiteral("grid"));  // under the points
+      QCPItemLine* item = pooled(m_lineItems, lines++, kLinesLayer);
       item->setPen(QPen(color, 0.5 + 4.5 * share, Qt::SolidLine, Qt::RoundCap));
       item->start->setCoords(m_points.queries(query, 0), m_points.queries(query, 1));
       item->end->setCoords(m_points.keys(line.key, 0), m_points.keys(line.key, 1));
-      m_lineItems.push_back(item);
     }
   }
+  // Points of one kind that (nearly) coincide share one label, "journey, starts", rather than overprint.
+  struct Label {
+    bool key;
+    QPointF at;
+    QStringList names;
+  };
+  std::vector<Label> merged;
+  const double near = kSharedLabelDistance * std::max(xAxis->range().size(), yAxis->range().size());
+  for (const bool key : {false, true})
+    for (const int token : m_highlight.labelled) {
+      if (token < 0 || token >= n) continue;
+      const Matrix& points = key ? m_points.keys : m_points.queries;
+      const QPointF at(points(token, 0), points(token, 1));
+      const QString name = displayToken(m_points.tokens.value(token), kLabelCharacters);
+      const auto same = std::find_if(merged.begin(), merged.end(), [&](const Label& label) {
+        return label.key == key && std::abs(label.at.x() - at.x()) <= near &&
+               std::abs(label.at.y() - at.y()) <= near;
+      });
+      if (same == merged.end())
+        merged.push_back({key, at, {name}});
+      else if (!same->names.contains(name))
+        same->names << name;
+    }
   QFont font = this->font();
   font.setPointSizeF(font.pointSizeF() * 0.85);
-  for (const int token : m_highlight.labelled) {
-    if (token < 0 || token >= n) continue;
-    const QString text = displayToken(m_points.tokens.value(token), kLabelCharacters);
-    for (const bool key : {false, true}) {
-      const Matrix& points = key ? m_points.keys : m_points.queries;
-      auto* label = new QCPItemText(this);
-      label->position->setCoords(points(token, 0), points(token, 1));
-      label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-      label->setPadding(QMargins(5, 0, 0, 3));
-      label->setFont(font);
-      label->setColor((key ? kKeyColor : kQueryColor).darker(130));
-      label->setText(text);
-      label->setClipToAxisRect(true);
-    }
+  for (const Label& merge : merged) {
+    QCPItemText* label = pooled(m_labelItems, labels++, kMarksLayer);
+    label->position->setCoords(merge.at);
+    label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    label->setPadding(QMargins(5, 0, 0, 3));
+    label->setFont(font);
+    label->setColor((merge.key ? kKeyColor : kQueryColor).darker(130));
+    label->setText(merge.names.join(QStringLiteral(", ")));
+    label->setClipToAxisRect(true);
   }
-  replot(rpQueuedReplot);
+  m_lineCount = lines;
+  m_labelCount = labels;
+  for (; lines < m_lineItems.size(); ++lines) m_lineItems[lines]->setVisible(false);
+  for (; labels < m_labelItems.size(); ++labels) m_labelItems[labels]->setVisible(false);
+}
+
+template <typename Item>
+Item* GeometryPlot::pooled(std::vector<Item*>& pool, std::size_t index, const QString& layerName) {
+  if (index == pool.size()) {
+    pool.push_back(new Item(this));
+    pool.back()->setLayer(layerName);
+  }
+  pool[index]->setVisible(true);
+  return pool[index];
 }
 
 void GeometryPlot::fitRanges(const QRect& viewport) {
@@ -142,9 +188,10 @@ void GeometryPlot::fitRanges(const QRect& viewport) {
   if (!(left <= right)) left = bottom = -1.0, right = top = 1.0;
   // A cloud flat in one direction (or a single point) still gets a square of the other's size.
   const double extent = std::max({right - left, top - bottom, 1e-6});
-  const double width = std::max(right - left, extent * 0.25) * (1 + 2 * kMargin);
+  const double spread = std::max(right - left, extent * 0.25);
+  const double width = spread * (1 + 2 * kMargin + kLabelRoom);
   const double height = std::max(top - bottom, extent * 0.25) * (1 + 2 * kMargin);
-  const QPointF centre((left + right) / 2, (bottom + top) / 2);
+  const QPointF centre((left + right + spread * kLabelRoom) / 2, (bottom + top) / 2);
   setViewport(viewport);
   // Twice: the tick labels of the first ranges can change the margins, and so the axis rect.
   for (int pass = 0; pass < 2; ++pass) {
@@ -162,6 +209,12 @@ void GeometryPlot::resizeEvent(QResizeEvent* event) {
   QCustomPlot::resizeEvent(event);
   fitRanges(rect());
   replot(rpQueuedReplot);
+}
+
+QStringList GeometryPlot::labelTexts() const {
+  QStringList texts;
+  for (std::size_t i = 0; i < m_labelCount; ++i) texts << m_labelItems[i]->text();
+  return texts;
 }
 
 QPointF GeometryPlot::pixelOf(GeometryPick point) const {

@@ -55,7 +55,12 @@ class GeometryPlot : public QCustomPlot {
   QCPCurve* queryCurve() const { return m_queries; }
   QCPCurve* keyCurve() const { return m_keys; }
   // The line drawn to each key of highlight().lines, in that order.
-  const std::vector<QCPItemLine*>& lineItems() const { return m_lineItems; }
+  std::vector<QCPItemLine*> lineItems() const {
+    return {m_lineItems.begin(), m_lineItems.begin() + static_cast<std::ptrdiff_t>(m_lineCount)};
+  }
+  // The labels drawn: each token of highlight().labelled names its query and its key, points of one kind that
+  // nearly coincide sharing one label ("journey, starts"). Queries' labels first.
+  QStringList labelTexts() const;
   // Where token `index`'s query or key is drawn, in widget pixels.
   QPointF pixelOf(GeometryPick point) const;
   // The point nearest `position` (widget pixels) within kPickRadius pixels; a key wins a tie with a query.
@@ -70,6 +75,11 @@ class GeometryPlot : public QCustomPlot {
 
  private:
   void drawHighlight();
+  // Item `index` of `pool`, made on `layer` when the pool is that short, and shown. The items are kept and
+  // hidden rather than deleted: adding or removing one invalidates its layer's buffer, so a new selection
+  // would repaint the points too.
+  template <typename Item>
+  Item* pooled(std::vector<Item*>& pool, std::size_t index, const QString& layer);
   // Ranges that show every point with one scale on both axes, for a viewport of `viewport`.
   void fitRanges(const QRect& viewport);
 
@@ -79,6 +89,9 @@ class GeometryPlot : public QCustomPlot {
   QCPCurve* m_keys;
   QCPCurve* m_selected;
   std::vector<QCPItemLine*> m_lineItems;
+  std::size_t m_lineCount = 0;  // the first ones are shown, likewise labels
+  std::vector<QCPItemText*> m_labelItems;
+  std::size_t m_labelCount = 0;
 };
 
 }  // namespace attnscope::ui

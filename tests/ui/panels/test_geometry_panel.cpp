@@ -91,10 +91,17 @@ class TestGeometryPanel : public QObject {
     QVERIFY2(panel->heading().contains(QStringLiteral("head 1")), qPrintable(panel->heading()));
     QVERIFY(panel->note().contains(QStringLiteral("vectors themselves")));
     // Six tokens: each one's query and key are labelled, in two marker styles.
-    int labels = 0;
+    // Six tokens: each names one query label and one key label (points that coincide share one).
+    const QStringList labels = panel->plot()->labelTexts();
+    for (const QString& token : window.model()->snapshot()->tokenTexts) {
+      int naming = 0;
+      for (const QString& label : labels) naming += label.split(QStringLiteral(", ")).contains(token);
+      QVERIFY2(naming == 2, qPrintable(token + QStringLiteral(": ") + labels.join(QLatin1Char('|'))));
+    }
+    int shown = 0;
     for (int i = 0; i < panel->plot()->itemCount(); ++i)
-      labels += qobject_cast<QCPItemText*>(panel->plot()->item(i)) != nullptr;
-    QCOMPARE(labels, 12);
+      shown += qobject_cast<QCPItemText*>(panel->plot()->item(i)) && panel->plot()->item(i)->visible();
+    QCOMPARE(shown, labels.size());
     QVERIFY(panel->plot()->queryCurve()->scatterStyle().shape() !=
             panel->plot()->keyCurve()->scatterStyle().shape());
   }
@@ -269,9 +276,22 @@ class TestGeometryPanel : public QObject {
     for (int key = 0; key <= query; ++key)
       if (!drawn.contains(key)) QVERIFY(snapshot->value(0, 0, Quantity::weights, query, key) <= lightest);
     QCOMPARE(static_cast<int>(plot->highlight().labelled.size()), 1 + GeometryPanel::kTopLabels);
+    QVERIFY(plot->labelTexts().size() >= 2 &&
+            plot->labelTexts().size() <= 2 * (1 + GeometryPanel::kTopLabels));
+    QVERIFY(plot->labelTexts().front().split(QStringLiteral(", ")).contains(snapshot->tokenTexts[query]));
     QCOMPARE(plot->highlight().labelled.front(), query);
     QVERIFY2(panel->note().contains(QStringLiteral("32 heaviest of 1201")), qPrintable(panel->note()));
     QVERIFY(panel->note().contains(QStringLiteral("Labels on the query and its heaviest keys only")));
+    // Another query redraws its lines and labels alone, not the 3,000 points.
+    QTest::qWait(50);
+    QSignalSpy fullReplots(plot, &QCustomPlot::beforeReplot);
+    window.model()->setSelection(QuerySelection{900, 0, 0});
+    QTRY_COMPARE(plot->highlight().query, 900);
+    QCOMPARE(static_cast<int>(plot->lineItems().size()), GeometryPanel::kTopLines);
+    QCOMPARE(plot->lineItems().front()->start->coords(),
+             QPointF(expected.queries_2d(900, 0), expected.queries_2d(900, 1)));
+    QTest::qWait(50);
+    QCOMPARE(fullReplots.count(), 0);
   }
 
   void aModelHeadIsItsLayersHead() {
