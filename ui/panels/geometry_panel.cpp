@@ -68,7 +68,7 @@ GeometryPanel::GeometryPanel(QWidget* parent)
   });
   connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
     const std::optional<GeometryPick> point = m_plot->pointAt(event->position());
-    if (m_model && point && !point->key) m_model->selectQuery(point->index);
+    if (m_model && m_current && point && !point->key) m_model->selectQuery(point->index);
   });
   auto* exportAction = new QAction(tr("Export\u2026"), this);
   exportAction->setToolTip(tr("Save this plot as PNG, SVG or PDF"));
@@ -147,11 +147,13 @@ void GeometryPanel::setContent(const SnapshotPointer& snapshot, const QuerySelec
     m_plot->clearContent();
     return showPlaceholder(tr("Type a sentence to see its queries and keys."));
   }
-  if (selection.maskRow >= snapshot->maskCount() || selection.head >= snapshot->headCount()) return;
-  if (snapshot->isSummary(selection.head)) {
+  const bool inRange = selection.maskRow >= 0 && selection.maskRow < snapshot->maskCount() &&
+                       selection.head >= 0 && selection.head < snapshot->headCount();
+  if (!inRange || snapshot->isSummary(selection.head)) {
     m_job.cancel();
     m_current = false;
     m_plot->clearContent();
+    if (!inRange) return showPlaceholder(tr("Click a map to see its head's queries and keys."));
     return showPlaceholder(
         tr("The %1 has no queries or keys of its own: pick one head (a map of the grid, or "
            "the Heads dock) to see its geometry.")

@@ -47,7 +47,6 @@ void setCurve(QCPCurve* curve, const Matrix& points) {
 
 GeometryPlot::GeometryPlot(QWidget* parent) : QCustomPlot(parent) {
   setBackground(QBrush(Qt::white));
-  setNoAntialiasingOnDrag(true);
   for (QCPAxis* axis : {xAxis, yAxis}) {
     axis->grid()->setPen(QPen(QColor(0xe4, 0xe4, 0xe4)));
     axis->grid()->setZeroLinePen(QPen(QColor(0xb0, 0xb0, 0xb0)));
