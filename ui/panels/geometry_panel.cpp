@@ -24,7 +24,9 @@ namespace {
 // Above this many multiply-adds (n · head_dim², the covariance) head_geometry runs off the GUI thread: a few
 // milliseconds at most on it.
 constexpr double kInlineWork = 4.0e6;
+// An export is the plot's size on screen, or this when it is hidden, and never narrower than the title.
 const QSize kHiddenExportSize(640, 560);
+const QSize kSmallestExport(480, 400);
 
 struct GeometryResult {
   std::optional<HeadGeometry> geometry;
@@ -253,6 +255,11 @@ void GeometryPanel::showHighlight() {
       if (line->key != query) highlight.labelled.push_back(line->key);
   }
   m_heading->setText(heading);
+  m_title = QStringLiteral("%1 \u00b7 %2 mask \u00b7 head_dim %3")
+                .arg(snapshot.headLabel(m_selection.head), snapshot.maskLabel(m_selection.maskRow))
+                .arg(headDim);
+  if (query >= 0)
+    m_title += tr("\nquery %1 \u201c%2\u201d").arg(query + 1).arg(snapshot.tokenTexts.at(query));
 
   QStringList note;
   note << (headDim == 2 ? tr("The 2-D query and key vectors themselves.")
@@ -307,9 +314,9 @@ bool GeometryPanel::exportImage(const QString& path, QString* error) const {
     if (!m_current) throw Error("there is no geometry to export");
     RecordedImage image;
     const ImageFormat format = Exporter::formatFor(path);
-    const QSize size = m_plot->isVisible() ? m_plot->size() : kHiddenExportSize;
+    const QSize size = m_plot->isVisible() ? m_plot->size().expandedTo(kSmallestExport) : kHiddenExportSize;
     image.request = ImageRequest(format, size, format == ImageFormat::png ? 2.0 : 1.0);
-    image.picture = m_plot->record(size);
+    image.picture = m_plot->record(size, m_title);
     Exporter::writeFile(path, Exporter::encode(image));
     return true;
   } catch (const Error& problem) {

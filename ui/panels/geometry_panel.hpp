@@ -50,8 +50,8 @@ class GeometryPanel : public QWidget {
   // The tooltip at `position` (plot pixels): a key's q·k, scaled score and weight for the selected query, or
   // a query's token; empty away from any point.
   QString toolTipAt(QPointF position) const;
-  // The plot as on screen (PNG at twice its pixels), SVG or PDF by the suffix, written atomically; false with
-  // `error` set for another suffix or when it cannot be written.
+  // The plot as on screen, titled with the head, mask and query (PNG at twice its pixels), SVG or PDF by the
+  // suffix, written atomically; false with `error` set for another suffix or when it cannot be written.
   bool exportImage(const QString& path, QString* error) const;
 
  signals:
@@ -79,6 +79,7 @@ class GeometryPanel : public QWidget {
   QStackedWidget* m_stack;
   QLabel* m_placeholder;
   QLabel* m_heading;
+  QString m_title;  // the heading in plain text, over an export
   QLabel* m_note;
   GeometryPlot* m_plot;
   QPushButton* m_exportButton;

@@ -238,9 +238,14 @@ std::optional<GeometryPick> GeometryPlot::pointAt(QPointF position) const {
   return nearest;
 }
 
-QPicture GeometryPlot::record(QSize size) const {
+QPicture GeometryPlot::record(QSize size, const QString& title) const {
   GeometryPlot copy;
   copy.setFont(font());
+  copy.plotLayout()->insertRow(0);
+  copy.plotLayout()->setRowStretchFactor(0, 0.001);
+  QFont bold = font();
+  bold.setBold(true);
+  copy.plotLayout()->addElement(0, 0, new QCPTextElement(&copy, title, bold));
   copy.setPoints(m_points);
   copy.setHighlight(m_highlight);
   copy.fitRanges(QRect(QPoint(0, 0), size));

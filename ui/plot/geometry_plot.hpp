@@ -67,8 +67,9 @@ class GeometryPlot : public QCustomPlot {
   std::optional<GeometryPick> pointAt(QPointF position) const;
   static constexpr double kPickRadius = 8.0;
 
-  // The plot laid out and painted at `size` (logical pixels), independent of the widget's size.
-  QPicture record(QSize size) const;
+  // The plot laid out and painted at `size` (logical pixels), independent of the widget's size, under
+  // `title`.
+  QPicture record(QSize size, const QString& title) const;
 
  protected:
   void resizeEvent(QResizeEvent* event) override;

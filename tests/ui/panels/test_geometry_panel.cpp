@@ -333,12 +333,15 @@ class TestGeometryPanel : public QObject {
     QVERIFY2(panel->exportImage(png, &error), qPrintable(error));
     QCOMPARE(fileStart(png, 8), QByteArray("\x89PNG\r\n\x1a\n", 8));
     const QImage image(png);
-    QCOMPARE(image.size(), panel->plot()->size() * 2);
+    QCOMPARE(image.size(), panel->plot()->size().expandedTo(QSize(480, 400)) * 2);
     const QString svg = directory.filePath(QStringLiteral("geometry.svg"));
     QVERIFY2(panel->exportImage(svg, &error), qPrintable(error));
     const QByteArray svgStart = fileStart(svg, 400);
     QVERIFY(svgStart.startsWith("<?xml") || svgStart.startsWith("<svg"));
     QVERIFY(svgStart.contains("<svg"));
+    // Titled like the dock: which head, mask and query.
+    QVERIFY(fileStart(svg, 1 << 22).contains("head 0 \xc2\xb7 none mask \xc2\xb7 head_dim 2"));
+    QVERIFY(fileStart(svg, 1 << 22).contains("query 2 \xe2\x80\x9cjourney\xe2\x80\x9d"));
     const QString pdf = directory.filePath(QStringLiteral("geometry.pdf"));
     QVERIFY2(panel->exportImage(pdf, &error), qPrintable(error));
     QVERIFY(fileStart(pdf, 4) == "%PDF");
