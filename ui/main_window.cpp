@@ -16,6 +16,7 @@
 
 #include "help.hpp"
 #include "panels/detail_panel.hpp"
+#include "panels/geometry_panel.hpp"
 #include "panels/heads_panel.hpp"
 #include "panels/model_overview.hpp"
 #include "panels/sentence_editor.hpp"
@@ -24,7 +25,6 @@
 #include "panels/token_strip.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "resources.hpp"
-#include "text.hpp"
 
 namespace attnscope::ui {
 // Show the busy indicator only for computations a person would notice (internal linkage: it is const).
@@ -41,12 +41,14 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_detail(new DetailPanel),
       m_overview(new ModelOverview),
       m_heads(new HeadsPanel),
+      m_geometry(new GeometryPanel),
       m_sessions(new SessionController(m_model, m_controller, this)),
       m_exports(new ExportController(m_model, m_grid->plot(), this)),
       m_settingsDock(new QDockWidget(tr("Settings"), this)),
       m_detailDock(new QDockWidget(tr("Selected query"), this)),
       m_overviewDock(new QDockWidget(tr("Model overview: every layer \u00d7 head"), this)),
       m_headsDock(new QDockWidget(tr("Heads"), this)),
+      m_geometryDock(new QDockWidget(tr("Geometry"), this)),
       m_summary(new QLabel),
       m_busy(new QProgressBar),
       m_cancelButton(new QToolButton),
@@ -75,6 +77,8 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   dock(m_detailDock, "detailDock", m_detail, Qt::RightDockWidgetArea);
   dock(m_overviewDock, "overviewDock", m_overview, Qt::RightDockWidgetArea);
   dock(m_headsDock, "headsDock", m_heads, Qt::RightDockWidgetArea);
+  dock(m_geometryDock, "geometryDock", m_geometry, Qt::RightDockWidgetArea);
+  tabifyDockWidget(m_headsDock, m_geometryDock);
   tabifyDockWidget(m_headsDock, m_detailDock);  // the selected query's tab in front
   m_overviewDock->hide();                       // shown while a model is open
   resizeDocks({m_settingsDock, m_detailDock}, {m_settingsPanel->sizeHint().width(), 370}, Qt::Horizontal);
@@ -104,6 +108,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_detail->setModel(m_model);
   m_overview->setModel(m_model);
   m_heads->setModel(m_model);
+  m_geometry->setModel(m_model);
   setTabOrder(m_editor, m_strip->chips());  // the sentence, its tokens, the maps (either mode), the settings
   setTabOrder(m_strip->chips(), m_grid->plot());
   setTabOrder(m_grid->plot(), m_grid->figureView());
@@ -167,7 +172,7 @@ void MainWindow::buildMenus() {
   edit->addAction(m_cancelAction);
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
-  for (QDockWidget* dock : {m_settingsDock, m_detailDock, m_overviewDock, m_headsDock})
+  for (QDockWidget* dock : {m_settingsDock, m_detailDock, m_overviewDock, m_headsDock, m_geometryDock})
     view->addAction(dock->toggleViewAction());
   view->addSeparator();
   view->addAction(m_grid->fitAction());
@@ -219,6 +224,7 @@ void MainWindow::connectModel() {
   connect(m_sessions, &SessionController::statusMessage, this, status);
   connect(m_exports, &ExportController::statusMessage, this, status);
   connect(m_heads, &HeadsPanel::statusMessage, this, status);
+  connect(m_geometry, &GeometryPanel::statusMessage, this, status);
 
   // The worker prepares each map at the size it is drawn: a long text's maps arrive already reduced.
   m_controller->setMapPixels([this](const ViewSettings& settings) {
@@ -320,23 +326,6 @@ void MainWindow::onBusyChanged(bool busy) {
     statusBar()->clearMessage();
     m_lastMessage.clear();
   }
-}
-
-QString MainWindow::statusSummary() const {
-  const SnapshotPointer& snapshot = m_model->snapshot();
-  if (!snapshot) return tr("no tokens");
-  const auto* model = snapshot->model ? &*snapshot->model : nullptr;
-  QStringList parts{counted(snapshot->tokenCount(), tr("token"), tr("tokens"))};
-  if (model)
-    parts << tr("%1 \u00b7 layer %2 of 0\u2013%3")
-                 .arg(QFileInfo(model->folder).fileName())
-                 .arg(model->layer)
-                 .arg(model->config.n_layer - 1);
-  parts << counted(model ? snapshot->mechanismHeadCount() : snapshot->headCount(), tr("head"), tr("heads"))
-        << counted(snapshot->maskCount(), tr("mask"), tr("masks"))
-        << (model ? QStringLiteral("cpu") : snapshot->device)
-        << tr("%1 ms").arg(snapshot->computeMs, 0, 'f', snapshot->computeMs < 10 ? 2 : 0);
-  return parts.join(QStringLiteral("  \u00b7  "));
 }
 
 void MainWindow::showStatus(const QString& message, int milliseconds) {

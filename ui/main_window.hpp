@@ -23,6 +23,7 @@ class QToolButton;
 namespace attnscope::ui {
 
 class DetailPanel;
+class GeometryPanel;
 class HeadsPanel;
 class HeatmapGrid;
 class ModelOverview;
@@ -50,7 +51,10 @@ class MainWindow : public QMainWindow {
   DetailPanel* detailPanel() const { return m_detail; }
   ModelOverview* overview() const { return m_overview; }
   HeadsPanel* heads() const { return m_heads; }
-  QString statusSummary() const;
+  GeometryPanel* geometry() const { return m_geometry; }
+  QString statusSummary() const {
+    return m_model->snapshot() ? m_model->snapshot()->summary() : tr("no tokens");
+  }
   QString lastStatusMessage() const { return m_lastMessage; }
   QStringList recentFiles() const { return m_sessions->recentFiles(); }
   QString sessionPath() const { return m_sessions->sessionPath(); }
@@ -118,12 +122,14 @@ class MainWindow : public QMainWindow {
   DetailPanel* m_detail;
   ModelOverview* m_overview;
   HeadsPanel* m_heads;
+  GeometryPanel* m_geometry;
   SessionController* m_sessions;
   ExportController* m_exports;
   QDockWidget* m_settingsDock;
   QDockWidget* m_detailDock;
   QDockWidget* m_overviewDock;
   QDockWidget* m_headsDock;
+  QDockWidget* m_geometryDock;
 
   QLabel* m_summary;
   QProgressBar* m_busy;

@@ -3,6 +3,7 @@
 #include <qcustomplot.h>
 
 #include <QCoreApplication>
+#include <QFileInfo>
 #include <QThread>
 #include <QThreadPool>
 #include <QtConcurrent/QtConcurrentMap>
@@ -154,6 +155,21 @@ QString AttentionSnapshot::maskLabel(int row) const {
   if (!model) return QString::fromStdString(mask.to_string());
   if (mask.kind == MaskKind::none || mask.kind == MaskKind::causal) return QStringLiteral("causal");
   return QStringLiteral("causal + ") + QString::fromStdString(mask.to_string());
+}
+
+QString AttentionSnapshot::summary() const {
+  const ModelInfo* info = model ? &*model : nullptr;
+  QStringList parts{counted(tokenCount(), QStringLiteral("token"), QStringLiteral("tokens"))};
+  if (info)
+    parts << QStringLiteral("%1 \u00b7 layer %2 of 0\u2013%3")
+                 .arg(QFileInfo(info->folder).fileName())
+                 .arg(info->layer)
+                 .arg(info->config.n_layer - 1);
+  parts << counted(info ? mechanismHeadCount() : headCount(), QStringLiteral("head"), QStringLiteral("heads"))
+        << counted(maskCount(), QStringLiteral("mask"), QStringLiteral("masks"))
+        << (info ? QStringLiteral("cpu") : device)
+        << QStringLiteral("%1 ms").arg(computeMs, 0, 'f', computeMs < 10 ? 2 : 0);
+  return parts.join(QStringLiteral("  \u00b7  "));
 }
 
 const OverviewMap& AttentionSnapshot::overviewMap(int row, int layer, int head) const {

@@ -197,6 +197,9 @@ struct AttentionSnapshot {
   // The mask as applied: with a model, none and causal are both its causal mask ("causal") and the others
   // come on top of it ("causal + window:3").
   QString maskLabel(int row) const;
+  // The status bar's line: "6 tokens  ·  2 heads  ·  2 masks  ·  cpu  ·  0.12 ms" (a model's name and layer
+  // after the tokens).
+  QString summary() const;
   std::optional<MapCells> takePreparedCells(int row, int head, Quantity quantity) const;
 };
 
