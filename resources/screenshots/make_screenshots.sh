@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes the README's screenshots of the window with the real app, without a display: the launch view, and
 # the chapter 3 multi-head mechanism with 12 heads fitted into the window with the Heads dock probing
-# "journey" → "Your".
+# "journey" → "Your", and the query/key geometry of the book's d_out = 2 head with "journey" selected.
 # Usage: resources/screenshots/make_screenshots.sh [build folder]   (default: build)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,3 +10,4 @@ cmake --build "$build" --target window_screenshot
 tool="$build/bin/window_screenshot"
 "$tool" "$here/window.png" --size 1600x1000
 "$tool" "$here/finding-heads.png" --size 1600x1000 --heads 12 --d-out 24 --fit --query 1 --probe 0 --heads-dock
+"$tool" "$here/geometry.png" --size 1600x1000 --heads 1 --d-out 2 --query 1 --geometry-dock

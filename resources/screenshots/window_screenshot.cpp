@@ -16,6 +16,7 @@
 #include "attnscope/error.hpp"
 #include "compute/compute_controller.hpp"
 #include "main_window.hpp"
+#include "panels/geometry_panel.hpp"
 #include "panels/heads_panel.hpp"
 #include "plot/heatmap_grid.hpp"
 #include "resources.hpp"
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Grabs the AttnScope window to a PNG for the README.", "window_screenshot"};
   std::string out, size = "1600x1000", text, model;
   int heads = 0, dOut = 0, query = -1, probe = -1;
-  bool fit = false, headsDock = false;
+  bool fit = false, headsDock = false, geometryDock = false;
   app.add_option("out", out, "The PNG to write")->required();
   app.add_option("--size", size, "The window's size, WIDTHxHEIGHT");
   app.add_option("--text", text, "The sentence (default: the book's)");
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_option("--probe", probe, "The probed key (0-based)");
   app.add_flag("--fit", fit, "Fit All Heads");
   app.add_flag("--heads-dock", headsDock, "Bring the Heads dock to the front");
+  app.add_flag("--geometry-dock", geometryDock, "Bring the Geometry dock to the front");
   CLI11_PARSE(app, argc, argv);
 
   qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -79,10 +81,10 @@ int main(int argc, char** argv) {
   window.grid()->setFitAllHeads(fit);
   if (query >= 0) window.model()->selectQuery(query);
   if (probe >= 0) window.model()->setProbeKey(probe);
-  if (headsDock) {
-    auto* dock = qobject_cast<QDockWidget*>(window.heads()->parentWidget());
-    if (dock) dock->raise();
-  }
+  QWidget* front = headsDock      ? static_cast<QWidget*>(window.heads())
+                   : geometryDock ? static_cast<QWidget*>(window.geometry())
+                                  : nullptr;
+  if (auto* dock = front ? qobject_cast<QDockWidget*>(front->parentWidget()) : nullptr) dock->raise();
   waitForIdle(window.controller());
   const QImage image = window.grab().toImage();
   if (!image.save(QString::fromStdString(out), "PNG")) {
