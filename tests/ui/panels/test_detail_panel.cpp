@@ -62,7 +62,7 @@ class TestDetailPanel : public QObject {
 
   void aWindowMaskOfALongTextShowsItsTwoBars() {
     MainWindow window;
-    QVERIFY(showText(window, 174, {MaskSpec{MaskKind::window, 2}}));
+    QVERIFY(showText(window, 174, {MaskSpec::parse("window:2")}));
     constexpr int query = 100;
     window.model()->setSelection(QuerySelection{query, 0, 0});
     DetailPanel* panel = window.detailPanel();
@@ -100,7 +100,7 @@ class TestDetailPanel : public QObject {
 
   void theLargestWeightsAndTheQueryAreAlwaysShown() {
     MainWindow window;
-    QVERIFY(showText(window, 174, {MaskSpec{MaskKind::none, 0}}));
+    QVERIFY(showText(window, 174, {MaskSpec::parse("none")}));
     constexpr int query = 37;
     window.model()->setSelection(QuerySelection{query, 0, 0});
     DetailPanel* panel = window.detailPanel();
@@ -117,7 +117,7 @@ class TestDetailPanel : public QObject {
       if (!panel->shownKeys().contains(key)) QVERIFY(weight(key) <= lightest);
     QVERIFY(barPixels(panel->barChart()) >= 5);
     // A short text shows every key and no toggle.
-    QVERIFY(showText(window, 12, {MaskSpec{MaskKind::causal, 0}}));
+    QVERIFY(showText(window, 12, {MaskSpec::parse("causal")}));
     window.model()->setSelection(QuerySelection{3, 0, 0});
     QTRY_COMPARE(panel->shownKeys().size(), 12);
     QVERIFY(!panel->allKeysButton()->isVisible());
@@ -125,7 +125,7 @@ class TestDetailPanel : public QObject {
 
   void theStepTableKeepsTheSoftmaxColumnInView() {
     MainWindow window;
-    QVERIFY(showText(window, 60, {MaskSpec{MaskKind::causal, 0}}));
+    QVERIFY(showText(window, 60, {MaskSpec::parse("causal")}));
     window.model()->setSelection(QuerySelection{40, 0, 0});
     DetailPanel* panel = window.detailPanel();
     QTRY_COMPARE(panel->stepsModel()->rowCount(), 60);
