@@ -318,14 +318,7 @@ class TestCliModel : public QObject {
     for (const auto& value : cases) {
       const QJsonObject oracle = value.toObject();
       const QString name = oracle["name"].toString();
-      const QJsonObject json_config = oracle["config"].toObject();
-      Gpt2Config config;
-      config.vocab_size = json_config["vocab_size"].toInt();
-      config.n_positions = json_config["n_positions"].toInt();
-      config.n_embd = json_config["n_embd"].toInt();
-      config.n_layer = json_config["n_layer"].toInt();
-      config.n_head = json_config["n_head"].toInt();
-      config.layer_norm_epsilon = json_config["layer_norm_epsilon"].toDouble();
+      const Gpt2Config config = gpt2_config_of(oracle["config"].toObject());
       const QString folder = directory.filePath(name);
       write_gpt2_folder(folder.toStdString(), config,
                         draw_tensors(gpt2_tensor_rules(config), std::uint64_t(oracle["seed"].toInt()),

@@ -255,13 +255,7 @@ class TestCompare : public QObject {
       const QJsonObject oracle = value.toObject();
       const QString name = oracle["name"].toString();
       const QJsonObject json = oracle["config"].toObject();
-      Gpt2Config config;
-      config.vocab_size = json["vocab_size"].toInt();
-      config.n_positions = json["n_positions"].toInt();
-      config.n_embd = json["n_embd"].toInt();
-      config.n_layer = json["n_layer"].toInt();
-      config.n_head = json["n_head"].toInt();
-      config.layer_norm_epsilon = json["layer_norm_epsilon"].toDouble();
+      const Gpt2Config config = gpt2_config_of(json);
       QVERIFY(json["n_inner"].isNull());
       const std::filesystem::path folder = directory.filePath(name).toStdString();
       write_gpt2_folder(folder, config,

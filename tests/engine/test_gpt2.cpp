@@ -70,18 +70,6 @@ std::vector<Eigen::Index> rows_of_run(const QJsonObject& run, Eigen::Index n) {
   return rows;
 }
 
-Gpt2Config config_of(const QJsonObject& json) {
-  Gpt2Config config;
-  config.vocab_size = json["vocab_size"].toInt();
-  config.n_positions = json["n_positions"].toInt();
-  config.n_embd = json["n_embd"].toInt();
-  config.n_layer = json["n_layer"].toInt();
-  config.n_head = json["n_head"].toInt();
-  config.n_inner = json["n_inner"].isNull() ? 0 : json["n_inner"].toInt();
-  config.layer_norm_epsilon = json["layer_norm_epsilon"].toDouble();
-  return config;
-}
-
 }  // namespace
 
 class TestGpt2 : public QObject {
@@ -105,7 +93,7 @@ class TestGpt2 : public QObject {
     QFETCH(int, index);
     const QJsonObject golden =
         read_json_object(golden_path("gpt2_tiny.json"))["cases"].toArray()[index].toObject();
-    const Gpt2Config config = config_of(golden["config"].toObject());
+    const Gpt2Config config = gpt2_config_of(golden["config"].toObject());
     const std::string dtype = golden["dtype"].toString().toStdString();
 
     // The weights, drawn as the script draws them; its first values prove the draws bit for bit.

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "attnscope/error.hpp"
+#include "attnscope/gpt2.hpp"
 #include "attnscope/matrix.hpp"
 
 namespace attnscope::testing {
@@ -54,6 +55,19 @@ inline QString golden_path(const char* name) {
 }
 
 // A JSON array of arrays of numbers; null cells (masked scores) become NaN so a comparison can skip them.
+// A GPT-2 config as the golden scripts write it (config.json's fields).
+inline Gpt2Config gpt2_config_of(const QJsonObject& json) {
+  Gpt2Config config;
+  config.vocab_size = json["vocab_size"].toInt();
+  config.n_positions = json["n_positions"].toInt();
+  config.n_embd = json["n_embd"].toInt();
+  config.n_layer = json["n_layer"].toInt();
+  config.n_head = json["n_head"].toInt();
+  config.n_inner = json["n_inner"].isNull() ? 0 : json["n_inner"].toInt();
+  config.layer_norm_epsilon = json["layer_norm_epsilon"].toDouble();
+  return config;
+}
+
 inline Matrix to_matrix(const QJsonValue& value) {
   const QJsonArray rows = value.toArray();
   const Eigen::Index cols = rows.isEmpty() ? 0 : rows.first().toArray().size();
