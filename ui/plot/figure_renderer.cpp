@@ -91,9 +91,16 @@ FigureSpec FigureRenderer::spec(QSizeF page, const FigureStyle& style) const {
   for (std::size_t i = 0; i < m_quantities.size(); ++i) {
     FigureSpec::Scale scale{colorScaleLabel(m_quantities[i]), toString(m_quantities[i]), {}};
     if (!m_options.sharedRange) {
-      // Each map spans the whole bar with its own extremes.
+      // Each map spans the whole bar with its own range; its top is its largest value unless a map's 99th
+      // percentile cut it (ColorMaps::rangeFor), and then "max" would misstate it.
+      const bool cut = std::any_of(m_cells.begin(), m_cells.end(), [&](const MapCells& cells) {
+        return cells.quantity == m_quantities[i] &&
+               ColorMaps::rangeFor(cells.quantity, cells.minimum, cells.maximum, cells.percentile99).upper <
+                   cells.maximum;
+      });
       scale.label += QStringLiteral(", each map's range");
-      scale.ticks = {QStringLiteral("max"), QStringLiteral("mid"), QStringLiteral("min")};
+      scale.ticks = {cut ? QStringLiteral("\u2265 top") : QStringLiteral("max"), QStringLiteral("mid"),
+                     QStringLiteral("min")};
     } else if (i < m_ranges.size()) {
       const QStringList ticks = ColorMaps::tickTexts(m_ranges[i], m_maxima[i]);
       scale.ticks = QStringList(ticks.rbegin(), ticks.rend());

@@ -205,6 +205,30 @@ class TestExport : public QObject {
     QVERIFY2(colour.red() > 230 && colour.green() > 210 && colour.blue() < 80, qPrintable(colour.name()));
   }
 
+  // The colour bar of figures with each map's own range says what its top is: "max" for the book's sentence;
+  // "≥ top" once a long causal map's 99th percentile cuts the range under its largest weight (its first
+  // rows, near 1).
+  void eachMapsRangeSaysWhatItsTopIs() {
+    DisplayOptions options;
+    options.sharedRange = false;
+    const auto svgOf = [&](const SnapshotPointer& snapshot) {
+      return Exporter::renderImage(snapshot, options, std::nullopt,
+                                   {ImageFormat::svg, QSize(1200, 800), 1.0});
+    };
+    const QByteArray book = svgOf(bookSnapshot());
+    QVERIFY(book.contains(">max<"));
+    QVERIFY(!book.contains("\u2265 top") && !book.contains("&#8805; top"));
+    ViewSettings settings = ViewSettings::defaults();
+    QStringList words;
+    for (int i = 0; i < 300; ++i) words << QStringLiteral("w%1").arg(i);
+    settings.text = words.join(QLatin1Char(' '));
+    settings.embeddingSource = EmbeddingSource::seeded;
+    settings.dIn = 3;
+    const QByteArray long300 = svgOf(bookSnapshot(settings));
+    QVERIFY(QString::fromUtf8(long300).contains(QStringLiteral("\u2265 top")) ||
+            long300.contains("&#8805; top"));
+  }
+
   // The export dialog offers the presets beside a custom size.
   void dialogOffersThePresets() {
     HeatmapPlot plot;
