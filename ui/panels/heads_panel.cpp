@@ -85,6 +85,12 @@ void HeadsPanel::setModel(ScopeModel* model) {
   };
   show(model->snapshot());
   connect(model, &ScopeModel::snapshotChanged, this, show);
+  const auto compare = [this](const ComparisonPointer& comparison) {
+    m_stats->setComparison(comparison);
+    m_table->setColumnHidden(HeadStatsModel::kTotalVariation, !comparison || !comparison->b);
+  };
+  compare(model->comparison());
+  connect(model, &ScopeModel::comparisonChanged, this, compare);
   connect(model, &ScopeModel::probeChanged, this, [this](int key) {
     m_probeField->setCurrentIndex(key + 1);
     updateProbe();
