@@ -24,7 +24,7 @@ CompareEditor::CompareEditor(QWidget* parent)
   m_text->setAccessibleName(tr("Text B"));
   m_view->setObjectName(QStringLiteral("compareView"));
   m_view->addItem(tr("A \u2212 B"), static_cast<int>(CompareView::difference));
-  m_view->addItem(tr("A, B and A \u2212 B"), static_cast<int>(CompareView::aBAndDifference));
+  m_view->addItem(tr("A, B, A \u2212 B"), static_cast<int>(CompareView::aBAndDifference));
   m_view->setToolTip(tr("Per head: only the difference of the weights, or A's, B's and their difference"));
   m_problem->setObjectName(QStringLiteral("compareProblem"));
   m_problem->setWordWrap(true);

@@ -4,6 +4,7 @@
 #include <QFileInfo>
 #include <QSvgGenerator>
 #include <QToolTip>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -31,6 +32,25 @@ QString kindLabel(ComparePlot::MapKind kind) {
       return QStringLiteral("A \u2212 B");
   }
   return {};
+}
+
+// The range A's and B's weight maps of a mask row share, as the heatmaps choose one (ColorMaps::rangeFor):
+// up to the 99th percentile of the unmasked weights of both texts when that is under half the largest. One
+// per mask row: a causal row's first weights (1) would leave an unmasked row's maps one dark colour.
+QCPRange weightRangeOf(const AttentionSnapshot& a, const AttentionSnapshot& b, int row) {
+  std::vector<double> weights;
+  for (const AttentionSnapshot* snapshot : {&a, &b})
+    for (int head = 0; head < snapshot->mechanismHeadCount(); ++head)
+      for (int query = 0; query < snapshot->tokenCount(); ++query)
+        for (int key = 0; key < snapshot->tokenCount(); ++key)
+          if (!snapshot->isMasked(row, query, key))
+            weights.push_back(snapshot->value(row, head, Quantity::weights, query, key));
+  if (weights.empty()) return {0.0, 1.0};
+  const auto [smallest, largest] = std::minmax_element(weights.begin(), weights.end());
+  const double minimum = *smallest, maximum = *largest;
+  const auto percentile = weights.begin() + static_cast<std::ptrdiff_t>(0.99 * double(weights.size() - 1));
+  std::nth_element(weights.begin(), percentile, weights.end());
+  return ColorMaps::rangeFor(Quantity::weights, minimum, maximum, *percentile);
 }
 
 }  // namespace
@@ -82,19 +102,13 @@ void ComparePlot::setContent(ComparisonPointer comparison, const DisplayOptions&
 
   const double largest = largestDifference > 0.0 ? largestDifference : kNoDifference;
   const QCPRange differenceRange(-largest, largest);
-  double heaviest = 0.0;
-  for (const AttentionSnapshot* snapshot : {&a, &b})
-    for (const MaskedResult& row : snapshot->rows)
-      for (const HeadResult& head : row.result.heads)
-        if (head.weights.size() > 0) heaviest = std::max(heaviest, double(head.weights.maxCoeff()));
-  const QCPRange weightRange(0.0, heaviest > 0.0 ? heaviest : 1.0);
-
   std::vector<MapKind> kinds{MapKind::difference};
   if (m_options.compareView == CompareView::aBAndDifference)
     kinds = {MapKind::a, MapKind::b, MapKind::difference};
   const int heads = a.mechanismHeadCount();
   int gridRow = 0;
   for (int row = 0; row < a.maskCount(); ++row) {
+    const QCPRange weightRange = kinds.size() > 1 ? weightRangeOf(a, b, row) : QCPRange();
     for (const MapKind kind : kinds) {
       const QCPRange range = kind == MapKind::difference ? differenceRange : weightRange;
       for (int head = 0; head < heads; ++head) addMap(grid, gridRow, head, MapKey{row, head, kind}, range);

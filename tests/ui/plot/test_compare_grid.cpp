@@ -3,6 +3,7 @@
 // headless export. The numbers are checked against the engine's compare_heads on results computed here.
 
 #include <QComboBox>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QImage>
 #include <QLineEdit>
@@ -14,7 +15,9 @@
 #include <cmath>
 #include <limits>
 
+#include "../support/gpt2_checkpoint.hpp"
 #include "attnscope/compare.hpp"
+#include "attnscope/gpt2.hpp"
 #include "compute/attention_input.hpp"
 #include "main_window.hpp"
 #include "panels/compare_editor.hpp"
@@ -316,6 +319,58 @@ class TestCompareGrid : public QObject {
     QVERIFY(waitForIdle(reopened.controller()));
     QVERIFY(reopened.grid()->showsComparison());
     QCOMPARE(reopened.compareEditor()->textField()->text(), kTextB);
+  }
+
+  // A GPT-2 model: the layer shown, compared as attnscope-cli compares it (compare_layers of two runs).
+  void aModelsLayerIsComparedAsTheCliDoes() {
+    QTemporaryDir directory;
+    const QString folder = directory.filePath(QStringLiteral("gpt2-tiny"));
+    attnscope::testing::write_small_gpt2(folder.toStdString(), /*layers=*/2, /*heads=*/3, /*width=*/12,
+                                         /*positions=*/24);
+    ViewSettings settings = ViewSettings::defaults();
+    settings.modelFolder = QFileInfo(folder).absoluteFilePath();
+    settings.layer = 1;
+    settings.text = QStringLiteral("hello the world, the world");
+    settings.compareText = QStringLiteral("hello the world");
+    MainWindow window(settings);
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY2(window.compareEditor()->problem().isEmpty(), qPrintable(window.compareEditor()->problem()));
+    QVERIFY(window.grid()->showsComparison());
+
+    const Gpt2Model model = Gpt2Model::open(folder.toStdString());
+    const auto run = [&model](const QString& text) {
+      return model.run(model.tokenizer().encode(text.toStdString()), Gpt2RunOptions{});
+    };
+    std::vector<HeadComparison> expected;
+    for (const HeadComparison& head : compare_layers(run(settings.text), run(*settings.compareText)))
+      if (head.layer == 1) expected.push_back(head);
+    QCOMPARE(static_cast<int>(expected.size()), 3);
+    ComparePlot* plot = window.grid()->comparePlot();
+    QCOMPARE(plot->mapCount(), static_cast<int>(settings.masks.size()) * 3);
+    for (int map = 0; map < plot->mapCount(); ++map) {
+      const HeadComparison& head = expected.at(plot->mapKey(map).head);
+      const auto m = static_cast<int>(head.weights_diff.rows());
+      QVERIFY(m > 0 && m < plot->tokenCount(map));
+      for (int query = 0; query < plot->tokenCount(map); ++query)
+        for (int key = 0; key < plot->tokenCount(map); ++key) {
+          const double cell = plot->cellValue(map, query, key);
+          if (query >= m || key >= m || key > query)
+            QVERIFY(std::isnan(cell));
+          else
+            QCOMPARE(cell, static_cast<double>(head.weights_diff(query, key)));
+        }
+    }
+    // The Heads table: the layer shown has the total variation, the others none.
+    auto* sorted = qobject_cast<QSortFilterProxyModel*>(window.heads()->table()->model());
+    auto* stats = qobject_cast<HeadStatsModel*>(sorted->sourceModel());
+    for (int row = 0; row < stats->rowCount(); ++row) {
+      const HeadStatsModel::Place place = stats->placeOf(row);
+      const std::optional<double> value = stats->totalVariationOf(place);
+      QCOMPARE(value.has_value(), place.layer == 1);
+      if (value) QCOMPARE(*value, expected.at(place.head).total_variation);
+    }
   }
 
   void headlessExportWritesTheComparisonGrid() {
