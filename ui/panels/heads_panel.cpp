@@ -44,6 +44,9 @@ HeadsPanel::HeadsPanel(QWidget* parent)
     m_table->horizontalHeader()->moveSection(
         m_table->horizontalHeader()->visualIndex(column),
         HeadStatsModel::mask + 1 + (column - HeadStatsModel::kProbeWeight));
+  // Compare's column, when shown, comes first of all: it is what a comparison is sorted by.
+  m_table->horizontalHeader()->moveSection(
+      m_table->horizontalHeader()->visualIndex(HeadStatsModel::kTotalVariation), HeadStatsModel::mask + 1);
   m_exportButton->setEnabled(false);
 
   auto* hint = new QLabel(

@@ -43,7 +43,6 @@ class ComparePlot : public QCustomPlot {
   QCPRange colorRange(int index) const;
   // Query tokens top to bottom as the axis names them ("cat | dog" where A and B differ, "sat (A only)").
   QStringList rowLabels(int index) const { return m_maps[static_cast<std::size_t>(index)].labels; }
-  QCPAxisRect* mapRect(int index) const { return m_maps[static_cast<std::size_t>(index)].axisRect; }
 
   // The map and cell under a widget position; false outside every map.
   bool cellAt(const QPointF& position, int* map, int* query, int* key) const;

@@ -9,6 +9,7 @@
 #include <QLineEdit>
 #include <QProcess>
 #include <QSortFilterProxyModel>
+#include <QSvgRenderer>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -389,6 +390,17 @@ class TestCompareGrid : public QObject {
     // Without --compare-text the export is what it was: the same file twice.
     run = runApp({"--text", kTextA, "--export", plainAgain, "--size", "900x700"});
     QVERIFY(QImage(plain) == QImage(plainAgain));
+    // SVG and PDF too, by the suffix.
+    const QString svg = directory.filePath(QStringLiteral("diff.svg"));
+    const QString pdf = directory.filePath(QStringLiteral("diff.pdf"));
+    for (const QString& path : {svg, pdf}) {
+      run = runApp({"--preset", "book", "--compare-text", kTextB, "--export", path});
+      QVERIFY2(run.exitCode == 0, run.err.constData());
+    }
+    QVERIFY(QSvgRenderer(svg).isValid());
+    QFile pdfFile(pdf);
+    QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+    QVERIFY(pdfFile.read(5) == "%PDF-");
     // The grid the window draws for the same comparison, pixel for pixel.
     const ViewSettings settings = comparing(kTextB);
     const auto backend = make_backend(Device::cpu);
