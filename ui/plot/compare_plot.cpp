@@ -61,12 +61,29 @@ ComparePlot::ComparePlot(QWidget* parent) : QCustomPlot(parent) {
   setMouseTracking(true);
   connect(this, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
     int map = -1, query = -1, key = -1;
-    if (cellAt(event->position(), &map, &query, &key))
+    const bool over = cellAt(event->position(), &map, &query, &key);
+    if (over)
       QToolTip::showText(event->globalPosition().toPoint() + QPoint(14, 10), toolTipFor(map, query, key),
                          this);
     else
       QToolTip::hideText();
+    if (over && isACell(map, query, key))
+      emit cellHovered(query, key);
+    else
+      emit cellHovered(-1, -1);
   });
+  connect(this, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+    int map = -1, query = -1, key = -1;
+    if (event->button() == Qt::LeftButton && cellAt(event->position(), &map, &query, &key) &&
+        isACell(map, query, key))
+      emit cellClicked(mapKey(map).maskRow, mapKey(map).head, query);
+  });
+}
+
+bool ComparePlot::isACell(int map, int query, int key) const {
+  const int limit =
+      mapKey(map).kind == MapKind::b ? m_comparison->alignedCount() : m_comparison->a->tokenCount();
+  return query < limit && key < limit;
 }
 
 int ComparePlot::gridRowsPerMask() const {

@@ -56,6 +56,12 @@ class ComparePlot : public QCustomPlot {
   // attnscope::Error.
   void saveImage(const QString& path, QSize size);
 
+ signals:
+  // The pointer over a cell of A's positions (a difference map's or A's; B's beyond m have none), in A's
+  // tokens; (-1, -1) elsewhere. A click there selects that query of A.
+  void cellHovered(int query, int key);
+  void cellClicked(int maskRow, int head, int query);
+
  private:
   struct Map {
     MapKey key;
@@ -69,6 +75,8 @@ class ComparePlot : public QCustomPlot {
   void fillCells(Map& map) const;
   QStringList labelsOf(MapKind kind) const;
   int gridRowsPerMask() const;
+  // Whether a cell of map `map` stands for A's cell (query, key).
+  bool isACell(int map, int query, int key) const;
 
   ComparisonPointer m_comparison;
   DisplayOptions m_options;

@@ -85,6 +85,10 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   m_compareScroll->setWidgetResizable(true);
   m_compareScroll->setFrameShape(QFrame::NoFrame);
   m_stack->addWidget(m_compareScroll);
+  connect(m_compare, &ComparePlot::cellHovered, this, &HeatmapGrid::cellHovered);
+  connect(m_compare, &ComparePlot::cellClicked, this, [this](int maskRow, int head, int query) {
+    emit cellClicked(MapKey{maskRow, head, Quantity::weights}, query);
+  });
 
   // Every head in the window at once, laid out as the export figure is.
   connect(m_figure, &FigureView::cellHovered, this,

@@ -219,6 +219,15 @@ class TestCompareGrid : public QObject {
     QCOMPARE(hitMap, map);
     QCOMPARE(query, 2);
     QCOMPARE(key, 1);
+    // The pointer there hovers A's cell everywhere (chips, editor); a click selects A's query in that map.
+    QTest::mouseMove(plot, plot->cellCentre(map, 2, 1).toPoint());
+    QTRY_COMPARE(window.model()->hoveredQuery(), 2);
+    QCOMPARE(window.model()->hoveredKey(), 1);
+    QTest::mouseClick(plot, Qt::LeftButton, {}, plot->cellCentre(map, 3, 0).toPoint());
+    QCOMPARE(window.model()->selection(), (QuerySelection{3, 0, 1}));
+    // The cell of a row A has and B has not: no partner, but still A's.
+    QTest::mouseMove(plot, plot->cellCentre(map, 5, 0).toPoint());
+    QTRY_COMPARE(window.model()->hoveredQuery(), 5);
   }
 
   void turningCompareOffRestoresTheGridWithoutComputing() {
