@@ -381,6 +381,19 @@ class TestCompareGrid : public QObject {
       QCOMPARE(value.has_value(), place.layer == 1);
       if (value) QCOMPARE(*value, expected.at(place.head).total_variation);
     }
+
+    // Editing B reuses each text's own model states: A's run recomputes nothing, B's only what was added.
+    ViewSettings edited = window.model()->settings();
+    edited.compareText = QStringLiteral("hello the world, the");
+    window.model()->setSettings(edited);
+    QVERIFY(waitForIdle(window.controller()));
+    const ComparisonPointer comparison = window.model()->comparison();
+    QVERIFY(comparison && comparison->b);
+    QCOMPARE(comparison->b->text, *edited.compareText);
+    QCOMPARE(window.model()->snapshot()->model->recomputedPositions, 0);
+    const int bTokens = comparison->b->tokenCount();
+    QVERIFY2(comparison->b->model->recomputedPositions < bTokens,
+             qPrintable(QString::number(comparison->b->model->recomputedPositions)));
   }
 
   void headlessExportWritesTheComparisonGrid() {
