@@ -15,6 +15,7 @@
 #include <QVBoxLayout>
 
 #include "help.hpp"
+#include "panels/compare_editor.hpp"
 #include "panels/detail_panel.hpp"
 #include "panels/geometry_panel.hpp"
 #include "panels/heads_panel.hpp"
@@ -35,6 +36,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_model(new ScopeModel(this)),
       m_controller(new ComputeController(this)),
       m_editor(new SentenceEditor),
+      m_compareEditor(new CompareEditor),
       m_strip(new TokenStrip),
       m_grid(new HeatmapGrid),
       m_settingsPanel(new SettingsPanel),
@@ -63,6 +65,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   layout->setContentsMargins(8, 8, 8, 4);
   layout->setSpacing(6);
   layout->addWidget(m_editor);
+  layout->addWidget(m_compareEditor);
   layout->addWidget(m_strip);
   layout->addWidget(m_grid, 1);
   setCentralWidget(central);
@@ -103,6 +106,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
   m_model->setSettings(settings);
   m_settingsPanel->setModel(m_model);
   m_editor->setModel(m_model);
+  m_compareEditor->setModel(m_model);
   m_strip->setModel(m_model);
   m_grid->setModel(m_model);
   m_detail->setModel(m_model);
@@ -176,6 +180,7 @@ void MainWindow::buildMenus() {
     view->addAction(dock->toggleViewAction());
   view->addSeparator();
   view->addAction(m_grid->fitAction());
+  view->addAction(m_compareEditor->toggleAction());
   QAction* reset = view->addAction(tr("&Reset Layout"));
   connect(reset, &QAction::triggered, this, [this] {
     restoreState(m_defaultState);
@@ -237,6 +242,7 @@ void MainWindow::connectModel() {
   // The window's messages about a result come before the views show it.
   connect(m_controller, &ComputeController::snapshotReady, this, &MainWindow::onSnapshotReady);
   connect(m_controller, &ComputeController::snapshotReady, m_model, &ScopeModel::setSnapshot);
+  connect(m_controller, &ComputeController::comparisonReady, m_model, &ScopeModel::setComparison);
   connect(m_controller, &ComputeController::inputEmpty, this, [this] {
     m_settingsPanel->clearFieldErrors();
     m_grid->clearProblem();

@@ -22,6 +22,7 @@ class QToolButton;
 
 namespace attnscope::ui {
 
+class CompareEditor;
 class DetailPanel;
 class GeometryPanel;
 class HeadsPanel;
@@ -45,6 +46,7 @@ class MainWindow : public QMainWindow {
   SessionController* sessions() const { return m_sessions; }
   ExportController* exports() const { return m_exports; }
   SentenceEditor* editor() const { return m_editor; }
+  CompareEditor* compareEditor() const { return m_compareEditor; }
   TokenStrip* tokenStrip() const { return m_strip; }
   HeatmapGrid* grid() const { return m_grid; }
   SettingsPanel* settingsPanel() const { return m_settingsPanel; }
@@ -116,6 +118,7 @@ class MainWindow : public QMainWindow {
   ScopeModel* m_model;
   ComputeController* m_controller;
   SentenceEditor* m_editor;
+  CompareEditor* m_compareEditor;
   TokenStrip* m_strip;
   HeatmapGrid* m_grid;
   SettingsPanel* m_settingsPanel;

@@ -4,12 +4,15 @@
 #include <QFileInfo>
 #include <QRegularExpression>
 #include <QStringList>
+#include <limits>
 
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
+#include "compute/comparison.hpp"
 #include "compute/model_snapshot.hpp"
 #include "export/exporter.hpp"
 #include "export/figure_preset.hpp"
+#include "plot/compare_plot.hpp"
 #include "session/session_file.hpp"
 #include "text.hpp"
 
@@ -48,6 +51,10 @@ void CommandLine::addOptions(CLI::App& app) {
   app.add_flag("--stats", m_stats,
                "Print each head's statistics under its map's title (H bits, self, prev, first); the window "
                "shows them by default, an --export only with --stats or a session saved with them on");
+  app.add_option(
+      "--compare-text", m_compareText,
+      "TEXT: compare with TEXT under the same settings (View \u25b8 Compare): per head, A \u2212 B over "
+      "the first min(n_A, n_B) tokens; with --export, the comparison's grid is the image");
   app.add_option("--export", m_export, "Render the grid to FILE.png, .svg or .pdf and exit (no window)");
   CLI::Option* size =
       app.add_option("--size", m_size, "Image size WIDTHxHEIGHT in pixels (PDF: points), e.g. 1600x1000");
@@ -82,11 +89,11 @@ namespace {
 // rather than silently ignored.
 const std::set<std::string>& handledFlags() {
   static const std::set<std::string> flags{
-      "session",          "--text",         "--preset",       "--embeddings", "--tokenizer", "--d-in",
-      "--embedding-seed", "--mechanism",    "--d-out",        "--heads",      "--qkv-bias",  "--dropout",
-      "--seed",           "--dropout-seed", "--normalize",    "--max-tokens", "--device",    "--masks",
-      "--show",           "--export",       "--size",         "--figure",     "--help",      "--version",
-      "--model",          "--layer",        "--head-summary", "--stats"};
+      "session",          "--text",         "--preset",       "--embeddings", "--tokenizer",   "--d-in",
+      "--embedding-seed", "--mechanism",    "--d-out",        "--heads",      "--qkv-bias",    "--dropout",
+      "--seed",           "--dropout-seed", "--normalize",    "--max-tokens", "--device",      "--masks",
+      "--show",           "--export",       "--size",         "--figure",     "--help",        "--version",
+      "--model",          "--layer",        "--head-summary", "--stats",      "--compare-text"};
   return flags;
 }
 
@@ -117,6 +124,7 @@ ViewSettings CommandLine::settings() const {
         "--head-summary rollout needs --model DIR: rollout follows attention through a model's layers, and a "
         "chapter 3 mechanism has one");
   if (given("--stats")) settings.display.statReadouts = true;
+  if (given("--compare-text")) settings.compareText = QString::fromStdString(m_compareText);
   if (given("--show")) {
     if (m_show == "scores")
       settings.display.quantities = {Quantity::rawScores};
@@ -139,19 +147,43 @@ void CommandLine::exportImage() const {
   const ImageRequest request = given("--figure") && preset ? FigurePresets::request(*preset, format)
                                                            : ImageRequest(format, size().value_or(QSize()));
   const CancelToken never;
+  // With a compare text, A keeps the weights the comparison reads.
+  PreparedMaps prepare;
+  if (viewSettings.compareText) prepare.keptBytes = std::numeric_limits<double>::infinity();
   SnapshotPointer snapshot;
+  std::optional<Gpt2Model> model;
+  std::unique_ptr<Backend> backend;
   if (!viewSettings.modelFolder.isEmpty()) {
-    snapshot =
-        computeModelSnapshot(viewSettings, openModel(viewSettings.modelFolder), never, {}, cli::flag_name);
+    model = openModel(viewSettings.modelFolder);
+    snapshot = computeModelSnapshot(viewSettings, *model, never, prepare, cli::flag_name);
     if (!snapshot) throw Error("the text is empty: give --text with at least one word");
   } else {
     const AttentionInput input = AttentionInput::fromSettings(viewSettings, cli::flag_name);
     if (input.tokens.empty()) throw Error("the text is empty: give --text with at least one word");
     cli::check_flags_against(m_flags, input.embeddings);
-    const auto backend = make_backend(viewSettings.device);
-    snapshot = computeSnapshot(input, *backend, never);
+    backend = make_backend(viewSettings.device);
+    snapshot = computeSnapshot(input, *backend, never, prepare);
   }
-  Exporter::exportImage(snapshot, viewSettings.display, std::nullopt, request, path);
+  if (!viewSettings.compareText) {
+    Exporter::exportImage(snapshot, viewSettings.display, std::nullopt, request, path);
+    return;
+  }
+  // attnscope-cli compute --compare-text's messages, so that both tools say the same about B.
+  const std::string empty = "--compare-text: the text is empty: type at least one word";
+  if (viewSettings.compareText->trimmed().isEmpty()) throw Error(empty);
+  InputBResources resources;
+  resources.backend = backend.get();
+  resources.model = model ? &*model : nullptr;
+  SnapshotPointer b;
+  try {
+    b = computeInputB(viewSettings, resources, never, cli::flag_name);
+  } catch (const Error& error) {
+    throw Error(std::string("--compare-text: ") + error.what());
+  }
+  if (!b) throw Error(empty);
+  ComparePlot plot;
+  plot.setContent(compareSnapshots(snapshot, b), viewSettings.display);
+  plot.saveImage(path, request.size);
 }
 
 }  // namespace attnscope::app

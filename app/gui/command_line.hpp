@@ -2,7 +2,8 @@
 // attnscope's command line: attnscope-cli compute's engine flags plus --masks, --show, --export, --size and
 // --figure (slide, column, page),
 // and --model DIR with --layer L and --head-summary for a GPT-2 folder; --stats prints each head's statistics
-// under its map (an export without it has none, unless a session file turns them on).
+// under its map (an export without it has none, unless a session file turns them on); --compare-text B opens
+// the window comparing with B, or exports the comparison's grid (A − B per head) instead of the heatmaps.
 // Flags that are not given keep the app's defaults (the launch view: the book's sentence, multi-head, 2
 // heads, d_out 4, masks none and causal, weights), so `attnscope --export x.png` renders what the window
 // first shows. The engine flags go through attnscope-cli's own translation (cli::apply_flags) on top of that
@@ -50,6 +51,7 @@ class CommandLine {
   int m_layer = 0;
   std::string m_headSummary = "none";
   bool m_stats = false;
+  std::string m_compareText;
   std::set<std::string> m_given;
 };
 

@@ -387,13 +387,16 @@ class TestMainWindow : public QObject {
     QTest::keyClick(chips, Qt::Key_Tab);
     HeatmapPlot* plot = window.grid()->plot();
     QTRY_VERIFY(plot->hasFocus());
-    QVERIFY(window.grid()->findChild<QScrollArea*>()->styleSheet().contains(QStringLiteral("highlight")));
+    QVERIFY(window.grid()
+                ->findChild<QScrollArea*>(QStringLiteral("heatmapScroll"))
+                ->styleSheet()
+                .contains(QStringLiteral("highlight")));
     QTest::keyClick(plot, Qt::Key_Down);
     QCOMPARE(window.model()->selection().query, 2);
     QTest::keyClick(plot, Qt::Key_Tab);
     QTRY_VERIFY(window.settingsPanel()->isAncestorOf(QApplication::focusWidget()) ||
                 QApplication::focusWidget() == window.settingsPanel());
-    QVERIFY(window.grid()->findChild<QScrollArea*>()->styleSheet().isEmpty());
+    QVERIFY(window.grid()->findChild<QScrollArea*>(QStringLiteral("heatmapScroll"))->styleSheet().isEmpty());
   }
 
   // README: "Esc cancels a long computation (the previous heatmaps stay)".

@@ -1,5 +1,6 @@
 #include "compute/compute_controller.hpp"
 
+#include <limits>
 #include <new>
 
 #include "compute/freed_memory.hpp"
@@ -38,19 +39,53 @@ struct ComputeController::Worker {
   // What an edit leaves unchanged in the model's states, for the next one; belongs to `model`.
   ModelCache modelCache;
 
+  // Input B's own: its last snapshot and its model states.
+  std::weak_ptr<const AttentionSnapshot> lastB;
+  ModelCache modelCacheB;
+
   const Gpt2Model& modelFor(const QString& folder) {
     if (!model || modelFolder != folder) {
       modelCache = {};
+      modelCacheB = {};
       model.reset();
       model = openModel(folder);
       modelFolder = folder;
     }
     return *model;
   }
+
+  // Input B after A: its problems become the comparison's, never A's.
+  ComparisonPointer compare(const ViewSettings& settings, const SnapshotPointer& a,
+                            const CancelToken& token) {
+    try {
+      InputBResources resources;
+      if (settings.modelFolder.isEmpty())
+        resources.backend = &backendFor(settings.device);
+      else
+        resources.model = &*model;
+      resources.parameters = &parameters;
+      resources.modelCache = &modelCacheB;
+      const SnapshotPointer earlier = lastB.lock();
+      resources.earlier = earlier.get();
+      const SnapshotPointer b = computeInputB(settings, resources, token);
+      if (!b)
+        return failedComparison(a, QStringLiteral("Text B is empty: type at least one word to compare."));
+      lastB = b;
+      return compareSnapshots(a, b);
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      return failedComparison(a, QStringLiteral("Text B: out of memory: the text is too long."));
+    } catch (const std::exception& error) {
+      return failedComparison(a, QStringLiteral("Text B: %1").arg(toQString(error.what())));
+    }
+  }
 };
 
 struct ComputeController::Outcome {
   SnapshotPointer snapshot;
+  bool computed = false;  // by the engine, not a new head summary: its comparison is sent with it
+  ComparisonPointer comparison;
   bool empty = false;
   bool cancelled = false;
   SettingsField field = SettingsField::general;
@@ -93,6 +128,15 @@ ComputeController::~ComputeController() {
 }
 
 void ComputeController::request(const ViewSettings& settings) {
+  if (m_lastRequested && m_lastRequested->compareText && !settings.compareText && !m_busy) {
+    // Compare turned off: A on screen is already these settings' snapshot.
+    ViewSettings withoutB = *m_lastRequested;
+    withoutB.compareText.reset();
+    if (withoutB.sameComputation(settings)) {
+      m_lastRequested = withoutB;
+      emit comparisonReady(nullptr);
+    }
+  }
   if (m_lastRequested && m_lastRequested->sameComputation(settings)) {
     // Only how the maps are drawn changed. A new head summary is made from the snapshot on screen (or from
     // the one in flight, when it arrives), never by running the engine again.
@@ -143,6 +187,8 @@ void ComputeController::start() {
   PreparedMaps prepare;
   prepare.quantities = settings.display.quantities;
   prepare.reduction = settings.display.reduction;
+  // The comparison reads A's weights, which a long text would let go once its maps are prepared.
+  if (settings.compareText) prepare.keptBytes = std::numeric_limits<double>::infinity();
   if (m_mapPixels) {
     const QSize pixels = m_mapPixels(settings);
     prepare.keyPixels = pixels.width();
@@ -151,6 +197,7 @@ void ComputeController::start() {
   auto worker = m_worker;
   const auto compute = [worker, settings, prepare](const CancelToken& token) -> Outcome {
     Outcome outcome;
+    outcome.computed = true;
     try {
       token.throw_if_cancelled();
       if (!settings.modelFolder.isEmpty()) {
@@ -158,10 +205,13 @@ void ComputeController::start() {
         outcome.snapshot =
             computeModelSnapshot(settings, model, token, prepare, setting_name, &worker->modelCache);
         outcome.empty = !outcome.snapshot;
+        if (outcome.snapshot && settings.compareText)
+          outcome.comparison = worker->compare(settings, outcome.snapshot, token);
         return outcome;
       }
       worker->model.reset();
       worker->modelCache = {};
+      worker->modelCacheB = {};
       const AttentionInput input = AttentionInput::fromSettings(settings);
       if (input.tokens.empty()) {
         outcome.empty = true;
@@ -171,6 +221,7 @@ void ComputeController::start() {
       const SnapshotPointer earlier = worker->last.lock();
       outcome.snapshot = computeSnapshot(input, backend, token, prepare, &worker->parameters, earlier.get());
       worker->last = outcome.snapshot;
+      if (settings.compareText) outcome.comparison = worker->compare(settings, outcome.snapshot, token);
     } catch (const Cancelled&) {
       outcome.cancelled = true;
     } catch (const FieldError& error) {
@@ -216,9 +267,11 @@ void ComputeController::finish(const Outcome& outcome) {
     emit cancelled();
   } else if (outcome.empty) {
     m_shown.reset();
+    emit comparisonReady(nullptr);
     emit inputEmpty();
   } else if (outcome.snapshot) {
     m_shown = outcome.snapshot;
+    if (outcome.computed) emit comparisonReady(outcome.comparison);
     emit snapshotReady(outcome.snapshot);
     // The head summary was changed while this was computed.
     if (m_lastRequested && !m_busy && outcome.snapshot->headSummary != m_lastRequested->display.headSummary)

@@ -13,6 +13,7 @@
 
 #include "compute/attention_input.hpp"
 #include "compute/attention_snapshot.hpp"
+#include "compute/comparison.hpp"
 #include "compute/restartable_job.hpp"
 #include "state/view_settings.hpp"
 
@@ -50,6 +51,9 @@ class ComputeController : public QObject {
   quint64 summarizedCount() const { return m_summarized; }
 
  signals:
+  // Just before each computed snapshot: its comparison with input B, or null while Compare is off (also when
+  // Compare is turned off, without a computation).
+  void comparisonReady(attnscope::ui::ComparisonPointer comparison);
   void snapshotReady(attnscope::ui::SnapshotPointer snapshot);
   void inputEmpty();  // the text has no tokens: nothing to compute, not an error
   void failed(attnscope::ui::SettingsField field, const QString& message);

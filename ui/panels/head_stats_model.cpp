@@ -55,6 +55,22 @@ void HeadStatsModel::setProbe(std::optional<SnapshotProbe> probe) {
   if (rowCount() > 0) emit dataChanged(index(0, kProbeWeight), index(rowCount() - 1, kProbeRank));
 }
 
+void HeadStatsModel::setComparison(ComparisonPointer comparison) {
+  m_comparison = std::move(comparison);
+  emit headerDataChanged(Qt::Horizontal, kTotalVariation, kTotalVariation);
+  if (rowCount() > 0) emit dataChanged(index(0, kTotalVariation), index(rowCount() - 1, kTotalVariation));
+}
+
+std::optional<double> HeadStatsModel::totalVariationOf(const Place& place) const {
+  if (!m_comparison || !m_comparison->b) return std::nullopt;
+  const AttentionSnapshot& a = *m_comparison->a;
+  const int layer = a.model ? a.model->layer : 0;
+  if (place.layer != layer || place.maskRow >= static_cast<int>(m_comparison->rows.size()) ||
+      place.head >= static_cast<int>(m_comparison->rows[place.maskRow].size()))
+    return std::nullopt;
+  return m_comparison->of(place.maskRow, place.head).total_variation;
+}
+
 const ProbeHit* HeadStatsModel::hitOf(const Place& place) const {
   if (!m_probe || place.maskRow != m_probe->maskRow || m_hitIndex.empty()) return nullptr;
   const int hit =
@@ -74,7 +90,7 @@ int HeadStatsModel::rowCount(const QModelIndex& parent) const {
 }
 
 int HeadStatsModel::columnCount(const QModelIndex& parent) const {
-  return parent.isValid() ? 0 : kProbeRank + 1;
+  return parent.isValid() ? 0 : kTotalVariation + 1;
 }
 
 QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
@@ -83,6 +99,7 @@ QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
   const int column = index.column();
   if (role == Qt::TextAlignmentRole)
     return column >= firstStatistic ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
+  if (role == Qt::ToolTipRole && column == kTotalVariation) return headerData(column, Qt::Horizontal, role);
   if (role == Qt::ToolTipRole && column >= firstStatistic && column < kProbeWeight)
     return statisticDescription(column - firstStatistic);
   if (role != Qt::DisplayRole && role != Qt::UserRole) return {};
@@ -94,6 +111,11 @@ QVariant HeadStatsModel::data(const QModelIndex& index, int role) const {
     }
     if (!hit) return QStringLiteral("\u2013");
     return column == kProbeWeight ? QString::number(hit->weight, 'f', 3) : QString::number(hit->rank);
+  }
+  if (column == kTotalVariation) {
+    const std::optional<double> value = totalVariationOf(place);
+    if (role == Qt::UserRole) return value.value_or(std::numeric_limits<double>::lowest());
+    return value ? QString::number(*value, 'f', 3) : QStringLiteral("\u2013");
   }
   // Heads and layers count from 0, as the grid, the layer selector and the CLI's JSON name them.
   if (column == layer) return place.layer;
@@ -111,7 +133,11 @@ QVariant HeadStatsModel::headerData(int section, Qt::Orientation orientation, in
     return tr("The probed query's weight on the probed key in this head");
   if (role == Qt::ToolTipRole && section == kProbeRank)
     return tr("1 + the number of keys the probed query weighs more than the probed key");
-  if (role == Qt::ToolTipRole && section >= firstStatistic)
+  if (role == Qt::ToolTipRole && section == kTotalVariation)
+    return tr(
+        "Compare: the mean over the m aligned query rows of \u00bd\u00b7\u03a3 over the m aligned keys of "
+        "|A \u2212 B|, this head's weights for the text against text B's (0 = equal)");
+  if (role == Qt::ToolTipRole && section >= firstStatistic && section < kProbeWeight)
     return statisticDescription(section - firstStatistic);
   if (role != Qt::DisplayRole) return {};
   if (section == kProbeWeight)
@@ -120,6 +146,7 @@ QVariant HeadStatsModel::headerData(int section, Qt::Orientation orientation, in
                                             m_snapshot->tokenTexts.value(m_probe->key).left(8))
                                  : tr("probe");
   if (section == kProbeRank) return tr("rank");
+  if (section == kTotalVariation) return tr("TV vs B");
   if (section == layer) return tr("layer");
   if (section == head) return tr("head");
   if (section == mask) return tr("mask");

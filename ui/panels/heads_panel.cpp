@@ -44,6 +44,9 @@ HeadsPanel::HeadsPanel(QWidget* parent)
     m_table->horizontalHeader()->moveSection(
         m_table->horizontalHeader()->visualIndex(column),
         HeadStatsModel::mask + 1 + (column - HeadStatsModel::kProbeWeight));
+  // Compare's column, when shown, comes first of all: it is what a comparison is sorted by.
+  m_table->horizontalHeader()->moveSection(
+      m_table->horizontalHeader()->visualIndex(HeadStatsModel::kTotalVariation), HeadStatsModel::mask + 1);
   m_exportButton->setEnabled(false);
 
   auto* hint = new QLabel(
@@ -85,6 +88,12 @@ void HeadsPanel::setModel(ScopeModel* model) {
   };
   show(model->snapshot());
   connect(model, &ScopeModel::snapshotChanged, this, show);
+  const auto compare = [this](const ComparisonPointer& comparison) {
+    m_stats->setComparison(comparison);
+    m_table->setColumnHidden(HeadStatsModel::kTotalVariation, !comparison || !comparison->b);
+  };
+  compare(model->comparison());
+  connect(model, &ScopeModel::comparisonChanged, this, compare);
   connect(model, &ScopeModel::probeChanged, this, [this](int key) {
     m_probeField->setCurrentIndex(key + 1);
     updateProbe();

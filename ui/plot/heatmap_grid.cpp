@@ -22,6 +22,8 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
       m_scroll(new QScrollArea),
       m_stack(new QStackedWidget),
       m_figure(new FigureView),
+      m_compare(new ComparePlot),
+      m_compareScroll(new QScrollArea),
       m_fitAction(new QAction(tr("&Fit All Heads"), this)) {
   m_banner->setObjectName(QStringLiteral("problemBanner"));
   m_banner->setWordWrap(true);
@@ -70,6 +72,7 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
 
   // Many heads (GPT-2 has 12, 13 with a summary) need more width than the window has: the maps keep a
   // readable size and scroll instead of widening the window past the screen.
+  m_scroll->setObjectName(QStringLiteral("heatmapScroll"));
   m_scroll->setWidget(m_plot);
   m_scroll->setWidgetResizable(true);
   m_scroll->setFrameShape(QFrame::NoFrame);
@@ -77,6 +80,15 @@ HeatmapGrid::HeatmapGrid(QWidget* parent)
   m_stack->addWidget(m_scroll);
   m_stack->addWidget(m_figure);
   m_stack->addWidget(m_hint);
+  m_compareScroll->setObjectName(QStringLiteral("compareScroll"));
+  m_compareScroll->setWidget(m_compare);
+  m_compareScroll->setWidgetResizable(true);
+  m_compareScroll->setFrameShape(QFrame::NoFrame);
+  m_stack->addWidget(m_compareScroll);
+  connect(m_compare, &ComparePlot::cellHovered, this, &HeatmapGrid::cellHovered);
+  connect(m_compare, &ComparePlot::cellClicked, this, [this](int maskRow, int head, int query) {
+    emit cellClicked(MapKey{maskRow, head, Quantity::weights}, query);
+  });
 
   // Every head in the window at once, laid out as the export figure is.
   connect(m_figure, &FigureView::cellHovered, this,
@@ -113,7 +125,10 @@ void HeatmapGrid::setModel(ScopeModel* model) {
   m_model = model;
   connect(model, &ScopeModel::snapshotChanged, this,
           [this](const SnapshotPointer& snapshot) { setContent(snapshot, m_model->display()); });
+  connect(model, &ScopeModel::comparisonChanged, this,
+          [this](const ComparisonPointer& comparison) { setComparison(comparison, m_model->display()); });
   connect(model, &ScopeModel::displayChanged, this, [this](const DisplayOptions& display) {
+    setComparison(m_model->comparison(), display);
     setContent(m_model->snapshot(), display);
     setSelection(m_model->selection());
   });
@@ -141,8 +156,19 @@ void HeatmapGrid::setContent(const SnapshotPointer& snapshot, const DisplayOptio
   updateRangeHint();
 }
 
+bool HeatmapGrid::showsComparison() const {
+  return m_model && m_model->comparison() && m_model->comparison()->b;
+}
+
+void HeatmapGrid::setComparison(const ComparisonPointer& comparison, const DisplayOptions& options) {
+  m_compare->setContent(comparison, options);
+  m_compare->setMinimumSize(m_compare->naturalSize());
+  if (!isShowingHint() || showsComparison()) showMaps();
+  updateRangeHint();
+}
+
 void HeatmapGrid::updateRangeHint() {
-  const int flat = m_plot->displayOptions().sharedRange && m_plot->snapshot()
+  const int flat = m_plot->displayOptions().sharedRange && m_plot->snapshot() && !showsComparison()
                        ? static_cast<int>(m_plot->flatMaps().size())
                        : 0;
   // One short line: in a narrow window a wrapped sentence pushed the maps out of sight.
@@ -160,11 +186,14 @@ void HeatmapGrid::setFitAllHeads(bool fit) {
 }
 
 QWidget* HeatmapGrid::mapsWidget() const {
+  if (showsComparison()) return m_compare;
   return fitsAllHeads() ? static_cast<QWidget*>(m_figure) : m_plot;
 }
 
 void HeatmapGrid::showMaps() {
-  QWidget* page = fitsAllHeads() ? static_cast<QWidget*>(m_figure) : m_scroll;
+  QWidget* page = showsComparison() ? m_compareScroll
+                  : fitsAllHeads()  ? static_cast<QWidget*>(m_figure)
+                                    : m_scroll;
   if (m_stack->currentWidget() == page) return;
   const bool focused = m_plot->hasFocus() || m_figure->hasFocus();
   m_stack->setCurrentWidget(page);

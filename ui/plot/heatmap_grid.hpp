@@ -2,7 +2,8 @@
 // The centre of the window: the heatmap plot, with hover tooltips and click-to-select, an empty-state hint
 // when there is nothing to show, and a banner that explains why the maps on screen are the last valid ones.
 // Two modes, switched by the View menu's "Fit All Heads" (Ctrl+0): the maps at a readable size that scroll
-// (HeatmapPlot), or every map fitted into the window as the export figure lays them out (FigureView).
+// (HeatmapPlot), or every map fitted into the window as the export figure lays them out (FigureView). While
+// Compare has input B, the comparison's grid (ComparePlot) replaces both.
 
 #include <QAction>
 #include <QLabel>
@@ -11,6 +12,7 @@
 #include <QStackedWidget>
 #include <QWidget>
 
+#include "plot/compare_plot.hpp"
 #include "plot/figure_view.hpp"
 #include "plot/heatmap_plot.hpp"
 #include "state/scope_model.hpp"
@@ -28,6 +30,9 @@ class HeatmapGrid : public QWidget {
   void setModel(ScopeModel* model);
   HeatmapPlot* plot() const { return m_plot; }
   FigureView* figureView() const { return m_figure; }
+  ComparePlot* comparePlot() const { return m_compare; }
+  // Compare is on and input B computed: the comparison's grid is on screen.
+  bool showsComparison() const;
   // Checkable, Ctrl+0: every head fitted into the window instead of readable maps that scroll.
   QAction* fitAction() const { return m_fitAction; }
   void setFitAllHeads(bool fit);
@@ -71,6 +76,7 @@ class HeatmapGrid : public QWidget {
   void fitPlotWidth();
   void showMaps();  // the page of the current mode
   void updateRangeHint();
+  void setComparison(const ComparisonPointer& comparison, const DisplayOptions& options);
 
   ScopeModel* m_model = nullptr;
   HeatmapPlot* m_plot;
@@ -82,6 +88,8 @@ class HeatmapGrid : public QWidget {
   QScrollArea* m_scroll;
   QStackedWidget* m_stack;
   FigureView* m_figure;
+  ComparePlot* m_compare;
+  QScrollArea* m_compareScroll;
   QAction* m_fitAction;
 };
 

@@ -84,4 +84,8 @@ bool isScore(Quantity quantity) {
   return quantity == Quantity::rawScores || quantity == Quantity::scaledScores;
 }
 
+QString toString(CompareView view) {
+  return view == CompareView::difference ? QStringLiteral("difference") : QStringLiteral("a-b-difference");
+}
+
 }  // namespace attnscope::ui

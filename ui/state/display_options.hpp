@@ -19,6 +19,9 @@ enum class Reduction { max, mean };
 // (Abnar & Zuidema, 2020) from layer 0 up to the layer shown.
 enum class HeadSummary { none, mean, max, rollout };
 
+// What Compare shows per head: only the difference A − B, or A, B and the difference.
+enum class CompareView { difference, aBAndDifference };
+
 struct DisplayOptions {
   std::vector<Quantity> quantities{Quantity::weights};  // in Quantity order, no duplicates
   ColorMapId colorMap = ColorMapId::viridis;
@@ -28,6 +31,7 @@ struct DisplayOptions {
   // Each head's statistics on a line under its map's title ("H 1.7 bits · self 0.41 · …"). On by default: the
   // numbers are computed with every edit anyway, and they are what tells a learner which map to look at.
   bool statReadouts = true;
+  CompareView compareView = CompareView::difference;
 
   friend bool operator==(const DisplayOptions&, const DisplayOptions&) = default;
 };
@@ -38,6 +42,7 @@ QString colorScaleLabel(Quantity quantity);  // the colour bar's: "score q·k", 
 QString toString(ColorMapId colorMap);       // "viridis", "magma", "cividis"
 QString toString(Reduction reduction);       // "max", "mean"
 QString toString(HeadSummary summary);       // "none", "mean", "max", "rollout"
+QString toString(CompareView view);          // "difference", "a-b-difference"
 bool isScore(Quantity quantity);             // raw or scaled scores: a diverging map centred on 0
 const std::vector<Quantity>& allQuantities();
 

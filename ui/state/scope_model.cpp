@@ -23,6 +23,12 @@ void ScopeModel::setText(const QString& text) {
   setSettings(settings);
 }
 
+void ScopeModel::setComparison(ComparisonPointer comparison) {
+  if (comparison == m_comparison) return;
+  m_comparison = std::move(comparison);
+  emit comparisonChanged(m_comparison);
+}
+
 void ScopeModel::setSnapshot(SnapshotPointer snapshot) {
   m_snapshot = std::move(snapshot);
   m_hoveredQuery = m_hoveredKey = -1;

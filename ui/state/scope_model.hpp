@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "compute/attention_snapshot.hpp"
+#include "compute/comparison.hpp"
 #include "compute/snapshot_probe.hpp"
 #include "state/display_options.hpp"
 #include "state/view_settings.hpp"
@@ -37,6 +38,11 @@ class ScopeModel : public QObject {
   const SnapshotPointer& snapshot() const { return m_snapshot; }
   void setSnapshot(SnapshotPointer snapshot);
 
+  // Compare's result for the snapshot computed with it: null while Compare is off. It arrives just before
+  // its snapshot; B's problem keeps A on screen.
+  const ComparisonPointer& comparison() const { return m_comparison; }
+  void setComparison(ComparisonPointer comparison);
+
   // The cell under the pointer (query row, key column); -1 for none. Hovering a token chip hovers (i, i).
   int hoveredQuery() const { return m_hoveredQuery; }
   int hoveredKey() const { return m_hoveredKey; }
@@ -59,6 +65,7 @@ class ScopeModel : public QObject {
   void settingsChanged(const attnscope::ui::ViewSettings& settings);
   void displayChanged(const attnscope::ui::DisplayOptions& display);
   void snapshotChanged(const attnscope::ui::SnapshotPointer& snapshot);
+  void comparisonChanged(const attnscope::ui::ComparisonPointer& comparison);
   void hoverChanged(int query, int key);
   void selectionChanged(const attnscope::ui::QuerySelection& selection);
   void probeChanged(int key);
@@ -69,6 +76,7 @@ class ScopeModel : public QObject {
 
   ViewSettings m_settings;
   SnapshotPointer m_snapshot;
+  ComparisonPointer m_comparison;
   int m_hoveredQuery = -1;
   int m_hoveredKey = -1;
   // "journey", the query the book (and the seed notebook) explains, until the user picks another.

@@ -160,7 +160,7 @@ void ViewSettings::setRequest(const ComputeRequest& request) {
 }
 
 bool ViewSettings::sameComputation(const ViewSettings& other) const {
-  return request() == other.request();
+  return request() == other.request() && compareText == other.compareText;
 }
 
 QJsonObject ViewSettings::toJson() const {
@@ -196,6 +196,8 @@ QJsonObject ViewSettings::toJson() const {
   json[QStringLiteral("layer")] = layer;
   json[QStringLiteral("head_summary")] = toString(display.headSummary);
   json[QStringLiteral("stat_readouts")] = display.statReadouts;
+  json[QStringLiteral("compare_text")] = compareText ? QJsonValue(*compareText) : QJsonValue();
+  json[QStringLiteral("compare_view")] = toString(display.compareView);
   return json;
 }
 
@@ -289,6 +291,16 @@ ViewSettings ViewSettings::fromJson(const QJsonObject& json) {
   if (has("stat_readouts"))
     settings.display.statReadouts =
         boolFromJson(json[QStringLiteral("stat_readouts")], QStringLiteral("stat_readouts"));
+  if (has("compare_text") && !json[QStringLiteral("compare_text")].isNull())
+    settings.compareText =
+        stringFromJson(json[QStringLiteral("compare_text")], QStringLiteral("compare_text"));
+  if (has("compare_view")) {
+    const QString view = stringFromJson(json[QStringLiteral("compare_view")], QStringLiteral("compare_view"));
+    if (view != toString(CompareView::difference) && view != toString(CompareView::aBAndDifference))
+      fail(QStringLiteral("compare_view"), QStringLiteral("must be difference or a-b-difference"));
+    settings.display.compareView =
+        view == toString(CompareView::difference) ? CompareView::difference : CompareView::aBAndDifference;
+  }
   return settings;
 }
 

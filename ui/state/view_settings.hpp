@@ -44,6 +44,9 @@ struct ViewSettings {
   // seeds, dropout, embeddings, tokenizer and device do not apply.
   QString modelFolder;
   int layer = 0;
+  // Compare (View ▸ Compare): input B, computed with these same settings right after the text (input A);
+  // none while Compare is off.
+  std::optional<QString> compareText;
   // attnscope --max-tokens; not saved: the window computes up to the engine's default.
   int maxTokens = AttentionConfig{}.max_tokens;
 
