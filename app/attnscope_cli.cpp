@@ -75,6 +75,7 @@ ComputeRequest compare_request(const ComputeRequest& request, const std::string&
   if (text.empty()) throw Error(kCompareTextEmpty);
   ComputeRequest compared = request;
   compared.text = text;
+  compared.compared_with = request.text;  // the words B shares with A keep A's embeddings
   return compared;
 }
 

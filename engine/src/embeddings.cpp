@@ -43,4 +43,32 @@ Matrix seeded_embeddings(const std::vector<std::string>& tokens, int d_in, std::
   return embeddings;
 }
 
+Matrix compared_embeddings(const std::vector<std::string>& tokens,
+                           const std::vector<std::string>& base_tokens, const Matrix& base_embeddings,
+                           bool base_seeded, std::uint64_t seed) {
+  std::unordered_map<std::string, Eigen::Index> base_rows, base_vocabulary, new_words;
+  for (std::size_t i = 0; i < base_tokens.size(); ++i) {
+    base_rows.try_emplace(base_tokens[i], static_cast<Eigen::Index>(i));
+    base_vocabulary.try_emplace(base_tokens[i], static_cast<Eigen::Index>(base_vocabulary.size()));
+  }
+  for (const auto& token : tokens)
+    if (!base_rows.count(token)) new_words.try_emplace(token, static_cast<Eigen::Index>(new_words.size()));
+  const auto d = base_embeddings.cols();
+  Matrix table;
+  if (!new_words.empty()) {
+    TorchGenerator generator(seed);
+    if (base_seeded) generator.embedding(static_cast<Eigen::Index>(base_vocabulary.size()), d);
+    table = generator.embedding(static_cast<Eigen::Index>(new_words.size()), d);
+  }
+  Matrix embeddings(static_cast<Eigen::Index>(tokens.size()), d);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const auto row = static_cast<Eigen::Index>(i);
+    if (const auto base = base_rows.find(tokens[i]); base != base_rows.end())
+      embeddings.row(row) = base_embeddings.row(base->second);
+    else
+      embeddings.row(row) = table.row(new_words.at(tokens[i]));
+  }
+  return embeddings;
+}
+
 }  // namespace attnscope

@@ -61,6 +61,25 @@ Matrix load_embeddings_of(const ComputeRequest& request) {
 Matrix embeddings_for(const ComputeRequest& request, const std::vector<Token>& tokens, FieldNames names,
                       EmbeddingSource& from) {
   const std::uint64_t seed = request.embedding_seed.value_or(request.seed);
+  if (request.compared_with && request.embedding_source != EmbeddingSource::file) {
+    ComputeRequest base = request;
+    base.text = *request.compared_with;
+    base.compared_with.reset();
+    std::vector<Token> base_tokens;
+    try {
+      base_tokens = tokenize(base.text, base.tokenizer);
+    } catch (const Error& error) {
+      throw RequestError(RequestField::text, error.what());
+    }
+    EmbeddingSource base_from = EmbeddingSource::seeded;
+    const Matrix base_embeddings =
+        base_tokens.empty() ? Matrix() : embeddings_for(base, base_tokens, names, base_from);
+    if (!base_tokens.empty()) {
+      from = EmbeddingSource::seeded;
+      return compared_embeddings(texts_of(tokens), texts_of(base_tokens), base_embeddings,
+                                 base_from == EmbeddingSource::seeded, seed);
+    }
+  }
   switch (request.embedding_source) {
     case EmbeddingSource::book: {
       const Preset& book = book_preset();

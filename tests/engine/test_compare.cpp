@@ -13,6 +13,7 @@
 #include "attnscope/compare.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/request.hpp"
+#include "attnscope/torch_random.hpp"
 
 using namespace attnscope;
 using namespace attnscope::testing;
@@ -167,6 +168,39 @@ class TestCompare : public QObject {
     }
   }
 
+  // Each text's own seeded table gives its words rows by first appearance, so "tired" in A and "wide" in B
+  // (both the fifth word) would get the same vector and every difference would be 0. Compared with A, B's
+  // words that A has keep A's rows and "wide" gets a row of a table drawn after A's.
+  void aWordBothTextsHaveKeepsItsEmbedding() {
+    ComputeRequest request;
+    request.embedding_source = EmbeddingSource::seeded;
+    request.d_in = 4;
+    request.seed = 11;
+    request.text = "the animal was too tired";
+    const PreparedInput a = prepare_input(request);
+    request.text = "the animal was too wide";
+    const PreparedInput alone = prepare_input(request);
+    QVERIFY(alone.embeddings == a.embeddings);  // why B must be compared with A
+    request.compared_with = "the animal was too tired";
+    const PreparedInput b = prepare_input(request);
+    QVERIFY(b.embeddings.topRows(4) == a.embeddings.topRows(4));
+    TorchGenerator generator(11);
+    generator.embedding(5, 4);  // A's table: five distinct words
+    QVERIFY(b.embeddings.row(4) == generator.embedding(1, 4).row(0));
+    QVERIFY(b.embeddings.row(4) != a.embeddings.row(4));
+    // So the attention of "wide" differs from that of "tired".
+    const std::vector<HeadComparison> heads =
+        compare_heads(compute_attention(a.config, a.embeddings), compute_attention(b.config, b.embeddings));
+    QVERIFY(heads.front().total_variation > 0.0);
+    // A file's rows are the file's: compared_with changes nothing there.
+    QTemporaryDir directory;
+    request.embedding_source = EmbeddingSource::file;
+    request.embeddings_file =
+        write_test_file(directory.path(), "e.csv", "1,0\n0,1\n1,1\n2,0\n0,2\n").toStdString();
+    const PreparedInput file = prepare_input(request);
+    QCOMPARE(file.embeddings(4, 1), 2.0f);
+  }
+
   void badShapesThrow() {
     const Matrix square = matrix_of({{1, 0}, {0, 1}});
     const auto message = [](const std::function<void()>& action) { return error_of(action); };
@@ -237,6 +271,7 @@ class TestCompare : public QObject {
       }
       request.text = joined(oracle["a_tokens"].toArray());
       const PreparedInput a = prepare_input(request);
+      request.compared_with = request.text;  // B's words that A has keep A's embeddings
       request.text = joined(oracle["b_tokens"].toArray());
       const PreparedInput b = prepare_input(request);
       QCOMPARE(std::min(a.tokens.size(), b.tokens.size()), std::size_t(oracle["aligned"].toInt()));

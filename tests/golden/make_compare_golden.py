@@ -8,8 +8,11 @@ Needs PyTorch (Debian's python3-torch, 1.13, CPU) and NumPy. It imports nothing 
 two texts, A and B, through the same settings:
 
   * chapter 3: the book's classes and instrumented forwards of make_golden.py (the same torch.manual_seed
-    before construction, nn.Embedding tables seeded by embedding_seed over each text's distinct tokens in
-    order of first appearance, whitespace tokens), with the case's mask on both; a mask file is one 0/1
+    before construction, whitespace tokens), with the case's mask on both. A's embeddings: nn.Embedding seeded
+    by embedding_seed over A's distinct tokens in order of first appearance. B's: each token A has takes A's
+    row, so that a word means the same in both; the others, in order of first appearance, take the rows of
+    a second table drawn right after A's: torch.manual_seed(embedding_seed); nn.Embedding(V_A, d_in);
+    nn.Embedding(V_new, d_in). A mask file is one 0/1
     matrix of max(n_A, n_B) rows whose top-left n x n corner each text uses;
   * GPT-2: the tiny checkpoint's equations of make_gpt2_golden.py (its weight rule and seed; the case names
     the config), on token ids that are the texts' bytes: the texts are ASCII without the tiny vocabulary's
@@ -42,6 +45,7 @@ sys.path.insert(0, HERE)
 try:
     import numpy as np
     import torch
+    from torch import nn
     import make_golden as book
     import make_gpt2_golden as gpt2
 except ImportError as error:  # CTest compare_golden_regenerates: skipped (77), or a failure when CI is set
@@ -74,12 +78,35 @@ def hidden_of(case, n):
     return book.build_mask(spec, n, None).numpy().astype(bool)
 
 
-def chapter3_weights(case, tokens):
-    """Per head the weights before dropout, as make_golden.run_case computes them, NaN rows set to 0."""
+def distinct(tokens):
+    vocab = []
+    for t in tokens:
+        if t not in vocab:
+            vocab.append(t)
+    return vocab
+
+
+def compared_embeddings(tokens, base_tokens, embedding_seed, d_in):
+    """B's embeddings: A's rows for A's words, a table drawn after A's for the others."""
+    base = book.seeded_embeddings(base_tokens, embedding_seed, d_in)
+    base_vocab, new_words = distinct(base_tokens), [t for t in distinct(tokens) if t not in base_tokens]
+    torch.manual_seed(embedding_seed)
+    nn.Embedding(len(base_vocab), d_in)
+    extra = nn.Embedding(len(new_words), d_in).weight.detach() if new_words else None
+    rows = [base[base_tokens.index(t)] if t in base_tokens else extra[new_words.index(t)] for t in tokens]
+    return torch.stack(rows).clone()
+
+
+def chapter3_weights(case, tokens, base_tokens=None):
+    """Per head the weights before dropout, as make_golden.run_case computes them, NaN rows set to 0; with
+    base_tokens, the embeddings of input B compared with them."""
     n = len(tokens)
     hidden = hidden_of(case, n)
     mask = torch.from_numpy(hidden.astype(np.float32))
-    x = book.seeded_embeddings(tokens, case["embedding_seed"], case["d_in"])
+    if base_tokens is None:
+        x = book.seeded_embeddings(tokens, case["embedding_seed"], case["d_in"])
+    else:
+        x = compared_embeddings(tokens, base_tokens, case["embedding_seed"], case["d_in"])
     mech, d_in, d_out, p = case["mechanism"], case["d_in"], case["d_out"], case["dropout"]
     torch.manual_seed(case["seed"])
     if mech == "simplified":
@@ -131,7 +158,7 @@ def chapter3_case(name, mechanism, a, b, d_in, d_out=None, heads=1, qkv_bias=Fal
                 embedding_seed=embedding_seed, mask=mask or book.DEFAULT_MASK[mechanism],
                 mask_matrix=None if mask_matrix is None else mask_matrix.tolist(), a_tokens=a_tokens,
                 b_tokens=b_tokens)
-    wa, wb = chapter3_weights(case, a_tokens), chapter3_weights(case, b_tokens)
+    wa, wb = chapter3_weights(case, a_tokens), chapter3_weights(case, b_tokens, a_tokens)
     case["aligned"] = min(len(a_tokens), len(b_tokens))
     case["heads"] = []
     for h, (ha, hb) in enumerate(zip(wa, wb)):

@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,18 +67,30 @@ struct Reference {
   AttentionResult result;
 };
 
-inline Reference reference(const ViewSettings& settings, const MaskSpec& mask) {
+// The tokens' embeddings as the settings' source gives them; whether they came from a seeded table.
+inline Matrix referenceEmbeddings(const ViewSettings& settings, const std::vector<std::string>& texts,
+                                  bool* seeded = nullptr) {
+  const std::uint64_t seed = settings.embeddingSeed.value_or(settings.seed);
+  const bool book = settings.embeddingSource == EmbeddingSource::book && texts == book_preset().tokens;
+  if (seeded) *seeded = !book;
+  if (book) return book_preset().embeddings;
+  return seeded_embeddings(texts, settings.embeddingSource == EmbeddingSource::book ? 3 : settings.dIn, seed);
+}
+
+// `comparedWith`: the settings are Compare's input B, and this is A's text (ComputeRequest::compared_with).
+inline Reference reference(const ViewSettings& settings, const MaskSpec& mask,
+                           const std::optional<QString>& comparedWith = std::nullopt) {
   Reference reference;
   reference.tokens = tokenize(settings.text.toStdString(), settings.tokenizer);
   const auto texts = textsOf(reference.tokens);
-  const std::uint64_t seed = settings.embeddingSeed.value_or(settings.seed);
-  Matrix embeddings;
-  if (settings.embeddingSource == EmbeddingSource::book && texts == book_preset().tokens)
-    embeddings = book_preset().embeddings;
-  else if (settings.embeddingSource == EmbeddingSource::book)
-    embeddings = seeded_embeddings(texts, 3, seed);
-  else
-    embeddings = seeded_embeddings(texts, settings.dIn, seed);
+  Matrix embeddings = referenceEmbeddings(settings, texts);
+  if (comparedWith) {
+    const auto base = textsOf(tokenize(comparedWith->toStdString(), settings.tokenizer));
+    bool seeded = true;
+    const Matrix baseEmbeddings = referenceEmbeddings(settings, base, &seeded);
+    embeddings = compared_embeddings(texts, base, baseEmbeddings, seeded,
+                                     settings.embeddingSeed.value_or(settings.seed));
+  }
   AttentionConfig config;
   config.mechanism = settings.mechanism;
   config.d_out = settings.dOut;

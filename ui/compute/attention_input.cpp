@@ -82,14 +82,17 @@ SettingsField settingsFieldOf(RequestField field) {
   return SettingsField::general;
 }
 
-AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldNames names) {
+AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldNames names,
+                                            const std::optional<QString>& comparedWith) {
   // The grid shows one row per mask: with none there is nothing to show (attnscope-cli's request then means
   // the mechanism's own mask).
   if (settings.masks.empty())
     throw FieldError(SettingsField::masks, QStringLiteral("Choose at least one mask to show."));
   PreparedInput prepared;
   try {
-    prepared = prepare_input(settings.request(), names);
+    ComputeRequest request = settings.request();
+    if (comparedWith) request.compared_with = comparedWith->toStdString();
+    prepared = prepare_input(request, names);
   } catch (const RequestError& error) {
     throw FieldError(settingsFieldOf(error.field()), toQString(error.what()));
   }

@@ -5,6 +5,7 @@
 // against the settings field that can fix it.
 
 #include <QString>
+#include <optional>
 #include <vector>
 
 #include "attnscope/config.hpp"
@@ -63,7 +64,9 @@ struct AttentionInput {
 
   // Throws FieldError. An empty text gives an input without tokens (the window shows a hint, not an error).
   // `names` says how messages name the fields (the headless export names its flags).
-  static AttentionInput fromSettings(const ViewSettings& settings, FieldNames names = setting_name);
+  // `comparedWith`: for Compare's input B, A's text (ComputeRequest::compared_with).
+  static AttentionInput fromSettings(const ViewSettings& settings, FieldNames names = setting_name,
+                                     const std::optional<QString>& comparedWith = std::nullopt);
 };
 
 }  // namespace attnscope::ui

@@ -45,7 +45,8 @@ SnapshotPointer computeInputB(const ViewSettings& settings, const InputBResource
   keepEverything.keptBytes = std::numeric_limits<double>::infinity();
   if (!b.modelFolder.isEmpty())
     return computeModelSnapshot(b, *resources.model, cancel, keepEverything, names, resources.modelCache);
-  const AttentionInput input = AttentionInput::fromSettings(b, names);
+  // A's text too: the words B shares with A keep A's embeddings (compared_embeddings).
+  const AttentionInput input = AttentionInput::fromSettings(b, names, settings.text);
   if (input.tokens.empty()) return nullptr;
   return computeSnapshot(input, *resources.backend, cancel, keepEverything, resources.parameters,
                          resources.earlier);

@@ -23,6 +23,14 @@ const Preset& book_preset();
 // first appearance; row i of the result is the embedding of tokens[i] (repeated tokens share a row).
 Matrix seeded_embeddings(const std::vector<std::string>& tokens, int d_in, std::uint64_t seed);
 
+// The embeddings of a text compared with another (Compare, B against A), so that a word means the same in
+// both: each token that A has takes A's row (`base_embeddings`, one per token of `base_tokens`); the tokens A
+// lacks, in order of first appearance, take the rows of nn.Embedding(V_new, d) drawn after A's own table:
+// torch.manual_seed(seed); [nn.Embedding(V_A, d) when A's table is seeded]; nn.Embedding(V_new, d).
+Matrix compared_embeddings(const std::vector<std::string>& tokens,
+                           const std::vector<std::string>& base_tokens, const Matrix& base_embeddings,
+                           bool base_seeded, std::uint64_t seed);
+
 // Reads a 2-D float32/float64 .npy (little-endian, C order) or a .csv of numbers (one row per token, an
 // optional non-numeric header line). Throws Error naming the file and the problem: missing, truncated,
 // wrong dtype, rank or layout, ragged rows, NaN or Inf.

@@ -36,6 +36,10 @@ struct ComputeRequest {
   int d_in = 3;                                 // seeded tables only
   std::optional<std::uint64_t> embedding_seed;  // default: seed
   std::string embeddings_file;                  // EmbeddingSource::file only
+  // Compare: the text this one is compared with (A's). With a book or seeded table, the words A has then keep
+  // A's embeddings and the others get a table drawn after A's (compared_embeddings), so that "tired" and
+  // "wide" differ while the words both texts share do not.
+  std::optional<std::string> compared_with;
 
   Mechanism mechanism =
       Mechanism::simplified;  // the chapter's first example, which the book preset reproduces

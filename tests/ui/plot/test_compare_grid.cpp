@@ -51,7 +51,7 @@ std::vector<HeadComparison> expectedComparison(const ViewSettings& settings, int
   ViewSettings b = settings;
   b.text = *settings.compareText;
   const MaskSpec& mask = settings.masks.at(static_cast<std::size_t>(row));
-  return compare_heads(reference(settings, mask).result, reference(b, mask).result);
+  return compare_heads(reference(settings, mask).result, reference(b, mask, settings.text).result);
 }
 
 struct Run {
@@ -170,7 +170,9 @@ class TestCompareGrid : public QObject {
       const ComparePlot::MapKey key = plot->mapKey(map);
       if (key.kind == ComparePlot::MapKind::difference) continue;
       const ViewSettings& side = key.kind == ComparePlot::MapKind::a ? settings : b;
-      const Reference expected = reference(side, settings.masks.at(key.maskRow));
+      const bool isB = key.kind != ComparePlot::MapKind::a;
+      const Reference expected =
+          reference(side, settings.masks.at(key.maskRow), isB ? std::optional(settings.text) : std::nullopt);
       const int n = static_cast<int>(expected.tokens.size());
       QCOMPARE(plot->tokenCount(map), n);
       for (int query = 0; query < n; ++query)
@@ -202,7 +204,7 @@ class TestCompareGrid : public QObject {
     ViewSettings b = settings;
     b.text = kTextB;
     const Reference referenceA = reference(settings, settings.masks[0]);
-    const Reference referenceB = reference(b, settings.masks[0]);
+    const Reference referenceB = reference(b, settings.masks[0], settings.text);
     int map = -1;
     for (int index = 0; index < plot->mapCount(); ++index)
       if (plot->mapKey(index).maskRow == 0 && plot->mapKey(index).head == 1) map = index;
