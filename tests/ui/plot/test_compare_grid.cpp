@@ -273,6 +273,22 @@ class TestCompareGrid : public QObject {
     QCOMPARE(window.model()->comparison()->b->tokenCount(), 5);
   }
 
+  // README: "View ▸ Compare with Text B (Ctrl+Shift+B)".
+  void theShortcutTurnsCompareOnAndOff() {
+    MainWindow window;
+    window.show();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    QVERIFY(waitForIdle(window.controller()));
+    QTest::keyClick(&window, Qt::Key_B, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->settings().compareText.has_value());
+    QVERIFY(window.grid()->showsComparison());
+    QTest::keyClick(&window, Qt::Key_B, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(!window.model()->settings().compareText.has_value());
+  }
+
   void badTextBShowsItsProblemAndKeepsA() {
     ViewSettings settings = comparing(QStringLiteral("a b c d e f g h i j k l"));
     settings.maxTokens = 8;
