@@ -181,9 +181,8 @@ void CommandLine::exportImage() const {
     throw Error(std::string("--compare-text: ") + error.what());
   }
   if (!b) throw Error(empty);
-  ComparePlot plot;
-  plot.setContent(compareSnapshots(snapshot, b), viewSettings.display);
-  plot.saveImage(path, request.size);
+  Exporter::writeFile(path, Exporter::encode(ComparePlot::record(compareSnapshots(snapshot, b),
+                                                                 viewSettings.display, request)));
 }
 
 }  // namespace attnscope::app

@@ -17,6 +17,7 @@
 
 #include "attnscope/atomic_file.hpp"
 #include "export/export_dialog.hpp"
+#include "plot/compare_plot.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -28,6 +29,8 @@ constexpr int kProgressDelayMs = 400;  // quick exports show no dialog
 
 struct ExportController::Job {
   SnapshotPointer snapshot;
+  // While the grid shows Compare: the whole grid's image is the comparison's.
+  ComparisonPointer comparison;
   DisplayOptions display;
   ImageRequest request;
   // Images: each map (or the grid) and its file; the worker writes them in this order.
@@ -116,6 +119,7 @@ void ExportController::begin(std::unique_ptr<Job> job) {
   if (m_job) return refuse(tr("another export is still being written"));
   job->snapshot = m_model->snapshot();
   job->display = m_model->display();
+  if (m_model->comparison() && m_model->comparison()->b) job->comparison = m_model->comparison();
   m_job = std::move(job);
   const int steps = m_job->dataPath.isEmpty() ? 2 * static_cast<int>(m_job->images.size()) : 0;
   m_progress = new QProgressDialog(tr("Exporting\u2026"), tr("Cancel"), 0, steps, m_window);
@@ -149,8 +153,10 @@ void ExportController::recordNext() {
   if (m_job->cancel->cancelled()) return end(Outcome{false, true, {}});
   const std::size_t index = m_job->recorded->size();
   try {
-    m_job->recorded->push_back(
-        Exporter::record(m_job->snapshot, m_job->display, m_job->images[index].first, m_job->request));
+    const std::optional<MapKey>& only = m_job->images[index].first;
+    m_job->recorded->push_back(m_job->comparison && !only
+                                   ? ComparePlot::record(m_job->comparison, m_job->display, m_job->request)
+                                   : Exporter::record(m_job->snapshot, m_job->display, only, m_job->request));
   } catch (const Error& problem) {
     return end(Outcome{false, false, toQString(problem.what())});
   } catch (const std::bad_alloc&) {
@@ -251,9 +257,15 @@ bool ExportController::copyImage() {
   // clipboard back here.
   auto recorded = std::make_shared<RecordedImage>();
   try {
-    *recorded = Exporter::record(
-        snapshot, m_model->display(), std::nullopt,
-        ImageRequest{ImageFormat::png, m_windowPlot->size(), m_windowPlot->devicePixelRatioF()});
+    const ComparisonPointer& comparison = m_model->comparison();
+    if (comparison && comparison->b)
+      *recorded =
+          ComparePlot::record(comparison, m_model->display(),
+                              ImageRequest{ImageFormat::png, QSize(), m_windowPlot->devicePixelRatioF()});
+    else
+      *recorded = Exporter::record(
+          snapshot, m_model->display(), std::nullopt,
+          ImageRequest{ImageFormat::png, m_windowPlot->size(), m_windowPlot->devicePixelRatioF()});
   } catch (const Error& problem) {
     emit statusMessage(toQString(problem.what()));
     return false;

@@ -1,14 +1,10 @@
 #include "plot/compare_plot.hpp"
 
-#include <QBuffer>
-#include <QFileInfo>
-#include <QSvgGenerator>
 #include <QToolTip>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "export/exporter.hpp"
 #include "plot/color_maps.hpp"
 #include "text.hpp"
 
@@ -326,29 +322,26 @@ QSize ComparePlot::naturalSize() const {
   return {columns * (kMapSide + kLabelRoom) + kScaleRoom, 40 + rows * (kMapSide + kLabelRoom + kTitleRoom)};
 }
 
-void ComparePlot::saveImage(const QString& path, QSize size) {
-  if (size.isEmpty()) size = naturalSize();
-  const ImageFormat format = Exporter::formatFor(path);
-  if (format == ImageFormat::pdf) {
-    if (!savePdf(path, size.width(), size.height()))
-      throw Error(QStringLiteral("%1: cannot write the PDF").arg(path).toStdString());
-    return;
-  }
-  QByteArray bytes;
-  if (format == ImageFormat::svg) {
-    QBuffer buffer(&bytes);
-    QSvgGenerator generator;
-    generator.setOutputDevice(&buffer);
-    generator.setSize(size);
-    generator.setViewBox(QRect(QPoint(0, 0), size));
-    QCPPainter painter(&generator);
-    toPainter(&painter, size.width(), size.height());
-  } else {
-    QBuffer buffer(&bytes);
-    buffer.open(QIODevice::WriteOnly);
-    toPixmap(size.width(), size.height()).save(&buffer, "PNG");
-  }
-  Exporter::writeFile(path, bytes);
+RecordedImage ComparePlot::record(const ComparisonPointer& comparison, const DisplayOptions& options,
+                                  const ImageRequest& request) {
+  ComparePlot plot;
+  plot.setContent(comparison, options);
+  RecordedImage recorded;
+  recorded.request = request;
+  if (request.format != ImageFormat::png) recorded.request.scale = 1.0;
+  recorded.request.size = request.size.isEmpty() ? plot.naturalSize() : request.size;
+  const QSize pixels = (QSizeF(recorded.request.size) * recorded.request.scale).toSize();
+  if (recorded.request.size.width() < 16 || recorded.request.size.height() < 16 || pixels.width() > 16384 ||
+      pixels.height() > 16384)
+    throw Error(QStringLiteral("the image size %1x%2 is out of range (16 to 16384 pixels a side)")
+                    .arg(pixels.width())
+                    .arg(pixels.height())
+                    .toStdString());
+  plot.resize(recorded.request.size);
+  QCPPainter painter(&recorded.picture);
+  plot.toPainter(&painter, recorded.request.size.width(), recorded.request.size.height());
+  painter.end();
+  return recorded;
 }
 
 }  // namespace attnscope::ui

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compute/comparison.hpp"
+#include "export/exporter.hpp"
 #include "state/display_options.hpp"
 
 namespace attnscope::ui {
@@ -52,9 +53,11 @@ class ComparePlot : public QCustomPlot {
 
   // A size at which every map is readable: the window's minimum, and the export's size when none is given.
   QSize naturalSize() const;
-  // Renders the grid to PNG, SVG or PDF by the suffix of `path`, at `size` (empty: naturalSize()); throws
-  // attnscope::Error.
-  void saveImage(const QString& path, QSize size);
+  // The comparison's grid as an export draws it (File ▸ Export Image and the headless export alike): painted
+  // here, on the GUI thread, into paint commands that Exporter::encode turns into PNG, SVG or PDF anywhere.
+  // An empty request size is naturalSize(). Throws attnscope::Error for a size out of range.
+  static RecordedImage record(const ComparisonPointer& comparison, const DisplayOptions& options,
+                              const ImageRequest& request);
 
  signals:
   // The pointer over a cell of A's positions (a difference map's or A's; B's beyond m have none), in A's

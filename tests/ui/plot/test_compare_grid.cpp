@@ -14,12 +14,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
-#include <limits>
 
 #include "../support/gpt2_checkpoint.hpp"
 #include "attnscope/compare.hpp"
 #include "attnscope/gpt2.hpp"
-#include "compute/attention_input.hpp"
 #include "main_window.hpp"
 #include "panels/compare_editor.hpp"
 #include "panels/head_stats_model.hpp"
@@ -277,6 +275,22 @@ class TestCompareGrid : public QObject {
     QCOMPARE(window.model()->comparison()->b->tokenCount(), 5);
   }
 
+  // README: "View ▸ Compare with Text B (Ctrl+Shift+B)".
+  void theShortcutTurnsCompareOnAndOff() {
+    MainWindow window;
+    window.show();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    QVERIFY(waitForIdle(window.controller()));
+    QTest::keyClick(&window, Qt::Key_B, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.model()->settings().compareText.has_value());
+    QVERIFY(window.grid()->showsComparison());
+    QTest::keyClick(&window, Qt::Key_B, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(!window.model()->settings().compareText.has_value());
+  }
+
   void badTextBShowsItsProblemAndKeepsA() {
     ViewSettings settings = comparing(QStringLiteral("a b c d e f g h i j k l"));
     settings.maxTokens = 8;
@@ -425,31 +439,26 @@ class TestCompareGrid : public QObject {
     QFile pdfFile(pdf);
     QVERIFY(pdfFile.open(QIODevice::ReadOnly));
     QVERIFY(pdfFile.read(5) == "%PDF-");
-    // The grid the window draws for the same comparison, pixel for pixel.
-    const ViewSettings settings = comparing(kTextB);
-    const auto backend = make_backend(Device::cpu);
-    const CancelToken never;
-    PreparedMaps keep;
-    keep.keptBytes = std::numeric_limits<double>::infinity();
-    const SnapshotPointer a = computeSnapshot(AttentionInput::fromSettings(settings), *backend, never, keep);
-    InputBResources resources;
-    resources.backend = backend.get();
-    ComparePlot plot;
-    ViewSettings headless = settings;
-    headless.display.statReadouts = false;
-    plot.setContent(compareSnapshots(a, computeInputB(settings, resources, never)), headless.display);
+    // File ▸ Export Image in the window, while it compares the same texts, writes the same image; without
+    // Compare, the heatmaps.
+    MainWindow window(comparing(kTextB));
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(window.grid()->showsComparison());
     const QString here = directory.filePath(QStringLiteral("here.png"));
-    plot.saveImage(here, QSize(900, 700));
+    QString error;
+    QVERIFY2(window.exportImage(here, ImageRequest(ImageFormat::png, QSize(900, 700))), qPrintable(error));
     const QImage drawnHere = QImage(here).convertToFormat(QImage::Format_RGB32);
     const QImage exported = image.convertToFormat(QImage::Format_RGB32);
+    QCOMPARE(drawnHere.size(), exported.size());
     int differing = 0;
     for (int y = 0; y < exported.height(); ++y)
       for (int x = 0; x < exported.width(); ++x) differing += drawnHere.pixel(x, y) != exported.pixel(x, y);
-    if (differing) {
-      drawnHere.save(QStringLiteral("/tmp/cmp_here.png"));
-      exported.save(QStringLiteral("/tmp/cmp_exported.png"));
-    }
     QCOMPARE(differing, 0);
+    window.compareEditor()->toggleAction()->trigger();
+    QVERIFY(waitForIdle(window.controller()));
+    const QString heatmaps = directory.filePath(QStringLiteral("heatmaps.png"));
+    QVERIFY(window.exportImage(heatmaps, ImageRequest(ImageFormat::png, QSize(900, 700))));
+    QVERIFY(QImage(heatmaps).convertToFormat(QImage::Format_RGB32) != exported);
   }
 
   void headlessCompareErrorsAreTheClis() {
