@@ -18,40 +18,13 @@
 #include "plot/heatmap_plot.hpp"
 #include "plot/stat_readout.hpp"
 #include "state/view_settings.hpp"
+#include "ui_test_support.hpp"
 
 using namespace attnscope;
 using namespace attnscope::ui;
+using namespace attnscope::ui::testing;
 
 namespace {
-
-struct Run {
-  int exitCode = -1;
-  QByteArray out, err;
-};
-
-// Runs attnscope without any display and without a platform chosen for it, as on a server.
-Run runApp(const QStringList& arguments, const QString& fileSizeLimitBlocks = {}) {
-  QProcess process;
-  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-  environment.remove(QStringLiteral("DISPLAY"));
-  environment.remove(QStringLiteral("WAYLAND_DISPLAY"));
-  environment.remove(QStringLiteral("QT_QPA_PLATFORM"));
-  process.setProcessEnvironment(environment);
-  const QString program = QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope");
-  if (fileSizeLimitBlocks.isEmpty()) {
-    process.start(program, arguments);
-  } else {
-    process.start(QStringLiteral("/bin/sh"),
-                  QStringList{"-c", "ulimit -f " + fileSizeLimitBlocks + " && exec \"$0\" \"$@\"", program} +
-                      arguments);
-  }
-  if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
-  Run run;
-  run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-  run.out = process.readAllStandardOutput();
-  run.err = process.readAllStandardError();
-  return run;
-}
 
 // Where the launch view's export puts its maps and colour bar at `size`: the figure's own layout, the one
 // the export draws. The colours come from the file alone.

@@ -48,26 +48,6 @@ constexpr int kHeads = 3;
 constexpr int kPositions = 24;
 const QString kText = QStringLiteral("hello the world, the world");
 
-struct Run {
-  int exitCode = -1;
-  QByteArray err;
-};
-
-Run runApp(const QStringList& arguments) {
-  QProcess process;
-  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-  environment.remove(QStringLiteral("DISPLAY"));
-  environment.remove(QStringLiteral("WAYLAND_DISPLAY"));
-  environment.remove(QStringLiteral("QT_QPA_PLATFORM"));
-  process.setProcessEnvironment(environment);
-  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope"), arguments);
-  if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
-  Run run;
-  run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-  run.err = process.readAllStandardError();
-  return run;
-}
-
 // The engine's own result for the text, without any of the window's code.
 Gpt2Result engineRun(const QString& folder, const QString& text, std::optional<MaskSpec> extra = {}) {
   const Gpt2Model model = Gpt2Model::open(folder.toStdString());

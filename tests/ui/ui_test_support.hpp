@@ -67,6 +67,37 @@ struct Reference {
   AttentionResult result;
 };
 
+// What a headless attnscope run gave: its exit code (-1 when it crashed) and its output.
+struct Run {
+  int exitCode = -1;
+  QByteArray out, err;
+};
+
+// Runs attnscope without any display and without a platform chosen for it, as on a server; with
+// `fileSizeLimitBlocks`, under that `ulimit -f`.
+inline Run runApp(const QStringList& arguments, const QString& fileSizeLimitBlocks = {}) {
+  QProcess process;
+  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+  environment.remove(QStringLiteral("DISPLAY"));
+  environment.remove(QStringLiteral("WAYLAND_DISPLAY"));
+  environment.remove(QStringLiteral("QT_QPA_PLATFORM"));
+  process.setProcessEnvironment(environment);
+  const QString program = QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope");
+  if (fileSizeLimitBlocks.isEmpty()) {
+    process.start(program, arguments);
+  } else {
+    process.start(QStringLiteral("/bin/sh"),
+                  QStringList{"-c", "ulimit -f " + fileSizeLimitBlocks + " && exec \"$0\" \"$@\"", program} +
+                      arguments);
+  }
+  if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
+  Run run;
+  run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+  run.out = process.readAllStandardOutput();
+  run.err = process.readAllStandardError();
+  return run;
+}
+
 // The tokens' embeddings as the settings' source gives them; whether they came from a seeded table.
 inline Matrix referenceEmbeddings(const ViewSettings& settings, const std::vector<std::string>& texts,
                                   bool* seeded = nullptr) {

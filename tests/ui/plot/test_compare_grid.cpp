@@ -52,24 +52,6 @@ std::vector<HeadComparison> expectedComparison(const ViewSettings& settings, int
   return compare_heads(reference(settings, mask).result, reference(b, mask, settings.text).result);
 }
 
-struct Run {
-  int exitCode = -1;
-  QByteArray err;
-};
-
-Run runApp(const QStringList& arguments) {
-  QProcess process;
-  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-  environment.remove(QStringLiteral("DISPLAY"));
-  environment.remove(QStringLiteral("WAYLAND_DISPLAY"));
-  environment.remove(QStringLiteral("QT_QPA_PLATFORM"));
-  process.setProcessEnvironment(environment);
-  process.start(QStringLiteral(ATTNSCOPE_BIN_DIR "/attnscope"), arguments);
-  if (!process.waitForFinished(60000)) qFatal("attnscope did not finish");
-  return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-          process.readAllStandardError()};
-}
-
 }  // namespace
 
 class TestCompareGrid : public QObject {
