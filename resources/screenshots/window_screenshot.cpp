@@ -38,12 +38,13 @@ bool waitForIdle(attnscope::ui::ComputeController* controller) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Grabs the AttnScope window to a PNG for the README.", "window_screenshot"};
-  std::string out, size = "1600x1000", text, model;
+  std::string out, size = "1600x1000", text, compareText, model;
   int heads = 0, dOut = 0, query = -1, probe = -1;
   bool fit = false, headsDock = false, geometryDock = false;
   app.add_option("out", out, "The PNG to write")->required();
   app.add_option("--size", size, "The window's size, WIDTHxHEIGHT");
   app.add_option("--text", text, "The sentence (default: the book's)");
+  app.add_option("--compare-text", compareText, "Compare the sentence with this text B");
   app.add_option("--model", model, "A GPT-2 folder to open");
   app.add_option("--heads", heads, "Heads of the chapter 3 multi-head mechanism");
   app.add_option("--d-out", dOut, "Its d_out");
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   using namespace attnscope::ui;
   ViewSettings settings = ViewSettings::defaults();
   if (!text.empty()) settings.text = QString::fromStdString(text);
+  if (!compareText.empty()) settings.compareText = QString::fromStdString(compareText);
   if (heads > 0) settings.heads = heads;
   if (dOut > 0) settings.dOut = dOut;
   MainWindow window(settings);
