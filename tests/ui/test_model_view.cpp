@@ -331,17 +331,45 @@ class TestModelView : public QObject {
   }
 
   void theOverviewReducesLongTexts() {
-    // 40 tokens → 32 × 32 block means of the visible weights.
+    // 40 tokens → blocks of 2 × 2 tokens, 20 × 20 cells of means of the visible weights.
     Matrix weights = Matrix::Constant(40, 40, 0.5f);
     MaskMatrix mask = MaskMatrix::Zero(40, 40);
     for (int q = 0; q < 40; ++q)
       for (int k = q + 1; k < 40; ++k) mask(q, k) = 1;
-    weights(39, 0) = 1.5f;  // the last block row: queries 39 (alone in its block, 39·32/40 = 31)
-    const OverviewMap map = reduceForOverview(weights, mask);
-    QCOMPARE(map.size, OverviewMap::kCells);
-    QVERIFY(std::isnan(map.cells[static_cast<std::size_t>(0 * 32 + 31)]));  // query 0 sees no late key
-    QCOMPARE(map.cells[static_cast<std::size_t>(31 * 32 + 0)], 1.0f);       // keys 0 and 1: (1.5 + 0.5) / 2
-    QCOMPARE(map.maximum, 1.0f);
+    weights(39, 0) = 1.5f;  // the last block row: queries 38 and 39
+    OverviewMap map = reduceForOverview(weights, mask);
+    QCOMPARE(map.block, 2);
+    QCOMPARE(map.size, 20);
+    QVERIFY(std::isnan(map.cells[static_cast<std::size_t>(0 * 20 + 19)]));  // queries 0, 1 see no late key
+    QCOMPARE(map.cells[static_cast<std::size_t>(19 * 20 + 0)], 0.75f);      // (0.5 · 3 + 1.5) / 4
+    QCOMPARE(map.cells[static_cast<std::size_t>(0 * 20 + 0)], 0.5f);        // 3 visible of 4
+    QCOMPARE(map.maximum, 0.75f);
+
+    // 300 tokens → blocks of 16, the last row and column holding the 12 tokens left.
+    const int n = 300;
+    weights = Matrix::Constant(n, n, 0.25f);
+    mask = MaskMatrix::Zero(n, n);
+    weights(299, 299) = 4.25f;
+    map = reduceForOverview(weights, mask);
+    QCOMPARE(map.block, 16);
+    QCOMPARE(map.size, 19);
+    QCOMPARE(map.tokens, n);
+    QCOMPARE(map.cells[static_cast<std::size_t>(18 * 19 + 18)], 0.25f + 4.0f / (12 * 12));
+  }
+
+  void overviewBlocksStayWhenTheLengthChanges() {
+    // What lets an edit keep the rows before it: a block's tokens depend on n only through the power of two.
+    QCOMPARE(overviewBlock(1), 1);
+    QCOMPARE(overviewBlock(32), 1);
+    QCOMPARE(overviewBlock(33), 2);
+    QCOMPARE(overviewBlock(64), 2);
+    QCOMPARE(overviewBlock(65), 4);
+    QCOMPARE(overviewBlock(255), 8);
+    QCOMPARE(overviewBlock(256), 8);
+    QCOMPARE(overviewBlock(257), 16);
+    QCOMPARE(overviewBlock(1024), 32);
+    for (int n = 1; n <= 1024; ++n)
+      QVERIFY((n + overviewBlock(n) - 1) / overviewBlock(n) <= OverviewMap::kCells);
   }
 
   void headSummaries_data() {

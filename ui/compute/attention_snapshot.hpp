@@ -75,14 +75,20 @@ struct ModelInfo {
   // Positions the model computed for this snapshot, summed over its runs (one per distinct mask): n per run
   // without a ModelCache, fewer when an earlier edit's states were reused (0 when only the layer changed).
   int recomputedPositions = 0;
+  // Query rows whose overview and statistics terms were made again, per layer × head, summed over the runs:
+  // n per run without a ModelCache, from the edit's first changed block of 64 rows with one.
+  int summarizedRows = 0;
 };
 
 // One head of one layer, reduced for the model overview to at most kCells × kCells: each cell is the mean
-// of the visible weights of a block of queries × keys, NaN where the whole block is hidden. Small texts keep
-// every weight (one cell per query and key).
+// of the visible weights of a block of `block` queries × `block` keys (the last row and column of cells
+// cover the tokens left, maybe fewer), NaN where the whole block is hidden. Small texts keep every weight
+// (one cell per query and key).
 struct OverviewMap {
   static constexpr int kCells = 32;
   int size = 0;
+  int block = 1;             // tokens per cell, a power of two
+  int tokens = 0;            // n: size · block − tokens tokens are missing from the last cells
   std::vector<float> cells;  // size × size, row-major, the query as the row
   float maximum = 0.0f;      // the largest visible cell (0 when every cell is hidden)
 };

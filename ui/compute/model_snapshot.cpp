@@ -47,44 +47,51 @@ Gpt2Model openModel(const QString& folder) {
   }
 }
 
+int overviewBlock(int n) {
+  int block = 1;
+  while ((n + block - 1) / block > OverviewMap::kCells) block *= 2;
+  return block;
+}
+
 void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
                    HeadRowSummaries& rows) {
   const int n = static_cast<int>(weights.rows());
-  const int size = std::min(n, OverviewMap::kCells);
+  const int block = overviewBlock(n);
+  constexpr auto kStride = static_cast<std::size_t>(OverviewMap::kCells);
   head_row_stats(weights, mask, firstRow, rows.stats);
-  rows.overviewSums.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(size));
+  rows.overviewSums.resize(static_cast<std::size_t>(n) * kStride);
   rows.overviewCounts.resize(rows.overviewSums.size());
-  // Key k falls in column k·size/n: the keys [⌈c·n/size⌉, ⌈(c+1)·n/size⌉) of column c.
-  std::vector<int> columnBegin(static_cast<std::size_t>(size) + 1);
-  for (int c = 0; c <= size; ++c) columnBegin[static_cast<std::size_t>(c)] = (c * n + size - 1) / size;
   for (int query = static_cast<int>(std::max<Eigen::Index>(0, firstRow)); query < n; ++query) {
     const float* row = weights.row(query).data();
     const std::uint8_t* hidden = mask.row(query).data();
-    const std::size_t cells = static_cast<std::size_t>(query) * static_cast<std::size_t>(size);
-    for (int c = 0; c < size; ++c) {
+    float* sums = rows.overviewSums.data() + static_cast<std::size_t>(query) * kStride;
+    int* counts = rows.overviewCounts.data() + static_cast<std::size_t>(query) * kStride;
+    for (int c = 0; c < OverviewMap::kCells; ++c) {
       float sum = 0.0f;
       int count = 0;
-      for (int key = columnBegin[static_cast<std::size_t>(c)];
-           key < columnBegin[static_cast<std::size_t>(c) + 1]; ++key)
+      for (int key = c * block; key < std::min(n, (c + 1) * block); ++key)
         if (!hidden[key]) {
           sum += row[key];
           ++count;
         }
-      rows.overviewSums[cells + static_cast<std::size_t>(c)] = sum;
-      rows.overviewCounts[cells + static_cast<std::size_t>(c)] = count;
+      sums[c] = sum;
+      counts[c] = count;
     }
   }
 }
 
 OverviewMap overviewOf(const HeadRowSummaries& rows, int n) {
   OverviewMap map;
-  map.size = std::min(n, OverviewMap::kCells);
+  map.block = overviewBlock(n);
+  map.size = (n + map.block - 1) / map.block;
+  map.tokens = n;
   const auto size = static_cast<std::size_t>(map.size);
+  constexpr auto kStride = static_cast<std::size_t>(OverviewMap::kCells);
   std::vector<float> sums(size * size, 0.0f);
   std::vector<int> counts(size * size, 0);
   for (int query = 0; query < n; ++query) {
-    const std::size_t cellRow = static_cast<std::size_t>(query * map.size / n) * size;
-    const std::size_t rowCells = static_cast<std::size_t>(query) * size;
+    const std::size_t cellRow = static_cast<std::size_t>(query / map.block) * size;
+    const std::size_t rowCells = static_cast<std::size_t>(query) * kStride;
     for (std::size_t c = 0; c < size; ++c) {
       sums[cellRow + c] += rows.overviewSums[rowCells + c];
       counts[cellRow + c] += rows.overviewCounts[rowCells + c];
@@ -224,12 +231,12 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     if (cached) options.cache = &cached->model;
     const bool summariesKept = cached && cached->ids == ids;
     // Each layer's heads are summarised row by row as soon as the layer is computed (only the layer on
-    // screen is held at n² per head); with the cache, only the rows the edit changed, unless n changed (the
-    // overview's blocks move) or the last run did not finish its summaries.
+    // screen is held at n² per head); with the cache, only the rows the edit changed, unless n crossed a
+    // power of two (the overview's blocks grew or shrank) or the last run did not finish its summaries.
     std::vector<HeadRowSummaries> ownRows;
     std::vector<HeadRowSummaries>& rowSummaries = cached ? cached->rows : ownRows;
-    const bool rowsReusable =
-        cached && cached->rowsValid && cached->rowsCount == n && rowSummaries.size() == layers * heads;
+    const bool rowsReusable = cached && cached->rowsValid && cached->rowsBlock == overviewBlock(n) &&
+                              rowSummaries.size() == layers * heads;
     // Every layer's mean head weights, for the rollout: the cache's when only the layer changed, else a copy
     // whose rows from the first changed one are updated (the cache's may be on screen in a snapshot).
     std::shared_ptr<std::vector<Matrix>> means;
@@ -241,6 +248,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     }
     const auto summarize = [&](int l, const AttentionResult& layer, Eigen::Index firstRow) {
       cancel.throw_if_cancelled();
+      if (l == 0) info.summarizedRows += static_cast<int>(n - firstRow);
       const std::size_t first = static_cast<std::size_t>(l) * heads;
       std::vector<std::size_t> headIndices(heads);
       for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
@@ -249,7 +257,13 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       });
       // As mean_of_heads sums them (in double, head by head), so that the window's rollout is the CLI's.
       Matrix& mean = (*means)[static_cast<std::size_t>(l)];
-      if (mean.rows() != n || mean.cols() != n) mean.resize(n, n);
+      if (mean.rows() != n || mean.cols() != n) {
+        // Rows before firstRow see only keys before it (the causal mask): their means stay.
+        Matrix resized = Matrix::Zero(n, n);
+        const Eigen::Index kept = std::min({firstRow, mean.rows(), mean.cols()});
+        resized.topLeftCorner(kept, kept) = mean.topLeftCorner(kept, kept);
+        mean.swap(resized);
+      }
       const Eigen::Index changed = n - firstRow;
       Eigen::MatrixXd sum = layer.heads.front().weights.bottomRows(changed).cast<double>();
       for (std::size_t h = 1; h < heads; ++h)
@@ -290,7 +304,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       cached->headStats.assign(snapshot->headStats.begin() + static_cast<std::ptrdiff_t>(summariesBegin),
                                snapshot->headStats.end());
       cached->ids = ids;
-      cached->rowsCount = n;
+      cached->rowsBlock = overviewBlock(n);
       cached->rowsValid = true;
       cached->layerMeans = means;
     }

@@ -22,9 +22,10 @@ namespace attnscope::ui {
 // One head's overview and statistics terms, per query row: an edit recomputes only the rows it changed.
 struct HeadRowSummaries {
   std::vector<HeadRowStats> stats;  // per query row
-  std::vector<float>
-      overviewSums;  // per query row × overview column: the row's visible weights there, summed
-  std::vector<int> overviewCounts;  // and counted
+  // Per query row × OverviewMap::kCells columns (those past the map's size 0): the row's visible weights
+  // in the column's block of keys, summed and counted.
+  std::vector<float> overviewSums;
+  std::vector<int> overviewCounts;
 };
 
 struct ModelCache {
@@ -33,11 +34,11 @@ struct ModelCache {
     std::vector<int> ids;  // what overview and headStats describe; empty when they describe nothing
     std::vector<OverviewMap> overview;
     std::vector<HeadStats> headStats;
-    std::vector<HeadRowSummaries> rows;  // per layer × head, for rowsCount positions when rowsValid
-    // Per layer, the mean of its heads' weights (n × n, for rowsCount positions when rowsValid): the
+    std::vector<HeadRowSummaries> rows;  // per layer × head, for the ids' positions when rowsValid
+    // Per layer, the mean of its heads' weights (n × n, for the ids' positions when rowsValid): the
     // rollout's Ā_l. Shared with the snapshots made from it, so it is copied before an edit changes it.
     std::shared_ptr<const std::vector<Matrix>> layerMeans;
-    int rowsCount = 0;
+    int rowsBlock = 0;  // the overview block (overviewBlock) the rows were summarised with
     bool rowsValid = false;
   };
   std::map<std::string, Run> runs;  // by the extra mask's text ("" for the model's causal mask alone)
@@ -53,6 +54,11 @@ Gpt2Model openModel(const QString& folder);
 SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Model& model,
                                      const CancelToken& cancel, const PreparedMaps& prepare = {},
                                      FieldNames names = setting_name, ModelCache* cache = nullptr);
+
+// The tokens per overview cell for an n-token text: the smallest power of two that leaves at most
+// OverviewMap::kCells cells. A power of two, so that the blocks do not move when an edit changes n: the
+// summaries of the rows before the edit stay valid.
+int overviewBlock(int n);
 
 // Reduces an n × n weights matrix to the overview's at most OverviewMap::kCells² cells (block means of
 // the visible cells; NaN where a block is all hidden): each query row's visible weights summed per block of

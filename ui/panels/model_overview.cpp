@@ -150,6 +150,19 @@ void ModelOverview::buildImages() {
     }
 }
 
+void ModelOverview::paintMap(QPainter& painter, int layer, int head) const {
+  const QRect rect = mapRect(layer, head);
+  const OverviewMap& map = m_snapshot->overviewMap(m_maskRow, layer, head);
+  // The last cells may cover fewer tokens than the others: each cell gets block/n of the map's side, and
+  // the image is cut at the map's edge.
+  const double scale = static_cast<double>(map.size * map.block) / std::max(1, map.tokens);
+  painter.save();
+  painter.setClipRect(rect);
+  painter.drawImage(QRectF(rect.topLeft(), QSizeF(rect.width() * scale, rect.height() * scale)),
+                    m_images[static_cast<std::size_t>(layer * m_heads + head)]);
+  painter.restore();
+}
+
 void ModelOverview::paintStatistic(QPainter& painter, int layer, int head) const {
   const QRect map = mapRect(layer, head);
   const std::optional<double> value = statisticOf(m_snapshot->statsOf(m_maskRow, layer, head), m_statistic);
@@ -259,7 +272,7 @@ void ModelOverview::paintEvent(QPaintEvent*) {
       if (m_statistic >= 0)
         paintStatistic(painter, layer, head);
       else
-        painter.drawImage(mapRect(layer, head), m_images[static_cast<std::size_t>(layer * m_heads + head)]);
+        paintMap(painter, layer, head);
     }
   painter.save();
   painter.translate(origin());

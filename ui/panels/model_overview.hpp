@@ -70,6 +70,7 @@ class ModelOverview : public QWidget {
   const std::optional<FigureLayout>& layout() const;
   QPoint origin() const;  // of the maps' page, under the selector
   void buildImages();
+  void paintMap(QPainter& painter, int layer, int head) const;
   void paintStatistic(QPainter& painter, int layer, int head) const;
   void updateProbe(const std::optional<SnapshotProbe>& probe);
 

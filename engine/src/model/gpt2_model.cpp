@@ -188,6 +188,13 @@ void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w
                          depth, out.row(r).data() + column, out_stride, accumulate);
 }
 
+// A product of at most this many rows (an edit near the end of a text) is one pass over the weights, bound
+// by reading them: it takes them in place, kFewRowsDepthBlock rows at a time, where the packed slices would
+// cost a copy each. The column tiles of a depth block then read its rows as parallel sequential streams,
+// which the hardware prefetcher follows (a 256-deep block's rows are too many streams).
+constexpr Index kFewRows = 2 * kTileRows;
+constexpr Index kFewRowsDepthBlock = 32;
+
 // out[first_row, n)[begin, end) = x · w[:, begin, end). Every output cell is Σ_k x[r][k]·w[k][c] accumulated
 // with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes it, so a row's result does
 // not depend on the other rows computed with it: a run that reuses the rows before an edit gets the bits of a
@@ -196,16 +203,27 @@ void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w
 void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Index first_row,
                   Matrix& out) {
   const Index n = x.rows(), depth = x.cols(), w_stride = w.cols();
-  std::vector<float> packed(static_cast<std::size_t>(std::min(depth, kDepthBlock) * kTileColumns));
-  for (Index k_begin = 0; k_begin < depth; k_begin += kDepthBlock) {
-    const Index block = std::min(kDepthBlock, depth - k_begin);
+  const bool in_place = n - first_row <= kFewRows;
+  const Index depth_block = in_place ? kFewRowsDepthBlock : kDepthBlock;
+  std::vector<float> packed(in_place ? 0
+                                     : static_cast<std::size_t>(std::min(depth, kDepthBlock) * kTileColumns));
+  for (Index k_begin = 0; k_begin < depth; k_begin += depth_block) {
+    const Index block = std::min(depth_block, depth - k_begin);
     const bool accumulate = k_begin > 0;
     Index column = begin;
     for (; column + kTileColumns <= end; column += kTileColumns) {
-      for (Index k = 0; k < block; ++k)
-        std::copy_n(w.data() + (k_begin + k) * w_stride + column, kTileColumns,
-                    packed.data() + k * kTileColumns);
-      product_columns<kTilePackets>(x, k_begin, block, packed.data(), kTileColumns, column, first_row, n, out,
+      const float* slice = w.data() + k_begin * w_stride + column;
+      Index slice_stride = w_stride;
+      if (!in_place) {
+        // Packet by packet: a library copy of kTileColumns floats costs a call per weight row.
+        for (Index k = 0; k < block; ++k)
+          for (int v = 0; v < kTilePackets; ++v)
+            packet::pstoreu(packed.data() + k * kTileColumns + v * kLanes,
+                            packet::ploadu<Packet>(slice + k * w_stride + v * kLanes));
+        slice = packed.data();
+        slice_stride = kTileColumns;
+      }
+      product_columns<kTilePackets>(x, k_begin, block, slice, slice_stride, column, first_row, n, out,
                                     accumulate);
     }
     for (; column + kLanes <= end; column += kLanes)
@@ -276,17 +294,20 @@ void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& b
   });
 }
 
-// head's matrices cut from the padded length to n × n (scores, weights) and n × d, copying only the rows
-// from first_row on.
-void unpad(HeadResult& head, Index n, Index first_row, bool scores) {
-  const auto cut = [n, first_row](Matrix& matrix, Index cols) {
-    Matrix result(n, cols);
+// head's matrices cut from the padded length into `out`: n × n (scores, weights) and n × d, copying only the
+// rows from first_row on. out's matrices keep their memory when their sizes do not change.
+void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadResult& out) {
+  const auto cut = [n, first_row](const Matrix& matrix, Matrix& result, Index cols) {
+    if (result.rows() != n || result.cols() != cols) result.resize(n, cols);
     result.bottomRows(n - first_row) = matrix.block(first_row, 0, n - first_row, cols);
-    matrix.swap(result);
   };
-  cut(head.weights, n);
-  if (scores) cut(head.scores, n);
-  for (Matrix* part : {&head.queries, &head.keys, &head.values, &head.context}) cut(*part, part->cols());
+  cut(head.weights, out.weights, n);
+  if (scores) cut(head.scores, out.scores, n);
+  cut(head.queries, out.queries, head.queries.cols());
+  cut(head.keys, out.keys, head.keys.cols());
+  cut(head.values, out.values, head.values.cols());
+  cut(head.context, out.context, head.context.cols());
+  out.scale = head.scale;
 }
 
 // `matrix` resized to rows × cols keeping its first `kept` rows (kept ≤ both row counts).
@@ -471,6 +492,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   // Without a cache, one layer's state at a time.
   Matrix own_input, own_qkv, own_attention_output;
   Matrix normed, merged(n, width), hidden, mlp_output;
+  AttentionResult reused_layer, reused_unpadded;
   for (int l = 0; l < config.n_layer; ++l) {
     cancel.throw_if_cancelled();
     const auto layer_start = std::chrono::steady_clock::now();
@@ -491,7 +513,10 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     const bool keep = kept[layer_index];
     // Attention handed out is computed for every row; otherwise only the blocks from the changed row's on.
     const bool every_row = keep || static_cast<bool>(options.on_layer);
-    AttentionResult layer;
+    // A layer only handed to the callbacks works in matrices reused from layer to layer: an edit's layers
+    // then fault in no fresh pages (about 2 µs per 4 KiB page here).
+    AttentionResult fresh_layer;
+    AttentionResult& layer = keep ? fresh_layer : reused_layer;
     layer.device = "cpu";
     layer.heads.resize(head_count);
     std::vector<cpu::StepInput> inputs(head_count);
@@ -538,21 +563,31 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       throw Error("layer " + std::to_string(l) +
                   " overflowed float32: the checkpoint's weights are too large for this text");
 
+    AttentionResult* handed = &layer;
     if (keep || options.on_layer || options.on_layer_rows) {
       // Without the padding: the rows it hands out (the others are allocated, never written).
       if (padded > n) {
         const Index first_row = every_row ? 0 : first_block * kRowBlock;
-        parallel_for(head_count, threads,
-                     [&](std::size_t h) { unpad(layer.heads[h], n, first_row, options.keep_scores); });
+        AttentionResult fresh_unpadded;
+        AttentionResult& unpadded = keep ? fresh_unpadded : reused_unpadded;
+        unpadded.heads.resize(head_count);
+        parallel_for(head_count, threads, [&](std::size_t h) {
+          unpad(layer.heads[h], n, first_row, options.keep_scores, unpadded.heads[h]);
+        });
+        if (keep)
+          layer.heads.swap(unpadded.heads);
+        else
+          handed = &unpadded;
       }
-      layer.mask = mask;
-      layer.empty_rows = empty_rows;
-      layer.output = attention_output;
-      layer.compute_ms =
+      handed->device = "cpu";
+      handed->mask = mask;
+      handed->empty_rows = empty_rows;
+      handed->output = attention_output;
+      handed->compute_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
     }
-    if (options.on_layer) options.on_layer(l, layer);
-    if (options.on_layer_rows) options.on_layer_rows(l, layer, every_row ? 0 : first_block * kRowBlock);
+    if (options.on_layer) options.on_layer(l, *handed);
+    if (options.on_layer_rows) options.on_layer_rows(l, *handed, every_row ? 0 : first_block * kRowBlock);
     if (keep) {
       result.layers.push_back(std::move(layer));
       result.layer_indices.push_back(l);

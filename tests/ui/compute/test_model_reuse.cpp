@@ -48,8 +48,19 @@ void compareSnapshots(const AttentionSnapshot& actual, const AttentionSnapshot& 
     QVERIFY2(sameOverview(actual.overview[i], expected.overview[i]), what);
   QVERIFY2(actual.headStats.size() == expected.headStats.size(), what);
   for (std::size_t i = 0; i < actual.headStats.size(); ++i) {
-    QVERIFY2(actual.headStats[i].entropy_bits == expected.headStats[i].entropy_bits, what);
-    QVERIFY2(actual.headStats[i].previous_token == expected.headStats[i].previous_token, what);
+    const HeadStats& a = actual.headStats[i];
+    const HeadStats& b = expected.headStats[i];
+    QVERIFY2(a.entropy_bits == b.entropy_bits && a.normalized_entropy == b.normalized_entropy &&
+                 a.effective_keys == b.effective_keys && a.max_weight == b.max_weight &&
+                 a.first_token == b.first_token && a.self == b.self && a.previous_token == b.previous_token,
+             what);
+  }
+  QVERIFY2(actual.model->layerMeans.size() == expected.model->layerMeans.size(), what);
+  for (std::size_t r = 0; r < actual.model->layerMeans.size(); ++r) {
+    const std::vector<Matrix>& a = *actual.model->layerMeans[r];
+    const std::vector<Matrix>& b = *expected.model->layerMeans[r];
+    QVERIFY2(a.size() == b.size(), what);
+    for (std::size_t l = 0; l < a.size(); ++l) QVERIFY2(sameBits(a[l], b[l]), what);
   }
 }
 
@@ -94,6 +105,25 @@ class TestModelReuse : public QObject {
     QCOMPARE(both("a character typed at the end"), 1);  // " w" is one new token
     settings.text += QStringLiteral("or");
     QCOMPARE(both("typed into the last token"), 1);
+    // An edit at the end summarises only the rows of the block of 64 that holds it again, also when it
+    // changes n: the overview's blocks of tokens stay where they were (n stays within one power of two).
+    int tokens = n + 1;
+    const auto atTheEnd = [&](const char* what) {
+      const SnapshotPointer reused = computeModelSnapshot(settings, model, never, {}, setting_name, &cache);
+      compareSnapshots(*reused, *computeModelSnapshot(settings, model, never), what);
+      QVERIFY2(reused->tokenCount() != tokens, what);  // n changed
+      QCOMPARE(overviewBlock(reused->tokenCount()), overviewBlock(tokens));
+      tokens = reused->tokenCount();
+      const int unchanged = tokens - reused->model->recomputedPositions;
+      QCOMPARE(reused->model->summarizedRows, tokens - unchanged / 64 * 64);
+      QVERIFY(reused->model->summarizedRows < 64 + reused->model->recomputedPositions);
+    };
+    settings.text += QStringLiteral(", the");
+    atTheEnd("tokens added at the end");
+    if (QTest::currentTestFailed()) return;
+    settings.text.chop(5);
+    atTheEnd("the tokens taken away");
+    if (QTest::currentTestFailed()) return;
     settings.layer = 2;
     QCOMPARE(both("another layer"), 0);
     settings.text.insert(text.size() / 2, QStringLiteral("the"));
