@@ -114,6 +114,7 @@ int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
     compared = blaming_compare_text([&] { return prepare_model_input(request_b, cli::flag_name); });
     compared->run.keep_scores = false;  // only its weights are compared
   }
+  input.run.row_stats = output.stats;  // the statistics as the window computes them, with the weights
   const Gpt2Result result = input.model.run(input.ids, input.run);
   std::vector<HeadComparison> comparison;
   if (compared) comparison = compare_layers(result, compared->model.run(compared->ids, compared->run));
@@ -127,22 +128,26 @@ int run_model(const ComputeRequest& request, const cli::OutputOptions& output) {
       return 0;
     }
     std::vector<HeadStatsRow> rows;
-    for (std::size_t l = 0; l < result.layers.size(); ++l)
-      for (std::size_t h = 0; h < result.layers[l].heads.size(); ++h)
-        rows.push_back({result.layer_indices[l], static_cast<int>(h), input.mask,
-                        head_stats(result.layers[l].heads[h].weights, result.layers[l].mask)});
+    for (std::size_t l = 0; l < result.layers.size(); ++l) {
+      std::vector<HeadStats> stats = head_stats(result.layers[l]);
+      for (std::size_t h = 0; h < stats.size(); ++h)
+        rows.push_back({result.layer_indices[l], static_cast<int>(h), input.mask, std::move(stats[h])});
+    }
     write_output(head_stats_to_csv(rows), output);
     return 0;
   }
   Json json = model_result_to_json(input.tokens, input.model.config(), input.mask, result);
   if (output.stats || output.geometry) {
     std::size_t index = 0;
-    for (const AttentionResult& layer : result.layers)
-      for (const HeadResult& head : layer.heads) {
+    for (const AttentionResult& layer : result.layers) {
+      const std::vector<HeadStats> stats = output.stats ? head_stats(layer) : std::vector<HeadStats>{};
+      for (std::size_t h = 0; h < layer.heads.size(); ++h) {
+        const HeadResult& head = layer.heads[h];
         Json& entry = json["heads"][index++];
-        if (output.stats) entry["stats"] = head_stats_to_json(head_stats(head.weights, layer.mask));
+        if (output.stats) entry["stats"] = head_stats_to_json(stats[h]);
         if (output.geometry) entry["geometry"] = geometry_to_json(head_geometry(head.queries, head.keys));
       }
+    }
   }
   if (output.rollout) {
     json["rollout"] = rollout_to_json(result.layer_indices, attention_rollout(layer_means));

@@ -18,6 +18,7 @@
 #include "../support/test_support.hpp"
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
+#include "attnscope/head_stats.hpp"
 
 using namespace attnscope;
 using namespace attnscope::testing;
@@ -434,6 +435,53 @@ class TestGpt2 : public QObject {
     ids.back() = random_id();
     QVERIFY_THROWS_EXCEPTION(Cancelled, other.run(ids, options, cancel));
     QCOMPARE(other.run(ids, options).reused_positions, 0);
+  }
+
+  // row_stats: the terms come with the weights of the rows a run computes (all of a kept layer's, an edit's
+  // block on with on_layer_rows), padded text cut away, and agree with head_row_stats over those weights.
+  void rowStatsComeWithTheWeights() {
+    QTemporaryDir directory;
+    const Gpt2Config config = write_small_gpt2(path_of(directory), 2, 2, 16, 300);
+    const Gpt2Model model = Gpt2Model::open(path_of(directory));
+    std::vector<int> ids;
+    for (int i = 0; i < 100; ++i) ids.push_back((i * 37 + 11) % config.vocab_size);
+    const auto agree = [](const AttentionResult& layer, Eigen::Index first_row, const char* what) {
+      const auto n = static_cast<std::size_t>(layer.mask.rows());
+      for (const HeadResult& head : layer.heads) {
+        QVERIFY2(head.row_stats.size() == n, what);
+        std::vector<HeadRowStats> want;
+        head_row_stats(head.weights, layer.mask, first_row, want);
+        for (std::size_t i = static_cast<std::size_t>(first_row); i < n; ++i) {
+          const HeadRowStats& got = head.row_stats[i];
+          QVERIFY2(got.visible == want[i].visible && got.max_weight == want[i].max_weight &&
+                       got.first_token == want[i].first_token && got.self == want[i].self &&
+                       got.previous_token == want[i].previous_token,
+                   what);
+          QVERIFY2(std::abs(got.bits - want[i].bits) <= 1e-5 * (1.0 + std::abs(want[i].bits)), what);
+        }
+      }
+    };
+    Gpt2Cache cache;
+    Gpt2RunOptions options;
+    options.layers = {1};
+    options.row_stats = true;
+    options.cache = &cache;
+    std::vector<Eigen::Index> first_rows;
+    options.on_layer_rows = [&](int, const AttentionResult& layer, Eigen::Index first_row) {
+      first_rows.push_back(first_row);
+      agree(layer, first_row, "on_layer_rows");
+    };
+    Gpt2Result result = model.run(ids, options);
+    agree(result.layers.front(), 0, "the kept layer");
+    QCOMPARE(first_rows, (std::vector<Eigen::Index>{0, 0}));
+    ids.push_back(5);  // 101 tokens: the edit's block holds rows 64…100
+    first_rows.clear();
+    result = model.run(ids, options);
+    QCOMPARE(first_rows, (std::vector<Eigen::Index>{64, 0}));
+    agree(result.layers.front(), 0, "the kept layer after an edit");
+    options.row_stats = false;
+    options.on_layer_rows = nullptr;
+    QVERIFY(model.run(ids, options).layers.front().heads.front().row_stats.empty());
   }
 
   void extraMaskCanEmptyRows() {

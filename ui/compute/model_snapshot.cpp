@@ -54,11 +54,16 @@ int overviewBlock(int n) {
 }
 
 void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
-                   HeadRowSummaries& rows) {
+                   HeadRowSummaries& rows, const std::vector<HeadRowStats>& rowStats) {
   const int n = static_cast<int>(weights.rows());
   const int block = overviewBlock(n);
   constexpr auto kStride = static_cast<std::size_t>(OverviewMap::kCells);
-  head_row_stats(weights, mask, firstRow, rows.stats);
+  if (rowStats.size() == static_cast<std::size_t>(n)) {
+    rows.stats.resize(rowStats.size());
+    std::copy(rowStats.begin() + firstRow, rowStats.end(), rows.stats.begin() + firstRow);
+  } else {
+    head_row_stats(weights, mask, firstRow, rows.stats);
+  }
   rows.overviewSums.resize(static_cast<std::size_t>(n) * kStride);
   rows.overviewCounts.resize(rows.overviewSums.size());
   for (int query = static_cast<int>(std::max<Eigen::Index>(0, firstRow)); query < n; ++query) {
@@ -227,6 +232,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     Gpt2RunOptions options;
     options.extra_mask = extra;
     options.layers = {settings.layer};
+    options.row_stats = true;  // as attnscope-cli --stats computes them
     ModelCache::Run* cached = cache ? &cache->runs[key] : nullptr;
     if (cached) options.cache = &cached->model;
     const bool summariesKept = cached && cached->ids == ids;
@@ -253,7 +259,8 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       std::vector<std::size_t> headIndices(heads);
       for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
       QtConcurrent::blockingMap(headIndices, [&](std::size_t h) {
-        summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h]);
+        summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h],
+                      layer.heads[h].row_stats);
       });
       // As mean_of_heads sums them (in double, head by head), so that the window's rollout is the CLI's.
       Matrix& mean = (*means)[static_cast<std::size_t>(l)];

@@ -65,8 +65,10 @@ int overviewBlock(int n);
 // keys in key order (summarizeRows), then those sums per block of queries in query order (overviewOf).
 OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask);
 // Rows [firstRow, n) of `rows` from the weights' rows (the others are left as they are; rows sized for n).
+// The statistics' terms are rowStats' (the step's, HeadResult::row_stats) when it holds n rows, else
+// head_row_stats'.
 void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
-                   HeadRowSummaries& rows);
+                   HeadRowSummaries& rows, const std::vector<HeadRowStats>& rowStats = {});
 OverviewMap overviewOf(const HeadRowSummaries& rows, int n);
 
 }  // namespace attnscope::ui

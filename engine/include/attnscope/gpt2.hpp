@@ -72,6 +72,9 @@ struct Gpt2RunOptions {
   // Applied on top of the causal mask (a key is hidden when either hides it), e.g. window:W.
   std::optional<MaskSpec> extra_mask;
   bool keep_scores = false;  // raw q·k per head (n² floats each); weights and context are always kept
+  // Also fill each head's row_stats (HeadResult) for the rows its weights were computed in, from the
+  // softmax's own sums while they are in cache (what head_stats(AttentionResult) then uses).
+  bool row_stats = false;
   // Which layers' attention Gpt2Result::layers keeps (0-based, any order, no repeats); empty: every layer.
   // Every layer is computed either way, the final hidden state needs them all.
   std::vector<int> layers;

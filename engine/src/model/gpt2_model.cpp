@@ -294,8 +294,9 @@ void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& b
   });
 }
 
-// head's matrices cut from the padded length into `out`: n × n (scores, weights) and n × d, copying only the
-// rows from first_row on. out's matrices keep their memory when their sizes do not change.
+// head's matrices cut from the padded length into `out`: n × n (scores, weights), n × d and the row
+// statistics' terms, copying only the rows from first_row on. out's matrices keep their memory when their
+// sizes do not change.
 void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadResult& out) {
   const auto cut = [n, first_row](const Matrix& matrix, Matrix& result, Index cols) {
     if (result.rows() != n || result.cols() != cols) result.resize(n, cols);
@@ -308,6 +309,11 @@ void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadRe
   cut(head.values, out.values, head.values.cols());
   cut(head.context, out.context, head.context.cols());
   out.scale = head.scale;
+  if (!head.row_stats.empty()) {
+    out.row_stats.resize(static_cast<std::size_t>(n));
+    std::copy(head.row_stats.begin() + first_row, head.row_stats.begin() + n,
+              out.row_stats.begin() + first_row);
+  }
 }
 
 // `matrix` resized to rows × cols keeping its first `kept` rows (kept ≤ both row counts).
@@ -533,6 +539,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       inputs[h] =
           cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &step_mask,
                          Normalization::softmax, nullptr,    options.keep_scores};
+      inputs[h].row_stats = options.row_stats;
       cpu::allocate_head(inputs[h], head);
     });
     cpu::CopiedBlocks skipped;
