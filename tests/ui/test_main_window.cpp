@@ -251,6 +251,39 @@ class TestMainWindow : public QObject {
     QCOMPARE(plot->colorScaleCount(), 4);
   }
 
+  // A grid wider than the window draws only the maps in view; scrolling to one draws it before it shows.
+  void onlyTheMapsInViewAreDrawn() {
+    MainWindow window;
+    window.resize(1000, 700);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    field<QSpinBox>(window, "dOut")->setValue(12);
+    field<QSpinBox>(window, "heads")->setValue(12);
+    QVERIFY(waitForIdle(window.controller()));
+    QCoreApplication::processEvents();
+    HeatmapPlot* plot = window.grid()->plot();
+    QCOMPARE(plot->mapCount(), 24);
+    const int last = plot->mapCount() - 1;
+    QVERIFY(plot->isMapDrawn(0));
+    QVERIFY(!plot->isMapDrawn(last));
+    window.grid()->ensureMapVisible(plot->mapKey(last).maskRow, plot->mapKey(last).head);
+    QVERIFY(plot->isMapDrawn(last));
+    QVERIFY(!plot->isMapDrawn(0));
+    // On screen: the last map's cells in their colours (a cell's corner, clear of its printed value).
+    auto* scroll = window.findChild<QScrollArea*>(QStringLiteral("heatmapScroll"));
+    const QImage shown = scroll->viewport()->grab().toImage();
+    const QPointF centre = plot->cellCentre(last, 2, 1);
+    const QPointF corner = centre - (plot->cellCentre(last, 3, 2) - centre) * 0.4;
+    const QPoint inView = plot->mapTo(scroll->viewport(), corner.toPoint());
+    QVERIFY(shown.rect().contains(inView));
+    const QRgb expected =
+        plot->colorMap(last)->gradient().color(plot->colorMap(last)->cellValue(2, 1), plot->colorRange(last));
+    const QRgb pixel = shown.pixel(inView);
+    QVERIFY2(std::abs(qRed(pixel) - qRed(expected)) <= 3 && std::abs(qGreen(pixel) - qGreen(expected)) <= 3 &&
+                 std::abs(qBlue(pixel) - qBlue(expected)) <= 3,
+             qPrintable(QStringLiteral("%1 instead of %2").arg(pixel, 0, 16).arg(expected, 0, 16)));
+  }
+
   void invalidSettingsAreExplainedAndTheLastMapsStay() {
     MainWindow window;
     window.show();

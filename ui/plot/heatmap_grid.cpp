@@ -340,7 +340,10 @@ void HeatmapGrid::onMousePress(QMouseEvent* event) {
 }
 
 bool HeatmapGrid::eventFilter(QObject* watched, QEvent* event) {
-  if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) fitPlotWidth();
+  if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) {
+    fitPlotWidth();
+    m_plot->showMapsInView();
+  }
   if (watched == m_plot) {
     if (event->type() == QEvent::Leave) {
       emit cellHovered(-1, -1);

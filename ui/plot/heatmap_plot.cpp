@@ -111,6 +111,8 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
     // A zoom, a resize or a new reduction: the cells in view are rebuilt for it.
     if (isVisible() && needsRefine()) m_refineTimer.start();
   });
+  // Where the maps land is known once the layout is done, before anything is drawn.
+  connect(this, &QCustomPlot::afterLayout, this, &HeatmapPlot::updateMapVisibility);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
     int map = -1, query = -1, key = -1;
@@ -179,6 +181,34 @@ void HeatmapPlot::setContent(SnapshotPointer snapshot, const DisplayOptions& opt
   updateRanges();
   updateNote();
   replot();
+}
+
+bool HeatmapPlot::updateMapVisibility() {
+  // A scrolling grid has most of its maps out of view (16 of 24 at 12 heads in a 1600-pixel window), and
+  // drawing them was most of a replot. A scroll that brings one into view replots at once (moveEvent).
+  const QRect visible = visibleRegion().boundingRect();
+  bool changed = false;
+  for (Map& map : m_maps) {
+    const bool drawn = visible.isEmpty() || visible.intersects(map.cell->outerRect());
+    if (map.cell->visible() == drawn) continue;
+    map.cell->setVisible(drawn);  // hides its children: title, axes, cells, overlay, colour bar
+    changed = true;
+  }
+  return changed;
+}
+
+void HeatmapPlot::showMapsInView() {
+  // At once, before the scrolled view is painted with the maps missing.
+  if (updateMapVisibility()) replot();
+}
+
+bool HeatmapPlot::isMapDrawn(int index) const {
+  return m_maps[static_cast<std::size_t>(index)].cell->realVisibility();
+}
+
+void HeatmapPlot::moveEvent(QMoveEvent* event) {
+  QCustomPlot::moveEvent(event);
+  showMapsInView();  // the scroll area scrolls by moving the plot
 }
 
 void HeatmapPlot::clearMaps() {
@@ -251,6 +281,7 @@ void HeatmapPlot::rebuild(const std::vector<MapKey>& keys) {
     map.key = key;
     auto* cell = new QCPLayoutGrid;
     grid->addElement(rowOf[key.maskRow], columnOf[key.head], cell);
+    map.cell = cell;
     cell->setRowSpacing(2);
     map.title = new MapTitle(this, m_titleFont);
     map.title->setTextColor(QColor(0x20, 0x20, 0x20));
@@ -683,8 +714,10 @@ QPointF HeatmapPlot::cellCentre(int map, int query, int key) const {
 }
 
 void HeatmapPlot::setHover(int query, int key) {
-  for (Map& map : m_maps) map.overlay->setHover(query, key);
-  layer(kHighlightLayer)->replot();
+  bool changed = false;
+  for (Map& map : m_maps) changed = map.overlay->setHover(query, key) || changed;
+  // Every new snapshot clears the hover: usually there was none, and nothing needs drawing.
+  if (changed) layer(kHighlightLayer)->replot();
 }
 
 void HeatmapPlot::setSelection(int query, std::optional<MapKey> explained) {

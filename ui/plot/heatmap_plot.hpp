@@ -103,6 +103,13 @@ class HeatmapPlot : public QCustomPlot {
 
   // A size at which every map is comfortably readable: used for exports when no size is given.
   QSize naturalSize() const;
+  // Draws only the maps in or near the part of the plot on screen (every map while none of it is): call when
+  // that part changed without the plot moving or resizing (the scroll area's view grew).
+  void showMapsInView();
+  bool isMapDrawn(int index) const;
+
+ protected:
+  void moveEvent(QMoveEvent* event) override;
 
  signals:
   // Cells built off the GUI thread (after a zoom, a resize or a new reduction) are on screen.
@@ -111,6 +118,7 @@ class HeatmapPlot : public QCustomPlot {
  private:
   struct Map {
     MapKey key;
+    QCPLayoutElement* cell = nullptr;  // title, readout, axis rect and its own colour bar
     QCPAxisRect* axisRect = nullptr;
     MapTitle* title = nullptr;
     MapTitle* readout = nullptr;  // elided; empty (no height) when hidden
@@ -132,6 +140,7 @@ class HeatmapPlot : public QCustomPlot {
   void setupAxes(Map& map);
   void fill(bool values);  // titles, labels and gradients; the cells too when `values`
   void updateRanges();
+  bool updateMapVisibility();  // true when a map is drawn that was not, or the other way round
   // After a layout pass: rotates or thins the token labels that do not fit; true when another layout pass is
   // needed (the layout sizes each axis after generating its ticks).
   bool settle();

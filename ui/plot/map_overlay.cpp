@@ -7,9 +7,11 @@ namespace attnscope::ui {
 MapOverlay::MapOverlay(QCPAxisRect* axisRect, const QString& layerName)
     : QCPLayerable(axisRect->parentPlot(), layerName, axisRect), m_axisRect(axisRect) {}
 
-void MapOverlay::setHover(int query, int key) {
+bool MapOverlay::setHover(int query, int key) {
+  if (query == m_hoveredQuery && key == m_hoveredKey) return false;
   m_hoveredQuery = query;
   m_hoveredKey = key;
+  return true;
 }
 
 void MapOverlay::setSelectedQuery(int query, bool explained) {

@@ -21,7 +21,7 @@ class MapOverlay : public QCPLayerable {
   // Draws over `axisRect`, whose bottom axis holds the keys and left axis the queries, on `layerName`.
   MapOverlay(QCPAxisRect* axisRect, const QString& layerName);
 
-  void setHover(int query, int key);
+  bool setHover(int query, int key);  // false when the hover was already there
   void setSelectedQuery(int query, bool explained);
 
   // The marks as every view of the maps draws them (the scrolling maps here, the fit view over its figure):
