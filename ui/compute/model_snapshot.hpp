@@ -36,8 +36,9 @@ struct ModelCache {
     std::vector<HeadStats> headStats;
     std::vector<HeadRowSummaries> rows;  // per layer × head, for the ids' positions when rowsValid
     // Per layer, the mean of its heads' weights (n × n, for the ids' positions when rowsValid): the
-    // rollout's Ā_l. Shared with the snapshots made from it, so it is copied before an edit changes it.
-    std::shared_ptr<const std::vector<Matrix>> layerMeans;
+    // rollout's Ā_l. Shared with the snapshots made from it, so an edit fills another set.
+    std::shared_ptr<std::vector<Matrix>> layerMeans;
+    std::shared_ptr<std::vector<Matrix>> spareMeans;  // the set before: refilled once no snapshot holds it
     int rowsBlock = 0;  // the overview block (overviewBlock) the rows were summarised with
     bool rowsValid = false;
   };

@@ -294,26 +294,37 @@ void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& b
   });
 }
 
-// head's matrices cut from the padded length into `out`: n × n (scores, weights), n × d and the row
-// statistics' terms, copying only the rows from first_row on. out's matrices keep their memory when their
-// sizes do not change.
-void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadResult& out) {
-  const auto cut = [n, first_row](const Matrix& matrix, Matrix& result, Index cols) {
-    if (result.rows() != n || result.cols() != cols) result.resize(n, cols);
-    result.bottomRows(n - first_row) = matrix.block(first_row, 0, n - first_row, cols);
+// `out` sized for head's matrices cut from the padded length: n × n (scores, weights), n × d and the row
+// statistics' terms. Matrices whose sizes do not change keep their memory.
+void size_unpadded(const HeadResult& head, Index n, bool scores, HeadResult& out) {
+  const auto size = [n](Matrix& matrix, Index cols) {
+    if (matrix.rows() != n || matrix.cols() != cols) matrix.resize(n, cols);
   };
-  cut(head.weights, out.weights, n);
-  if (scores) cut(head.scores, out.scores, n);
-  cut(head.queries, out.queries, head.queries.cols());
-  cut(head.keys, out.keys, head.keys.cols());
-  cut(head.values, out.values, head.values.cols());
-  cut(head.context, out.context, head.context.cols());
+  size(out.weights, n);
+  if (scores) size(out.scores, n);
+  size(out.queries, head.queries.cols());
+  size(out.keys, head.keys.cols());
+  size(out.values, head.values.cols());
+  size(out.context, head.context.cols());
+  out.row_stats.resize(head.row_stats.empty() ? 0 : static_cast<std::size_t>(n));
+}
+
+// head's matrices cut from the padded length into `out` (sized by size_unpadded), copying only the rows
+// from first_row on.
+void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadResult& out) {
+  const auto cut = [n, first_row](const Matrix& matrix, Matrix& result) {
+    result.bottomRows(n - first_row) = matrix.block(first_row, 0, n - first_row, result.cols());
+  };
+  cut(head.weights, out.weights);
+  if (scores) cut(head.scores, out.scores);
+  cut(head.queries, out.queries);
+  cut(head.keys, out.keys);
+  cut(head.values, out.values);
+  cut(head.context, out.context);
   out.scale = head.scale;
-  if (!head.row_stats.empty()) {
-    out.row_stats.resize(static_cast<std::size_t>(n));
+  if (!out.row_stats.empty())
     std::copy(head.row_stats.begin() + first_row, head.row_stats.begin() + n,
               out.row_stats.begin() + first_row);
-  }
 }
 
 // `matrix` resized to rows × cols keeping its first `kept` rows (kept ≤ both row counts).
@@ -519,28 +530,32 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     const bool keep = kept[layer_index];
     // Attention handed out is computed for every row; otherwise only the blocks from the changed row's on.
     const bool every_row = keep || static_cast<bool>(options.on_layer);
-    // A layer only handed to the callbacks works in matrices reused from layer to layer: an edit's layers
-    // then fault in no fresh pages (about 2 µs per 4 KiB page here).
-    AttentionResult fresh_layer;
-    AttentionResult& layer = keep ? fresh_layer : reused_layer;
+    // Attention works in matrices reused from layer to layer, so that an edit's layers fault in no fresh
+    // pages (about 2 µs per 4 KiB page here), except a kept layer without padding: its matrices are the
+    // result's. A padded kept layer's result is the unpadded copy.
+    AttentionResult fresh_layer, fresh_unpadded;
+    AttentionResult& layer = keep && padded == n ? fresh_layer : reused_layer;
     layer.device = "cpu";
     layer.heads.resize(head_count);
     std::vector<cpu::StepInput> inputs(head_count);
-    parallel_for(head_count, threads, [&](std::size_t h) {
+    // Sized on this thread: the helper threads change with every parallel_for, and memory that a thread
+    // allocates comes from its own malloc arena, so sizing there handed out fresh pages on every edit.
+    for (std::size_t h = 0; h < head_count; ++h) {
       HeadResult& head = layer.heads[h];
-      const Index column = static_cast<Index>(h) * head_dim;
-      for (Matrix* part : {&head.queries, &head.keys, &head.values}) {
-        part->resize(padded, head_dim);
-        part->bottomRows(padded - n).setZero();
-      }
-      head.queries.topRows(n) = qkv.middleCols(column, head_dim);
-      head.keys.topRows(n) = qkv.middleCols(width + column, head_dim);
-      head.values.topRows(n) = qkv.middleCols(2 * width + column, head_dim);
+      for (Matrix* part : {&head.queries, &head.keys, &head.values}) part->resize(padded, head_dim);
       inputs[h] =
           cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &step_mask,
                          Normalization::softmax, nullptr,    options.keep_scores};
       inputs[h].row_stats = options.row_stats;
       cpu::allocate_head(inputs[h], head);
+    }
+    parallel_for(head_count, threads, [&](std::size_t h) {
+      HeadResult& head = layer.heads[h];
+      const Index column = static_cast<Index>(h) * head_dim;
+      for (Matrix* part : {&head.queries, &head.keys, &head.values}) part->bottomRows(padded - n).setZero();
+      head.queries.topRows(n) = qkv.middleCols(column, head_dim);
+      head.keys.topRows(n) = qkv.middleCols(width + column, head_dim);
+      head.values.topRows(n) = qkv.middleCols(2 * width + column, head_dim);
     });
     cpu::CopiedBlocks skipped;
     if (!every_row && first_block > 0) {
@@ -575,16 +590,15 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       // Without the padding: the rows it hands out (the others are allocated, never written).
       if (padded > n) {
         const Index first_row = every_row ? 0 : first_block * kRowBlock;
-        AttentionResult fresh_unpadded;
         AttentionResult& unpadded = keep ? fresh_unpadded : reused_unpadded;
         unpadded.heads.resize(head_count);
+        // Sized on this thread, as the heads were.
+        for (std::size_t h = 0; h < head_count; ++h)
+          size_unpadded(layer.heads[h], n, options.keep_scores, unpadded.heads[h]);
         parallel_for(head_count, threads, [&](std::size_t h) {
           unpad(layer.heads[h], n, first_row, options.keep_scores, unpadded.heads[h]);
         });
-        if (keep)
-          layer.heads.swap(unpadded.heads);
-        else
-          handed = &unpadded;
+        handed = &unpadded;
       }
       handed->device = "cpu";
       handed->mask = mask;
@@ -596,7 +610,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     if (options.on_layer) options.on_layer(l, *handed);
     if (options.on_layer_rows) options.on_layer_rows(l, *handed, every_row ? 0 : first_block * kRowBlock);
     if (keep) {
-      result.layers.push_back(std::move(layer));
+      result.layers.push_back(std::move(*handed));
       result.layer_indices.push_back(l);
     }
   }
