@@ -269,19 +269,32 @@ class TestMainWindow : public QObject {
     window.grid()->ensureMapVisible(plot->mapKey(last).maskRow, plot->mapKey(last).head);
     QVERIFY(plot->isMapDrawn(last));
     QVERIFY(!plot->isMapDrawn(0));
-    // On screen: the last map's cells in their colours (a cell's corner, clear of its printed value).
+    // On screen: a map's cells in their colours (a cell's corner, clear of its printed value).
     auto* scroll = window.findChild<QScrollArea*>(QStringLiteral("heatmapScroll"));
-    const QImage shown = scroll->viewport()->grab().toImage();
-    const QPointF centre = plot->cellCentre(last, 2, 1);
-    const QPointF corner = centre - (plot->cellCentre(last, 3, 2) - centre) * 0.4;
-    const QPoint inView = plot->mapTo(scroll->viewport(), corner.toPoint());
-    QVERIFY(shown.rect().contains(inView));
-    const QRgb expected =
-        plot->colorMap(last)->gradient().color(plot->colorMap(last)->cellValue(2, 1), plot->colorRange(last));
-    const QRgb pixel = shown.pixel(inView);
-    QVERIFY2(std::abs(qRed(pixel) - qRed(expected)) <= 3 && std::abs(qGreen(pixel) - qGreen(expected)) <= 3 &&
-                 std::abs(qBlue(pixel) - qBlue(expected)) <= 3,
-             qPrintable(QStringLiteral("%1 instead of %2").arg(pixel, 0, 16).arg(expected, 0, 16)));
+    const auto showsItsCells = [&](int map) {
+      const QImage shown = scroll->viewport()->grab().toImage();
+      const QPointF centre = plot->cellCentre(map, 2, 1);
+      const QPointF corner = centre - (plot->cellCentre(map, 3, 2) - centre) * 0.4;
+      const QPoint inView = plot->mapTo(scroll->viewport(), corner.toPoint());
+      QVERIFY(shown.rect().contains(inView));
+      const QRgb expected =
+          plot->colorMap(map)->gradient().color(plot->colorMap(map)->cellValue(2, 1), plot->colorRange(map));
+      const QRgb pixel = shown.pixel(inView);
+      QVERIFY2(
+          std::abs(qRed(pixel) - qRed(expected)) <= 3 && std::abs(qGreen(pixel) - qGreen(expected)) <= 3 &&
+              std::abs(qBlue(pixel) - qBlue(expected)) <= 3,
+          qPrintable(
+              QStringLiteral("map %1: %2 instead of %3").arg(map).arg(pixel, 0, 16).arg(expected, 0, 16)));
+    };
+    showsItsCells(last);
+    // An edit while the first map is out of view: scrolled back, it shows the new text's cells.
+    const double before = plot->colorMap(0)->cellValue(2, 1);
+    window.model()->setText(QStringLiteral("Every effort moves you forward today"));
+    QVERIFY(waitForIdle(window.controller()));
+    QVERIFY(plot->colorMap(0)->cellValue(2, 1) != before);
+    window.grid()->ensureMapVisible(plot->mapKey(0).maskRow, plot->mapKey(0).head);
+    QVERIFY(plot->isMapDrawn(0));
+    showsItsCells(0);
   }
 
   void invalidSettingsAreExplainedAndTheLastMapsStay() {

@@ -16,6 +16,35 @@
 #include "text.hpp"
 
 namespace attnscope::ui {
+
+namespace {
+
+// A paint buffer that clears only the area the next replot draws in (HeatmapPlot::updateMapVisibility):
+// the rest of a scrolling grid's window-wide buffers is out of view, and clearing two of them whole was a
+// quarter of a replot.
+class DrawnAreaBuffer : public QCPPaintBufferPixmap {
+ public:
+  // An empty area: everywhere.
+  DrawnAreaBuffer(const QSize& size, double pixelRatio, const QRegion* area)
+      : QCPPaintBufferPixmap(size, pixelRatio), m_area(area) {}
+
+  void clear(const QColor& color) override {
+    if (m_area->isEmpty()) {
+      QCPPaintBufferPixmap::clear(color);
+      return;
+    }
+    QPainter painter(&mBuffer);
+    painter.setCompositionMode(QPainter::CompositionMode_Source);
+    painter.setClipRegion(*m_area);
+    painter.fillRect(m_area->boundingRect(), color);
+  }
+
+ private:
+  const QRegion* m_area;
+};
+
+}  // namespace
+
 namespace {
 
 const QString kHighlightLayer = QStringLiteral("highlight");
@@ -188,12 +217,34 @@ bool HeatmapPlot::updateMapVisibility() {
   // drawing them was most of a replot. A scroll that brings one into view replots at once (moveEvent).
   const QRect visible = visibleRegion().boundingRect();
   bool changed = false;
-  for (Map& map : m_maps) {
-    const bool drawn = visible.isEmpty() || visible.intersects(map.cell->outerRect());
-    if (map.cell->visible() == drawn) continue;
-    map.cell->setVisible(drawn);  // hides its children: title, axes, cells, overlay, colour bar
-    changed = true;
-  }
+  const auto show = [&](QCPLayoutElement* element) {
+    const bool drawn = visible.isEmpty() || visible.intersects(element->outerRect());
+    if (element->visible() != drawn) {
+      element->setVisible(drawn);  // hides its children: a map's title, axes, cells, overlay, colour bar
+      changed = true;
+    }
+    if (drawn) m_drawnArea += element->outerRect();
+  };
+  // What the replot draws in, for the buffers to clear: all of it when the layout moved (a map's old pixels
+  // would stay beside the new ones).
+  std::vector<QRect> layout;
+  for (const Map& map : m_maps) layout.push_back(map.cell->outerRect());
+  for (const auto& [quantity, scale] : m_sharedScales) layout.push_back(scale->outerRect());
+  const bool moved = layout != m_layoutRects || size() != m_layoutSize;
+  m_layoutRects = std::move(layout);
+  m_layoutSize = size();
+  m_drawnArea = QRegion(visible);
+  for (Map& map : m_maps) show(map.cell);
+  for (const auto& [quantity, scale] : m_sharedScales) show(scale);
+  for (int row = 0; row < plotLayout()->rowCount(); ++row)
+    if (QCPLayoutElement* element = plotLayout()->element(row, 0);
+        element && !qobject_cast<QCPLayoutGrid*>(element))
+      m_drawnArea += element->outerRect();  // the note and the masked-cell key, under the maps
+  if (moved || visible.isEmpty()) m_drawnArea = QRegion();
+  // Every buffer a DrawnAreaBuffer (QCustomPlot makes plain ones; it reuses those it holds).
+  for (QSharedPointer<QCPAbstractPaintBuffer>& buffer : mPaintBuffers)
+    if (!dynamic_cast<DrawnAreaBuffer*>(buffer.data()))
+      buffer.reset(new DrawnAreaBuffer(buffer->size(), buffer->devicePixelRatio(), &m_drawnArea));
   return changed;
 }
 

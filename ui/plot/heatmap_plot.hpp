@@ -9,6 +9,7 @@
 
 #include <qcustomplot.h>
 
+#include <QRegion>
 #include <QSize>
 #include <QThreadPool>
 #include <QTimer>
@@ -165,6 +166,10 @@ class HeatmapPlot : public QCustomPlot {
   QTimer m_refineTimer;
   RestartableJob m_refineJob;
   bool m_refining = false;
+  // Where the next replot draws (empty: everywhere), and the layout it was worked out for.
+  QRegion m_drawnArea;
+  std::vector<QRect> m_layoutRects;
+  QSize m_layoutSize;
 };
 
 }  // namespace attnscope::ui
