@@ -32,6 +32,7 @@
 #include "session/session_file.hpp"
 #include "support/test_support.hpp"
 #include "ui_test_support.hpp"
+#include "window_test_support.hpp"
 
 using namespace attnscope;
 using namespace attnscope::ui;
@@ -51,9 +52,7 @@ class TestMainWindow : public QObject {
 
   template <typename Widget>
   static Widget* field(MainWindow& window, const char* name) {
-    auto* widget = window.settingsPanel()->findChild<Widget*>(QString::fromLatin1(name));
-    if (!widget) qFatal("no settings field %s", name);
-    return widget;
+    return settingsField<Widget>(window, name);
   }
 
   // A window that has the keyboard, as after a click on it: shortcuts reach only the active window.
@@ -257,10 +256,7 @@ class TestMainWindow : public QObject {
     window.resize(1000, 700);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    field<QSpinBox>(window, "dOut")->setValue(12);
-    field<QSpinBox>(window, "heads")->setValue(12);
-    QVERIFY(waitForIdle(window.controller()));
-    QCoreApplication::processEvents();
+    QVERIFY(showTwelveHeads(window));
     HeatmapPlot* plot = window.grid()->plot();
     QCOMPARE(plot->mapCount(), 24);
     const int last = plot->mapCount() - 1;

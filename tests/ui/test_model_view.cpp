@@ -34,6 +34,7 @@
 #include "plot/heatmap_grid.hpp"
 #include "session/session_file.hpp"
 #include "ui_test_support.hpp"
+#include "window_test_support.hpp"
 
 using namespace attnscope;
 using namespace attnscope::ui;
@@ -67,9 +68,7 @@ class TestModelView : public QObject {
 
   template <typename Widget>
   static Widget* field(MainWindow& window, const char* name) {
-    auto* widget = window.settingsPanel()->findChild<Widget*>(QString::fromLatin1(name));
-    if (!widget) qFatal("no settings field %s", name);
-    return widget;
+    return settingsField<Widget>(window, name);
   }
 
   // A window on kText with the tiny model open at `layer`.
@@ -319,10 +318,7 @@ class TestModelView : public QObject {
     window.resize(1300, 850);
     window.show();
     QVERIFY(waitForIdle(window.controller()));
-    field<QSpinBox>(window, "dOut")->setValue(12);
-    field<QSpinBox>(window, "heads")->setValue(12);
-    QVERIFY(waitForIdle(window.controller()));
-    QCoreApplication::processEvents();
+    QVERIFY(showTwelveHeads(window));
     HeatmapPlot* plot = window.grid()->plot();
     QCOMPARE(plot->mapCount(), 24);
     QVERIFY(window.width() <= 1300);
