@@ -334,9 +334,9 @@ void resize_keeping(Matrix& matrix, Index rows, Index cols, Index kept) {
     matrix.resize(rows, cols);
     return;
   }
-  Matrix resized(rows, cols);
-  resized.topRows(kept) = matrix.topRows(kept);
-  matrix.swap(resized);
+  // A row-major matrix keeps its leading rows where they are: a realloc, which glibc does in place when the
+  // text shrinks and often when it grows. A new matrix and a copy cost 6–7 ms per edit at 255 tokens.
+  matrix.conservativeResize(rows, cols);
 }
 
 std::vector<bool> kept_layers(const std::vector<int>& selection, int layer_count) {
