@@ -535,7 +535,6 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     // result's. A padded kept layer's result is the unpadded copy.
     AttentionResult fresh_layer, fresh_unpadded;
     AttentionResult& layer = keep && padded == n ? fresh_layer : reused_layer;
-    layer.device = "cpu";
     layer.heads.resize(head_count);
     std::vector<cpu::StepInput> inputs(head_count);
     // Sized on this thread: the helper threads change with every parallel_for, and memory that a thread
