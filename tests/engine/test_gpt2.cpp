@@ -395,7 +395,7 @@ class TestGpt2 : public QObject {
     for (std::size_t l = 0; l < fresh_seen.size(); ++l)
       ATTNSCOPE_COMPARE_EXACT(reused_seen[l], fresh_seen[l], "on_layer weights");
 
-    // on_layer_rows: the rows from first_row on, as a fresh run computes them, from the changed row's block.
+    // on_layer_rows: the rows from first_row (the first changed one) on, as a fresh run computes them.
     reused_seen.clear();
     std::vector<Eigen::Index> first_rows;
     Gpt2RunOptions rows_watched;
@@ -416,7 +416,7 @@ class TestGpt2 : public QObject {
     QCOMPARE(reused_seen.size(), fresh_seen.size());
     const Eigen::Index n = static_cast<Eigen::Index>(ids.size());
     for (std::size_t l = 0; l < fresh_seen.size(); ++l) {
-      QCOMPARE(first_rows[l], l == 0 ? Eigen::Index(0) : (n - 2) / 64 * 64);
+      QCOMPARE(first_rows[l], n - 2);
       ATTNSCOPE_COMPARE_EXACT(Matrix(reused_seen[l].bottomRows(n - first_rows[l])),
                               Matrix(fresh_seen[l].bottomRows(n - first_rows[l])), "on_layer_rows weights");
     }
@@ -474,10 +474,10 @@ class TestGpt2 : public QObject {
     Gpt2Result result = model.run(ids, options);
     agree(result.layers.front(), 0, "the kept layer");
     QCOMPARE(first_rows, (std::vector<Eigen::Index>{0, 0}));
-    ids.push_back(5);  // 101 tokens: the edit's block holds rows 64…100
+    ids.push_back(5);  // 101 tokens: row 100 is new
     first_rows.clear();
     result = model.run(ids, options);
-    QCOMPARE(first_rows, (std::vector<Eigen::Index>{64, 0}));
+    QCOMPARE(first_rows, (std::vector<Eigen::Index>{100, 100}));
     agree(result.layers.front(), 0, "the kept layer after an edit");
     options.row_stats = false;
     options.on_layer_rows = nullptr;

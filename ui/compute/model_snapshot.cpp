@@ -74,11 +74,13 @@ void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index f
     for (int c = 0; c < OverviewMap::kCells; ++c) {
       float sum = 0.0f;
       int count = 0;
-      for (int key = c * block; key < std::min(n, (c + 1) * block); ++key)
-        if (!hidden[key]) {
-          sum += row[key];
-          ++count;
-        }
+      // Without a branch: which keys a row hides changes from row to row, and mispredicted branches were
+      // most of an edit's summaries. A hidden key adds +0, which leaves the sum's bits as they were.
+      for (int key = c * block; key < std::min(n, (c + 1) * block); ++key) {
+        const bool visible = hidden[key] == 0;
+        sum += visible ? row[key] : 0.0f;
+        count += visible;
+      }
       sums[c] = sum;
       counts[c] = count;
     }
@@ -278,7 +280,9 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
         mean.topRightCorner(kept, n - kept).setZero();
       }
       const Eigen::Index changed = n - firstRow;
-      Eigen::MatrixXd sum = layer.heads.front().weights.bottomRows(changed).cast<double>();
+      // Row-major as the weights, so that the sums read them in order.
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sum =
+          layer.heads.front().weights.bottomRows(changed).cast<double>();
       for (std::size_t h = 1; h < heads; ++h)
         sum += layer.heads[h].weights.bottomRows(changed).cast<double>();
       mean.bottomRows(changed) = (sum / static_cast<double>(heads)).cast<float>();

@@ -59,9 +59,11 @@ struct Gpt2Config {
 // to the model that filled it (another model's, or one run with other threads, is ignored and refilled).
 struct Gpt2Cache {
   std::vector<int> ids;
-  MaskMatrix mask;                                         // causal and the extra mask, n × n, 1 = hidden
-  std::vector<Matrix> layer_input, qkv, attention_output;  // per layer: n × n_embd, n × 3·n_embd, n × n_embd
-  Matrix final_hidden;                                     // n × n_embd, after ln_f
+  MaskMatrix mask;  // causal and the extra mask, n × n, 1 = hidden
+  // Rows for the text padded to whole blocks of 64 (the first n are the states), so that most edits that
+  // change n keep the matrices in place.
+  std::vector<Matrix> layer_input, qkv, attention_output;  // per layer: × n_embd, × 3·n_embd, × n_embd
+  Matrix final_hidden;                                     // × n_embd, after ln_f
   std::weak_ptr<const void> model;
   int threads = 0;
 
@@ -83,9 +85,9 @@ struct Gpt2RunOptions {
   // weights at once. An exception it throws ends the run.
   std::function<void(int layer, const AttentionResult& attention)> on_layer;
   // on_layer for a viewer that keeps per-row summaries of every layer between edits: called the same way,
-  // but only the rows from first_row on are computed in each head's weights, scores and context (the rows
-  // before it are left unset; they equal those of the run that last used options.cache). first_row is 0
-  // without a cache, for kept layers and while on_layer is set.
+  // with the first row that changed since the run that last used options.cache (0 without a cache). The
+  // rows before it equal that run's; a layer that is not kept, while on_layer is unset, leaves them unset in
+  // each head's weights, scores, context and row_stats.
   std::function<void(int layer, const AttentionResult& attention, Eigen::Index first_row)> on_layer_rows;
   // When set, the run reuses what it holds and leaves its own state in it (see Gpt2Cache). Only attention the
   // run hands out (kept layers, on_layer) is computed for every row; other layers' only from the changed one.

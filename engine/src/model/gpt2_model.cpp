@@ -195,14 +195,14 @@ void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w
 constexpr Index kFewRows = 2 * kTileRows;
 constexpr Index kFewRowsDepthBlock = 32;
 
-// out[first_row, n)[begin, end) = x · w[:, begin, end). Every output cell is Σ_k x[r][k]·w[k][c] accumulated
-// with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes it, so a row's result does
-// not depend on the other rows computed with it: a run that reuses the rows before an edit gets the bits of a
-// fresh one. (Eigen's product does not promise that: its kernels depend on the number of rows. It was used
-// above 256 rows; this is within about 10 % of it there.)
+// out[first_row, n)[begin, end) = x[first_row, n) · w[:, begin, end). Every output cell is Σ_k
+// x[r][k]·w[k][c] accumulated with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes
+// it, so a row's result does not depend on the other rows computed with it: a run that reuses the rows before
+// an edit gets the bits of a fresh one. (Eigen's product does not promise that: its kernels depend on the
+// number of rows. It was used above 256 rows; this is within about 10 % of it there.)
 void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Index first_row,
-                  Matrix& out) {
-  const Index n = x.rows(), depth = x.cols(), w_stride = w.cols();
+                  Index n, Matrix& out) {
+  const Index depth = x.cols(), w_stride = w.cols();
   const bool in_place = n - first_row <= kFewRows;
   const Index depth_block = in_place ? kFewRowsDepthBlock : kDepthBlock;
   std::vector<float> packed(in_place ? 0
@@ -240,15 +240,15 @@ void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begi
 }
 
 // out[first_row, n) = x · weight + bias for those rows (a Conv1D: weight is in × out), then GELU (tanh) when
-// `gelu`; out is sized n × out-columns, its rows before first_row left as they are. The output columns are
-// split into tasks across the threads, so each thread reads only its share of the weights: what bounds a
-// short text, whose product is one pass over them.
+// `gelu`; out is given at least n rows and weight's columns, its other rows left as they are. The output
+// columns are split into tasks across the threads, so each thread reads only its share of the weights: what
+// bounds a short text, whose product is one pass over them.
 void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, Matrix& out, bool gelu,
-            int threads, Index first_row = 0) {
+            int threads, Index first_row, Index n) {
   const auto w = weight.matrix();
   const auto b = bias.vector();
-  const Index n = x.rows(), columns = w.cols();
-  if (out.rows() != n || out.cols() != columns) out.resize(n, columns);
+  const Index columns = w.cols();
+  if (out.rows() < n || out.cols() != columns) out.resize(n, columns);
   if (first_row >= n) return;
   const Index quanta = (columns + kTileColumns - 1) / kTileColumns;
   const Index tasks = std::max<Index>(1, std::min<Index>(quanta, 2 * static_cast<Index>(threads)));
@@ -257,7 +257,7 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
     const Index end = std::min(columns, quanta * static_cast<Index>(task + 1) / tasks * kTileColumns);
     if (begin >= end) return;
     auto block = out.block(first_row, begin, n - first_row, end - begin);
-    product_rows(x, w, begin, end, first_row, out);
+    product_rows(x, w, begin, end, first_row, n, out);
     block.rowwise() += b.segment(begin, end - begin);
     if (gelu) {
       // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Hugging Face's NewGELUActivation. Row by row: each
@@ -271,14 +271,13 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
   });
 }
 
-// PyTorch's LayerNorm over each row from first_row on: (x − mean) / √(var + ε) · weight + bias, var biased.
-// out is sized like x, its rows before first_row left as they are.
+// PyTorch's LayerNorm over x's rows [first_row, n): (x − mean) / √(var + ε) · weight + bias, var biased.
+// out is given at least n rows and x's columns, its other rows left as they are.
 void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, double epsilon,
-                Matrix& out, int threads, Index first_row = 0) {
+                Matrix& out, int threads, Index first_row, Index n) {
   const auto w = weight.vector().array();
   const auto b = bias.vector().array();
-  const Index n = x.rows();
-  if (out.rows() != n || out.cols() != x.cols()) out.resize(n, x.cols());
+  if (out.rows() < n || out.cols() != x.cols()) out.resize(n, x.cols());
   if (first_row >= n) return;
   const Index blocks = (n - first_row + kRowBlock - 1) / kRowBlock;
   parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t block) {
@@ -518,14 +517,16 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     Matrix& input = cache ? cache->layer_input[layer_index] : own_input;
     Matrix& qkv = cache ? cache->qkv[layer_index] : own_qkv;
     Matrix& attention_output = cache ? cache->attention_output[layer_index] : own_attention_output;
-    resize_keeping(input, n, width, reused);
-    resize_keeping(qkv, n, 3 * width, reused);
-    resize_keeping(attention_output, n, width, reused);
-    input.bottomRows(n - reused) = x.bottomRows(n - reused);
+    // Sized for the padded text, so that most edits that change n keep the matrices as they are: growing
+    // one by a row moved it (6–14 ms per edit at 255 tokens). Only the first n rows are used.
+    resize_keeping(input, padded, width, reused);
+    resize_keeping(qkv, padded, 3 * width, reused);
+    resize_keeping(attention_output, padded, width, reused);
+    input.middleRows(reused, n - reused) = x.bottomRows(n - reused);
 
     layer_norm(input, weights.ln_1_weight, weights.ln_1_bias, config.layer_norm_epsilon, normed, threads,
-               reused);
-    conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads, reused);
+               reused, n);
+    conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads, reused, n);
 
     const bool keep = kept[layer_index];
     // Attention handed out is computed for every row; otherwise only the blocks from the changed row's on.
@@ -552,9 +553,9 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       HeadResult& head = layer.heads[h];
       const Index column = static_cast<Index>(h) * head_dim;
       for (Matrix* part : {&head.queries, &head.keys, &head.values}) part->bottomRows(padded - n).setZero();
-      head.queries.topRows(n) = qkv.middleCols(column, head_dim);
-      head.keys.topRows(n) = qkv.middleCols(width + column, head_dim);
-      head.values.topRows(n) = qkv.middleCols(2 * width + column, head_dim);
+      head.queries.topRows(n) = qkv.block(0, column, n, head_dim);
+      head.keys.topRows(n) = qkv.block(0, width + column, n, head_dim);
+      head.values.topRows(n) = qkv.block(0, 2 * width + column, n, head_dim);
     });
     cpu::CopiedBlocks skipped;
     if (!every_row && first_block > 0) {
@@ -567,13 +568,14 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       merged.block(reused, static_cast<Index>(h) * head_dim, n - reused, head_dim) =
           layer.heads[h].context.middleRows(reused, n - reused);
 
-    conv1d(merged, weights.attn_proj_weight, weights.attn_proj_bias, attention_output, false, threads,
-           reused);
-    x.bottomRows(n - reused) += attention_output.bottomRows(n - reused);
-    layer_norm(x, weights.ln_2_weight, weights.ln_2_bias, config.layer_norm_epsilon, normed, threads, reused);
-    conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads, reused);
-    conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads, reused);
-    x.bottomRows(n - reused) += mlp_output.bottomRows(n - reused);
+    conv1d(merged, weights.attn_proj_weight, weights.attn_proj_bias, attention_output, false, threads, reused,
+           n);
+    x.bottomRows(n - reused) += attention_output.middleRows(reused, n - reused);
+    layer_norm(x, weights.ln_2_weight, weights.ln_2_bias, config.layer_norm_epsilon, normed, threads, reused,
+               n);
+    conv1d(normed, weights.c_fc_weight, weights.c_fc_bias, hidden, true, threads, reused, n);
+    conv1d(hidden, weights.mlp_proj_weight, weights.mlp_proj_bias, mlp_output, false, threads, reused, n);
+    x.bottomRows(n - reused) += mlp_output.middleRows(reused, n - reused);
     // Finite weights can still overflow float32. A non-finite attention weight reaches its context row, and
     // anything else the residual stream, so these n × d checks catch it before the layer is handed out.
     // (Reused rows were checked when they were computed.)
@@ -588,7 +590,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     if (keep || options.on_layer || options.on_layer_rows) {
       // Without the padding: the rows it hands out (the others are allocated, never written).
       if (padded > n) {
-        const Index first_row = every_row ? 0 : first_block * kRowBlock;
+        // Rows before `reused` are the last run's: a layer the run does not keep hands out only the others.
+        const Index first_row = every_row ? 0 : reused;
         AttentionResult& unpadded = keep ? fresh_unpadded : reused_unpadded;
         unpadded.heads.resize(head_count);
         // Sized on this thread, as the heads were.
@@ -602,28 +605,28 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       handed->device = "cpu";
       handed->mask = mask;
       handed->empty_rows = empty_rows;
-      handed->output = attention_output;
+      handed->output = attention_output.topRows(n);
       handed->compute_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
     }
     if (options.on_layer) options.on_layer(l, *handed);
-    if (options.on_layer_rows) options.on_layer_rows(l, *handed, every_row ? 0 : first_block * kRowBlock);
+    if (options.on_layer_rows) options.on_layer_rows(l, *handed, reused);
     if (keep) {
       result.layers.push_back(std::move(*handed));
       result.layer_indices.push_back(l);
     }
   }
   if (cache) {
-    resize_keeping(cache->final_hidden, n, width, reused);
+    resize_keeping(cache->final_hidden, padded, width, reused);
     layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, cache->final_hidden, threads,
-               reused);
+               reused, n);
     // The x rows before `reused` were never filled: ln_f's rows for them come from the cache.
-    result.final_hidden = cache->final_hidden;
+    result.final_hidden = cache->final_hidden.topRows(n);
     cache->ids = ids;
     cache->mask = mask;
   } else {
-    layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden,
-               threads);
+    layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, result.final_hidden, threads,
+               0, n);
   }
   result.compute_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
