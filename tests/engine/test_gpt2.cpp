@@ -306,16 +306,22 @@ class TestGpt2 : public QObject {
     std::optional<MaskSpec> extra;
     int shown = 1;
     std::vector<int> undo;
+    // The last cached run's result: its kept layer's rows before an edit's block are copied from it.
+    Gpt2Result last;
     // expected_reused: the first position whose token or mask row differs from the last run's.
     const auto check = [&](const char* what, int expected_reused) {
       Gpt2RunOptions fresh_options;
       fresh_options.layers = {shown};
       fresh_options.keep_scores = true;
+      fresh_options.row_stats = true;
       fresh_options.extra_mask = extra;
       const Gpt2Result fresh = model.run(ids, fresh_options);
       Gpt2RunOptions options = fresh_options;
       options.cache = &cache;
-      const Gpt2Result reused = model.run(ids, options);
+      for (std::size_t i = 0; i < last.layers.size(); ++i)
+        options.earlier_layers[last.layer_indices[i]] = &last.layers[i];
+      last = model.run(ids, options);
+      const Gpt2Result& reused = last;
       QVERIFY2(reused.reused_positions == expected_reused,
                qPrintable(QStringLiteral("%1: reused %2 positions, expected %3")
                               .arg(what)
@@ -335,6 +341,14 @@ class TestGpt2 : public QObject {
                                 QStringLiteral("%1: context").arg(what));
         ATTNSCOPE_COMPARE_EXACT(a.heads[h].queries, b.heads[h].queries,
                                 QStringLiteral("%1: queries").arg(what));
+        ATTNSCOPE_COMPARE_EXACT(a.heads[h].values, b.heads[h].values, QStringLiteral("%1: values").arg(what));
+        QCOMPARE(a.heads[h].row_stats.size(), b.heads[h].row_stats.size());
+        for (std::size_t i = 0; i < a.heads[h].row_stats.size(); ++i) {
+          const HeadRowStats &x = a.heads[h].row_stats[i], &y = b.heads[h].row_stats[i];
+          QVERIFY2(x.bits == y.bits && x.max_weight == y.max_weight && x.first_token == y.first_token &&
+                       x.self == y.self && x.previous_token == y.previous_token && x.visible == y.visible,
+                   qPrintable(QStringLiteral("%1: row_stats of row %2").arg(what).arg(i)));
+        }
       }
     };
     const auto middle = [&] { return static_cast<std::ptrdiff_t>(ids.size() / 2); };
@@ -368,6 +382,10 @@ class TestGpt2 : public QObject {
     check("undo the paste", 100);
     ids.insert(ids.end(), pasted.begin(), pasted.end());
     check("paste at the end", static_cast<int>(undo.size()));
+    ids.resize(191);
+    check("cut at the end", 191);
+    ids.push_back(random_id());
+    check("type at the end of whole blocks (no padding)", 191);
     shown = 0;
     check("another layer shown", static_cast<int>(ids.size()));
     extra = MaskSpec::parse("window:8");
@@ -376,6 +394,33 @@ class TestGpt2 : public QObject {
     check("insert 3 tokens before the end under the window", static_cast<int>(ids.size()) - 4);
     extra.reset();
     check("the window taken away", 8);
+
+    // The kept layer's rows before the edit's block are the earlier result's, copied rather than computed:
+    // a cell changed in it shows through; a copy of it, or a result of another text, is not taken.
+    Gpt2RunOptions kept_options;
+    kept_options.layers = {shown};
+    kept_options.cache = &cache;
+    const auto run_after = [&](const Gpt2Result& earlier) {
+      kept_options.earlier_layers = {{shown, &earlier.layers.front()}};
+      return model.run(ids, kept_options);
+    };
+    const auto cell = [](const Gpt2Result& result) -> float {
+      return result.layers.front().heads[1].weights(3, 2);
+    };
+    Gpt2Result earlier = model.run(ids, kept_options);
+    const float computed = cell(earlier);
+    earlier.layers.front().heads[1].weights(3, 2) = computed + 0.25f;
+    ids.push_back(random_id());
+    const Gpt2Result edited = run_after(earlier);
+    QCOMPARE(cell(edited), computed + 0.25f);
+    const Gpt2Result copy = edited;
+    ids.push_back(random_id());
+    Gpt2Result from_copy = run_after(copy);
+    QCOMPARE(from_copy.reused_positions, static_cast<int>(ids.size()) - 1);
+    QCOMPARE(cell(from_copy), computed);
+    from_copy.layers.front().heads[1].weights(3, 2) = computed + 0.25f;
+    ids.front() = random_id();  // every row changes: nothing is copied
+    QVERIFY(cell(run_after(from_copy)) != computed + 0.25f);
 
     // on_layer still sees every layer's full attention, as a fresh run hands it out.
     std::vector<Matrix> fresh_seen, reused_seen;

@@ -237,6 +237,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     options.row_stats = true;  // as attnscope-cli --stats computes them
     ModelCache::Run* cached = cache ? &cache->runs[key] : nullptr;
     if (cached) options.cache = &cached->model;
+    if (cached && cached->shown) options.earlier_layers[cached->shownLayer] = cached->shown.get();
     const bool summariesKept = cached && cached->ids == ids;
     // Each layer's heads are summarised row by row as soon as the layer is computed (only the layer on
     // screen is held at n² per head); with the cache, only the rows the edit changed, unless n crossed a
@@ -339,6 +340,12 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
   prepareMaps(*snapshot, prepare, cancel);
   for (const MaskedResult& row : snapshot->rows)
     snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
+  if (cache)
+    for (const auto& [key, index] : runOfMask) {
+      ModelCache::Run& run = cache->runs[key];
+      run.shown = std::shared_ptr<const AttentionResult>(snapshot, &snapshot->rows[index].result);
+      run.shownLayer = settings.layer;
+    }
   return snapshot;
 }
 

@@ -41,6 +41,10 @@ struct ModelCache {
     std::shared_ptr<std::vector<Matrix>> spareMeans;  // the set before: refilled once no snapshot holds it
     int rowsBlock = 0;  // the overview block (overviewBlock) the rows were summarised with
     bool rowsValid = false;
+    // The layer on screen as the last snapshot holds it (which this keeps alive): an edit copies its rows
+    // before the change (Gpt2RunOptions::earlier_layers).
+    std::shared_ptr<const AttentionResult> shown;
+    int shownLayer = -1;
   };
   std::map<std::string, Run> runs;  // by the extra mask's text ("" for the model's causal mask alone)
 };

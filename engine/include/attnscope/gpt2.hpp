@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -64,6 +65,9 @@ struct Gpt2Cache {
   // change n keep the matrices in place.
   std::vector<Matrix> layer_input, qkv, attention_output;  // per layer: × n_embd, × 3·n_embd, × n_embd
   Matrix final_hidden;                                     // × n_embd, after ln_f
+  // The kept layers the run handed out, by layer: their first head's weights' address, by which the next run
+  // recognises them in Gpt2RunOptions::earlier_layers.
+  std::map<int, const float*> handed_weights;
   std::weak_ptr<const void> model;
   int threads = 0;
 
@@ -89,6 +93,10 @@ struct Gpt2RunOptions {
   // rows before it equal that run's; a layer that is not kept, while on_layer is unset, leaves them unset in
   // each head's weights, scores, context and row_stats.
   std::function<void(int layer, const AttentionResult& attention, Eigen::Index first_row)> on_layer_rows;
+  // The kept layers as the run that last used options.cache handed them out (Gpt2Result::layers), by layer:
+  // a kept layer copies its rows before the changed row's block of 64 from them instead of computing them.
+  // Ignored unless they are that run's, unchanged (the cache knows what it handed out).
+  std::map<int, const AttentionResult*> earlier_layers;
   // When set, the run reuses what it holds and leaves its own state in it (see Gpt2Cache). Only attention the
   // run hands out (kept layers, on_layer) is computed for every row; other layers' only from the changed one.
   Gpt2Cache* cache = nullptr;

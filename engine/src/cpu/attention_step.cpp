@@ -469,6 +469,12 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
   return ranges;
 }
 
+void copy_earlier_rows(const HeadResult& earlier, const MaskMatrix& mask, Eigen::Index row_begin,
+                       Eigen::Index row_end, bool keep_scores, HeadResult& head) {
+  copy_rows(earlier, row_begin, row_end, keep_scores, head);
+  if (!head.row_stats.empty()) copy_row_stats(earlier, mask, row_begin, row_end, head);
+}
+
 void allocate_head(const StepInput& input, HeadResult& head) {
   const Eigen::Index n = input.queries->rows();
   head.scale = 1.0f / input.scale_divisor;

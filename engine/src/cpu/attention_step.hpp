@@ -70,6 +70,12 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
                      std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied = nullptr);
 
+// Rows [row_begin, row_end) of head's weights, scores (when keep_scores), context and row_stats (when sized)
+// copied from an earlier head whose inputs for those rows were the same (the same bits). Its rows may be
+// shorter or longer than head's: cells past its columns are hidden, cells past head's dropped.
+void copy_earlier_rows(const HeadResult& earlier, const MaskMatrix& mask, Eigen::Index row_begin,
+                       Eigen::Index row_end, bool keep_scores, HeadResult& head);
+
 // Sizes head's matrices (and row_stats when asked) for n queries (no initialisation; attention_rows writes
 // every cell).
 void allocate_head(const StepInput& input, HeadResult& head);

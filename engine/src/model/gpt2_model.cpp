@@ -309,21 +309,40 @@ void size_unpadded(const HeadResult& head, Index n, bool scores, HeadResult& out
 }
 
 // head's matrices cut from the padded length into `out` (sized by size_unpadded), copying only the rows
-// from first_row on.
-void unpad(const HeadResult& head, Index n, Index first_row, bool scores, HeadResult& out) {
-  const auto cut = [n, first_row](const Matrix& matrix, Matrix& result) {
-    result.bottomRows(n - first_row) = matrix.block(first_row, 0, n - first_row, result.cols());
+// from first_row on (queries, keys and values from first_input_row on).
+void unpad(const HeadResult& head, Index n, Index first_row, Index first_input_row, bool scores,
+           HeadResult& out) {
+  const auto cut = [n](const Matrix& matrix, Index first, Matrix& result) {
+    result.bottomRows(n - first) = matrix.block(first, 0, n - first, result.cols());
   };
-  cut(head.weights, out.weights);
-  if (scores) cut(head.scores, out.scores);
-  cut(head.queries, out.queries);
-  cut(head.keys, out.keys);
-  cut(head.values, out.values);
-  cut(head.context, out.context);
+  cut(head.weights, first_row, out.weights);
+  if (scores) cut(head.scores, first_row, out.scores);
+  cut(head.queries, first_input_row, out.queries);
+  cut(head.keys, first_input_row, out.keys);
+  cut(head.values, first_input_row, out.values);
+  cut(head.context, first_row, out.context);
   out.scale = head.scale;
   if (!out.row_stats.empty())
     std::copy(head.row_stats.begin() + first_row, head.row_stats.begin() + n,
               out.row_stats.begin() + first_row);
+}
+
+// options.earlier_layers' layer l when it is what the last run with the cache handed out, n_earlier tokens
+// long: the cache kept its first head's weights' address.
+const AttentionResult* earlier_layer(const Gpt2RunOptions& options, int l,
+                                     const std::map<int, const float*>& handed, Index n_earlier,
+                                     std::size_t head_count) {
+  const auto given = options.earlier_layers.find(l);
+  const auto recorded = handed.find(l);
+  if (given == options.earlier_layers.end() || recorded == handed.end() || !given->second) return nullptr;
+  const AttentionResult& earlier = *given->second;
+  if (earlier.heads.size() != head_count || earlier.heads.front().weights.data() != recorded->second)
+    return nullptr;
+  for (const HeadResult& head : earlier.heads)
+    if (head.weights.rows() != n_earlier || head.weights.cols() != n_earlier ||
+        head.context.rows() != n_earlier || (options.keep_scores && head.scores.rows() != n_earlier))
+      return nullptr;
+  return &earlier;
 }
 
 // `matrix` resized to rows × cols keeping its first `kept` rows (kept ≤ both row counts).
@@ -469,6 +488,9 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   // What the cache lets this run skip: positions before the first token or mask row that changed.
   Gpt2Cache* cache = options.cache;
   Index reused = 0;
+  // What the last run with the cache handed out, to recognise it in options.earlier_layers.
+  std::map<int, const float*> handed_before;
+  Index n_before = 0;
   if (cache) {
     const bool valid = cache->model.lock() == impl_ && cache->threads == threads &&
                        cache->layer_input.size() == layer_count && cache->qkv.size() == layer_count &&
@@ -480,6 +502,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
              cache->ids[static_cast<std::size_t>(reused)] == ids[static_cast<std::size_t>(reused)] &&
              cache->mask.row(reused).head(reused + 1) == mask.row(reused).head(reused + 1))
         ++reused;
+      handed_before = std::move(cache->handed_weights);
+      n_before = static_cast<Index>(cache->ids.size());
     } else {
       cache->clear();
     }
@@ -487,6 +511,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     // not trust the rows it had not finished.
     cache->ids.clear();
     cache->mask.resize(0, 0);
+    cache->handed_weights.clear();
     cache->model = impl_;
     cache->threads = threads;
     cache->layer_input.resize(layer_count);
@@ -529,8 +554,11 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     conv1d(normed, weights.c_attn_weight, weights.c_attn_bias, qkv, false, threads, reused, n);
 
     const bool keep = kept[layer_index];
-    // Attention handed out is computed for every row; otherwise only the blocks from the changed row's on.
+    // Attention handed out has every row: computed, or, for a kept layer the last run handed out too, copied
+    // from it before the changed row's block. Otherwise only the blocks from the changed row's are computed.
     const bool every_row = keep || static_cast<bool>(options.on_layer);
+    const AttentionResult* earlier =
+        keep && first_block > 0 ? earlier_layer(options, l, handed_before, n_before, head_count) : nullptr;
     // Attention works in matrices reused from layer to layer, so that an edit's layers fault in no fresh
     // pages (about 2 µs per 4 KiB page here), except a kept layer without padding: its matrices are the
     // result's. A padded kept layer's result is the unpadded copy.
@@ -558,9 +586,11 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       head.values.topRows(n) = qkv.block(0, 2 * width + column, n, head_dim);
     });
     cpu::CopiedBlocks skipped;
-    if (!every_row && first_block > 0) {
+    if (first_block > 0 && (!every_row || earlier)) {
       skipped.copied.assign(static_cast<std::size_t>(padded / kRowBlock), 0);
       std::fill_n(skipped.copied.begin(), first_block, 1);
+      // Padded, the earlier rows go straight into the unpadded copy below.
+      if (earlier && padded == n) skipped.earlier = &earlier->heads;
     }
     cpu::attention_heads(inputs, step_ranges, layer.heads, threads, &cancel,
                          skipped.copied.empty() ? nullptr : &skipped);
@@ -591,14 +621,19 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       // Without the padding: the rows it hands out (the others are allocated, never written).
       if (padded > n) {
         // Rows before `reused` are the last run's: a layer the run does not keep hands out only the others.
-        const Index first_row = every_row ? 0 : reused;
+        const Index computed_from = earlier ? first_block * kRowBlock : 0;
+        const Index first_row = every_row ? computed_from : reused;
         AttentionResult& unpadded = keep ? fresh_unpadded : reused_unpadded;
         unpadded.heads.resize(head_count);
         // Sized on this thread, as the heads were.
         for (std::size_t h = 0; h < head_count; ++h)
           size_unpadded(layer.heads[h], n, options.keep_scores, unpadded.heads[h]);
         parallel_for(head_count, threads, [&](std::size_t h) {
-          unpad(layer.heads[h], n, first_row, options.keep_scores, unpadded.heads[h]);
+          unpad(layer.heads[h], n, first_row, every_row ? 0 : first_row, options.keep_scores,
+                unpadded.heads[h]);
+          if (earlier)
+            cpu::copy_earlier_rows(earlier->heads[h], mask, 0, first_row, options.keep_scores,
+                                   unpadded.heads[h]);
         });
         handed = &unpadded;
       }
@@ -614,6 +649,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     if (keep) {
       result.layers.push_back(std::move(*handed));
       result.layer_indices.push_back(l);
+      if (cache) cache->handed_weights[l] = result.layers.back().heads.front().weights.data();
     }
   }
   if (cache) {
