@@ -61,9 +61,10 @@ struct Gpt2Config {
 struct Gpt2Cache {
   std::vector<int> ids;
   MaskMatrix mask;  // causal and the extra mask, n × n, 1 = hidden
-  // Rows for the text padded to whole blocks of 64 (the first n are the states), so that most edits that
-  // change n keep the matrices in place.
-  std::vector<Matrix> layer_input, qkv, attention_output;  // per layer: × n_embd, × 3·n_embd, × n_embd
+  // Rows for the text padded to whole blocks of 64 (the first n are the states; the padding's queries, keys
+  // and values are 0), so that most edits that change n keep the matrices in place.
+  std::vector<Matrix> layer_input, attention_output;       // per layer: × n_embd
+  std::vector<std::vector<Matrix>> queries, keys, values;  // per layer and head: × head_dim
   Matrix final_hidden;                                     // × n_embd, after ln_f
   // The kept layers the run handed out, by layer: their first head's weights' address, by which the next run
   // recognises them in Gpt2RunOptions::earlier_layers.

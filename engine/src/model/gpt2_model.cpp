@@ -301,25 +301,34 @@ void size_unpadded(const HeadResult& head, Index n, bool scores, HeadResult& out
   };
   size(out.weights, n);
   if (scores) size(out.scores, n);
-  size(out.queries, head.queries.cols());
-  size(out.keys, head.keys.cols());
-  size(out.values, head.values.cols());
-  size(out.context, head.context.cols());
+  for (Matrix* part : {&out.queries, &out.keys, &out.values, &out.context}) size(*part, head.context.cols());
   out.row_stats.resize(head.row_stats.empty() ? 0 : static_cast<std::size_t>(n));
+}
+
+// A head's padded queries, keys and values (one layer's, the attention step's inputs).
+struct HeadInputs {
+  const Matrix &queries, &keys, &values;
+};
+
+// out's queries, keys and values: the inputs' first n rows, copying only those from first_row on.
+void hand_inputs(const HeadInputs& inputs, Index n, Index first_row, HeadResult& out) {
+  for (const auto& [from, to] : {std::pair(&inputs.queries, &out.queries), std::pair(&inputs.keys, &out.keys),
+                                 std::pair(&inputs.values, &out.values)}) {
+    if (to->rows() != n || to->cols() != from->cols()) to->resize(n, from->cols());
+    to->bottomRows(n - first_row) = from->middleRows(first_row, n - first_row);
+  }
 }
 
 // head's matrices cut from the padded length into `out` (sized by size_unpadded), copying only the rows
 // from first_row on (queries, keys and values from first_input_row on).
-void unpad(const HeadResult& head, Index n, Index first_row, Index first_input_row, bool scores,
-           HeadResult& out) {
+void unpad(const HeadResult& head, const HeadInputs& inputs, Index n, Index first_row, Index first_input_row,
+           bool scores, HeadResult& out) {
   const auto cut = [n](const Matrix& matrix, Index first, Matrix& result) {
     result.bottomRows(n - first) = matrix.block(first, 0, n - first, result.cols());
   };
   cut(head.weights, first_row, out.weights);
   if (scores) cut(head.scores, first_row, out.scores);
-  cut(head.queries, first_input_row, out.queries);
-  cut(head.keys, first_input_row, out.keys);
-  cut(head.values, first_input_row, out.values);
+  hand_inputs(inputs, n, first_input_row, out);
   cut(head.context, first_row, out.context);
   out.scale = head.scale;
   if (!out.row_stats.empty())
@@ -493,7 +502,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   Index n_before = 0;
   if (cache) {
     const bool valid = cache->model.lock() == impl_ && cache->threads == threads &&
-                       cache->layer_input.size() == layer_count && cache->qkv.size() == layer_count &&
+                       cache->layer_input.size() == layer_count && cache->queries.size() == layer_count &&
                        cache->attention_output.size() == layer_count &&
                        cache->mask.rows() == static_cast<Index>(cache->ids.size());
     if (valid) {
@@ -515,8 +524,11 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     cache->model = impl_;
     cache->threads = threads;
     cache->layer_input.resize(layer_count);
-    cache->qkv.resize(layer_count);
     cache->attention_output.resize(layer_count);
+    for (auto* parts : {&cache->queries, &cache->keys, &cache->values}) {
+      parts->resize(layer_count);
+      for (std::vector<Matrix>& layer : *parts) layer.resize(head_count);
+    }
   }
   // The first block of 64 queries that holds a changed row: attention recomputes whole blocks (its products'
   // bits depend on the block's shape), the queries of its reused rows coming from the cached q|k|v.
@@ -531,7 +543,9 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   Gpt2Result result;
   result.reused_positions = static_cast<int>(reused);
   // Without a cache, one layer's state at a time.
-  Matrix own_input, own_qkv, own_attention_output;
+  Matrix own_input, own_attention_output;
+  std::vector<Matrix> own_queries(head_count), own_keys(head_count), own_values(head_count);
+  Matrix qkv;  // the rows from `reused` on
   Matrix normed, merged(n, width), hidden, mlp_output;
   AttentionResult reused_layer, reused_unpadded;
   for (int l = 0; l < config.n_layer; ++l) {
@@ -540,12 +554,13 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     const auto layer_index = static_cast<std::size_t>(l);
     const Gpt2LayerWeights& weights = model.layers[layer_index];
     Matrix& input = cache ? cache->layer_input[layer_index] : own_input;
-    Matrix& qkv = cache ? cache->qkv[layer_index] : own_qkv;
+    std::vector<Matrix>& queries = cache ? cache->queries[layer_index] : own_queries;
+    std::vector<Matrix>& keys = cache ? cache->keys[layer_index] : own_keys;
+    std::vector<Matrix>& values = cache ? cache->values[layer_index] : own_values;
     Matrix& attention_output = cache ? cache->attention_output[layer_index] : own_attention_output;
     // Sized for the padded text, so that most edits that change n keep the matrices as they are: growing
     // one by a row moved it (6–14 ms per edit at 255 tokens). Only the first n rows are used.
     resize_keeping(input, padded, width, reused);
-    resize_keeping(qkv, padded, 3 * width, reused);
     resize_keeping(attention_output, padded, width, reused);
     input.middleRows(reused, n - reused) = x.bottomRows(n - reused);
 
@@ -569,21 +584,22 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     // Sized on this thread: the helper threads change with every parallel_for, and memory that a thread
     // allocates comes from its own malloc arena, so sizing there handed out fresh pages on every edit.
     for (std::size_t h = 0; h < head_count; ++h) {
-      HeadResult& head = layer.heads[h];
-      for (Matrix* part : {&head.queries, &head.keys, &head.values}) part->resize(padded, head_dim);
-      inputs[h] =
-          cpu::StepInput{&head.queries,          &head.keys, &head.values,       scale_divisor, &step_mask,
-                         Normalization::softmax, nullptr,    options.keep_scores};
+      for (Matrix* part : {&queries[h], &keys[h], &values[h]})
+        resize_keeping(*part, padded, head_dim, reused);
+      inputs[h] = cpu::StepInput{&queries[h],   &keys[h],           &values[h],
+                                 scale_divisor, &step_mask,         Normalization::softmax,
+                                 nullptr,       options.keep_scores};
       inputs[h].row_stats = options.row_stats;
-      cpu::allocate_head(inputs[h], head);
+      cpu::allocate_head(inputs[h], layer.heads[h]);
     }
+    // Each head's q, k and v are kept per layer: only the changed rows are split out of c_attn's output.
     parallel_for(head_count, threads, [&](std::size_t h) {
-      HeadResult& head = layer.heads[h];
       const Index column = static_cast<Index>(h) * head_dim;
-      for (Matrix* part : {&head.queries, &head.keys, &head.values}) part->bottomRows(padded - n).setZero();
-      head.queries.topRows(n) = qkv.block(0, column, n, head_dim);
-      head.keys.topRows(n) = qkv.block(0, width + column, n, head_dim);
-      head.values.topRows(n) = qkv.block(0, 2 * width + column, n, head_dim);
+      for (const auto& [part, offset] :
+           {std::pair(&queries[h], Index{0}), std::pair(&keys[h], width), std::pair(&values[h], 2 * width)}) {
+        part->middleRows(reused, n - reused) = qkv.block(reused, offset + column, n - reused, head_dim);
+        part->bottomRows(padded - n).setZero();
+      }
     });
     cpu::CopiedBlocks skipped;
     if (first_block > 0 && (!every_row || earlier)) {
@@ -629,13 +645,17 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
         for (std::size_t h = 0; h < head_count; ++h)
           size_unpadded(layer.heads[h], n, options.keep_scores, unpadded.heads[h]);
         parallel_for(head_count, threads, [&](std::size_t h) {
-          unpad(layer.heads[h], n, first_row, every_row ? 0 : first_row, options.keep_scores,
-                unpadded.heads[h]);
+          unpad(layer.heads[h], HeadInputs{queries[h], keys[h], values[h]}, n, first_row,
+                every_row ? 0 : first_row, options.keep_scores, unpadded.heads[h]);
           if (earlier)
             cpu::copy_earlier_rows(earlier->heads[h], mask, 0, first_row, options.keep_scores,
                                    unpadded.heads[h]);
         });
         handed = &unpadded;
+      } else {
+        parallel_for(head_count, threads, [&](std::size_t h) {
+          hand_inputs(HeadInputs{queries[h], keys[h], values[h]}, n, every_row ? 0 : reused, layer.heads[h]);
+        });
       }
       handed->device = "cpu";
       handed->mask = mask;
