@@ -1,5 +1,7 @@
 #include "compute/model_snapshot.hpp"
 
+#include <qcustomplot.h>
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -186,6 +188,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
   const auto heads = static_cast<std::size_t>(config.n_head);
   // Rows with the same effective mask (none and causal, say) share one run.
   std::map<std::string, std::size_t> runOfMask;
+  std::vector<std::size_t> rowOfRun;  // per mask row: the row that holds its run (itself or an earlier one)
   if (cache) {
     // Runs of masks no longer shown are let go (about 5·n_embd floats per token and layer each). A mask
     // new to the cache starts from another run's states: its rows before the first one the masks hide
@@ -221,6 +224,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     row.mask = mask;
     const std::size_t index = snapshot->rows.size();
     if (const auto same = runOfMask.find(key); same != runOfMask.end()) {
+      rowOfRun.push_back(same->second);
       row.result = snapshot->rows[same->second].result;
       snapshot->rows.push_back(std::move(row));
       info.finalHidden.push_back(info.finalHidden[same->second]);
@@ -333,11 +337,28 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     snapshot->computeMs += result.compute_ms;
     info.finalHidden.push_back(std::move(result.final_hidden));
     runOfMask.emplace(key, index);
+    rowOfRun.push_back(index);
     snapshot->rows.push_back(std::move(row));
   }
   snapshot->model = std::move(info);
   addHeadSummaries(*snapshot, settings.display.headSummary, cancel);
-  prepareMaps(*snapshot, prepare, cancel);
+  // Rows of one run (masks none and causal: the model's own mask) draw the same cells: built once, and
+  // copied for the other rows (each map takes its cells over).
+  for (std::size_t row = 0; row < snapshot->rows.size(); ++row) {
+    if (rowOfRun[row] == row) {
+      prepareRowMaps(*snapshot, static_cast<int>(row), prepare, cancel);
+      continue;
+    }
+    const std::size_t built = snapshot->prepared.maps.size();
+    for (std::size_t i = 0; i < built; ++i) {
+      const MapCells& map = snapshot->prepared.maps[i];
+      if (map.maskRow != static_cast<int>(rowOfRun[row])) continue;
+      MapCells copy{static_cast<int>(row), map.head,    map.quantity,    map.region, nullptr,
+                    map.minimum,           map.maximum, map.percentile99};
+      copy.cells.reset(new QCPColorMapData(*map.cells));
+      snapshot->prepared.maps.push_back(std::move(copy));
+    }
+  }
   for (const MaskedResult& row : snapshot->rows)
     snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
   if (cache)

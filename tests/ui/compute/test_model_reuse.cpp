@@ -2,9 +2,13 @@
 // ComputeController's worker): an edit recomputes only the positions from the first changed token, showing
 // another layer recomputes none, and every snapshot equals a fresh computation's bit for bit.
 
+#include <qcustomplot.h>
+
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "../support/gpt2_checkpoint.hpp"
@@ -138,6 +142,48 @@ class TestModelReuse : public QObject {
     runs = 1;
     QCOMPARE(both("the window taken away"), 0);
     QCOMPARE(cache.runs.size(), std::size_t(1));
+  }
+
+  // Masks none and causal are one run (the model's causal mask alone): their maps' cells are built once, and
+  // each row gets its own, equal to what buildMapCells makes for that row; window:2 is a run of its own.
+  void rowsOfOneRunGetTheSameCells() {
+    const Gpt2Model model = openModel(m_model);
+    ViewSettings settings = ViewSettings::defaults();
+    settings.modelFolder = m_model;
+    settings.text = QStringLiteral("hello the world, the world, the world");
+    settings.masks = {MaskSpec::parse("none"), MaskSpec::parse("causal"), MaskSpec::parse("window:2")};
+    PreparedMaps prepare;
+    prepare.quantities = {Quantity::weights};
+    prepare.keyPixels = prepare.queryPixels = 4;  // reduced: 2 tokens a cell
+    const SnapshotPointer snapshot = computeModelSnapshot(settings, model, CancelToken(), prepare);
+    QCOMPARE(snapshot->prepared.maps.size(), std::size_t(3 * snapshot->headCount()));
+    std::vector<const QCPColorMapData*> seen;
+    std::vector<std::vector<double>> cellsOfRow(3);
+    for (int row = 0; row < 3; ++row)
+      for (int head = 0; head < snapshot->headCount(); ++head) {
+        const std::optional<MapCells> cells = snapshot->takePreparedCells(row, head, Quantity::weights);
+        QVERIFY(cells && cells->cells);
+        QVERIFY(std::find(seen.begin(), seen.end(), cells->cells.get()) == seen.end());
+        seen.push_back(cells->cells.get());
+        const MapCells want = buildMapCells(*snapshot, row, head, Quantity::weights, cells->region);
+        QCOMPARE(cells->cells->keySize(), want.cells->keySize());
+        QCOMPARE(cells->cells->valueSize(), want.cells->valueSize());
+        QVERIFY(cells->cells->keySize() < snapshot->tokenCount());
+        for (int key = 0; key < want.cells->keySize(); ++key)
+          for (int query = 0; query < want.cells->valueSize(); ++query) {
+            const double got = cells->cells->cell(key, query), expected = want.cells->cell(key, query);
+            QVERIFY(got == expected || (std::isnan(got) && std::isnan(expected)));
+            cellsOfRow[static_cast<std::size_t>(row)].push_back(got);
+          }
+        QCOMPARE(cells->maximum, want.maximum);
+        QCOMPARE(cells->percentile99, want.percentile99);
+      }
+    const auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                        [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); });
+    };
+    QVERIFY(same(cellsOfRow[0], cellsOfRow[1]));
+    QVERIFY(!same(cellsOfRow[0], cellsOfRow[2]));
   }
 
   // The window's worker keeps the cache: the second edit's snapshot recomputed only the edited token.
