@@ -130,10 +130,10 @@ class TestRequestAgreement : public QObject {
     const MaskedResult& row = window->rows.front();
     QCOMPARE(QString::fromStdString(row.mask.to_string()), cli["mask"].toString());
     const QJsonArray heads = cli["heads"].toArray();
-    QCOMPARE(row.result.heads.size(), std::size_t(heads.size()));
+    QCOMPARE(row.result->heads.size(), std::size_t(heads.size()));
     for (qsizetype h = 0; h < heads.size(); ++h) {
       const QJsonObject head = heads[h].toObject();
-      const HeadResult& computed = row.result.heads[std::size_t(h)];
+      const HeadResult& computed = row.result->heads[std::size_t(h)];
       QCOMPARE(computed.scale, float(head["scale"].toDouble()));
       ATTNSCOPE_COMPARE_EXACT(computed.queries, to_matrix(head["queries"]), "queries");
       ATTNSCOPE_COMPARE_EXACT(computed.keys, to_matrix(head["keys"]), "keys");
@@ -147,7 +147,7 @@ class TestRequestAgreement : public QObject {
         ATTNSCOPE_COMPARE_EXACT(unsignedZeros(*computed.dropout_weights),
                                 unsignedZeros(to_matrix(head["dropout_weights"])), "dropout weights");
     }
-    ATTNSCOPE_COMPARE_EXACT(unsignedZeros(row.result.output), unsignedZeros(to_matrix(cli["output"])),
+    ATTNSCOPE_COMPARE_EXACT(unsignedZeros(row.result->output), unsignedZeros(to_matrix(cli["output"])),
                             "output");
   }
 

@@ -164,7 +164,7 @@ class TestLargeMaps : public QObject {
       int masked = 0;
       for (int cellRow = 0; cellRow < 4; ++cellRow)
         for (int column = 0; column < 4; ++column) {
-          const double expected = expectedBlock(snapshot->rows[row].result, 1, region, cellRow, column);
+          const double expected = expectedBlock(*snapshot->rows[row].result, 1, region, cellRow, column);
           const double cell = map.cells->cell(column, cellRow);
           masked += std::isnan(cell);
           if (!sameValue(cell, expected))
@@ -222,10 +222,10 @@ class TestLargeMaps : public QObject {
     const MapKey causal = plot->mapKey(3);
     QCOMPARE(causal.maskRow, 1);
     QVERIFY(sameValue(plot->colorMap(3)->cellValue(query, key),
-                      expectedBlock(snapshot->rows[1].result, causal.head, region, cellRow, column)));
+                      expectedBlock(*snapshot->rows[1].result, causal.head, region, cellRow, column)));
     const QString tip = grid.toolTipFor(3, query, key);
     QVERIFY(tip.contains(QStringLiteral("query %1, key %2").arg(query + 1).arg(key + 1)));
-    QVERIFY(tip.contains(formatValue(snapshot->rows[1].result.heads[causal.head].weights(query, key))));
+    QVERIFY(tip.contains(formatValue(snapshot->rows[1].result->heads[causal.head].weights(query, key))));
 
     // Mean instead of max: rebuilt off the GUI thread, the note says so.
     options.reduction = Reduction::mean;
@@ -233,7 +233,7 @@ class TestLargeMaps : public QObject {
     QTRY_VERIFY(plot->reductionNote(0).startsWith(QStringLiteral("mean of ")) && !plot->isRefining());
     QVERIFY(sameValue(
         plot->colorMap(3)->cellValue(query, key),
-        expectedBlock(snapshot->rows[1].result, causal.head, plot->colorMap(3)->region(), cellRow, column)));
+        expectedBlock(*snapshot->rows[1].result, causal.head, plot->colorMap(3)->region(), cellRow, column)));
   }
 
   void zoomRevealsEveryCell() {
@@ -249,7 +249,7 @@ class TestLargeMaps : public QObject {
     plot->zoomMap(0, 300, 320, 100, 120);
     QTRY_VERIFY(!plot->isRefining() && !plot->colorMap(0)->region().isReduced());
     QVERIFY(plot->reductionNote(0).isEmpty());
-    const HeadResult& head = snapshot->rows[0].result.heads[plot->mapKey(0).head];
+    const HeadResult& head = snapshot->rows[0].result->heads[plot->mapKey(0).head];
     for (int query = 100; query < 120; ++query)
       for (int key = 300; key < 320; ++key)
         QCOMPARE(plot->colorMap(0)->cellValue(query, key), double(head.weights(query, key)));
@@ -329,7 +329,7 @@ class TestLargeMaps : public QObject {
     prepare.keptBytes = 0;  // as if 40 tokens were a very long text
     const SnapshotPointer compact = snapshotOf(settings, prepare);
     QVERIFY(!compact->keepsMatrices());
-    QCOMPARE(compact->rows[1].result.heads[0].weights.size(), Eigen::Index{0});
+    QCOMPARE(compact->rows[1].result->heads[0].weights.size(), Eigen::Index{0});
     // Its prepared maps were built before: the same as the kept snapshot's.
     for (int head = 0; head < 2; ++head) {
       const auto a = kept->takePreparedCells(1, head, Quantity::weights);
@@ -358,7 +358,7 @@ class TestLargeMaps : public QObject {
     // A zoom rebuilds cells from q and k too.
     const MapCells cells =
         buildMapCells(*compact, 1, 1, Quantity::weights, CellRegion::whole(40, 0, Reduction::max));
-    const HeadResult& head = kept->rows[1].result.heads[1];
+    const HeadResult& head = kept->rows[1].result->heads[1];
     for (int query = 0; query < 40; ++query)
       for (int key = 0; key < 40; ++key) {
         const double cell = cells.cells->cell(key, query);
@@ -385,7 +385,7 @@ class TestLargeMaps : public QObject {
     settings.display.quantities = {Quantity::rawScores, Quantity::weights};
     // Shown or not, a long text's n² scores are not kept: ticking a score map must not run the engine again.
     const SnapshotPointer withoutScores = snapshotOf(settings);
-    QCOMPARE(withoutScores->rows[0].result.heads[0].scores.size(), Eigen::Index{0});
+    QCOMPARE(withoutScores->rows[0].result->heads[0].scores.size(), Eigen::Index{0});
     ViewSettings weightsOnly = settings;
     weightsOnly.display.quantities = {Quantity::weights};
     QVERIFY(settings.sameComputation(weightsOnly));
@@ -395,7 +395,7 @@ class TestLargeMaps : public QObject {
     const auto backend = make_backend(Device::cpu);
     const CancelToken never;
     const SnapshotPointer scored = computeSnapshot(input, *backend, never, {});
-    QCOMPARE(scored->rows[0].result.heads[0].scores.size(), Eigen::Index{1100 * 1100});
+    QCOMPARE(scored->rows[0].result->heads[0].scores.size(), Eigen::Index{1100 * 1100});
     // Hover and the exports recompute them from q and k.
     QCOMPARE(withoutScores->value(0, 0, Quantity::rawScores, 700, 300),
              scored->value(0, 0, Quantity::rawScores, 700, 300));
@@ -405,7 +405,7 @@ class TestLargeMaps : public QObject {
     QVERIFY(csv.size() > 1100 * 1100 * 10);
     QVERIFY(csv.startsWith("mask,"));
     // A short text keeps them whatever is shown.
-    QVERIFY(snapshotOf(longSettings(12))->rows[0].result.heads[0].scores.size() != 0);
+    QVERIFY(snapshotOf(longSettings(12))->rows[0].result->heads[0].scores.size() != 0);
     ViewSettings mean = settings;
     mean.display.reduction = Reduction::mean;
     QVERIFY(settings.sameComputation(mean));
@@ -481,16 +481,16 @@ class TestLargeMaps : public QObject {
     QCOMPARE(edited->maskCount(), 2);
     for (int row = 0; row < edited->maskCount(); ++row) {
       const bool causal = edited->rows[row].mask.kind == MaskKind::causal;
-      QCOMPARE(edited->rows[row].result.copied_rows, causal ? firstChanged / 64 * 64 : Eigen::Index{0});
-      ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.output, fresh->rows[row].result.output,
-                              "edited->rows[row].result.output");
+      QCOMPARE(edited->rows[row].result->copied_rows, causal ? firstChanged / 64 * 64 : Eigen::Index{0});
+      ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result->output, fresh->rows[row].result->output,
+                              "edited->rows[row].result->output");
       for (int head = 0; head < edited->mechanismHeadCount(); ++head) {
-        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.heads[head].weights,
-                                fresh->rows[row].result.heads[head].weights,
-                                "edited->rows[row].result.heads[head].weights");
-        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result.heads[head].context,
-                                fresh->rows[row].result.heads[head].context,
-                                "edited->rows[row].result.heads[head].context");
+        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result->heads[head].weights,
+                                fresh->rows[row].result->heads[head].weights,
+                                "edited->rows[row].result->heads[head].weights");
+        ATTNSCOPE_COMPARE_EXACT(edited->rows[row].result->heads[head].context,
+                                fresh->rows[row].result->heads[head].context,
+                                "edited->rows[row].result->heads[head].context");
       }
     }
 
@@ -499,7 +499,7 @@ class TestLargeMaps : public QObject {
     controller.requestNow(before);
     QVERIFY(ready.wait(20000));
     for (const MaskedResult& row : ready.at(0).at(0).value<SnapshotPointer>()->rows)
-      QCOMPARE(row.result.copied_rows, Eigen::Index{0});
+      QCOMPARE(row.result->copied_rows, Eigen::Index{0});
   }
 
   // Between edits, freed blocks (an n × n matrix of up to 2,896 tokens) stay mapped for the next edit's

@@ -335,7 +335,7 @@ class TestMainWindow : public QObject {
     QVERIFY(tip.contains(QStringLiteral("journey")));
     QVERIFY(tip.contains(QStringLiteral("raw score")));
     QVERIFY(tip.contains(QStringLiteral("scaled score")));
-    const HeadResult& head = window.model()->snapshot()->rows[1].result.heads[1];
+    const HeadResult& head = window.model()->snapshot()->rows[1].result->heads[1];
     QVERIFY(tip.contains(QString::number(head.weights(2, 1), 'f', 4)));
     QVERIFY(window.grid()->toolTipFor(3, 1, 4).contains(QStringLiteral("masked")));
 
@@ -363,7 +363,7 @@ class TestMainWindow : public QObject {
     // The steps table has the engine's numbers for that query.
     QueryStepsModel* steps = window.detailPanel()->stepsModel();
     QCOMPARE(steps->rowCount(), 6);
-    const HeadResult& head = window.model()->snapshot()->rows[1].result.heads[0];
+    const HeadResult& head = window.model()->snapshot()->rows[1].result->heads[0];
     QCOMPARE(steps->data(steps->index(2, QueryStepsModel::weightColumn)).toString(),
              QString::number(head.weights(4, 2), 'f', 4));
     QCOMPARE(steps->data(steps->index(5, QueryStepsModel::maskedColumn)).toString(),

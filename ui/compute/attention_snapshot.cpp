@@ -90,7 +90,7 @@ namespace {
 // Keeps of each head's softmax what recomputes any weight from q and k: the row's largest weight is
 // exp(0) / sum, and sits where the scaled score is the row's largest.
 void letGoOfMatrices(MaskedResult& row) {
-  for (HeadResult& head : row.result.heads) {
+  for (HeadResult& head : row.result.edit().heads) {
     const Eigen::Index n = head.weights.rows();
     SoftmaxRows softmax;
     softmax.maximum = Vector::Zero(n);
@@ -133,8 +133,8 @@ const ModuleParameters& ParameterCache::parametersFor(const AttentionConfig& con
 }
 
 bool AttentionSnapshot::hasDropout() const {
-  return !rows.empty() && !rows.front().result.heads.empty() &&
-         rows.front().result.heads.front().dropout_weights.has_value();
+  return !rows.empty() && !rows.front().result->heads.empty() &&
+         rows.front().result->heads.front().dropout_weights.has_value();
 }
 
 QString AttentionSnapshot::headLabel(int head) const {
@@ -260,7 +260,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
                                              cellRange(region.keyBegin, region.keyBlock, keyCells),
                                              cellRange(region.queryBegin, region.queryBlock, queryCells));
-  const MaskMatrix& mask = snapshot.rows[maskRow].result.mask;
+  const MaskMatrix& mask = snapshot.rows[maskRow].result->mask;
   const bool mean = region.reduction == Reduction::mean;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   constexpr double infinity = std::numeric_limits<double>::infinity();
@@ -365,13 +365,13 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     row.mask = mask;
     row.config = input.config;
     row.config.mask = mask;
-    row.result = std::move(result);
-    snapshot->computeMs += row.result.compute_ms;
-    snapshot->device = QString::fromStdString(row.result.device);
-    if (!row.result.fallback_reason.empty())
-      snapshot->fallbackReason = QString::fromStdString(row.result.fallback_reason);
-    snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
-    for (HeadStats& stats : head_stats(row.result)) snapshot->headStats.push_back(std::move(stats));
+    row.result = SharedResult(std::move(result));
+    snapshot->computeMs += row.result->compute_ms;
+    snapshot->device = QString::fromStdString(row.result->device);
+    if (!row.result->fallback_reason.empty())
+      snapshot->fallbackReason = QString::fromStdString(row.result->fallback_reason);
+    snapshot->anyMasked = snapshot->anyMasked || row.result->mask.any();
+    for (HeadStats& stats : head_stats(*row.result)) snapshot->headStats.push_back(std::move(stats));
     snapshot->rows.push_back(std::move(row));
     const int index = snapshot->maskCount() - 1;
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
@@ -400,7 +400,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
       if (earlier && !earlier->model && earlier->keepsMatrices())
         for (std::size_t m = 0; m < masks.size(); ++m)
           for (const MaskedResult& row : earlier->rows)
-            if (row.mask == masks[m]) earlierResults[m] = &row.result;
+            if (row.mask == masks[m]) earlierResults[m] = &*row.result;
       compute_attention_masks(
           input.config, input.embeddings, parameters->parametersFor(input.config, dIn), masks, backend,
           cancel, [&](std::size_t index, AttentionResult result) { addRow(masks[index], std::move(result)); },
@@ -431,7 +431,7 @@ HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
   const int heads = snapshot.mechanismHeadCount();
   const bool mean = snapshot.headSummary == HeadSummary::mean;
   const int n = snapshot.tokenCount();
-  const AttentionResult& result = snapshot.rows[row].result;
+  const AttentionResult& result = *snapshot.rows[row].result;
   const auto masked = result.mask.array() != 0;
   Matrix scratch;
   // The heads' values read as the maps read them: kept matrices in place, let-go ones from q and k.

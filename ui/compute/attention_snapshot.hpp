@@ -54,10 +54,26 @@ struct SoftmaxRows {
   Vector inverseSum;
 };
 
+// A mask row's attention, shared by the rows one computation serves (with a model, masks none and causal are
+// one run of its causal mask), so that they do not hold a copy each.
+class SharedResult {
+ public:
+  SharedResult() : m_result(std::make_shared<AttentionResult>()) {}
+  explicit SharedResult(AttentionResult result)
+      : m_result(std::make_shared<AttentionResult>(std::move(result))) {}
+  const AttentionResult& operator*() const { return *m_result; }
+  const AttentionResult* operator->() const { return m_result.get(); }
+  // For the computation that made it, while no other row shares it.
+  AttentionResult& edit() { return *m_result; }
+
+ private:
+  std::shared_ptr<AttentionResult> m_result;
+};
+
 struct MaskedResult {
   MaskSpec mask;
   AttentionConfig config;  // the input's config with this mask set
-  AttentionResult result;
+  SharedResult result;
   // One per head once the weights and scores were let go (see PreparedMaps::keptBytes); empty while kept.
   std::vector<SoftmaxRows> softmaxRows;
 };
@@ -167,13 +183,13 @@ struct AttentionSnapshot {
   int maskCount() const { return static_cast<int>(rows.size()); }
   // The heads the mechanism has, without the summary.
   int mechanismHeadCount() const {
-    return rows.empty() ? 0 : static_cast<int>(rows.front().result.heads.size());
+    return rows.empty() ? 0 : static_cast<int>(rows.front().result->heads.size());
   }
   // The maps per row: the heads, and the summary when there is one.
   int headCount() const { return mechanismHeadCount() + (summaries.empty() ? 0 : 1); }
   bool isSummary(int head) const { return !summaries.empty() && head == mechanismHeadCount(); }
   const HeadResult& head(int row, int head) const {
-    return isSummary(head) ? summaries[row] : rows[row].result.heads[head];
+    return isSummary(head) ? summaries[row] : rows[row].result->heads[head];
   }
   // "head 0" (heads count from 0), "mean of heads", "max of heads", "rollout to layer 5"
   QString headLabel(int head) const;
@@ -188,7 +204,7 @@ struct AttentionSnapshot {
   }
   bool hasDropout() const;
   bool hasQuantity(Quantity quantity) const { return quantity != Quantity::dropoutWeights || hasDropout(); }
-  bool isMasked(int row, int query, int key) const { return rows[row].result.mask(query, key) != 0; }
+  bool isMasked(int row, int query, int key) const { return rows[row].result->mask(query, key) != 0; }
   // False when a long text's n × n matrices were let go after its maps were prepared: values are then
   // recomputed from q and k (to float rounding), and the matrices cannot be exported.
   bool keepsMatrices() const { return rows.empty() || rows.front().softmaxRows.empty(); }

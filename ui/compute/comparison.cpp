@@ -18,7 +18,7 @@ ComparisonPointer compareSnapshots(SnapshotPointer a, SnapshotPointer b) {
   auto comparison = std::make_shared<Comparison>();
   const int layer = a->model ? a->model->layer : 0;
   for (int row = 0; row < a->maskCount(); ++row)
-    comparison->rows.push_back(compare_heads(a->rows[row].result, b->rows[row].result, layer));
+    comparison->rows.push_back(compare_heads(*a->rows[row].result, *b->rows[row].result, layer));
   comparison->a = std::move(a);
   comparison->b = std::move(b);
   return comparison;

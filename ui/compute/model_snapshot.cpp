@@ -333,7 +333,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     }
     info.layerMeans.push_back(summariesKept ? cached->layerMeans : std::move(means));
     info.recomputedPositions += n - result.reused_positions;
-    row.result = std::move(result.layers.front());
+    row.result = SharedResult(std::move(result.layers.front()));
     snapshot->computeMs += result.compute_ms;
     info.finalHidden.push_back(std::move(result.final_hidden));
     runOfMask.emplace(key, index);
@@ -360,11 +360,11 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     }
   }
   for (const MaskedResult& row : snapshot->rows)
-    snapshot->anyMasked = snapshot->anyMasked || row.result.mask.any();
+    snapshot->anyMasked = snapshot->anyMasked || row.result->mask.any();
   if (cache)
     for (const auto& [key, index] : runOfMask) {
       ModelCache::Run& run = cache->runs[key];
-      run.shown = std::shared_ptr<const AttentionResult>(snapshot, &snapshot->rows[index].result);
+      run.shown = std::shared_ptr<const AttentionResult>(snapshot, &*snapshot->rows[index].result);
       run.shownLayer = settings.layer;
     }
   return snapshot;

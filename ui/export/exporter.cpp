@@ -283,7 +283,7 @@ namespace {
 Gpt2Result modelRow(const AttentionSnapshot& snapshot, int row) {
   Gpt2Result result;
   AttentionResult scratch;
-  result.layers.push_back(withScores(snapshot.rows[static_cast<std::size_t>(row)].result, scratch));
+  result.layers.push_back(withScores(*snapshot.rows[static_cast<std::size_t>(row)].result, scratch));
   result.layer_indices.push_back(snapshot.model->layer);
   result.final_hidden = snapshot.model->finalHidden[static_cast<std::size_t>(row)];
   return result;
@@ -305,7 +305,7 @@ QByteArray Exporter::toJson(const AttentionSnapshot& snapshot) {
     rows.push_back(snapshot.model
                        ? model_result_to_json(snapshot.model->tokens, snapshot.model->config,
                                               modelMaskName(masked.mask), modelRow(snapshot, row))
-                       : result_to_json(snapshot.tokens, masked.config, withScores(masked.result, scratch)));
+                       : result_to_json(snapshot.tokens, masked.config, withScores(*masked.result, scratch)));
   }
   return QByteArray::fromStdString(rows.dump() + "\n");
 }
@@ -320,7 +320,7 @@ QByteArray Exporter::toCsv(const AttentionSnapshot& snapshot) {
     AttentionResult scratch;
     const std::string text = snapshot.model
                                  ? model_result_to_csv(snapshot.model->tokens, modelRow(snapshot, index))
-                                 : result_to_csv(snapshot.tokens, withScores(row.result, scratch));
+                                 : result_to_csv(snapshot.tokens, withScores(*row.result, scratch));
     std::string_view rest(text);
     bool first = true;
     while (!rest.empty()) {

@@ -320,7 +320,7 @@ void DetailPanel::showVectors() {
   const std::vector<std::pair<QString, Vector>> columns{
       {tr("q"), head.queries.row(query)},
       {tr("context z"), head.context.row(query)},
-      {tr("output"), row.result.output.row(query)},
+      {tr("output"), row.result->output.row(query)},
   };
   int rows = 0;
   for (const auto& column : columns) rows = std::max(rows, static_cast<int>(column.second.cols()));

@@ -37,8 +37,8 @@ bool sameOverview(const OverviewMap& a, const OverviewMap& b) {
 void compareSnapshots(const AttentionSnapshot& actual, const AttentionSnapshot& expected, const char* what) {
   QVERIFY2(actual.rows.size() == expected.rows.size(), what);
   for (std::size_t r = 0; r < actual.rows.size(); ++r) {
-    const AttentionResult& a = actual.rows[r].result;
-    const AttentionResult& b = expected.rows[r].result;
+    const AttentionResult& a = *actual.rows[r].result;
+    const AttentionResult& b = *expected.rows[r].result;
     QVERIFY2(a.heads.size() == b.heads.size(), what);
     QVERIFY2(sameBits(a.output, b.output), what);
     for (std::size_t h = 0; h < a.heads.size(); ++h) {
@@ -144,8 +144,9 @@ class TestModelReuse : public QObject {
     QCOMPARE(cache.runs.size(), std::size_t(1));
   }
 
-  // Masks none and causal are one run (the model's causal mask alone): their maps' cells are built once, and
-  // each row gets its own, equal to what buildMapCells makes for that row; window:2 is a run of its own.
+  // Masks none and causal are one run (the model's causal mask alone): they share its result, their maps'
+  // cells are built once, and each row gets its own, equal to what buildMapCells makes for that row; window:2
+  // is a run of its own.
   void rowsOfOneRunGetTheSameCells() {
     const Gpt2Model model = openModel(m_model);
     ViewSettings settings = ViewSettings::defaults();
@@ -157,6 +158,8 @@ class TestModelReuse : public QObject {
     prepare.keyPixels = prepare.queryPixels = 4;  // reduced: 2 tokens a cell
     const SnapshotPointer snapshot = computeModelSnapshot(settings, model, CancelToken(), prepare);
     QCOMPARE(snapshot->prepared.maps.size(), std::size_t(3 * snapshot->headCount()));
+    QCOMPARE(&*snapshot->rows[1].result, &*snapshot->rows[0].result);  // one result, not a copy
+    QVERIFY(&*snapshot->rows[2].result != &*snapshot->rows[0].result);
     std::vector<const QCPColorMapData*> seen;
     std::vector<std::vector<double>> cellsOfRow(3);
     for (int row = 0; row < 3; ++row)

@@ -87,8 +87,8 @@ class TestRecompute : public QObject {
       QCOMPARE(shown->headCount(), 4);
       QVERIFY(shown->headSummary == summary);
       // The rows are the computed snapshot's own, not a copy.
-      QCOMPARE(shown->rows[1].result.heads[2].weights.data(),
-               computed->rows[1].result.heads[2].weights.data());
+      QCOMPARE(shown->rows[1].result->heads[2].weights.data(),
+               computed->rows[1].result->heads[2].weights.data());
       for (int row = 0; row < 2; ++row)
         for (const Quantity quantity : {Quantity::rawScores, Quantity::weights})
           for (int query = 0; query < computed->tokenCount(); ++query)

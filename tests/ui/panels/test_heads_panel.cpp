@@ -74,10 +74,10 @@ class TestHeadsPanel : public QObject {
     QVERIFY(table->isColumnHidden(HeadStatsModel::layer));
     for (int row = 0; row < table->model()->rowCount(); ++row) {
       const int mask = row / 2, head = row % 2;
-      const HeadResult& result = snapshot->rows[mask].result.heads[head];
+      const HeadResult& result = snapshot->rows[mask].result->heads[head];
       // The snapshot's own statistics, from the row terms the step computed with the weights.
       QCOMPARE(result.row_stats.size(), result.weights.rows());
-      const HeadStats expected = head_stats(snapshot->rows[mask].result)[std::size_t(head)];
+      const HeadStats expected = head_stats(*snapshot->rows[mask].result)[std::size_t(head)];
       QCOMPARE(table->model()->index(row, HeadStatsModel::head).data().toInt(), head);
       QCOMPARE(table->model()->index(row, HeadStatsModel::mask).data().toString(), snapshot->maskLabel(mask));
       for (int i = 0; i < HeadStatsModel::kStatistics; ++i) {
@@ -160,7 +160,7 @@ class TestHeadsPanel : public QObject {
     const SnapshotPointer snapshot = window.model()->snapshot();
     std::vector<ProbedRow> rows;
     for (int head = 0; head < 4; ++head)
-      rows.push_back({0, head, snapshot->rows[1].result.heads[head].weights.row(1).transpose()});
+      rows.push_back({0, head, snapshot->rows[1].result->heads[head].weights.row(1).transpose()});
     const std::vector<ProbeHit> expected = probe(rows, 0);
     const std::vector<int> order = shownOrder(table);
     for (std::size_t i = 0; i < expected.size(); ++i) {
