@@ -251,7 +251,11 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
   if (out.rows() < n || out.cols() != columns) out.resize(n, columns);
   if (first_row >= n) return;
   const Index quanta = (columns + kTileColumns - 1) / kTileColumns;
-  const Index tasks = std::max<Index>(1, std::min<Index>(quanta, 2 * static_cast<Index>(threads)));
+  // Two tasks a thread balance the load; a few rows' product is bound by reading the weights, where one
+  // slab of columns a thread reads each weight row in longer runs (about 5 ms less per edit at 5 rows).
+  const Index tasks_per_thread = n - first_row <= kFewRows ? 1 : 2;
+  const Index tasks =
+      std::max<Index>(1, std::min<Index>(quanta, tasks_per_thread * static_cast<Index>(threads)));
   parallel_for(static_cast<std::size_t>(tasks), threads, [&](std::size_t task) {
     const Index begin = std::min(columns, quanta * static_cast<Index>(task) / tasks * kTileColumns);
     const Index end = std::min(columns, quanta * static_cast<Index>(task + 1) / tasks * kTileColumns);
