@@ -42,6 +42,9 @@ void HeadStatsModel::setSnapshot(const SnapshotPointer& snapshot) {
 }
 
 void HeadStatsModel::setProbe(std::optional<SnapshotProbe> probe) {
+  // No probe before or now: nothing to tell the view, whose columns fit their contents again on every change
+  // (some 7 ms for GPT-2's 144 heads a mask).
+  if (!probe && !m_probe) return;
   m_probe = std::move(probe);
   m_hitIndex.clear();
   if (m_probe && m_snapshot) {

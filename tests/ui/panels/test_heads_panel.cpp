@@ -7,6 +7,7 @@
 #include <QFile>
 #include <QHeaderView>
 #include <QProcess>
+#include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStatusBar>
 #include <QTableView>
@@ -201,6 +202,26 @@ class TestHeadsPanel : public QObject {
     window.model()->setText(QStringLiteral("Your journey"));
     QVERIFY(waitForIdle(window.controller()));
     QCOMPARE(window.model()->probeKey(), -1);
+  }
+
+  // The table fits its columns to their contents on every change it hears of: without a probe before or
+  // after, setting none tells it nothing.
+  void settingNoProbeAgainChangesNothing() {
+    MainWindow window;
+    QVERIFY(waitForIdle(window.controller()));
+    HeadStatsModel stats;
+    stats.setSnapshot(window.model()->snapshot());
+    QSignalSpy data(&stats, &QAbstractItemModel::dataChanged);
+    QSignalSpy header(&stats, &QAbstractItemModel::headerDataChanged);
+    stats.setProbe(std::nullopt);
+    QCOMPARE(data.count(), 0);
+    QCOMPARE(header.count(), 0);
+    stats.setProbe(probeSnapshot(*window.model()->snapshot(), 1, 2, 0));
+    QCOMPARE(data.count(), 1);
+    QCOMPARE(header.count(), 1);
+    stats.setProbe(std::nullopt);  // the probe goes: its columns empty
+    QCOMPARE(data.count(), 2);
+    QCOMPARE(header.count(), 2);
   }
 
   void aModelsProbeCoversEveryLayerAndOutlinesTheStrongest() {
