@@ -585,8 +585,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     AttentionResult& layer = keep && padded == n ? fresh_layer : reused_layer;
     layer.heads.resize(head_count);
     std::vector<cpu::StepInput> inputs(head_count);
-    // Sized on this thread: the helper threads change with every parallel_for, and memory that a thread
-    // allocates comes from its own malloc arena, so sizing there handed out fresh pages on every edit.
+    // Sized on this thread: which helper runs which head changes with every parallel_for, and memory that a
+    // thread allocates comes from its own malloc arena, so sizing there handed out fresh pages on every edit.
     for (std::size_t h = 0; h < head_count; ++h) {
       for (Matrix* part : {&queries[h], &keys[h], &values[h]})
         resize_keeping(*part, padded, head_dim, reused);
