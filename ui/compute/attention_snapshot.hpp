@@ -92,7 +92,7 @@ struct ModelInfo {
   // without a ModelCache, fewer when an earlier edit's states were reused (0 when only the layer changed).
   int recomputedPositions = 0;
   // Query rows whose overview and statistics terms were made again, per layer × head, summed over the runs:
-  // n per run without a ModelCache, from the edit's first changed block of 64 rows with one.
+  // n per run without a ModelCache, from the edit's first changed row with one.
   int summarizedRows = 0;
 };
 

@@ -588,11 +588,9 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
     if (is_copied(block)) {
-      if (copied->earlier) {
-        copy_rows((*copied->earlier)[h], row_begin, row_end, inputs[h].keep_scores, heads[h]);
-        if (inputs[h].row_stats)
-          copy_row_stats((*copied->earlier)[h], *inputs[h].mask, row_begin, row_end, heads[h]);
-      }
+      if (copied->earlier)
+        copy_earlier_rows((*copied->earlier)[h], *inputs[h].mask, row_begin, row_end, inputs[h].keep_scores,
+                          heads[h]);
     } else
       attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);
   });

@@ -535,7 +535,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     }
   }
   // The first block of 64 queries that holds a changed row: attention recomputes whole blocks (its products'
-  // bits depend on the block's shape), the queries of its reused rows coming from the cached q|k|v.
+  // bits depend on the block's shape), the queries of its reused rows coming from the cache.
   const Index first_block = reused / kRowBlock;
 
   // x is the residual stream for positions ≥ reused; rows before them are never read.
