@@ -228,7 +228,7 @@ void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
                              const std::function<void(std::size_t, AttentionResult)>& each,
-                             const std::vector<const AttentionResult*>& earlier) {
+                             const std::vector<const AttentionResult*>& earlier, const HeadSink& each_heads) {
   if (config.dropout > 0.0)
     throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
   std::vector<MaskMatrix> matrices;
@@ -243,6 +243,7 @@ void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
   problem.mask = MaskMatrix();  // each of `matrices` stands in for it
   problem.earlier = earlier;
   problem.earlier.resize(masks.size(), nullptr);
+  problem.each_heads = each_heads;
   auto start = std::chrono::steady_clock::now();
   backend.compute_masks(problem, matrices, cancel, [&](std::size_t index, AttentionResult result) {
     each(index, finish(std::move(result), parameters, config.normalization, input.rows(), start,

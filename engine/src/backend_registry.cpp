@@ -34,7 +34,10 @@ void Backend::compute_masks(const AttentionProblem& problem, const std::vector<M
   AttentionProblem masked = problem;
   for (std::size_t m = 0; m < masks.size(); ++m) {
     masked.mask = masks[m];
-    each(m, compute(masked, cancel));
+    masked.each_heads = nullptr;
+    AttentionResult result = compute(masked, cancel);
+    if (problem.each_heads) problem.each_heads(m, 0, result.heads, result.mask);
+    each(m, std::move(result));
   }
 }
 

@@ -1,10 +1,13 @@
 // Properties every result must have, whatever the configuration, and every configuration error.
 
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <span>
+#include <tuple>
 
 #include "../support/test_support.hpp"
 #include "attnscope/attention.hpp"
@@ -272,6 +275,74 @@ class TestProperties : public QObject {
           });
       QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2, 3}));
     }
+  }
+
+  // Heads handed to each_heads as they are computed are the heads the result would carry, a group of as
+  // many as there are threads at a time, each once, before their mask's result; letting go of their n × n
+  // matrices there changes nothing else (contexts, output, the rows an edit copies).
+  void headsHandedAsComputedEqualTheResultAndMayBeLetGo() {
+    qputenv("ATTNSCOPE_THREADS", "2");
+    const auto restoreThreads = qScopeGuard([] { qunsetenv("ATTNSCOPE_THREADS"); });
+    AttentionConfig config = multihead(5, 40, "none");
+    config.row_stats = true;
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(config, 16, generator);
+    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
+                                      MaskSpec::parse("window:2")};
+    const CancelToken never;
+    const auto computeAll = [&](Backend& backend, const Matrix& input,
+                                const std::vector<const AttentionResult*>& earlier, const HeadSink& sink) {
+      std::vector<AttentionResult> results(masks.size());
+      compute_attention_masks(
+          config, input, parameters, masks, backend, never,
+          [&](std::size_t m, AttentionResult result) { results[m] = std::move(result); }, earlier, sink);
+      return results;
+    };
+    const auto streamed = make_backend(Device::cpu), kept = make_backend(Device::cpu);
+    Matrix text = random_input(150, 16, 5);  // three blocks of query rows
+    std::vector<AttentionResult> earlierKept;
+    for (int edit = 0; edit < 2; ++edit) {
+      if (edit == 1) text(149, 3) += 0.25f;  // the last block changes; a causal row before it is copied
+      const auto pointers = [](const std::vector<AttentionResult>& results) {
+        std::vector<const AttentionResult*> out;
+        for (const AttentionResult& result : results) out.push_back(&result);
+        return out;
+      };
+      // Kept: the earlier results still hold their weights, so the edit may copy from them.
+      const std::vector<AttentionResult> expected = computeAll(*kept, text, pointers(earlierKept), {});
+      using Group = std::tuple<std::size_t, std::size_t, std::size_t>;  // mask, first head, heads
+      std::vector<Group> groups;
+      const std::vector<AttentionResult> handed = computeAll(
+          *streamed, text, pointers(earlierKept),
+          [&](std::size_t m, std::size_t first, std::span<HeadResult> heads, const MaskMatrix& mask) {
+            groups.emplace_back(m, first, heads.size());
+            ATTNSCOPE_COMPARE_EXACT(mask, expected[m].mask, "mask");
+            for (std::size_t h = 0; h < heads.size(); ++h) {
+              const HeadResult& want = expected[m].heads[first + h];
+              ATTNSCOPE_COMPARE_EXACT(heads[h].weights, want.weights, "heads[h].weights");
+              ATTNSCOPE_COMPARE_EXACT(heads[h].scores, want.scores, "heads[h].scores");
+              QCOMPARE(heads[h].row_stats.size(), want.row_stats.size());
+              heads[h].weights = Matrix();
+              heads[h].scores = Matrix();
+            }
+          });
+      std::vector<Group> everyHead;
+      for (std::size_t m = 0; m < masks.size(); ++m)
+        everyHead.insert(everyHead.end(), {Group{m, 0, 2}, Group{m, 2, 2}, Group{m, 4, 1}});
+      QCOMPARE(groups, everyHead);
+      for (std::size_t m = 0; m < masks.size(); ++m) {
+        ATTNSCOPE_COMPARE_EXACT(handed[m].output, expected[m].output, "handed[m].output");
+        QCOMPARE(handed[m].copied_rows, expected[m].copied_rows);
+        for (std::size_t h = 0; h < expected[m].heads.size(); ++h) {
+          QCOMPARE(handed[m].heads[h].weights.size(), Eigen::Index{0});
+          ATTNSCOPE_COMPARE_EXACT(handed[m].heads[h].context, expected[m].heads[h].context,
+                                  "handed[m].heads[h].context");
+        }
+      }
+      earlierKept = expected;
+    }
+    QCOMPARE(earlierKept[1].copied_rows, Eigen::Index{128});  // the causal mask's first two blocks
+    QCOMPARE(earlierKept[0].copied_rows, Eigen::Index{0});
   }
 
   // A backend reused across edits re-projects only the blocks of rows an edit changed, and gives the numbers

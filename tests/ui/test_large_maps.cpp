@@ -8,6 +8,7 @@
 #include <QComboBox>
 #include <QJsonObject>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
@@ -376,6 +377,73 @@ class TestLargeMaps : public QObject {
     }
     QVERIFY_THROWS_EXCEPTION(Error, Exporter::toJson(*compact));
     QVERIFY(!Exporter::toCsv(*kept).isEmpty());
+  }
+
+  // A long text computed with drawn parameters lets go of each group of heads as the engine computes it: the
+  // snapshot has the maps, summary, softmax rows and statistics of one that let go of the whole result, bit
+  // for bit, having held a group of heads (as many as the threads) at a time.
+  void aLongTextsHeadsAreLetGoAsTheyAreComputed_data() {
+    QTest::addColumn<HeadSummary>("summary");
+    QTest::newRow("no summary") << HeadSummary::none;
+    QTest::newRow("mean") << HeadSummary::mean;
+    QTest::newRow("max") << HeadSummary::max;
+  }
+  void aLongTextsHeadsAreLetGoAsTheyAreComputed() {
+    QFETCH(HeadSummary, summary);
+    qputenv("ATTNSCOPE_THREADS", "2");
+    const auto restoreThreads = qScopeGuard([] { qunsetenv("ATTNSCOPE_THREADS"); });
+    ViewSettings settings = longSettings(150);
+    settings.heads = 5;
+    settings.dOut = 10;
+    settings.masks = {MaskSpec::parse("none"), MaskSpec::parse("causal"), MaskSpec::parse("window:3")};
+    settings.display.headSummary = summary;
+    AttentionInput input = AttentionInput::fromSettings(settings);
+    input.headSummary = summary;
+    PreparedMaps prepare;
+    prepare.quantities = {Quantity::weights, Quantity::scaledScores};
+    prepare.keyPixels = prepare.queryPixels = 40;
+    prepare.keptBytes = 0;
+    const CancelToken never;
+    ParameterCache parameters;
+    const auto backend = make_backend(Device::cpu);
+    const SnapshotPointer streamed = computeSnapshot(input, *backend, never, prepare, &parameters);
+    const SnapshotPointer whole = computeSnapshot(input, *make_backend(Device::cpu), never, prepare);
+    QCOMPARE(streamed->mostHeadsHeld, 2);
+    QCOMPARE(whole->mostHeadsHeld, 5);
+    QVERIFY(!streamed->keepsMatrices());
+    const int heads = summary == HeadSummary::none ? 5 : 6;
+    QCOMPARE(streamed->headCount(), heads);
+    QCOMPARE(streamed->headStats.size(), whole->headStats.size());
+    for (std::size_t i = 0; i < whole->headStats.size(); ++i) {
+      QCOMPARE(streamed->headStats[i].entropy_bits, whole->headStats[i].entropy_bits);
+      QCOMPARE(streamed->headStats[i].previous_token, whole->headStats[i].previous_token);
+    }
+    for (int row = 0; row < 3; ++row) {
+      for (int head = 0; head < 5; ++head) {
+        QCOMPARE(streamed->rows[row].result->heads[head].weights.size(), Eigen::Index{0});
+        ATTNSCOPE_COMPARE_EXACT(streamed->rows[row].softmaxRows[head].maximum,
+                                whole->rows[row].softmaxRows[head].maximum, "maximum");
+        ATTNSCOPE_COMPARE_EXACT(streamed->rows[row].softmaxRows[head].inverseSum,
+                                whole->rows[row].softmaxRows[head].inverseSum, "inverseSum");
+      }
+      if (summary != HeadSummary::none) {
+        ATTNSCOPE_COMPARE_EXACT(streamed->summaries[row].weights, whole->summaries[row].weights, "weights");
+        ATTNSCOPE_COMPARE_EXACT(streamed->summaries[row].scores, whole->summaries[row].scores, "scores");
+      }
+      for (int head = 0; head < heads; ++head)
+        for (const Quantity quantity : prepare.quantities) {
+          const auto a = streamed->takePreparedCells(row, head, quantity);
+          const auto b = whole->takePreparedCells(row, head, quantity);
+          QVERIFY(a && b);
+          QCOMPARE(a->cells->keySize(), b->cells->keySize());
+          QCOMPARE(a->cells->valueSize(), b->cells->valueSize());
+          QVERIFY(a->cells->keySize() < 150);  // reduced
+          QCOMPARE(a->percentile99, b->percentile99);
+          for (int cellRow = 0; cellRow < a->cells->valueSize(); ++cellRow)
+            for (int column = 0; column < a->cells->keySize(); ++column)
+              QVERIFY(sameValue(a->cells->cell(column, cellRow), b->cells->cell(column, cellRow)));
+        }
+    }
   }
 
   void aLongTextRecomputesItsScoresFromQAndK() {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "attnscope/attention.hpp"
 #include "attnscope/head_stats.hpp"
@@ -87,25 +88,144 @@ std::vector<std::pair<int, int>> utf16Spans(const QString& text, const std::vect
 
 namespace {
 
-// Keeps of each head's softmax what recomputes any weight from q and k: the row's largest weight is
-// exp(0) / sum, and sits where the scaled score is the row's largest.
+// What of a head's softmax recomputes any weight from q and k: the row's largest weight is exp(0) / sum, and
+// sits where the scaled score is the row's largest.
+SoftmaxRows softmaxRowsOf(const HeadResult& head) {
+  const Eigen::Index n = head.weights.rows();
+  SoftmaxRows softmax;
+  softmax.maximum = Vector::Zero(n);
+  softmax.inverseSum = Vector::Zero(n);
+  for (Eigen::Index query = 0; query < n; ++query) {
+    Eigen::Index key = 0;
+    const float largest = head.weights.row(query).maxCoeff(&key);
+    if (!(largest > 0.0f)) continue;  // every key hidden: every weight 0
+    softmax.inverseSum[query] = largest;
+    softmax.maximum[query] = head.queries.row(query).dot(head.keys.row(key)) * head.scale;
+  }
+  return softmax;
+}
+
+void letGoOfMatrices(HeadResult& head) {
+  head.weights = Matrix();
+  head.scores = Matrix();
+}
+
 void letGoOfMatrices(MaskedResult& row) {
   for (HeadResult& head : row.result.edit().heads) {
-    const Eigen::Index n = head.weights.rows();
-    SoftmaxRows softmax;
-    softmax.maximum = Vector::Zero(n);
-    softmax.inverseSum = Vector::Zero(n);
-    for (Eigen::Index query = 0; query < n; ++query) {
-      Eigen::Index key = 0;
-      const float largest = head.weights.row(query).maxCoeff(&key);
-      if (!(largest > 0.0f)) continue;  // every key hidden: every weight 0
-      softmax.inverseSum[query] = largest;
-      softmax.maximum[query] = head.queries.row(query).dot(head.keys.row(key)) * head.scale;
-    }
-    head.weights = Matrix();
-    head.scores = Matrix();
-    row.softmaxRows.push_back(std::move(softmax));
+    row.softmaxRows.push_back(softmaxRowsOf(head));
+    letGoOfMatrices(head);
   }
+}
+
+// A head's values (AttentionSnapshot::values), its softmax's rows when its matrices were let go (else null).
+const float* headValues(const HeadResult& result, const SoftmaxRows* softmax, Quantity quantity,
+                        int queryBegin, int queries, int keyBegin, int keyEnd, Matrix& scratch,
+                        Eigen::Index* stride) {
+  const int width = keyEnd - keyBegin;
+  const Matrix* kept = quantity == Quantity::dropoutWeights && result.dropout_weights
+                           ? &*result.dropout_weights
+                       : !isScore(quantity) && result.weights.size() != 0 ? &result.weights
+                       : isScore(quantity) && result.scores.size() != 0   ? &result.scores
+                                                                          : nullptr;
+  if (kept && quantity != Quantity::scaledScores) {
+    *stride = kept->cols();
+    return kept->data() + static_cast<std::size_t>(queryBegin) * kept->cols() + keyBegin;
+  }
+  Matrix& out = scratch;
+  if (kept) {
+    out = kept->block(queryBegin, keyBegin, queries, width);
+  } else {
+    // One product for the block of rows: as fast per cell as the engine's own.
+    out.noalias() =
+        result.queries.middleRows(queryBegin, queries) * result.keys.middleRows(keyBegin, width).transpose();
+    if (!isScore(quantity)) {
+      for (int r = 0; r < queries; ++r) {
+        const float maximum = softmax->maximum[queryBegin + r],
+                    inverseSum = softmax->inverseSum[queryBegin + r];
+        auto cells = out.row(r).array();
+        cells = ((cells * result.scale) - maximum).exp() * inverseSum;
+      }
+    }
+  }
+  if (quantity == Quantity::scaledScores) out *= result.scale;
+  *stride = out.cols();
+  return out.data();
+}
+
+// A head's values as its summary folds them: raw scores with their masked cells' q·k (the summary has no q
+// and k of its own to recompute them from), weights with their masked cells 0 (let-go weights are
+// recomputed everywhere).
+Matrix summaryValues(const HeadResult& head, const SoftmaxRows* softmax, const MaskMatrix& mask,
+                     Quantity quantity) {
+  const auto n = static_cast<int>(mask.rows());
+  Matrix scratch;
+  Eigen::Index stride = 0;
+  const float* first = headValues(head, softmax, quantity, 0, n, 0, n, scratch, &stride);
+  Matrix values =
+      Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>(first, n, n, Eigen::OuterStride<>(stride));
+  const auto masked = mask.array() != 0;
+  if (quantity != Quantity::rawScores)
+    values = masked.select(0.0f, values);
+  else if (masked.any())
+    values = masked.select(Matrix(head.queries * head.keys.transpose()), values);
+  return values;
+}
+
+// A row's heads folded, one head at a time in head order, into the summary map of HeadSummary mean or max.
+class HeadSummaryFold {
+ public:
+  explicit HeadSummaryFold(bool mean) : m_scores(mean), m_weights(mean), m_dropout(mean) {}
+  void add(const HeadResult& head, const SoftmaxRows* softmax, const MaskMatrix& mask) {
+    if (m_heads++ == 0) m_scale = head.scale;
+    m_scores.add(summaryValues(head, softmax, mask, Quantity::rawScores));
+    m_weights.add(summaryValues(head, softmax, mask, Quantity::weights));
+    if (head.dropout_weights) m_dropout.add(summaryValues(head, softmax, mask, Quantity::dropoutWeights));
+  }
+  HeadResult take() {
+    HeadResult combined;
+    combined.scale = m_scale;
+    const Eigen::Index n = m_scores.rows();
+    combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
+    combined.scores = m_scores.take();
+    combined.weights = m_weights.take();
+    if (m_dropout.rows() > 0) combined.dropout_weights = m_dropout.take();
+    return combined;
+  }
+
+ private:
+  // The heads' n × n values folded cell by cell into their mean or max, in head order.
+  class HeadFold {
+   public:
+    explicit HeadFold(bool mean) : m_mean(mean) {}
+    void add(Matrix values) {
+      if (m_heads++ == 0)
+        m_folded = std::move(values);
+      else if (m_mean)
+        m_folded += values;
+      else
+        m_folded = m_folded.cwiseMax(values);
+    }
+    Matrix take() {
+      if (m_mean) m_folded /= static_cast<float>(m_heads);
+      return std::move(m_folded);
+    }
+    Eigen::Index rows() const { return m_folded.rows(); }
+
+   private:
+    bool m_mean;
+    int m_heads = 0;
+    Matrix m_folded;
+  };
+
+  int m_heads = 0;
+  float m_scale = 1.0f;
+  HeadFold m_scores, m_weights, m_dropout;
+};
+
+// The cells of a prepared map: the whole map, reduced to the plot's pixels.
+CellRegion preparedRegion(int tokens, const PreparedMaps& prepare) {
+  return CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels, prepare.queryPixels,
+                             prepare.reduction);
 }
 
 }  // namespace
@@ -208,37 +328,9 @@ float AttentionSnapshot::value(int row, int head, Quantity quantity, int query, 
 const float* AttentionSnapshot::values(int row, int head, Quantity quantity, int queryBegin, int queries,
                                        int keyBegin, int keyEnd, Matrix& scratch,
                                        Eigen::Index* stride) const {
-  const HeadResult& result = this->head(row, head);
-  const int width = keyEnd - keyBegin;
-  const Matrix* kept = quantity == Quantity::dropoutWeights && result.dropout_weights
-                           ? &*result.dropout_weights
-                       : !isScore(quantity) && result.weights.size() != 0 ? &result.weights
-                       : isScore(quantity) && result.scores.size() != 0   ? &result.scores
-                                                                          : nullptr;
-  if (kept && quantity != Quantity::scaledScores) {
-    *stride = kept->cols();
-    return kept->data() + static_cast<std::size_t>(queryBegin) * kept->cols() + keyBegin;
-  }
-  Matrix& out = scratch;
-  if (kept) {
-    out = kept->block(queryBegin, keyBegin, queries, width);
-  } else {
-    // One product for the block of rows: as fast per cell as the engine's own.
-    out.noalias() =
-        result.queries.middleRows(queryBegin, queries) * result.keys.middleRows(keyBegin, width).transpose();
-    if (!isScore(quantity)) {
-      const SoftmaxRows& softmax = rows[row].softmaxRows[head];
-      for (int r = 0; r < queries; ++r) {
-        const float maximum = softmax.maximum[queryBegin + r],
-                    inverseSum = softmax.inverseSum[queryBegin + r];
-        auto cells = out.row(r).array();
-        cells = ((cells * result.scale) - maximum).exp() * inverseSum;
-      }
-    }
-  }
-  if (quantity == Quantity::scaledScores) out *= result.scale;
-  *stride = out.cols();
-  return out.data();
+  const std::vector<SoftmaxRows>& softmax = rows[row].softmaxRows;
+  return headValues(this->head(row, head), head < static_cast<int>(softmax.size()) ? &softmax[head] : nullptr,
+                    quantity, queryBegin, queries, keyBegin, keyEnd, scratch, stride);
 }
 
 std::optional<MapCells> AttentionSnapshot::takePreparedCells(int row, int head, Quantity quantity) const {
@@ -253,14 +345,16 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
                        CellRegion::whole(snapshot.tokenCount(), 0, Reduction::max));
 }
 
-MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
-                       const CellRegion& region) {
-  const int n = snapshot.tokenCount();
+namespace {
+
+// buildMapCells over one head, before it is part of a snapshot.
+MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, const MaskMatrix& mask,
+                       int maskRow, int head, Quantity quantity, const CellRegion& region) {
+  const auto n = static_cast<int>(mask.rows());
   const int keyCells = region.keyCells(), queryCells = region.queryCells();
   auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
                                              cellRange(region.keyBegin, region.keyBlock, keyCells),
                                              cellRange(region.queryBegin, region.queryBlock, queryCells));
-  const MaskMatrix& mask = snapshot.rows[maskRow].result->mask;
   const bool mean = region.reduction == Reduction::mean;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   constexpr double infinity = std::numeric_limits<double>::infinity();
@@ -283,8 +377,8 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
     const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
     const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
     Eigen::Index stride = 0;
-    const float* first = snapshot.values(maskRow, head, quantity, queryBegin, queryEnd - queryBegin,
-                                         region.keyBegin, region.keyEnd, scratch, &stride);
+    const float* first = headValues(result, softmax, quantity, queryBegin, queryEnd - queryBegin,
+                                    region.keyBegin, region.keyEnd, scratch, &stride);
     for (int query = queryBegin; query < queryEnd; ++query) {
       const float* values = first + static_cast<std::size_t>(query - queryBegin) * stride;
       const std::uint8_t* hidden = mask.data() + static_cast<std::size_t>(query) * n + region.keyBegin;
@@ -336,6 +430,16 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
   return map;
 }
 
+}  // namespace
+
+MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                       const CellRegion& region) {
+  const std::vector<SoftmaxRows>& softmax = snapshot.rows[maskRow].softmaxRows;
+  return buildMapCells(snapshot.head(maskRow, head),
+                       head < static_cast<int>(softmax.size()) ? &softmax[head] : nullptr,
+                       snapshot.rows[maskRow].result->mask, maskRow, head, quantity, region);
+}
+
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
                                 const PreparedMaps& prepare, ParameterCache* parameters,
                                 const AttentionSnapshot* earlier) {
@@ -358,6 +462,14 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
                      input.config.dropout == 0.0;
   snapshot->headSummary = input.headSummary;
   const bool summarized = input.headSummary != HeadSummary::none && input.config.head_count() > 1;
+  // What the heads a long text's computation hands as it goes (below) leave of each mask's row once their
+  // n × n matrices are let go: their maps, softmax rows and summary so far.
+  struct StreamedRow {
+    std::vector<MapCells> maps;
+    std::vector<SoftmaxRows> softmaxRows;
+    HeadSummaryFold summary;
+  };
+  std::vector<StreamedRow> streamed;
   // Each mask's summary and maps as soon as its result is here: a long text's matrices are let go before
   // the next mask's (the summary keeps its own).
   const auto addRow = [&](const MaskSpec& mask, AttentionResult result) {
@@ -367,6 +479,9 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     row.config.mask = mask;
     row.result = SharedResult(std::move(result));
     snapshot->computeMs += row.result->compute_ms;
+    const bool headsStreamed = snapshot->rows.size() < streamed.size();  // and let go already
+    if (!headsStreamed)
+      snapshot->mostHeadsHeld = std::max(snapshot->mostHeadsHeld, static_cast<int>(row.result->heads.size()));
     snapshot->device = QString::fromStdString(row.result->device);
     if (!row.result->fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result->fallback_reason);
@@ -374,9 +489,54 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     for (HeadStats& stats : head_stats(*row.result)) snapshot->headStats.push_back(std::move(stats));
     snapshot->rows.push_back(std::move(row));
     const int index = snapshot->maskCount() - 1;
+    if (headsStreamed) {
+      StreamedRow& heads = streamed[static_cast<std::size_t>(index)];
+      snapshot->rows.back().softmaxRows = std::move(heads.softmaxRows);
+      for (MapCells& map : heads.maps) snapshot->prepared.maps.push_back(std::move(map));
+      if (summarized) {
+        snapshot->summaries.push_back(heads.summary.take());
+        prepareRowMaps(*snapshot, index, prepare, cancel, snapshot->mechanismHeadCount());
+      }
+      return;
+    }
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
     prepareRowMaps(*snapshot, index, prepare, cancel);
     if (letGo) letGoOfMatrices(snapshot->rows.back());
+  };
+  // A long text's heads as the engine computes them, a few at a time: their maps, summary terms and softmax
+  // rows, then their n × n matrices are let go, so that twelve heads' weights (3.2 GB at 8,192 tokens) are
+  // never held at once. The same cells, summary and softmax rows as the whole result's, bit for bit.
+  const HeadSink streamHeads = [&](std::size_t maskIndex, std::size_t firstHead, std::span<HeadResult> heads,
+                                   const MaskMatrix& mask) {
+    while (streamed.size() <= maskIndex)
+      streamed.push_back(StreamedRow{{}, {}, HeadSummaryFold(input.headSummary == HeadSummary::mean)});
+    StreamedRow& row = streamed[maskIndex];
+    snapshot->mostHeadsHeld = std::max(snapshot->mostHeadsHeld, static_cast<int>(heads.size()));
+    const CellRegion region = preparedRegion(static_cast<int>(mask.rows()), prepare);
+    struct Job {
+      std::size_t head;
+      Quantity quantity;
+      MapCells cells;
+    };
+    std::vector<Job> jobs;
+    for (const Quantity quantity : prepare.quantities)
+      if (quantity != Quantity::dropoutWeights)  // streamed only without dropout
+        for (std::size_t head = 0; head < heads.size(); ++head) jobs.push_back(Job{head, quantity, {}});
+    QtConcurrent::blockingMap(jobs, [&](Job& job) {
+      if (!cancel.cancelled())
+        job.cells = buildMapCells(heads[job.head], nullptr, mask, static_cast<int>(maskIndex),
+                                  static_cast<int>(firstHead + job.head), job.quantity, region);
+    });
+    cancel.throw_if_cancelled();
+    for (Job& job : jobs) row.maps.push_back(std::move(job.cells));
+    for (HeadResult& head : heads) {
+      if (summarized) row.summary.add(head, nullptr, mask);
+      // The statistics come from the weights when the backend left their terms out.
+      if (head.row_stats.size() != static_cast<std::size_t>(mask.rows()))
+        head_row_stats(head.weights, mask, 0, head.row_stats);
+      row.softmaxRows.push_back(softmaxRowsOf(head));
+      letGoOfMatrices(head);
+    }
   };
   const auto fieldOf = [](const MaskSpec& mask) {
     return mask.kind == MaskKind::file ? SettingsField::masks : SettingsField::general;
@@ -404,7 +564,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
       compute_attention_masks(
           input.config, input.embeddings, parameters->parametersFor(input.config, dIn), masks, backend,
           cancel, [&](std::size_t index, AttentionResult result) { addRow(masks[index], std::move(result)); },
-          earlierResults);
+          earlierResults, letGo ? streamHeads : HeadSink());
     } catch (const FieldError&) {
       throw;
     } catch (const Error& error) {
@@ -428,48 +588,13 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
 }
 
 HeadResult summarizeHeads(const AttentionSnapshot& snapshot, int row) {
-  const int heads = snapshot.mechanismHeadCount();
-  const bool mean = snapshot.headSummary == HeadSummary::mean;
-  const int n = snapshot.tokenCount();
-  const AttentionResult& result = *snapshot.rows[row].result;
-  const auto masked = result.mask.array() != 0;
-  Matrix scratch;
-  // The heads' values read as the maps read them: kept matrices in place, let-go ones from q and k.
-  const auto combine = [&](Quantity quantity) {
-    Matrix out;
-    for (int head = 0; head < heads; ++head) {
-      Eigen::Index stride = 0;
-      const float* first = snapshot.values(row, head, quantity, 0, n, 0, n, scratch, &stride);
-      Matrix values =
-          Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>(first, n, n, Eigen::OuterStride<>(stride));
-      if (quantity == Quantity::rawScores) {
-        // The summary keeps its masked cells' scores too (q·k before masked_fill): it has no q and k of its
-        // own to recompute them from.
-        if (masked.any()) {
-          const HeadResult& one = result.heads[head];
-          const Matrix products = one.queries * one.keys.transpose();
-          values = masked.select(products, values);
-        }
-      } else {
-        values = masked.select(0.0f, values);  // let-go weights are recomputed everywhere; a masked one is 0
-      }
-      if (head == 0)
-        out = std::move(values);
-      else if (mean)
-        out += values;
-      else
-        out = out.cwiseMax(values);
-    }
-    if (mean) out /= static_cast<float>(heads);
-    return out;
-  };
-  HeadResult combined;
-  combined.scale = result.heads.front().scale;
-  combined.queries = combined.keys = combined.values = combined.context = Matrix(n, 0);
-  combined.scores = combine(Quantity::rawScores);
-  combined.weights = combine(Quantity::weights);
-  if (result.heads.front().dropout_weights) combined.dropout_weights = combine(Quantity::dropoutWeights);
-  return combined;
+  const MaskedResult& masked = snapshot.rows[row];
+  HeadSummaryFold fold(snapshot.headSummary == HeadSummary::mean);
+  for (int head = 0; head < snapshot.mechanismHeadCount(); ++head)
+    fold.add(masked.result->heads[head],
+             head < static_cast<int>(masked.softmaxRows.size()) ? &masked.softmaxRows[head] : nullptr,
+             masked.result->mask);
+  return fold.take();
 }
 
 // Row `row`'s rollout up to the layer shown, from the model's mean head weights. It has weights only: its
@@ -509,10 +634,8 @@ std::shared_ptr<const AttentionSnapshot> withHeadSummary(
 }
 
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
-                    const CancelToken& cancel) {
-  const int tokens = snapshot.tokenCount();
-  const CellRegion region = CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels,
-                                                prepare.queryPixels, prepare.reduction);
+                    const CancelToken& cancel, int firstHead) {
+  const CellRegion region = preparedRegion(snapshot.tokenCount(), prepare);
   struct Job {
     Quantity quantity;
     int head;
@@ -521,7 +644,7 @@ void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& pr
   std::vector<Job> jobs;
   for (const Quantity quantity : prepare.quantities)
     if (snapshot.hasQuantity(quantity))
-      for (int head = 0; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
+      for (int head = firstHead; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
   // A long text's maps each read n² cells: spread over the cores (this thread takes part).
   QtConcurrent::blockingMap(jobs, [&](Job& job) {
     if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);

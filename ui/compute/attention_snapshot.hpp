@@ -160,6 +160,9 @@ struct AttentionSnapshot {
   QString device;
   QString fallbackReason;  // why the chosen device did not compute it (the CPU did); empty when it did
   double computeMs = 0.0;
+  // The most heads of a mask whose n × n matrices the computation held at once: every head, or a few at a
+  // time when a long text's heads were let go as they were computed (computeSnapshot).
+  int mostHeadsHeld = 0;
   // The maps of the quantities on screen when it was computed, built on the worker thread. The one exception
   // to the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on
   // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
@@ -253,10 +256,10 @@ void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary, const Ca
 // The same computation with another head summary (any thread): shares the rows, makes the new summary maps.
 std::shared_ptr<const AttentionSnapshot> withHeadSummary(
     const std::shared_ptr<const AttentionSnapshot>& snapshot, HeadSummary summary, const CancelToken& cancel);
-// Builds the cells of the maps `prepare` asks for, of one row or of every row, checking `cancel` between
-// maps.
+// Builds the cells of the maps `prepare` asks for, of one row (its heads from `firstHead`, the summary
+// included) or of every row, checking `cancel` between maps.
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
-                    const CancelToken& cancel);
+                    const CancelToken& cancel, int firstHead = 0);
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel);
 
 using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;

@@ -47,10 +47,13 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
 // before an edit: rows whose every input is unchanged (a causal row before the edited token, say) may be
 // copied from it rather than computed, to the same bits (AttentionProblem::earlier). Read during the call
 // only.
+// `each_heads`, when given, takes each mask's heads before `each` takes its result, and may let go of their
+// n × n matrices (AttentionProblem::each_heads): a long text's twelve heads are then never all held at once.
 void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
                              const std::function<void(std::size_t mask_index, AttentionResult result)>& each,
-                             const std::vector<const AttentionResult*>& earlier = {});
+                             const std::vector<const AttentionResult*>& earlier = {},
+                             const HeadSink& each_heads = {});
 
 }  // namespace attnscope

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,13 @@ struct HeadProjection {
   std::optional<Vector> b_query, b_key, b_value;
 };
 
+// Takes heads of one mask's result as soon as they are computed, before the result is handed on: heads
+// [first_head, first_head + heads.size()) of mask `mask_index`, hidden cells marked in `mask`. It may let go
+// of (empty) the heads' weights, scores and dropout weights; it must leave their queries, keys, values,
+// context and row_stats.
+using HeadSink = std::function<void(std::size_t mask_index, std::size_t first_head,
+                                    std::span<HeadResult> heads, const MaskMatrix& mask)>;
+
 // Everything a backend needs, already drawn from the generator, so every backend computes the same numbers.
 struct AttentionProblem {
   Matrix input;  // n × d_in
@@ -60,6 +68,12 @@ struct AttentionProblem {
   // reads (its queries, the keys and values it sees, its mask rows) is equal and the block has the same
   // shape, so that the copy has exactly the bits the computation would give. Other backends ignore it.
   std::vector<const AttentionResult*> earlier;
+  // When set, compute_masks hands each head to it before the head's result goes to `each` (compute()
+  // ignores it). The CPU backend then computes as many heads at a time as it has threads and hands each
+  // group when it is done, so that a caller that reduces each head's n × n matrices and lets them go never
+  // holds more than a group's: at 8,192 tokens a head's weights are 268 MB, twelve heads' 3.2 GB. Other
+  // backends hand every head of a mask once its result is computed.
+  HeadSink each_heads;
 };
 
 class Backend {

@@ -559,8 +559,8 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   }
 }
 
-void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
-                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
+void attention_heads(std::span<const StepInput> inputs, const std::vector<VisibleRange>& ranges,
+                     std::span<HeadResult> heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied) {
   if (inputs.empty()) return;
   const Eigen::Index n = inputs.front().queries->rows();
@@ -588,8 +588,8 @@ void attention_heads(const std::vector<StepInput>& inputs, const std::vector<Vis
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
     if (is_copied(block)) {
-      if (copied->earlier)
-        copy_earlier_rows((*copied->earlier)[h], *inputs[h].mask, row_begin, row_end, inputs[h].keep_scores,
+      if (!copied->earlier.empty())
+        copy_earlier_rows(copied->earlier[h], *inputs[h].mask, row_begin, row_end, inputs[h].keep_scores,
                           heads[h]);
     } else
       attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);

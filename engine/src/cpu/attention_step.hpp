@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "attnscope/backend.hpp"
@@ -59,15 +60,15 @@ constexpr Eigen::Index kRowBlock = 64;
 // Blocks of kRowBlock queries whose every input equals an earlier result's: attention_heads copies their
 // rows from it instead of computing them (the same bits: the same inputs, the same products).
 struct CopiedBlocks {
-  const std::vector<HeadResult>* earlier = nullptr;  // one per head; null: the marked blocks are skipped
-  std::vector<char> copied;                          // per block
+  std::span<const HeadResult> earlier;  // one per head; empty: the marked blocks are skipped
+  std::vector<char> copied;             // per block
 };
 
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over
 // `threads` threads as (head, block of kRowBlock queries) tasks; `cancel`, when given, is checked per task.
 // The blocks `copied` marks (when given) are copied from its earlier heads.
-void attention_heads(const std::vector<StepInput>& inputs, const std::vector<VisibleRange>& ranges,
-                     std::vector<HeadResult>& heads, int threads, const CancelToken* cancel,
+void attention_heads(std::span<const StepInput> inputs, const std::vector<VisibleRange>& ranges,
+                     std::span<HeadResult> heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied = nullptr);
 
 // Rows [row_begin, row_end) of head's weights, scores (when keep_scores), context and row_stats (when sized)

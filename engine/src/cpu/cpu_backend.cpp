@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "attnscope/error.hpp"
@@ -35,8 +36,9 @@ class CpuBackend final : public Backend {
     for (std::size_t m = 0; m < masks.size(); ++m) {
       const bool last = m + 1 == masks.size();
       const AttentionResult* earlier = m < problem.earlier.size() ? problem.earlier[m] : nullptr;
+      const HeadSink* sink = problem.each_heads ? &problem.each_heads : nullptr;
       AttentionResult result =
-          attend(problem, masks[m], last ? std::move(projected) : projected, earlier, cancel);
+          attend(problem, masks[m], last ? std::move(projected) : projected, earlier, cancel, sink, m);
       result.projected_rows = projected_rows;
       each(m, std::move(result));
     }
@@ -169,15 +171,17 @@ class CpuBackend final : public Backend {
       const KeySpan span = block_key_span(ranges, row_begin, row_begin + rows, n);
       blocks.copied[block] = same && changed_keys_before[span.end] == changed_keys_before[span.begin];
     }
-    blocks.earlier = &earlier->heads;
+    blocks.earlier = earlier->heads;
     return blocks;
   }
 
   // The attention step under `mask` for heads that hold their projections, copying from `earlier` (may be
-  // null) the blocks whose inputs it shares.
+  // null) the blocks whose inputs it shares; with a `sink`, a group of heads at a time, each handed to it
+  // (as mask `mask_index`'s) when done.
   static AttentionResult attend(const AttentionProblem& problem, const MaskMatrix& mask,
                                 std::vector<HeadResult> heads, const AttentionResult* earlier,
-                                const CancelToken& cancel) {
+                                const CancelToken& cancel, const HeadSink* sink = nullptr,
+                                std::size_t mask_index = 0) {
     const Eigen::Index n = problem.input.rows();
     AttentionResult result;
     result.device = "cpu";
@@ -200,10 +204,21 @@ class CpuBackend final : public Backend {
                             problem.dropout_noise.empty() ? nullptr : &problem.dropout_noise[h],
                             problem.keep_scores};
       inputs[h].row_stats = problem.row_stats;
-      allocate_head(inputs[h], head);
     }
     const CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
-    attention_heads(inputs, ranges, result.heads, worker_threads(), &cancel, &copied);
+    const std::size_t head_count = result.heads.size();
+    const int threads = worker_threads();
+    const std::size_t group = sink ? static_cast<std::size_t>(threads) : head_count;
+    for (std::size_t first = 0; first < head_count; first += group) {
+      const std::size_t count = std::min(group, head_count - first);
+      const std::span<HeadResult> heads_now = std::span(result.heads).subspan(first, count);
+      const std::span<const StepInput> inputs_now = std::span(inputs).subspan(first, count);
+      for (std::size_t h = 0; h < count; ++h) allocate_head(inputs_now[h], heads_now[h]);
+      CopiedBlocks copied_now{copied.earlier.empty() ? copied.earlier : copied.earlier.subspan(first, count),
+                              copied.copied};
+      attention_heads(inputs_now, ranges, heads_now, threads, &cancel, &copied_now);
+      if (sink) (*sink)(mask_index, first, heads_now, result.mask);
+    }
     for (std::size_t block = 0; block < copied.copied.size(); ++block)
       if (copied.copied[block])
         result.copied_rows += std::min(n - static_cast<Eigen::Index>(block) * kRowBlock, kRowBlock);

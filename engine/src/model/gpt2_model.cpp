@@ -610,7 +610,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       skipped.copied.assign(static_cast<std::size_t>(padded / kRowBlock), 0);
       std::fill_n(skipped.copied.begin(), first_block, 1);
       // Padded, the earlier rows go straight into the unpadded copy below.
-      if (earlier && padded == n) skipped.earlier = &earlier->heads;
+      if (earlier && padded == n) skipped.earlier = earlier->heads;
     }
     cpu::attention_heads(inputs, step_ranges, layer.heads, threads, &cancel,
                          skipped.copied.empty() ? nullptr : &skipped);
