@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <QComboBox>
+#include <QElapsedTimer>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThreadPool>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -568,6 +570,34 @@ class TestLargeMaps : public QObject {
     QVERIFY(ready.wait(20000));
     for (const MaskedResult& row : ready.at(0).at(0).value<SnapshotPointer>()->rows)
       QCOMPARE(row.result->copied_rows, Eigen::Index{0});
+  }
+
+  // The window's background work (the computation, its maps, freeing the snapshot it replaces) leaves Qt's
+  // global pool alone: QPainter borrows that pool to fill large areas, and a repaint waited for our work
+  // whenever it held the pool's threads.
+  void aComputationLeavesQtsGlobalPoolFree() {
+    ComputeController controller;
+    controller.setMapPixels([](const ViewSettings&) { return QSize(60, 60); });
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    ViewSettings settings = longSettings(1200);
+    settings.heads = 8;
+    settings.dOut = 64;
+    QThreadPool* global = QThreadPool::globalInstance();
+    int mostActive = 0, polls = 0;
+    for (int edit = 0; edit < 3; ++edit) {
+      settings.text += QStringLiteral(" w%1").arg(edit);  // each snapshot replaces (and frees) the one before
+      controller.requestNow(settings);
+      QElapsedTimer waited;
+      waited.start();
+      while (ready.count() <= edit && waited.elapsed() < 60000) {
+        mostActive = std::max(mostActive, global->activeThreadCount());
+        ++polls;
+        QTest::qWait(1);
+      }
+      QCOMPARE(ready.count(), edit + 1);
+    }
+    QVERIFY(polls >= 10);  // the loop looked while the work ran
+    QCOMPARE(mostActive, 0);
   }
 
   // Between edits, freed blocks (an n × n matrix of up to 2,896 tokens) stay mapped for the next edit's

@@ -16,6 +16,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/head_stats.hpp"
 #include "attnscope/mask.hpp"
+#include "compute/background_pool.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -234,7 +235,7 @@ std::shared_ptr<AttentionSnapshot> makeSnapshot() {
   return std::shared_ptr<AttentionSnapshot>(new AttentionSnapshot, [](AttentionSnapshot* snapshot) {
     QCoreApplication* application = QCoreApplication::instance();
     if (application && QThread::currentThread() == application->thread())
-      QThreadPool::globalInstance()->start([snapshot] { delete snapshot; });
+      backgroundPool()->start([snapshot] { delete snapshot; });
     else
       delete snapshot;
   });
@@ -522,7 +523,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     for (const Quantity quantity : prepare.quantities)
       if (quantity != Quantity::dropoutWeights)  // streamed only without dropout
         for (std::size_t head = 0; head < heads.size(); ++head) jobs.push_back(Job{head, quantity, {}});
-    QtConcurrent::blockingMap(jobs, [&](Job& job) {
+    QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
       if (!cancel.cancelled())
         job.cells = buildMapCells(heads[job.head], nullptr, mask, static_cast<int>(maskIndex),
                                   static_cast<int>(firstHead + job.head), job.quantity, region);
@@ -646,7 +647,7 @@ void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& pr
     if (snapshot.hasQuantity(quantity))
       for (int head = firstHead; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
   // A long text's maps each read n² cells: spread over the cores (this thread takes part).
-  QtConcurrent::blockingMap(jobs, [&](Job& job) {
+  QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
     if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);
   });
   cancel.throw_if_cancelled();

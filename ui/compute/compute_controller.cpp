@@ -3,6 +3,7 @@
 #include <limits>
 #include <new>
 
+#include "compute/background_pool.hpp"
 #include "compute/freed_memory.hpp"
 #include "compute/model_snapshot.hpp"
 #include "text.hpp"
@@ -110,8 +111,7 @@ ComputeController::ComputeController(QObject* parent)
   keepFreedMemoryMapped();
   m_release.setSingleShot(true);
   m_release.setInterval(kDefaultReleaseMs);
-  connect(&m_release, &QTimer::timeout, this,
-          [] { QThreadPool::globalInstance()->start(releaseFreedMemory); });
+  connect(&m_release, &QTimer::timeout, this, [] { backgroundPool()->start(releaseFreedMemory); });
 }
 
 ComputeController::~ComputeController() {

@@ -14,6 +14,7 @@
 
 #include "attnscope/mask.hpp"
 #include "compute/attention_input.hpp"
+#include "compute/background_pool.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -270,7 +271,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       const std::size_t first = static_cast<std::size_t>(l) * heads;
       std::vector<std::size_t> headIndices(heads);
       for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
-      QtConcurrent::blockingMap(headIndices, [&](std::size_t h) {
+      QtConcurrent::blockingMap(backgroundPool(), headIndices, [&](std::size_t h) {
         summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h],
                       layer.heads[h].row_stats);
       });
