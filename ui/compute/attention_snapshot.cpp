@@ -361,6 +361,7 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
   constexpr double infinity = std::numeric_limits<double>::infinity();
   const int width = region.keyEnd - region.keyBegin;
   double minimum = infinity, maximum = -infinity;
+  bool anyMasked = false;
   double* cells = buffer->cells();
   // One row of cells at a time, in two passes: the block's query rows fold into one row per key (its max, or
   // its sum and count, over the visible cells), in loops over whole rows that the compiler vectorises; then
@@ -407,6 +408,7 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
       }
       if (count == 0) {
         row[cell] = nan;
+        anyMasked = true;
         continue;
       }
       const double value = mean ? total / count : total;
@@ -425,6 +427,7 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
   // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that
   // type.
   map.cells.reset(new QCPColorMapData(*buffer));
+  map.anyMasked = anyMasked;
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;
   map.percentile99 = any ? percentile99Of(cells, static_cast<std::size_t>(keyCells) * queryCells) : nan;

@@ -40,6 +40,7 @@ struct MapCells {
   CellRegion region;
   std::unique_ptr<QCPColorMapData, ColorMapDataDeleter> cells;
   double minimum = 0.0, maximum = 0.0;  // NaN when every cell is masked
+  bool anyMasked = false;               // some cell is NaN (its whole block masked)
   // The 99th percentile of the unmasked cells, estimated from an even sample of at most kPercentileSample of
   // them (NaN when every cell is masked): the top of a weight map's colour range (ColorMaps::rangeFor).
   double percentile99 = 0.0;

@@ -354,9 +354,16 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     for (std::size_t i = 0; i < built; ++i) {
       const MapCells& map = snapshot->prepared.maps[i];
       if (map.maskRow != static_cast<int>(rowOfRun[row])) continue;
-      MapCells copy{static_cast<int>(row), map.head,    map.quantity,    map.region, nullptr,
-                    map.minimum,           map.maximum, map.percentile99};
+      MapCells copy;
+      copy.maskRow = static_cast<int>(row);
+      copy.head = map.head;
+      copy.quantity = map.quantity;
+      copy.region = map.region;
       copy.cells.reset(new QCPColorMapData(*map.cells));
+      copy.minimum = map.minimum;
+      copy.maximum = map.maximum;
+      copy.anyMasked = map.anyMasked;
+      copy.percentile99 = map.percentile99;
       snapshot->prepared.maps.push_back(std::move(copy));
     }
   }

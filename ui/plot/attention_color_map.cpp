@@ -46,10 +46,7 @@ void AttentionColorMap::setCells(MapCells cells, int tokenCount) {
   m_region = cells.region;
   setData(cells.cells.release(), /*copy=*/false);
   // Most maps have no masked cell (mask none): they skip the hatch, the costliest part of drawing a map.
-  m_anyMasked = false;
-  const int keys = data()->keySize(), queries = data()->valueSize();
-  for (int query = 0; query < queries && !m_anyMasked; ++query)
-    for (int key = 0; key < keys && !m_anyMasked; ++key) m_anyMasked = std::isnan(data()->cell(key, query));
+  m_anyMasked = cells.anyMasked;
   if (m_region.keyBegin == 0 && m_region.keyEnd == m_tokens && m_region.queryBegin == 0 &&
       m_region.queryEnd == m_tokens) {
     m_minimum = cells.minimum;

@@ -179,6 +179,7 @@ class TestModelReuse : public QObject {
             cellsOfRow[static_cast<std::size_t>(row)].push_back(got);
           }
         QCOMPARE(cells->maximum, want.maximum);
+        QCOMPARE(cells->anyMasked, want.anyMasked);
         QCOMPARE(cells->percentile99, want.percentile99);
       }
     const auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
