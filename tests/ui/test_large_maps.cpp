@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <QComboBox>
+#include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QScopeGuard>
@@ -16,6 +18,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 
 #include "compute/background_pool.hpp"
 #include "compute/freed_memory.hpp"
@@ -600,6 +603,41 @@ class TestLargeMaps : public QObject {
     }
     QVERIFY(polls >= 10);  // the loop looked while the work ran
     QCOMPARE(mostActive, 0);
+  }
+
+  // The computation runs below the GUI thread's priority, so that painting and typing get a core when the
+  // computation fills them all.
+  void computationsRunBelowTheGuiThreadsPriority() {
+#if !defined(__linux__)
+    QSKIP("thread priorities are set on Linux only");
+#endif
+    const auto niceOf = [](const QString& task) {
+      QFile stat(QStringLiteral("/proc/self/task/%1/stat").arg(task));
+      if (!stat.open(QIODevice::ReadOnly)) return -100;
+      // After "pid (comm) ": state is field 3, nice field 19.
+      const QString text = QString::fromLatin1(stat.readAll());
+      const QStringList fields = text.mid(text.lastIndexOf(QLatin1Char(')')) + 2).split(QLatin1Char(' '));
+      return fields.size() > 16 ? fields[16].toInt() : -100;
+    };
+    const auto nices = [&] {
+      std::map<QString, int> byTask;
+      for (const QString& task :
+           QDir(QStringLiteral("/proc/self/task")).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+        byTask[task] = niceOf(task);
+      return byTask;
+    };
+    const std::map<QString, int> before = nices();
+    ComputeController controller;
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    controller.requestNow(longSettings(300));
+    QVERIFY(ready.wait(20000));
+    const std::map<QString, int> after = nices();
+    QCOMPARE(after.at(QString::number(QCoreApplication::applicationPid())), 0);  // the GUI thread
+    int lowered = 0;
+    for (const auto& [task, nice] : after)
+      if (!before.contains(task) && nice == 5) ++lowered;
+    // The controller's worker, and the helpers started from it (the engine's; the pool's for map cells).
+    QVERIFY(lowered >= 1);
   }
 
   // Between edits, freed blocks (an n × n matrix of up to 2,896 tokens) stay mapped for the next edit's

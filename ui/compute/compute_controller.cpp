@@ -104,6 +104,8 @@ ComputeController::ComputeController(QObject* parent)
     : QObject(parent), m_worker(std::make_shared<Worker>()) {
   m_pool.setMaxThreadCount(1);
   m_pool.setExpiryTimeout(-1);  // keep the one thread (and the backend's state on it) alive
+  // Before any computation, so that the engine's helper threads, started by the first, inherit it.
+  m_pool.start([] { lowerThreadPriority(); });
   m_debounce.setObjectName(QStringLiteral("debounce"));
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(kDefaultDebounceMs);
