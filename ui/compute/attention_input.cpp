@@ -101,9 +101,9 @@ AttentionInput AttentionInput::fromSettings(const ViewSettings& settings, FieldN
   input.tokenizer = settings.tokenizer;
   input.masks = settings.masks;
   input.headSummary = settings.display.headSummary;
+  if (prepared.tokens.empty()) return input;
+  input.embeddingsNote = noteFor(settings, prepared);  // counts the distinct tokens: before they move
   input.tokens = std::move(prepared.tokens);
-  if (input.tokens.empty()) return input;
-  input.embeddingsNote = noteFor(settings, prepared);
   input.bookEmbeddingsReplaced = settings.embeddingSource == EmbeddingSource::book &&
                                  prepared.embeddings_from == EmbeddingSource::seeded;
   input.embeddings = std::move(prepared.embeddings);

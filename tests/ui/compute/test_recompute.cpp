@@ -112,6 +112,19 @@ class TestRecompute : public QObject {
     QCOMPARE(controller.summarizedCount(), quint64{3});
   }
 
+  void aSeededTableIsDescribedByItsDistinctTokens() {
+    ViewSettings settings = ViewSettings::defaults();
+    settings.text = QStringLiteral("a b a c b");
+    settings.embeddingSource = EmbeddingSource::seeded;
+    settings.dIn = 4;
+    settings.embeddingSeed = 7;
+    const AttentionInput input = AttentionInput::fromSettings(settings);
+    QCOMPARE(input.tokens.size(), std::size_t{5});
+    QCOMPARE(input.embeddingsNote,
+             QStringLiteral(
+                 "A seeded table: torch.manual_seed(7); nn.Embedding(3, 4) for the 3 distinct tokens."));
+  }
+
   void aSummaryOfLetGoMatricesRecomputesTheHeads() {
     // A long text's matrices are let go once its maps are prepared; a summary asked later is made from q and
     // k and equals the one made while they were kept.
