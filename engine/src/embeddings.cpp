@@ -1,5 +1,8 @@
 #include "attnscope/embeddings.hpp"
 
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -25,6 +28,44 @@ const Preset& book_preset() {
   return preset;
 }
 
+namespace {
+
+// torch.manual_seed(seed); nn.Embedding(rows, d_in).weight, remembered for the last few shapes: a viewer
+// re-embeds its text on every keystroke, and drawing the table is most of that (5 ms for 443 × 768 normals),
+// while an edit leaves the number of distinct tokens as it was or moves it by one.
+std::shared_ptr<const Matrix> embedding_table(std::uint64_t seed, Eigen::Index rows, int d_in) {
+  struct Entry {
+    std::uint64_t seed;
+    Eigen::Index rows;
+    int d_in;
+    std::shared_ptr<const Matrix> table;
+  };
+  constexpr std::size_t kKept = 4;
+  constexpr Eigen::Index kLargestKept = Eigen::Index{4} << 20;  // floats: a table of 16 MiB
+  static std::mutex mutex;
+  static std::deque<Entry> recent;  // the most recent first
+  {
+    const std::lock_guard lock(mutex);
+    for (auto entry = recent.begin(); entry != recent.end(); ++entry)
+      if (entry->seed == seed && entry->rows == rows && entry->d_in == d_in) {
+        Entry found = *entry;
+        recent.erase(entry);
+        recent.push_front(found);
+        return found.table;
+      }
+  }
+  TorchGenerator generator(seed);
+  auto table = std::make_shared<const Matrix>(generator.embedding(rows, d_in));
+  if (rows * d_in <= kLargestKept) {
+    const std::lock_guard lock(mutex);
+    recent.push_front(Entry{seed, rows, d_in, table});
+    if (recent.size() > kKept) recent.pop_back();
+  }
+  return table;
+}
+
+}  // namespace
+
 Matrix seeded_embeddings(const std::vector<std::string>& tokens, int d_in, std::uint64_t seed) {
   if (d_in < 1) throw Error("d_in must be at least 1 (got " + std::to_string(d_in) + ")");
   std::unordered_map<std::string, Eigen::Index> vocabulary;
@@ -35,11 +76,11 @@ Matrix seeded_embeddings(const std::vector<std::string>& tokens, int d_in, std::
         vocabulary.try_emplace(token, static_cast<Eigen::Index>(vocabulary.size()));
     ids.push_back(entry->second);
   }
-  TorchGenerator generator(seed);
-  const Matrix table = generator.embedding(static_cast<Eigen::Index>(vocabulary.size()), d_in);
+  const std::shared_ptr<const Matrix> table =
+      embedding_table(seed, static_cast<Eigen::Index>(vocabulary.size()), d_in);
   Matrix embeddings(static_cast<Eigen::Index>(tokens.size()), d_in);
   for (std::size_t i = 0; i < ids.size(); ++i)
-    embeddings.row(static_cast<Eigen::Index>(i)) = table.row(ids[i]);
+    embeddings.row(static_cast<Eigen::Index>(i)) = table->row(ids[i]);
   return embeddings;
 }
 

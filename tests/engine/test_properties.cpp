@@ -194,6 +194,41 @@ class TestProperties : public QObject {
     }
   }
 
+  // Seeded embeddings are nn.Embedding(V, d_in) drawn after torch.manual_seed(seed), whatever was asked
+  // before: the tables a viewer keeps between keystrokes (the last few shapes) change no number. Texts whose
+  // vocabularies alternate, grow past what is kept, change seed and width, one table too large to keep.
+  void seededEmbeddingsAreTheTableDrawnForTheirShape() {
+    const auto words = [](int distinct, int count, const char* prefix) {
+      std::vector<std::string> tokens;
+      for (int i = 0; i < count; ++i) tokens.push_back(prefix + std::to_string(i % distinct));
+      return tokens;
+    };
+    const auto expected = [](const std::vector<std::string>& tokens, int distinct, int dIn,
+                             std::uint64_t seed) {
+      TorchGenerator generator(seed);
+      const Matrix table = generator.embedding(distinct, dIn);
+      Matrix rows(static_cast<Eigen::Index>(tokens.size()), dIn);
+      for (std::size_t i = 0; i < tokens.size(); ++i)
+        rows.row(static_cast<Eigen::Index>(i)) = table.row(static_cast<Eigen::Index>(i) % distinct);
+      return rows;
+    };
+    struct Ask {
+      int distinct, count, dIn;
+      std::uint64_t seed;
+      const char* prefix;
+    };
+    const std::vector<Ask> asks{{5, 12, 8, 123, "a"},     {6, 12, 8, 123, "a"},  {5, 12, 8, 123, "b"},
+                                {6, 13, 8, 123, "b"},     {5, 7, 8, 7, "a"},     {5, 9, 16, 123, "a"},
+                                {9, 9, 8, 123, "a"},      {10, 10, 8, 123, "a"}, {11, 11, 8, 123, "a"},
+                                {5, 12, 8, 123, "c"},     {5, 12, 8, 123, "a"},  {6000, 6001, 768, 1, "d"},
+                                {6000, 6000, 768, 1, "e"}};
+    for (const Ask& ask : asks) {
+      const std::vector<std::string> tokens = words(ask.distinct, ask.count, ask.prefix);
+      ATTNSCOPE_COMPARE_EXACT(seeded_embeddings(tokens, ask.dIn, ask.seed),
+                              expected(tokens, ask.distinct, ask.dIn, ask.seed), "seeded_embeddings");
+    }
+  }
+
   void sameInputsGiveBitIdenticalResults() {
     const AttentionConfig config = multihead(4, 8, "window:3", 0.1);
     const Matrix input = random_input(40, 6, 3);
