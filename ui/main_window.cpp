@@ -7,7 +7,6 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
-#include <QProgressBar>
 #include <QScreen>
 #include <QStatusBar>
 #include <QTimer>
@@ -15,6 +14,7 @@
 #include <QVBoxLayout>
 
 #include "help.hpp"
+#include "panels/busy_indicator.hpp"
 #include "panels/compare_editor.hpp"
 #include "panels/detail_panel.hpp"
 #include "panels/geometry_panel.hpp"
@@ -52,7 +52,7 @@ MainWindow::MainWindow(std::optional<ViewSettings> initial, QWidget* parent)
       m_headsDock(new QDockWidget(tr("Heads"), this)),
       m_geometryDock(new QDockWidget(tr("Geometry"), this)),
       m_summary(new QLabel),
-      m_busy(new QProgressBar),
+      m_busy(new BusyIndicator),
       m_cancelButton(new QToolButton),
       m_busyDelay(new QTimer(this)) {
   initResources();
@@ -192,10 +192,8 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::buildStatusBar() {
-  m_busy->setRange(0, 0);
-  m_busy->setMaximumWidth(120);
-  m_busy->setMaximumHeight(14);
-  m_busy->setTextVisible(false);
+  m_busy->setObjectName(QStringLiteral("busyIndicator"));
+  m_busy->setFixedSize(m_busy->sizeHint());
   m_busy->hide();
   m_cancelButton->setText(tr("Cancel"));
   m_cancelButton->setToolTip(tr("Stop this computation (Esc); the heatmaps on screen stay"));

@@ -17,11 +17,11 @@
 class QAction;
 class QDockWidget;
 class QLabel;
-class QProgressBar;
 class QToolButton;
 
 namespace attnscope::ui {
 
+class BusyIndicator;
 class CompareEditor;
 class DetailPanel;
 class GeometryPanel;
@@ -135,7 +135,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* m_geometryDock;
 
   QLabel* m_summary;
-  QProgressBar* m_busy;
+  BusyIndicator* m_busy;
   QToolButton* m_cancelButton;
   QTimer* m_busyDelay;
 

@@ -21,6 +21,7 @@
 #include "attnscope/embeddings.hpp"
 #include "export/export_dialog.hpp"
 #include "main_window.hpp"
+#include "panels/busy_indicator.hpp"
 #include "panels/detail_panel.hpp"
 #include "panels/query_steps_model.hpp"
 #include "panels/sentence_editor.hpp"
@@ -439,6 +440,33 @@ class TestMainWindow : public QObject {
     QTRY_VERIFY(window.settingsPanel()->isAncestorOf(QApplication::focusWidget()) ||
                 QApplication::focusWidget() == window.settingsPanel());
     QVERIFY(window.grid()->findChild<QScrollArea*>(QStringLiteral("heatmapScroll"))->styleSheet().isEmpty());
+  }
+
+  // A computation a person would notice shows the busy indicator, animated, opaque (the status bar behind it
+  // is not repainted with each frame), until its result is on screen.
+  void aLongComputationShowsTheBusyIndicator() {
+    MainWindow window;
+    QVERIFY(activate(window));
+    auto* busy = window.findChild<BusyIndicator*>(QStringLiteral("busyIndicator"));
+    QVERIFY(busy);
+    QVERIFY(busy->testAttribute(Qt::WA_OpaquePaintEvent));
+    QVERIFY(!busy->isVisible());
+    ViewSettings settings = window.model()->settings();
+    QStringList words;
+    for (int i = 0; i < 3000; ++i) words << QStringLiteral("w%1").arg(i % 397);
+    settings.text = words.join(QLatin1Char(' '));
+    settings.embeddingSource = EmbeddingSource::seeded;
+    settings.dIn = 64;
+    settings.heads = 12;
+    settings.dOut = 768;
+    window.model()->setSettings(settings);
+    QTRY_VERIFY_WITH_TIMEOUT(busy->isVisible(), 5000);
+    QVERIFY(busy->isAnimating());
+    QTRY_VERIFY_WITH_TIMEOUT(busy->frame() > 0, 5000);  // it moves
+    QVERIFY(waitForIdle(window.controller(), 60000));
+    QTRY_VERIFY(!busy->isVisible());
+    QVERIFY(!busy->isAnimating());
+    QCOMPARE(window.model()->snapshot()->tokenCount(), 3000);
   }
 
   // README: "Esc cancels a long computation (the previous heatmaps stay)".
