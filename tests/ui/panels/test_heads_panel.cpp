@@ -196,6 +196,34 @@ class TestHeadsPanel : public QObject {
     QCOMPARE(window.model()->probeKey(), 2);
     QCOMPARE(window.model()->selection(), (QuerySelection{3, 1, 2}));
     QVERIFY(!table->isColumnHidden(HeadStatsModel::kProbeWeight));
+    // The field lists "none" and every token, numbered as the chips are, through edits that change, add and
+    // remove tokens.
+    const auto items = [&] {
+      QStringList texts;
+      for (int i = 0; i < window.heads()->probeField()->count(); ++i)
+        texts << window.heads()->probeField()->itemText(i);
+      return texts;
+    };
+    const QString dot = QStringLiteral(" \u00b7 ");
+    for (const auto& [text, tokens] : std::vector<std::pair<QString, QStringList>>{
+             {QStringLiteral("Your journey starts with one step"),
+              {"Your", "journey", "starts", "with", "one", "step"}},
+             {QStringLiteral("Your trip starts with one step now"),
+              {"Your", "trip", "starts", "with", "one", "step", "now"}},
+             {QStringLiteral("Your trip"), {"Your", "trip"}},
+             {QStringLiteral("A trip"), {"A", "trip"}}}) {
+      window.model()->setText(text);
+      QVERIFY(waitForIdle(window.controller()));
+      QStringList expected{QStringLiteral("none")};
+      for (int i = 0; i < tokens.size(); ++i) expected << QString::number(i + 1) + dot + tokens[i];
+      QCOMPARE(items(), expected);
+    }
+    window.heads()->probeField()->setCurrentIndex(2);
+    emit window.heads()->probeField()->activated(2);
+    QCOMPARE(window.model()->probeKey(), 1);  // "trip"
+    window.model()->setText(QStringLiteral("Your journey starts with one step"));
+    QVERIFY(waitForIdle(window.controller()));
+
     // A key beyond a shorter text is dropped.
     window.model()->setProbeKey(5);
     QCOMPARE(window.model()->probeKey(), 5);
