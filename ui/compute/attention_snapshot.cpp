@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <span>
 
@@ -23,6 +24,20 @@ namespace attnscope::ui {
 
 void ColorMapDataDeleter::operator()(QCPColorMapData* cells) const {
   delete cells;
+}
+
+MapCells MapCells::copyFor(int row) const {
+  MapCells copy;
+  copy.maskRow = row;
+  copy.head = head;
+  copy.quantity = quantity;
+  copy.region = region;
+  copy.cells.reset(new QCPColorMapData(*cells));
+  copy.minimum = minimum;
+  copy.maximum = maximum;
+  copy.anyMasked = anyMasked;
+  copy.percentile99 = percentile99;
+  return copy;
 }
 
 namespace {
@@ -227,6 +242,27 @@ class HeadSummaryFold {
 CellRegion preparedRegion(int tokens, const PreparedMaps& prepare) {
   return CellRegion::fitting(tokens, 0, tokens, 0, tokens, prepare.keyPixels, prepare.queryPixels,
                              prepare.reduction);
+}
+
+// The maps of `quantities` for heads [firstHead, endHead), each made by build(head, quantity), appended to
+// `maps`. A long text's maps each read n² cells: spread over the cores (this thread takes part), checking
+// `cancel` between maps; throws Cancelled.
+template <typename Build>
+void buildMaps(const std::vector<Quantity>& quantities, int firstHead, int endHead, const CancelToken& cancel,
+               std::vector<MapCells>& maps, const Build& build) {
+  struct Job {
+    Quantity quantity;
+    int head;
+    MapCells cells;
+  };
+  std::vector<Job> jobs;
+  for (const Quantity quantity : quantities)
+    for (int head = firstHead; head < endHead; ++head) jobs.push_back(Job{quantity, head, {}});
+  QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
+    if (!cancel.cancelled()) job.cells = build(job.head, job.quantity);
+  });
+  cancel.throw_if_cancelled();
+  for (Job& job : jobs) maps.push_back(std::move(job.cells));
 }
 
 }  // namespace
@@ -517,22 +553,15 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     StreamedRow& row = streamed[maskIndex];
     snapshot->mostHeadsHeld = std::max(snapshot->mostHeadsHeld, static_cast<int>(heads.size()));
     const CellRegion region = preparedRegion(static_cast<int>(mask.rows()), prepare);
-    struct Job {
-      std::size_t head;
-      Quantity quantity;
-      MapCells cells;
-    };
-    std::vector<Job> jobs;
-    for (const Quantity quantity : prepare.quantities)
-      if (quantity != Quantity::dropoutWeights)  // streamed only without dropout
-        for (std::size_t head = 0; head < heads.size(); ++head) jobs.push_back(Job{head, quantity, {}});
-    QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
-      if (!cancel.cancelled())
-        job.cells = buildMapCells(heads[job.head], nullptr, mask, static_cast<int>(maskIndex),
-                                  static_cast<int>(firstHead + job.head), job.quantity, region);
-    });
-    cancel.throw_if_cancelled();
-    for (Job& job : jobs) row.maps.push_back(std::move(job.cells));
+    std::vector<Quantity> quantities;  // streamed only without dropout
+    std::copy_if(prepare.quantities.begin(), prepare.quantities.end(), std::back_inserter(quantities),
+                 [](Quantity quantity) { return quantity != Quantity::dropoutWeights; });
+    buildMaps(quantities, 0, static_cast<int>(heads.size()), cancel, row.maps,
+              [&](int head, Quantity quantity) {
+                return buildMapCells(heads[static_cast<std::size_t>(head)], nullptr, mask,
+                                     static_cast<int>(maskIndex), static_cast<int>(firstHead) + head,
+                                     quantity, region);
+              });
     for (HeadResult& head : heads) {
       if (summarized) row.summary.add(head, nullptr, mask);
       // The statistics come from the weights when the backend left their terms out.
@@ -640,21 +669,12 @@ std::shared_ptr<const AttentionSnapshot> withHeadSummary(
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
                     const CancelToken& cancel, int firstHead) {
   const CellRegion region = preparedRegion(snapshot.tokenCount(), prepare);
-  struct Job {
-    Quantity quantity;
-    int head;
-    MapCells cells;
-  };
-  std::vector<Job> jobs;
-  for (const Quantity quantity : prepare.quantities)
-    if (snapshot.hasQuantity(quantity))
-      for (int head = firstHead; head < snapshot.headCount(); ++head) jobs.push_back(Job{quantity, head, {}});
-  // A long text's maps each read n² cells: spread over the cores (this thread takes part).
-  QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
-    if (!cancel.cancelled()) job.cells = buildMapCells(snapshot, row, job.head, job.quantity, region);
-  });
-  cancel.throw_if_cancelled();
-  for (Job& job : jobs) snapshot.prepared.maps.push_back(std::move(job.cells));
+  std::vector<Quantity> quantities;
+  std::copy_if(prepare.quantities.begin(), prepare.quantities.end(), std::back_inserter(quantities),
+               [&snapshot](Quantity quantity) { return snapshot.hasQuantity(quantity); });
+  buildMaps(
+      quantities, firstHead, snapshot.headCount(), cancel, snapshot.prepared.maps,
+      [&](int head, Quantity quantity) { return buildMapCells(snapshot, row, head, quantity, region); });
 }
 
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {

@@ -45,6 +45,9 @@ struct MapCells {
   // them (NaN when every cell is masked): the top of a weight map's colour range (ColorMaps::rangeFor).
   double percentile99 = 0.0;
   static constexpr int kPercentileSample = 4096;
+
+  // The same map for mask row `row`, its cells copied (a plot takes its cells over, so each row has its own).
+  MapCells copyFor(int row) const;
 };
 
 // What a head keeps of its softmax when its n × n matrices were let go: per query row, the largest scaled

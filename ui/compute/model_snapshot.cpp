@@ -1,7 +1,5 @@
 #include "compute/model_snapshot.hpp"
 
-#include <qcustomplot.h>
-
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -353,18 +351,8 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     const std::size_t built = snapshot->prepared.maps.size();
     for (std::size_t i = 0; i < built; ++i) {
       const MapCells& map = snapshot->prepared.maps[i];
-      if (map.maskRow != static_cast<int>(rowOfRun[row])) continue;
-      MapCells copy;
-      copy.maskRow = static_cast<int>(row);
-      copy.head = map.head;
-      copy.quantity = map.quantity;
-      copy.region = map.region;
-      copy.cells.reset(new QCPColorMapData(*map.cells));
-      copy.minimum = map.minimum;
-      copy.maximum = map.maximum;
-      copy.anyMasked = map.anyMasked;
-      copy.percentile99 = map.percentile99;
-      snapshot->prepared.maps.push_back(std::move(copy));
+      if (map.maskRow == static_cast<int>(rowOfRun[row]))
+        snapshot->prepared.maps.push_back(map.copyFor(static_cast<int>(row)));
     }
   }
   for (const MaskedResult& row : snapshot->rows)
