@@ -24,6 +24,9 @@ namespace {
 
 // The engine's weights against PyTorch's differ by about 1e-7; a difference of two, by twice that.
 constexpr double kDiffTolerance = 1e-6;
+// GPT-2's attention products are not PyTorch's (each row is computed on its own, so that an edit recomputes
+// only its rows), and its weights agree with PyTorch's to about 1e-6: their differences, to 1e-5.
+constexpr double kGpt2DiffTolerance = 1e-5;
 constexpr double kTotalVariationTolerance = 1e-6;
 
 Matrix matrix_of(std::initializer_list<std::initializer_list<float>> rows) {
@@ -48,7 +51,7 @@ AttentionResult result_of(std::initializer_list<Matrix> weights) {
 }
 
 void check_against_oracle(const std::vector<HeadComparison>& actual, const QJsonArray& expected,
-                          const QString& what) {
+                          const QString& what, double diff_tolerance = kDiffTolerance) {
   QCOMPARE(qsizetype(actual.size()), expected.size());
   for (qsizetype h = 0; h < expected.size(); ++h) {
     const QJsonObject want = expected[h].toObject();
@@ -56,7 +59,7 @@ void check_against_oracle(const std::vector<HeadComparison>& actual, const QJson
     const QString label = what + QStringLiteral(" layer %1 head %2").arg(got.layer).arg(got.head);
     QCOMPARE(got.layer, want["layer"].toInt(0));
     QCOMPARE(got.head, want["head"].toInt());
-    ATTNSCOPE_COMPARE_DECIMALS(got.weights_diff, to_matrix(want["weights_diff"]), kDiffTolerance, label);
+    ATTNSCOPE_COMPARE_DECIMALS(got.weights_diff, to_matrix(want["weights_diff"]), diff_tolerance, label);
     const double total_variation = want["total_variation"].toDouble();
     QVERIFY2(std::abs(got.total_variation - total_variation) <= kTotalVariationTolerance,
              qPrintable(label + QStringLiteral(": total_variation %1, expected %2")
@@ -302,7 +305,7 @@ class TestCompare : public QObject {
         options.extra_mask = MaskSpec::parse(oracle["extra_mask"].toString().toStdString());
       const Gpt2Result a = model.run(ids_of(oracle["a_ids"].toArray()), options);
       const Gpt2Result b = model.run(ids_of(oracle["b_ids"].toArray()), options);
-      check_against_oracle(compare_layers(a, b), oracle["heads"].toArray(), name);
+      check_against_oracle(compare_layers(a, b), oracle["heads"].toArray(), name, kGpt2DiffTolerance);
     }
   }
 };

@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -394,6 +395,21 @@ class TestGpt2 : public QObject {
     check("insert 3 tokens before the end under the window", static_cast<int>(ids.size()) - 4);
     extra.reset();
     check("the window taken away", 8);
+    // A mask with gaps (rows that are not one run of visible keys): every fifth key back is hidden, and from
+    // query 100 on the first 40 keys too, so that the rows an edit at 100 computes span other keys than
+    // their whole block does.
+    {
+      std::ofstream csv(path_of(directory) / "gaps.csv");
+      for (int i = 0; i < 400; ++i)
+        for (int j = 0; j < 400; ++j)
+          csv << ((j < i && (i - j) % 5 == 0) || (i >= 100 && j < 40) ? 1 : 0) << (j + 1 < 400 ? "," : "\n");
+    }
+    extra = MaskSpec::parse("file:" + (path_of(directory) / "gaps.csv").string());
+    check("a mask with gaps on top", 5);
+    ids[100] = random_id();
+    check("replace a token under the mask with gaps", 100);
+    extra.reset();
+    check("the mask with gaps taken away", 5);
 
     // The kept layer's rows before the edit's block are the earlier result's, copied rather than computed:
     // a cell changed in it shows through; a copy of it, or a result of another text, is not taken.

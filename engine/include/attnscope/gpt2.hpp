@@ -55,14 +55,14 @@ struct Gpt2Config {
 // output (each n × width, row-major; about 5·n_embd·n_layer floats per token: 190 MB for gpt2 at 1,023
 // tokens), and the final hidden state. Under the causal mask position i depends only on tokens 0…i, so a
 // run given this finds the first position k whose token or mask row changed and computes only positions ≥ k
-// in every layer (attention in blocks of 64 queries from the one holding k), with the same bits as a fresh
-// run: every product is one FMA chain per cell, attention runs over the text padded to whole blocks. Tied
-// to the model that filled it (another model's, or one run with other threads, is ignored and refilled).
+// in every layer (attention too: only the rows from k), with the same bits as a fresh run: every product,
+// attention's included, is one FMA chain per cell, and each row's softmax runs over its own visible keys.
+// Tied to the model that filled it (another model's, or one run with other threads, is ignored and refilled).
 struct Gpt2Cache {
   std::vector<int> ids;
   MaskMatrix mask;  // causal and the extra mask, n × n, 1 = hidden
-  // Rows for the text padded to whole blocks of 64 (the first n are the states; the padding's queries, keys
-  // and values are 0), so that most edits that change n keep the matrices in place.
+  // Rows for whole blocks of 64 tokens (the first n are the states; the others are spare), so that most
+  // edits that change n keep the matrices in place.
   std::vector<Matrix> layer_input, attention_output;       // per layer: × n_embd
   std::vector<std::vector<Matrix>> queries, keys, values;  // per layer and head: × head_dim
   Matrix final_hidden;                                     // × n_embd, after ln_f

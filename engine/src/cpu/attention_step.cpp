@@ -17,6 +17,7 @@
 
 #include "attnscope/error.hpp"
 #include "attnscope/head_stats.hpp"
+#include "cpu/ordered_product.hpp"
 #include "cpu/parallel.hpp"
 
 namespace attnscope::cpu {
@@ -343,7 +344,7 @@ template <typename Scale>
 void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
                     Eigen::Index row_end, KeySpan span, Scale scale, const Cells& raw, const Cells& weights,
                     std::vector<HeadRowStats>* stats) {
-  const Eigen::Index n = input.queries->rows();
+  const Eigen::Index n = input.length();
   const Eigen::Index width = span.end - span.begin;
   for (Eigen::Index query = row_begin; query < row_end; ++query) {
     HeadRowStats* row_stats = stats ? &(*stats)[static_cast<std::size_t>(query)] : nullptr;
@@ -368,14 +369,21 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
       continue;
     }
     const std::uint8_t* hidden = input.mask->row(query).data();
-    for (Eigen::Index k = 0; k < width; ++k) row[k] = hidden[span.begin + k] ? kMinusInfinity : scale(src[k]);
+    // Row-exact rows normalise the keys from their own first visible one to their last, so that their sums'
+    // order does not depend on the block's span; the others, the span.
+    const KeySpan keys = input.row_exact ? KeySpan{range.begin, range.end} : span;
+    const Eigen::Index begin = keys.begin - span.begin, end = keys.end - span.begin;
+    std::fill(row, row + begin, 0.0f);
+    std::fill(row + end, row + width, 0.0f);
+    for (Eigen::Index k = begin; k < end; ++k)
+      row[k] = hidden[span.begin + k] ? kMinusInfinity : scale(src[k]);
     if (input.normalization == Normalization::softmax) {
-      softmax(row, row, width, AsIs{}, wanted);
+      softmax(row + begin, row + begin, end - begin, AsIs{}, wanted);
       if (row_stats)
         *row_stats = row_stats_of(terms, row, span.begin, span.end,
                                   n - std::count(hidden, hidden + n, std::uint8_t{1}), query);
     } else {
-      sum_normalize(row, 0, width, query);
+      sum_normalize(row, begin, end, query);
       if (row_stats) *row_stats = head_row_stats(row, span.begin, span.end, hidden, n, query);
     }
   }
@@ -421,6 +429,43 @@ void copy_row_stats(const HeadResult& earlier, const MaskMatrix& mask, Eigen::In
   for (Eigen::Index query = row_begin; query < row_end; ++query)
     head.row_stats[static_cast<std::size_t>(query)] =
         head_row_stats(head.weights.row(query).data(), 0, n, mask.row(query).data(), n, query);
+}
+
+// A row-exact block's raw scores: each cell q · k one chain of FMAs over the head's d values, whatever rows
+// and keys are computed with it. The span's keys are laid out as columns (d × keys, zero past the span) for
+// ordered_product; raw's rows have room for the padding's cells.
+void ordered_scores(const StepInput& input, Eigen::Index row_begin, Eigen::Index rows, KeySpan span,
+                    const Cells& raw, Matrix& keys) {
+  const Eigen::Index d = input.queries->cols(), width = span.end - span.begin, columns = whole_packets(width);
+  if (keys.rows() != d || keys.cols() < columns) keys.resize(d, std::max(keys.cols(), columns));
+  keys.leftCols(width) = input.keys->middleRows(span.begin, width).transpose();
+  keys.middleCols(width, columns - width).setZero();
+  ordered_product(input.queries->row(row_begin).data(), d, rows, keys.data(), keys.cols(), d, columns,
+                  raw.at(row_begin, span.begin), raw.stride);
+}
+
+// A row-exact block's context rows [row_begin, row_begin + rows) = weights · the span's values. The
+// weights of keys a row does not see are exactly 0, and a 0 term leaves a sum's bits as they are (the sums
+// start from +0), so a row's context does not depend on how wide the block's span is.
+void ordered_context(const float* weights, Eigen::Index weights_stride, Eigen::Index rows,
+                     const Matrix& values, KeySpan span, Matrix& context, Eigen::Index row_begin,
+                     StepScratch& scratch) {
+  const Eigen::Index d = values.cols(), width = span.end - span.begin;
+  if (d % kLanes == 0) {
+    ordered_product(weights, weights_stride, rows, values.row(span.begin).data(), d, width, d,
+                    context.row(row_begin).data(), d);
+    return;
+  }
+  // A head size that is not whole packets: through copies padded with zero columns.
+  const Eigen::Index padded = whole_packets(d);
+  Matrix& padded_values = scratch.values;
+  padded_values.resize(width, padded);
+  padded_values.leftCols(d) = values.middleRows(span.begin, width);
+  padded_values.rightCols(padded - d).setZero();
+  scratch.context.resize(rows, padded);
+  ordered_product(weights, weights_stride, rows, padded_values.data(), padded, width, padded,
+                  scratch.context.data(), padded);
+  context.middleRows(row_begin, rows) = scratch.context.leftCols(d);
 }
 
 // Asks the kernel to back a fresh n × n matrix with 2 MiB pages. Every edit writes new matrices, and the
@@ -476,7 +521,7 @@ void copy_earlier_rows(const HeadResult& earlier, const MaskMatrix& mask, Eigen:
 }
 
 void allocate_head(const StepInput& input, HeadResult& head) {
-  const Eigen::Index n = input.queries->rows();
+  const Eigen::Index n = input.length();
   head.scale = 1.0f / input.scale_divisor;
   if (input.keep_scores) {
     head.scores.resize(n, n);
@@ -493,10 +538,10 @@ void allocate_head(const StepInput& input, HeadResult& head) {
 }
 
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head, Matrix& scratch) {
+                    Eigen::Index row_end, HeadResult& head, StepScratch& scratch) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point block_start = input.clock ? Clock::now() : Clock::time_point{};
-  const Eigen::Index n = input.queries->rows();
+  const Eigen::Index n = input.length();
   const Eigen::Index rows = row_end - row_begin;
   const KeySpan span = block_key_span(ranges, row_begin, row_end, n);
   const Eigen::Index width = span.end - span.begin;
@@ -507,7 +552,9 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
   // hidden cells inside it (a causal block's diagonal) works in the thread's scratch, whose cells stay in
   // cache, and streams the results out: such a step's rows are mostly hidden cells, written only with
   // streaming stores.
+  // A row-exact product writes whole packets of keys: always the scratch, whose rows have room for them.
   const bool dense =
+      !input.row_exact &&
       std::all_of(ranges.begin() + row_begin, ranges.begin() + row_end, [&](VisibleRange range) {
         return range.contiguous && range.begin == span.begin && range.end == span.end;
       });
@@ -517,12 +564,16 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     raw = input.keep_scores ? Cells{head.scores.row(row_begin).data() + span.begin, n, row_begin, span.begin}
                             : weights;
   } else {
-    if (scratch.rows() < rows || scratch.cols() < width)
-      scratch.resize(std::max(scratch.rows(), rows), std::max(scratch.cols(), width));
-    raw = weights = {scratch.data(), scratch.cols(), row_begin, span.begin};
+    Matrix& cells = scratch.cells;
+    const Eigen::Index columns = input.row_exact ? whole_packets(width) : width;
+    if (cells.rows() < rows || cells.cols() < columns)
+      cells.resize(std::max(cells.rows(), rows), std::max(cells.cols(), columns));
+    raw = weights = {cells.data(), cells.cols(), row_begin, span.begin};
   }
 
-  if (width > 0)
+  if (width > 0 && input.row_exact)
+    ordered_scores(input, row_begin, rows, span, raw, scratch.keys);
+  else if (width > 0)
     raw.block(row_begin, rows, span).noalias() =
         input.queries->middleRows(row_begin, rows) * input.keys->middleRows(span.begin, width).transpose();
   if (input.keep_scores) {
@@ -544,8 +595,14 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
     auto dropped = head.dropout_weights->middleRows(row_begin, rows);
     dropped = head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
-    if (width > 0)
+    if (width > 0 && input.row_exact)
+      ordered_context(dropped.data() + span.begin, n, rows, *input.values, span, head.context, row_begin,
+                      scratch);
+    else if (width > 0)
       context.noalias() = dropped.middleCols(span.begin, width) * input.values->middleRows(span.begin, width);
+  } else if (width > 0 && input.row_exact) {
+    ordered_context(weights.at(row_begin, span.begin), weights.stride, rows, *input.values, span,
+                    head.context, row_begin, scratch);
   } else if (width > 0) {
     context.noalias() = weights.block(row_begin, rows, span) * input.values->middleRows(span.begin, width);
   }
@@ -563,7 +620,7 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
                      std::span<HeadResult> heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied) {
   if (inputs.empty()) return;
-  const Eigen::Index n = inputs.front().queries->rows();
+  const Eigen::Index n = inputs.front().length();
   const std::size_t blocks = static_cast<std::size_t>((n + kRowBlock - 1) / kRowBlock);
   // (head, block) tasks head after head (a head's keys and values stay in cache from one task to the next),
   // and in each head the blocks that compute the most keys first (copied blocks last): the last tasks are
@@ -581,18 +638,19 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
   std::vector<std::size_t> order(inputs.size() * blocks);
   for (std::size_t task = 0; task < order.size(); ++task)
     order[task] = task / blocks * blocks + by_keys[task % blocks];
-  std::vector<Matrix> scratch(parallel_threads(order.size(), threads));  // sized by each thread on first use
+  std::vector<StepScratch> scratch(parallel_threads(order.size(), threads));  // sized by each thread on use
   parallel_for(order.size(), threads, [&](std::size_t task, std::size_t worker) {
     if (cancel) cancel->throw_if_cancelled();
     const std::size_t h = order[task] / blocks, block = order[task] % blocks;
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
     const Eigen::Index row_end = std::min(n, row_begin + kRowBlock);
-    if (is_copied(block)) {
-      if (!copied->earlier.empty())
-        copy_earlier_rows(copied->earlier[h], *inputs[h].mask, row_begin, row_end, inputs[h].keep_scores,
-                          heads[h]);
-    } else
-      attention_rows(inputs[h], ranges, row_begin, row_end, heads[h], scratch[worker]);
+    // The rows this task computes: from the first one not copied.
+    const Eigen::Index from =
+        is_copied(block) ? row_end : std::clamp(copied ? copied->rows_before : 0, row_begin, row_end);
+    if (from > row_begin && !copied->earlier.empty())
+      copy_earlier_rows(copied->earlier[h], *inputs[h].mask, row_begin, from, inputs[h].keep_scores,
+                        heads[h]);
+    if (from < row_end) attention_rows(inputs[h], ranges, from, row_end, heads[h], scratch[worker]);
   });
 }
 

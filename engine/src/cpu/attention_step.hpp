@@ -18,7 +18,7 @@ struct StepClock {
 };
 
 struct StepInput {
-  const Matrix* queries = nullptr;  // n × d
+  const Matrix* queries = nullptr;  // n × d (or more rows: see tokens)
   const Matrix* keys = nullptr;     // n × d
   const Matrix* values = nullptr;   // n × d
   float scale_divisor = 1.0f;
@@ -29,6 +29,13 @@ struct StepInput {
   StepClock* clock = nullptr;  // when set, attention_rows adds its time to it
   // Also fill head.row_stats (HeadResult), each block's rows from its weights while they are in cache.
   bool row_stats = false;
+  // Compute every row as if alone (ordered_product, each row's softmax over its own visible keys), so that a
+  // block's later rows may be computed without its earlier ones and get the same bits (CopiedBlocks::
+  // rows_before). Otherwise the products are Eigen's, whose bits depend on the block's shape.
+  bool row_exact = false;
+  // n, when the inputs have spare rows past the text's (a model keeps them for the next edit); 0: all rows.
+  Eigen::Index tokens = 0;
+  Eigen::Index length() const { return tokens > 0 ? tokens : queries->rows(); }
 };
 
 // For each query row, the half-open range of keys that are visible to it ([0, 0) when none is), and whether
@@ -47,11 +54,18 @@ struct KeySpan {
 KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row_begin, Eigen::Index row_end,
                        Eigen::Index n);
 
+// A thread's working memory for attention_rows, resized as needed.
+struct StepScratch {
+  Matrix cells;    // a block's scores and weights, when they do not go straight into the results
+  Matrix keys;     // row_exact: the span's keys as columns (d × keys, padded to whole packets)
+  Matrix values;   // row_exact, a head size that is not whole packets: the span's values, padded
+  Matrix context;  // … and the block's context rows, padded
+};
+
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
-// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask). A block
-// with hidden cells among the keys it computes works in `scratch` (resized as needed; one per thread).
+// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask).
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head, Matrix& scratch);
+                    Eigen::Index row_end, HeadResult& head, StepScratch& scratch);
 
 // Queries per task: large enough for an efficient GEMM, small enough that causal masks skip most hidden
 // blocks.
@@ -62,11 +76,14 @@ constexpr Eigen::Index kRowBlock = 64;
 struct CopiedBlocks {
   std::span<const HeadResult> earlier;  // one per head; empty: the marked blocks are skipped
   std::vector<char> copied;             // per block
+  // Rows before this one are copied (or skipped) too, in whichever block they are: only for row_exact inputs.
+  Eigen::Index rows_before = 0;
 };
 
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over
 // `threads` threads as (head, block of kRowBlock queries) tasks; `cancel`, when given, is checked per task.
-// The blocks `copied` marks (when given) are copied from its earlier heads.
+// The blocks `copied` marks (when given), and the rows before its rows_before, are copied from its earlier
+// heads.
 void attention_heads(std::span<const StepInput> inputs, const std::vector<VisibleRange>& ranges,
                      std::span<HeadResult> heads, int threads, const CancelToken* cancel,
                      const CopiedBlocks* copied = nullptr);

@@ -11,6 +11,7 @@
 #include "attnscope/mask.hpp"
 #include "attnscope/safetensors.hpp"
 #include "cpu/attention_step.hpp"
+#include "cpu/ordered_product.hpp"
 #include "cpu/parallel.hpp"
 #include "readers.hpp"
 
@@ -126,67 +127,18 @@ class WeightReader {
   std::string prefix_;
 };
 
-namespace packet = Eigen::internal;
-using Packet = packet::packet_traits<float>::type;
-constexpr Index kLanes = packet::packet_traits<float>::size;
-// The register tile of product_rows: 8 rows × 3 packets of accumulators with AVX-512's 32 registers, 4 × 2
-// with 16.
-constexpr int kTileRows = kLanes >= 16 ? 8 : 4;
-constexpr int kTilePackets = kLanes >= 16 ? 3 : 2;
-constexpr Index kTileColumns = kTilePackets * kLanes;
+using cpu::kLanes;
+using cpu::kTileColumns;
+using cpu::kTilePackets;
+using cpu::kTileRows;
+using cpu::product_columns;
+using Packet = cpu::ProductPacket;
+namespace packet = cpu::packet;
 // The inner dimension is taken kDepthBlock at a time, each block's slice of a column tile of the weights
 // packed contiguously (it stays in L1/L2 while every row passes through it, as in Eigen's GEMM). The tile's
 // sums are stored between blocks and loaded again, so every cell is still one chain of FMAs in the order
 // k = 0, 1, …: blocking changes no bit.
 constexpr Index kDepthBlock = 256;
-
-// out[r][0, V·kLanes) (+)= Σ_k x[r][k] · w[k][0, V·kLanes) for R rows and `depth` values of k, the sums in
-// registers, starting from out's values when `accumulate` and from 0 otherwise.
-template <int R, int V>
-void product_tile(const float* x, Index x_stride, const float* w, Index w_stride, Index depth, float* out,
-                  Index out_stride, bool accumulate) {
-  Packet sum[R][V];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v)
-      sum[r][v] = accumulate ? packet::ploadu<Packet>(out + r * out_stride + v * kLanes)
-                             : packet::pset1<Packet>(0.0f);
-  for (Index k = 0; k < depth; ++k) {
-    const float* w_row = w + k * w_stride;
-    Packet w_packets[V];
-    for (int v = 0; v < V; ++v) w_packets[v] = packet::ploadu<Packet>(w_row + v * kLanes);
-    for (int r = 0; r < R; ++r) {
-      const Packet x_value = packet::pset1<Packet>(x[r * x_stride + k]);
-      for (int v = 0; v < V; ++v) sum[r][v] = packet::pmadd(x_value, w_packets[v], sum[r][v]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) packet::pstoreu(out + r * out_stride + v * kLanes, sum[r][v]);
-}
-
-// product_tile for the last `rows` (< kTileRows) rows.
-template <int V, int R = 1>
-void product_last_rows(int rows, const float* x, Index x_stride, const float* w, Index w_stride, Index depth,
-                       float* out, Index out_stride, bool accumulate) {
-  if constexpr (R < kTileRows) {
-    if (rows == R) return product_tile<R, V>(x, x_stride, w, w_stride, depth, out, out_stride, accumulate);
-    product_last_rows<V, R + 1>(rows, x, x_stride, w, w_stride, depth, out, out_stride, accumulate);
-  }
-}
-
-// Rows [row_begin, row_end) of out for the V·kLanes columns starting at `column`, over x's columns
-// [k_begin, k_begin + depth) against w (depth rows of stride w_stride).
-template <int V>
-void product_columns(const Matrix& x, Index k_begin, Index depth, const float* w, Index w_stride,
-                     Index column, Index row_begin, Index row_end, Matrix& out, bool accumulate) {
-  const Index x_stride = x.cols(), out_stride = out.cols();
-  Index r = row_begin;
-  for (; r + kTileRows <= row_end; r += kTileRows)
-    product_tile<kTileRows, V>(x.row(r).data() + k_begin, x_stride, w, w_stride, depth,
-                               out.row(r).data() + column, out_stride, accumulate);
-  if (r < row_end)
-    product_last_rows<V>(static_cast<int>(row_end - r), x.row(r).data() + k_begin, x_stride, w, w_stride,
-                         depth, out.row(r).data() + column, out_stride, accumulate);
-}
 
 // A product of at most this many rows (an edit near the end of a text) is one pass over the weights, bound
 // by reading them: it takes them in place, kFewRowsDepthBlock rows at a time, where the packed slices would
@@ -223,12 +175,14 @@ void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begi
         slice = packed.data();
         slice_stride = kTileColumns;
       }
-      product_columns<kTilePackets>(x, k_begin, block, slice, slice_stride, column, first_row, n, out,
+      product_columns<kTilePackets>(x.row(first_row).data() + k_begin, x.cols(), n - first_row, slice,
+                                    slice_stride, block, out.row(first_row).data() + column, out.cols(),
                                     accumulate);
     }
     for (; column + kLanes <= end; column += kLanes)
-      product_columns<1>(x, k_begin, block, w.data() + k_begin * w_stride + column, w_stride, column,
-                         first_row, n, out, accumulate);
+      product_columns<1>(x.row(first_row).data() + k_begin, x.cols(), n - first_row,
+                         w.data() + k_begin * w_stride + column, w_stride, block,
+                         out.row(first_row).data() + column, out.cols(), accumulate);
   }
   // The last columns (fewer than a packet: only small models' widths leave any), one cell at a time.
   for (Index column = begin + (end - begin) / kLanes * kLanes; column < end; ++column)
@@ -297,19 +251,7 @@ void layer_norm(const Matrix& x, const FloatTensor& weight, const FloatTensor& b
   });
 }
 
-// `out` sized for head's matrices cut from the padded length: n × n (scores, weights), n × d and the row
-// statistics' terms. Matrices whose sizes do not change keep their memory.
-void size_unpadded(const HeadResult& head, Index n, bool scores, HeadResult& out) {
-  const auto size = [n](Matrix& matrix, Index cols) {
-    if (matrix.rows() != n || matrix.cols() != cols) matrix.resize(n, cols);
-  };
-  size(out.weights, n);
-  if (scores) size(out.scores, n);
-  for (Matrix* part : {&out.queries, &out.keys, &out.values, &out.context}) size(*part, head.context.cols());
-  out.row_stats.resize(head.row_stats.empty() ? 0 : static_cast<std::size_t>(n));
-}
-
-// A head's padded queries, keys and values (one layer's, the attention step's inputs).
+// A head's queries, keys and values (one layer's, the attention step's inputs; rows past n are spare).
 struct HeadInputs {
   const Matrix &queries, &keys, &values;
 };
@@ -321,23 +263,6 @@ void hand_inputs(const HeadInputs& inputs, Index n, Index first_row, HeadResult&
     if (to->rows() != n || to->cols() != from->cols()) to->resize(n, from->cols());
     to->bottomRows(n - first_row) = from->middleRows(first_row, n - first_row);
   }
-}
-
-// head's matrices cut from the padded length into `out` (sized by size_unpadded), copying only the rows
-// from first_row on (queries, keys and values from first_input_row on).
-void unpad(const HeadResult& head, const HeadInputs& inputs, Index n, Index first_row, Index first_input_row,
-           bool scores, HeadResult& out) {
-  const auto cut = [n](const Matrix& matrix, Index first, Matrix& result) {
-    result.bottomRows(n - first) = matrix.block(first, 0, n - first, result.cols());
-  };
-  cut(head.weights, first_row, out.weights);
-  if (scores) cut(head.scores, first_row, out.scores);
-  hand_inputs(inputs, n, first_input_row, out);
-  cut(head.context, first_row, out.context);
-  out.scale = head.scale;
-  if (!out.row_stats.empty())
-    std::copy(head.row_stats.begin() + first_row, head.row_stats.begin() + n,
-              out.row_stats.begin() + first_row);
 }
 
 // options.earlier_layers' layer l when it is what the last run with the cache handed out, n_earlier tokens
@@ -479,19 +404,10 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   for (Index i = 0; i < n; ++i)
     if (ranges[static_cast<std::size_t>(i)].begin >= ranges[static_cast<std::size_t>(i)].end)
       empty_rows.push_back(i);
-  // Attention runs over the text padded to whole blocks of 64 queries: a block computes its rows with
-  // products of its own shape, so a last block cut short by n would give other bits than the same rows of a
-  // longer text, where the block is whole, and an edit at the end could not reuse them. A padded query sees
-  // only itself (its q, k and v are 0); real queries never see padded keys (the causal mask).
-  const Index padded = (n + kRowBlock - 1) / kRowBlock * kRowBlock;
-  MaskMatrix padded_mask;
-  if (padded > n) {
-    padded_mask.setOnes(padded, padded);
-    padded_mask.topLeftCorner(n, n) = mask;
-    for (Index p = n; p < padded; ++p) padded_mask(p, p) = 0;
-  }
-  const MaskMatrix& step_mask = padded > n ? padded_mask : mask;
-  const std::vector<cpu::VisibleRange> step_ranges = padded > n ? cpu::visible_ranges(padded_mask) : ranges;
+  // The per-layer matrices a cache keeps have rows for whole blocks of 64 tokens, so that most edits that
+  // change n keep them as they are: growing one by a row moved it (6–14 ms per edit at 255 tokens). Only the
+  // first n rows are used.
+  const Index capacity = (n + kRowBlock - 1) / kRowBlock * kRowBlock;
   // As Hugging Face: scores / torch.full([], head_dim ** 0.5), a float32 divisor.
   const auto scale_divisor = static_cast<float>(std::sqrt(static_cast<double>(head_dim)));
   const int threads = cpu::worker_threads();
@@ -534,8 +450,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       for (std::vector<Matrix>& layer : *parts) layer.resize(head_count);
     }
   }
-  // The first block of 64 queries that holds a changed row: attention recomputes whole blocks (its products'
-  // bits depend on the block's shape), the queries of its reused rows coming from the cache.
+  // The first block of 64 queries that holds a changed row. Attention computes each row as if alone
+  // (StepInput::row_exact), so only the rows from the changed one are computed, in that block too.
   const Index first_block = reused / kRowBlock;
 
   // x is the residual stream for positions ≥ reused; rows before them are never read.
@@ -551,7 +467,7 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   std::vector<Matrix> own_queries(head_count), own_keys(head_count), own_values(head_count);
   Matrix qkv;  // the rows from `reused` on
   Matrix normed, merged(n, width), hidden, mlp_output;
-  AttentionResult reused_layer, reused_unpadded;
+  AttentionResult reused_layer;
   for (int l = 0; l < config.n_layer; ++l) {
     cancel.throw_if_cancelled();
     const auto layer_start = std::chrono::steady_clock::now();
@@ -562,10 +478,8 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     std::vector<Matrix>& keys = cache ? cache->keys[layer_index] : own_keys;
     std::vector<Matrix>& values = cache ? cache->values[layer_index] : own_values;
     Matrix& attention_output = cache ? cache->attention_output[layer_index] : own_attention_output;
-    // Sized for the padded text, so that most edits that change n keep the matrices as they are: growing
-    // one by a row moved it (6–14 ms per edit at 255 tokens). Only the first n rows are used.
-    resize_keeping(input, padded, width, reused);
-    resize_keeping(attention_output, padded, width, reused);
+    resize_keeping(input, capacity, width, reused);
+    resize_keeping(attention_output, capacity, width, reused);
     input.middleRows(reused, n - reused) = x.bottomRows(n - reused);
 
     layer_norm(input, weights.ln_1_weight, weights.ln_1_bias, config.layer_norm_epsilon, normed, threads,
@@ -574,26 +488,27 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
 
     const bool keep = kept[layer_index];
     // Attention handed out has every row: computed, or, for a kept layer the last run handed out too, copied
-    // from it before the changed row's block. Otherwise only the blocks from the changed row's are computed.
+    // from it before the changed row. Otherwise only the rows from the changed one are computed.
     const bool every_row = keep || static_cast<bool>(options.on_layer);
     const AttentionResult* earlier =
-        keep && first_block > 0 ? earlier_layer(options, l, handed_before, n_before, head_count) : nullptr;
+        keep && reused > 0 ? earlier_layer(options, l, handed_before, n_before, head_count) : nullptr;
     // Attention works in matrices reused from layer to layer, so that an edit's layers fault in no fresh
-    // pages (about 2 µs per 4 KiB page here), except a kept layer without padding: its matrices are the
-    // result's. A padded kept layer's result is the unpadded copy.
-    AttentionResult fresh_layer, fresh_unpadded;
-    AttentionResult& layer = keep && padded == n ? fresh_layer : reused_layer;
+    // pages (about 2 µs per 4 KiB page here), except a kept layer: its matrices are the result's.
+    AttentionResult fresh_layer;
+    AttentionResult& layer = keep ? fresh_layer : reused_layer;
     layer.heads.resize(head_count);
     std::vector<cpu::StepInput> inputs(head_count);
     // Sized on this thread: which helper runs which head changes with every parallel_for, and memory that a
     // thread allocates comes from its own malloc arena, so sizing there handed out fresh pages on every edit.
     for (std::size_t h = 0; h < head_count; ++h) {
       for (Matrix* part : {&queries[h], &keys[h], &values[h]})
-        resize_keeping(*part, padded, head_dim, reused);
-      inputs[h] = cpu::StepInput{&queries[h],   &keys[h],           &values[h],
-                                 scale_divisor, &step_mask,         Normalization::softmax,
-                                 nullptr,       options.keep_scores};
+        resize_keeping(*part, capacity, head_dim, reused);
+      inputs[h] = cpu::StepInput{
+          &queries[h], &keys[h],           &values[h], scale_divisor, &mask, Normalization::softmax,
+          nullptr,     options.keep_scores};
+      inputs[h].tokens = n;
       inputs[h].row_stats = options.row_stats;
+      inputs[h].row_exact = true;
       cpu::allocate_head(inputs[h], layer.heads[h]);
     }
     // Each head's q, k and v are kept per layer: only the changed rows are split out of c_attn's output.
@@ -602,17 +517,16 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       for (const auto& [part, offset] :
            {std::pair(&queries[h], Index{0}), std::pair(&keys[h], width), std::pair(&values[h], 2 * width)}) {
         part->middleRows(reused, n - reused) = qkv.block(reused, offset + column, n - reused, head_dim);
-        part->bottomRows(padded - n).setZero();
       }
     });
     cpu::CopiedBlocks skipped;
-    if (first_block > 0 && (!every_row || earlier)) {
-      skipped.copied.assign(static_cast<std::size_t>(padded / kRowBlock), 0);
+    if (reused > 0 && (!every_row || earlier)) {
+      skipped.copied.assign(static_cast<std::size_t>(capacity / kRowBlock), 0);
       std::fill_n(skipped.copied.begin(), first_block, 1);
-      // Padded, the earlier rows go straight into the unpadded copy below.
-      if (earlier && padded == n) skipped.earlier = earlier->heads;
+      skipped.rows_before = reused;
+      if (earlier) skipped.earlier = earlier->heads;
     }
-    cpu::attention_heads(inputs, step_ranges, layer.heads, threads, &cancel,
+    cpu::attention_heads(inputs, ranges, layer.heads, threads, &cancel,
                          skipped.copied.empty() ? nullptr : &skipped);
     for (std::size_t h = 0; h < head_count; ++h)
       merged.block(reused, static_cast<Index>(h) * head_dim, n - reused, head_dim) =
@@ -636,48 +550,28 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       throw Error("layer " + std::to_string(l) +
                   " overflowed float32: the checkpoint's weights are too large for this text");
 
-    AttentionResult* handed = &layer;
     if (keep || options.on_layer || options.on_layer_rows) {
-      // Without the padding: the rows it hands out (the others are allocated, never written).
-      if (padded > n) {
-        // Rows before `reused` are the last run's: a layer the run does not keep hands out only the others.
-        const Index computed_from = earlier ? first_block * kRowBlock : 0;
-        const Index first_row = every_row ? computed_from : reused;
-        AttentionResult& unpadded = keep ? fresh_unpadded : reused_unpadded;
-        unpadded.heads.resize(head_count);
-        // Sized on this thread, as the heads were.
-        for (std::size_t h = 0; h < head_count; ++h)
-          size_unpadded(layer.heads[h], n, options.keep_scores, unpadded.heads[h]);
-        parallel_for(head_count, threads, [&](std::size_t h) {
-          unpad(layer.heads[h], HeadInputs{queries[h], keys[h], values[h]}, n, first_row,
-                every_row ? 0 : first_row, options.keep_scores, unpadded.heads[h]);
-          if (earlier)
-            cpu::copy_earlier_rows(earlier->heads[h], mask, 0, first_row, options.keep_scores,
-                                   unpadded.heads[h]);
-        });
-        handed = &unpadded;
-      } else {
-        parallel_for(head_count, threads, [&](std::size_t h) {
-          hand_inputs(HeadInputs{queries[h], keys[h], values[h]}, n, every_row ? 0 : reused, layer.heads[h]);
-        });
-      }
-      handed->device = "cpu";
-      handed->mask = mask;
-      handed->empty_rows = empty_rows;
-      handed->output = attention_output.topRows(n);
-      handed->compute_ms =
+      // Rows before `reused` are the last run's: a layer the run does not keep hands out only the others.
+      parallel_for(head_count, threads, [&](std::size_t h) {
+        hand_inputs(HeadInputs{queries[h], keys[h], values[h]}, n, every_row ? 0 : reused, layer.heads[h]);
+      });
+      layer.device = "cpu";
+      layer.mask = mask;
+      layer.empty_rows = empty_rows;
+      layer.output = attention_output.topRows(n);
+      layer.compute_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
     }
-    if (options.on_layer) options.on_layer(l, *handed);
-    if (options.on_layer_rows) options.on_layer_rows(l, *handed, reused);
+    if (options.on_layer) options.on_layer(l, layer);
+    if (options.on_layer_rows) options.on_layer_rows(l, layer, reused);
     if (keep) {
-      result.layers.push_back(std::move(*handed));
+      result.layers.push_back(std::move(layer));
       result.layer_indices.push_back(l);
       if (cache) cache->handed_weights[l] = result.layers.back().heads.front().weights.data();
     }
   }
   if (cache) {
-    resize_keeping(cache->final_hidden, padded, width, reused);
+    resize_keeping(cache->final_hidden, capacity, width, reused);
     layer_norm(x, model.ln_f_weight, model.ln_f_bias, config.layer_norm_epsilon, cache->final_hidden, threads,
                reused, n);
     // The x rows before `reused` were never filled: ln_f's rows for them come from the cache.
