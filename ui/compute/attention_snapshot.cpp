@@ -637,7 +637,7 @@ HeadResult rolloutOf(const AttentionSnapshot& snapshot, int row) {
   const int n = snapshot.tokenCount();
   HeadResult rollout;
   rollout.queries = rollout.keys = rollout.values = rollout.context = Matrix(n, 0);
-  rollout.weights = attention_rollout(*model.layerMeans[static_cast<std::size_t>(row)],
+  rollout.weights = attention_rollout(model.layerMeans[static_cast<std::size_t>(row)]->matrices(model.layer),
                                       static_cast<std::size_t>(model.layer));
   rollout.scores = Matrix::Constant(n, n, std::numeric_limits<float>::quiet_NaN());
   return rollout;

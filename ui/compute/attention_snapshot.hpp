@@ -18,6 +18,7 @@
 #include "attnscope/result.hpp"
 #include "compute/attention_input.hpp"
 #include "compute/cell_region.hpp"
+#include "compute/layer_means.hpp"
 #include "state/view_settings.hpp"
 
 class QCPColorMapData;  // QCustomPlot's; only the views and the code that fills the cells include it
@@ -89,9 +90,9 @@ struct ModelInfo {
   int layer = 0;                    // 0-based
   std::vector<BpeToken> tokens;     // ids and vocabulary pieces, in token order
   std::vector<Matrix> finalHidden;  // per mask row: n × n_embd after ln_f
-  // Per mask row, every layer's mean head weights Ā_l (n × n each; mean_of_heads): what the rollout summary
+  // Per mask row, every layer's mean head weights Ā_l (mean_of_heads): what the rollout summary
   // is made from, so that choosing it never runs the model again.
-  std::vector<std::shared_ptr<const std::vector<Matrix>>> layerMeans;
+  std::vector<std::shared_ptr<const LayerMeans>> layerMeans;
   // Positions the model computed for this snapshot, summed over its runs (one per distinct mask): n per run
   // without a ModelCache, fewer when an earlier edit's states were reused (0 when only the layer changed).
   int recomputedPositions = 0;

@@ -88,7 +88,7 @@ void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index f
   }
 }
 
-OverviewMap overviewOf(const HeadRowSummaries& rows, int n) {
+OverviewMap overviewOf(const HeadRowSummaries& rows, int n, const OverviewMap* earlier, int firstRow) {
   OverviewMap map;
   map.block = overviewBlock(n);
   map.size = (n + map.block - 1) / map.block;
@@ -97,7 +97,17 @@ OverviewMap overviewOf(const HeadRowSummaries& rows, int n) {
   constexpr auto kStride = static_cast<std::size_t>(OverviewMap::kCells);
   std::vector<float> sums(size * size, 0.0f);
   std::vector<int> counts(size * size, 0);
-  for (int query = 0; query < n; ++query) {
+  map.cells.resize(size * size);
+  // Whole blocks of queries before the first changed row: the earlier map's cells. Its keys past its own
+  // tokens are hidden from those queries (the causal mask), as their cells here are.
+  const int keptBlocks =
+      earlier && earlier->block == map.block ? std::min(firstRow, earlier->tokens) / map.block : 0;
+  for (std::size_t r = 0; r < static_cast<std::size_t>(keptBlocks); ++r)
+    for (std::size_t c = 0; c < size; ++c)
+      map.cells[r * size + c] = c < static_cast<std::size_t>(earlier->size)
+                                    ? earlier->cells[r * static_cast<std::size_t>(earlier->size) + c]
+                                    : std::numeric_limits<float>::quiet_NaN();
+  for (int query = keptBlocks * map.block; query < n; ++query) {
     const std::size_t cellRow = static_cast<std::size_t>(query / map.block) * size;
     const std::size_t rowCells = static_cast<std::size_t>(query) * kStride;
     for (std::size_t c = 0; c < size; ++c) {
@@ -105,12 +115,11 @@ OverviewMap overviewOf(const HeadRowSummaries& rows, int n) {
       counts[cellRow + c] += rows.overviewCounts[rowCells + c];
     }
   }
-  map.cells.resize(size * size);
-  for (std::size_t i = 0; i < map.cells.size(); ++i) {
+  for (std::size_t i = static_cast<std::size_t>(keptBlocks) * size; i < map.cells.size(); ++i)
     map.cells[i] =
         counts[i] ? sums[i] / static_cast<float>(counts[i]) : std::numeric_limits<float>::quiet_NaN();
-    if (counts[i]) map.maximum = std::max(map.maximum, map.cells[i]);
-  }
+  for (const float cell : map.cells)
+    if (!std::isnan(cell)) map.maximum = std::max(map.maximum, cell);
   return map;
 }
 
@@ -250,17 +259,15 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     const bool rowsReusable = cached && cached->rowsValid && cached->rowsBlock == overviewBlock(n) &&
                               rowSummaries.size() == layers * heads;
     // Every layer's mean head weights, for the rollout: the cache's when only the layer changed, else a new
-    // set whose rows before the first changed one are the cache's (which a snapshot on screen may hold). The
-    // set before that one is refilled once no snapshot holds it: fresh memory faulted in 48 MB of pages per
-    // edit at 1,023 tokens.
-    std::shared_ptr<std::vector<Matrix>> means;
-    const std::vector<Matrix>* previousMeans = nullptr;
+    // set that shares the cache's blocks of rows before the first changed one.
+    std::shared_ptr<LayerMeans> means;
+    const LayerMeans* previousMeans = nullptr;
+    // The last run's overview maps: their blocks of queries before the first changed row stay.
+    const std::vector<OverviewMap>* previousOverview =
+        !summariesKept && rowsReusable && cached->overview.size() == layers * heads ? &cached->overview
+                                                                                    : nullptr;
     if (!summariesKept) {
-      if (cached && cached->spareMeans && cached->spareMeans.use_count() == 1)
-        means = std::move(cached->spareMeans);
-      else
-        means = std::make_shared<std::vector<Matrix>>();
-      means->resize(layers);
+      means = std::make_shared<LayerMeans>(static_cast<int>(layers), n);
       if (cached && cached->layerMeans && rowsReusable) previousMeans = cached->layerMeans.get();
     }
     const auto summarize = [&](int l, const AttentionResult& layer, Eigen::Index firstRow) {
@@ -269,31 +276,19 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       const std::size_t first = static_cast<std::size_t>(l) * heads;
       std::vector<std::size_t> headIndices(heads);
       for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
+      std::vector<OverviewMap> overview(heads);
+      std::vector<HeadStats> stats(heads);
       QtConcurrent::blockingMap(backgroundPool(), headIndices, [&](std::size_t h) {
-        summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rowSummaries[first + h],
-                      layer.heads[h].row_stats);
+        HeadRowSummaries& rows = rowSummaries[first + h];
+        summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rows, layer.heads[h].row_stats);
+        overview[h] = overviewOf(rows, n, previousOverview ? &(*previousOverview)[first + h] : nullptr,
+                                 static_cast<int>(firstRow));
+        stats[h] = head_stats(rows.stats);
       });
       // As mean_of_heads sums them (in double, head by head), so that the window's rollout is the CLI's.
-      Matrix& mean = (*means)[static_cast<std::size_t>(l)];
-      if (mean.rows() != n || mean.cols() != n) mean.resize(n, n);
-      if (previousMeans) {
-        // Rows before firstRow see only keys before it (the causal mask): their means stay.
-        const Matrix& before = (*previousMeans)[static_cast<std::size_t>(l)];
-        const Eigen::Index kept = std::min({firstRow, before.rows(), before.cols()});
-        mean.topLeftCorner(kept, kept) = before.topLeftCorner(kept, kept);
-        mean.topRightCorner(kept, n - kept).setZero();
-      }
-      const Eigen::Index changed = n - firstRow;
-      // Row-major as the weights, so that the sums read them in order.
-      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sum =
-          layer.heads.front().weights.bottomRows(changed).cast<double>();
-      for (std::size_t h = 1; h < heads; ++h)
-        sum += layer.heads[h].weights.bottomRows(changed).cast<double>();
-      mean.bottomRows(changed) = (sum / static_cast<double>(heads)).cast<float>();
-      for (std::size_t h = 0; h < heads; ++h) {
-        snapshot->overview.push_back(overviewOf(rowSummaries[first + h], n));
-        snapshot->headStats.push_back(head_stats(rowSummaries[first + h].stats));
-      }
+      means->setLayer(l, layer.heads, static_cast<int>(firstRow), previousMeans);
+      std::move(overview.begin(), overview.end(), std::back_inserter(snapshot->overview));
+      snapshot->headStats.insert(snapshot->headStats.end(), stats.begin(), stats.end());
     };
     if (summariesKept) {
       // Only the layer or another mask changed: every layer's summaries are those of the last run.
@@ -327,10 +322,10 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       cached->ids = ids;
       cached->rowsBlock = overviewBlock(n);
       cached->rowsValid = true;
-      cached->spareMeans = std::move(cached->layerMeans);
       cached->layerMeans = means;
     }
-    info.layerMeans.push_back(summariesKept ? cached->layerMeans : std::move(means));
+    info.layerMeans.push_back(summariesKept ? cached->layerMeans
+                                            : std::shared_ptr<const LayerMeans>(std::move(means)));
     info.recomputedPositions += n - result.reused_positions;
     row.result = SharedResult(std::move(result.layers.front()));
     snapshot->computeMs += result.compute_ms;

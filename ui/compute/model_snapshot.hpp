@@ -35,10 +35,9 @@ struct ModelCache {
     std::vector<OverviewMap> overview;
     std::vector<HeadStats> headStats;
     std::vector<HeadRowSummaries> rows;  // per layer × head, for the ids' positions when rowsValid
-    // Per layer, the mean of its heads' weights (n × n, for the ids' positions when rowsValid): the
-    // rollout's Ā_l. Shared with the snapshots made from it, so an edit fills another set.
-    std::shared_ptr<std::vector<Matrix>> layerMeans;
-    std::shared_ptr<std::vector<Matrix>> spareMeans;  // the set before: refilled once no snapshot holds it
+    // Every layer's mean head weights (for the ids' positions when rowsValid): the rollout's Ā_l. Shared with
+    // the snapshots made from it; an edit's set shares its blocks before the change.
+    std::shared_ptr<const LayerMeans> layerMeans;
     int rowsBlock = 0;  // the overview block (overviewBlock) the rows were summarised with
     bool rowsValid = false;
     // The layer on screen as the last snapshot holds it (which this keeps alive): an edit copies its rows
@@ -74,6 +73,9 @@ OverviewMap reduceForOverview(const Matrix& weights, const MaskMatrix& mask);
 // head_row_stats'.
 void summarizeRows(const Matrix& weights, const MaskMatrix& mask, Eigen::Index firstRow,
                    HeadRowSummaries& rows, const std::vector<HeadRowStats>& rowStats = {});
-OverviewMap overviewOf(const HeadRowSummaries& rows, int n);
+// With `earlier` (the map of the same rows before firstRow, for fewer or more tokens), its cells of whole
+// blocks of queries before firstRow are taken as they are.
+OverviewMap overviewOf(const HeadRowSummaries& rows, int n, const OverviewMap* earlier = nullptr,
+                       int firstRow = 0);
 
 }  // namespace attnscope::ui

@@ -92,7 +92,7 @@ struct Gpt2RunOptions {
   // on_layer for a viewer that keeps per-row summaries of every layer between edits: called the same way,
   // with the first row that changed since the run that last used options.cache (0 without a cache). The
   // rows before it equal that run's; a layer that is not kept, while on_layer is unset, leaves them unset in
-  // each head's weights, scores, context and row_stats.
+  // each head's weights, scores, context and row_stats, and in the layer's output.
   std::function<void(int layer, const AttentionResult& attention, Eigen::Index first_row)> on_layer_rows;
   // The kept layers as the run that last used options.cache handed them out (Gpt2Result::layers), by layer:
   // a kept layer copies its rows before the changed row's block of 64 from them instead of computing them.

@@ -467,7 +467,11 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
   std::vector<Matrix> own_queries(head_count), own_keys(head_count), own_values(head_count);
   Matrix qkv;  // the rows from `reused` on
   Matrix normed, merged(n, width), hidden, mlp_output;
+  // Every layer's attention has the same mask: set once in the matrices reused from layer to layer.
   AttentionResult reused_layer;
+  reused_layer.device = "cpu";
+  reused_layer.mask = mask;
+  reused_layer.empty_rows = empty_rows;
   for (int l = 0; l < config.n_layer; ++l) {
     cancel.throw_if_cancelled();
     const auto layer_start = std::chrono::steady_clock::now();
@@ -555,10 +559,18 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       parallel_for(head_count, threads, [&](std::size_t h) {
         hand_inputs(HeadInputs{queries[h], keys[h], values[h]}, n, every_row ? 0 : reused, layer.heads[h]);
       });
-      layer.device = "cpu";
-      layer.mask = mask;
-      layer.empty_rows = empty_rows;
-      layer.output = attention_output.topRows(n);
+      if (keep) {
+        layer.device = "cpu";
+        layer.mask = mask;
+        layer.empty_rows = empty_rows;
+      }
+      if (keep || options.on_layer) {
+        layer.output = attention_output.topRows(n);
+      } else {
+        // Only the rows on_layer_rows is given: copying all of them was 37 MB per edit at 1,023 tokens.
+        if (layer.output.rows() != n || layer.output.cols() != width) layer.output.resize(n, width);
+        layer.output.bottomRows(n - reused) = attention_output.middleRows(reused, n - reused);
+      }
       layer.compute_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count();
     }

@@ -61,10 +61,10 @@ void compareSnapshots(const AttentionSnapshot& actual, const AttentionSnapshot& 
   }
   QVERIFY2(actual.model->layerMeans.size() == expected.model->layerMeans.size(), what);
   for (std::size_t r = 0; r < actual.model->layerMeans.size(); ++r) {
-    const std::vector<Matrix>& a = *actual.model->layerMeans[r];
-    const std::vector<Matrix>& b = *expected.model->layerMeans[r];
-    QVERIFY2(a.size() == b.size(), what);
-    for (std::size_t l = 0; l < a.size(); ++l) QVERIFY2(sameBits(a[l], b[l]), what);
+    const LayerMeans& a = *actual.model->layerMeans[r];
+    const LayerMeans& b = *expected.model->layerMeans[r];
+    QVERIFY2(a.layers() == b.layers(), what);
+    for (int l = 0; l < a.layers(); ++l) QVERIFY2(sameBits(a.matrix(l), b.matrix(l)), what);
   }
 }
 
@@ -96,6 +96,13 @@ class TestModelReuse : public QObject {
       const SnapshotPointer fresh = computeModelSnapshot(settings, model, never);
       compareSnapshots(*reused, *fresh, what);
       if (QTest::currentTestFailed()) return -1;
+      // The layer on screen's means, kept in shared blocks of rows, are mean_of_heads' (the CLI's).
+      std::vector<const Matrix*> shown;
+      for (const HeadResult& head : reused->rows.front().result->heads) shown.push_back(&head.weights);
+      if (!sameBits(reused->model->layerMeans.front()->matrix(settings.layer), mean_of_heads(shown))) {
+        QTest::qFail("the layer's means are not mean_of_heads'", __FILE__, __LINE__);
+        return -1;
+      }
       if (fresh->model->recomputedPositions != runs * fresh->tokenCount()) {  // no cache: every position
         QTest::qFail("a fresh computation must compute every position", __FILE__, __LINE__);
         return -1;
