@@ -39,6 +39,8 @@ HeadsPanel::HeadsPanel(QWidget* parent)
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->verticalHeader()->hide();
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // Sized from the rows in view: measuring GPT-2's 144 rows took 3 ms of every snapshot's first paint.
+  m_table->horizontalHeader()->setResizeContentsPrecision(0);
   // The probe's columns, when shown, come right after the head's name: they are what the table is sorted by.
   for (const int column : {HeadStatsModel::kProbeWeight, HeadStatsModel::kProbeRank})
     m_table->horizontalHeader()->moveSection(
