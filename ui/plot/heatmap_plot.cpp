@@ -123,6 +123,10 @@ HeatmapPlot::HeatmapPlot(QWidget* parent)
       m_readoutFont(pixelFont(11)),
       m_noteFont(pixelFont(12)) {
   setBackground(QBrush(Qt::white));
+  // A replot draws the buffers and asks for a paint, which Qt makes in an event of its own: QCustomPlot's
+  // default painted at once, inside the event that delivered a snapshot, together with every other panel
+  // that snapshot had changed (a 14 ms block of the GUI thread for a GPT-2 edit).
+  setPlottingHint(QCP::phImmediateRefresh, false);
   plotLayout()->clear();  // no default axis rect: the grid is built per snapshot
   // Two full-size paint buffers, each cleared and composited on every replot: everything below, and the
   // hover highlight on top (replotted alone as the mouse moves). QCustomPlot's "overlay" layer is buffered
