@@ -275,13 +275,15 @@ class TestGpt2 : public QObject {
 
   // A sequence of edits, as an editor makes them, through one Gpt2Cache: each run must equal a fresh run bit
   // for bit and compute only from the first changed position. The second model's widths leave columns past
-  // the last packet (the products' scalar tail) and a head size of 5.
+  // the last packet (the products' scalar tail) and a head size of 5; the third's heads are whole packets.
   void cacheReusesUnchangedPositionsExactly_data() {
     QTest::addColumn<int>("layers");
     QTest::addColumn<int>("heads");
     QTest::addColumn<int>("width");
     QTest::newRow("3 layers, 4 heads of 8") << 3 << 4 << 32;
     QTest::newRow("2 layers, 4 heads of 5") << 2 << 4 << 20;
+    // Heads of whole packets (16 floats with AVX-512): the context product reads the values in place.
+    QTest::newRow("2 layers, 2 heads of 16") << 2 << 2 << 32;
   }
 
   void cacheReusesUnchangedPositionsExactly() {

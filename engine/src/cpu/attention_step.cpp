@@ -595,10 +595,7 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     const Eigen::Map<const Matrix> noise(input.dropout_noise->data(), n, n);
     auto dropped = head.dropout_weights->middleRows(row_begin, rows);
     dropped = head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
-    if (width > 0 && input.row_exact)
-      ordered_context(dropped.data() + span.begin, n, rows, *input.values, span, head.context, row_begin,
-                      scratch);
-    else if (width > 0)
+    if (width > 0)
       context.noalias() = dropped.middleCols(span.begin, width) * input.values->middleRows(span.begin, width);
   } else if (width > 0 && input.row_exact) {
     ordered_context(weights.at(row_begin, span.begin), weights.stride, rows, *input.values, span,

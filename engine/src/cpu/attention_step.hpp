@@ -31,7 +31,8 @@ struct StepInput {
   bool row_stats = false;
   // Compute every row as if alone (ordered_product, each row's softmax over its own visible keys), so that a
   // block's later rows may be computed without its earlier ones and get the same bits (CopiedBlocks::
-  // rows_before). Otherwise the products are Eigen's, whose bits depend on the block's shape.
+  // rows_before). Otherwise the products are Eigen's, whose bits depend on the block's shape. Without
+  // dropout (GPT-2's step): the context of dropped weights is Eigen's product either way.
   bool row_exact = false;
   // n, when the inputs have spare rows past the text's (a model keeps them for the next edit); 0: all rows.
   Eigen::Index tokens = 0;

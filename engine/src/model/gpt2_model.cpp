@@ -143,8 +143,8 @@ constexpr Index kDepthBlock = 256;
 // A product of at most this many rows (an edit near the end of a text) is one pass over the weights, bound
 // by reading them: it takes them in place, kFewRowsDepthBlock rows at a time, where the packed slices would
 // cost a copy each. The column tiles of a depth block then read its rows as parallel sequential streams,
-// which the hardware prefetcher follows (a 256-deep block's rows are too many streams; 16 rows left an edit of
-// 4 changed tokens at 255 tokens 1–2 ms faster than 32, and one of 1 token as fast).
+// which the hardware prefetcher follows (a 256-deep block's rows are too many streams; 16 rows left an edit
+// of 4 changed tokens at 255 tokens 1–2 ms faster than 32, and one of 1 token as fast).
 constexpr Index kFewRows = 2 * kTileRows;
 constexpr Index kFewRowsDepthBlock = 16;
 
