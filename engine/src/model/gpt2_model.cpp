@@ -147,6 +147,10 @@ constexpr Index kDepthBlock = 256;
 // of 4 changed tokens at 255 tokens 1–2 ms faster than 32, and one of 1 token as fast).
 constexpr Index kFewRows = 2 * kTileRows;
 constexpr Index kFewRowsDepthBlock = 16;
+// In place, a tile's loads of the weights are what it waits on (no stream of rows within a page for the
+// prefetcher to follow): each depth block's tile asks for the slice of the tile this many columns ahead.
+// 8 changed rows at 255 tokens: 34–35 → 28 ms per edit, 4 rows 26 → 23, 1 row unchanged.
+constexpr Index kPrefetchTiles = 2;
 
 // out[first_row, n)[begin, end) = x[first_row, n) · w[:, begin, end). Every output cell is Σ_k
 // x[r][k]·w[k][c] accumulated with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes
@@ -167,6 +171,10 @@ void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begi
     for (; column + kTileColumns <= end; column += kTileColumns) {
       const float* slice = w.data() + k_begin * w_stride + column;
       Index slice_stride = w_stride;
+      if (in_place && column + (kPrefetchTiles + 1) * kTileColumns <= end)
+        for (Index k = 0; k < block; ++k)
+          for (int v = 0; v < kTilePackets; ++v)
+            __builtin_prefetch(slice + k * w_stride + kPrefetchTiles * kTileColumns + v * kLanes, 0, 3);
       if (!in_place) {
         // Packet by packet: a library copy of kTileColumns floats costs a call per weight row.
         for (Index k = 0; k < block; ++k)
