@@ -622,7 +622,11 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
   // (head, block) tasks head after head (a head's keys and values stay in cache from one task to the next),
   // and in each head the blocks that compute the most keys first (copied blocks last): the last tasks are
   // short ones, so that no thread is left with a long one while the others have finished.
-  const auto is_copied = [copied](std::size_t block) { return copied && copied->copied[block] != 0; };
+  const auto is_copied = [copied, n](std::size_t block) {
+    const Eigen::Index row_end = std::min(n, static_cast<Eigen::Index>(block + 1) * kRowBlock);
+    return copied &&
+           ((block < copied->copied.size() && copied->copied[block] != 0) || row_end <= copied->rows_before);
+  };
   std::vector<std::size_t> by_keys(blocks), key_counts(blocks);
   for (std::size_t block = 0; block < blocks; ++block) {
     const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;

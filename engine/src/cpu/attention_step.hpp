@@ -76,7 +76,7 @@ constexpr Eigen::Index kRowBlock = 64;
 // rows from it instead of computing them (the same bits: the same inputs, the same products).
 struct CopiedBlocks {
   std::span<const HeadResult> earlier;  // one per head; empty: the marked blocks are skipped
-  std::vector<char> copied;             // per block
+  std::vector<char> copied;             // per block (or empty)
   // Rows before this one are copied (or skipped) too, in whichever block they are: only for row_exact inputs.
   Eigen::Index rows_before = 0;
 };

@@ -459,10 +459,6 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
       for (std::vector<Matrix>& layer : *parts) layer.resize(head_count);
     }
   }
-  // The first block of 64 queries that holds a changed row. Attention computes each row as if alone
-  // (StepInput::row_exact), so only the rows from the changed one are computed, in that block too.
-  const Index first_block = reused / kRowBlock;
-
   // x is the residual stream for positions ≥ reused; rows before them are never read.
   Matrix x(n, width);
   const auto wte = model.wte.matrix();
@@ -532,15 +528,15 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
         part->middleRows(reused, n - reused) = qkv.block(reused, offset + column, n - reused, head_dim);
       }
     });
+    // Attention computes each row as if alone (StepInput::row_exact): the rows before the changed one are
+    // copied from the kept layer's earlier result, or skipped.
     cpu::CopiedBlocks skipped;
-    if (reused > 0 && (!every_row || earlier)) {
-      skipped.copied.assign(static_cast<std::size_t>(capacity / kRowBlock), 0);
-      std::fill_n(skipped.copied.begin(), first_block, 1);
+    const bool skips = reused > 0 && (!every_row || earlier);
+    if (skips) {
       skipped.rows_before = reused;
       if (earlier) skipped.earlier = earlier->heads;
     }
-    cpu::attention_heads(inputs, ranges, layer.heads, threads, &cancel,
-                         skipped.copied.empty() ? nullptr : &skipped);
+    cpu::attention_heads(inputs, ranges, layer.heads, threads, &cancel, skips ? &skipped : nullptr);
     for (std::size_t h = 0; h < head_count; ++h)
       merged.block(reused, static_cast<Index>(h) * head_dim, n - reused, head_dim) =
           layer.heads[h].context.middleRows(reused, n - reused);
