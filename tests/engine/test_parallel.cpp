@@ -1,6 +1,6 @@
 // parallel_for (engine/src/cpu/parallel.hpp): every index once, worker numbers for per-thread scratch, the
 // first exception rethrown, loops inside loops and on several threads at once, and helpers that come from a
-// pool kept between calls.
+// pool kept between calls and join a loop whether they were watching for it or asleep.
 
 #include <QTest>
 #include <atomic>
@@ -78,6 +78,24 @@ class TestParallel : public QObject {
       });
     for (std::thread& caller : callers) caller.join();
     QCOMPARE(good.load(), 4 * 20);
+  }
+
+  // A helper out of work watches for the next loop for a while, then sleeps on the pool's condition: a loop
+  // started at once and one started long after both get a helper working beside the caller.
+  void aHelperJoinsWhetherWatchingOrAsleep() {
+    for (const auto pause : {std::chrono::milliseconds(0), std::chrono::milliseconds(20)}) {
+      std::this_thread::sleep_for(pause);
+      std::atomic<int> running{0};
+      std::vector<std::size_t> workers(2);
+      cpu::parallel_for(2, 2, [&](std::size_t i, std::size_t worker) {
+        workers[i] = worker;
+        ++running;
+        // Each task waits for the other to start: they meet only on two threads.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (running < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      });
+      QVERIFY2(workers[0] != workers[1], "both tasks ran on one thread: no helper joined");
+    }
   }
 
 #if defined(__linux__)

@@ -39,8 +39,10 @@ struct ParallelJob {
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
   std::mutex error_mutex;
-  // Guarded by the pool's lock: the helpers that joined, and those still working.
-  std::size_t joined = 0, active = 0;
+  // Changed under the pool's lock: the helpers that joined, and those still working (also read without it,
+  // by the caller watching for its helpers to finish).
+  std::size_t joined = 0;
+  std::atomic<std::size_t> active{0};
 
   // Takes task indices until none is left or one failed (its exception kept for the caller).
   void work(std::size_t worker);
