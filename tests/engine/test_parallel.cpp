@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "attnscope/parallel.hpp"
 #include "cpu/parallel.hpp"
 
 #if defined(__linux__)
@@ -78,6 +79,16 @@ class TestParallel : public QObject {
       });
     for (std::thread& caller : callers) caller.join();
     QCOMPARE(good.load(), 4 * 20);
+  }
+
+  // The public entry (the window's summaries and map cells): every index once, the first exception rethrown.
+  void parallelTasksRunEachIndexOnceAndRethrow() {
+    std::vector<std::atomic<int>> runs(257);
+    parallel_tasks(runs.size(), [&](std::size_t i) { ++runs[i]; });
+    for (const std::atomic<int>& run : runs) QCOMPARE(run.load(), 1);
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, parallel_tasks(100, [](std::size_t i) {
+                               if (i == 7) throw std::runtime_error("task 7");
+                             }));
   }
 
   // A helper out of work watches for the next loop for a while, then sleeps on the pool's condition: a loop

@@ -6,7 +6,6 @@
 #include <QFileInfo>
 #include <QThread>
 #include <QThreadPool>
-#include <QtConcurrent/QtConcurrentMap>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +16,7 @@
 #include "attnscope/attention.hpp"
 #include "attnscope/head_stats.hpp"
 #include "attnscope/mask.hpp"
+#include "attnscope/parallel.hpp"
 #include "compute/background_pool.hpp"
 #include "text.hpp"
 
@@ -258,8 +258,8 @@ void buildMaps(const std::vector<Quantity>& quantities, int firstHead, int endHe
   std::vector<Job> jobs;
   for (const Quantity quantity : quantities)
     for (int head = firstHead; head < endHead; ++head) jobs.push_back(Job{quantity, head, {}});
-  QtConcurrent::blockingMap(backgroundPool(), jobs, [&](Job& job) {
-    if (!cancel.cancelled()) job.cells = build(job.head, job.quantity);
+  parallel_tasks(jobs.size(), [&](std::size_t i) {
+    if (!cancel.cancelled()) jobs[i].cells = build(jobs[i].head, jobs[i].quantity);
   });
   cancel.throw_if_cancelled();
   for (Job& job : jobs) maps.push_back(std::move(job.cells));

@@ -1,8 +1,9 @@
 #pragma once
-// The threads the window's own background work runs on: map cells, summaries, freeing a snapshot, giving
-// memory back. Not Qt's global pool: QPainter's raster engine hands parts of large fills to that pool and
-// waits for them on the GUI thread, so while our work held its threads every repaint during a computation
-// waited too (40–70 ms at 4,096 tokens).
+// The threads the window's own background work runs on: freeing a snapshot, giving memory back. (Map cells
+// and summaries follow a computation and run on the engine's threads, attnscope/parallel.hpp.) Not Qt's
+// global pool: QPainter's raster engine hands parts of large fills to that pool and waits for them on the GUI
+// thread, so while our work held its threads every repaint during a computation waited too (40–70 ms at
+// 4,096 tokens).
 
 #include <QThreadPool>
 

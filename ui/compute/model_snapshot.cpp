@@ -3,7 +3,6 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QtConcurrent/QtConcurrentMap>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -11,8 +10,8 @@
 #include <string>
 
 #include "attnscope/mask.hpp"
+#include "attnscope/parallel.hpp"
 #include "compute/attention_input.hpp"
-#include "compute/background_pool.hpp"
 #include "text.hpp"
 
 namespace attnscope::ui {
@@ -274,19 +273,22 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
       cancel.throw_if_cancelled();
       if (l == 0) info.summarizedRows += static_cast<int>(n - firstRow);
       const std::size_t first = static_cast<std::size_t>(l) * heads;
-      std::vector<std::size_t> headIndices(heads);
-      for (std::size_t h = 0; h < heads; ++h) headIndices[h] = h;
       std::vector<OverviewMap> overview(heads);
       std::vector<HeadStats> stats(heads);
-      QtConcurrent::blockingMap(backgroundPool(), headIndices, [&](std::size_t h) {
+      // One task a head, and the layer's mean weights (as mean_of_heads sums them: in double, head by head,
+      // so that the window's rollout is the CLI's) as one more, first: the longest.
+      parallel_tasks(heads + 1, [&](std::size_t task) {
+        if (task == 0) {
+          means->setLayer(l, layer.heads, static_cast<int>(firstRow), previousMeans);
+          return;
+        }
+        const std::size_t h = task - 1;
         HeadRowSummaries& rows = rowSummaries[first + h];
         summarizeRows(layer.heads[h].weights, layer.mask, firstRow, rows, layer.heads[h].row_stats);
         overview[h] = overviewOf(rows, n, previousOverview ? &(*previousOverview)[first + h] : nullptr,
                                  static_cast<int>(firstRow));
         stats[h] = head_stats(rows.stats);
       });
-      // As mean_of_heads sums them (in double, head by head), so that the window's rollout is the CLI's.
-      means->setLayer(l, layer.heads, static_cast<int>(firstRow), previousMeans);
       std::move(overview.begin(), overview.end(), std::back_inserter(snapshot->overview));
       snapshot->headStats.insert(snapshot->headStats.end(), stats.begin(), stats.end());
     };

@@ -5,10 +5,6 @@
 #include <cstdint>
 #include <deque>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#endif
-
 namespace attnscope::cpu::detail {
 
 void ParallelJob::work(std::size_t worker) {
@@ -30,16 +26,8 @@ namespace {
 // was woken onto the busy caller's core (the scheduler's choice for a thread its waker wakes) and ran only
 // when the caller waited for it, so the two threads took turns on one core while the other sat idle (a
 // 255-token edit's products took 37 ms in the window against 19 ms alone). Watching keeps the helper on its
-// own core between calls; a pause in the loop leaves the core's sibling its share.
+// own core between calls. It yields while it watches, so a thread the scheduler put beside it still runs.
 constexpr auto kWatchTime = std::chrono::microseconds(500);
-
-void pause() {
-#if defined(__x86_64__) || defined(_M_X64)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 // Spins until done() or kWatchTime has passed; true when done() held.
 template <typename Done>
@@ -47,9 +35,9 @@ bool watch(const Done& done) {
   const auto start = std::chrono::steady_clock::now();
   for (int polls = 0;; ++polls) {
     if (done()) return true;
-    // The clock every 64 polls: the pause is the loop's cost, not the clock.
+    // The clock every 64 polls: the yield is the loop's cost, not the clock.
     if (polls % 64 == 63 && std::chrono::steady_clock::now() - start > kWatchTime) return false;
-    pause();
+    std::this_thread::yield();
   }
 }
 
