@@ -1,9 +1,14 @@
 #pragma once
-// One heatmap's cells: a QCPColorMap filled from a snapshot (masked cells NaN, drawn transparent over the
-// axis rect's hatch) that also prints each value inside its cell when the cells are large enough to read. A
-// long text's map holds a region of reduced cells (see CellRegion), never more cells than it has pixels.
+// One heatmap's cells: a QCPColorMap filled from a snapshot (masked cells NaN, drawn as the hatch) that also
+// prints each value inside its cell when the cells are large enough to read. A long text's map holds a region
+// of reduced cells (see CellRegion), never more cells than it has pixels. On screen and in PNGs the map is an
+// image of exactly its device pixels, made when what it shows changes and copied without scaling; vector
+// exports get QCustomPlot's own drawing over a hatch of lines.
 
 #include <qcustomplot.h>
+
+#include <QImage>
+#include <QTransform>
 
 #include "compute/attention_snapshot.hpp"
 
@@ -44,13 +49,29 @@ class AttentionColorMap : public QCPColorMap {
   void draw(QCPPainter* painter) override;
 
  private:
+  // What the pixel image was made for: any difference makes it again.
+  struct PixelKey {
+    const QCPColorMapData* cells = nullptr;
+    quint64 cellsVersion = 0;
+    QCPRange dataRange, keyRange, queryRange;
+    bool logarithmic = false;
+    QRect devicePixels;
+    QTransform device;
+    friend bool operator==(const PixelKey&, const PixelKey&) = default;
+  };
+
+  // False where the painter is not a raster one at a plain scale (the caller then draws the scaled way).
+  bool drawPixels(QCPPainter* painter);
   void drawValues(QCPPainter* painter);
 
   int m_tokens = 0;
   CellRegion m_region;
   double m_minimum = 0.0, m_maximum = 0.0, m_percentile99 = 0.0;
   bool m_anyMasked = false;  // a cell is NaN: the hatch shows through it
-  QBrush m_hatch;
+  quint64 m_cellsVersion = 0;
+  PixelKey m_pixelKey;
+  QCPColorGradient m_pixelGradient;
+  QImage m_pixels;  // the device pixels of m_pixelKey.devicePixels
 };
 
 }  // namespace attnscope::ui

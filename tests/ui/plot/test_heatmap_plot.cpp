@@ -75,6 +75,71 @@ class TestHeatmapPlot : public QObject {
     isolateSettings(m_settingsDirectory);
   }
 
+  // On screen a map is drawn pixel by pixel (AttentionColorMap::drawPixels), each pixel the cell under its
+  // centre: that cell's colour, or one of the hatch's two greys where the mask hides it. Large cells are
+  // looked at a pixel in from their corners (their values are printed in the middle), the cells of a long
+  // text (blocks of tokens smaller than two pixels) at every pixel. The selected query's row is outlined over
+  // its cells: left out.
+  void eachPixelOfAMapIsItsCellsColourOrTheHatch() {
+    for (const int tokens : {12, 700}) {
+      Scene scene(seededText(tokens, {causal()}));
+      QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+      HeatmapPlot* plot = scene.grid.plot();
+      QTRY_VERIFY(!std::isnan(plot->colorMap(0)->minimum()) && !plot->isRefining());
+      plot->replot();  // the refined cells' own replot is queued
+      const QImage shown = plot->grab().toImage().convertToFormat(QImage::Format_RGB32);
+      const qreal ratio = shown.devicePixelRatio();
+      const AttentionColorMap* map = plot->colorMap(0);
+      const CellRegion& region = map->region();
+      QCOMPARE(region.isReduced(), tokens > 100);
+      QCPColorGradient gradient = map->gradient();
+      const QCPRange range = map->dataRange();
+      const QRgb background = ColorMaps::maskedBackground().rgb(), line = ColorMaps::maskedLine().rgb();
+      const int selected = scene.model.selection().query;
+      int checked = 0, hatched = 0;
+      const auto check = [&](QPoint pixel, int query, int key) {
+        if (query < 0 || query >= tokens || key < 0 || key >= tokens || std::abs(query - selected) <= 3)
+          return true;
+        const double value = map->cellValue(query, key);
+        const QRgb shownColour = shown.pixel(pixel) | 0xff000000u;
+        const QRgb expected = gradient.color(value, range) | 0xff000000u;
+        ++checked;
+        hatched += std::isnan(value) ? 1 : 0;
+        const bool right =
+            std::isnan(value) ? shownColour == background || shownColour == line : shownColour == expected;
+        if (!right)
+          qWarning("%d tokens, query %d key %d at pixel (%d, %d): %08x, not %s", tokens, query, key,
+                   pixel.x(), pixel.y(), shownColour,
+                   std::isnan(value) ? "the hatch" : qPrintable(QString::number(expected, 16)));
+        return right;
+      };
+      if (!region.isReduced()) {
+        for (int query = 0; query < tokens; ++query)
+          for (int key = 0; key < tokens; ++key) {
+            const double left = map->keyAxis()->coordToPixel(key - 0.5) + 1;
+            const double right = map->keyAxis()->coordToPixel(key + 0.5) - 1;
+            const double top = map->valueAxis()->coordToPixel(query - 0.5) + 1;
+            const double bottom = map->valueAxis()->coordToPixel(query + 0.5) - 1;
+            for (const QPointF& corner :
+                 {QPointF(left, top), QPointF(right, top), QPointF(left, bottom), QPointF(right, bottom)})
+              QVERIFY(check((corner * ratio).toPoint(), query, key));
+          }
+      } else {
+        const QRect rect = map->keyAxis()->axisRect()->rect();
+        for (int y = qCeil(rect.top() * ratio); y < qFloor(rect.bottom() * ratio); ++y)
+          for (int x = qCeil(rect.left() * ratio); x < qFloor(rect.right() * ratio); ++x) {
+            // QCustomPlot's painter is shifted half a pixel (for crisp lines): a pixel's centre is there.
+            const auto tokenAt = [ratio](const QCPAxis* axis, int pixel) {
+              return static_cast<int>(std::floor(axis->pixelToCoord((pixel + 0.5) / ratio - 0.5) + 0.5));
+            };
+            QVERIFY(check(QPoint(x, y), tokenAt(map->valueAxis(), y), tokenAt(map->keyAxis(), x)));
+          }
+      }
+      QVERIFY2(checked > 100, qPrintable(QString::number(checked)));
+      QVERIFY(hatched > 0);
+    }
+  }
+
   void aLongTextsWeightsSpanTheColourBar() {
     Scene scene(seededText(300, {none()}));
     QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
