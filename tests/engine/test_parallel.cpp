@@ -2,6 +2,7 @@
 // first exception rethrown, loops inside loops and on several threads at once, and helpers that come from a
 // pool kept between calls and join a loop whether they were watching for it or asleep.
 
+#include <QScopeGuard>
 #include <QTest>
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "cpu/parallel.hpp"
 
 #if defined(__linux__)
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -110,6 +112,41 @@ class TestParallel : public QObject {
   }
 
 #if defined(__linux__)
+  // A helper that finds itself on its caller's core moves to another (leave_cpu): woken onto the busy
+  // caller's core, it had taken turns with it there while another core idled.
+  void aHelperDoesNotShareItsCallersCore() {
+    cpu_set_t allowed;
+    QCOMPARE(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    if (CPU_COUNT(&allowed) < 2) QSKIP("one core allowed: nowhere for a helper to go");
+    // The caller stays on its core for the test, so that only the helper can move.
+    const int callerCpu = sched_getcpu();
+    cpu_set_t here;
+    CPU_ZERO(&here);
+    CPU_SET(callerCpu, &here);
+    QCOMPARE(sched_setaffinity(0, sizeof here, &here), 0);
+    const auto restore = qScopeGuard([&] { sched_setaffinity(0, sizeof allowed, &allowed); });
+    for (int round = 0; round < 20; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(round % 2 ? 2 : 0));  // asleep or watching
+      std::atomic<int> running{0};
+      std::vector<int> cpus(2, -1);
+      std::vector<std::size_t> workers(2);
+      cpu::parallel_for(2, 2, [&](std::size_t i, std::size_t worker) {
+        // Where the task starts: later, a scheduler balancing other work may move the thread anywhere.
+        cpus[i] = sched_getcpu();
+        workers[i] = worker;
+        ++running;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (running < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      });
+      QVERIFY(workers[0] != workers[1]);
+      const std::size_t helper = workers[0] == 0 ? 1 : 0;
+      QVERIFY2(
+          cpus[helper] != callerCpu,
+          qPrintable(
+              QStringLiteral("round %1: the helper ran on the caller's core %2").arg(round).arg(callerCpu)));
+    }
+  }
+
   // The helpers are the same threads from call to call (the kernel numbers every new thread anew): starting
   // one per call cost 20–40 µs, about a hundred times per edit of a GPT-2 text.
   void helpersAreKeptBetweenCalls() {

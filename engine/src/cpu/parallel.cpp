@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <deque>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace attnscope::cpu::detail {
 
 void ParallelJob::work(std::size_t worker) {
@@ -29,6 +33,35 @@ namespace {
 // own core between calls. It yields while it watches, so a thread the scheduler put beside it still runs.
 constexpr auto kWatchTime = std::chrono::microseconds(500);
 
+// The core this thread runs on, or -1 where that cannot be told.
+int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// Moves this thread to another of its allowed cores when it runs on `cpu`. A helper that had slept is woken
+// onto its waker's core (this VM's scheduler does not see the idle one as idle) and, watching there, stays:
+// both threads were always "cache hot" to the load balancer, which left them taking turns on one core for
+// tens of milliseconds while the other idled; in half of a window's GPT-2 edits two threads computed slower
+// than one. Narrowing the thread's affinity past `cpu` moves it at once; the old affinity is then restored.
+void leave_cpu(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0 || sched_getcpu() != cpu) return;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(cpu, &allowed) ||
+      CPU_COUNT(&allowed) < 2)
+    return;
+  cpu_set_t others = allowed;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof others, &others) == 0) sched_setaffinity(0, sizeof allowed, &allowed);
+#else
+  (void)cpu;
+#endif
+}
+
 // Spins until done() or kWatchTime has passed; true when done() held.
 template <typename Done>
 bool watch(const Done& done) {
@@ -47,6 +80,7 @@ class ThreadPool {
     {
       std::unique_lock lock(m_mutex);
       while (m_threads.size() < job.helpers) m_threads.emplace_back([this] { serve(); });
+      job.caller_cpu = current_cpu();
       m_jobs.push_back(&job);
       ++m_posted;
     }
@@ -78,6 +112,7 @@ class ThreadPool {
       const std::size_t worker = ++job->joined;
       ++job->active;
       lock.unlock();
+      leave_cpu(job->caller_cpu);
       job->work(worker);
       lock.lock();
       if (--job->active == 0) m_done.notify_all();

@@ -33,6 +33,7 @@ namespace detail {
 struct ParallelJob {
   std::size_t count = 0;
   std::size_t helpers = 0;  // how many pool threads may join (the caller is worker 0)
+  int caller_cpu = -1;      // the core the caller posted it from (-1: unknown), which its helpers leave
   const void* task = nullptr;
   void (*run)(const void* task, std::size_t i, std::size_t worker) = nullptr;
   std::atomic<std::size_t> next{0};
