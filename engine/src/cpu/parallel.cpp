@@ -42,11 +42,12 @@ int current_cpu() {
 #endif
 }
 
-// Moves this thread to another of its allowed cores when it runs on `cpu`. A helper that had slept is woken
-// onto its waker's core (this VM's scheduler does not see the idle one as idle) and, watching there, stays:
-// both threads were always "cache hot" to the load balancer, which left them taking turns on one core for
-// tens of milliseconds while the other idled; in half of a window's GPT-2 edits two threads computed slower
-// than one. Narrowing the thread's affinity past `cpu` moves it at once; the old affinity is then restored.
+// Moves this thread to another of its allowed cores when it runs on `cpu`. A helper that had slept was woken
+// onto its waker's core (the scheduler put it there with another core idle, on the 2-core VM this was
+// measured on) and, watching there, stayed: both threads were always "cache hot" to the load balancer, which
+// left them taking turns on one core for tens of milliseconds while the other idled; in half of a window's
+// GPT-2 edits two threads computed slower than one. Narrowing the thread's affinity past `cpu` moves it at
+// once; the old affinity is then restored. (With more cores, helpers may still meet each other: not seen.)
 void leave_cpu(int cpu) {
 #if defined(__linux__)
   if (cpu < 0 || sched_getcpu() != cpu) return;
