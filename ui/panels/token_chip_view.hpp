@@ -51,12 +51,14 @@ class TokenChipView : public QAbstractScrollArea {
 
  private:
   struct Chip {
+    QString token;  // as given; `text` is what the chip shows of it
     QString text;
     QString detail;
     int left = 0;
     int width = 0;
   };
-  void layoutChips();
+  // Places and sizes the chips from `first` on (those before it stay where they are).
+  void layoutChips(std::size_t first = 0);
   void updateScrollBar();
   int chipHeight() const;
 
