@@ -40,6 +40,28 @@ bool everyIndexOnce(std::size_t count, int threads) {
   return numbered;
 }
 
+// Two tasks of one loop on two threads, each waiting (up to 5 s) for the other to start: they meet only when
+// a helper works beside the caller. Per task, the worker that ran it and the core it started on (-1 where
+// that cannot be told): later, a scheduler balancing other work may move the thread anywhere.
+struct Meeting {
+  std::vector<std::size_t> workers = std::vector<std::size_t>(2);
+  std::vector<int> cpus = std::vector<int>(2, -1);
+};
+Meeting meetOnTwoThreads() {
+  Meeting meeting;
+  std::atomic<int> running{0};
+  cpu::parallel_for(2, 2, [&](std::size_t i, std::size_t worker) {
+#if defined(__linux__)
+    meeting.cpus[i] = sched_getcpu();
+#endif
+    meeting.workers[i] = worker;
+    ++running;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (running < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  });
+  return meeting;
+}
+
 }  // namespace
 
 class TestParallel : public QObject {
@@ -98,16 +120,8 @@ class TestParallel : public QObject {
   void aHelperJoinsWhetherWatchingOrAsleep() {
     for (const auto pause : {std::chrono::milliseconds(0), std::chrono::milliseconds(20)}) {
       std::this_thread::sleep_for(pause);
-      std::atomic<int> running{0};
-      std::vector<std::size_t> workers(2);
-      cpu::parallel_for(2, 2, [&](std::size_t i, std::size_t worker) {
-        workers[i] = worker;
-        ++running;
-        // Each task waits for the other to start: they meet only on two threads.
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (running < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-      });
-      QVERIFY2(workers[0] != workers[1], "both tasks ran on one thread: no helper joined");
+      const Meeting meeting = meetOnTwoThreads();
+      QVERIFY2(meeting.workers[0] != meeting.workers[1], "both tasks ran on one thread: no helper joined");
     }
   }
 
@@ -127,21 +141,11 @@ class TestParallel : public QObject {
     const auto restore = qScopeGuard([&] { sched_setaffinity(0, sizeof allowed, &allowed); });
     for (int round = 0; round < 20; ++round) {
       std::this_thread::sleep_for(std::chrono::milliseconds(round % 2 ? 2 : 0));  // asleep or watching
-      std::atomic<int> running{0};
-      std::vector<int> cpus(2, -1);
-      std::vector<std::size_t> workers(2);
-      cpu::parallel_for(2, 2, [&](std::size_t i, std::size_t worker) {
-        // Where the task starts: later, a scheduler balancing other work may move the thread anywhere.
-        cpus[i] = sched_getcpu();
-        workers[i] = worker;
-        ++running;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (running < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-      });
-      QVERIFY(workers[0] != workers[1]);
-      const std::size_t helper = workers[0] == 0 ? 1 : 0;
+      const Meeting meeting = meetOnTwoThreads();
+      QVERIFY(meeting.workers[0] != meeting.workers[1]);
+      const std::size_t helper = meeting.workers[0] == 0 ? 1 : 0;
       QVERIFY2(
-          cpus[helper] != callerCpu,
+          meeting.cpus[helper] != callerCpu,
           qPrintable(
               QStringLiteral("round %1: the helper ran on the caller's core %2").arg(round).arg(callerCpu)));
     }
