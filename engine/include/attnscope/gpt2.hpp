@@ -95,7 +95,7 @@ struct Gpt2RunOptions {
   // each head's weights, scores, context and row_stats, and in the layer's output.
   std::function<void(int layer, const AttentionResult& attention, Eigen::Index first_row)> on_layer_rows;
   // The kept layers as the run that last used options.cache handed them out (Gpt2Result::layers), by layer:
-  // a kept layer copies its rows before the changed row's block of 64 from them instead of computing them.
+  // a kept layer copies its rows before the changed row from them instead of computing them.
   // Ignored unless they are that run's, unchanged (the cache knows what it handed out).
   std::map<int, const AttentionResult*> earlier_layers;
   // When set, the run reuses what it holds and leaves its own state in it (see Gpt2Cache). Only attention the
