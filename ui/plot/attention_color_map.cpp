@@ -143,7 +143,6 @@ bool AttentionColorMap::drawPixels(QCPPainter* painter) {
   const int firstColumn = left + trimOutside(columns), firstRow = top + trimOutside(rows);
   if (columns.empty() || rows.empty()) return true;
   const PixelKey key{
-      data(),
       m_cellsVersion,
       dataRange(),
       keyAxis()->range(),

@@ -51,8 +51,7 @@ class AttentionColorMap : public QCPColorMap {
  private:
   // What the pixel image was made for: any difference makes it again.
   struct PixelKey {
-    const QCPColorMapData* cells = nullptr;
-    quint64 cellsVersion = 0;
+    quint64 cellsVersion = 0;  // setCells and the cleared map count up
     QCPRange dataRange, keyRange, queryRange;
     bool logarithmic = false;
     QRect devicePixels;
