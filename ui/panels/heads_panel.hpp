@@ -49,6 +49,7 @@ class HeadsPanel : public QWidget {
   QTableView* m_table;
   QPushButton* m_exportButton;
   QComboBox* m_probeField;
+  QStringList m_probeTokens;  // the tokens the probe field's items name, in order
 };
 
 }  // namespace attnscope::ui

@@ -292,6 +292,45 @@ class TestHeatmapPlot : public QObject {
     QVERIFY2(mostLabels > 0 && mostLabels < 200, qPrintable(QString::number(mostLabels)));
   }
 
+  // The labels kept across an edit (those before its first changed token) and the ones made for it: after
+  // each edit, the same labels, turned the same way, as a grid that shows the text from scratch, as a long
+  // word comes (the widest label grows, then stays among the kept ones) and goes (it shrinks), and tokens
+  // are added and taken away at either end.
+  void editedLabelsAreAFreshGridsLabels() {
+    QStringList words;
+    for (int i = 0; i < 6; ++i) words << QStringLiteral("w%1").arg(i);
+    ViewSettings settings = seededText(6, {none()});
+    Scene edited(settings);
+    QVERIFY(QTest::qWaitForWindowExposed(&edited.grid));
+    const auto textWith = [&](int index, const QString& word) {
+      QStringList changed = words;
+      changed[index] = word;
+      return changed.join(QLatin1Char(' '));
+    };
+    const QString longWord = textWith(1, QStringLiteral("extraordinarily"));
+    for (const QString& text : {longWord, longWord + QStringLiteral(" more"), words.join(QLatin1Char(' ')),
+                                QStringList(words.mid(1)).join(QLatin1Char(' ')),
+                                textWith(0, QStringLiteral("incomprehensibilities"))}) {
+      settings.text = text;
+      edited.model.setSettings(settings);
+      edited.model.setSnapshot(snapshotOf(settings));
+      Scene fresh(settings);
+      QVERIFY(QTest::qWaitForWindowExposed(&fresh.grid));
+      QTest::qWait(50);  // the passes that settle the labels after a replot
+      for (const Qt::Orientation orientation : {Qt::Horizontal, Qt::Vertical})
+        QCOMPARE(edited.grid.plot()->shownLabels(0, orientation),
+                 fresh.grid.plot()->shownLabels(0, orientation));
+      // Rotated when the widest label does not fit a column: the same texts either way.
+      const auto rotations = [](const HeatmapPlot* plot) {
+        QList<double> angles;
+        for (const QCPAxisRect* rect : plot->axisRects())
+          angles << rect->axis(QCPAxis::atBottom)->tickLabelRotation();
+        return angles;
+      };
+      QCOMPARE(rotations(edited.grid.plot()), rotations(fresh.grid.plot()));
+    }
+  }
+
   void mapsOfTheSameTokensLabelTheSameTokens() {
     ViewSettings settings = seededText(40, {none(), causal()});
     settings.display.sharedRange = false;  // bars of different widths beside each map
