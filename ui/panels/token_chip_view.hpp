@@ -4,6 +4,7 @@
 
 #include <QAbstractScrollArea>
 #include <QStringList>
+#include <limits>
 #include <vector>
 
 #include "plot/text_width_cache.hpp"
@@ -57,8 +58,9 @@ class TokenChipView : public QAbstractScrollArea {
     int left = 0;
     int width = 0;
   };
-  // Places and sizes the chips from `first` on (those before it stay where they are).
-  void layoutChips(std::size_t first = 0);
+  // Places the chips from `first` on (those before it stay where they are), and sizes those before `sized`
+  // (those from it on keep their width).
+  void layoutChips(std::size_t first = 0, std::size_t sized = std::numeric_limits<std::size_t>::max());
   void updateScrollBar();
   int chipHeight() const;
 

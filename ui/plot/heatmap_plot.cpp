@@ -14,6 +14,7 @@
 #include "plot/stat_readout.hpp"
 #include "plot/token_axis_ticker.hpp"
 #include "text.hpp"
+#include "token_change.hpp"
 
 namespace attnscope::ui {
 
@@ -429,22 +430,25 @@ void HeatmapPlot::fill(bool values) {
   }
   const QSize estimate = pixelsPerMap(static_cast<int>(heads.size()), static_cast<int>(rows.size()));
   if (const QStringList& tokens = m_snapshot->tokenTexts; tokens != m_tokenTexts) {
-    // An edit changes a few tokens: the labels before the first changed one stay (eliding and measuring a
-    // long text's 4,096 labels was 2 ms of every snapshot).
-    const qsizetype common = std::min(tokens.size(), m_tokenTexts.size());
-    qsizetype kept = 0;
-    while (kept < common && tokens[kept] == m_tokenTexts[kept]) ++kept;
-    m_tokenTexts = tokens;
-    m_tokenLabels.resize(kept);
-    m_widestLabelUpTo.resize(static_cast<std::size_t>(kept));
-    for (qsizetype token = kept; token < tokens.size(); ++token) {
-      m_tokenLabels << displayToken(tokens[token], TokenAxisTicker::kDefaultMaxCharacters);
-      const int width = m_labelWidths.width(m_tickFont, m_tokenLabels.back());
-      m_widestLabelUpTo.push_back(m_widestLabelUpTo.empty() ? width
-                                                            : std::max(m_widestLabelUpTo.back(), width));
+    // An edit changes a few tokens: the labels before the first changed one and after the last stay
+    // (eliding and measuring a long text's 4,096 labels was 2 ms of every snapshot).
+    const TokenChange change =
+        tokenChange(m_tokenTexts.size(), tokens.size(),
+                    [&](qsizetype before, qsizetype after) { return m_tokenTexts[before] == tokens[after]; });
+    QStringList labels = m_tokenLabels.mid(0, change.front);
+    std::vector<int> widths(m_labelWidthOf.begin(), m_labelWidthOf.begin() + change.front);
+    for (qsizetype token = change.front; token < tokens.size() - change.back; ++token) {
+      labels << displayToken(tokens[token], TokenAxisTicker::kDefaultMaxCharacters);
+      widths.push_back(m_labelWidths.width(m_tickFont, labels.back()));
     }
+    labels << m_tokenLabels.mid(m_tokenLabels.size() - change.back);
+    widths.insert(widths.end(), m_labelWidthOf.end() - change.back, m_labelWidthOf.end());
+    m_tokenTexts = tokens;
+    m_tokenLabels = std::move(labels);
+    m_labelWidthOf = std::move(widths);
   }
-  const int widestLabel = m_widestLabelUpTo.empty() ? 0 : m_widestLabelUpTo.back();
+  const int widestLabel =
+      m_labelWidthOf.empty() ? 0 : *std::max_element(m_labelWidthOf.begin(), m_labelWidthOf.end());
   bool pending = false;
   for (std::size_t i = 0; i < m_maps.size(); ++i) {
     Map& map = m_maps[i];

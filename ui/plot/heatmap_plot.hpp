@@ -158,7 +158,7 @@ class HeatmapPlot : public QCustomPlot {
   // The tick labels of the snapshot's tokens, elided and measured once for every axis.
   QStringList m_tokenTexts, m_tokenLabels;
   TextWidthCache m_labelWidths;
-  std::vector<int> m_widestLabelUpTo;  // per token: the widest of the labels up to it, in pixels
+  std::vector<int> m_labelWidthOf;  // per token: its label's width in pixels
   QFont m_tickFont, m_titleFont, m_readoutFont, m_noteFont;
   int m_settlePasses = 0;
   // Zoom and resize refinements: one worker thread, newest request wins.

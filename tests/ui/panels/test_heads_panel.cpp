@@ -196,8 +196,8 @@ class TestHeadsPanel : public QObject {
     QCOMPARE(window.model()->probeKey(), 2);
     QCOMPARE(window.model()->selection(), (QuerySelection{3, 1, 2}));
     QVERIFY(!table->isColumnHidden(HeadStatsModel::kProbeWeight));
-    // The field lists "none" and every token, numbered as the chips are, through edits that change, add and
-    // remove tokens.
+    // The field lists "none" and every token, numbered as the chips are, through edits that change (at either
+    // end and in the middle), add and remove tokens.
     const auto items = [&] {
       QStringList texts;
       for (int i = 0; i < window.heads()->probeField()->count(); ++i)
@@ -211,7 +211,9 @@ class TestHeadsPanel : public QObject {
              {QStringLiteral("Your trip starts with one step now"),
               {"Your", "trip", "starts", "with", "one", "step", "now"}},
              {QStringLiteral("Your trip"), {"Your", "trip"}},
-             {QStringLiteral("A trip"), {"A", "trip"}}}) {
+             {QStringLiteral("A trip"), {"A", "trip"}},
+             {QStringLiteral("A trip starts here"), {"A", "trip", "starts", "here"}},
+             {QStringLiteral("A ride starts here"), {"A", "ride", "starts", "here"}}}) {
       window.model()->setText(text);
       QVERIFY(waitForIdle(window.controller()));
       QStringList expected{QStringLiteral("none")};

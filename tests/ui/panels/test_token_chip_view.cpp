@@ -1,5 +1,6 @@
-// TokenChipView (ui/panels/token_chip_view.hpp): an edit keeps the chips before its first changed token, and
-// every chip then has the text, tool tip and place a view given the new tokens from scratch gives it.
+// TokenChipView (ui/panels/token_chip_view.hpp): an edit keeps the chips before its first changed token and
+// after its last, and every chip then has the text, tool tip and place a view given the new tokens from
+// scratch gives it.
 
 #include <QTest>
 
@@ -55,6 +56,20 @@ class TestTokenChipView : public QObject {
     compareWithFresh(view, tokens, details);
     view.setTokens(tokens.mid(0, 5));
     compareWithFresh(view, tokens.mid(0, 5), {});
+    // In the middle of nine tokens: replaced (the chips after it keep their text and size, and move), then
+    // one put in (the chips after it are numbered one more: the ninth becomes "10", wider), then two taken
+    // away.
+    tokens = words(9);
+    view.setTokens(tokens);
+    tokens[4] = QStringLiteral("much-longer-token");
+    view.setTokens(tokens);
+    compareWithFresh(view, tokens, {});
+    tokens.insert(2, QStringLiteral("put"));
+    view.setTokens(tokens);
+    compareWithFresh(view, tokens, {});
+    tokens.remove(5, 2);
+    view.setTokens(tokens);
+    compareWithFresh(view, tokens, {});
     view.setTokens({});
     QCOMPARE(view.tokenCount(), 0);
   }

@@ -294,8 +294,8 @@ class TestHeatmapPlot : public QObject {
 
   // The labels kept across an edit (those before its first changed token) and the ones made for it: after
   // each edit, the same labels, turned the same way, as a grid that shows the text from scratch, as a long
-  // word comes (the widest label grows, then stays among the kept ones) and goes (it shrinks), and tokens
-  // are added and taken away at either end.
+  // word comes (the widest label grows, then stays among the kept ones before and after an edit) and goes
+  // (it shrinks), and tokens are added and taken away at either end.
   void editedLabelsAreAFreshGridsLabels() {
     QStringList words;
     for (int i = 0; i < 6; ++i) words << QStringLiteral("w%1").arg(i);
@@ -308,9 +308,12 @@ class TestHeatmapPlot : public QObject {
       return changed.join(QLatin1Char(' '));
     };
     const QString longWord = textWith(1, QStringLiteral("extraordinarily"));
-    for (const QString& text : {longWord, longWord + QStringLiteral(" more"), words.join(QLatin1Char(' ')),
-                                QStringList(words.mid(1)).join(QLatin1Char(' ')),
-                                textWith(0, QStringLiteral("incomprehensibilities"))}) {
+    // The long word among the labels kept after an edit before it ("x" replaces "w0").
+    const QString longWordKept = QStringLiteral("x") + longWord.mid(2);
+    for (const QString& text :
+         {longWord, longWordKept, longWord + QStringLiteral(" more"), words.join(QLatin1Char(' ')),
+          QStringList(words.mid(1)).join(QLatin1Char(' ')),
+          textWith(0, QStringLiteral("incomprehensibilities"))}) {
       settings.text = text;
       edited.model.setSettings(settings);
       edited.model.setSnapshot(snapshotOf(settings));
