@@ -87,6 +87,18 @@ class TestMainWindow : public QObject {
 
   void init() { QSettings(QStringLiteral("AttnScope"), QStringLiteral("AttnScope")).clear(); }
 
+  // Every plot of the window paints in Qt's paint event. QCustomPlot's default paints a replotted plot at
+  // once, inside whatever changed it, together with every other panel that change had touched.
+  void everyPlotPaintsInThePaintEvent() {
+    MainWindow window;
+    window.show();
+    QVERIFY(waitForIdle(window.controller()));
+    const QList<QCustomPlot*> plots = window.findChildren<QCustomPlot*>();
+    QVERIFY(plots.size() >= 4);  // the maps, the comparison, the bars, the geometry
+    for (const QCustomPlot* plot : plots)
+      QVERIFY2(!plot->plottingHints().testFlag(QCP::phImmediateRefresh), plot->metaObject()->className());
+  }
+
   void launchShowsTheBookSentence() {
     MainWindow window;
     window.show();

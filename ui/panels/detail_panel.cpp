@@ -69,6 +69,9 @@ DetailPanel::DetailPanel(QWidget* parent)
   m_bars->setMinimumHeight(160);
   m_bars->installEventFilter(this);
   m_bars->setBackground(QBrush(Qt::white));
+  // Painted in Qt's own paint event, as the maps are (HeatmapPlot): at once, a replot painted every panel a
+  // snapshot had changed inside this panel's update (7–13 ms of the GUI thread at 4,096 tokens).
+  m_bars->setPlottingHint(QCP::phImmediateRefresh, false);
   m_bars->xAxis->grid()->setVisible(false);
   m_bars->xAxis->setTickLength(0, 0);
   m_bars->xAxis->setSubTicks(false);

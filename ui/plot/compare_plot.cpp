@@ -53,6 +53,7 @@ QCPRange weightRangeOf(const AttentionSnapshot& a, const AttentionSnapshot& b, i
 
 ComparePlot::ComparePlot(QWidget* parent) : QCustomPlot(parent) {
   setBackground(QBrush(Qt::white));
+  setPlottingHint(QCP::phImmediateRefresh, false);  // painted in Qt's paint event, as HeatmapPlot says why
   plotLayout()->clear();
   setMouseTracking(true);
   connect(this, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {

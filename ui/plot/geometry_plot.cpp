@@ -47,6 +47,7 @@ void setCurve(QCPCurve* curve, const Matrix& points) {
 
 GeometryPlot::GeometryPlot(QWidget* parent) : QCustomPlot(parent) {
   setBackground(QBrush(Qt::white));
+  setPlottingHint(QCP::phImmediateRefresh, false);  // painted in Qt's paint event, as HeatmapPlot says why
   for (QCPAxis* axis : {xAxis, yAxis}) {
     axis->grid()->setPen(QPen(QColor(0xe4, 0xe4, 0xe4)));
     axis->grid()->setZeroLinePen(QPen(QColor(0xb0, 0xb0, 0xb0)));
