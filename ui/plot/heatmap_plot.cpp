@@ -786,12 +786,14 @@ void HeatmapPlot::setHover(int query, int key) {
 }
 
 void HeatmapPlot::setSelection(int query, std::optional<MapKey> explained) {
+  // Every snapshot announces the selection again, usually the same, right after the replot that drew it.
+  bool changed = false;
   for (Map& map : m_maps) {
     const bool isExplained =
         explained && explained->maskRow == map.key.maskRow && explained->head == map.key.head;
-    map.overlay->setSelectedQuery(query, isExplained);
+    changed = map.overlay->setSelectedQuery(query, isExplained) || changed;
   }
-  layer(kHighlightLayer)->replot();
+  if (changed) layer(kHighlightLayer)->replot();
 }
 
 QSize HeatmapPlot::naturalSize() const {

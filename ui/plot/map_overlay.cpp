@@ -14,9 +14,11 @@ bool MapOverlay::setHover(int query, int key) {
   return true;
 }
 
-void MapOverlay::setSelectedQuery(int query, bool explained) {
+bool MapOverlay::setSelectedQuery(int query, bool explained) {
+  if (query == m_selectedQuery && explained == m_explained) return false;
   m_selectedQuery = query;
   m_explained = explained;
+  return true;
 }
 
 QRect MapOverlay::clipRect() const {

@@ -21,8 +21,8 @@ class MapOverlay : public QCPLayerable {
   // Draws over `axisRect`, whose bottom axis holds the keys and left axis the queries, on `layerName`.
   MapOverlay(QCPAxisRect* axisRect, const QString& layerName);
 
-  bool setHover(int query, int key);  // false when the hover was already there
-  void setSelectedQuery(int query, bool explained);
+  bool setHover(int query, int key);                 // false when the hover was already there
+  bool setSelectedQuery(int query, bool explained);  // false when it was already selected
 
   // The marks as every view of the maps draws them (the scrolling maps here, the fit view over its figure):
   // a veil over the hovered row and column, the hovered cell outlined, the selected query's row outlined

@@ -2,7 +2,8 @@
 // numbers are the range's actual ends; a few weights near 1 do not set its top; a shared range across very
 // different maps is reported as flat (and
 // the grid's hint switches to one range per map); maps of the same tokens label the same tokens, and zooming
-// one map changes only its own labels; a new layout's first replot does not label every token of a long text.
+// one map changes only its own labels; a new layout's first replot does not label every token of a long text;
+// announcing the selection already drawn redraws nothing.
 
 #include <QPushButton>
 #include <QSet>
@@ -34,6 +35,17 @@ ViewSettings seededText(int tokens, std::vector<MaskSpec> masks) {
   settings.masks = std::move(masks);
   return settings;
 }
+
+// Counts the paint events a widget receives.
+class PaintCounter : public QObject {
+ public:
+  explicit PaintCounter(QWidget* widget) { widget->installEventFilter(this); }
+  bool eventFilter(QObject*, QEvent* event) override {
+    paints += event->type() == QEvent::Paint;
+    return false;
+  }
+  int paints = 0;
+};
 
 SnapshotPointer snapshotOf(const ViewSettings& settings) {
   const auto backend = make_backend(Device::cpu);
@@ -332,6 +344,23 @@ class TestHeatmapPlot : public QObject {
       };
       QCOMPARE(rotations(edited.grid.plot()), rotations(fresh.grid.plot()));
     }
+  }
+
+  // Every snapshot announces the selection again, usually the one its replot has just drawn: that redraws
+  // nothing. A new selection is drawn.
+  void announcingTheSameSelectionRedrawsNothing() {
+    Scene scene(seededText(12, {none(), causal()}));
+    QVERIFY(QTest::qWaitForWindowExposed(&scene.grid));
+    HeatmapPlot* plot = scene.grid.plot();
+    const MapKey explained{0, 0, Quantity::weights};
+    plot->setSelection(3, explained);
+    QTest::qWait(100);  // its paint, and any settle pass
+    PaintCounter counter(plot);
+    plot->setSelection(3, explained);
+    QTest::qWait(50);
+    QCOMPARE(counter.paints, 0);
+    plot->setSelection(4, explained);
+    QTRY_VERIFY(counter.paints > 0);
   }
 
   void mapsOfTheSameTokensLabelTheSameTokens() {
