@@ -85,6 +85,12 @@ QString maskSlug(const MaskSpec& mask) {
   return QStringLiteral("mask");
 }
 
+// Attached, a map follows its bar's range and gradient through their signals; attaching it again disconnected
+// and connected them all, for every map of every snapshot.
+void attachScale(QCPColorMap* colorMap, QCPColorScale* scale) {
+  if (colorMap->colorScale() != scale) colorMap->setColorScale(scale);
+}
+
 // The bar's range and its numbers: both ends and the middle, as the exported figure's bar prints them. The
 // numbers take the same width whatever they are (room for "−0.000123"), so the maps keep their size when
 // a long text's cells, built for that size off the GUI thread, bring the range.
@@ -610,7 +616,7 @@ void HeatmapPlot::updateRanges() {
       scale->setGradient(ColorMaps::forQuantity(quantity, m_options.colorMap));
       setScaleRange(scale, ColorMaps::rangeFor(quantity, minimum, maximum, percentile), maximum);
       for (const Map& map : m_maps)
-        if (map.key.quantity == quantity) map.colorMap->setColorScale(scale);
+        if (map.key.quantity == quantity) attachScale(map.colorMap, scale);
     }
   } else {
     for (std::size_t i = 0; i < m_maps.size() && i < m_mapScales.size(); ++i) {
@@ -622,7 +628,7 @@ void HeatmapPlot::updateRanges() {
           scale,
           ColorMaps::rangeFor(map.key.quantity, cells->minimum(), cells->maximum(), cells->percentile99()),
           cells->maximum());
-      map.colorMap->setColorScale(scale);
+      attachScale(map.colorMap, scale);
     }
   }
 }

@@ -188,21 +188,27 @@ class TestHeatmapPlot : public QObject {
     QVERIFY(scene.grid.rangeHint()->isHidden());
   }
 
+  // And after an edit, which keeps the maps and their bars.
   void eachMapsBarPrintsItsOwnRange() {
     ViewSettings settings = seededText(12, {none(), causal()});
     settings.display.sharedRange = false;
     Scene scene(settings);
     HeatmapPlot* plot = scene.grid.plot();
-    QCOMPARE(plot->colorScaleCount(), 4);
-    for (int map = 0; map < 4; ++map) {
-      const QCPRange range = plot->colorRange(map);
-      QCOMPARE(range.lower, plot->colorMap(map)->minimum());
-      QCOMPARE(range.upper, plot->colorMap(map)->maximum());
-      QCOMPARE(plot->colorScaleLabels(map).first(), ColorMaps::tickText(range.lower));
-      QCOMPARE(plot->colorScaleLabels(map).last(), ColorMaps::tickText(range.upper));
+    for (const int tokens : {12, 9}) {
+      settings.text = seededText(tokens, {}).text;
+      scene.model.setSettings(settings);
+      scene.model.setSnapshot(snapshotOf(settings));
+      QCOMPARE(plot->colorScaleCount(), 4);
+      for (int map = 0; map < 4; ++map) {
+        const QCPRange range = plot->colorRange(map);
+        QCOMPARE(range.lower, plot->colorMap(map)->minimum());
+        QCOMPARE(range.upper, plot->colorMap(map)->maximum());
+        QCOMPARE(plot->colorScaleLabels(map).first(), ColorMaps::tickText(range.lower));
+        QCOMPARE(plot->colorScaleLabels(map).last(), ColorMaps::tickText(range.upper));
+      }
+      // The causal maps' first query sees only itself: weight 1, the top of their bars.
+      QCOMPARE(plot->colorScaleLabels(2).last(), QStringLiteral("1"));
     }
-    // The causal maps' first query sees only itself: weight 1, the top of their bars.
-    QCOMPARE(plot->colorScaleLabels(2).last(), QStringLiteral("1"));
   }
 
   void aCausalMapsFirstRowsDoNotDarkenALongText() {
