@@ -8,6 +8,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWidget>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -30,6 +31,17 @@ inline void isolateSettings(const QTemporaryDir& directory) {
   QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, directory.path());
   QSettings(QStringLiteral("AttnScope"), QStringLiteral("AttnScope")).clear();
 }
+
+// Counts the paint events a widget receives.
+class PaintCounter : public QObject {
+ public:
+  explicit PaintCounter(QWidget* widget) { widget->installEventFilter(this); }
+  bool eventFilter(QObject*, QEvent* event) override {
+    paints += event->type() == QEvent::Paint;
+    return false;
+  }
+  int paints = 0;
+};
 
 // Waits until the controller has delivered (or dropped) everything asked of it.
 inline bool waitForIdle(ComputeController* controller, int timeoutMs = 20000) {

@@ -41,17 +41,6 @@ bool showText(MainWindow& window, int count, const std::vector<MaskSpec>& masks)
          window.model()->snapshot()->tokenCount() == count;
 }
 
-// Counts the paint events a widget receives.
-class PaintCounter : public QObject {
- public:
-  explicit PaintCounter(QWidget* widget) { widget->installEventFilter(this); }
-  bool eventFilter(QObject*, QEvent* event) override {
-    paints += event->type() == QEvent::Paint;
-    return false;
-  }
-  int paints = 0;
-};
-
 // The pixels a bar of the chart is wide.
 double barPixels(QCustomPlot* chart) {
   return chart->xAxis->coordToPixel(0.35) - chart->xAxis->coordToPixel(-0.35);

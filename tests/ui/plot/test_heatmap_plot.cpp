@@ -36,17 +36,6 @@ ViewSettings seededText(int tokens, std::vector<MaskSpec> masks) {
   return settings;
 }
 
-// Counts the paint events a widget receives.
-class PaintCounter : public QObject {
- public:
-  explicit PaintCounter(QWidget* widget) { widget->installEventFilter(this); }
-  bool eventFilter(QObject*, QEvent* event) override {
-    paints += event->type() == QEvent::Paint;
-    return false;
-  }
-  int paints = 0;
-};
-
 SnapshotPointer snapshotOf(const ViewSettings& settings) {
   const auto backend = make_backend(Device::cpu);
   const CancelToken never;
