@@ -255,22 +255,25 @@ class Bench {
     timer.start();
     HeatmapPlot* plot = m_window.grid()->plot();
     while (timer.elapsed() < timeoutMs) {
-      runEventLoopFor(20);
+      runEventLoop(20);
       if (!m_window.controller()->isBusy() && !plot->isRefining()) {
-        runEventLoopFor(40);
+        runEventLoop(40);
         if (!m_window.controller()->isBusy() && !plot->isRefining()) return true;
       }
     }
     return false;
   }
 
-  // Lets the event loop run for `ms`, sleeping only inside it (the watchdog's stamps wake it every 2 ms).
-  // QTest::qWait sleeps 10 ms at a time outside the loop: a stamp posted then measured the harness's sleep
-  // as a block of the window's, up to 10 ms more than its events took.
-  static void runEventLoopFor(int ms) {
+  // Lets the event loop run for `ms` or until `done()`, sleeping only inside it, until an event comes (the
+  // watchdog posts one every 2 ms). QTest::qWait sleeps 10 ms at a time outside the loop: a stamp posted then
+  // measured the harness's sleep as a block of the window's. processEvents' overload with a time limit
+  // ignores WaitForMoreEvents and returns at once when nothing is pending: waiting with it spun on one of the
+  // two cores and the worker's second thread shared the other.
+  static void runEventLoop(
+      int ms, const std::function<bool()>& done = [] { return false; }) {
     QElapsedTimer timer;
     timer.start();
-    while (timer.elapsed() < ms)
+    while (!done() && timer.elapsed() < ms)
       QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
   }
 
@@ -357,13 +360,7 @@ class Bench {
     QTest::keyClick(editor, key);
     m_expected = editor->text();
     if (m_expected == before) qFatal("the key event did not change the text");
-    QElapsedTimer timer;
-    timer.start();
-    // Sleeps until an event comes (the watchdog posts one every 2 ms). The overload with a time limit
-    // ignores WaitForMoreEvents and returns at once when nothing is pending: this loop then spun on one of
-    // the two cores and the worker's second thread shared the other.
-    while (!m_done && timer.elapsed() < 120000)
-      QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
+    runEventLoop(120000, [this] { return m_done; });
     m_expected.clear();
     if (!m_done) return false;
     *latency = msBetween(start, m_end);
