@@ -50,7 +50,7 @@ int current_cpu() {
 // once; the old affinity is then restored. (With more cores, helpers may still meet each other: not seen.)
 void leave_cpu(int cpu) {
 #if defined(__linux__)
-  if (cpu < 0 || sched_getcpu() != cpu) return;
+  if (cpu < 0 || current_cpu() != cpu) return;
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(cpu, &allowed) ||
       CPU_COUNT(&allowed) < 2)
