@@ -50,17 +50,20 @@ MaskSpec causal() {
 }
 
 // A grid on its own, subscribed to a model that holds `settings` and their snapshot.
+// With `Snapshot::later`, the caller hands the model its snapshot (showSnapshot), after watching the grid.
 struct Scene {
+  enum class Snapshot { now, later };
   ScopeModel model;
   HeatmapGrid grid;
 
-  explicit Scene(const ViewSettings& settings) {
+  explicit Scene(const ViewSettings& settings, Snapshot snapshot = Snapshot::now) {
     model.setSettings(settings);
     grid.setModel(&model);
     grid.resize(1300, 800);
     grid.show();
-    model.setSnapshot(snapshotOf(settings));
+    if (snapshot == Snapshot::now) showSnapshot();
   }
+  void showSnapshot() { model.setSnapshot(snapshotOf(model.settings())); }
 };
 
 }  // namespace
@@ -186,7 +189,7 @@ class TestHeatmapPlot : public QObject {
     for (const int tokens : {12, 9}) {
       settings.text = seededText(tokens, {}).text;
       scene.model.setSettings(settings);
-      scene.model.setSnapshot(snapshotOf(settings));
+      scene.showSnapshot();
       QCOMPARE(plot->colorScaleCount(), 4);
       for (int map = 0; map < 4; ++map) {
         const QCPRange range = plot->colorRange(map);
@@ -278,21 +281,15 @@ class TestHeatmapPlot : public QObject {
   // thread for 0.85 s when a long text first arrived. (The settle pass after it thins them for the real
   // size.)
   void aNewLayoutsFirstReplotDoesNotLabelEveryToken() {
-    const ViewSettings settings = seededText(2000, {none()});
-    ScopeModel model;
-    HeatmapGrid grid;
-    model.setSettings(settings);
-    grid.setModel(&model);
-    grid.resize(1300, 800);
-    grid.show();
-    HeatmapPlot* plot = grid.plot();
+    Scene scene(seededText(2000, {none()}), Scene::Snapshot::later);
+    HeatmapPlot* plot = scene.grid.plot();
     qsizetype mostLabels = 0;
     connect(plot, &QCustomPlot::afterReplot, plot, [&] {
       for (int map = 0; map < plot->mapCount(); ++map)
         for (const Qt::Orientation orientation : {Qt::Horizontal, Qt::Vertical})
           mostLabels = std::max(mostLabels, plot->shownLabels(map, orientation).size());
     });
-    model.setSnapshot(snapshotOf(settings));
+    scene.showSnapshot();
     QTest::qWait(50);  // the settle passes
     QCOMPARE(plot->mapCount(), 2);
     // The plot is at most 1,300 pixels across: more than 200 labels could not be read.
@@ -323,7 +320,7 @@ class TestHeatmapPlot : public QObject {
           textWith(0, QStringLiteral("incomprehensibilities"))}) {
       settings.text = text;
       edited.model.setSettings(settings);
-      edited.model.setSnapshot(snapshotOf(settings));
+      edited.showSnapshot();
       Scene fresh(settings);
       QVERIFY(QTest::qWaitForWindowExposed(&fresh.grid));
       QTest::qWait(50);  // the passes that settle the labels after a replot
