@@ -143,7 +143,7 @@ void ModelOverview::buildImages() {
         auto* line = reinterpret_cast<QRgb*>(image.scanLine(row));
         for (int column = 0; column < map.size; ++column) {
           const float value = map.cells[static_cast<std::size_t>(row * map.size + column)];
-          line[column] = std::isnan(value) ? hidden.rgb() : gradient.color(value, range);
+          line[column] = std::isnan(value) ? hidden.rgb() : ColorMaps::colourOf(gradient, value, range);
         }
       }
       m_images.push_back(std::move(image));
@@ -166,9 +166,9 @@ void ModelOverview::paintMap(QPainter& painter, int layer, int head) const {
 void ModelOverview::paintStatistic(QPainter& painter, int layer, int head) const {
   const QRect map = mapRect(layer, head);
   const std::optional<double> value = statisticOf(m_snapshot->statsOf(m_maskRow, layer, head), m_statistic);
-  const QColor fill =
-      value ? QColor::fromRgb(ColorMaps::sequential(m_colorMap).color(*value, QCPRange(m_low, m_high)))
-            : ColorMaps::maskedBackground();
+  QCPColorGradient gradient = ColorMaps::sequential(m_colorMap);
+  const QColor fill = value ? QColor::fromRgb(ColorMaps::colourOf(gradient, *value, QCPRange(m_low, m_high)))
+                            : ColorMaps::maskedBackground();
   painter.fillRect(map, fill);
   const QString text = mapText(layer, head);
   QFont font = painter.font();

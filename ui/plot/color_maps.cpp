@@ -47,6 +47,10 @@ QCPColorGradient ColorMaps::diverging() {
                     "#d6604d", "#b2182b", "#67001f"});
 }
 
+QRgb ColorMaps::colourOf(QCPColorGradient& gradient, double value, const QCPRange& range) {
+  return gradient.color((value - range.lower) / range.size(), QCPRange(0.0, 1.0));
+}
+
 QCPRange ColorMaps::rangeFor(Quantity quantity, double minimum, double maximum, double percentile99) {
   if (isScore(quantity)) {
     double extent = std::max(std::abs(minimum), std::abs(maximum));

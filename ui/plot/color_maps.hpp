@@ -27,6 +27,10 @@ class ColorMaps {
   // the percentile when that is under half the largest, so that a few weights near 1 (a causal map's first
   // rows) do not darken every other cell. The cells above are drawn in the top colour and the bar says
   // "≥" (see tickTexts).
+  // The colour of `value` on `range`. QCustomPlot computes the level as (value − lower) · (levels − 1) /
+  // size, which can round the range's top to the level below it; the share of the range, (value − lower) /
+  // size, is exactly 1 there (and 0 at the bottom), so the ends of a range get the ends of the map.
+  static QRgb colourOf(QCPColorGradient& gradient, double value, const QCPRange& range);
   static QCPRange rangeFor(Quantity quantity, double minimum, double maximum, double percentile99);
   // A colour bar's number: 3 significant digits, with a true minus sign ("0.00334", "\u22121.7").
   static QString tickText(double value);

@@ -27,7 +27,7 @@ QImage cellImage(const MapCells& cells, QCPColorGradient gradient, const QCPRang
     auto* line = reinterpret_cast<QRgb*>(image.scanLine(query));
     for (int key = 0; key < data.keySize(); ++key) {
       const double value = data.cell(key, query);
-      line[key] = std::isnan(value) ? qRgba(0, 0, 0, 0) : gradient.color(value, range);
+      line[key] = std::isnan(value) ? qRgba(0, 0, 0, 0) : ColorMaps::colourOf(gradient, value, range);
     }
   }
   return image;

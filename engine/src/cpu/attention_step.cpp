@@ -112,10 +112,16 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale, Soft
   const Eigen::Index body = count - count % kPacketSize, tail = count - body;
   const float max_score = scale(Eigen::Map<const Eigen::ArrayXf>(src, count).maxCoeff());
   const Packet max_packet = pset1<Packet>(max_score);
-  const auto exp_of = [&](const Packet& raw) { return pexp(psub(scale(raw), max_packet)); };
-  // e·d for the entropy; a hidden cell's d is −∞ and its e 0, so d is clamped to keep 0·d at 0.
+  const auto gap_of = [&](const Packet& raw) { return psub(scale(raw), max_packet); };
+  // A hidden cell's d is −∞ and its e must be exactly 0, as PyTorch's is. Eigen's AVX-512 exp gives 0 below
+  // −88.4, but its SSE and AVX2 exp give about 3e-39 for anything below −88.7, −∞ included: the hidden cells
+  // would weigh 3e-39 / Z and, in e·d below, each add −1 to the entropy's sum.
+  const Packet minus_infinity = pset1<Packet>(kMinusInfinity);
+  const auto exp_of_gap = [&](const Packet& gap) { return pand(pexp(gap), pcmp_lt(minus_infinity, gap)); };
+  const auto exp_of = [&](const Packet& raw) { return exp_of_gap(gap_of(raw)); };
+  // e·d for the entropy, with d clamped to keep a hidden cell's 0·(−∞) at 0.
   const Packet lowest = pset1<Packet>(std::numeric_limits<float>::lowest());
-  const auto gap_of = [&](const Packet& raw) { return pmax(psub(scale(raw), max_packet), lowest); };
+  const auto finite = [&](const Packet& gap) { return pmax(gap, lowest); };
   Packet gap0 = pzero(max_packet), gap1 = gap0;
 
   // The last `tail` cells through the same vector exp: the packet ending at count, read before the loop below
@@ -127,13 +133,13 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale, Soft
     const Packet raw = ploadu<Packet>(src + count - kPacketSize);
     tail_exp = exp_of(raw);
     tail_lanes = tail_mask(tail);
-    if (terms) gap1 = pmul(pand(tail_exp, tail_lanes), gap_of(raw));
+    if (terms) gap1 = pmul(pand(tail_exp, tail_lanes), finite(gap_of(raw)));
   } else if (tail > 0) {
     std::fill(lanes, lanes + kPacketSize, kMinusInfinity);
     std::copy(src, src + count, lanes);
     const Packet raw = pload<Packet>(lanes);
     tail_exp = exp_of(raw);
-    if (terms) gap1 = pmul(tail_exp, gap_of(raw));
+    if (terms) gap1 = pmul(tail_exp, finite(gap_of(raw)));
   }
 
   Packet sum0 = pzero(max_packet), sum1 = sum0;
@@ -142,13 +148,13 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale, Soft
     for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
       const Packet r0 = ploadu<Packet>(src + j), r1 = ploadu<Packet>(src + j + kPacketSize);
       const Packet d0 = gap_of(r0), d1 = gap_of(r1);
-      const Packet e0 = pexp(d0), e1 = pexp(d1);
+      const Packet e0 = exp_of_gap(d0), e1 = exp_of_gap(d1);
       pstoreu(dst + j, e0);
       pstoreu(dst + j + kPacketSize, e1);
       sum0 = padd(sum0, e0);
       sum1 = padd(sum1, e1);
-      gap0 = pmadd(e0, d0, gap0);
-      gap1 = pmadd(e1, d1, gap1);
+      gap0 = pmadd(e0, finite(d0), gap0);
+      gap1 = pmadd(e1, finite(d1), gap1);
     }
   } else {
     for (; j + 2 * kPacketSize <= body; j += 2 * kPacketSize) {
@@ -165,7 +171,7 @@ void softmax(const float* src, float* dst, Eigen::Index count, Scale scale, Soft
     const Packet e = exp_of(raw);
     pstoreu(dst + j, e);
     sum0 = padd(sum0, e);
-    if (terms) gap0 = pmadd(e, gap_of(raw), gap0);
+    if (terms) gap0 = pmadd(e, finite(gap_of(raw)), gap0);
   }
   if (tail > 0 && body > 0) {
     pstoreu(dst + count - kPacketSize, tail_exp);

@@ -29,6 +29,19 @@ class TestColorMaps : public QObject {
     QVERIFY(distance(viridis.color(0.5, unit), qRgb(0x21, 0x91, 0x8c)) <= 8);
   }
 
+  void aRangesEndsGetTheMapsEnds() {
+    QCPColorGradient viridis = ColorMaps::sequential(ColorMapId::viridis);
+    const QRgb bottom = viridis.color(0.0, QCPRange(0, 1)), top = viridis.color(1.0, QCPRange(0, 1));
+    // QCustomPlot's own lookup gives 0.1 on 0…0.1 the level under the top (0.1 · 349 / 0.1 < 349 in
+    // doubles); the overview's most extreme head and a figure's largest weight were drawn so.
+    for (const QCPRange& range : {QCPRange(0.0, 0.1), QCPRange(0.0, 0.2), QCPRange(-0.3, 0.7),
+                                  QCPRange(0.001, 0.03), QCPRange(1e-9, 2e-9)}) {
+      QCOMPARE(ColorMaps::colourOf(viridis, range.upper, range), top);
+      QCOMPARE(ColorMaps::colourOf(viridis, range.lower, range), bottom);
+      QCOMPARE(ColorMaps::colourOf(viridis, range.center(), range), viridis.color(0.5, QCPRange(0, 1)));
+    }
+  }
+
   void scoresAreCentredOnZero() {
     const QCPRange range = ColorMaps::rangeFor(Quantity::rawScores, -0.3, 1.7, 0.2);
     QCOMPARE(range.lower, -1.7);
