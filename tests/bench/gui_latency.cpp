@@ -4,7 +4,10 @@
 // token in the middle replaced; each keeps n. Measured per edit: from the key event to the plot's repaint
 // finished with the snapshot of the new text (QCustomPlot::afterReplot, then a forced repaint so the
 // offscreen backing store really receives the pixels). A watchdog thread posts a timestamped event to the GUI
-// thread every 2 ms; the longest delay before one was handled is the GUI thread's longest block. The
+// thread every 2 ms; the longest delay before one was handled is the GUI thread's longest block. What it is
+// made of: the slowest event's wall time beside the CPU time the GUI thread spent in it, the event that took
+// the most CPU time, and the time the host took from the virtual machine during the edits (/proc/stat's
+// steal): a block far longer than any event's work is the thread waiting, not working. The
 // baseline, measured in the same run: the engine's compute time of the same snapshot (the floor an edit
 // cannot beat on this backend), and latency / compute.
 //
@@ -24,6 +27,7 @@
 // Peak memory: run it under /usr/bin/time -v (Maximum resident set size); it prints VmHWM too.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <QApplication>
@@ -65,6 +69,27 @@ double msBetween(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+// The CPU time this thread has used, ms. On a virtual machine that accounts for the time its host takes
+// (steal), that time is not in it: an event's wall time less this is the thread waiting, for a core, for a
+// lock or for the host.
+double threadCpuMs() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// The time the host has taken from this virtual machine's cores so far (/proc/stat's steal, all cores), ms;
+// 0 where it is not told.
+double hostStealMs() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  long long fields[8] = {};
+  if (!(stat >> cpu) || cpu != "cpu") return 0.0;
+  for (long long& field : fields)
+    if (!(stat >> field)) return 0.0;
+  return static_cast<double>(fields[7]) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // Posted by the watchdog; the delay until the GUI thread handles it is how long that thread was busy.
 class StampEvent : public QEvent {
  public:
@@ -99,22 +124,38 @@ class TimedApplication : public QApplication {
       return handled;
     }
     const Clock::time_point start = Clock::now();
+    const double startCpu = threadCpuMs();
+    const QEvent::Type type = event->type();  // the event may be gone after it is handled
     const bool handled = QApplication::notify(receiver, event);
-    const double ms = msBetween(start, Clock::now());
+    const double ms = msBetween(start, Clock::now()), cpu = threadCpuMs() - startCpu;
     --m_depth;
+    const auto what = [&] {
+      const QObject* parent = receiver->parent();
+      return QStringLiteral("%1 to %2 '%3' (child of %4)")
+          .arg(int(type))
+          .arg(QString::fromLatin1(receiver->metaObject()->className()), receiver->objectName(),
+               parent ? QString::fromLatin1(parent->metaObject()->className()) : QStringLiteral("none"));
+    };
     if (ms > slowest) {
       slowest = ms;
-      const QObject* parent = receiver->parent();
-      slowestWhat =
-          QStringLiteral("%1 to %2 '%3' (child of %4)")
-              .arg(int(event->type()))
-              .arg(QString::fromLatin1(receiver->metaObject()->className()), receiver->objectName(),
-                   parent ? QString::fromLatin1(parent->metaObject()->className()) : QStringLiteral("none"));
+      slowestCpu = cpu;
+      slowestWhat = what();
+    }
+    if (cpu > busiest) {
+      busiest = cpu;
+      busiestWhat = what();
     }
     return handled;
   }
-  double slowest = 0.0;
+  void reset() {
+    slowest = slowestCpu = busiest = 0.0;
+    slowestWhat.clear();
+    busiestWhat.clear();
+  }
+  double slowest = 0.0, slowestCpu = 0.0;  // the longest event in wall time, and the CPU time it took
   QString slowestWhat;
+  double busiest = 0.0;  // the event that took the most CPU time
+  QString busiestWhat;
 
  private:
   int m_depth = 0;
@@ -201,6 +242,9 @@ struct Result {
   double engine = 0.0;   // compute_attention over every mask, ms; 0 when not measured
   QString slowestEvent;  // the longest event the GUI thread dispatched, and to what
   double worstBlock = 0.0;
+  double guiWork = 0.0;  // the most CPU time one event took on the GUI thread, ms
+  QString busiestEvent;
+  double hostSteal = 0.0;  // the time the host took from the machine's cores during the edits, ms
   long peakKb = 0;
   QSize mapPixels;
   QString note;
@@ -383,8 +427,8 @@ class Bench {
     for (int i = 0; i < warmup + edits; ++i) {
       if (i == warmup) {
         m_meter.worst = 0.0;
-        m_app.slowest = 0.0;
-        m_app.slowestWhat.clear();
+        m_app.reset();
+        result.hostSteal = hostStealMs();
       }
       double latency = 0.0, compute = 0.0;
       if (!edit(i, &latency, &compute)) {
@@ -395,9 +439,14 @@ class Bench {
       }
       settle(600000);
     }
+    result.hostSteal = hostStealMs() - result.hostSteal;
     result.worstBlock = m_meter.worst;
-    result.slowestEvent =
-        QStringLiteral("%1 ms: event %2").arg(m_app.slowest, 0, 'f', 1).arg(m_app.slowestWhat);
+    result.slowestEvent = QStringLiteral("%1 ms (%2 ms of it on a core): event %3")
+                              .arg(m_app.slowest, 0, 'f', 1)
+                              .arg(m_app.slowestCpu, 0, 'f', 1)
+                              .arg(m_app.slowestWhat);
+    result.guiWork = m_app.busiest;
+    result.busiestEvent = m_app.busiestWhat;
     result.peakKb = peakResidentKb();
     HeatmapPlot* plot = m_window.grid()->plot();
     if (plot->mapCount() > 0) {
@@ -520,7 +569,8 @@ int main(int argc, char** argv) {
   std::printf(
       "latency = key event to the heatmaps repainted with the new snapshot; worker = its engine work (the "
       "floor); engine = compute_attention over the masks, drawing the parameters (the old path); GUI blk = "
-      "the GUI thread's longest block during the edits\n\n");
+      "the GUI thread's longest block during the edits (on a virtual machine, time its host takes is in it: "
+      "host steal)\n\n");
   std::printf("%7s %8s %8s %8s %9s %9s %8s %8s %9s %10s %9s  %s\n", "tokens", "p50 ms", "p95 ms", "max ms",
               "worker ms", "engine ms", "p50/wkr", "p50/eng", "GUI blk", "map px", "peak MiB", "reduction");
   QJsonArray rows;
@@ -537,6 +587,10 @@ int main(int argc, char** argv) {
                 result.peakKb / 1024.0, result.note.isEmpty() ? "none" : result.note.toUtf8().constData(),
                 result.timeouts ? qPrintable(QStringLiteral(" (%1 timed out)").arg(result.timeouts)) : "");
     std::printf("        slowest GUI event: %s\n", qPrintable(result.slowestEvent));
+    std::printf(
+        "        most GUI work in one event: %.1f ms on a core: event %s; host steal during the edits: %.0f "
+        "ms\n",
+        result.guiWork, qPrintable(result.busiestEvent), result.hostSteal);
     if (model)
       std::printf(
           "        full forward: window's computation %.1f ms, Gpt2Model::run %.1f ms; p95 / full = %.2f\n",
@@ -553,6 +607,9 @@ int main(int argc, char** argv) {
     row[QStringLiteral("latency_over_engine")] = result.engine > 0 ? p50 / result.engine : 0.0;
     row[QStringLiteral("gui_block_max_ms")] = result.worstBlock;
     row[QStringLiteral("slowest_gui_event")] = result.slowestEvent;
+    row[QStringLiteral("gui_work_max_ms")] = result.guiWork;
+    row[QStringLiteral("busiest_gui_event")] = result.busiestEvent;
+    row[QStringLiteral("host_steal_ms")] = result.hostSteal;
     row[QStringLiteral("peak_rss_mib")] = result.peakKb / 1024.0;
     row[QStringLiteral("map_pixels")] = pixels;
     row[QStringLiteral("reduction")] = result.note;
