@@ -494,6 +494,14 @@ class TestProperties : public QObject {
                                   "edited[m].heads[h].context");
         }
         copied.push_back(edited[m].copied_rows);
+        // Its ranges: in order, apart, within the text, as many rows in all.
+        Eigen::Index rows = 0, after = -1;
+        for (const auto& [begin, end] : edited[m].copied_ranges) {
+          QVERIFY(after < begin && begin < end && end <= input.rows());
+          rows += end - begin;
+          after = end;
+        }
+        QCOMPARE(rows, edited[m].copied_rows);
       }
       previous = std::move(edited);
       QCOMPARE(copied, expected);
@@ -505,6 +513,9 @@ class TestProperties : public QObject {
     edit(text, Copied{0, 256, 256, 256});
     text(130, 0) -= 0.5f;  // block [128, 192); window blocks before and after it never see token 131
     edit(text, Copied{0, 128, 236, 128});
+    using Ranges = std::vector<std::pair<Eigen::Index, Eigen::Index>>;
+    QCOMPARE(previous[2].copied_ranges, (Ranges{{0, 128}, {192, 300}}));
+    QCOMPARE(previous[1].copied_ranges, (Ranges{{0, 128}}));
     text(1, 3) += 0.25f;  // every causal row sees token 2, and so does every prefix row
     edit(text, Copied{0, 0, 236, 0});
     Matrix longer(301, 64);  // a token appended: the last block has another row

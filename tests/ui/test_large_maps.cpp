@@ -75,6 +75,10 @@ double expectedBlock(const AttentionResult& result, int head, const CellRegion& 
   return region.reduction == Reduction::mean ? total / count : total;
 }
 
+bool sameCell(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
 bool sameValue(double a, double b) {
   return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(b));
 }
@@ -575,6 +579,70 @@ class TestLargeMaps : public QObject {
     QVERIFY(ready.wait(20000));
     for (const MaskedResult& row : ready.at(0).at(0).value<SnapshotPointer>()->rows)
       QCOMPARE(row.result->copied_rows, Eigen::Index{0});
+  }
+
+  // An edit's maps take the rows of cells whose query rows the engine copied from the earlier snapshot's
+  // kept copies, and equal a fresh computation's maps cell for cell, reduced or not, at each place of edit.
+  void anEditsMapsTakeTheCellRowsItLeftAlone_data() {
+    QTest::addColumn<int>("pixels");
+    QTest::addColumn<int>("editedWord");
+    for (const int pixels : {0, 60})
+      for (const auto& [place, word] :
+           {std::pair{"end", 299}, std::pair{"middle", 150}, std::pair{"start", 0}})
+        QTest::newRow(qPrintable(QStringLiteral("%1 px, %2").arg(pixels).arg(QLatin1String(place))))
+            << pixels << word;
+  }
+  void anEditsMapsTakeTheCellRowsItLeftAlone() {
+    QFETCH(int, pixels);
+    QFETCH(int, editedWord);
+    ViewSettings before = longSettings(300);
+    before.heads = 3;
+    before.dOut = 6;
+    before.masks = {MaskSpec::parse("none"), MaskSpec::parse("causal"), MaskSpec::parse("window:3")};
+    ViewSettings after = before;
+    QStringList words = after.text.split(QLatin1Char(' '));
+    words[editedWord] = QStringLiteral("edited");
+    after.text = words.join(QLatin1Char(' '));
+    PreparedMaps prepare;
+    prepare.quantities = {Quantity::weights, Quantity::rawScores};
+    prepare.keyPixels = prepare.queryPixels = pixels;
+    const CancelToken never;
+    ParameterCache parameters;
+    const auto backend = make_backend(Device::cpu);
+    const SnapshotPointer earlier =
+        computeSnapshot(AttentionInput::fromSettings(before), *backend, never, prepare, &parameters);
+    QCOMPARE(earlier->reusable.maps.size(), std::size_t{3 * 3 * 2});  // masks × heads × quantities
+    const SnapshotPointer edited = computeSnapshot(AttentionInput::fromSettings(after), *backend, never,
+                                                   prepare, &parameters, earlier.get());
+    // Every row of cells inside the rows the engine copied is taken: the causal mask's before the edit, the
+    // window's before and after it.
+    int copiedCellRows = 0;
+    for (const MapCells& map : edited->prepared.maps)
+      for (int cellRow = 0; cellRow < map.region.queryCells(); ++cellRow) {
+        const int begin = map.region.queryBegin + cellRow * map.region.queryBlock;
+        const int end = std::min(map.region.queryEnd, begin + map.region.queryBlock);
+        for (const auto& [first, last] : edited->rows[map.maskRow].result->copied_ranges)
+          copiedCellRows += first <= begin && end <= last ? 1 : 0;
+      }
+    QVERIFY(copiedCellRows > 0);
+    QCOMPARE(edited->reusedCellRows, copiedCellRows);
+    const SnapshotPointer fresh = snapshotOf(after, prepare);
+    QCOMPARE(edited->prepared.maps.size(), fresh->prepared.maps.size());
+    for (std::size_t i = 0; i < fresh->prepared.maps.size(); ++i) {
+      const MapCells& got = edited->prepared.maps[i];
+      const MapCells& want = fresh->prepared.maps[i];
+      QCOMPARE(got.maskRow, want.maskRow);
+      QCOMPARE(got.head, want.head);
+      QVERIFY(got.quantity == want.quantity);
+      QVERIFY(got.region == want.region);
+      QCOMPARE(got.anyMasked, want.anyMasked);
+      QVERIFY(sameCell(got.minimum, want.minimum) && sameCell(got.maximum, want.maximum));
+      QVERIFY(sameCell(got.percentile99, want.percentile99));
+      for (int row = 0; row < want.cells->valueSize(); ++row)
+        for (int column = 0; column < want.cells->keySize(); ++column)
+          QVERIFY2(sameCell(got.cells->cell(column, row), want.cells->cell(column, row)),
+                   qPrintable(QStringLiteral("map %1, cell (%2, %3)").arg(i).arg(row).arg(column)));
+    }
   }
 
   // The window's background work (the computation, its maps, freeing the snapshot it replaces) leaves Qt's

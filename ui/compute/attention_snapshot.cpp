@@ -7,6 +7,7 @@
 #include <QThread>
 #include <QThreadPool>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <iterator>
@@ -49,6 +50,8 @@ class CellBuffer : public QCPColorMapData {
   CellBuffer(int keys, int queries, const QCPRange& keyRange, const QCPRange& queryRange)
       : QCPColorMapData(keys, queries, keyRange, queryRange) {}
   double* cells() { return mData; }
+  // Any map data's cells, row after row (QCustomPlot has no const accessor of them).
+  static const double* cellsOf(const QCPColorMapData& data) { return data.*&CellBuffer::mData; }
   void setBounds(double minimum, double maximum) {
     mDataBounds = QCPRange(minimum, maximum);
     mDataModified = true;
@@ -384,9 +387,14 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
 
 namespace {
 
-// buildMapCells over one head, before it is part of a snapshot.
+// buildMapCells over one head, before it is part of a snapshot. The rows of `earlier`'s cells whose query
+// rows all lie in one of `copied` (AttentionResult::copied_ranges) are taken from it as they are: the engine
+// copied those query rows' values from the result `earlier` was built with, to the bit.
 MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, const MaskMatrix& mask,
-                       int maskRow, int head, Quantity quantity, const CellRegion& region) {
+                       int maskRow, int head, Quantity quantity, const CellRegion& region,
+                       const MapCells* earlier = nullptr,
+                       std::span<const std::pair<Eigen::Index, Eigen::Index>> copied = {},
+                       std::atomic<int>* reusedRows = nullptr) {
   const auto n = static_cast<int>(mask.rows());
   const int keyCells = region.keyCells(), queryCells = region.queryCells();
   auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
@@ -414,6 +422,24 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
     std::fill(counts.begin(), counts.end(), 0);
     const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
     const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
+    const bool rowsCopied = earlier && std::any_of(copied.begin(), copied.end(), [&](const auto& range) {
+                              return range.first <= queryBegin && queryEnd <= range.second;
+                            });
+    if (rowsCopied) {
+      double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
+      std::copy_n(CellBuffer::cellsOf(*earlier->cells) + static_cast<std::size_t>(cellRow) * keyCells,
+                  keyCells, row);
+      if (reusedRows) ++*reusedRows;
+      for (int cell = 0; cell < keyCells; ++cell) {
+        if (std::isnan(row[cell])) {
+          anyMasked = true;
+        } else {
+          minimum = std::min(minimum, row[cell]);
+          maximum = std::max(maximum, row[cell]);
+        }
+      }
+      continue;
+    }
     Eigen::Index stride = 0;
     const float* first = headValues(result, softmax, quantity, queryBegin, queryEnd - queryBegin,
                                     region.keyBegin, region.keyEnd, scratch, &stride);
@@ -510,6 +536,10 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     HeadSummaryFold summary;
   };
   std::vector<StreamedRow> streamed;
+  // The snapshot the engine may copy rows from (below), whose maps' rows may be copied with them, and
+  // whether the next edit's computation may copy rows from this one.
+  const AttentionSnapshot* reusableEarlier = nullptr;
+  const bool keepReusable = parameters && input.config.dropout == 0.0 && !letGo;
   // Each mask's summary and maps as soon as its result is here: a long text's matrices are let go before
   // the next mask's (the summary keeps its own).
   const auto addRow = [&](const MaskSpec& mask, AttentionResult result) {
@@ -540,7 +570,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
       return;
     }
     if (summarized) snapshot->summaries.push_back(summarizeHeads(*snapshot, index));
-    prepareRowMaps(*snapshot, index, prepare, cancel);
+    prepareRowMaps(*snapshot, index, prepare, cancel, 0, reusableEarlier, keepReusable);
     if (letGo) letGoOfMatrices(snapshot->rows.back());
   };
   // A long text's heads as the engine computes them, a few at a time: their maps, summary terms and softmax
@@ -590,7 +620,8 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
         }
       // Each mask's earlier result, when the earlier text kept its matrices (the engine checks the rest).
       std::vector<const AttentionResult*> earlierResults(masks.size(), nullptr);
-      if (earlier && !earlier->model && earlier->keepsMatrices())
+      if (earlier && !earlier->model && earlier->keepsMatrices()) reusableEarlier = earlier;
+      if (reusableEarlier)
         for (std::size_t m = 0; m < masks.size(); ++m)
           for (const MaskedResult& row : earlier->rows)
             if (row.mask == masks[m]) earlierResults[m] = &*row.result;
@@ -667,14 +698,42 @@ std::shared_ptr<const AttentionSnapshot> withHeadSummary(
 }
 
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
-                    const CancelToken& cancel, int firstHead) {
+                    const CancelToken& cancel, int firstHead, const AttentionSnapshot* earlier,
+                    bool keepReusable) {
   const CellRegion region = preparedRegion(snapshot.tokenCount(), prepare);
   std::vector<Quantity> quantities;
   std::copy_if(prepare.quantities.begin(), prepare.quantities.end(), std::back_inserter(quantities),
                [&snapshot](Quantity quantity) { return snapshot.hasQuantity(quantity); });
-  buildMaps(
-      quantities, firstHead, snapshot.headCount(), cancel, snapshot.prepared.maps,
-      [&](int head, Quantity quantity) { return buildMapCells(snapshot, row, head, quantity, region); });
+  const MaskedResult& masked = snapshot.rows[row];
+  // The earlier snapshot's row of the same mask: the one the engine copied rows from.
+  int earlierRow = -1;
+  if (earlier && masked.result->copied_rows > 0)
+    for (int other = 0; other < earlier->maskCount(); ++other)
+      if (earlier->rows[other].mask == masked.mask) earlierRow = other;
+  const auto earlierMap = [&](int head, Quantity quantity) -> const MapCells* {
+    if (earlierRow < 0 || head >= snapshot.mechanismHeadCount()) return nullptr;
+    for (const MapCells& map : earlier->reusable.maps)
+      if (map.maskRow == earlierRow && map.head == head && map.quantity == quantity && map.region == region)
+        return &map;
+    return nullptr;
+  };
+  const std::size_t first = snapshot.prepared.maps.size();
+  std::atomic<int> reusedRows{0};
+  buildMaps(quantities, firstHead, snapshot.headCount(), cancel, snapshot.prepared.maps,
+            [&](int head, Quantity quantity) {
+              const MapCells* reused = earlierMap(head, quantity);
+              return buildMapCells(snapshot.head(row, head),
+                                   head < static_cast<int>(masked.softmaxRows.size())
+                                       ? &masked.softmaxRows[static_cast<std::size_t>(head)]
+                                       : nullptr,
+                                   masked.result->mask, row, head, quantity, region, reused,
+                                   masked.result->copied_ranges, &reusedRows);
+            });
+  snapshot.reusedCellRows += reusedRows;
+  if (!keepReusable) return;
+  for (std::size_t i = first; i < snapshot.prepared.maps.size(); ++i)
+    if (snapshot.prepared.maps[i].head < snapshot.mechanismHeadCount())
+      snapshot.reusable.maps.push_back(snapshot.prepared.maps[i].copyFor(row));
 }
 
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel) {

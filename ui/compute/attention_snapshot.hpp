@@ -172,6 +172,12 @@ struct AttentionSnapshot {
   // to the snapshot being immutable: the first plot to show a map takes its cells (no copy of n² doubles on
   // the GUI thread, no second copy in memory); later plots build their own. Touched on the GUI thread only.
   mutable PreparedCells prepared;
+  // Copies of the heads' prepared maps, kept by a computation whose n × n matrices stay (worker thread only):
+  // the next edit's computation takes from them the rows of cells whose every query row the engine copied
+  // (AttentionResult::copied_rows) instead of folding those rows' weights again. A copy starts without any.
+  PreparedCells reusable;
+  // Rows of map cells taken from the earlier snapshot's copies when this one was prepared.
+  int reusedCellRows = 0;
 
   // Set when a GPT-2 model computed it: the rows then hold model->layer, every mask row on top of the
   // model's causal mask.
@@ -262,9 +268,12 @@ void addHeadSummaries(AttentionSnapshot& snapshot, HeadSummary summary, const Ca
 std::shared_ptr<const AttentionSnapshot> withHeadSummary(
     const std::shared_ptr<const AttentionSnapshot>& snapshot, HeadSummary summary, const CancelToken& cancel);
 // Builds the cells of the maps `prepare` asks for, of one row (its heads from `firstHead`, the summary
-// included) or of every row, checking `cancel` between maps.
+// included) or of every row, checking `cancel` between maps. With `earlier` (the snapshot whose results the
+// engine copied rows from), rows of cells the copied rows cover come from its reusable maps; with
+// `keepReusable`, copies of the heads' maps are kept in snapshot.reusable for the next computation.
 void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& prepare,
-                    const CancelToken& cancel, int firstHead = 0);
+                    const CancelToken& cancel, int firstHead = 0, const AttentionSnapshot* earlier = nullptr,
+                    bool keepReusable = false);
 void prepareMaps(AttentionSnapshot& snapshot, const PreparedMaps& prepare, const CancelToken& cancel);
 
 using SnapshotPointer = std::shared_ptr<const AttentionSnapshot>;

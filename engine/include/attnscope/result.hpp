@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attnscope/config.hpp"
@@ -54,6 +55,9 @@ struct AttentionResult {
   // Query rows whose scores, weights and context were copied from an earlier result rather than computed
   // (AttentionProblem::earlier); 0 when none were.
   Eigen::Index copied_rows = 0;
+  // Which: [begin, end) ranges of query rows, in order, apart (their lengths sum to copied_rows). An edit
+  // leaves rows alone before it and, under a mask whose rows see only some keys, after it too.
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> copied_ranges;
   // What computed it, for a later computation deciding what it may copy: the parameters' draw
   // (ModuleParameters::id, 0 when unknown) and the normalisation.
   std::uint64_t parameters_id = 0;

@@ -219,9 +219,16 @@ class CpuBackend final : public Backend {
       attention_heads(inputs_now, ranges, heads_now, threads, &cancel, &copied_now);
       if (sink) (*sink)(mask_index, first, heads_now, result.mask);
     }
-    for (std::size_t block = 0; block < copied.copied.size(); ++block)
-      if (copied.copied[block])
-        result.copied_rows += std::min(n - static_cast<Eigen::Index>(block) * kRowBlock, kRowBlock);
+    for (std::size_t block = 0; block < copied.copied.size(); ++block) {
+      if (!copied.copied[block]) continue;
+      const Eigen::Index begin = static_cast<Eigen::Index>(block) * kRowBlock;
+      const Eigen::Index end = std::min(n, begin + kRowBlock);
+      result.copied_rows += end - begin;
+      if (!result.copied_ranges.empty() && result.copied_ranges.back().second == begin)
+        result.copied_ranges.back().second = end;
+      else
+        result.copied_ranges.emplace_back(begin, end);
+    }
     return result;
   }
 };
