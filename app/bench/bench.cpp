@@ -94,9 +94,10 @@ void print_row(std::ostream& out, const Row& row) {
   if (row.max_abs_diff_vs_cpu) std::snprintf(diff, sizeof diff, "%.3g", *row.max_abs_diff_vs_cpu);
   if (row.mask_softmax_share) std::snprintf(share, sizeof share, "%.1f%%", 100.0 * *row.mask_softmax_share);
   if (row.stats_share) std::snprintf(stats, sizeof stats, "%.1f%%", 100.0 * *row.stats_share);
+  // vs_sgemm to 3 significant digits: a tiny problem under a sanitizer runs at a few thousandths of SGEMM.
   char line[288];
   std::snprintf(line, sizeof line,
-                "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %7.2fx  %12s  %13s  %19s\n",
+                "%-6s  %6d  %5d  %8d  %-10s  %9.3f  %10.1f  %12.1f  %7.3gx  %12s  %13s  %19s\n",
                 row.device.c_str(), row.tokens, row.heads, row.head_dim, row.mask.c_str(), row.median_ms,
                 row.gflops, row.sgemm_gflops, row.gflops / row.sgemm_gflops, share, stats, diff);
   out << line << std::flush;
