@@ -37,6 +37,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPointer>
 #include <QStandardPaths>
 #include <QTest>
 #include <QTextCursor>
@@ -125,15 +126,20 @@ class TimedApplication : public QApplication {
     }
     const Clock::time_point start = Clock::now();
     const double startCpu = threadCpuMs();
-    const QEvent::Type type = event->type();  // the event may be gone after it is handled
+    // The event, and the receiver (a deferred delete), may be gone once it is handled.
+    const QEvent::Type type = event->type();
+    const QPointer<QObject> alive(receiver);
+    const char* const className = receiver->metaObject()->className();
     const bool handled = QApplication::notify(receiver, event);
     const double ms = msBetween(start, Clock::now()), cpu = threadCpuMs() - startCpu;
     --m_depth;
     const auto what = [&] {
+      if (!alive)
+        return QStringLiteral("%1 to a %2, deleted by it").arg(int(type)).arg(QLatin1String(className));
       const QObject* parent = receiver->parent();
       return QStringLiteral("%1 to %2 '%3' (child of %4)")
           .arg(int(type))
-          .arg(QString::fromLatin1(receiver->metaObject()->className()), receiver->objectName(),
+          .arg(QLatin1String(className), receiver->objectName(),
                parent ? QString::fromLatin1(parent->metaObject()->className()) : QStringLiteral("none"));
     };
     if (ms > slowest) {
