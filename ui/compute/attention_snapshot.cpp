@@ -404,8 +404,6 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   constexpr double infinity = std::numeric_limits<double>::infinity();
   const int width = region.keyEnd - region.keyBegin;
-  double minimum = infinity, maximum = -infinity;
-  bool anyMasked = false;
   double* cells = buffer->cells();
   // One row of cells at a time, in two passes: the block's query rows fold into one row per key (its max, or
   // its sum and count, over the visible cells), in loops over whole rows that the compiler vectorises; then
@@ -417,29 +415,21 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
   std::vector<int> counts(columns);
   Matrix scratch;
   for (int cellRow = 0; cellRow < queryCells; ++cellRow) {
-    std::fill(largest.begin(), largest.end(), -std::numeric_limits<float>::infinity());
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(counts.begin(), counts.end(), 0);
     const int queryBegin = region.queryBegin + cellRow * region.queryBlock;
     const int queryEnd = std::min(region.queryEnd, queryBegin + region.queryBlock);
+    double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
     const bool rowsCopied = earlier && std::any_of(copied.begin(), copied.end(), [&](const auto& range) {
                               return range.first <= queryBegin && queryEnd <= range.second;
                             });
     if (rowsCopied) {
-      double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
       std::copy_n(CellBuffer::cellsOf(*earlier->cells) + static_cast<std::size_t>(cellRow) * keyCells,
                   keyCells, row);
       if (reusedRows) ++*reusedRows;
-      for (int cell = 0; cell < keyCells; ++cell) {
-        if (std::isnan(row[cell])) {
-          anyMasked = true;
-        } else {
-          minimum = std::min(minimum, row[cell]);
-          maximum = std::max(maximum, row[cell]);
-        }
-      }
       continue;
     }
+    std::fill(largest.begin(), largest.end(), -std::numeric_limits<float>::infinity());
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), 0);
     Eigen::Index stride = 0;
     const float* first = headValues(result, softmax, quantity, queryBegin, queryEnd - queryBegin,
                                     region.keyBegin, region.keyEnd, scratch, &stride);
@@ -458,7 +448,6 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
         }
       }
     }
-    double* row = cells + static_cast<std::size_t>(cellRow) * keyCells;
     for (int cell = 0, key = 0; cell < keyCells; ++cell) {
       const int blockEnd = std::min(width, key + region.keyBlock);
       double total = mean ? 0.0 : -infinity;
@@ -468,13 +457,17 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
         total = mean ? total + sums[key] : std::max(total, static_cast<double>(largest[key]));
         count += counts[key];
       }
-      if (count == 0) {
-        row[cell] = nan;
-        anyMasked = true;
-        continue;
-      }
-      const double value = mean ? total / count : total;
-      row[cell] = value;
+      row[cell] = count == 0 ? nan : mean ? total / count : total;
+    }
+  }
+  // The extremes, over the cells folded and copied alike; a NaN cell is a block with every cell masked.
+  const std::size_t cellCount = static_cast<std::size_t>(keyCells) * queryCells;
+  double minimum = infinity, maximum = -infinity;
+  bool anyMasked = false;
+  for (const double value : std::span<const double>(cells, cellCount)) {
+    if (std::isnan(value)) {
+      anyMasked = true;
+    } else {
       minimum = std::min(minimum, value);
       maximum = std::max(maximum, value);
     }
@@ -492,18 +485,27 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
   map.anyMasked = anyMasked;
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;
-  map.percentile99 = any ? percentile99Of(cells, static_cast<std::size_t>(keyCells) * queryCells) : nan;
+  map.percentile99 = any ? percentile99Of(cells, cellCount) : nan;
   return map;
+}
+
+// buildMapCells over a snapshot's head, its softmax rows when its matrices were let go.
+MapCells buildSnapshotMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
+                               const CellRegion& region, const MapCells* earlier = nullptr,
+                               std::atomic<int>* reusedRows = nullptr) {
+  const MaskedResult& masked = snapshot.rows[maskRow];
+  const std::vector<SoftmaxRows>& softmax = masked.softmaxRows;
+  return buildMapCells(snapshot.head(maskRow, head),
+                       head < static_cast<int>(softmax.size()) ? &softmax[head] : nullptr,
+                       masked.result->mask, maskRow, head, quantity, region, earlier,
+                       masked.result->copied_ranges, reusedRows);
 }
 
 }  // namespace
 
 MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head, Quantity quantity,
                        const CellRegion& region) {
-  const std::vector<SoftmaxRows>& softmax = snapshot.rows[maskRow].softmaxRows;
-  return buildMapCells(snapshot.head(maskRow, head),
-                       head < static_cast<int>(softmax.size()) ? &softmax[head] : nullptr,
-                       snapshot.rows[maskRow].result->mask, maskRow, head, quantity, region);
+  return buildSnapshotMapCells(snapshot, maskRow, head, quantity, region);
 }
 
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
@@ -721,13 +723,8 @@ void prepareRowMaps(AttentionSnapshot& snapshot, int row, const PreparedMaps& pr
   std::atomic<int> reusedRows{0};
   buildMaps(quantities, firstHead, snapshot.headCount(), cancel, snapshot.prepared.maps,
             [&](int head, Quantity quantity) {
-              const MapCells* reused = earlierMap(head, quantity);
-              return buildMapCells(snapshot.head(row, head),
-                                   head < static_cast<int>(masked.softmaxRows.size())
-                                       ? &masked.softmaxRows[static_cast<std::size_t>(head)]
-                                       : nullptr,
-                                   masked.result->mask, row, head, quantity, region, reused,
-                                   masked.result->copied_ranges, &reusedRows);
+              return buildSnapshotMapCells(snapshot, row, head, quantity, region, earlierMap(head, quantity),
+                                           &reusedRows);
             });
   snapshot.reusedCellRows += reusedRows;
   if (!keepReusable) return;
