@@ -9,6 +9,7 @@
 #include "attnscope/error.hpp"
 #include "attnscope/mask.hpp"
 #include "cpu/parallel.hpp"
+#include "finite.hpp"
 
 namespace attnscope {
 namespace {
@@ -39,10 +40,10 @@ HeadProjection split_head(const LinearLayer& query, const LinearLayer& key, cons
 // its row of the context, as NaN · v, ∞ · v and ∞ · 0 are none of them finite. A scan of every head's n²
 // weights would cost more than the rest of a long text's checks together.
 void require_finite_result(const AttentionResult& result) {
-  bool finite = result.output.allFinite();
+  bool finite = all_finite(result.output);
   for (const auto& head : result.heads)
-    finite = finite && head.queries.allFinite() && head.keys.allFinite() && head.values.allFinite() &&
-             head.context.allFinite();
+    finite = finite && all_finite(head.queries) && all_finite(head.keys) && all_finite(head.values) &&
+             all_finite(head.context);
   if (!finite)
     throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
 }

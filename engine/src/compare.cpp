@@ -5,6 +5,7 @@
 #include <string>
 
 #include "attnscope/error.hpp"
+#include "finite.hpp"
 
 namespace attnscope {
 
@@ -19,7 +20,7 @@ void check_weights(const Matrix& weights, const char* input) {
     throw Error(std::string("compare: input ") + input + "'s weights are " + shape(weights) +
                 ": expected one square n × n matrix per head, n at least 1");
   for (Eigen::Index i = 0; i < weights.rows(); ++i)
-    if (!weights.row(i).allFinite())
+    if (!all_finite_rows(weights, i, 1))
       throw Error(std::string("compare: input ") + input + "'s weights row " + std::to_string(i) +
                   " holds a NaN or an infinity");
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "attnscope/error.hpp"
+#include "finite.hpp"
 
 namespace attnscope {
 
@@ -18,7 +19,7 @@ std::string shape(const Matrix& matrix) {
 
 void check_finite(const Matrix& matrix, const char* what) {
   for (Eigen::Index i = 0; i < matrix.rows(); ++i)
-    if (!matrix.row(i).allFinite())
+    if (!all_finite_rows(matrix, i, 1))
       throw Error(std::string("head geometry: ") + what + " " + std::to_string(i) +
                   " holds a NaN or an infinity: the head's projections overflowed or the weights are broken");
 }

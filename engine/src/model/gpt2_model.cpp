@@ -13,6 +13,7 @@
 #include "cpu/attention_step.hpp"
 #include "cpu/ordered_product.hpp"
 #include "cpu/parallel.hpp"
+#include "finite.hpp"
 #include "readers.hpp"
 
 namespace attnscope {
@@ -93,7 +94,7 @@ class WeightReader {
   // as null, which the JSON schema keeps for hidden cells), so the checkpoint is refused when it opens.
   void require_finite(const std::string& name, const FloatTensor& values) const {
     const auto all = values.vector();
-    if (all.allFinite()) return;
+    if (all_finite(std::span(all.data(), static_cast<std::size_t>(all.size())))) return;
     std::size_t index = 0;
     while (std::isfinite(all[static_cast<Index>(index)])) ++index;
     const float value = all[static_cast<Index>(index)];
@@ -552,9 +553,9 @@ Gpt2Result Gpt2Model::run(const std::vector<int>& ids, const Gpt2RunOptions& opt
     // Finite weights can still overflow float32. A non-finite attention weight reaches its context row, and
     // anything else the residual stream, so these n × d checks catch it before the layer is handed out.
     // (Reused rows were checked when they were computed.)
-    bool finite = x.bottomRows(n - reused).allFinite();
+    bool finite = all_finite_rows(x, reused, n - reused);
     for (const HeadResult& head : layer.heads)
-      finite = finite && head.context.middleRows(reused, n - reused).allFinite();
+      finite = finite && all_finite_rows(head.context, reused, n - reused);
     if (!finite)
       throw Error("layer " + std::to_string(l) +
                   " overflowed float32: the checkpoint's weights are too large for this text");
