@@ -311,7 +311,10 @@ class TestCliModel : public QObject {
 
   // --compare-text through the oracle's checkpoint (tests/golden/compare.json): the texts' bytes are their
   // tokens, B's tokens and every printed layer's heads, A − B and the total variation, as JSON and as CSV.
+  // Weights within 2e-6 of PyTorch's after three layers: a build without FMA (x86-64-v2), rounding each
+  // multiply and add apart, reaches 1.07e-6; an FMA build stays below 1e-6.
   void compareTextMatchesTheOracle() {
+    constexpr double kWeightTolerance = 2e-6;
     const QJsonArray cases = read_json_object(golden_path("compare.json"))["gpt2"].toArray();
     QVERIFY(cases.size() >= 2);
     QTemporaryDir directory;
@@ -360,9 +363,10 @@ class TestCliModel : public QObject {
         QCOMPARE(head["layer"].toInt(), want["layer"].toInt());
         QCOMPARE(head["head"].toInt(), want["head"].toInt());
         QCOMPARE(head["mask"].toString(), json["mask"].toString());
-        ATTNSCOPE_COMPARE_DECIMALS(to_matrix(head["weights_diff"]), to_matrix(want["weights_diff"]), 1e-6,
-                                   label);
-        QVERIFY2(std::abs(head["total_variation"].toDouble() - want["total_variation"].toDouble()) <= 1e-6,
+        ATTNSCOPE_COMPARE_DECIMALS(to_matrix(head["weights_diff"]), to_matrix(want["weights_diff"]),
+                                   kWeightTolerance, label);
+        QVERIFY2(std::abs(head["total_variation"].toDouble() - want["total_variation"].toDouble()) <=
+                     kWeightTolerance,
                  qPrintable(label));
       }
 

@@ -28,8 +28,10 @@ namespace {
 
 // Relative error as test_support measures it: |actual − expected| / (|expected| + floor), the floor 1% of the
 // matrix's largest magnitude: a cell near zero is a sum of terms of the matrix's size that cancel, and
-// float32 (PyTorch's as well as ours) holds it only to about 10⁻⁷ of their size.
-constexpr double kTolerance = 1e-4;
+// float32 (PyTorch's as well as ours) holds it only to about 10⁻⁷ of their size. 2e-4: a build without FMA
+// (x86-64-v2), rounding each multiply and add apart, reaches 1.01e-4 on the 3-layer checkpoint's contexts,
+// where an FMA build stays below 1e-4.
+constexpr double kTolerance = 2e-4;
 constexpr double kFloorFraction = 1e-2;
 
 double floor_of(const Matrix& expected) {
