@@ -110,7 +110,6 @@ ComputeController::ComputeController(QObject* parent)
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(kDefaultDebounceMs);
   connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);
-  keepFreedMemoryMapped();
   m_release.setSingleShot(true);
   m_release.setInterval(kDefaultReleaseMs);
   connect(&m_release, &QTimer::timeout, this, [] { backgroundPool()->start(releaseFreedMemory); });
