@@ -422,17 +422,22 @@ class TestProperties : public QObject {
                                 "edited.heads[h].weights");
       }
     };
-    Matrix text = random_input(300, 64, 11);  // blocks of 128 rows: [0, 128), [128, 256), [256, 300)
+    Matrix text = random_input(300, 64, 11);  // blocks of 16 rows: [0, 16), …, [272, 288), [288, 300)
     compareWithFresh(text, 300);
     compareWithFresh(text, 0);  // the same text again
     text(299, 5) += 1.0f;       // the last token changes
-    compareWithFresh(text, 44);
+    compareWithFresh(text, 12);
     text(130, 0) -= 1.0f;  // one in the middle
-    compareWithFresh(text, 128);
+    compareWithFresh(text, 16);
     Matrix longer(301, 64);  // a token appended: the last block grows
     longer << text, random_input(1, 64, 12);
-    compareWithFresh(longer, 45);
-    compareWithFresh(text, 44);  // and taken away again
+    compareWithFresh(longer, 13);
+    compareWithFresh(text, 12);  // and taken away again
+    const Matrix pasted = text * 2.0f;  // every token replaced, the length kept
+    compareWithFresh(pasted, 300);
+    compareWithFresh(text, 300);
+    text(5, 1) += 1.0f;  // the blocks kept after those are still the fresh ones
+    compareWithFresh(text, 16);
 
     // Parameters drawn anew (another seed) are not mistaken for the cached ones.
     AttentionConfig reseeded = config;

@@ -38,7 +38,7 @@ Per run the file holds the ids and, per layer, per head: scores (raw q.k, null
 where hidden), weights and context; the layer's c_proj output ("output"); and
 final_hidden. Floats are float32 in their shortest round-trip decimal form.
 A run of more than 64 tokens (past the CPU backend's 64-row attention blocks and
-128-row projection blocks) stores its n x n scores and weights only at the rows
+16-row projection blocks) stores its n x n scores and weights only at the rows
 listed in "sampled_rows" (the first two, the last, both sides of every 64-row
 edge); everything else whole.
 
@@ -278,7 +278,7 @@ CASES = [
      [(10, None), (1, None)]),
     ("3-layers-3-heads-n_inner-eps", config(290, 9, 12, 3, 3, n_inner=20, eps=1e-6), 66, "F32", "", True,
      [(9, None), (6, "window:2")]),
-    # Past the CPU backend's blocks: 64-row attention blocks, 128-row projection blocks, and the model's
+    # Past the CPU backend's blocks: 64-row attention blocks, 16-row projection blocks, and the model's
     # own product up to 256 rows (Eigen's above).
     ("2-layers-2-heads-300-positions", config(270, 300, 8, 2, 2), 77, "F32", "", False,
      [(130, "window:100"), (300, None)]),
