@@ -2,6 +2,8 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "attnscope/error.hpp"
@@ -69,6 +71,20 @@ MaskMatrix build_mask(const MaskSpec& spec, Eigen::Index n) {
       break;
   }
   return mask;
+}
+
+bool any_hidden(const MaskMatrix& mask) {
+  const std::uint8_t* cells = mask.data();
+  const auto count = static_cast<std::size_t>(mask.size());
+  std::size_t i = 0;
+  std::uint64_t any = 0;
+  for (; i + sizeof(std::uint64_t) <= count; i += sizeof(std::uint64_t)) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, cells + i, sizeof word);
+    any |= word;
+  }
+  for (; i < count; ++i) any |= cells[i];
+  return any != 0;
 }
 
 }  // namespace attnscope

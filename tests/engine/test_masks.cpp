@@ -103,6 +103,24 @@ class TestMasks : public QObject {
     QCOMPARE(build_mask(MaskSpec::parse("causal"), 1), MaskMatrix::Zero(1, 1).eval());
   }
 
+  // any_hidden reads whole words and then the bytes past the last: one hidden cell anywhere in a mask of
+  // any size is found, and a mask with none is not mistaken.
+  void findsAnyHiddenCell() {
+    for (Eigen::Index n = 1; n <= 12; ++n) {
+      MaskMatrix mask = MaskMatrix::Zero(n, n);
+      QVERIFY(!any_hidden(mask));
+      for (Eigen::Index cell = 0; cell < mask.size(); ++cell) {
+        mask.data()[cell] = 1;
+        QVERIFY2(any_hidden(mask), qPrintable(QStringLiteral("n %1, cell %2").arg(n).arg(cell)));
+        mask.data()[cell] = 0;
+      }
+    }
+    QVERIFY(!any_hidden(build_mask(MaskSpec::parse("none"), 1024)));
+    QVERIFY(any_hidden(build_mask(MaskSpec::parse("causal"), 1024)));
+    QVERIFY(!any_hidden(build_mask(MaskSpec::parse("causal"), 1)));
+    QVERIFY(!any_hidden(MaskMatrix()));
+  }
+
   void readsMaskFiles() {
     QTemporaryDir directory;
     const QString path =

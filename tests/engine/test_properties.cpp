@@ -432,7 +432,7 @@ class TestProperties : public QObject {
     Matrix longer(301, 64);  // a token appended: the last block grows
     longer << text, random_input(1, 64, 12);
     compareWithFresh(longer, 13);
-    compareWithFresh(text, 12);  // and taken away again
+    compareWithFresh(text, 12);         // and taken away again
     const Matrix pasted = text * 2.0f;  // every token replaced, the length kept
     compareWithFresh(pasted, 300);
     compareWithFresh(text, 300);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <span>
@@ -70,6 +71,20 @@ QCPRange cellRange(int begin, int block, int cells) {
 // The stride shares no factor with the row length's likely values (it is odd and not a multiple of 3, 5 or
 // 7, or else 1), so the sample does not keep to a few columns; a fixed stride keeps the estimate, and so the
 // colours, steady while nothing changes.
+// The keys [begin, end) a query row sees, from its `count` hidden flags (0 or 1, as every MaskMatrix holds),
+// when they are one run with every key outside it hidden ([count, count) when none is seen); nullopt when the
+// seen keys are not one run. Every row of the masks none, causal, window and prefix is one run.
+std::optional<std::pair<std::size_t, std::size_t>> visibleRun(const std::uint8_t* hidden, std::size_t count) {
+  const auto* first = static_cast<const std::uint8_t*>(std::memchr(hidden, 0, count));
+  if (!first) return std::pair{count, count};
+  const auto begin = static_cast<std::size_t>(first - hidden);
+  const auto* after = static_cast<const std::uint8_t*>(std::memchr(first, 1, count - begin));
+  if (!after) return std::pair{begin, count};
+  const auto end = static_cast<std::size_t>(after - hidden);
+  if (std::memchr(after, 0, count - end)) return std::nullopt;
+  return std::pair{begin, end};
+}
+
 double percentile99Of(const double* cells, std::size_t count) {
   std::size_t stride = std::max<std::size_t>(1, count / MapCells::kPercentileSample);
   if (stride > 1) {
@@ -436,6 +451,17 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
     for (int query = queryBegin; query < queryEnd; ++query) {
       const float* values = first + static_cast<std::size_t>(query - queryBegin) * stride;
       const std::uint8_t* hidden = mask.data() + static_cast<std::size_t>(query) * n + region.keyBegin;
+      // A row whose seen keys are one run folds without reading its flags per key: a third of the time.
+      if (const auto run = visibleRun(hidden, columns)) {
+        for (std::size_t key = run->first; key < run->second; ++key) ++counts[key];
+        if (mean)
+          for (std::size_t key = run->first; key < run->second; ++key)
+            sums[key] += static_cast<double>(values[key]);
+        else
+          for (std::size_t key = run->first; key < run->second; ++key)
+            largest[key] = std::max(largest[key], values[key]);
+        continue;
+      }
       if (mean) {
         for (std::size_t key = 0; key < columns; ++key) {
           sums[key] += hidden[key] ? 0.0 : static_cast<double>(values[key]);
@@ -557,7 +583,7 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
     snapshot->device = QString::fromStdString(row.result->device);
     if (!row.result->fallback_reason.empty())
       snapshot->fallbackReason = QString::fromStdString(row.result->fallback_reason);
-    snapshot->anyMasked = snapshot->anyMasked || row.result->mask.any();
+    snapshot->anyMasked = snapshot->anyMasked || any_hidden(row.result->mask);
     for (HeadStats& stats : head_stats(*row.result)) snapshot->headStats.push_back(std::move(stats));
     snapshot->rows.push_back(std::move(row));
     const int index = snapshot->maskCount() - 1;

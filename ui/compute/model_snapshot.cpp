@@ -353,7 +353,7 @@ SnapshotPointer computeModelSnapshot(const ViewSettings& settings, const Gpt2Mod
     }
   }
   for (const MaskedResult& row : snapshot->rows)
-    snapshot->anyMasked = snapshot->anyMasked || row.result->mask.any();
+    snapshot->anyMasked = snapshot->anyMasked || any_hidden(row.result->mask);
   if (cache)
     for (const auto& [key, index] : runOfMask) {
       ModelCache::Run& run = cache->runs[key];
