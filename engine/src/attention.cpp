@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "attnscope/error.hpp"
 #include "attnscope/mask.hpp"
@@ -40,10 +41,14 @@ HeadProjection split_head(const LinearLayer& query, const LinearLayer& key, cons
 // its row of the context, as NaN · v, ∞ · v and ∞ · 0 are none of them finite. A scan of every head's n²
 // weights would cost more than the rest of a long text's checks together.
 void require_finite_result(const AttentionResult& result) {
-  bool finite = all_finite(result.output);
-  for (const auto& head : result.heads)
-    finite = finite && all_finite(head.queries) && all_finite(head.keys) && all_finite(head.values) &&
-             all_finite(head.context);
+  // Head by head on every worker: a long text's matrices are megabytes.
+  std::atomic<bool> finite = all_finite(result.output);
+  cpu::parallel_for(result.heads.size(), cpu::worker_threads(), [&](std::size_t h) {
+    const HeadResult& head = result.heads[h];
+    if (!(all_finite(head.queries) && all_finite(head.keys) && all_finite(head.values) &&
+          all_finite(head.context)))
+      finite = false;
+  });
   if (!finite)
     throw Error("the computation overflowed float32 (the embeddings are too large); scale them down");
 }
@@ -107,14 +112,12 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
   if (result.heads.size() == 1) {
     result.output = result.heads.front().context;
   } else {
-    Eigen::Index width = 0;
-    for (const auto& head : result.heads) width += head.context.cols();
-    result.output.resize(tokens, width);
-    Eigen::Index column = 0;
-    for (const auto& head : result.heads) {
-      result.output.middleCols(column, head.context.cols()) = head.context;
-      column += head.context.cols();
-    }
+    std::vector<Eigen::Index> columns{0};  // where each head's columns start
+    for (const auto& head : result.heads) columns.push_back(columns.back() + head.context.cols());
+    result.output.resize(tokens, columns.back());
+    cpu::parallel_for(result.heads.size(), cpu::worker_threads(), [&](std::size_t h) {
+      result.output.middleCols(columns[h], result.heads[h].context.cols()) = result.heads[h].context;
+    });
   }
   if (parameters.out_proj) {
     // Eigen multiplies on one thread: a long text's rows are split over the workers.

@@ -5,6 +5,7 @@
 
 #include "attnscope/error.hpp"
 #include "attnscope/mask.hpp"
+#include "cpu/attention_step.hpp"
 
 using namespace attnscope;
 
@@ -119,6 +120,46 @@ class TestMasks : public QObject {
     QVERIFY(any_hidden(build_mask(MaskSpec::parse("causal"), 1024)));
     QVERIFY(!any_hidden(build_mask(MaskSpec::parse("causal"), 1)));
     QVERIFY(!any_hidden(MaskMatrix()));
+  }
+
+  // The CPU step's visible range per query row (memchr and memrchr over the row) against a scan of every
+  // cell: the first and last seen key, and whether every key between them is seen, for rows with nothing
+  // hidden, hidden prefixes and suffixes, holes, one seen key and none.
+  void visibleRangesMatchTheCells() {
+    std::vector<MaskMatrix> masks;
+    for (const char* spec : {"none", "causal", "window:3", "prefix:2"})
+      for (const Eigen::Index n : {1, 2, 7, 33}) masks.push_back(build_mask(MaskSpec::parse(spec), n));
+    MaskMatrix holes = MaskMatrix::Zero(9, 40);
+    for (Eigen::Index i = 0; i < holes.rows(); ++i)
+      for (Eigen::Index j = 0; j < holes.cols(); ++j) holes(i, j) = (i * 7 + j * 3) % (i + 2) == 0 ? 1 : 0;
+    holes.row(0).setOnes();  // nothing seen
+    holes.row(1).setOnes();  // one key seen, at the end
+    holes(1, 39) = 0;
+    holes.row(2).setZero();  // a hole in the middle only
+    holes(2, 20) = 1;
+    masks.push_back(holes);
+    for (const MaskMatrix& mask : masks) {
+      const std::vector<cpu::VisibleRange> ranges = cpu::visible_ranges(mask);
+      QCOMPARE(static_cast<Eigen::Index>(ranges.size()), mask.rows());
+      for (Eigen::Index i = 0; i < mask.rows(); ++i) {
+        Eigen::Index first = -1, last = -1;
+        for (Eigen::Index j = 0; j < mask.cols(); ++j)
+          if (!mask(i, j)) {
+            if (first < 0) first = j;
+            last = j;
+          }
+        const cpu::VisibleRange range = ranges[static_cast<std::size_t>(i)];
+        const QString where = QStringLiteral("%1 x %2 mask, row %3").arg(mask.rows()).arg(mask.cols()).arg(i);
+        if (first < 0) {
+          QVERIFY2(range.begin >= range.end, qPrintable(where));
+          continue;
+        }
+        QVERIFY2(range.begin == first && range.end == last + 1, qPrintable(where));
+        bool contiguous = true;
+        for (Eigen::Index j = first; j <= last; ++j) contiguous = contiguous && !mask(i, j);
+        QVERIFY2(range.contiguous == contiguous, qPrintable(where));
+      }
+    }
   }
 
   void readsMaskFiles() {

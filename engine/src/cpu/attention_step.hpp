@@ -34,6 +34,15 @@ struct StepInput {
   // rows_before). Otherwise the products are Eigen's, whose bits depend on the block's shape. Without
   // dropout (GPT-2's step): the context of dropped weights is Eigen's product either way.
   bool row_exact = false;
+  // Compute a dense block's scores (every query of the block sees the same keys, as without a mask) as
+  // ordered_product does, each cell one chain of fused multiply-adds over its q and k. Its bits then do not
+  // depend on the other cells computed with it, so a block whose queries an edit left alone copies its
+  // earlier scores and recomputes only the columns of the keys that changed (CopiedBlocks::scores_reusable).
+  // Otherwise the products are Eigen's.
+  bool ordered_scores = false;
+  // The keys as columns (d × whole_packets(n) + kLanes, zero past n), for ordered_scores; attention_heads
+  // fills it.
+  const Matrix* keys_transposed = nullptr;
   // n, when the inputs have spare rows past the text's (a model keeps them for the next edit); 0: all rows.
   Eigen::Index tokens = 0;
   Eigen::Index length() const { return tokens > 0 ? tokens : queries->rows(); }
@@ -57,16 +66,28 @@ KeySpan block_key_span(const std::vector<VisibleRange>& ranges, Eigen::Index row
 
 // A thread's working memory for attention_rows, resized as needed.
 struct StepScratch {
-  Matrix cells;    // a block's scores and weights, when they do not go straight into the results
-  Matrix keys;     // row_exact: the span's keys as columns (d × keys, padded to whole packets)
-  Matrix values;   // row_exact, a head size that is not whole packets: the span's values, padded
-  Matrix context;  // … and the block's context rows, padded
+  Matrix cells;             // a block's scores and weights, when they do not go straight into the results
+  Matrix keys;              // row_exact: the span's keys as columns (d × keys, padded to whole packets)
+  Matrix values;            // row_exact, a head size that is not whole packets: the span's values, padded
+  Matrix context;           // … and the block's context rows, padded
+  Matrix columns;           // ordered_scores: a few keys as columns, padded to a packet …
+  Matrix cells_of_columns;  // … and their scores
+};
+
+// A dense block's earlier scores and the keys whose scores changed since (sorted): attention_rows copies the
+// rest (ordered_scores).
+struct EarlierScores {
+  const Matrix* scores = nullptr;  // the earlier result's raw scores, rows of its own length
+  std::span<const Eigen::Index> changed_keys;
 };
 
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
-// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask).
+// head.context for the rows [row_begin, row_end). `ranges` comes from visible_ranges(*input.mask). With
+// `earlier` (ordered_scores, a dense block whose queries did not change), the raw scores are copied from it
+// but for the changed keys' columns.
 void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ranges, Eigen::Index row_begin,
-                    Eigen::Index row_end, HeadResult& head, StepScratch& scratch);
+                    Eigen::Index row_end, HeadResult& head, StepScratch& scratch,
+                    const EarlierScores* earlier = nullptr);
 
 // Queries per task: large enough for an efficient GEMM, small enough that causal masks skip most hidden
 // blocks.
@@ -79,6 +100,11 @@ struct CopiedBlocks {
   std::vector<char> copied;             // per block (or empty)
   // Rows before this one are copied (or skipped) too, in whichever block they are: only for row_exact inputs.
   Eigen::Index rows_before = 0;
+  // Per block not copied (or empty): whether its queries are the same, it has no hidden cell now nor in the
+  // earlier result, and that result holds its rows' scores. With ordered_scores, such a block copies them
+  // and recomputes the columns of `changed_keys` (sorted) and of keys past the earlier text's.
+  std::vector<char> scores_reusable;
+  std::vector<Eigen::Index> changed_keys;
 };
 
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over

@@ -221,8 +221,42 @@ class CpuBackend final : public Backend {
       const KeySpan span = block_key_span(ranges, row_begin, row_begin + rows, n);
       blocks.copied[block] = same && changed_keys_before[span.end] == changed_keys_before[span.begin];
     }
+    mark_reusable_scores(mask, earlier, same_queries, key_changed, blocks);
     blocks.earlier = earlier->heads;
     return blocks;
+  }
+
+  // Marks the blocks not copied whose earlier scores may be copied but for a few keys (CopiedBlocks::
+  // scores_reusable): the same queries, no hidden cell in their rows now or in `earlier`'s (every query of
+  // such a block computes every key: its scores are ordered_product's in both), and `earlier`'s scores kept.
+  // Only when the keys that changed, or that the earlier text lacked, are at most a quarter of the text's:
+  // otherwise copying the rest costs more than the product it saves.
+  static void mark_reusable_scores(const MaskMatrix& mask, const AttentionResult* earlier,
+                                   const std::vector<char>& same_queries,
+                                   const std::vector<std::vector<char>>& key_changed, CopiedBlocks& blocks) {
+    const Eigen::Index n = mask.rows(), before = earlier->mask.rows();
+    for (const HeadResult& head : earlier->heads)
+      if (head.scores.rows() != before || head.scores.cols() != before) return;
+    for (Eigen::Index key = 0; key < std::min(n, before); ++key)
+      if (std::any_of(key_changed.begin(), key_changed.end(),
+                      [key](const std::vector<char>& head) { return head[key] != 0; }))
+        blocks.changed_keys.push_back(key);
+    const Eigen::Index new_keys = std::max<Eigen::Index>(0, n - before);
+    if (static_cast<Eigen::Index>(blocks.changed_keys.size()) + new_keys > n / 4) return;
+    const auto none_hidden = [](const MaskMatrix& cells, Eigen::Index row_begin, Eigen::Index rows) {
+      return std::memchr(cells.row(row_begin).data(), 1, static_cast<std::size_t>(rows * cells.cols())) ==
+             nullptr;
+    };
+    blocks.scores_reusable.assign(blocks.copied.size(), 0);
+    for (std::size_t block = 0; block < blocks.copied.size(); ++block) {
+      const Eigen::Index row_begin = static_cast<Eigen::Index>(block) * kRowBlock;
+      const Eigen::Index rows = std::min(n - row_begin, kRowBlock);
+      if (blocks.copied[block] || row_begin + rows > before) continue;
+      const bool same = std::all_of(same_queries.begin() + row_begin, same_queries.begin() + row_begin + rows,
+                                    [](char same_query) { return same_query != 0; });
+      blocks.scores_reusable[block] =
+          same && none_hidden(mask, row_begin, rows) && none_hidden(earlier->mask, row_begin, rows);
+    }
   }
 
   // The attention step under `mask` for heads that hold their projections, copying from `earlier` (may be
@@ -254,6 +288,7 @@ class CpuBackend final : public Backend {
                             problem.dropout_noise.empty() ? nullptr : &problem.dropout_noise[h],
                             problem.keep_scores};
       inputs[h].row_stats = problem.row_stats;
+      inputs[h].ordered_scores = true;
     }
     const CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
     const std::size_t head_count = result.heads.size();
@@ -265,7 +300,7 @@ class CpuBackend final : public Backend {
       const std::span<const StepInput> inputs_now = std::span(inputs).subspan(first, count);
       for (std::size_t h = 0; h < count; ++h) allocate_head(inputs_now[h], heads_now[h]);
       CopiedBlocks copied_now{copied.earlier.empty() ? copied.earlier : copied.earlier.subspan(first, count),
-                              copied.copied};
+                              copied.copied, 0, copied.scores_reusable, copied.changed_keys};
       attention_heads(inputs_now, ranges, heads_now, threads, &cancel, &copied_now);
       if (sink) (*sink)(mask_index, first, heads_now, result.mask);
     }
