@@ -62,16 +62,16 @@ void check_input(const AttentionConfig& config, const Matrix& input) {
   config.validate(static_cast<int>(input.cols()));
 }
 
-// The problem without dropout noise.
+// The problem without dropout noise (and without its mask, for a caller that brings its own).
 AttentionProblem problem_with(const AttentionConfig& config, const Matrix& input,
-                              const ModuleParameters& parameters) {
+                              const ModuleParameters& parameters, bool with_mask = true) {
   AttentionProblem problem;
   problem.input = input;
   problem.heads = parameters.heads;
   if (config.mechanism != Mechanism::simplified)
     problem.scale_divisor =
         static_cast<float>(std::sqrt(static_cast<double>(config.head_dim(static_cast<int>(input.cols())))));
-  problem.mask = build_mask(config.effective_mask(), input.rows());
+  if (with_mask) problem.mask = build_mask(config.effective_mask(), input.rows());
   problem.normalization = config.normalization;
   problem.keep_scores = config.keep_scores;
   problem.row_stats = config.row_stats;
@@ -139,6 +139,8 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
     result.output = std::move(projected);
   }
   require_finite_result(result);
+  static std::atomic<std::uint64_t> results{0};
+  result.id = ++results;
   result.compute_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;
@@ -232,7 +234,8 @@ void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
                              const std::function<void(std::size_t, AttentionResult)>& each,
-                             const std::vector<const AttentionResult*>& earlier, const HeadSink& each_heads) {
+                             const std::vector<const AttentionResult*>& earlier, const HeadSink& each_heads,
+                             const std::vector<AttentionResult*>& recycled) {
   if (config.dropout > 0.0)
     throw Error("dropout draws its noise after the parameters: compute it with the parameters drawn anew");
   std::vector<MaskMatrix> matrices;
@@ -243,10 +246,11 @@ void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
     matrices.push_back(build_mask(masked.effective_mask(), input.rows()));
   }
   if (masks.empty()) return;
-  AttentionProblem problem = problem_with(config, input, parameters);
-  problem.mask = MaskMatrix();  // each of `matrices` stands in for it
+  AttentionProblem problem = problem_with(config, input, parameters, false);  // `matrices` are its masks
   problem.earlier = earlier;
   problem.earlier.resize(masks.size(), nullptr);
+  problem.recycled = recycled;
+  problem.recycled.resize(masks.size(), nullptr);
   problem.each_heads = each_heads;
   auto start = std::chrono::steady_clock::now();
   backend.compute_masks(problem, matrices, cancel, [&](std::size_t index, AttentionResult result) {

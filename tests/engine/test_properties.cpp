@@ -450,6 +450,99 @@ class TestProperties : public QObject {
                             "afterRedraw.output");
   }
 
+  // A recycled result (the text two edits back, given up by the caller) lends its matrices to the new one,
+  // and the rows the earlier result had copied from it are not written again; every edit still gives a fresh
+  // computation's numbers, bit for bit, under every mask, whether or not the earlier result copied from the
+  // recycled one.
+  void recycledMatricesGiveFreshNumbers_data() {
+    QTest::addColumn<bool>("keepScores");
+    QTest::newRow("scores kept") << true;
+    QTest::newRow("weights only") << false;
+  }
+  void recycledMatricesGiveFreshNumbers() {
+    QFETCH(bool, keepScores);
+    AttentionConfig config = multihead(3, 96, "none");
+    config.keep_scores = keepScores;
+    TorchGenerator generator;
+    const ModuleParameters parameters = draw_parameters(config, 64, generator);
+    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
+                                      MaskSpec::parse("window:3"), MaskSpec::parse("prefix:3")};
+    const auto reused = make_backend(Device::cpu);
+    const CancelToken never;
+    std::vector<AttentionResult> previous, beforePrevious;
+    const auto pointers = [](std::vector<AttentionResult>& results) {
+      std::vector<AttentionResult*> out;
+      for (AttentionResult& result : results) out.push_back(&result);
+      return out;
+    };
+    // `recycle`: hand the results two edits back (or `instead`) to the computation; `taken`: whether their
+    // matrices should be taken (the same length); `withEarlier`: hand the last results as the earlier ones.
+    const auto edit = [&](const Matrix& input, bool recycle, bool taken, bool withEarlier = true,
+                          std::vector<AttentionResult>* instead = nullptr) {
+      std::vector<AttentionResult> fresh(masks.size()), edited(masks.size());
+      const auto backend = make_backend(Device::cpu);
+      compute_attention_masks(config, input, parameters, masks, *backend, never,
+                              [&](std::size_t m, AttentionResult result) { fresh[m] = std::move(result); });
+      std::vector<const AttentionResult*> earlier;
+      if (withEarlier)
+        for (const AttentionResult& result : previous) earlier.push_back(&result);
+      std::vector<AttentionResult>& recycled = instead ? *instead : beforePrevious;
+      compute_attention_masks(
+          config, input, parameters, masks, *reused, never,
+          [&](std::size_t m, AttentionResult result) { edited[m] = std::move(result); }, earlier, {},
+          recycle ? pointers(recycled) : std::vector<AttentionResult*>{});
+      for (std::size_t m = 0; m < masks.size(); ++m) {
+        ATTNSCOPE_COMPARE_EXACT(edited[m].output, fresh[m].output, "edited[m].output");
+        for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
+          if (keepScores)
+            ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].scores, fresh[m].heads[h].scores,
+                                    "edited[m].heads[h].scores");
+          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].weights, fresh[m].heads[h].weights,
+                                  "edited[m].heads[h].weights");
+          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].context, fresh[m].heads[h].context,
+                                  "edited[m].heads[h].context");
+        }
+        if (recycle) QCOMPARE(recycled[m].heads.front().weights.size() == 0, taken);
+      }
+      beforePrevious = std::move(previous);
+      previous = std::move(edited);
+    };
+    Matrix text = random_input(300, 64, 31);
+    edit(text, false, false);
+    edit(text, false, false);
+    text(299, 2) += 0.5f;  // the last token, twice: the second edit's copied rows are the recycled ones'
+    edit(text, true, true);
+    text(299, 2) -= 0.25f;
+    edit(text, true, true);
+    text(140, 1) += 0.5f;  // one in the middle: causal rows [0, 128) are still the recycled ones' …
+    edit(text, true, true);
+    text(299, 3) += 0.5f;  // … and then [128, 256) are not: the earlier result computed them itself
+    edit(text, true, true);
+    text(2, 4) -= 0.5f;  // near the start: every causal and prefix row sees it
+    edit(text, true, true);
+    text(299, 0) += 0.5f;
+    edit(text, true, true);
+    Matrix longer(301, 64);  // a token appended: nothing of the length before is taken
+    longer << text, random_input(1, 64, 32);
+    edit(longer, true, false);
+    edit(text, true, true);   // two edits back had this length …
+    edit(text, true, false);  // … and then the longer one
+    edit(text, true, true);
+    text(100, 3) += 0.5f;  // computed without earlier results: it copied nothing from the ones two back
+    edit(text, true, true, false);
+    text(299, 1) += 0.5f;
+    edit(text, true, true);
+    // Results of another text, handed as the recycled ones: the earlier results' copied rows came from
+    // elsewhere, so none of theirs may stand in for them.
+    Matrix other = text;
+    other(0, 0) += 1.0f;
+    std::vector<AttentionResult> unrelated(masks.size());
+    compute_attention_masks(config, other, parameters, masks, *make_backend(Device::cpu), never,
+                            [&](std::size_t m, AttentionResult result) { unrelated[m] = std::move(result); });
+    text(299, 2) += 0.5f;
+    edit(text, true, true, true, &unrelated);
+  }
+
   // Given the results of the text before an edit, the step copies the blocks of 64 query rows whose inputs
   // the edit left alone (a causal row before the edited token sees nothing of it) and gives, bit for bit, the
   // numbers of a fresh computation of the new text; out_proj's unchanged rows are copied the same way.

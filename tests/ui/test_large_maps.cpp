@@ -609,6 +609,45 @@ class TestLargeMaps : public QObject {
         QTest::newRow(qPrintable(QStringLiteral("%1 px, %2").arg(pixels).arg(QLatin1String(place))))
             << pixels << word;
   }
+  // Typing: once the window shows an edit's snapshot, the one before it is held by the worker alone, and the
+  // next edit's results take its matrices over (the same memory) instead of allocating and copying, with a
+  // fresh computation's numbers.
+  void anEditReusesTheMatricesOfTheSnapshotBeforeTheLast() {
+    ComputeController controller;
+    QSignalSpy ready(&controller, &ComputeController::snapshotReady);
+    ViewSettings settings = longSettings(300);
+    const auto next = [&] {
+      ready.clear();
+      controller.requestNow(settings);
+      if (!ready.wait(20000)) qFatal("no snapshot");
+      SnapshotPointer snapshot = ready.at(0).at(0).value<SnapshotPointer>();
+      ready.clear();
+      return snapshot;
+    };
+    const auto causalWeights = [](const SnapshotPointer& snapshot) {
+      for (const MaskedResult& row : snapshot->rows)
+        if (row.mask.kind == MaskKind::causal) return row.result->heads.front().weights.data();
+      return static_cast<const float*>(nullptr);
+    };
+    SnapshotPointer shown = next();
+    const float* first = causalWeights(shown);
+    settings.text += QStringLiteral("x");  // the last token changes
+    shown = next();                        // the window lets the first go: the worker alone holds it
+    settings.text += QStringLiteral("y");
+    shown = next();
+    QCOMPARE(causalWeights(shown), first);
+
+    const SnapshotPointer fresh = snapshotOf(settings);
+    for (int row = 0; row < shown->maskCount(); ++row)
+      for (int head = 0; head < shown->mechanismHeadCount(); ++head) {
+        const HeadResult& edited = shown->rows[row].result->heads[head];
+        const HeadResult& expected = fresh->rows[row].result->heads[head];
+        ATTNSCOPE_COMPARE_EXACT(edited.scores, expected.scores, "edited.scores");
+        ATTNSCOPE_COMPARE_EXACT(edited.weights, expected.weights, "edited.weights");
+        ATTNSCOPE_COMPARE_EXACT(edited.context, expected.context, "edited.context");
+      }
+  }
+
   void anEditsMapsTakeTheCellRowsItLeftAlone() {
     QFETCH(int, pixels);
     QFETCH(int, editedWord);

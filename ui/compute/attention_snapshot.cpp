@@ -536,7 +536,7 @@ MapCells buildMapCells(const AttentionSnapshot& snapshot, int maskRow, int head,
 
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
                                 const PreparedMaps& prepare, ParameterCache* parameters,
-                                const AttentionSnapshot* earlier) {
+                                const AttentionSnapshot* earlier, AttentionSnapshot* recyclable) {
   auto snapshot = makeSnapshot();
   snapshot->text = input.text;
   snapshot->tokenizer = input.tokenizer;
@@ -653,10 +653,16 @@ SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, c
         for (std::size_t m = 0; m < masks.size(); ++m)
           for (const MaskedResult& row : earlier->rows)
             if (row.mask == masks[m]) earlierResults[m] = &*row.result;
+      // Each mask's result of `recyclable` that nothing else shares: its matrices may become the new ones.
+      std::vector<AttentionResult*> recycled(masks.size(), nullptr);
+      if (recyclable && recyclable != earlier && !recyclable->model && recyclable->keepsMatrices() && !letGo)
+        for (std::size_t m = 0; m < masks.size(); ++m)
+          for (MaskedResult& row : recyclable->rows)
+            if (row.mask == masks[m] && row.result.unique()) recycled[m] = &row.result.edit();
       compute_attention_masks(
           input.config, input.embeddings, parameters->parametersFor(input.config, dIn), masks, backend,
           cancel, [&](std::size_t index, AttentionResult result) { addRow(masks[index], std::move(result)); },
-          earlierResults, letGo ? streamHeads : HeadSink());
+          earlierResults, letGo ? streamHeads : HeadSink(), recycled);
     } catch (const FieldError&) {
       throw;
     } catch (const Error& error) {

@@ -70,6 +70,8 @@ class SharedResult {
   const AttentionResult* operator->() const { return m_result.get(); }
   // For the computation that made it, while no other row shares it.
   AttentionResult& edit() { return *m_result; }
+  // Whether no other row, snapshot or comparison shares it.
+  bool unique() const { return m_result.use_count() == 1; }
 
  private:
   std::shared_ptr<AttentionResult> m_result;
@@ -308,9 +310,11 @@ class ParameterCache {
 // with dropout, compute_attention draws them, as the noise follows them in the generator's sequence). It may
 // then also copy from `earlier` (the text before an edit, computed with the same cache) the rows the edit
 // left alone: the engine copies only rows whose inputs are all unchanged, so the numbers are a fresh
-// computation's.
+// computation's. `recyclable` (the snapshot before `earlier`, which the caller alone holds) gives up the
+// matrices of its results that nothing else shares, for the new ones (AttentionProblem::recycled).
 SnapshotPointer computeSnapshot(const AttentionInput& input, Backend& backend, const CancelToken& cancel,
                                 const PreparedMaps& prepare = {}, ParameterCache* parameters = nullptr,
-                                const AttentionSnapshot* earlier = nullptr);
+                                const AttentionSnapshot* earlier = nullptr,
+                                AttentionSnapshot* recyclable = nullptr);
 
 }  // namespace attnscope::ui

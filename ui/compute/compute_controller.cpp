@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <new>
+#include <utility>
 
 #include "compute/background_pool.hpp"
 #include "compute/freed_memory.hpp"
@@ -19,6 +20,9 @@ struct ComputeController::Worker {
   // The last snapshot computed here, while anything (the window) still holds it: an edit's computation copies
   // from it the rows the edit left alone. Weak, so that it never keeps a snapshot the window let go.
   std::weak_ptr<const AttentionSnapshot> last;
+  // The one before it, held here until the next computation takes its matrices over (once the window shows
+  // `last`, nothing else holds it) or the window has been idle a while (m_release).
+  SnapshotPointer spare;
 
   Backend& backendFor(Device wanted) {
     if (!backend || device != wanted) {
@@ -112,7 +116,14 @@ ComputeController::ComputeController(QObject* parent)
   connect(&m_debounce, &QTimer::timeout, this, &ComputeController::start);
   m_release.setSingleShot(true);
   m_release.setInterval(kDefaultReleaseMs);
-  connect(&m_release, &QTimer::timeout, this, [] { backgroundPool()->start(releaseFreedMemory); });
+  connect(&m_release, &QTimer::timeout, this, [this] {
+    // The spare snapshot goes on the worker's thread, which alone touches it; then the memory goes back.
+    auto worker = m_worker;
+    m_pool.start([worker] {
+      worker->spare.reset();
+      backgroundPool()->start(releaseFreedMemory);
+    });
+  });
 }
 
 ComputeController::~ComputeController() {
@@ -202,6 +213,7 @@ void ComputeController::start() {
     try {
       token.throw_if_cancelled();
       if (!settings.modelFolder.isEmpty()) {
+        worker->spare.reset();
         const Gpt2Model& model = worker->modelFor(settings.modelFolder);
         outcome.snapshot =
             computeModelSnapshot(settings, model, token, prepare, setting_name, &worker->modelCache);
@@ -213,6 +225,8 @@ void ComputeController::start() {
       worker->model.reset();
       worker->modelCache = {};
       worker->modelCacheB = {};
+      // This computation's only claim on the one before the last; gone when it ends, whatever happens.
+      const SnapshotPointer spare = std::exchange(worker->spare, nullptr);
       const AttentionInput input = AttentionInput::fromSettings(settings);
       if (input.tokens.empty()) {
         outcome.empty = true;
@@ -220,8 +234,13 @@ void ComputeController::start() {
       }
       Backend& backend = worker->backendFor(settings.device);
       const SnapshotPointer earlier = worker->last.lock();
-      outcome.snapshot = computeSnapshot(input, backend, token, prepare, &worker->parameters, earlier.get());
+      // This worker made it and holds it alone: nothing reads it while its matrices are reused.
+      AttentionSnapshot* recyclable =
+          spare.use_count() == 1 ? std::const_pointer_cast<AttentionSnapshot>(spare).get() : nullptr;
+      outcome.snapshot =
+          computeSnapshot(input, backend, token, prepare, &worker->parameters, earlier.get(), recyclable);
       worker->last = outcome.snapshot;
+      worker->spare = earlier;
       if (settings.compareText) outcome.comparison = worker->compare(settings, outcome.snapshot, token);
     } catch (const Cancelled&) {
       outcome.cancelled = true;

@@ -49,11 +49,14 @@ AttentionResult compute_attention(const AttentionConfig& config, const Matrix& i
 // only.
 // `each_heads`, when given, takes each mask's heads before `each` takes its result, and may let go of their
 // n × n matrices (AttentionProblem::each_heads): a long text's twelve heads are then never all held at once.
+// `recycled`, when given, holds per mask a result (or null) the caller gives up: its matrices may be reused
+// (AttentionProblem::recycled), after which it holds nothing to read.
 void compute_attention_masks(const AttentionConfig& config, const Matrix& input,
                              const ModuleParameters& parameters, const std::vector<MaskSpec>& masks,
                              Backend& backend, const CancelToken& cancel,
                              const std::function<void(std::size_t mask_index, AttentionResult result)>& each,
                              const std::vector<const AttentionResult*>& earlier = {},
-                             const HeadSink& each_heads = {});
+                             const HeadSink& each_heads = {},
+                             const std::vector<AttentionResult*>& recycled = {});
 
 }  // namespace attnscope

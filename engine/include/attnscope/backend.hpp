@@ -68,6 +68,12 @@ struct AttentionProblem {
   // reads (its queries, the keys and values it sees, its mask rows) is equal and the block has the same
   // shape, so that the copy has exactly the bits the computation would give. Other backends ignore it.
   std::vector<const AttentionResult*> earlier;
+  // Per mask of compute_masks, a result (or null) that the caller holds alone and will not read again: the
+  // CPU backend may take its n × n matrices over instead of allocating new ones. When the earlier result
+  // copied rows from it (AttentionResult::copied_from) and the three have one length, those rows of its
+  // weights and scores are already the earlier's, bit for bit, and are not copied again: typing at the end
+  // of a causal text then writes one block of rows, not the text's. Other backends ignore it.
+  std::vector<AttentionResult*> recycled;
   // When set, compute_masks hands each head to it before the head's result goes to `each` (compute()
   // ignores it). The CPU backend then computes as many heads at a time as it has threads and hands each
   // group when it is done, so that a caller that reduces each head's n × n matrices and lets them go never

@@ -58,6 +58,9 @@ struct AttentionResult {
   // Which: [begin, end) ranges of query rows, in order, apart (their lengths sum to copied_rows). An edit
   // leaves rows alone before it and, under a mask whose rows see only some keys, after it too.
   std::vector<std::pair<Eigen::Index, Eigen::Index>> copied_ranges;
+  // This result's number, unique in the process (0: none), and that of the earlier result its copied rows
+  // came from (AttentionProblem::recycled relies on it).
+  std::uint64_t id = 0, copied_from = 0;
   // What computed it, for a later computation deciding what it may copy: the parameters' draw
   // (ModuleParameters::id, 0 when unknown) and the normalisation.
   std::uint64_t parameters_id = 0;

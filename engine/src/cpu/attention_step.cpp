@@ -410,15 +410,17 @@ void normalize_rows(const StepInput& input, const std::vector<VisibleRange>& ran
 // Rows [row_begin, row_end) of an earlier head whose block had the same inputs: its cells, and past its last
 // key (the text grew) hidden cells, as the step would write them.
 void copy_rows(const HeadResult& earlier, Eigen::Index row_begin, Eigen::Index row_end, bool keep_scores,
-               HeadResult& head) {
+               HeadResult& head, bool matrices_held) {
   const KeySpan shared{0, std::min(head.weights.cols(), earlier.weights.cols())};
   const auto copy = [&](const Matrix& from, Matrix& to, float hidden) {
     for (Eigen::Index query = row_begin; query < row_end; ++query)
       write_row(to.row(query).data(), to.cols(), shared, from.row(query).data(), hidden);
   };
-  copy(earlier.weights, head.weights, 0.0f);
-  if (keep_scores) copy(earlier.scores, head.scores, kMinusInfinity);
-  finish_streaming();
+  if (!matrices_held) {
+    copy(earlier.weights, head.weights, 0.0f);
+    if (keep_scores) copy(earlier.scores, head.scores, kMinusInfinity);
+    finish_streaming();
+  }
   head.context.middleRows(row_begin, row_end - row_begin) =
       earlier.context.middleRows(row_begin, row_end - row_begin);
 }
@@ -588,8 +590,8 @@ std::vector<VisibleRange> visible_ranges(const MaskMatrix& mask) {
 }
 
 void copy_earlier_rows(const HeadResult& earlier, const MaskMatrix& mask, Eigen::Index row_begin,
-                       Eigen::Index row_end, bool keep_scores, HeadResult& head) {
-  copy_rows(earlier, row_begin, row_end, keep_scores, head);
+                       Eigen::Index row_end, bool keep_scores, HeadResult& head, bool matrices_held) {
+  copy_rows(earlier, row_begin, row_end, keep_scores, head, matrices_held);
   if (!head.row_stats.empty()) copy_row_stats(earlier, mask, row_begin, row_end, head);
 }
 
@@ -741,8 +743,8 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
     const Eigen::Index from =
         is_copied(block) ? row_end : std::clamp(copied ? copied->rows_before : 0, row_begin, row_end);
     if (from > row_begin && !copied->earlier.empty())
-      copy_earlier_rows(copied->earlier[h], *inputs[h].mask, row_begin, from, inputs[h].keep_scores,
-                        heads[h]);
+      copy_earlier_rows(copied->earlier[h], *inputs[h].mask, row_begin, from, inputs[h].keep_scores, heads[h],
+                        block < copied->held.size() && copied->held[block] != 0);
     if (from < row_end) {
       const std::optional<EarlierScores> earlier =
           from == row_begin ? earlier_scores(h, block) : std::nullopt;

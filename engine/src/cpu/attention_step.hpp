@@ -105,6 +105,9 @@ struct CopiedBlocks {
   // and recomputes the columns of `changed_keys` (sorted) and of keys past the earlier text's.
   std::vector<char> scores_reusable;
   std::vector<Eigen::Index> changed_keys;
+  // Per copied block (or empty): the heads' weights and scores hold its rows already (recycled matrices
+  // that `earlier` copied them from), so only its context and statistics are copied.
+  std::vector<char> held;
 };
 
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over
@@ -119,7 +122,7 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
 // copied from an earlier head whose inputs for those rows were the same (the same bits). Its rows may be
 // shorter or longer than head's: cells past its columns are hidden, cells past head's dropped.
 void copy_earlier_rows(const HeadResult& earlier, const MaskMatrix& mask, Eigen::Index row_begin,
-                       Eigen::Index row_end, bool keep_scores, HeadResult& head);
+                       Eigen::Index row_end, bool keep_scores, HeadResult& head, bool matrices_held = false);
 
 // Sizes head's matrices (and row_stats when asked) for n queries (no initialisation; attention_rows writes
 // every cell).

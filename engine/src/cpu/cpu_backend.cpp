@@ -40,9 +40,10 @@ class CpuBackend final : public Backend {
       const bool last = m + 1 == masks.size();
       const AttentionResult* earlier = m < problem.earlier.size() ? problem.earlier[m] : nullptr;
       const HeadSink* sink = problem.each_heads ? &problem.each_heads : nullptr;
+      AttentionResult* recycled = m < problem.recycled.size() ? problem.recycled[m] : nullptr;
       AttentionResult result =
           attend(problem, masks[m], last ? std::move(projected) : projections_copy(projected), earlier,
-                 cancel, sink, m);
+                 cancel, sink, m, recycled);
       result.projected_rows = projected_rows;
       each(m, std::move(result));
     }
@@ -72,8 +73,10 @@ class CpuBackend final : public Backend {
     std::vector<Eigen::Index> kept, stale;  // first rows of the blocks
     for (Eigen::Index begin = 0; begin < n; begin += kProjectionRows) {
       const Eigen::Index rows = rows_of(begin, n);
+      // Bits, not values (−0 and 0 are equal values), compared as one run of memory per block.
       const bool same = same_parameters && begin < cached_rows && rows_of(begin, cached_rows) == rows &&
-                        cache_.input.middleRows(begin, rows) == input.middleRows(begin, rows);
+                        std::memcmp(cache_.input.row(begin).data(), input.row(begin).data(),
+                                    sizeof(float) * static_cast<std::size_t>(rows * input.cols())) == 0;
       (same ? kept : stale).push_back(begin);
     }
 
@@ -265,7 +268,7 @@ class CpuBackend final : public Backend {
   static AttentionResult attend(const AttentionProblem& problem, const MaskMatrix& mask,
                                 std::vector<HeadResult> heads, const AttentionResult* earlier,
                                 const CancelToken& cancel, const HeadSink* sink = nullptr,
-                                std::size_t mask_index = 0) {
+                                std::size_t mask_index = 0, AttentionResult* recycled = nullptr) {
     const Eigen::Index n = problem.input.rows();
     AttentionResult result;
     result.device = "cpu";
@@ -290,7 +293,9 @@ class CpuBackend final : public Backend {
       inputs[h].row_stats = problem.row_stats;
       inputs[h].ordered_scores = true;
     }
-    const CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
+    CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
+    const bool take_recycled = recyclable(problem, recycled, earlier, n, result.heads.size());
+    if (take_recycled && earlier) mark_held(*earlier, *recycled, copied);
     const std::size_t head_count = result.heads.size();
     const int threads = worker_threads();
     const std::size_t group = sink ? static_cast<std::size_t>(threads) : head_count;
@@ -298,9 +303,20 @@ class CpuBackend final : public Backend {
       const std::size_t count = std::min(group, head_count - first);
       const std::span<HeadResult> heads_now = std::span(result.heads).subspan(first, count);
       const std::span<const StepInput> inputs_now = std::span(inputs).subspan(first, count);
-      for (std::size_t h = 0; h < count; ++h) allocate_head(inputs_now[h], heads_now[h]);
+      for (std::size_t h = 0; h < count; ++h) {
+        if (take_recycled) {
+          HeadResult& old = recycled->heads[first + h];
+          heads_now[h].weights = std::move(old.weights);
+          if (problem.keep_scores) heads_now[h].scores = std::move(old.scores);
+        }
+        allocate_head(inputs_now[h], heads_now[h]);
+      }
       CopiedBlocks copied_now{copied.earlier.empty() ? copied.earlier : copied.earlier.subspan(first, count),
-                              copied.copied, 0, copied.scores_reusable, copied.changed_keys};
+                              copied.copied,
+                              0,
+                              copied.scores_reusable,
+                              copied.changed_keys,
+                              copied.held};
       attention_heads(inputs_now, ranges, heads_now, threads, &cancel, &copied_now);
       if (sink) (*sink)(mask_index, first, heads_now, result.mask);
     }
@@ -314,7 +330,39 @@ class CpuBackend final : public Backend {
       else
         result.copied_ranges.emplace_back(begin, end);
     }
+    if (result.copied_rows > 0) result.copied_from = earlier->id;
     return result;
+  }
+
+  // Whether `recycled`'s matrices can be this mask's: another result than `earlier`, of the same length,
+  // every head's weights (and scores, when kept) n × n, without dropout.
+  static bool recyclable(const AttentionProblem& problem, const AttentionResult* recycled,
+                         const AttentionResult* earlier, Eigen::Index n, std::size_t heads) {
+    if (!recycled || recycled == earlier || !problem.dropout_noise.empty() || recycled->heads.size() != heads)
+      return false;
+    const auto square = [n](const Matrix& matrix) { return matrix.rows() == n && matrix.cols() == n; };
+    return std::all_of(recycled->heads.begin(), recycled->heads.end(), [&](const HeadResult& head) {
+      return square(head.weights) && (!problem.keep_scores || square(head.scores));
+    });
+  }
+
+  // The copied blocks whose weights and scores the recycled matrices hold already: `earlier` copied those
+  // rows from `recycled` (AttentionResult::copied_from), both of the length the new result has.
+  static void mark_held(const AttentionResult& earlier, const AttentionResult& recycled,
+                        CopiedBlocks& blocks) {
+    const Eigen::Index n = recycled.mask.rows();
+    if (recycled.id == 0 || earlier.copied_from != recycled.id || earlier.mask.rows() != n ||
+        blocks.earlier.empty())
+      return;
+    blocks.held.assign(blocks.copied.size(), 0);
+    for (std::size_t block = 0; block < blocks.copied.size(); ++block) {
+      const Eigen::Index begin = static_cast<Eigen::Index>(block) * kRowBlock;
+      const Eigen::Index end = std::min(n, begin + kRowBlock);
+      blocks.held[block] =
+          blocks.copied[block] &&
+          std::any_of(earlier.copied_ranges.begin(), earlier.copied_ranges.end(),
+                      [&](const auto& range) { return range.first <= begin && end <= range.second; });
+    }
   }
 };
 
