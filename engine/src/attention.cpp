@@ -120,10 +120,12 @@ AttentionResult finish(AttentionResult result, const ModuleParameters& parameter
     });
   }
   if (parameters.out_proj) {
-    // Eigen multiplies on one thread: a long text's rows are split over the workers.
+    // Eigen multiplies on one thread: a long text's rows are split over the workers. In blocks of 64 rows, an
+    // edit that changed one block of contexts recomputes 64 rows on one thread (1.2 ms at 768 wide on the
+    // AVX2 VM, 2.4 ms in blocks of 128), for 4 % more time over a whole text.
     const Matrix& weight = parameters.out_proj->weight;
     Matrix projected(tokens, weight.rows());
-    constexpr Eigen::Index kRowsPerTask = 128;
+    constexpr Eigen::Index kRowsPerTask = 64;
     const auto tasks = static_cast<std::size_t>((tokens + kRowsPerTask - 1) / kRowsPerTask);
     cpu::parallel_for(tasks, cpu::worker_threads(), [&](std::size_t task) {
       const Eigen::Index begin = static_cast<Eigen::Index>(task) * kRowsPerTask;

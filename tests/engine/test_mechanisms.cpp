@@ -1,5 +1,5 @@
 // The mechanisms against the numbers the book and the seed notebooks print, and against PyTorch's own output
-// (tests/golden/mechanisms.json and, for n past the CPU backend's 16-, 64- and 128-row blocks,
+// (tests/golden/mechanisms.json and, for n past the CPU backend's 16- and 64-row blocks,
 // mechanisms_large.json, both made by tests/golden/make_golden.py).
 
 #include <QSet>
@@ -41,7 +41,7 @@ Matrix rows_of(const Matrix& matrix, const std::vector<Eigen::Index>& rows) {
 
 // A large case's "sampled_rows": increasing, inside 0..n−1, and holding row 0, row n−1 and both sides of
 // every 64-row edge (the CPU backend's query blocks, and with them the edges of its 16-row projection and
-// 128-row out_proj blocks), so a regenerated file cannot quietly stop looking at the edges.
+// 64-row out_proj blocks), so a regenerated file cannot quietly stop looking at the edges.
 std::vector<Eigen::Index> sampled_rows(const QJsonObject& testCase) {
   const Eigen::Index n = testCase["n"].toInt();
   std::vector<Eigen::Index> rows;

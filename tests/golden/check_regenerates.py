@@ -22,7 +22,7 @@ SKIP = 77
 RELATIVE = 1e-6
 
 # A few small cases (the book's, a masked file, seeded embeddings, sum normalisation, dropout with and
-# without dropout_seed, n = 64) and large ones past the CPU backend's 16-, 64- and 128-row blocks.
+# without dropout_seed, n = 64) and large ones past the CPU backend's 16- and 64-row blocks.
 MECHANISM_CASES = [
     "book-causal-seed123-p0.5-dseed123",
     "book-v2-seed789",

@@ -411,7 +411,7 @@ def seeded_embeddings(tokens, embedding_seed, d_in):
 def boundary_rows(n):
     """The rows a large case stores of its n x n matrices: the first two, the last, and both sides of every
     64-row block edge (the CPU backend's query blocks, which also holds the edges of its 16-row projection and
-    128-row out_proj blocks)."""
+    64-row out_proj blocks)."""
     rows = {0, 1, n - 1}
     for edge in range(64, n, 64):
         rows |= {edge - 1, edge}
@@ -742,7 +742,7 @@ def make_specs(book):
 
 def make_large_specs():
     """mechanisms_large.json: n past the CPU backend's blocks (64 query rows over 16-row projection
-    blocks; out_proj in 128-row blocks), every mechanism, the masks none, causal, window:W and prefix:P,
+    blocks; out_proj in 64-row blocks), every mechanism, the masks none, causal, window:W and prefix:P,
     dropout with and without dropout_seed, up to 12 heads. d_in stays small to keep the file small."""
     specs = []
 
