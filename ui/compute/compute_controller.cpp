@@ -240,7 +240,8 @@ void ComputeController::start() {
       outcome.snapshot =
           computeSnapshot(input, backend, token, prepare, &worker->parameters, earlier.get(), recyclable);
       worker->last = outcome.snapshot;
-      worker->spare = earlier;
+      // Kept only when its matrices can be reused: a long text's were let go, and the rest is memory.
+      if (earlier && earlier->keepsMatrices()) worker->spare = earlier;
       if (settings.compareText) outcome.comparison = worker->compare(settings, outcome.snapshot, token);
     } catch (const Cancelled&) {
       outcome.cancelled = true;
