@@ -38,6 +38,55 @@ AttentionConfig multihead(int heads, int d_out, const char* mask, double dropout
   return config;
 }
 
+// The edit tests' rows: with every head's scores kept, and with its weights only.
+void add_keep_scores_rows() {
+  QTest::addColumn<bool>("keepScores");
+  QTest::newRow("scores kept") << true;
+  QTest::newRow("weights only") << false;
+}
+
+// What the edit tests compute: three heads over 64 inputs, their parameters, and four kinds of mask.
+struct EditSetup {
+  AttentionConfig config;
+  ModuleParameters parameters;
+  std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"), MaskSpec::parse("window:3"),
+                              MaskSpec::parse("prefix:3")};
+};
+
+EditSetup edit_setup(bool keep_scores) {
+  EditSetup setup;
+  setup.config = multihead(3, 96, "none");
+  setup.config.keep_scores = keep_scores;
+  TorchGenerator generator;
+  setup.parameters = draw_parameters(setup.config, 64, generator);
+  return setup;
+}
+
+// Each mask's result of `input` from a backend that has seen no other text.
+std::vector<AttentionResult> fresh_results(const EditSetup& setup, const Matrix& input) {
+  std::vector<AttentionResult> fresh(setup.masks.size());
+  const auto backend = make_backend(Device::cpu);
+  compute_attention_masks(setup.config, input, setup.parameters, setup.masks, *backend, CancelToken(),
+                          [&](std::size_t m, AttentionResult result) { fresh[m] = std::move(result); });
+  return fresh;
+}
+
+// Each mask's output and every head's scores, weights and context, bit for bit.
+void compare_exactly(const std::vector<AttentionResult>& edited, const std::vector<AttentionResult>& fresh) {
+  QCOMPARE(edited.size(), fresh.size());
+  for (std::size_t m = 0; m < fresh.size(); ++m) {
+    ATTNSCOPE_COMPARE_EXACT(edited[m].output, fresh[m].output, "edited[m].output");
+    for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
+      ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].scores, fresh[m].heads[h].scores,
+                              "edited[m].heads[h].scores");
+      ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].weights, fresh[m].heads[h].weights,
+                              "edited[m].heads[h].weights");
+      ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].context, fresh[m].heads[h].context,
+                              "edited[m].heads[h].context");
+    }
+  }
+}
+
 void expect_error(const AttentionConfig& config, const Matrix& input, const QString& message) {
   try {
     compute_attention(config, input);
@@ -454,19 +503,11 @@ class TestProperties : public QObject {
   // and the rows the earlier result had copied from it are not written again; every edit still gives a fresh
   // computation's numbers, bit for bit, under every mask, whether or not the earlier result copied from the
   // recycled one.
-  void recycledMatricesGiveFreshNumbers_data() {
-    QTest::addColumn<bool>("keepScores");
-    QTest::newRow("scores kept") << true;
-    QTest::newRow("weights only") << false;
-  }
+  void recycledMatricesGiveFreshNumbers_data() { add_keep_scores_rows(); }
   void recycledMatricesGiveFreshNumbers() {
     QFETCH(bool, keepScores);
-    AttentionConfig config = multihead(3, 96, "none");
-    config.keep_scores = keepScores;
-    TorchGenerator generator;
-    const ModuleParameters parameters = draw_parameters(config, 64, generator);
-    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
-                                      MaskSpec::parse("window:3"), MaskSpec::parse("prefix:3")};
+    const EditSetup setup = edit_setup(keepScores);
+    const auto& [config, parameters, masks] = setup;
     const auto reused = make_backend(Device::cpu);
     const CancelToken never;
     std::vector<AttentionResult> previous, beforePrevious;
@@ -479,10 +520,7 @@ class TestProperties : public QObject {
     // matrices should be taken (the same length); `withEarlier`: hand the last results as the earlier ones.
     const auto edit = [&](const Matrix& input, bool recycle, bool taken, bool withEarlier = true,
                           std::vector<AttentionResult>* instead = nullptr) {
-      std::vector<AttentionResult> fresh(masks.size()), edited(masks.size());
-      const auto backend = make_backend(Device::cpu);
-      compute_attention_masks(config, input, parameters, masks, *backend, never,
-                              [&](std::size_t m, AttentionResult result) { fresh[m] = std::move(result); });
+      std::vector<AttentionResult> edited(masks.size());
       std::vector<const AttentionResult*> earlier;
       if (withEarlier)
         for (const AttentionResult& result : previous) earlier.push_back(&result);
@@ -491,19 +529,10 @@ class TestProperties : public QObject {
           config, input, parameters, masks, *reused, never,
           [&](std::size_t m, AttentionResult result) { edited[m] = std::move(result); }, earlier, {},
           recycle ? pointers(recycled) : std::vector<AttentionResult*>{});
-      for (std::size_t m = 0; m < masks.size(); ++m) {
-        ATTNSCOPE_COMPARE_EXACT(edited[m].output, fresh[m].output, "edited[m].output");
-        for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
-          if (keepScores)
-            ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].scores, fresh[m].heads[h].scores,
-                                    "edited[m].heads[h].scores");
-          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].weights, fresh[m].heads[h].weights,
-                                  "edited[m].heads[h].weights");
-          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].context, fresh[m].heads[h].context,
-                                  "edited[m].heads[h].context");
-        }
-        if (recycle) QCOMPARE(recycled[m].heads.front().weights.size() == 0, taken);
-      }
+      compare_exactly(edited, fresh_results(setup, input));
+      if (recycle)
+        for (std::size_t m = 0; m < masks.size(); ++m)
+          QCOMPARE(recycled[m].heads.front().weights.size() == 0, taken);
       beforePrevious = std::move(previous);
       previous = std::move(edited);
     };
@@ -546,19 +575,11 @@ class TestProperties : public QObject {
   // Given the results of the text before an edit, the step copies the blocks of 64 query rows whose inputs
   // the edit left alone (a causal row before the edited token sees nothing of it) and gives, bit for bit, the
   // numbers of a fresh computation of the new text; out_proj's unchanged rows are copied the same way.
-  void editsCopyTheRowsTheyLeaveAloneWithFreshNumbers_data() {
-    QTest::addColumn<bool>("keepScores");
-    QTest::newRow("scores kept") << true;
-    QTest::newRow("weights only") << false;
-  }
+  void editsCopyTheRowsTheyLeaveAloneWithFreshNumbers_data() { add_keep_scores_rows(); }
   void editsCopyTheRowsTheyLeaveAloneWithFreshNumbers() {
     QFETCH(bool, keepScores);
-    AttentionConfig config = multihead(3, 96, "none");
-    config.keep_scores = keepScores;
-    TorchGenerator generator;
-    const ModuleParameters parameters = draw_parameters(config, 64, generator);
-    const std::vector<MaskSpec> masks{MaskSpec::parse("none"), MaskSpec::parse("causal"),
-                                      MaskSpec::parse("window:3"), MaskSpec::parse("prefix:3")};
+    const EditSetup setup = edit_setup(keepScores);
+    const auto& [config, parameters, masks] = setup;
     const auto reused = make_backend(Device::cpu);
     const CancelToken never;
     std::vector<AttentionResult> previous(masks.size());
@@ -571,26 +592,16 @@ class TestProperties : public QObject {
     // Computes `input` with the previous results as the earlier ones, and checks it against a fresh backend's
     // computation without them, and each mask's copied rows.
     const auto edit = [&](const Matrix& input, const Copied& expected) -> void {
-      std::vector<AttentionResult> fresh(masks.size()), edited(masks.size());
-      const auto backend = make_backend(Device::cpu);
-      compute_attention_masks(config, input, parameters, masks, *backend, never,
-                              [&](std::size_t m, AttentionResult result) { fresh[m] = std::move(result); });
+      std::vector<AttentionResult> edited(masks.size());
       compute_attention_masks(
           config, input, parameters, masks, *reused, never,
           [&](std::size_t m, AttentionResult result) { edited[m] = std::move(result); },
           pointersTo(previous));
+      const std::vector<AttentionResult> fresh = fresh_results(setup, input);
+      compare_exactly(edited, fresh);
       std::vector<Eigen::Index> copied;
       for (std::size_t m = 0; m < masks.size(); ++m) {
         QCOMPARE(fresh[m].copied_rows, Eigen::Index{0});
-        ATTNSCOPE_COMPARE_EXACT(edited[m].output, fresh[m].output, "edited[m].output");
-        for (std::size_t h = 0; h < fresh[m].heads.size(); ++h) {
-          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].scores, fresh[m].heads[h].scores,
-                                  "edited[m].heads[h].scores");
-          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].weights, fresh[m].heads[h].weights,
-                                  "edited[m].heads[h].weights");
-          ATTNSCOPE_COMPARE_EXACT(edited[m].heads[h].context, fresh[m].heads[h].context,
-                                  "edited[m].heads[h].context");
-        }
         copied.push_back(edited[m].copied_rows);
         // Its ranges: in order, apart, within the text, as many rows in all.
         Eigen::Index rows = 0, after = -1;
