@@ -675,7 +675,9 @@ void attention_rows(const StepInput& input, const std::vector<VisibleRange>& ran
     dropped = head.weights.middleRows(row_begin, rows).cwiseProduct(noise.middleRows(row_begin, rows));
     if (width > 0)
       context.noalias() = dropped.middleCols(span.begin, width) * input.values->middleRows(span.begin, width);
-  } else if (width > 0 && input.row_exact) {
+  } else if (width > 0 && (input.row_exact || (dense && input.keys_transposed))) {
+    // A dense block's too: ordered_product reads the values as they are, where Eigen's product packs the
+    // span's values again for every block.
     ordered_context(weights.at(row_begin, span.begin), weights.stride, rows, *input.values, span,
                     head.context, row_begin, scratch);
   } else if (width > 0) {
