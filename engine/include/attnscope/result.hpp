@@ -59,8 +59,12 @@ struct AttentionResult {
   // leaves rows alone before it and, under a mask whose rows see only some keys, after it too.
   std::vector<std::pair<Eigen::Index, Eigen::Index>> copied_ranges;
   // This result's number, unique in the process (0: none), and that of the earlier result its copied rows
-  // came from (AttentionProblem::recycled relies on it).
+  // (and rescored blocks) came from (AttentionProblem::recycled relies on it).
   std::uint64_t id = 0, copied_from = 0;
+  // Per block of 64 query rows (or empty): 1 where its raw scores are copied_from's but for the columns of
+  // `rescored_keys` (sorted), which were computed (the CPU backend, for a block that sees every key).
+  std::vector<char> rescored_blocks;
+  std::vector<Eigen::Index> rescored_keys;
   // What computed it, for a later computation deciding what it may copy: the parameters' draw
   // (ModuleParameters::id, 0 when unknown) and the normalisation.
   std::uint64_t parameters_id = 0;

@@ -491,9 +491,17 @@ void dense_ordered_scores(const StepInput& input, Eigen::Index row_begin, Eigen:
     for (const Eigen::Index key : earlier->changed_keys)
       if (key >= span.begin && key < kept_end) keys.push_back(key);
     for (Eigen::Index key = std::max(span.begin, kept_end); key < span.end; ++key) keys.push_back(key);
-    for (Eigen::Index r = row_begin; r < row_begin + rows; ++r)
-      if (span.begin < kept_end)
-        std::copy(scores.row(r).data() + span.begin, scores.row(r).data() + kept_end, raw.at(r, span.begin));
+    if (earlier->stale_keys) {
+      // Only the stale cells come from the earlier scores; the keys computed below are not among them.
+      for (const Eigen::Index key : *earlier->stale_keys)
+        if (key >= span.begin && key < kept_end && !std::binary_search(keys.begin(), keys.end(), key))
+          for (Eigen::Index r = row_begin; r < row_begin + rows; ++r) *raw.at(r, key) = scores(r, key);
+    } else {
+      for (Eigen::Index r = row_begin; r < row_begin + rows; ++r)
+        if (span.begin < kept_end)
+          std::copy(scores.row(r).data() + span.begin, scores.row(r).data() + kept_end,
+                    raw.at(r, span.begin));
+    }
     ordered_columns(input, row_begin, rows, keys, raw, scratch);
     return;
   }
@@ -733,7 +741,9 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
     if (!copied || copied->earlier.empty() || block >= copied->scores_reusable.size() ||
         !copied->scores_reusable[block] || !inputs[h].ordered_scores)
       return std::nullopt;
-    return EarlierScores{&copied->earlier[h].scores, copied->changed_keys};
+    const bool held = block < copied->scores_held.size() && copied->scores_held[block];
+    return EarlierScores{&copied->earlier[h].scores, copied->changed_keys,
+                         held ? &copied->stale_keys : nullptr};
   };
   std::vector<StepScratch> scratch(parallel_threads(order.size(), threads));  // sized by each thread on use
   parallel_for(order.size(), threads, [&](std::size_t task, std::size_t worker) {

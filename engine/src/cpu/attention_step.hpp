@@ -79,6 +79,9 @@ struct StepScratch {
 struct EarlierScores {
   const Matrix* scores = nullptr;  // the earlier result's raw scores, rows of its own length
   std::span<const Eigen::Index> changed_keys;
+  // The block's rows hold the earlier scores already but for these keys' columns (sorted): recycled
+  // matrices the earlier result rescored (AttentionResult::rescored_blocks). Null: they hold nothing.
+  const std::vector<Eigen::Index>* stale_keys = nullptr;
 };
 
 // Fills head.scores (hidden cells −∞; left empty unless keep_scores), head.weights, head.dropout_weights and
@@ -108,6 +111,10 @@ struct CopiedBlocks {
   // Per copied block (or empty): the heads' weights and scores hold its rows already (recycled matrices
   // that `earlier` copied them from), so only its context and statistics are copied.
   std::vector<char> held;
+  // Per scores_reusable block (or empty): the heads' scores hold its rows already but for the columns of
+  // `stale_keys` (recycled matrices `earlier` copied or rescored them from).
+  std::vector<char> scores_held;
+  std::vector<Eigen::Index> stale_keys;
 };
 
 // attention_rows for every head (inputs[h] into heads[h], already sized by allocate_head), spread over

@@ -295,7 +295,7 @@ class CpuBackend final : public Backend {
     }
     CopiedBlocks copied = unchanged_blocks(problem, mask, ranges, result.heads, earlier);
     const bool take_recycled = recyclable(problem, recycled, earlier, n, result.heads.size());
-    if (take_recycled && earlier) mark_held(*earlier, *recycled, copied);
+    if (take_recycled && earlier) mark_held(*earlier, *recycled, problem.keep_scores, copied);
     const std::size_t head_count = result.heads.size();
     const int threads = worker_threads();
     const std::size_t group = sink ? static_cast<std::size_t>(threads) : head_count;
@@ -311,12 +311,8 @@ class CpuBackend final : public Backend {
         }
         allocate_head(inputs_now[h], heads_now[h]);
       }
-      CopiedBlocks copied_now{copied.earlier.empty() ? copied.earlier : copied.earlier.subspan(first, count),
-                              copied.copied,
-                              0,
-                              copied.scores_reusable,
-                              copied.changed_keys,
-                              copied.held};
+      CopiedBlocks copied_now = copied;
+      if (!copied.earlier.empty()) copied_now.earlier = copied.earlier.subspan(first, count);
       attention_heads(inputs_now, ranges, heads_now, threads, &cancel, &copied_now);
       if (sink) (*sink)(mask_index, first, heads_now, result.mask);
     }
@@ -330,7 +326,13 @@ class CpuBackend final : public Backend {
       else
         result.copied_ranges.emplace_back(begin, end);
     }
-    if (result.copied_rows > 0) result.copied_from = earlier->id;
+    // The blocks whose scores were the earlier ones but for a few keys' columns.
+    if (!copied.scores_reusable.empty()) {
+      result.rescored_blocks = copied.scores_reusable;
+      result.rescored_keys = copied.changed_keys;
+      for (Eigen::Index key = earlier->mask.rows(); key < n; ++key) result.rescored_keys.push_back(key);
+    }
+    if (result.copied_rows > 0 || !result.rescored_blocks.empty()) result.copied_from = earlier->id;
     return result;
   }
 
@@ -347,21 +349,29 @@ class CpuBackend final : public Backend {
   }
 
   // The copied blocks whose weights and scores the recycled matrices hold already: `earlier` copied those
-  // rows from `recycled` (AttentionResult::copied_from), both of the length the new result has.
-  static void mark_held(const AttentionResult& earlier, const AttentionResult& recycled,
+  // rows from `recycled` (AttentionResult::copied_from), both of the length the new result has. With
+  // `keep_scores`, also the blocks whose scores they hold but for a few keys (CopiedBlocks::scores_held).
+  static void mark_held(const AttentionResult& earlier, const AttentionResult& recycled, bool keep_scores,
                         CopiedBlocks& blocks) {
     const Eigen::Index n = recycled.mask.rows();
     if (recycled.id == 0 || earlier.copied_from != recycled.id || earlier.mask.rows() != n ||
         blocks.earlier.empty())
       return;
     blocks.held.assign(blocks.copied.size(), 0);
+    blocks.scores_held.assign(blocks.scores_reusable.size(), 0);
+    blocks.stale_keys = earlier.rescored_keys;
     for (std::size_t block = 0; block < blocks.copied.size(); ++block) {
       const Eigen::Index begin = static_cast<Eigen::Index>(block) * kRowBlock;
       const Eigen::Index end = std::min(n, begin + kRowBlock);
-      blocks.held[block] =
-          blocks.copied[block] &&
+      const bool copied_earlier =
           std::any_of(earlier.copied_ranges.begin(), earlier.copied_ranges.end(),
                       [&](const auto& range) { return range.first <= begin && end <= range.second; });
+      blocks.held[block] = blocks.copied[block] && copied_earlier;
+      // A block the earlier result copied whole holds its scores but for no key, one it rescored but for the
+      // keys it rescored (stale_keys): both are patched, not copied.
+      const bool rescored_earlier = block < earlier.rescored_blocks.size() && earlier.rescored_blocks[block];
+      if (keep_scores && block < blocks.scores_held.size())
+        blocks.scores_held[block] = blocks.scores_reusable[block] && (copied_earlier || rescored_earlier);
     }
   }
 };
