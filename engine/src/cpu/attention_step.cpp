@@ -727,16 +727,18 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
   std::vector<std::size_t> order(inputs.size() * blocks);
   for (std::size_t task = 0; task < order.size(); ++task)
     order[task] = task / blocks * blocks + by_keys[task % blocks];
-  // ordered_scores: each head's keys as columns, zero past the text's keys and for a packet beyond.
+  // ordered_scores: each head's keys as columns, zero past the text's keys and for a packet beyond (no
+  // pass over the heads for inputs without it, as GPT-2's layers).
   std::vector<StepInput> with_columns(inputs.begin(), inputs.end());
   std::vector<Matrix> transposed(inputs.size());
-  parallel_for(inputs.size(), threads, [&](std::size_t h) {
-    if (!inputs[h].ordered_scores) return;
-    const Matrix& keys = *inputs[h].keys;
-    transposed[h].setZero(keys.cols(), whole_packets(n) + kLanes);
-    transposed[h].leftCols(n) = keys.topRows(n).transpose();
-    with_columns[h].keys_transposed = &transposed[h];
-  });
+  if (std::any_of(inputs.begin(), inputs.end(), [](const StepInput& input) { return input.ordered_scores; }))
+    parallel_for(inputs.size(), threads, [&](std::size_t h) {
+      if (!inputs[h].ordered_scores) return;
+      const Matrix& keys = *inputs[h].keys;
+      transposed[h].setZero(keys.cols(), whole_packets(n) + kLanes);
+      transposed[h].leftCols(n) = keys.topRows(n).transpose();
+      with_columns[h].keys_transposed = &transposed[h];
+    });
   const auto earlier_scores = [&](std::size_t h, std::size_t block) -> std::optional<EarlierScores> {
     if (!copied || copied->earlier.empty() || block >= copied->scores_reusable.size() ||
         !copied->scores_reusable[block] || !inputs[h].ordered_scores)
