@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <string>
 
@@ -505,20 +506,14 @@ void dense_ordered_scores(const StepInput& input, Eigen::Index row_begin, Eigen:
     ordered_columns(input, row_begin, rows, keys, raw, scratch);
     return;
   }
-  // Whole packets of keys straight into raw; the last few through the scratch (keys_transposed has a
-  // packet of zero columns past the text's for them to read).
+  // Whole packets of keys straight into raw; the last few as single columns.
   const Eigen::Index whole = width / kLanes * kLanes;
   if (whole > 0)
     ordered_product(input.queries->row(row_begin).data(), d, rows, transposed.data() + span.begin,
                     transposed.cols(), d, whole, raw.at(row_begin, span.begin), raw.stride);
-  if (whole < width) {
-    Matrix& cells = scratch.cells_of_columns;
-    cells.resize(rows, kLanes);
-    ordered_product(input.queries->row(row_begin).data(), d, rows, transposed.data() + span.begin + whole,
-                    transposed.cols(), d, kLanes, cells.data(), kLanes);
-    for (Eigen::Index r = 0; r < rows; ++r)
-      std::copy_n(cells.row(r).data(), width - whole, raw.at(row_begin + r, span.begin + whole));
-  }
+  std::vector<Eigen::Index> last(static_cast<std::size_t>(width - whole));
+  std::iota(last.begin(), last.end(), span.begin + whole);
+  ordered_columns(input, row_begin, rows, last, raw, scratch);
 }
 
 // A row-exact block's context rows [row_begin, row_begin + rows) = weights · the span's values. The
@@ -727,16 +722,15 @@ void attention_heads(std::span<const StepInput> inputs, const std::vector<Visibl
   std::vector<std::size_t> order(inputs.size() * blocks);
   for (std::size_t task = 0; task < order.size(); ++task)
     order[task] = task / blocks * blocks + by_keys[task % blocks];
-  // ordered_scores: each head's keys as columns, zero past the text's keys and for a packet beyond (no
-  // pass over the heads for inputs without it, as GPT-2's layers).
+  // ordered_scores: each head's keys as columns (no pass over the heads for inputs without it, as GPT-2's
+  // layers).
   std::vector<StepInput> with_columns(inputs.begin(), inputs.end());
   std::vector<Matrix> transposed(inputs.size());
   if (std::any_of(inputs.begin(), inputs.end(), [](const StepInput& input) { return input.ordered_scores; }))
     parallel_for(inputs.size(), threads, [&](std::size_t h) {
       if (!inputs[h].ordered_scores) return;
       const Matrix& keys = *inputs[h].keys;
-      transposed[h].setZero(keys.cols(), whole_packets(n) + kLanes);
-      transposed[h].leftCols(n) = keys.topRows(n).transpose();
+      transposed[h] = keys.topRows(n).transpose();
       with_columns[h].keys_transposed = &transposed[h];
     });
   const auto earlier_scores = [&](std::size_t h, std::size_t block) -> std::optional<EarlierScores> {

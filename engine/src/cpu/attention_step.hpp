@@ -40,8 +40,7 @@ struct StepInput {
   // earlier scores and recomputes only the columns of the keys that changed (CopiedBlocks::scores_reusable).
   // Otherwise the products are Eigen's.
   bool ordered_scores = false;
-  // The keys as columns (d × whole_packets(n) + kLanes, zero past n), for ordered_scores; attention_heads
-  // fills it.
+  // The keys as columns (d × n), for ordered_scores; attention_heads fills it.
   const Matrix* keys_transposed = nullptr;
   // n, when the inputs have spare rows past the text's (a model keeps them for the next edit); 0: all rows.
   Eigen::Index tokens = 0;
