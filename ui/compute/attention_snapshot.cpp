@@ -14,6 +14,7 @@
 #include <iterator>
 #include <limits>
 #include <span>
+#include <utility>
 
 #include "attnscope/attention.hpp"
 #include "attnscope/head_stats.hpp"
@@ -44,18 +45,19 @@ MapCells MapCells::copyFor(int row) const {
 
 namespace {
 
-// QCPColorMapData offers only per-cell setters (a call and a bounds check each); a subclass reaches the
-// row-major buffer, so a 2,000-token map fills in a tight loop.
-class CellBuffer : public QCPColorMapData {
+// QCPColorMapData offers only per-cell setters (a call and a bounds check each); through this subclass's
+// access to its members, a 2,000-token map fills its row-major buffer in a tight loop. The map is built in
+// the QCPColorMapData that QCustomPlot is handed (and deletes through that type): a subclass's object would
+// need a copy into one, a fill of zeros and a memcpy of every cell.
+class CellAccess : public QCPColorMapData {
  public:
-  CellBuffer(int keys, int queries, const QCPRange& keyRange, const QCPRange& queryRange)
-      : QCPColorMapData(keys, queries, keyRange, queryRange) {}
-  double* cells() { return mData; }
+  CellAccess() = delete;
+  static double* cells(QCPColorMapData& data) { return data.*&CellAccess::mData; }
   // Any map data's cells, row after row (QCustomPlot has no const accessor of them).
-  static const double* cellsOf(const QCPColorMapData& data) { return data.*&CellBuffer::mData; }
-  void setBounds(double minimum, double maximum) {
-    mDataBounds = QCPRange(minimum, maximum);
-    mDataModified = true;
+  static const double* cells(const QCPColorMapData& data) { return data.*&CellAccess::mData; }
+  static void setBounds(QCPColorMapData& data, double minimum, double maximum) {
+    (data.*&CellAccess::mDataBounds) = QCPRange(minimum, maximum);
+    (data.*&CellAccess::mDataModified) = true;
   }
 };
 
@@ -412,14 +414,14 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
                        std::atomic<int>* reusedRows = nullptr) {
   const auto n = static_cast<int>(mask.rows());
   const int keyCells = region.keyCells(), queryCells = region.queryCells();
-  auto buffer = std::make_unique<CellBuffer>(keyCells, queryCells,
-                                             cellRange(region.keyBegin, region.keyBlock, keyCells),
-                                             cellRange(region.queryBegin, region.queryBlock, queryCells));
+  std::unique_ptr<QCPColorMapData, ColorMapDataDeleter> data(
+      new QCPColorMapData(keyCells, queryCells, cellRange(region.keyBegin, region.keyBlock, keyCells),
+                          cellRange(region.queryBegin, region.queryBlock, queryCells)));
   const bool mean = region.reduction == Reduction::mean;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   constexpr double infinity = std::numeric_limits<double>::infinity();
   const int width = region.keyEnd - region.keyBegin;
-  double* cells = buffer->cells();
+  double* cells = CellAccess::cells(*data);
   // One row of cells at a time, in two passes: the block's query rows fold into one row per key (its max, or
   // its sum and count, over the visible cells), in loops over whole rows that the compiler vectorises; then
   // each cell folds its block of keys. Both matrices are row-major n × n with the query as the row, as
@@ -437,8 +439,9 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
                               return range.first <= queryBegin && queryEnd <= range.second;
                             });
     if (rowsCopied) {
-      std::copy_n(CellBuffer::cellsOf(*earlier->cells) + static_cast<std::size_t>(cellRow) * keyCells,
-                  keyCells, row);
+      std::copy_n(
+          CellAccess::cells(std::as_const(*earlier->cells)) + static_cast<std::size_t>(cellRow) * keyCells,
+          keyCells, row);
       if (reusedRows) ++*reusedRows;
       continue;
     }
@@ -499,15 +502,13 @@ MapCells buildMapCells(const HeadResult& result, const SoftmaxRows* softmax, con
     }
   }
   const bool any = minimum <= maximum;
-  buffer->setBounds(any ? minimum : 0.0, any ? maximum : 0.0);
+  CellAccess::setBounds(*data, any ? minimum : 0.0, any ? maximum : 0.0);
   MapCells map;
   map.maskRow = maskRow;
   map.head = head;
   map.quantity = quantity;
   map.region = region;
-  // Handed over as a plain QCPColorMapData (its copy is one memcpy): QCustomPlot deletes it through that
-  // type.
-  map.cells.reset(new QCPColorMapData(*buffer));
+  map.cells = std::move(data);
   map.anyMasked = anyMasked;
   map.minimum = any ? minimum : nan;
   map.maximum = any ? maximum : nan;
