@@ -289,6 +289,20 @@ class TestSafetensors : public QObject {
     QVERIFY2(error.find('\n') == std::string::npos && error.size() < 400, error.c_str());
   }
 
+  // A file parse()d from memory is the caller's: letting a tensor's pages go leaves them as they are (the
+  // mapped case is in opensFilesByMapping). 32 KB of values span whole pages, which madvise would zero.
+  void releaseLeavesParsedMemoryAlone() {
+    std::vector<float> values(8192);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) + 0.5f;
+    const std::string file =
+        safetensors_file({{"w", "F32", {8192}, encode_floats(values.data(), 8192, "F32")}});
+    const SafetensorsFile parsed = SafetensorsFile::parse(as_bytes(file), "memory.safetensors");
+    const attnscope::FloatTensor w = parsed.to_float(*parsed.find("w"));
+    QVERIFY(w.zero_copy());
+    parsed.release(*parsed.find("w"));
+    for (std::size_t i = 0; i < values.size(); ++i) QCOMPARE(w.data()[i], values[i]);
+  }
+
   void opensFilesByMapping() {
     QTemporaryDir directory;
     const std::filesystem::path dir = directory.path().toStdString();
@@ -321,6 +335,9 @@ class TestSafetensors : public QObject {
     }
     const attnscope::FloatTensor z = mixed.to_float(*mixed.find("z"));
     QVERIFY(z.zero_copy());
+    for (std::size_t i = 0; i < 2000; ++i) QCOMPARE(z.data()[i], many[i]);
+    // A zero-copy tensor whose pages a caller let go (it keeps its own copy) reads the file's values again.
+    mixed.release(*mixed.find("z"));
     for (std::size_t i = 0; i < 2000; ++i) QCOMPARE(z.data()[i], many[i]);
     QCOMPARE(mixed.to_float(*mixed.find("a")).data()[2], many[2]);
 

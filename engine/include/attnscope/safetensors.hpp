@@ -102,6 +102,9 @@ class SafetensorsFile {
   // Maps the tensor's pages in now (from the page cache, or reading the file), so that the first pass over
   // a zero-copy tensor does not take a page fault per page. No effect on a file parse()d from memory.
   void prefault(const Tensor& tensor) const;
+  // Lets the tensor's whole pages go from this process's mapping (they stay in the page cache, and a later
+  // read maps them in again): for a caller that keeps the values in its own layout.
+  void release(const Tensor& tensor) const;
 
  private:
   SafetensorsFile() = default;

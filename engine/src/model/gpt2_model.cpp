@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "attnscope/error.hpp"
 #include "attnscope/gpt2.hpp"
@@ -18,13 +19,78 @@
 
 namespace attnscope {
 
+// A Conv1D weight (in × out, row-major) laid out as the products read it: for each block of kDepthBlock
+// input rows, the slices of cpu::kTileColumns output columns one after another, each slice's rows contiguous.
+// Every product reads a slice as one sequential stream, where the checkpoint's layout has it take one cache
+// line from each of 256 rows 3–12 KB apart. Packing the slices in every product instead was about a tenth
+// of an edit that recomputes half of a 255-token text, and an edit of the last token read its weights
+// ~10 % slower in place. Only the layout changes: every cell's sum is the same chain of FMAs, to the bit.
+class PackedWeight {
+ public:
+  PackedWeight() = default;
+  explicit PackedWeight(FloatTensor weight);
+
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index columns() const { return columns_; }
+  // Whether the last columns (fewer than a tile: only small models' widths leave any) are read from the
+  // checkpoint's layout: the tiles cover the others.
+  bool has_tail() const { return tiled_columns_ < columns_; }
+  Eigen::Index tiled_columns() const { return tiled_columns_; }
+  // The slice of the tile starting at `column` (a multiple of cpu::kTileColumns, below tiled_columns()) for
+  // the depth block starting at `depth_begin`: its rows cpu::kTileColumns floats apart.
+  const float* slice(Eigen::Index depth_begin, Eigen::Index column) const {
+    return tiles_.data() + offset(depth_begin, column);
+  }
+  // The checkpoint's layout, kept only for the tail.
+  Eigen::Map<const Matrix> tail_source() const { return tail_source_.matrix(); }
+
+  // The inner dimension is taken kDepthBlock at a time: a slice stays in L1/L2 while every row passes
+  // through it, as in Eigen's GEMM. The tile's sums are stored between blocks and loaded again, so every cell
+  // is still one chain of FMAs in the order k = 0, 1, …: blocking changes no bit.
+  static constexpr Eigen::Index kDepthBlock = 256;
+
+ private:
+  Eigen::Index offset(Eigen::Index depth_begin, Eigen::Index column) const {
+    return depth_begin * tiled_columns_ + column * std::min(kDepthBlock, rows_ - depth_begin);
+  }
+
+  Eigen::Index rows_ = 0, columns_ = 0, tiled_columns_ = 0;
+  std::vector<float, Eigen::aligned_allocator<float>> tiles_;
+  FloatTensor tail_source_;
+};
+
+PackedWeight::PackedWeight(FloatTensor weight) {
+  const auto w = weight.matrix();
+  rows_ = w.rows();
+  columns_ = w.cols();
+  tiled_columns_ = columns_ / cpu::kTileColumns * cpu::kTileColumns;
+  tiles_.resize(static_cast<std::size_t>(rows_ * tiled_columns_));
+  // A tile at a time, on every worker: 85 MB a layer of gpt2 (340 MB in all) as the model opens.
+  cpu::parallel_for(static_cast<std::size_t>(tiled_columns_ / cpu::kTileColumns), cpu::worker_threads(),
+                    [&](std::size_t tile) {
+                      const auto column = static_cast<Eigen::Index>(tile) * cpu::kTileColumns;
+                      for (Eigen::Index depth_begin = 0; depth_begin < rows_; depth_begin += kDepthBlock) {
+                        float* slice = tiles_.data() + offset(depth_begin, column);
+                        const Eigen::Index block = std::min(kDepthBlock, rows_ - depth_begin);
+                        for (Eigen::Index k = 0; k < block; ++k)
+                          std::copy_n(w.data() + (depth_begin + k) * columns_ + column, cpu::kTileColumns,
+                                      slice + k * cpu::kTileColumns);
+                      }
+                    });
+  if (has_tail()) tail_source_ = std::move(weight);
+}
+
 struct Gpt2LayerWeights {
   FloatTensor ln_1_weight, ln_1_bias;
-  FloatTensor c_attn_weight, c_attn_bias;  // n_embd × 3·n_embd (Conv1D: in × out), 3·n_embd
-  FloatTensor attn_proj_weight, attn_proj_bias;
+  PackedWeight c_attn_weight;  // n_embd × 3·n_embd (Conv1D: in × out)
+  FloatTensor c_attn_bias;     // 3·n_embd
+  PackedWeight attn_proj_weight;
+  FloatTensor attn_proj_bias;
   FloatTensor ln_2_weight, ln_2_bias;
-  FloatTensor c_fc_weight, c_fc_bias;  // n_embd × n_inner
-  FloatTensor mlp_proj_weight, mlp_proj_bias;
+  PackedWeight c_fc_weight;  // n_embd × n_inner
+  FloatTensor c_fc_bias;
+  PackedWeight mlp_proj_weight;
+  FloatTensor mlp_proj_bias;
 };
 
 struct Gpt2Model::Impl {
@@ -72,6 +138,17 @@ class WeightReader {
   }
 
   [[noreturn]] void fail(const std::string& problem) const { throw Error(file_.name() + ": " + problem); }
+
+  // A Conv1D weight (`get`, then packed). Its pages in the checkpoint's mapping are let go once it is packed,
+  // so that it does not count twice: a weight without a tail is never read there again.
+  PackedWeight get_packed(const std::string& name, std::vector<std::uint64_t> shape,
+                          const std::string& why) const {
+    FloatTensor values = get(name, std::move(shape), why);
+    const bool zero_copy = values.zero_copy();
+    PackedWeight packed(std::move(values));
+    if (zero_copy && !packed.has_tail()) file_.release(*file_.find(prefix_ + name));
+    return packed;
+  }
 
   // The tensor `name` (without the prefix), which must have `shape`; `why` says which sizes make it so.
   FloatTensor get(const std::string& name, std::vector<std::uint64_t> shape, const std::string& why) const {
@@ -130,75 +207,44 @@ class WeightReader {
 
 using cpu::kLanes;
 using cpu::kTileColumns;
-using cpu::kTilePackets;
 using cpu::kTileRows;
 using cpu::product_columns;
-using Packet = cpu::ProductPacket;
-namespace packet = cpu::packet;
-// The inner dimension is taken kDepthBlock at a time, each block's slice of a column tile of the weights
-// packed contiguously (it stays in L1/L2 while every row passes through it, as in Eigen's GEMM). The tile's
-// sums are stored between blocks and loaded again, so every cell is still one chain of FMAs in the order
-// k = 0, 1, …: blocking changes no bit.
-constexpr Index kDepthBlock = 256;
 
 // A product of at most this many rows (an edit near the end of a text) is one pass over the weights, bound
-// by reading them: it takes them in place, kFewRowsDepthBlock rows at a time, where the packed slices would
-// cost a copy each. The column tiles of a depth block then read its rows as parallel sequential streams,
-// which the hardware prefetcher follows (a 256-deep block's rows are too many streams; 16 rows left an edit
-// of 4 changed tokens at 255 tokens 1–2 ms faster than 32, and one of 1 token as fast).
+// by reading them.
 constexpr Index kFewRows = 2 * kTileRows;
-constexpr Index kFewRowsDepthBlock = 16;
-// In place, a tile's loads of the weights are what it waits on (no stream of rows within a page for the
-// prefetcher to follow): each depth block's tile asks for the slice of the tile this many columns ahead.
-// 8 changed rows at 255 tokens: 34–35 → 28 ms per edit, 4 rows 26 → 23, 1 row unchanged.
-constexpr Index kPrefetchTiles = 2;
 
 // out[first_row, n)[begin, end) = x[first_row, n) · w[:, begin, end). Every output cell is Σ_k
 // x[r][k]·w[k][c] accumulated with FMAs in the order k = 0, 1, …, whichever tile, block or row range computes
 // it, so a row's result does not depend on the other rows computed with it: a run that reuses the rows before
 // an edit gets the bits of a fresh one. (Eigen's product does not promise that: its kernels depend on the
-// number of rows. It was used above 256 rows; this is within about 10 % of it there.)
-void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begin, Index end, Index first_row,
-                  Index n, Matrix& out) {
-  const Index depth = x.cols(), w_stride = w.cols();
-  const bool in_place = n - first_row <= kFewRows;
-  const Index depth_block = in_place ? kFewRowsDepthBlock : kDepthBlock;
-  std::vector<float> packed(in_place ? 0
-                                     : static_cast<std::size_t>(std::min(depth, kDepthBlock) * kTileColumns));
-  for (Index k_begin = 0; k_begin < depth; k_begin += depth_block) {
-    const Index block = std::min(depth_block, depth - k_begin);
+// number of rows.)
+void product_rows(const Matrix& x, const PackedWeight& w, Index begin, Index end, Index first_row, Index n,
+                  Matrix& out) {
+  const Index depth = x.cols();
+  const Index rows = n - first_row;
+  const float* x_rows = x.row(first_row).data();
+  float* out_rows = out.row(first_row).data();
+  for (Index k_begin = 0; k_begin < depth; k_begin += PackedWeight::kDepthBlock) {
+    const Index block = std::min(PackedWeight::kDepthBlock, depth - k_begin);
     const bool accumulate = k_begin > 0;
     Index column = begin;
-    for (; column + kTileColumns <= end; column += kTileColumns) {
-      const float* slice = w.data() + k_begin * w_stride + column;
-      Index slice_stride = w_stride;
-      if (in_place && column + (kPrefetchTiles + 1) * kTileColumns <= end)
-        for (Index k = 0; k < block; ++k)
-          for (int v = 0; v < kTilePackets; ++v)
-            __builtin_prefetch(slice + k * w_stride + kPrefetchTiles * kTileColumns + v * kLanes, 0, 3);
-      if (!in_place) {
-        // Packet by packet: a library copy of kTileColumns floats costs a call per weight row.
-        for (Index k = 0; k < block; ++k)
-          for (int v = 0; v < kTilePackets; ++v)
-            packet::pstoreu(packed.data() + k * kTileColumns + v * kLanes,
-                            packet::ploadu<Packet>(slice + k * w_stride + v * kLanes));
-        slice = packed.data();
-        slice_stride = kTileColumns;
-      }
-      product_columns<kTilePackets>(x.row(first_row).data() + k_begin, x.cols(), n - first_row, slice,
-                                    slice_stride, block, out.row(first_row).data() + column, out.cols(),
-                                    accumulate);
-    }
+    for (; column + kTileColumns <= std::min(end, w.tiled_columns()); column += kTileColumns)
+      product_columns<cpu::kTilePackets>(x_rows + k_begin, x.cols(), rows, w.slice(k_begin, column),
+                                         kTileColumns, block, out_rows + column, out.cols(), accumulate);
+    if (!w.has_tail()) continue;
+    const auto source = w.tail_source();
     for (; column + kLanes <= end; column += kLanes)
-      product_columns<1>(x.row(first_row).data() + k_begin, x.cols(), n - first_row,
-                         w.data() + k_begin * w_stride + column, w_stride, block,
-                         out.row(first_row).data() + column, out.cols(), accumulate);
+      product_columns<1>(x_rows + k_begin, x.cols(), rows, source.data() + k_begin * source.cols() + column,
+                         source.cols(), block, out_rows + column, out.cols(), accumulate);
   }
-  // The last columns (fewer than a packet: only small models' widths leave any), one cell at a time.
+  // The last columns (fewer than a packet), one cell at a time.
+  if (!w.has_tail()) return;
+  const auto source = w.tail_source();
   for (Index column = begin + (end - begin) / kLanes * kLanes; column < end; ++column)
     for (Index r = first_row; r < n; ++r) {
       float sum = 0.0f;
-      for (Index k = 0; k < depth; ++k) sum = std::fma(x(r, k), w(k, column), sum);
+      for (Index k = 0; k < depth; ++k) sum = std::fma(x(r, k), source(k, column), sum);
       out(r, column) = sum;
     }
 }
@@ -207,16 +253,15 @@ void product_rows(const Matrix& x, const Eigen::Map<const Matrix>& w, Index begi
 // `gelu`; out is given at least n rows and weight's columns, its other rows left as they are. The output
 // columns are split into tasks across the threads, so each thread reads only its share of the weights: what
 // bounds a short text, whose product is one pass over them.
-void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias, Matrix& out, bool gelu,
+void conv1d(const Matrix& x, const PackedWeight& weight, const FloatTensor& bias, Matrix& out, bool gelu,
             int threads, Index first_row, Index n) {
-  const auto w = weight.matrix();
   const auto b = bias.vector();
-  const Index columns = w.cols();
+  const Index columns = weight.columns();
   if (out.rows() < n || out.cols() != columns) out.resize(n, columns);
   if (first_row >= n) return;
   const Index quanta = (columns + kTileColumns - 1) / kTileColumns;
   // Two tasks a thread balance the load; a few rows' product is bound by reading the weights, where one
-  // slab of columns a thread reads each weight row in longer runs (about 5 ms less per edit at 5 rows).
+  // slab of columns a thread reads each depth block's slices as one stream.
   const Index tasks_per_thread = n - first_row <= kFewRows ? 1 : 2;
   const Index tasks =
       std::max<Index>(1, std::min<Index>(quanta, tasks_per_thread * static_cast<Index>(threads)));
@@ -225,7 +270,7 @@ void conv1d(const Matrix& x, const FloatTensor& weight, const FloatTensor& bias,
     const Index end = std::min(columns, quanta * static_cast<Index>(task + 1) / tasks * kTileColumns);
     if (begin >= end) return;
     auto block = out.block(first_row, begin, n - first_row, end - begin);
-    product_rows(x, w, begin, end, first_row, n, out);
+    product_rows(x, weight, begin, end, first_row, n, out);
     block.rowwise() += b.segment(begin, end - begin);
     if (gelu) {
       // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Hugging Face's NewGELUActivation. Row by row: each
@@ -349,16 +394,16 @@ Gpt2Model Gpt2Model::open(const std::filesystem::path& directory) {
     Gpt2LayerWeights layer;
     layer.ln_1_weight = reader.get(h + "ln_1.weight", {width}, "n_embd");
     layer.ln_1_bias = reader.get(h + "ln_1.bias", {width}, "n_embd");
-    layer.c_attn_weight = reader.get(h + "attn.c_attn.weight", {width, 3 * width}, "n_embd, 3·n_embd");
+    layer.c_attn_weight = reader.get_packed(h + "attn.c_attn.weight", {width, 3 * width}, "n_embd, 3·n_embd");
     layer.c_attn_bias = reader.get(h + "attn.c_attn.bias", {3 * width}, "3·n_embd");
-    layer.attn_proj_weight = reader.get(h + "attn.c_proj.weight", {width, width}, "n_embd, n_embd");
+    layer.attn_proj_weight = reader.get_packed(h + "attn.c_proj.weight", {width, width}, "n_embd, n_embd");
     layer.attn_proj_bias = reader.get(h + "attn.c_proj.bias", {width}, "n_embd");
     layer.ln_2_weight = reader.get(h + "ln_2.weight", {width}, "n_embd");
     layer.ln_2_bias = reader.get(h + "ln_2.bias", {width}, "n_embd");
-    layer.c_fc_weight = reader.get(h + "mlp.c_fc.weight", {width, inner}, inner_why);
+    layer.c_fc_weight = reader.get_packed(h + "mlp.c_fc.weight", {width, inner}, inner_why);
     layer.c_fc_bias = reader.get(h + "mlp.c_fc.bias", {inner}, config.n_inner > 0 ? "n_inner" : "4·n_embd");
-    layer.mlp_proj_weight = reader.get(h + "mlp.c_proj.weight", {inner, width},
-                                       config.n_inner > 0 ? "n_inner, n_embd" : "4·n_embd, n_embd");
+    layer.mlp_proj_weight = reader.get_packed(h + "mlp.c_proj.weight", {inner, width},
+                                              config.n_inner > 0 ? "n_inner, n_embd" : "4·n_embd, n_embd");
     layer.mlp_proj_bias = reader.get(h + "mlp.c_proj.bias", {width}, "n_embd");
     layers.push_back(std::move(layer));
   }

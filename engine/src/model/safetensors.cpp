@@ -605,12 +605,14 @@ FloatTensor SafetensorsFile::to_float(const Tensor& tensor) const {
       throw Error(name_ + ": tensor " + quote(tensor.name) + " is " + std::string(to_string(tensor.dtype)) +
                   "; only F32, F16 and BF16 tensors can be read as floats");
   }
-  if (mapping_ && !result.zero_copy_) {
-    // Read once; a later read faults the pages in again from the file.
-    const auto [address, length] = pages_within(source, data_ + tensor.end, /*outward=*/false);
-    if (length > 0) ::madvise(address, length, MADV_DONTNEED);
-  }
+  if (!result.zero_copy_) release(tensor);  // read once
   return result;
+}
+
+void SafetensorsFile::release(const Tensor& tensor) const {
+  if (!mapping_) return;  // the caller's memory (parse): its pages are not this file's to let go
+  const auto [address, length] = pages_within(data_ + tensor.begin, data_ + tensor.end, /*outward=*/false);
+  if (length > 0) ::madvise(address, length, MADV_DONTNEED);
 }
 
 }  // namespace attnscope
