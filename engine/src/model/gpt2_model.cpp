@@ -30,7 +30,6 @@ class PackedWeight {
   PackedWeight() = default;
   explicit PackedWeight(FloatTensor weight);
 
-  Eigen::Index rows() const { return rows_; }
   Eigen::Index columns() const { return columns_; }
   // Whether the last columns (fewer than a tile: only small models' widths leave any) are read from the
   // checkpoint's layout: the tiles cover the others.
