@@ -497,11 +497,9 @@ void dense_ordered_scores(const StepInput& input, Eigen::Index row_begin, Eigen:
       for (const Eigen::Index key : *earlier->stale_keys)
         if (key >= span.begin && key < kept_end && !std::binary_search(keys.begin(), keys.end(), key))
           for (Eigen::Index r = row_begin; r < row_begin + rows; ++r) *raw.at(r, key) = scores(r, key);
-    } else {
+    } else if (span.begin < kept_end) {
       for (Eigen::Index r = row_begin; r < row_begin + rows; ++r)
-        if (span.begin < kept_end)
-          std::copy(scores.row(r).data() + span.begin, scores.row(r).data() + kept_end,
-                    raw.at(r, span.begin));
+        std::copy(scores.row(r).data() + span.begin, scores.row(r).data() + kept_end, raw.at(r, span.begin));
     }
     ordered_columns(input, row_begin, rows, keys, raw, scratch);
     return;
